@@ -1,0 +1,188 @@
+// Package structs holds central's data model: nodes, allocations,
+// evaluations and plans. Jobs are jobspec.Job. Values stored in the state
+// store are immutable once inserted: copy before you change one.
+package structs
+
+import (
+	"github.com/tether-edge/tether/jobspec"
+)
+
+// Node statuses.
+const (
+	NodeInitializing = "initializing"
+	NodeReady        = "ready"
+	NodeDisconnected = "disconnected"
+	NodeDown         = "down"
+)
+
+// Node is an agent as central knows it.
+type Node struct {
+	ID                string            `json:"id"`
+	Name              string            `json:"name"`
+	Datacenter        string            `json:"datacenter"`
+	Status            string            `json:"status"`
+	StatusDescription string            `json:"status_description,omitempty"`
+	Drivers           []string          `json:"drivers"`
+	Attributes        map[string]string `json:"attributes"`
+	Meta              map[string]string `json:"meta,omitempty"`
+	Resources         Resources         `json:"resources"`
+	Drain             bool              `json:"drain"`
+	Eligible          bool              `json:"eligible"` // scheduling eligibility
+	Version           string            `json:"version,omitempty"`
+	Boot              int64             `json:"boot,omitempty"`    // agent start, unix ms
+	StatusUpdatedAt   int64             `json:"status_updated_at"` // unix ns
+	LastSeq           uint64            `json:"last_seq"`          // highest update seq applied
+	CreateIndex       uint64            `json:"create_index"`
+	ModifyIndex       uint64            `json:"modify_index"`
+}
+
+// Resources are compute amounts: offered by a node or used by an alloc.
+type Resources struct {
+	CPU      int `json:"cpu"`       // MHz
+	MemoryMB int `json:"memory_mb"` // MB
+	Cores    int `json:"cores,omitempty"`
+}
+
+// Add returns r + o.
+func (r Resources) Add(o Resources) Resources {
+	return Resources{CPU: r.CPU + o.CPU, MemoryMB: r.MemoryMB + o.MemoryMB, Cores: r.Cores + o.Cores}
+}
+
+// Allocation statuses are protocol.Alloc* (client) and protocol.Desired* (desired).
+
+// Allocation is one placement of a task group on a node.
+type Allocation struct {
+	ID                 string                `json:"id"`
+	Namespace          string                `json:"namespace"`
+	EvalID             string                `json:"eval_id"`
+	Name               string                `json:"name"` // job.group[index]
+	Index              int                   `json:"index"`
+	NodeID             string                `json:"node_id"`
+	NodeName           string                `json:"node_name"`
+	JobID              string                `json:"job_id"`
+	JobVersion         uint64                `json:"job_version"`
+	Job                *jobspec.Job          `json:"-"` // the job version it runs
+	TaskGroup          string                `json:"task_group"`
+	Resources          Resources             `json:"resources"`
+	Ports              []AllocPort           `json:"ports,omitempty"`
+	DesiredStatus      string                `json:"desired_status"`
+	DesiredDescription string                `json:"desired_description,omitempty"`
+	ClientStatus       string                `json:"client_status"`
+	ClientDescription  string                `json:"client_description,omitempty"`
+	TaskStates         map[string]*TaskState `json:"task_states"`
+	Score              float64               `json:"score"` // node rank at placement
+	Metrics            *AllocMetric          `json:"metrics,omitempty"`
+	PreviousAllocation string                `json:"previous_allocation,omitempty"`
+	NextAllocation     string                `json:"next_allocation,omitempty"`
+	Events             []AllocEvent          `json:"events,omitempty"` // Reconnected, Lost, ...
+	CreateIndex        uint64                `json:"create_index"`
+	ModifyIndex        uint64                `json:"modify_index"`
+	CreateTime         int64                 `json:"create_time"` // unix ns
+	ModifyTime         int64                 `json:"modify_time"` // unix ns
+}
+
+// AllocPort is a port assigned to an allocation.
+type AllocPort struct {
+	Label string `json:"label"`
+	Value int    `json:"value"`
+	To    int    `json:"to,omitempty"`
+}
+
+// AllocEvent is something central decided about an allocation.
+type AllocEvent struct {
+	Type    string `json:"type"`
+	Time    int64  `json:"time"` // unix ns
+	Message string `json:"message,omitempty"`
+}
+
+// TaskState is one task's state as its agent last reported it.
+type TaskState struct {
+	State      string      `json:"state"`
+	Failed     bool        `json:"failed"`
+	Restarts   int         `json:"restarts"`
+	StartedAt  int64       `json:"started_at,omitempty"`  // unix ns
+	FinishedAt int64       `json:"finished_at,omitempty"` // unix ns
+	Events     []TaskEvent `json:"events"`
+}
+
+// TaskEvent is something that happened to a task.
+type TaskEvent struct {
+	Type     string `json:"type"`
+	Time     int64  `json:"time"` // unix ns
+	Message  string `json:"message,omitempty"`
+	ExitCode int    `json:"exit_code,omitempty"`
+	Signal   int    `json:"signal,omitempty"`
+}
+
+// Terminal reports whether the allocation will not run again.
+func (a *Allocation) Terminal() bool {
+	switch a.ClientStatus {
+	case "complete", "failed", "lost":
+		return true
+	}
+	return a.DesiredStatus == "stop" && a.ClientStatus != "running" && a.ClientStatus != "unknown"
+}
+
+// Evaluation statuses.
+const (
+	EvalPending  = "pending"
+	EvalComplete = "complete"
+	EvalFailed   = "failed"
+	EvalBlocked  = "blocked"
+)
+
+// Evaluation triggers.
+const (
+	TriggerJobRegister   = "job-register"
+	TriggerJobDeregister = "job-deregister"
+	TriggerNodeUpdate    = "node-update"
+	TriggerAllocFailure  = "alloc-failure"
+	TriggerReconnect     = "reconnect"
+	TriggerRetryFailed   = "queued-allocs"
+)
+
+// Evaluation is a request to reconcile a job's allocations with its spec.
+type Evaluation struct {
+	ID                string                  `json:"id"`
+	Namespace         string                  `json:"namespace"`
+	Priority          int                     `json:"priority"`
+	Type              string                  `json:"type"` // the job's type
+	TriggeredBy       string                  `json:"triggered_by"`
+	JobID             string                  `json:"job_id"`
+	JobModifyIndex    uint64                  `json:"job_modify_index"`
+	NodeID            string                  `json:"node_id,omitempty"`
+	Status            string                  `json:"status"`
+	StatusDescription string                  `json:"status_description,omitempty"`
+	FailedTGAllocs    map[string]*AllocMetric `json:"failed_tg_allocs,omitempty"`
+	QueuedAllocations map[string]int          `json:"queued_allocations,omitempty"`
+	PlacedAllocs      []string                `json:"placed_allocs,omitempty"`
+	CreateIndex       uint64                  `json:"create_index"`
+	ModifyIndex       uint64                  `json:"modify_index"`
+	CreateTime        int64                   `json:"create_time"`
+	ModifyTime        int64                   `json:"modify_time"`
+}
+
+// AllocMetric says how the scheduler chose (or failed to choose) a node.
+type AllocMetric struct {
+	NodesEvaluated     int            `json:"nodes_evaluated"`
+	NodesFiltered      int            `json:"nodes_filtered"`
+	NodesAvailable     map[string]int `json:"nodes_available,omitempty"` // per datacenter
+	ConstraintFiltered map[string]int `json:"constraint_filtered,omitempty"`
+	NodesExhausted     int            `json:"nodes_exhausted"`
+	DimensionExhausted map[string]int `json:"dimension_exhausted,omitempty"`
+	CoalescedFailures  int            `json:"coalesced_failures,omitempty"`
+}
+
+// Plan is the scheduler's output for one evaluation: what to place and what
+// to stop. It is applied through Raft as one entry.
+type Plan struct {
+	EvalID string `json:"eval_id"`
+	// Place holds new allocations, and updated ones (same ID, new fields).
+	Place []*Allocation `json:"place,omitempty"`
+	// Stop holds allocations to stop, with their new desired/client status set.
+	Stop []*Allocation `json:"stop,omitempty"`
+	// Failed holds, per group, why allocations could not be placed.
+	Failed map[string]*AllocMetric `json:"failed,omitempty"`
+	// Queued counts, per group, allocations still unplaced.
+	Queued map[string]int `json:"queued,omitempty"`
+}

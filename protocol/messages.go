@@ -1,0 +1,261 @@
+package protocol
+
+// Version is the protocol version every message carries in field V. A
+// receiver rejects messages of a version it does not speak.
+const Version = 1
+
+// Client statuses of an allocation, as agents report them.
+const (
+	AllocPending  = "pending"
+	AllocRunning  = "running"
+	AllocComplete = "complete"
+	AllocFailed   = "failed"
+	AllocLost     = "lost"
+	AllocUnknown  = "unknown"
+)
+
+// Desired statuses of an allocation, as central decides them.
+const (
+	DesiredRun  = "run"
+	DesiredStop = "stop"
+)
+
+// Task states.
+const (
+	TaskPending = "pending"
+	TaskRunning = "running"
+	TaskDead    = "dead"
+)
+
+// Task event types, named as Nomad names them.
+const (
+	EventReceived        = "Received"
+	EventTaskSetup       = "Task Setup"
+	EventStarted         = "Started"
+	EventTerminated      = "Terminated"
+	EventRestarting      = "Restarting"
+	EventNotRestarting   = "Not Restarting"
+	EventKilling         = "Killing"
+	EventKilled          = "Killed"
+	EventDriverFailure   = "Driver Failure"
+	EventSetupFailure    = "Setup Failure"
+	EventReattached      = "Reattached"
+	EventReconnected     = "Reconnected"
+	EventRestartSignal   = "Restart Signaled"
+	EventTemplateRender  = "Template Rendered"
+	EventSiblingFailed   = "Sibling Task Failed"
+	EventFailedValidate  = "Failed Validation"
+	EventDownloadFailure = "Failed Artifact Download"
+)
+
+// Hello registers a node: sent on start and on every reconnect.
+type Hello struct {
+	V            int               `cbor:"0,keyasint"`
+	NodeID       string            `cbor:"1,keyasint"`
+	Name         string            `cbor:"2,keyasint"`
+	Datacenter   string            `cbor:"3,keyasint"`
+	Attributes   map[string]string `cbor:"4,keyasint,omitempty"` // fingerprint: os.name, cpu.arch, ...
+	Meta         map[string]string `cbor:"5,keyasint,omitempty"`
+	Drivers      []string          `cbor:"6,keyasint,omitempty"` // healthy drivers
+	Resources    Resources         `cbor:"7,keyasint"`           // what the node offers
+	Boot         int64             `cbor:"8,keyasint,omitempty"` // agent start, unix ms: tells a restart from a reconnect
+	DesiredIndex uint64            `cbor:"9,keyasint,omitempty"` // index of the last desired state applied
+	Seq          uint64            `cbor:"10,keyasint,omitempty"`
+	Version      string            `cbor:"11,keyasint,omitempty"` // agent build version
+	Time         int64             `cbor:"12,keyasint,omitempty"` // unix ms on the agent's clock
+	// Allocs lists every allocation the agent holds, so central can tell what
+	// survived a reboot or an outage.
+	Allocs []AllocUpdate `cbor:"13,keyasint,omitempty"`
+}
+
+// Resources are amounts of compute: offered by a node or asked by a task.
+type Resources struct {
+	CPU      int `cbor:"0,keyasint,omitempty"` // MHz
+	MemoryMB int `cbor:"1,keyasint,omitempty"`
+	Cores    int `cbor:"2,keyasint,omitempty"`
+}
+
+// Heartbeat keeps a node alive at central. Kept well under 64 bytes.
+type Heartbeat struct {
+	V       int    `cbor:"0,keyasint"`
+	Seq     uint64 `cbor:"1,keyasint"`
+	Time    int64  `cbor:"2,keyasint"`           // unix ms on the agent's clock
+	Running int    `cbor:"3,keyasint,omitempty"` // running allocs
+	Outbox  int    `cbor:"4,keyasint,omitempty"` // unacknowledged updates
+	Boot    int64  `cbor:"5,keyasint,omitempty"` // agent start, unix ms
+}
+
+// Update is a batch of allocation state changes.
+type Update struct {
+	V      int           `cbor:"0,keyasint"`
+	Allocs []AllocUpdate `cbor:"1,keyasint"`
+}
+
+// AllocUpdate is the latest known client state of one allocation. Seq is the
+// agent's sequence number: central acks the highest one it has applied.
+type AllocUpdate struct {
+	Seq          uint64               `cbor:"0,keyasint"`
+	AllocID      string               `cbor:"1,keyasint"`
+	ClientStatus string               `cbor:"2,keyasint"`
+	Description  string               `cbor:"3,keyasint,omitempty"`
+	TaskStates   map[string]TaskState `cbor:"4,keyasint,omitempty"`
+	Time         int64                `cbor:"5,keyasint"` // unix ms when the agent saw the change
+	JobVersion   uint64               `cbor:"6,keyasint,omitempty"`
+}
+
+// TaskState is the state of one task of an allocation.
+type TaskState struct {
+	State      string      `cbor:"0,keyasint"`
+	Failed     bool        `cbor:"1,keyasint,omitempty"`
+	Restarts   int         `cbor:"2,keyasint,omitempty"`
+	StartedAt  int64       `cbor:"3,keyasint,omitempty"` // unix ms
+	FinishedAt int64       `cbor:"4,keyasint,omitempty"` // unix ms
+	ExitCode   int         `cbor:"5,keyasint,omitempty"`
+	Events     []TaskEvent `cbor:"6,keyasint,omitempty"` // newest last, bounded by the agent
+}
+
+// TaskEvent is one thing that happened to a task.
+type TaskEvent struct {
+	Type     string `cbor:"0,keyasint"`
+	Time     int64  `cbor:"1,keyasint"` // unix ms
+	Message  string `cbor:"2,keyasint,omitempty"`
+	ExitCode int    `cbor:"3,keyasint,omitempty"`
+	Signal   int    `cbor:"4,keyasint,omitempty"`
+}
+
+// Desired is the full set of allocations central wants on one node. It is
+// published retained, so a node that restarts while cut off from central
+// still learns it from its site broker. Index is the Raft index it was
+// computed at; agents ignore a Desired older than the one they hold.
+type Desired struct {
+	V      int            `cbor:"0,keyasint"`
+	NodeID string         `cbor:"1,keyasint"`
+	Index  uint64         `cbor:"2,keyasint"`
+	Time   int64          `cbor:"3,keyasint"` // unix ms at central
+	Allocs []DesiredAlloc `cbor:"4,keyasint"`
+	// Sig is central's signature over the message encoded with Sig empty.
+	Sig []byte `cbor:"5,keyasint,omitempty"`
+}
+
+// DesiredAlloc is one allocation as the agent needs it to run it.
+type DesiredAlloc struct {
+	ID            string            `cbor:"0,keyasint"`
+	JobID         string            `cbor:"1,keyasint"`
+	JobVersion    uint64            `cbor:"2,keyasint"`
+	TaskGroup     string            `cbor:"3,keyasint"`
+	Namespace     string            `cbor:"4,keyasint,omitempty"`
+	DesiredStatus string            `cbor:"5,keyasint"` // run | stop
+	Tasks         []Task            `cbor:"6,keyasint"`
+	Ports         []Port            `cbor:"7,keyasint,omitempty"`
+	Restart       RestartPolicy     `cbor:"8,keyasint"`
+	Meta          map[string]string `cbor:"9,keyasint,omitempty"` // job+group meta, merged
+	JobType       string            `cbor:"10,keyasint,omitempty"`
+	Name          string            `cbor:"11,keyasint,omitempty"` // e.g. web.api[0]
+	Index         int               `cbor:"12,keyasint,omitempty"` // alloc index within the group
+	Datacenter    string            `cbor:"13,keyasint,omitempty"`
+	Region        string            `cbor:"14,keyasint,omitempty"`
+	// StopAfterMs stops the alloc on the agent after this long without
+	// contact with central (Nomad's stop_on_client_after); 0 never.
+	StopAfterMs int64 `cbor:"15,keyasint,omitempty"`
+}
+
+// Task is one task of an allocation.
+type Task struct {
+	Name        string            `cbor:"0,keyasint"`
+	Driver      string            `cbor:"1,keyasint"`
+	Config      map[string]any    `cbor:"2,keyasint,omitempty"` // driver config, as in the job file
+	Env         map[string]string `cbor:"3,keyasint,omitempty"`
+	Resources   Resources         `cbor:"4,keyasint"`
+	Meta        map[string]string `cbor:"5,keyasint,omitempty"`
+	User        string            `cbor:"6,keyasint,omitempty"`
+	KillTimeout int64             `cbor:"7,keyasint,omitempty"` // ms
+	KillSignal  string            `cbor:"8,keyasint,omitempty"`
+	Leader      bool              `cbor:"9,keyasint,omitempty"`
+	Templates   []Template        `cbor:"10,keyasint,omitempty"`
+	Services    []Service         `cbor:"11,keyasint,omitempty"`
+	Lifecycle   string            `cbor:"12,keyasint,omitempty"` // prestart | poststart | poststop
+	Sidecar     bool              `cbor:"13,keyasint,omitempty"`
+}
+
+// Port is a network port of an allocation: Value on the host, To inside the task.
+type Port struct {
+	Label  string `cbor:"0,keyasint"`
+	Value  int    `cbor:"1,keyasint"`
+	To     int    `cbor:"2,keyasint,omitempty"`
+	HostIP string `cbor:"3,keyasint,omitempty"`
+}
+
+// RestartPolicy says what the agent does when a task exits.
+type RestartPolicy struct {
+	Attempts   int    `cbor:"0,keyasint"`
+	IntervalMs int64  `cbor:"1,keyasint"`
+	DelayMs    int64  `cbor:"2,keyasint"`
+	Mode       string `cbor:"3,keyasint"` // fail | delay
+	// OnSuccess restarts a task that exited 0 too (service jobs do; batch does not).
+	OnSuccess bool `cbor:"4,keyasint,omitempty"`
+}
+
+// Template is a file (or env) the agent renders for a task.
+type Template struct {
+	Data         string `cbor:"0,keyasint"`
+	Destination  string `cbor:"1,keyasint"`
+	Env          bool   `cbor:"2,keyasint,omitempty"`
+	ChangeMode   string `cbor:"3,keyasint,omitempty"` // restart | signal | noop
+	ChangeSignal string `cbor:"4,keyasint,omitempty"`
+	Perms        string `cbor:"5,keyasint,omitempty"`
+	LeftDelim    string `cbor:"6,keyasint,omitempty"`
+	RightDelim   string `cbor:"7,keyasint,omitempty"`
+}
+
+// Service is a service a task registers.
+type Service struct {
+	Name      string   `cbor:"0,keyasint"`
+	PortLabel string   `cbor:"1,keyasint,omitempty"`
+	Tags      []string `cbor:"2,keyasint,omitempty"`
+	Address   string   `cbor:"3,keyasint,omitempty"`
+	Provider  string   `cbor:"4,keyasint,omitempty"`
+	Checks    []Check  `cbor:"5,keyasint,omitempty"`
+}
+
+// Check is a health check of a service.
+type Check struct {
+	Type       string `cbor:"0,keyasint"` // http | tcp
+	Path       string `cbor:"1,keyasint,omitempty"`
+	IntervalMs int64  `cbor:"2,keyasint"`
+	TimeoutMs  int64  `cbor:"3,keyasint"`
+	PortLabel  string `cbor:"4,keyasint,omitempty"`
+}
+
+// Ack tells an agent the highest update sequence number central applied.
+type Ack struct {
+	V   int    `cbor:"0,keyasint"`
+	Seq uint64 `cbor:"1,keyasint"`
+}
+
+// Online is the retained online marker (the LWT carries Online=false).
+type Online struct {
+	V      int   `cbor:"0,keyasint"`
+	Online bool  `cbor:"1,keyasint"`
+	Time   int64 `cbor:"2,keyasint,omitempty"`
+}
+
+// ServiceSet is every instance of one service, published retained on svc/<name>.
+type ServiceSet struct {
+	V         int               `cbor:"0,keyasint"`
+	Name      string            `cbor:"1,keyasint"`
+	Index     uint64            `cbor:"2,keyasint"`
+	Instances []ServiceInstance `cbor:"3,keyasint"`
+}
+
+// ServiceInstance is one registered instance of a service.
+type ServiceInstance struct {
+	ID         string   `cbor:"0,keyasint"`
+	Address    string   `cbor:"1,keyasint"`
+	Port       int      `cbor:"2,keyasint"`
+	Tags       []string `cbor:"3,keyasint,omitempty"`
+	NodeID     string   `cbor:"4,keyasint"`
+	AllocID    string   `cbor:"5,keyasint"`
+	JobID      string   `cbor:"6,keyasint,omitempty"`
+	Datacenter string   `cbor:"7,keyasint,omitempty"`
+	Healthy    bool     `cbor:"8,keyasint"`
+}
