@@ -1,0 +1,62 @@
+// Package broker runs the MQTT broker embedded in central (mochi-mqtt), so a
+// single machine needs nothing else. Real sites run Mosquitto; central talks
+// to both the same way, as an ordinary MQTT client.
+//
+//	b, err := broker.Start("127.0.0.1:1883", logger)
+//	defer b.Close()
+//	url := b.URL() // tcp://127.0.0.1:1883, for central's own client and local agents
+package broker
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/auth"
+	"github.com/mochi-mqtt/server/v2/listeners"
+)
+
+// Broker is a running embedded broker.
+type Broker struct {
+	srv  *mqtt.Server
+	addr net.Addr
+}
+
+// Start listens on addr ("127.0.0.1:0" picks a free port) and serves MQTT
+// until Close.
+func Start(addr string, logger *slog.Logger) (*Broker, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("embedded broker: listen on %s: %w (is another broker running there? pick another with -mqtt)", addr, err)
+	}
+	caps := mqtt.NewDefaultServerCapabilities()
+	caps.MaximumPacketSize = 1 << 20 // matches protocol.MaxMessageSize
+	caps.MaximumSessionExpiryInterval = 7 * 24 * 3600
+	srv := mqtt.New(&mqtt.Options{
+		Logger:       logger.With("component", "broker"),
+		Capabilities: caps,
+	})
+	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("embedded broker: %w", err)
+	}
+	if err := srv.AddListener(listeners.NewNet("tcp", ln)); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("embedded broker: %w", err)
+	}
+	if err := srv.Serve(); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("embedded broker: %w", err)
+	}
+	return &Broker{srv: srv, addr: ln.Addr()}, nil
+}
+
+// Addr is the address the broker listens on.
+func (b *Broker) Addr() net.Addr { return b.addr }
+
+// URL is the broker's address as an MQTT URL for clients.
+func (b *Broker) URL() string { return "tcp://" + b.addr.String() }
+
+// Close stops the broker and disconnects its clients.
+func (b *Broker) Close() error { return b.srv.Close() }
