@@ -1,0 +1,284 @@
+// Package gateway is central's side of the MQTT wire: it connects to one
+// broker per site (the embedded one by default), decodes what agents
+// publish, counts and drops what is malformed, and publishes desired state,
+// acks and service sets.
+//
+//	g, _ := gateway.Connect(ctx, gateway.Config{Brokers: urls, Handle: func(m gateway.Inbound) { in <- m }})
+//	...                       // Handle runs on paho's goroutine: decode done, hand over, return
+//	g.PublishDesired(nodeID, &desired)
+//	g.Close()
+//
+// Central connects with one stable client id and a persistent session, so
+// QoS 1 messages agents send while central restarts (or fails over) wait at
+// the broker.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/tether-edge/tether/protocol"
+)
+
+// ErrNotConnected is returned when publishing while no broker is reachable.
+var ErrNotConnected = errors.New("gateway: not connected to the broker")
+
+// Inbound is one decoded message from an agent. Exactly one of the message
+// fields is set, according to Kind.
+type Inbound struct {
+	Kind   protocol.Kind
+	NodeID string
+	Broker int // index in Config.Brokers the message came through
+
+	Hello     *protocol.Hello
+	Heartbeat *protocol.Heartbeat
+	Update    *protocol.Update
+	Online    *protocol.Online
+}
+
+// Config configures the gateway. It is not changed after Connect.
+type Config struct {
+	Brokers  []string // MQTT URLs, one per site
+	ClientID string   // default "tether-central"
+	Prefix   string   // topic prefix, default protocol.DefaultPrefix
+	Username string
+	Password string
+	Logger   *slog.Logger
+	// Handle receives every well-formed message. It is called from the MQTT
+	// client's goroutine and must not block for long.
+	Handle func(Inbound)
+}
+
+// Counters are the gateway's message counters.
+type Counters struct {
+	Received  uint64 `json:"received"`
+	Malformed uint64 `json:"malformed"`
+	Published uint64 `json:"published"`
+}
+
+// Gateway is a connected gateway.
+type Gateway struct {
+	cfg     Config
+	topics  protocol.Topics
+	clients []paho.Client
+	log     *slog.Logger
+
+	received, malformed, published atomic.Uint64
+
+	mu       sync.Mutex     // guards nodeSite
+	nodeSite map[string]int // broker a node was last heard through
+}
+
+// Connect connects to every broker and subscribes to the node topics. It
+// waits for the first connection to each broker up to ctx's deadline; later
+// losses are retried in the background.
+func Connect(ctx context.Context, cfg Config) (*Gateway, error) {
+	if len(cfg.Brokers) == 0 {
+		return nil, errors.New("gateway: no broker configured (set -broker or -mqtt)")
+	}
+	if cfg.ClientID == "" {
+		cfg.ClientID = "tether-central"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Handle == nil {
+		cfg.Handle = func(Inbound) {}
+	}
+	g := &Gateway{
+		cfg:      cfg,
+		topics:   protocol.Topics{Prefix: cfg.Prefix},
+		log:      cfg.Logger.With("component", "gateway"),
+		nodeSite: map[string]int{},
+	}
+	for i, url := range cfg.Brokers {
+		c := paho.NewClient(g.options(i, url))
+		tok := c.Connect()
+		if err := waitToken(ctx, tok); err != nil {
+			g.Close()
+			return nil, fmt.Errorf("gateway: connect to broker %s: %w", url, err)
+		}
+		g.clients = append(g.clients, c)
+	}
+	return g, nil
+}
+
+func (g *Gateway) options(site int, url string) *paho.ClientOptions {
+	id := g.cfg.ClientID
+	if site > 0 {
+		id = fmt.Sprintf("%s-%d", id, site)
+	}
+	o := paho.NewClientOptions().
+		AddBroker(url).
+		SetClientID(id).
+		SetCleanSession(false).
+		SetAutoReconnect(true).
+		SetConnectRetry(true).
+		SetConnectRetryInterval(time.Second).
+		SetMaxReconnectInterval(10 * time.Second).
+		SetKeepAlive(30 * time.Second).
+		SetOrderMatters(true).
+		SetMessageChannelDepth(4096)
+	if g.cfg.Username != "" {
+		o.SetUsername(g.cfg.Username).SetPassword(g.cfg.Password)
+	}
+	o.SetOnConnectHandler(func(c paho.Client) {
+		g.log.Info("connected to broker", "broker", url)
+		filters := map[string]byte{
+			g.topics.AllNodes(protocol.KindHello):  1,
+			g.topics.AllNodes(protocol.KindHB):     0,
+			g.topics.AllNodes(protocol.KindUp):     1,
+			g.topics.AllNodes(protocol.KindOnline): 1,
+		}
+		c.SubscribeMultiple(filters, func(_ paho.Client, m paho.Message) { g.receive(site, m) })
+	})
+	o.SetConnectionLostHandler(func(_ paho.Client, err error) {
+		g.log.Warn("lost broker connection; reconnecting", "broker", url, "err", err)
+	})
+	return o
+}
+
+// receive decodes one message. Anything malformed is counted and dropped.
+func (g *Gateway) receive(site int, m paho.Message) {
+	g.received.Add(1)
+	kind, nodeID, ok := g.topics.Parse(m.Topic())
+	if !ok {
+		g.drop(m.Topic(), "unknown topic")
+		return
+	}
+	in := Inbound{Kind: kind, NodeID: nodeID, Broker: site}
+	var err error
+	switch kind {
+	case protocol.KindHello:
+		in.Hello = new(protocol.Hello)
+		if err = protocol.Decode(m.Payload(), in.Hello); err == nil && in.Hello.NodeID != nodeID {
+			err = fmt.Errorf("hello names node %q on the topic of node %q", in.Hello.NodeID, nodeID)
+		}
+	case protocol.KindHB:
+		in.Heartbeat = new(protocol.Heartbeat)
+		err = protocol.Decode(m.Payload(), in.Heartbeat)
+	case protocol.KindUp:
+		in.Update = new(protocol.Update)
+		err = protocol.Decode(m.Payload(), in.Update)
+	case protocol.KindOnline:
+		if len(m.Payload()) == 0 { // a cleared retained marker
+			return
+		}
+		in.Online = new(protocol.Online)
+		err = protocol.Decode(m.Payload(), in.Online)
+	default:
+		return // our own publications (desired, ack) are not subscribed to
+	}
+	if err != nil {
+		g.drop(m.Topic(), err.Error())
+		return
+	}
+	g.mu.Lock()
+	g.nodeSite[nodeID] = site
+	g.mu.Unlock()
+	g.cfg.Handle(in)
+}
+
+func (g *Gateway) drop(topic, why string) {
+	n := g.malformed.Add(1)
+	// Log the first few and then every thousandth, so a flood cannot fill the disk.
+	if n <= 10 || n%1000 == 0 {
+		g.log.Warn("dropped malformed MQTT message", "topic", topic, "reason", why, "dropped_total", n)
+	}
+}
+
+// Counters returns the message counters.
+func (g *Gateway) Counters() Counters {
+	return Counters{Received: g.received.Load(), Malformed: g.malformed.Load(), Published: g.published.Load()}
+}
+
+// PublishDesired publishes a node's desired state, retained, on the broker
+// the node was last heard through (on every broker if it was never heard).
+func (g *Gateway) PublishDesired(nodeID string, d *protocol.Desired) error {
+	b, err := protocol.Encode(d)
+	if err != nil {
+		return fmt.Errorf("gateway: encode desired for %s: %w", nodeID, err)
+	}
+	return g.publishNode(nodeID, g.topics.Desired(nodeID), 1, true, b)
+}
+
+// PublishAck acknowledges a node's updates up to seq.
+func (g *Gateway) PublishAck(nodeID string, seq uint64) error {
+	b, err := protocol.Encode(&protocol.Ack{V: protocol.Version, Seq: seq})
+	if err != nil {
+		return err
+	}
+	return g.publishNode(nodeID, g.topics.Ack(nodeID), 1, false, b)
+}
+
+// PublishService publishes a service's instances, retained, on every broker.
+func (g *Gateway) PublishService(set *protocol.ServiceSet) error {
+	b, err := protocol.Encode(set)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, c := range g.clients {
+		errs = append(errs, g.publish(c, g.topics.Service(set.Name), 1, true, b))
+	}
+	return errors.Join(errs...)
+}
+
+func (g *Gateway) publishNode(nodeID, topic string, qos byte, retain bool, b []byte) error {
+	g.mu.Lock()
+	site, known := g.nodeSite[nodeID]
+	g.mu.Unlock()
+	if known && site < len(g.clients) {
+		return g.publish(g.clients[site], topic, qos, retain, b)
+	}
+	var errs []error
+	for _, c := range g.clients {
+		errs = append(errs, g.publish(c, topic, qos, retain, b))
+	}
+	return errors.Join(errs...)
+}
+
+// publish hands a message to the client. QoS 1 messages published while the
+// connection is down are queued by the client and sent on reconnect, so this
+// does not wait for the broker's acknowledgement.
+func (g *Gateway) publish(c paho.Client, topic string, qos byte, retain bool, b []byte) error {
+	tok := c.Publish(topic, qos, retain, b)
+	g.published.Add(1)
+	if tok.WaitTimeout(0) && tok.Error() != nil {
+		return fmt.Errorf("gateway: publish %s: %w", topic, tok.Error())
+	}
+	return nil
+}
+
+// Connected reports whether every broker connection is up.
+func (g *Gateway) Connected() bool {
+	for _, c := range g.clients {
+		if !c.IsConnectionOpen() {
+			return false
+		}
+	}
+	return len(g.clients) > 0
+}
+
+// Close disconnects from every broker.
+func (g *Gateway) Close() {
+	for _, c := range g.clients {
+		c.Disconnect(250)
+	}
+}
+
+func waitToken(ctx context.Context, tok paho.Token) error {
+	select {
+	case <-tok.Done():
+		return tok.Error()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
