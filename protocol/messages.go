@@ -230,6 +230,9 @@ type Check struct {
 type Ack struct {
 	V   int    `cbor:"0,keyasint"`
 	Seq uint64 `cbor:"1,keyasint"`
+	// Rehello asks the agent to send its Hello again: central does not know
+	// the node (its state was lost or the node was removed) but hears it.
+	Rehello bool `cbor:"2,keyasint,omitempty"`
 }
 
 // Online is the retained online marker (the LWT carries Online=false).

@@ -4,6 +4,9 @@
 package structs
 
 import (
+	"crypto/rand"
+	"fmt"
+
 	"github.com/tether-edge/tether/jobspec"
 )
 
@@ -185,4 +188,15 @@ type Plan struct {
 	Failed map[string]*AllocMetric `json:"failed,omitempty"`
 	// Queued counts, per group, allocations still unplaced.
 	Queued map[string]int `json:"queued,omitempty"`
+}
+
+// GenerateID returns a random UUID (version 4) for allocations and evaluations.
+func GenerateID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("BUG: crypto/rand failed: " + err.Error())
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
