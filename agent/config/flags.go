@@ -1,0 +1,97 @@
+package config
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Flags holds the agent's command-line flags registered on a FlagSet.
+type Flags struct {
+	fs         *flag.FlagSet
+	configFile string
+	name       string
+	datacenter string
+	brokers    listFlag
+	dataDir    string
+	joinToken  string
+	prefix     string
+	heartbeat  time.Duration
+	meta       listFlag
+	logLevel   string
+}
+
+// RegisterFlags registers every agent flag on fs.
+func RegisterFlags(fs *flag.FlagSet) *Flags {
+	d := Default()
+	f := &Flags{fs: fs}
+	fs.StringVar(&f.configFile, "config", "", "agent config `file` (HCL); flags override it")
+	fs.StringVar(&f.name, "name", d.Name, "node name")
+	fs.StringVar(&f.datacenter, "datacenter", d.Datacenter, "datacenter of this node")
+	fs.Var(&f.brokers, "broker", "MQTT broker `URL` (repeatable; default "+DefaultBroker+")")
+	fs.StringVar(&f.dataDir, "data-dir", d.DataDir, "`dir` for the state file and alloc dirs")
+	fs.StringVar(&f.joinToken, "join-token", "", "enrolment token (stored; not used yet)")
+	fs.StringVar(&f.prefix, "topic-prefix", d.TopicPrefix, "MQTT topic prefix")
+	fs.DurationVar(&f.heartbeat, "heartbeat", d.Heartbeat, "heartbeat interval")
+	fs.Var(&f.meta, "meta", "node meta `key=value` (repeatable)")
+	fs.StringVar(&f.logLevel, "log-level", d.LogLevel, "log level: debug, info, warn, error")
+	return f
+}
+
+// Load builds the Config after fs.Parse: defaults, then the -config file,
+// then every flag given on the command line, then Validate.
+func (f *Flags) Load() (*Config, error) {
+	cfg := Default()
+	if f.configFile != "" {
+		if err := LoadFile(f.configFile, &cfg); err != nil {
+			return nil, err
+		}
+	}
+	var err error
+	f.fs.Visit(func(fl *flag.Flag) {
+		switch fl.Name {
+		case "name":
+			cfg.Name = f.name
+		case "datacenter":
+			cfg.Datacenter = f.datacenter
+		case "broker":
+			cfg.Brokers = append([]string(nil), f.brokers...)
+		case "data-dir":
+			cfg.DataDir = f.dataDir
+		case "join-token":
+			cfg.JoinToken = f.joinToken
+		case "topic-prefix":
+			cfg.TopicPrefix = f.prefix
+		case "heartbeat":
+			cfg.Heartbeat = f.heartbeat
+		case "log-level":
+			cfg.LogLevel = f.logLevel
+		case "meta":
+			if cfg.Meta == nil {
+				cfg.Meta = map[string]string{}
+			}
+			for _, kv := range f.meta {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok {
+					err = fmt.Errorf("%w: -meta %q: use -meta key=value", ErrInvalid, kv)
+					return
+				}
+				cfg.Meta[k] = v
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// listFlag is a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
