@@ -1,0 +1,162 @@
+package state
+
+import (
+	"fmt"
+	"reflect"
+
+	"github.com/fxamacker/cbor/v2"
+	"github.com/tether-edge/tether/central/structs"
+	"github.com/tether-edge/tether/jobspec"
+)
+
+// Limits on a decoded command (a Raft log entry) and on snapshot records.
+// They are generous — one plan may place tens of thousands of allocations —
+// but bound what a corrupt or hostile entry can make us allocate.
+const (
+	MaxCommandSize   = 64 << 20 // bytes
+	MaxNestedLevels  = 64
+	MaxArrayElements = 1 << 18
+	MaxMapPairs      = 1 << 18
+)
+
+// Command is one Raft log entry: a batch of ops applied in order, in one
+// store transaction.
+type Command struct {
+	Ops []Op `json:"ops"`
+}
+
+// Op is one change to the state. Exactly one field is set.
+type Op struct {
+	UpsertJob       *UpsertJob              `json:"upsert_job,omitempty"`
+	StopJob         *StopJob                `json:"stop_job,omitempty"`
+	UpsertNode      *structs.Node           `json:"upsert_node,omitempty"`
+	NodeStatus      *NodeStatus             `json:"node_status,omitempty"`
+	NodeEligibility *NodeEligibility        `json:"node_eligibility,omitempty"`
+	UpsertEvals     []*structs.Evaluation   `json:"upsert_evals,omitempty"`
+	ApplyPlan       *ApplyPlan              `json:"apply_plan,omitempty"`
+	ClientUpdate    *ClientUpdate           `json:"client_update,omitempty"`
+	AllocEvents     *AllocEvents            `json:"alloc_events,omitempty"`
+}
+
+// UpsertJob registers a job or a new version of it. Eval, if set, is
+// inserted pending with the job's JobModifyIndex.
+type UpsertJob struct {
+	Job  *jobspec.Job         `json:"job"`
+	Eval *structs.Evaluation `json:"eval,omitempty"`
+	Now  int64               `json:"now"` // unix ns, set by the leader
+}
+
+// StopJob stops a job (a new version with Stop set) or, with Purge, deletes it.
+type StopJob struct {
+	Namespace string              `json:"namespace"`
+	JobID     string              `json:"job_id"`
+	Purge     bool                `json:"purge,omitempty"`
+	Eval      *structs.Evaluation `json:"eval,omitempty"`
+	Now       int64               `json:"now"`
+}
+
+// NodeStatus changes a node's status (ready, disconnected, down, ...).
+type NodeStatus struct {
+	NodeID      string `json:"node_id"`
+	Status      string `json:"status"`
+	Description string `json:"description,omitempty"`
+	Now         int64  `json:"now"`
+}
+
+// NodeEligibility changes a node's scheduling eligibility and drain flag.
+type NodeEligibility struct {
+	NodeID   string `json:"node_id"`
+	Eligible bool   `json:"eligible"`
+	Drain    bool   `json:"drain"`
+	Now      int64  `json:"now"`
+}
+
+// ApplyPlan commits a scheduler plan: its placements and stops, the updated
+// evaluation that produced it, and any follow-up evaluations.
+type ApplyPlan struct {
+	Plan     *structs.Plan         `json:"plan"`
+	Eval     *structs.Evaluation   `json:"eval,omitempty"`
+	NewEvals []*structs.Evaluation `json:"new_evals,omitempty"`
+	Now      int64                 `json:"now"`
+}
+
+// ClientUpdate is a batch of allocation state changes reported by one node.
+type ClientUpdate struct {
+	NodeID string              `json:"node_id"`
+	Seq    uint64              `json:"seq"` // highest agent sequence number in the batch
+	Allocs []AllocClientUpdate `json:"allocs"`
+	Now    int64               `json:"now"`
+}
+
+// AllocClientUpdate is the client-side state of one allocation.
+type AllocClientUpdate struct {
+	ID                string                        `json:"id"`
+	ClientStatus      string                        `json:"client_status"`
+	ClientDescription string                        `json:"client_description,omitempty"`
+	TaskStates        map[string]*structs.TaskState `json:"task_states,omitempty"`
+	ModifyTime        int64                         `json:"modify_time"` // unix ns; 0 = the command's Now
+}
+
+// AllocEvents records a central decision on allocations (e.g. Lost,
+// Reconnected), optionally setting their client status.
+type AllocEvents struct {
+	AllocIDs     []string           `json:"alloc_ids"`
+	Event        structs.AllocEvent `json:"event"`
+	ClientStatus string             `json:"client_status,omitempty"`
+}
+
+var (
+	encMode cbor.EncMode
+	decMode cbor.DecMode
+)
+
+func init() {
+	var err error
+	encMode, err = cbor.CoreDetEncOptions().EncMode()
+	if err != nil {
+		panic("BUG: cbor enc mode: " + err.Error())
+	}
+	decMode, err = cbor.DecOptions{
+		MaxNestedLevels:  MaxNestedLevels,
+		MaxArrayElements: MaxArrayElements,
+		MaxMapPairs:      MaxMapPairs,
+		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
+		IndefLength:      cbor.IndefLengthForbidden,
+		TagsMd:           cbor.TagsForbidden,
+		DefaultMapType:   reflect.TypeOf(map[string]any(nil)),
+		// Unknown fields are ignored: a newer leader may write fields an
+		// older follower does not know yet.
+	}.DecMode()
+	if err != nil {
+		panic("BUG: cbor dec mode: " + err.Error())
+	}
+}
+
+// EncodeCommand encodes c deterministically for the Raft log.
+func EncodeCommand(c *Command) ([]byte, error) {
+	if c == nil {
+		return nil, fmt.Errorf("%w: nil command", ErrBadCommand)
+	}
+	b, err := encMode.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("state: encode command: %w", err)
+	}
+	if len(b) > MaxCommandSize {
+		return nil, fmt.Errorf("%w: %d bytes (limit %d): split the batch", ErrCommandTooLarge, len(b), MaxCommandSize)
+	}
+	return b, nil
+}
+
+// DecodeCommand decodes a Raft log entry under strict limits. It never
+// panics; every failure is an error wrapping ErrBadCommand or
+// ErrCommandTooLarge.
+func DecodeCommand(b []byte) (*Command, error) {
+	if len(b) > MaxCommandSize {
+		return nil, fmt.Errorf("%w: %d bytes (limit %d)", ErrCommandTooLarge, len(b), MaxCommandSize)
+	}
+	var c Command
+	if err := decMode.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadCommand, err)
+	}
+	return &c, nil
+}

@@ -1,0 +1,54 @@
+// Package state owns central's replicated state: an indexed in-memory store
+// (go-memdb) of jobs, nodes, allocations and evaluations, and the Raft FSM
+// that changes it by applying CBOR-encoded commands.
+//
+// # Tables
+//
+//	jobs          latest version of each job          id (namespace, id)
+//	job_versions  kept versions of each job           id (namespace, id, version)
+//	nodes         agents                              id
+//	allocs        allocations                         id, node (node_id), job (namespace, job_id)
+//	evals         evaluations                         id, job (namespace, job_id), status
+//	index         raft index at which a table changed id (table name)
+//
+// A job keeps its newest 6 versions, plus any older version an allocation
+// in the store still refers to. Allocation.Job is not serialised: the
+// store points it at the job version (JobID, JobVersion) whenever it
+// inserts or restores an allocation. Stored values are immutable; every
+// change inserts a copy.
+//
+// # Commands
+//
+// Every write is a Command: a batch of Ops applied in order in one memdb
+// write transaction, at one raft index. An op that fails validation is
+// skipped whole and reported in ApplyResult.Err; the rest still apply.
+//
+//	UpsertJob        new version if the spec changed (else same version), eval
+//	StopJob          new version with Stop set, or purge; eval
+//	UpsertNode       register / re-register (keeps drain, eligibility)
+//	NodeStatus       ready | disconnected | down | initializing
+//	NodeEligibility  eligibility and drain
+//	UpsertEvals      insert or update evaluations
+//	ApplyPlan        placements, stops, the eval's new status, follow-up evals
+//	ClientUpdate     a node's report on its allocs (others' allocs ignored)
+//	AllocEvents      central's decisions on allocs (Lost, Reconnected, ...)
+//
+// The FSM is deterministic: it reads no clock and makes no IDs; times and
+// IDs come inside commands, set by the leader. It creates no evaluations of
+// its own either: the leader puts them in the same command.
+//
+// # Threading
+//
+// Raft calls FSM.Apply and FSM.Snapshot from one goroutine, Persist
+// concurrently with Apply, Restore alone. Reads (Store methods, Snapshot)
+// are safe from any goroutine and never block the writer: each is a memdb
+// read transaction over an immutable tree. Wait blocks on a per-table
+// channel that the writer closes after a change.
+//
+//	leader:   cmd := &Command{Ops: ...}; b, _ := EncodeCommand(cmd); raft.Apply(b, t)
+//	every server, per entry:
+//	    FSM.Apply(log) -> DecodeCommand -> Store.ApplyDirect(index, cmd)
+//	        one write txn: apply each op; recompute touched jobs' status;
+//	        bump the index of each changed table; commit; wake waiters
+//	    -> *ApplyResult{NodesChanged, EvalsCreated, ...} to the leader's future
+package state

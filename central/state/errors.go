@@ -1,0 +1,15 @@
+package state
+
+import "errors"
+
+var (
+	// ErrBadCommand wraps every failure to decode or apply a command.
+	ErrBadCommand = errors.New("state: bad command")
+	// ErrCommandTooLarge is returned for a command over MaxCommandSize.
+	ErrCommandTooLarge = errors.New("state: command too large")
+	// ErrNotFound is returned by an op that names a job, node or
+	// allocation the store does not hold.
+	ErrNotFound = errors.New("state: not found")
+	// ErrBadSnapshot wraps every failure to restore a snapshot.
+	ErrBadSnapshot = errors.New("state: bad snapshot")
+)
