@@ -1,0 +1,363 @@
+package jobspec
+
+import (
+	"fmt"
+
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+)
+
+// Specs of every block. A name listed in both attrs and blocks may be
+// written either way (meta { } or meta = { }). ignored names are Nomad
+// features Tether does not implement; they parse, with a warning.
+var (
+	jobSpec = spec{
+		attrs:  []string{"name", "type", "region", "datacenters", "namespace", "priority", "meta"},
+		blocks: []string{"group", "constraint", "meta"},
+		ignored: []string{"all_at_once", "node_pool", "update", "periodic", "parameterized", "reschedule",
+			"migrate", "affinity", "spread", "vault", "vault_token", "consul", "consul_token", "multiregion", "ui"},
+	}
+	groupSpec = spec{
+		attrs:  []string{"count", "max_client_disconnect", "stop_after_client_disconnect", "meta"},
+		blocks: []string{"network", "restart", "disconnect", "constraint", "meta", "service", "task"},
+		ignored: []string{"update", "reschedule", "migrate", "ephemeral_disk", "affinity", "spread", "volume",
+			"scaling", "consul", "vault", "shutdown_delay", "prevent_reschedule_on_lost"},
+	}
+	networkSpec    = spec{attrs: []string{"mode"}, blocks: []string{"port"}, ignored: []string{"dns", "hostname", "mbits", "cni"}}
+	portSpec       = spec{attrs: []string{"static", "to", "host_network"}}
+	restartSpec    = spec{attrs: []string{"attempts", "interval", "delay", "mode", "render_templates"}}
+	disconnectSpec = spec{attrs: []string{"lost_after", "stop_on_client_after", "replace", "reconcile"}}
+	constraintSpec = spec{attrs: []string{"attribute", "operator", "value", "distinct_hosts", "distinct_property",
+		"version", "semver", "regexp", "set_contains", "set_contains_any"}}
+	taskSpec = spec{
+		attrs:  []string{"driver", "user", "kill_timeout", "kill_signal", "leader", "config", "env", "meta"},
+		blocks: []string{"config", "env", "meta", "resources", "constraint", "service", "template", "lifecycle"},
+		ignored: []string{"artifact", "logs", "restart", "vault", "volume_mount", "identity", "consul", "affinity",
+			"scaling", "dispatch_payload", "csi_plugin", "shutdown_delay", "kind", "schedule", "action"},
+	}
+	resourcesSpec = spec{attrs: []string{"cpu", "memory", "cores"},
+		ignored: []string{"memory_max", "device", "network", "numa", "disk", "iops", "secrets"}}
+	serviceSpec = spec{attrs: []string{"name", "port", "tags", "address", "address_mode", "provider"}, blocks: []string{"check"},
+		ignored: []string{"canary_tags", "meta", "canary_meta", "enable_tag_override", "connect", "on_update", "task",
+			"identity", "weights", "tagged_addresses", "kind", "cluster"}}
+	checkSpec = spec{attrs: []string{"type", "path", "interval", "timeout", "port", "name"},
+		ignored: []string{"method", "header", "protocol", "expose", "address_mode", "initial_status",
+			"success_before_passing", "failures_before_critical", "failures_before_warning", "check_restart",
+			"tls_skip_verify", "tls_server_name", "command", "args", "grpc_service", "grpc_use_tls", "task",
+			"on_update", "body", "notes"}}
+	templateSpec = spec{attrs: []string{"data", "destination", "env", "change_mode", "change_signal", "perms",
+		"left_delimiter", "right_delimiter", "source"},
+		ignored: []string{"splay", "uid", "gid", "error_on_missing_key", "wait", "change_script", "once", "vault_grace"}}
+	lifecycleSpec = spec{attrs: []string{"hook", "sidecar"}}
+)
+
+func within(s spec, where string) spec {
+	s.where = where
+	return s
+}
+
+func (d *decoder) job(b *hclsyntax.Block) *Job {
+	if !d.labels(b, 1, `job "name" { ... }`) {
+		return nil
+	}
+	j := &Job{ID: b.Labels[0]}
+	d.pos.set(j, "", b.DefRange())
+	d.pos.set(j, "id", b.LabelRanges[0])
+	s := within(jobSpec, fmt.Sprintf("job %q", j.ID))
+	c := d.content(b.Body, s)
+	d.str(c, "name", &j.Name)
+	if d.str(c, "type", &j.Type) {
+		d.pos.set(j, "type", c.attrs["type"].Expr.Range())
+	}
+	d.str(c, "region", &j.Region)
+	d.str(c, "namespace", &j.Namespace)
+	if d.integer(c, "priority", &j.Priority) {
+		d.pos.set(j, "priority", c.attrs["priority"].Expr.Range())
+	}
+	if dcs, ok := d.strList(c, "datacenters"); ok {
+		j.Datacenters = dcs
+		d.pos.set(j, "datacenters", c.attrs["datacenters"].Expr.Range())
+	}
+	j.Meta = d.strMap(c, s, "meta")
+	j.Constraints = d.constraints(c, s.where)
+	for _, gb := range c.blocks["group"] {
+		if g := d.group(gb, j); g != nil {
+			j.TaskGroups = append(j.TaskGroups, g)
+		}
+	}
+	return j
+}
+
+func (d *decoder) constraints(c content, where string) []*Constraint {
+	var out []*Constraint
+	for _, b := range c.blocks["constraint"] {
+		if con := d.constraint(b, where); con != nil {
+			out = append(out, con)
+		}
+	}
+	return out
+}
+
+func (d *decoder) constraint(b *hclsyntax.Block, where string) *Constraint {
+	if !d.labels(b, 0, "constraint { attribute = ..., value = ... }") {
+		return nil
+	}
+	c := d.content(b.Body, within(constraintSpec, where+" constraint"))
+	con := &Constraint{}
+	d.pos.set(con, "", b.DefRange())
+	d.str(c, "attribute", &con.LTarget)
+	if d.str(c, "operator", &con.Operand) {
+		d.pos.set(con, "operator", c.attrs["operator"].Expr.Range())
+	}
+	d.str(c, "value", &con.RTarget)
+	for _, op := range []string{"version", "semver", "regexp", "set_contains", "set_contains_any"} {
+		if d.str(c, op, &con.RTarget) {
+			con.Operand = op
+		}
+	}
+	var distinct bool
+	if d.boolean(c, "distinct_hosts", &distinct) {
+		if !distinct {
+			return nil // distinct_hosts = false asks for nothing
+		}
+		con.Operand = OpDistinctHosts
+	}
+	var prop string
+	if d.str(c, "distinct_property", &prop) {
+		con.Operand = OpDistinctProperty
+		con.LTarget = prop
+	}
+	return con
+}
+
+func (d *decoder) group(b *hclsyntax.Block, j *Job) *TaskGroup {
+	if !d.labels(b, 1, `group "name" { ... }`) {
+		return nil
+	}
+	g := &TaskGroup{Name: b.Labels[0], Count: 1}
+	d.pos.set(g, "", b.DefRange())
+	s := within(groupSpec, fmt.Sprintf("group %q", g.Name))
+	c := d.content(b.Body, s)
+	if d.integer(c, "count", &g.Count) {
+		d.pos.set(g, "count", c.attrs["count"].Expr.Range())
+	}
+	g.MaxClientDisconnect = d.durationPtr(c, "max_client_disconnect")
+	g.StopAfterClientDisconnect = d.durationPtr(c, "stop_after_client_disconnect")
+	g.Meta = d.strMap(c, s, "meta")
+	g.Constraints = d.constraints(c, s.where)
+	for _, nb := range c.blocks["network"] {
+		if n := d.network(nb, s.where); n != nil {
+			g.Networks = append(g.Networks, n)
+		}
+	}
+	if rb := d.single(c, s, "restart"); rb != nil && d.labels(rb, 0, "restart { ... }") {
+		r := defaultRestart(j.Type)
+		d.pos.set(r, "", rb.DefRange())
+		rc := d.content(rb.Body, within(restartSpec, s.where+" restart"))
+		d.integer(rc, "attempts", &r.Attempts)
+		d.duration(rc, "interval", &r.Interval)
+		d.duration(rc, "delay", &r.Delay)
+		if d.str(rc, "mode", &r.Mode) {
+			d.pos.set(r, "mode", rc.attrs["mode"].Expr.Range())
+		}
+		d.boolean(rc, "render_templates", &r.RenderTemplates)
+		g.Restart = r
+	}
+	if db := d.single(c, s, "disconnect"); db != nil && d.labels(db, 0, "disconnect { ... }") {
+		dis := &Disconnect{}
+		d.pos.set(dis, "", db.DefRange())
+		dc := d.content(db.Body, within(disconnectSpec, s.where+" disconnect"))
+		d.duration(dc, "lost_after", &dis.LostAfter)
+		d.duration(dc, "stop_on_client_after", &dis.StopOnClientAfter)
+		var replace bool
+		if d.boolean(dc, "replace", &replace) {
+			dis.Replace = &replace
+		}
+		if d.str(dc, "reconcile", &dis.Reconcile) {
+			d.pos.set(dis, "reconcile", dc.attrs["reconcile"].Expr.Range())
+		}
+		g.Disconnect = dis
+	}
+	for _, sb := range c.blocks["service"] {
+		if svc := d.service(sb, s.where); svc != nil {
+			g.Services = append(g.Services, svc)
+		}
+	}
+	for _, tb := range c.blocks["task"] {
+		if t := d.task(tb, s.where); t != nil {
+			g.Tasks = append(g.Tasks, t)
+		}
+	}
+	return g
+}
+
+func (d *decoder) network(b *hclsyntax.Block, where string) *Network {
+	if !d.labels(b, 0, "network { port \"http\" { } }") {
+		return nil
+	}
+	n := &Network{}
+	d.pos.set(n, "", b.DefRange())
+	c := d.content(b.Body, within(networkSpec, where+" network"))
+	if d.str(c, "mode", &n.Mode) {
+		d.pos.set(n, "mode", c.attrs["mode"].Expr.Range())
+	}
+	for _, pb := range c.blocks["port"] {
+		if !d.labels(pb, 1, `port "http" { to = 8080 }`) {
+			continue
+		}
+		p := &Port{Label: pb.Labels[0]}
+		d.pos.set(p, "", pb.DefRange())
+		pc := d.content(pb.Body, within(portSpec, fmt.Sprintf("%s port %q", where, p.Label)))
+		if d.integer(pc, "static", &p.Static) {
+			d.pos.set(p, "static", pc.attrs["static"].Expr.Range())
+		}
+		if d.integer(pc, "to", &p.To) {
+			d.pos.set(p, "to", pc.attrs["to"].Expr.Range())
+		}
+		d.str(pc, "host_network", &p.HostNetwork)
+		n.Ports = append(n.Ports, p)
+	}
+	return n
+}
+
+func (d *decoder) service(b *hclsyntax.Block, where string) *Service {
+	if !d.labels(b, 0, "service { name = ..., port = ... }") {
+		return nil
+	}
+	svc := &Service{}
+	d.pos.set(svc, "", b.DefRange())
+	s := within(serviceSpec, where+" service")
+	c := d.content(b.Body, s)
+	d.str(c, "name", &svc.Name)
+	if d.str(c, "port", &svc.PortLabel) {
+		d.pos.set(svc, "port", c.attrs["port"].Expr.Range())
+	}
+	svc.Tags, _ = d.strList(c, "tags")
+	d.str(c, "address", &svc.Address)
+	if d.str(c, "address_mode", &svc.AddressMode) {
+		d.pos.set(svc, "address_mode", c.attrs["address_mode"].Expr.Range())
+	}
+	if d.str(c, "provider", &svc.Provider) {
+		d.pos.set(svc, "provider", c.attrs["provider"].Expr.Range())
+	}
+	for _, cb := range c.blocks["check"] {
+		if !d.labels(cb, 0, "check { type = \"http\", path = \"/\" }") {
+			continue
+		}
+		ch := &Check{}
+		d.pos.set(ch, "", cb.DefRange())
+		cc := d.content(cb.Body, within(checkSpec, s.where+" check"))
+		d.str(cc, "name", &ch.Name)
+		if d.str(cc, "type", &ch.Type) {
+			d.pos.set(ch, "type", cc.attrs["type"].Expr.Range())
+		}
+		d.str(cc, "path", &ch.Path)
+		d.duration(cc, "interval", &ch.Interval)
+		d.duration(cc, "timeout", &ch.Timeout)
+		if d.str(cc, "port", &ch.PortLabel) {
+			d.pos.set(ch, "port", cc.attrs["port"].Expr.Range())
+		}
+		svc.Checks = append(svc.Checks, ch)
+	}
+	return svc
+}
+
+func (d *decoder) task(b *hclsyntax.Block, where string) *Task {
+	if !d.labels(b, 1, `task "name" { driver = "exec" ... }`) {
+		return nil
+	}
+	t := &Task{Name: b.Labels[0]}
+	d.pos.set(t, "", b.DefRange())
+	s := within(taskSpec, fmt.Sprintf("%s task %q", where, t.Name))
+	c := d.content(b.Body, s)
+	if d.str(c, "driver", &t.Driver) {
+		d.pos.set(t, "driver", c.attrs["driver"].Expr.Range())
+	}
+	d.str(c, "user", &t.User)
+	d.duration(c, "kill_timeout", &t.KillTimeout)
+	d.str(c, "kill_signal", &t.KillSignal)
+	d.boolean(c, "leader", &t.Leader)
+	t.Env = d.strMap(c, s, "env")
+	t.Meta = d.strMap(c, s, "meta")
+	t.Config = d.config(c, s)
+	t.Constraints = d.constraints(c, s.where)
+	if rb := d.single(c, s, "resources"); rb != nil && d.labels(rb, 0, "resources { cpu = 100, memory = 64 }") {
+		r := &Resources{}
+		d.pos.set(r, "", rb.DefRange())
+		rc := d.content(rb.Body, within(resourcesSpec, s.where+" resources"))
+		d.integer(rc, "cpu", &r.CPU)
+		d.integer(rc, "memory", &r.MemoryMB)
+		d.integer(rc, "cores", &r.Cores)
+		t.Resources = r
+	}
+	if lb := d.single(c, s, "lifecycle"); lb != nil && d.labels(lb, 0, `lifecycle { hook = "prestart" }`) {
+		l := &Lifecycle{}
+		d.pos.set(l, "", lb.DefRange())
+		lc := d.content(lb.Body, within(lifecycleSpec, s.where+" lifecycle"))
+		if d.str(lc, "hook", &l.Hook) {
+			d.pos.set(l, "hook", lc.attrs["hook"].Expr.Range())
+		}
+		d.boolean(lc, "sidecar", &l.Sidecar)
+		t.Lifecycle = l
+	}
+	for _, sb := range c.blocks["service"] {
+		if svc := d.service(sb, s.where); svc != nil {
+			t.Services = append(t.Services, svc)
+		}
+	}
+	for _, tb := range c.blocks["template"] {
+		if tmpl := d.template(tb, s.where); tmpl != nil {
+			t.Templates = append(t.Templates, tmpl)
+		}
+	}
+	return t
+}
+
+// config decodes the driver's free-form config, as a block or an attribute.
+func (d *decoder) config(c content, s spec) map[string]any {
+	out := map[string]any{}
+	if a := c.attrs["config"]; a != nil {
+		if v, ok := d.eval(a); ok {
+			m, isMap := ctyToGo(v).(map[string]any)
+			if !isMap {
+				d.typeErr(a, "an object", v)
+			}
+			for k, e := range m {
+				out[k] = e
+			}
+		}
+	}
+	if b := d.single(c, s, "config"); b != nil && d.labels(b, 0, "config { ... }") {
+		for k, e := range d.bodyToMap(b.Body) {
+			out[k] = e
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+func (d *decoder) template(b *hclsyntax.Block, where string) *Template {
+	if !d.labels(b, 0, "template { data = ..., destination = ... }") {
+		return nil
+	}
+	t := &Template{}
+	d.pos.set(t, "", b.DefRange())
+	c := d.content(b.Body, within(templateSpec, where+" template"))
+	if a := c.attrs["source"]; a != nil {
+		d.errorf(a.NameRange, "put the template text inline: data = <<EOF ... EOF", "template source files are not supported")
+	}
+	d.str(c, "data", &t.Data)
+	if d.str(c, "destination", &t.Destination) {
+		d.pos.set(t, "destination", c.attrs["destination"].Expr.Range())
+	}
+	d.boolean(c, "env", &t.Env)
+	if d.str(c, "change_mode", &t.ChangeMode) {
+		d.pos.set(t, "change_mode", c.attrs["change_mode"].Expr.Range())
+	}
+	d.str(c, "change_signal", &t.ChangeSignal)
+	d.str(c, "perms", &t.Perms)
+	d.str(c, "left_delimiter", &t.LeftDelim)
+	d.str(c, "right_delimiter", &t.RightDelim)
+	return t
+}

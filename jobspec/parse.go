@@ -1,0 +1,122 @@
+package jobspec
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// MaxFileBytes bounds a job file; central parses files users submit.
+const MaxFileBytes = 4 << 20
+
+var fileSpec = spec{where: "file", blocks: []string{"variable", "locals", "job"}}
+
+// Parse parses an HCL2 job file, applies variables (vars overrides the
+// file's defaults, as -var does), fills in defaults and validates the job.
+// filename is used only in error messages. Any error is an *Error or
+// Errors and matches ErrInvalidJob.
+func Parse(filename string, src []byte, vars map[string]string) (*Job, error) {
+	j, _, err := ParseWithWarnings(filename, src, vars)
+	return j, err
+}
+
+// ParseFile reads and parses the job file at path.
+func ParseFile(path string, vars map[string]string) (*Job, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("job file: %w", err)
+	}
+	return Parse(filepath.Base(path), src, vars)
+}
+
+// ParseWithWarnings is Parse that also returns warnings, one line each:
+// Nomad features the file uses that Tether accepts but ignores.
+func ParseWithWarnings(filename string, src []byte, vars map[string]string) (job *Job, warnings []string, err error) {
+	defer func() {
+		// hclsyntax is a third-party parser fed with user input; a crash in
+		// it must not take central down with it.
+		if r := recover(); r != nil {
+			job, warnings = nil, nil
+			err = &Error{File: filename, Summary: fmt.Sprintf("the HCL parser failed on this file: %v", r), Fix: "please report this file as a bug"}
+		}
+	}()
+	if filename == "" {
+		filename = "job.hcl"
+	}
+	if len(src) > MaxFileBytes {
+		return nil, nil, &Error{File: filename, Summary: fmt.Sprintf("job file is %d bytes, more than %d", len(src), MaxFileBytes), Fix: "make it smaller"}
+	}
+	d := &decoder{
+		file: filename,
+		ctx:  &hcl.EvalContext{Variables: map[string]cty.Value{}, Functions: functions()},
+		pos:  positions{},
+	}
+	f, ds := hclsyntax.ParseConfig(src, filename, hcl.Pos{Line: 1, Column: 1})
+	if !d.diags(ds) {
+		return nil, nil, d.errs.sorted().err()
+	}
+	body, ok := f.Body.(*hclsyntax.Body)
+	if !ok {
+		panic("BUG: hclsyntax.ParseConfig returned a non-hclsyntax body")
+	}
+	c := d.content(body, fileSpec)
+	d.variables(c.blocks["variable"], vars)
+	d.localValues(c.blocks["locals"])
+	jobs := c.blocks["job"]
+	switch len(jobs) {
+	case 0:
+		d.errs = append(d.errs, &Error{File: filename, Line: 1, Summary: "no job block", Fix: `add job "name" { group "name" { task "name" { ... } } }`})
+	default:
+		for _, extra := range jobs[1:] {
+			d.errorf(extra.DefRange(), "put each job in its own file", "more than one job block")
+		}
+		job = d.job(jobs[0])
+	}
+	warnings = make([]string, 0, len(d.warns))
+	for _, w := range d.warns.sorted() {
+		warnings = append(warnings, w.Error())
+	}
+	if len(d.errs) > 0 || job == nil {
+		return nil, warnings, d.errs.sorted().err()
+	}
+	job.Canonicalize()
+	if errs := validate(job, filename, d.pos); len(errs) > 0 {
+		return nil, warnings, errs.err()
+	}
+	return job, warnings, nil
+}
+
+// ParseVarArgs turns -var flags into Parse's vars. It accepts the
+// arguments as a flag parser leaves them ("k=v"), or raw ("-var", "k=v",
+// "-var=k=v", "--var k=v"). A later value for the same name wins.
+func ParseVarArgs(args []string) (map[string]string, error) {
+	out := make(map[string]string, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "-var" || a == "--var":
+			if i+1 >= len(args) {
+				return nil, &Error{Summary: fmt.Sprintf("%s needs a value", a), Fix: "write -var name=value"}
+			}
+			i++
+			a = args[i]
+		case strings.HasPrefix(a, "-var=") || strings.HasPrefix(a, "--var="):
+			a = a[strings.IndexByte(a, '=')+1:]
+		}
+		k, v, ok := strings.Cut(a, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			return nil, &Error{Summary: fmt.Sprintf("-var %q is not name=value", a), Fix: "write -var name=value"}
+		}
+		if !hclsyntax.ValidIdentifier(k) {
+			return nil, &Error{Summary: fmt.Sprintf("-var %q: %q is not a variable name", a, k), Fix: "use letters, digits, _ and -"}
+		}
+		out[k] = v
+	}
+	return out, nil
+}
