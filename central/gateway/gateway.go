@@ -211,7 +211,12 @@ func (g *Gateway) PublishDesired(nodeID string, d *protocol.Desired) error {
 
 // PublishAck acknowledges a node's updates up to seq.
 func (g *Gateway) PublishAck(nodeID string, seq uint64) error {
-	b, err := protocol.Encode(&protocol.Ack{V: protocol.Version, Seq: seq})
+	return g.PublishAckMsg(nodeID, &protocol.Ack{V: protocol.Version, Seq: seq})
+}
+
+// PublishAckMsg sends an Ack message to a node.
+func (g *Gateway) PublishAckMsg(nodeID string, a *protocol.Ack) error {
+	b, err := protocol.Encode(a)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,113 @@
+package server
+
+import (
+	"maps"
+	"sort"
+
+	"github.com/tether-edge/tether/central/structs"
+	"github.com/tether-edge/tether/jobspec"
+	"github.com/tether-edge/tether/protocol"
+)
+
+// buildDesired computes the desired state of one node from its allocations:
+// every allocation central wants running there. An allocation left out is
+// one the agent must stop. It is pure: the caller publishes the result.
+func buildDesired(nodeID string, dc string, allocs []*structs.Allocation, index uint64, now int64) *protocol.Desired {
+	d := &protocol.Desired{V: protocol.Version, NodeID: nodeID, Index: index, Time: now / 1e6, Allocs: []protocol.DesiredAlloc{}}
+	for _, a := range allocs {
+		if a.DesiredStatus != protocol.DesiredRun || a.Job == nil {
+			continue
+		}
+		switch a.ClientStatus {
+		case protocol.AllocComplete, protocol.AllocFailed, protocol.AllocLost:
+			continue
+		}
+		tg := a.Job.LookupTaskGroup(a.TaskGroup)
+		if tg == nil {
+			continue
+		}
+		d.Allocs = append(d.Allocs, desiredAlloc(a, tg, dc))
+	}
+	sort.Slice(d.Allocs, func(i, j int) bool { return d.Allocs[i].ID < d.Allocs[j].ID })
+	return d
+}
+
+func desiredAlloc(a *structs.Allocation, tg *jobspec.TaskGroup, dc string) protocol.DesiredAlloc {
+	job := a.Job
+	meta := map[string]string{}
+	maps.Copy(meta, job.Meta)
+	maps.Copy(meta, tg.Meta)
+	da := protocol.DesiredAlloc{
+		ID:            a.ID,
+		JobID:         a.JobID,
+		JobVersion:    a.JobVersion,
+		TaskGroup:     a.TaskGroup,
+		Namespace:     a.Namespace,
+		DesiredStatus: a.DesiredStatus,
+		Meta:          meta,
+		JobType:       job.Type,
+		Name:          a.Name,
+		Index:         a.Index,
+		Datacenter:    dc,
+		Region:        job.Region,
+	}
+	if r := tg.Restart; r != nil {
+		da.Restart = protocol.RestartPolicy{
+			Attempts:   r.Attempts,
+			IntervalMs: r.Interval.Milliseconds(),
+			DelayMs:    r.Delay.Milliseconds(),
+			Mode:       r.Mode,
+			OnSuccess:  job.Type != jobspec.JobTypeBatch,
+		}
+	}
+	if dis := tg.Disconnect; dis != nil && dis.StopOnClientAfter > 0 {
+		da.StopAfterMs = dis.StopOnClientAfter.Milliseconds()
+	} else if tg.StopAfterClientDisconnect != nil {
+		da.StopAfterMs = tg.StopAfterClientDisconnect.Milliseconds()
+	}
+	for _, p := range a.Ports {
+		da.Ports = append(da.Ports, protocol.Port{Label: p.Label, Value: p.Value, To: p.To})
+	}
+	for i, t := range tg.Tasks {
+		pt := protocol.Task{
+			Name:        t.Name,
+			Driver:      t.Driver,
+			Config:      t.Config,
+			Env:         t.Env,
+			Meta:        t.Meta,
+			User:        t.User,
+			KillTimeout: t.KillTimeout.Milliseconds(),
+			KillSignal:  t.KillSignal,
+			Leader:      t.Leader,
+		}
+		if t.Resources != nil {
+			pt.Resources = protocol.Resources{CPU: t.Resources.CPU, MemoryMB: t.Resources.MemoryMB, Cores: t.Resources.Cores}
+		}
+		if t.Lifecycle != nil {
+			pt.Lifecycle, pt.Sidecar = t.Lifecycle.Hook, t.Lifecycle.Sidecar
+		}
+		for _, tp := range t.Templates {
+			pt.Templates = append(pt.Templates, protocol.Template{
+				Data: tp.Data, Destination: tp.Destination, Env: tp.Env,
+				ChangeMode: tp.ChangeMode, ChangeSignal: tp.ChangeSignal, Perms: tp.Perms,
+				LeftDelim: tp.LeftDelim, RightDelim: tp.RightDelim,
+			})
+		}
+		services := t.Services
+		if i == 0 { // group services are registered by the group's first task
+			services = append(append([]*jobspec.Service{}, tg.Services...), t.Services...)
+		}
+		for _, s := range services {
+			ps := protocol.Service{Name: s.Name, PortLabel: s.PortLabel, Tags: s.Tags, Address: s.Address, Provider: s.Provider}
+			for _, c := range s.Checks {
+				ps.Checks = append(ps.Checks, protocol.Check{
+					Type: c.Type, Path: c.Path, IntervalMs: c.Interval.Milliseconds(),
+					TimeoutMs: c.Timeout.Milliseconds(), PortLabel: c.PortLabel,
+				})
+			}
+			pt.Services = append(pt.Services, ps)
+		}
+		da.Tasks = append(da.Tasks, pt)
+	}
+	return da
+}

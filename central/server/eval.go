@@ -1,0 +1,42 @@
+package server
+
+import (
+	"time"
+
+	"github.com/tether-edge/tether/central/scheduler"
+	"github.com/tether-edge/tether/central/state"
+	"github.com/tether-edge/tether/central/structs"
+)
+
+// process schedules one evaluation and commits its plan with the updated
+// evaluation in one Raft entry.
+func (l *leader) process(e *structs.Evaluation) error {
+	snap := l.s.store.Snapshot()
+	if cur := snap.EvalByID(e.ID); cur != nil && cur.Status != structs.EvalPending {
+		return nil // already processed (e.g. queued twice across a leader change)
+	}
+	now := time.Now().UnixNano()
+	upd := *e
+	upd.ModifyTime = now
+	plan, err := scheduler.Compute(snap, e, scheduler.Options{NewID: structs.GenerateID, Now: now})
+	if err != nil {
+		upd.Status, upd.StatusDescription = structs.EvalFailed, err.Error()
+		_, aerr := l.s.apply(&state.Command{Ops: []state.Op{{UpsertEvals: []*structs.Evaluation{&upd}}}})
+		if aerr != nil {
+			return aerr
+		}
+		return err
+	}
+	l.plans.Add(1)
+	plan.EvalID = e.ID
+	upd.Status = structs.EvalComplete
+	upd.FailedTGAllocs, upd.QueuedAllocations = plan.Failed, plan.Queued
+	upd.PlacedAllocs = nil
+	for _, a := range plan.Place {
+		if a.EvalID == e.ID {
+			upd.PlacedAllocs = append(upd.PlacedAllocs, a.ID)
+		}
+	}
+	_, err = l.s.apply(&state.Command{Ops: []state.Op{{ApplyPlan: &state.ApplyPlan{Plan: plan, Eval: &upd, Now: now}}}})
+	return err
+}

@@ -1,0 +1,195 @@
+package server
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tether-edge/tether/central/gateway"
+	"github.com/tether-edge/tether/central/state"
+	"github.com/tether-edge/tether/central/structs"
+)
+
+// leader holds the duties of the Raft leader. It lives from gaining
+// leadership to losing it; everything it starts stops with its context.
+type leader struct {
+	s      *Server
+	ctx    context.Context
+	cancel context.CancelFunc
+	gw     *gateway.Gateway
+	wg     sync.WaitGroup
+
+	inbound chan gateway.Inbound
+	batch   chan batchItem
+	evals   *evalQueue
+	pub     *publisher
+
+	hellos, heartbeats, updates, nodesDown, plans atomic.Uint64
+}
+
+// batchItem is a set of ops to commit, and what to do once committed.
+type batchItem struct {
+	ops   []state.Op
+	after func(*state.ApplyResult)
+}
+
+func startLeader(s *Server) (*leader, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &leader{
+		s: s, ctx: ctx, cancel: cancel,
+		inbound: make(chan gateway.Inbound, 4096),
+		batch:   make(chan batchItem, 4096),
+		evals:   newEvalQueue(),
+		pub:     newPublisher(),
+	}
+	cctx, ccancel := context.WithTimeout(ctx, 30*time.Second)
+	defer ccancel()
+	gw, err := gateway.Connect(cctx, gateway.Config{
+		Brokers: s.brokers,
+		Prefix:  s.cfg.TopicPrefix,
+		Logger:  s.log,
+		Handle: func(m gateway.Inbound) {
+			select {
+			case l.inbound <- m:
+			case <-ctx.Done():
+			}
+		},
+	})
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	l.gw = gw
+
+	// Work left over from an earlier leader, and desired state for every
+	// node in case a retained message was lost with a broker.
+	for _, e := range s.store.PendingEvals() {
+		l.evals.push(e)
+	}
+	for _, n := range s.store.Nodes() {
+		l.pub.mark(n.ID)
+	}
+	for _, f := range []func(){l.loop, l.batcher, l.evalWorker, l.publish} {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			f()
+		}()
+	}
+	return l, nil
+}
+
+func (l *leader) stop() {
+	l.cancel()
+	l.gw.Close()
+	l.wg.Wait()
+}
+
+// afterApply routes what a committed entry produced to the workers.
+func (l *leader) afterApply(res *state.ApplyResult) {
+	for _, e := range res.EvalsCreated {
+		l.evals.push(e)
+	}
+	l.pub.mark(res.NodesChanged...)
+}
+
+func (l *leader) stats() map[string]uint64 {
+	return map[string]uint64{
+		"hellos": l.hellos.Load(), "heartbeats": l.heartbeats.Load(), "updates": l.updates.Load(),
+		"nodes_down": l.nodesDown.Load(), "plans": l.plans.Load(), "evals_queued": uint64(l.evals.len()),
+	}
+}
+
+func (l *leader) submit(it batchItem) {
+	select {
+	case l.batch <- it:
+	case <-l.ctx.Done():
+	}
+}
+
+// batcher commits what arrives together as one Raft entry: many agents'
+// updates cost one fsync, not one each.
+func (l *leader) batcher() {
+	const maxItems = 512
+	for {
+		var items []batchItem
+		select {
+		case it := <-l.batch:
+			items = append(items, it)
+		case <-l.ctx.Done():
+			return
+		}
+	drain:
+		for len(items) < maxItems {
+			select {
+			case it := <-l.batch:
+				items = append(items, it)
+			default:
+				break drain
+			}
+		}
+		cmd := &state.Command{}
+		for _, it := range items {
+			cmd.Ops = append(cmd.Ops, it.ops...)
+		}
+		res, err := l.s.apply(cmd)
+		if err != nil {
+			l.s.log.Warn("batch of agent updates partly rejected", "ops", len(cmd.Ops), "err", err)
+		}
+		if res == nil {
+			continue
+		}
+		for _, it := range items {
+			if it.after != nil {
+				it.after(res)
+			}
+		}
+	}
+}
+
+// evalWorker runs the scheduler for one evaluation at a time, so plans
+// never conflict: each sees the state the previous one committed.
+func (l *leader) evalWorker() {
+	for {
+		e := l.evals.pop(l.ctx)
+		if e == nil {
+			return
+		}
+		if err := l.process(e); err != nil {
+			l.s.log.Error("evaluation failed", "eval", e.ID, "job", e.JobID, "err", err)
+		}
+	}
+}
+
+// publish sends the desired state of every node marked changed.
+func (l *leader) publish() {
+	for {
+		nodes := l.pub.take(l.ctx)
+		if nodes == nil {
+			return
+		}
+		snap := l.s.store.Snapshot()
+		index := snap.Index("")
+		now := time.Now().UnixNano()
+		for _, id := range nodes {
+			dc := ""
+			if n := snap.NodeByID(id); n != nil {
+				dc = n.Datacenter
+			}
+			d := buildDesired(id, dc, snap.AllocsByNode(id), index, now)
+			if err := l.gw.PublishDesired(id, d); err != nil {
+				l.s.log.Warn("publish desired state", "node", id, "err", err)
+			}
+		}
+	}
+}
+
+// newEval makes a pending evaluation of job.
+func newEval(ns, jobID, jobType string, priority int, trigger, nodeID string, now int64) *structs.Evaluation {
+	return &structs.Evaluation{
+		ID: structs.GenerateID(), Namespace: ns, Priority: priority, Type: jobType,
+		TriggeredBy: trigger, JobID: jobID, NodeID: nodeID, Status: structs.EvalPending,
+		CreateTime: now, ModifyTime: now,
+	}
+}

@@ -1,0 +1,50 @@
+package server
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestLivenessExpiresOnlyMissedNodes(t *testing.T) {
+	l := newLiveness(10 * time.Second)
+	t0 := time.Unix(1_000_000, 0)
+	l.touch("a", t0)
+	l.touch("b", t0)
+	if got := l.expired(t0.Add(9 * time.Second)); len(got) != 0 {
+		t.Fatalf("expired early: %v", got)
+	}
+	l.touch("b", t0.Add(9*time.Second)) // b keeps beating
+	got := l.expired(t0.Add(12 * time.Second))
+	if !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("expired = %v, want [a]", got)
+	}
+	if l.tracked("a") || !l.tracked("b") {
+		t.Fatalf("tracking after expiry wrong: a=%v b=%v", l.tracked("a"), l.tracked("b"))
+	}
+	if got := l.expired(t0.Add(12 * time.Second)); len(got) != 0 {
+		t.Fatalf("expired twice: %v", got)
+	}
+	got = l.expired(t0.Add(30 * time.Second))
+	if !slices.Equal(got, []string{"b"}) {
+		t.Fatalf("expired = %v, want [b]", got)
+	}
+	l.touch("c", t0.Add(31*time.Second))
+	l.forget("c")
+	if got := l.expired(t0.Add(60 * time.Second)); len(got) != 0 || l.len() != 0 {
+		t.Fatalf("forgotten node expired: %v (len %d)", got, l.len())
+	}
+}
+
+func BenchmarkLivenessTouch(b *testing.B) {
+	l := newLiveness(15 * time.Second)
+	now := time.Unix(1_000_000, 0)
+	ids := make([]string, 10000)
+	for i := range ids {
+		ids[i] = string(rune('a'+i%26)) + time.Duration(i).String()
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		l.touch(ids[i%len(ids)], now.Add(time.Duration(i)*time.Millisecond))
+	}
+}

@@ -1,0 +1,242 @@
+package server
+
+import (
+	"time"
+
+	"github.com/tether-edge/tether/central/gateway"
+	"github.com/tether-edge/tether/central/state"
+	"github.com/tether-edge/tether/central/structs"
+	"github.com/tether-edge/tether/jobspec"
+	"github.com/tether-edge/tether/protocol"
+)
+
+// loop is the leader's single owner of node liveness: it takes every
+// inbound agent message in order and turns what matters into ops.
+func (l *leader) loop() {
+	live := newLiveness(l.s.cfg.HeartbeatTTL)
+	rehello := map[string]time.Time{} // when we last asked an unknown node to register
+	now := time.Now()
+	// Every node that was ready under the previous leader gets a full TTL
+	// to show it is still alive.
+	for _, n := range l.s.store.Nodes() {
+		if n.Status == structs.NodeReady {
+			live.touch(n.ID, now)
+		}
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-l.ctx.Done():
+			return
+		case m := <-l.inbound:
+			l.handle(m, live, rehello)
+		case now := <-tick.C:
+			for _, id := range live.expired(now) {
+				l.nodeMissed(id, now)
+			}
+		}
+	}
+}
+
+func (l *leader) handle(m gateway.Inbound, live *liveness, rehello map[string]time.Time) {
+	now := time.Now()
+	switch m.Kind {
+	case protocol.KindHello:
+		l.hellos.Add(1)
+		live.touch(m.NodeID, now)
+		delete(rehello, m.NodeID)
+		l.nodeHello(m.Hello, now)
+	case protocol.KindHB:
+		l.heartbeats.Add(1)
+		if live.tracked(m.NodeID) {
+			live.touch(m.NodeID, now)
+			return
+		}
+		n := l.s.store.NodeByID(m.NodeID)
+		if n == nil {
+			// A node we do not know keeps beating: ask it to register,
+			// at most once per TTL.
+			if now.Sub(rehello[m.NodeID]) > l.s.cfg.HeartbeatTTL {
+				rehello[m.NodeID] = now
+				l.askRehello(m.NodeID)
+			}
+			return
+		}
+		live.touch(m.NodeID, now)
+		if n.Status != structs.NodeReady {
+			l.nodeBack(n, now)
+		}
+	case protocol.KindUp:
+		l.updates.Add(1)
+		if live.tracked(m.NodeID) {
+			live.touch(m.NodeID, now)
+		}
+		l.clientUpdate(m.NodeID, m.Update.Allocs, now)
+	}
+}
+
+func (l *leader) askRehello(nodeID string) {
+	if err := l.gw.PublishAckMsg(nodeID, &protocol.Ack{V: protocol.Version, Rehello: true}); err != nil {
+		l.s.log.Warn("ask node to register again", "node", nodeID, "err", err)
+	}
+}
+
+// nodeHello registers or re-registers a node, with the allocations it
+// reports, and evaluates the jobs that may now place onto it.
+func (l *leader) nodeHello(h *protocol.Hello, now time.Time) {
+	prev := l.s.store.NodeByID(h.NodeID)
+	n := nodeFromHello(h, now.UnixNano())
+	if prev != nil {
+		n.Eligible, n.Drain = prev.Eligible, prev.Drain
+	}
+	ops := []state.Op{{UpsertNode: n}}
+	if prev == nil || prev.Status != structs.NodeReady {
+		if evals := l.evalsForNewCapacity(now.UnixNano(), n.ID); len(evals) > 0 {
+			ops = append(ops, state.Op{UpsertEvals: evals})
+		}
+	}
+	var seq uint64
+	if len(h.Allocs) > 0 {
+		op, s := clientUpdateOp(h.NodeID, h.Allocs, now.UnixNano())
+		ops, seq = append(ops, state.Op{ClientUpdate: op}), s
+	}
+	l.submit(batchItem{ops: ops, after: func(*state.ApplyResult) {
+		if seq > 0 {
+			l.gw.PublishAck(h.NodeID, seq)
+		}
+		l.pub.mark(h.NodeID) // the agent may have missed its desired state
+	}})
+}
+
+// nodeBack marks a down node ready again when its heartbeats return.
+func (l *leader) nodeBack(n *structs.Node, now time.Time) {
+	ops := []state.Op{{NodeStatus: &state.NodeStatus{NodeID: n.ID, Status: structs.NodeReady, Description: "heartbeats resumed", Now: now.UnixNano()}}}
+	if evals := l.evalsForNewCapacity(now.UnixNano(), n.ID); len(evals) > 0 {
+		ops = append(ops, state.Op{UpsertEvals: evals})
+	}
+	l.submit(batchItem{ops: ops, after: func(*state.ApplyResult) { l.pub.mark(n.ID) }})
+}
+
+// nodeMissed marks a node down after its heartbeat TTL passed, and
+// evaluates every job with allocations on it so they are replaced.
+func (l *leader) nodeMissed(id string, now time.Time) {
+	n := l.s.store.NodeByID(id)
+	if n == nil || n.Status != structs.NodeReady {
+		return
+	}
+	l.nodesDown.Add(1)
+	l.s.log.Warn("node missed its heartbeats: marking it down", "node", id, "name", n.Name, "ttl", l.s.cfg.HeartbeatTTL)
+	ops := []state.Op{{NodeStatus: &state.NodeStatus{NodeID: id, Status: structs.NodeDown, Description: "missed heartbeats", Now: now.UnixNano()}}}
+	seen := map[[2]string]bool{}
+	var evals []*structs.Evaluation
+	for _, a := range l.s.store.AllocsByNode(id) {
+		key := [2]string{a.Namespace, a.JobID}
+		if a.Terminal() || seen[key] {
+			continue
+		}
+		seen[key] = true
+		if job := l.s.store.JobByID(a.Namespace, a.JobID); job != nil {
+			evals = append(evals, newEval(job.Namespace, job.ID, job.Type, job.Priority, structs.TriggerNodeUpdate, id, now.UnixNano()))
+		}
+	}
+	if len(evals) > 0 {
+		ops = append(ops, state.Op{UpsertEvals: evals})
+	}
+	l.submit(batchItem{ops: ops})
+}
+
+// evalsForNewCapacity returns evaluations for the jobs that a node joining
+// may serve: every system job, and every job short of its count.
+func (l *leader) evalsForNewCapacity(now int64, nodeID string) []*structs.Evaluation {
+	var evals []*structs.Evaluation
+	for _, job := range l.s.store.Jobs("") {
+		if job.Stop {
+			continue
+		}
+		if job.Type == jobspec.JobTypeSystem || l.jobShort(job) {
+			evals = append(evals, newEval(job.Namespace, job.ID, job.Type, job.Priority, structs.TriggerNodeUpdate, nodeID, now))
+		}
+	}
+	return evals
+}
+
+// jobShort reports whether a job has fewer live allocations than it asks for.
+func (l *leader) jobShort(job *jobspec.Job) bool {
+	if job.Type == jobspec.JobTypeBatch {
+		return false // finished batch allocations are not replaced
+	}
+	live := map[string]int{}
+	for _, a := range l.s.store.AllocsByJob(job.Namespace, job.ID) {
+		if !a.Terminal() && a.DesiredStatus == protocol.DesiredRun {
+			live[a.TaskGroup]++
+		}
+	}
+	for _, tg := range job.TaskGroups {
+		if live[tg.Name] < tg.Count {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *leader) clientUpdate(nodeID string, allocs []protocol.AllocUpdate, now time.Time) {
+	if len(allocs) == 0 {
+		return
+	}
+	op, seq := clientUpdateOp(nodeID, allocs, now.UnixNano())
+	l.submit(batchItem{ops: []state.Op{{ClientUpdate: op}}, after: func(*state.ApplyResult) {
+		l.gw.PublishAck(nodeID, seq)
+	}})
+}
+
+func clientUpdateOp(nodeID string, allocs []protocol.AllocUpdate, now int64) (*state.ClientUpdate, uint64) {
+	op := &state.ClientUpdate{NodeID: nodeID, Now: now}
+	for _, u := range allocs {
+		op.Seq = max(op.Seq, u.Seq)
+		op.Allocs = append(op.Allocs, state.AllocClientUpdate{
+			ID:                u.AllocID,
+			ClientStatus:      u.ClientStatus,
+			ClientDescription: u.Description,
+			TaskStates:        taskStates(u.TaskStates),
+			ModifyTime:        u.Time * 1e6,
+		})
+	}
+	return op, op.Seq
+}
+
+func taskStates(in map[string]protocol.TaskState) map[string]*structs.TaskState {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make(map[string]*structs.TaskState, len(in))
+	for name, ts := range in {
+		st := &structs.TaskState{
+			State: ts.State, Failed: ts.Failed, Restarts: ts.Restarts,
+			StartedAt: ts.StartedAt * 1e6, FinishedAt: ts.FinishedAt * 1e6,
+			Events: make([]structs.TaskEvent, 0, len(ts.Events)),
+		}
+		for _, e := range ts.Events {
+			st.Events = append(st.Events, structs.TaskEvent{Type: e.Type, Time: e.Time * 1e6, Message: e.Message, ExitCode: e.ExitCode, Signal: e.Signal})
+		}
+		out[name] = st
+	}
+	return out
+}
+
+func nodeFromHello(h *protocol.Hello, now int64) *structs.Node {
+	name := h.Name
+	if name == "" {
+		name = h.NodeID
+	}
+	dc := h.Datacenter
+	if dc == "" {
+		dc = "dc1"
+	}
+	return &structs.Node{
+		ID: h.NodeID, Name: name, Datacenter: dc, Status: structs.NodeReady,
+		Drivers: h.Drivers, Attributes: h.Attributes, Meta: h.Meta,
+		Resources: structs.Resources{CPU: h.Resources.CPU, MemoryMB: h.Resources.MemoryMB, Cores: h.Resources.Cores},
+		Eligible:  true, Version: h.Version, Boot: h.Boot, StatusUpdatedAt: now,
+	}
+}

@@ -1,0 +1,299 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/tether-edge/tether/central/api"
+	"github.com/tether-edge/tether/central/broker"
+	"github.com/tether-edge/tether/central/state"
+	"github.com/tether-edge/tether/central/structs"
+	"github.com/tether-edge/tether/jobspec"
+)
+
+// Version is central's build version, set by the linker.
+var Version = "0.1.0-dev"
+
+// ErrNotLeader is returned for a write on a server that is not the leader.
+var ErrNotLeader = errors.New("server: not the leader (forwarding to the leader is not supported yet)")
+
+// Server is one running central server.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	store   *state.Store
+	raft    *raft.Raft
+	broker  *broker.Broker // nil with external brokers
+	brokers []string
+	http    *http.Server
+	httpLn  net.Listener
+
+	closers []func() error
+
+	mu     sync.Mutex // guards leader
+	leader *leader    // non-nil while this server leads
+
+	done chan struct{}
+	wg   sync.WaitGroup
+}
+
+// New starts a server: its broker (unless external), Raft, and the HTTP
+// API. It returns once every listener is bound.
+func New(cfg Config, logger *slog.Logger, logOut io.Writer) (*Server, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	if logOut == nil {
+		logOut = os.Stderr
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("server: create data dir %s: %w", cfg.DataDir, err)
+	}
+	s := &Server{cfg: cfg, log: logger, store: state.NewStore(), done: make(chan struct{})}
+	ok := false
+	defer func() {
+		if !ok {
+			s.Close()
+		}
+	}()
+
+	s.brokers = cfg.Brokers
+	if len(s.brokers) == 0 {
+		b, err := broker.Start(cfg.MQTTAddr, logger)
+		if err != nil {
+			return nil, err
+		}
+		s.broker = b
+		s.brokers = []string{b.URL()}
+	}
+	if err := s.openRaft(state.NewFSM(s.store, logger), logOut); err != nil {
+		return nil, err
+	}
+
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("server: HTTP listen on %s: %w (pick another with -http)", cfg.HTTPAddr, err)
+	}
+	s.httpLn = ln
+	s.http = &http.Server{Handler: api.New(s, logger), ReadHeaderTimeout: 10 * time.Second}
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("HTTP server stopped", "err", err)
+		}
+	}()
+	go func() {
+		defer s.wg.Done()
+		s.watchLeadership()
+	}()
+	ok = true
+	return s, nil
+}
+
+// HTTPAddr is the bound HTTP address.
+func (s *Server) HTTPAddr() string { return s.httpLn.Addr().String() }
+
+// BrokerURLs are the brokers agents connect to.
+func (s *Server) BrokerURLs() []string { return s.brokers }
+
+// Store is the server's state store (read-only use).
+func (s *Server) Store() *state.Store { return s.store }
+
+// Close stops the server. Agents' tasks are not affected.
+func (s *Server) Close() error {
+	select {
+	case <-s.done:
+		return nil
+	default:
+	}
+	close(s.done)
+	if s.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		s.http.Shutdown(ctx)
+		cancel()
+	}
+	if s.raft != nil {
+		s.raft.Shutdown().Error()
+	}
+	s.wg.Wait()
+	s.stopLeading()
+	if s.broker != nil {
+		s.broker.Close()
+	}
+	var errs []error
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		errs = append(errs, s.closers[i]())
+	}
+	return errors.Join(errs...)
+}
+
+// watchLeadership starts the leader's duties when this server gains
+// leadership and stops them when it loses it.
+func (s *Server) watchLeadership() {
+	for {
+		select {
+		case isLeader := <-s.raft.LeaderCh():
+			if isLeader {
+				s.startLeading()
+			} else {
+				s.stopLeading()
+			}
+		case <-s.done:
+			return
+		}
+	}
+}
+
+func (s *Server) startLeading() {
+	if err := s.raft.Barrier(30 * time.Second).Error(); err != nil {
+		s.log.Error("leader barrier failed", "err", err)
+		return
+	}
+	l, err := startLeader(s)
+	if err != nil {
+		s.log.Error("could not take up leadership duties", "err", err)
+		return
+	}
+	s.mu.Lock()
+	s.leader = l
+	s.mu.Unlock()
+	s.log.Info("this server is the leader", "name", s.cfg.Name)
+}
+
+func (s *Server) stopLeading() {
+	s.mu.Lock()
+	l := s.leader
+	s.leader = nil
+	s.mu.Unlock()
+	if l != nil {
+		l.stop()
+	}
+}
+
+func (s *Server) currentLeader() *leader {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.leader
+}
+
+// apply commits a command through Raft and hands its results (new
+// evaluations, nodes whose desired state changed) to the leader's workers.
+func (s *Server) apply(cmd *state.Command) (*state.ApplyResult, error) {
+	b, err := state.EncodeCommand(cmd)
+	if err != nil {
+		return nil, fmt.Errorf("server: encode command: %w", err)
+	}
+	f := s.raft.Apply(b, 30*time.Second)
+	if err := f.Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) {
+			return nil, ErrNotLeader
+		}
+		return nil, fmt.Errorf("server: raft apply: %w", err)
+	}
+	res, _ := f.Response().(*state.ApplyResult)
+	if res == nil {
+		panic("BUG: FSM returned no ApplyResult")
+	}
+	if l := s.currentLeader(); l != nil {
+		l.afterApply(res)
+	}
+	return res, res.Err
+}
+
+// --- api.Backend ---
+
+// State is the store the HTTP API reads.
+func (s *Server) State() api.Reader { return s.store }
+
+// SubmitJob registers a job version and its evaluation.
+func (s *Server) SubmitJob(ctx context.Context, job *jobspec.Job) (string, uint64, error) {
+	now := time.Now().UnixNano()
+	eval := &structs.Evaluation{
+		ID: structs.GenerateID(), Namespace: job.Namespace, Priority: job.Priority, Type: job.Type,
+		TriggeredBy: structs.TriggerJobRegister, JobID: job.ID, Status: structs.EvalPending,
+		CreateTime: now, ModifyTime: now,
+	}
+	res, err := s.apply(&state.Command{Ops: []state.Op{{UpsertJob: &state.UpsertJob{Job: job, Eval: eval, Now: now}}}})
+	if err != nil {
+		return "", 0, err
+	}
+	return eval.ID, res.JobIndex, nil
+}
+
+// StopJob stops (or purges) a job and evaluates it so its allocations stop.
+func (s *Server) StopJob(ctx context.Context, ns, id string, purge bool) (string, uint64, error) {
+	job := s.store.JobByID(ns, id)
+	if job == nil {
+		return "", 0, fmt.Errorf("job %q not found in namespace %q", id, ns)
+	}
+	now := time.Now().UnixNano()
+	eval := &structs.Evaluation{
+		ID: structs.GenerateID(), Namespace: ns, Priority: job.Priority, Type: job.Type,
+		TriggeredBy: structs.TriggerJobDeregister, JobID: id, Status: structs.EvalPending,
+		CreateTime: now, ModifyTime: now,
+	}
+	res, err := s.apply(&state.Command{Ops: []state.Op{{StopJob: &state.StopJob{Namespace: ns, JobID: id, Purge: purge, Eval: eval, Now: now}}}})
+	if err != nil {
+		return "", 0, err
+	}
+	return eval.ID, res.JobIndex, nil
+}
+
+// Leader is the leader's HTTP address ("" if unknown).
+func (s *Server) Leader() string {
+	if s.raft.State() == raft.Leader {
+		return s.HTTPAddr()
+	}
+	return ""
+}
+
+// Members lists the servers of the cluster.
+func (s *Server) Members() []api.Member {
+	_, leaderID := s.raft.LeaderWithID()
+	var out []api.Member
+	f := s.raft.GetConfiguration()
+	if f.Error() != nil {
+		return out
+	}
+	for _, srv := range f.Configuration().Servers {
+		m := api.Member{Name: string(srv.ID), Address: string(srv.Address), Status: "alive", Leader: srv.ID == leaderID}
+		if string(srv.ID) == s.cfg.Name {
+			m.Address = s.HTTPAddr()
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// Self describes this server.
+func (s *Server) Self() map[string]any {
+	self := map[string]any{
+		"name":       s.cfg.Name,
+		"version":    Version,
+		"region":     s.cfg.Region,
+		"http":       s.HTTPAddr(),
+		"raft":       s.cfg.RaftAddr,
+		"brokers":    s.brokers,
+		"leader":     s.raft.State() == raft.Leader,
+		"raft_state": s.raft.State().String(),
+	}
+	if l := s.currentLeader(); l != nil {
+		self["mqtt"] = l.gw.Counters()
+		self["stats"] = l.stats()
+	}
+	return self
+}
