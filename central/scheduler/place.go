@@ -1,0 +1,168 @@
+package scheduler
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/tether-edge/tether/central/structs"
+	"github.com/tether-edge/tether/jobspec"
+	"github.com/tether-edge/tether/protocol"
+)
+
+// apply turns reconcile buckets into the plan: stops first (they free
+// resources for the placements), then in-place updates, then placements.
+func (s *sched) apply(r *reconcileResult, allocs []*structs.Allocation) {
+	for _, st := range r.stop {
+		s.stop(st.alloc, st.desc, "")
+	}
+	for _, a := range r.lost {
+		s.stop(a, DescLost, protocol.AllocLost)
+	}
+	for _, a := range r.destructive {
+		s.stop(a, DescUpdating, "")
+	}
+	for _, a := range r.inplace {
+		u := *a
+		u.Job, u.JobVersion, u.ModifyTime = s.job, s.job.Version, s.opts.Now
+		s.plan.Place = append(s.plan.Place, &u)
+	}
+
+	s.jobCount = make([]int32, len(s.nodes))
+	for _, a := range allocs {
+		if live(a) && !s.stopping[a.ID] {
+			s.liveJobAllocs = append(s.liveJobAllocs, a)
+			if i, ok := s.nodeByID[a.NodeID]; ok {
+				s.jobCount[i]++
+			}
+		}
+	}
+	s.primed = true
+	for _, g := range s.groups {
+		s.countGroup(g)
+	}
+	for _, p := range s.props {
+		s.countProp(p)
+	}
+	for _, p := range r.place {
+		s.place(p)
+	}
+}
+
+// stop adds a copy of a to the plan's stop list.
+func (s *sched) stop(a *structs.Allocation, desc, clientStatus string) {
+	c := *a
+	c.DesiredStatus = protocol.DesiredStop
+	c.DesiredDescription = desc
+	c.ModifyTime = s.opts.Now
+	if clientStatus != "" {
+		c.ClientStatus = clientStatus
+	}
+	if clientStatus == protocol.AllocLost {
+		c.Events = append(slices.Clip(a.Events), structs.AllocEvent{Type: EventLost, Time: s.opts.Now, Message: desc})
+	}
+	s.plan.Stop = append(s.plan.Stop, &c)
+	s.stopping[a.ID] = true
+}
+
+// place finds a node for one placement and adds the new alloc to the plan,
+// or records the failure.
+func (s *sched) place(p placeReq) {
+	g := s.group(p.tg)
+	if g.failed != nil {
+		// The group failed once in this plan; later placements would fail
+		// the same way, since nodes only fill up.
+		g.failed.CoalescedFailures++
+		s.plan.Queued[p.tg.Name]++
+		return
+	}
+	m := &structs.AllocMetric{NodesAvailable: maps.Clone(s.available)}
+	var (
+		i     int
+		score float64
+		ok    bool
+	)
+	if p.node >= 0 {
+		i = p.node
+		m.NodesEvaluated++
+		if s.feasible(g, i, m) {
+			score, ok = s.fit(g, i, m)
+		}
+	} else {
+		i, score, ok = s.selectNode(g, m)
+	}
+	if !ok {
+		s.fail(g, m)
+		return
+	}
+	id := s.opts.NewID()
+	u := s.usageOf(i)
+	ports, ok := s.assignPorts(u, g, id)
+	if !ok {
+		panic("BUG: scheduler: dynamic ports ran out after fit said they were free")
+	}
+	n := s.nodes[i]
+	a := &structs.Allocation{
+		ID:            id,
+		Namespace:     s.ns,
+		EvalID:        s.eval.ID,
+		Name:          fmt.Sprintf("%s.%s[%d]", s.job.ID, p.tg.Name, p.index),
+		Index:         p.index,
+		NodeID:        n.ID,
+		NodeName:      n.Name,
+		JobID:         s.job.ID,
+		JobVersion:    s.job.Version,
+		Job:           s.job,
+		TaskGroup:     p.tg.Name,
+		Resources:     g.need,
+		Ports:         ports,
+		DesiredStatus: protocol.DesiredRun,
+		ClientStatus:  protocol.AllocPending,
+		TaskStates:    map[string]*structs.TaskState{},
+		Score:         score,
+		Metrics:       m,
+		CreateTime:    s.opts.Now,
+		ModifyTime:    s.opts.Now,
+	}
+	if p.previous != nil {
+		a.PreviousAllocation = p.previous.ID
+	}
+	s.commit(g, i, a)
+}
+
+// commit records a placed alloc in the per-node tables so later placements
+// of this plan see it.
+func (s *sched) commit(g *groupCtx, i int, a *structs.Allocation) {
+	s.usageOf(i).res = s.usageOf(i).res.Add(a.Resources) // ports were taken by assignPorts
+	s.jobCount[i]++
+	g.count[i]++
+	n := s.nodes[i]
+	for _, p := range s.props {
+		if p.group == "" || p.group == a.TaskGroup {
+			if v, ok := resolveTarget(p.c.LTarget, n); ok {
+				p.counts[v]++
+			}
+		}
+	}
+	s.plan.Place = append(s.plan.Place, a)
+}
+
+// fail records that one placement of g found no node.
+func (s *sched) fail(g *groupCtx, m *structs.AllocMetric) {
+	if s.plan.Failed == nil {
+		s.plan.Failed = map[string]*structs.AllocMetric{}
+	}
+	if s.plan.Queued == nil {
+		s.plan.Queued = map[string]int{}
+	}
+	name := g.tg.Name
+	if prev := s.plan.Failed[name]; prev != nil {
+		prev.CoalescedFailures++ // system jobs fail node by node
+	} else {
+		s.plan.Failed[name] = m
+	}
+	s.plan.Queued[name]++
+	if s.job.Type != jobspec.JobTypeSystem {
+		g.failed = s.plan.Failed[name]
+	}
+}
