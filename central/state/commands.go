@@ -27,21 +27,21 @@ type Command struct {
 
 // Op is one change to the state. Exactly one field is set.
 type Op struct {
-	UpsertJob       *UpsertJob              `json:"upsert_job,omitempty"`
-	StopJob         *StopJob                `json:"stop_job,omitempty"`
-	UpsertNode      *structs.Node           `json:"upsert_node,omitempty"`
-	NodeStatus      *NodeStatus             `json:"node_status,omitempty"`
-	NodeEligibility *NodeEligibility        `json:"node_eligibility,omitempty"`
-	UpsertEvals     []*structs.Evaluation   `json:"upsert_evals,omitempty"`
-	ApplyPlan       *ApplyPlan              `json:"apply_plan,omitempty"`
-	ClientUpdate    *ClientUpdate           `json:"client_update,omitempty"`
-	AllocEvents     *AllocEvents            `json:"alloc_events,omitempty"`
+	UpsertJob       *UpsertJob            `json:"upsert_job,omitempty"`
+	StopJob         *StopJob              `json:"stop_job,omitempty"`
+	UpsertNode      *structs.Node         `json:"upsert_node,omitempty"`
+	NodeStatus      *NodeStatus           `json:"node_status,omitempty"`
+	NodeEligibility *NodeEligibility      `json:"node_eligibility,omitempty"`
+	UpsertEvals     []*structs.Evaluation `json:"upsert_evals,omitempty"`
+	ApplyPlan       *ApplyPlan            `json:"apply_plan,omitempty"`
+	ClientUpdate    *ClientUpdate         `json:"client_update,omitempty"`
+	AllocEvents     *AllocEvents          `json:"alloc_events,omitempty"`
 }
 
 // UpsertJob registers a job or a new version of it. Eval, if set, is
 // inserted pending with the job's JobModifyIndex.
 type UpsertJob struct {
-	Job  *jobspec.Job         `json:"job"`
+	Job  *jobspec.Job        `json:"job"`
 	Eval *structs.Evaluation `json:"eval,omitempty"`
 	Now  int64               `json:"now"` // unix ns, set by the leader
 }

@@ -183,10 +183,10 @@ func (s *Store) JobVersion(ns, id string, v uint64) *jobspec.Job {
 	return s.live().JobVersion(ns, id, v)
 }
 func (s *Store) JobVersions(ns, id string) []*jobspec.Job { return s.live().JobVersions(ns, id) }
-func (s *Store) Jobs(ns string) []*jobspec.Job           { return s.live().Jobs(ns) }
-func (s *Store) Nodes() []*structs.Node                  { return s.live().Nodes() }
-func (s *Store) NodeByID(id string) *structs.Node        { return s.live().NodeByID(id) }
-func (s *Store) AllocByID(id string) *structs.Allocation { return s.live().AllocByID(id) }
+func (s *Store) Jobs(ns string) []*jobspec.Job            { return s.live().Jobs(ns) }
+func (s *Store) Nodes() []*structs.Node                   { return s.live().Nodes() }
+func (s *Store) NodeByID(id string) *structs.Node         { return s.live().NodeByID(id) }
+func (s *Store) AllocByID(id string) *structs.Allocation  { return s.live().AllocByID(id) }
 func (s *Store) AllocsByIDPrefix(p string) []*structs.Allocation {
 	return s.live().AllocsByIDPrefix(p)
 }
