@@ -108,51 +108,40 @@ func (s *Store) ApplyDirect(index uint64, c *Command) (res *ApplyResult) {
 }
 
 func (a *applier) apply(op *Op) error {
-	n := 0
-	var err error
-	if op.UpsertJob != nil {
-		n++
-		err = a.upsertJob(op.UpsertJob)
-	}
-	if op.StopJob != nil {
-		n++
-		err = a.stopJob(op.StopJob)
-	}
-	if op.UpsertNode != nil {
-		n++
-		err = a.upsertNode(op.UpsertNode)
-	}
-	if op.NodeStatus != nil {
-		n++
-		err = a.nodeStatus(op.NodeStatus)
-	}
-	if op.NodeEligibility != nil {
-		n++
-		err = a.nodeEligibility(op.NodeEligibility)
-	}
-	if op.UpsertEvals != nil {
-		n++
-		err = a.upsertEvals(op.UpsertEvals)
-	}
-	if op.ApplyPlan != nil {
-		n++
-		err = a.applyPlan(op.ApplyPlan)
-	}
-	if op.ClientUpdate != nil {
-		n++
-		err = a.clientUpdate(op.ClientUpdate)
-	}
-	if op.AllocEvents != nil {
-		n++
-		err = a.allocEvents(op.AllocEvents)
+	set := 0
+	for _, isSet := range []bool{op.UpsertJob != nil, op.StopJob != nil, op.UpsertNode != nil,
+		op.NodeStatus != nil, op.NodeEligibility != nil, op.UpsertEvals != nil,
+		op.ApplyPlan != nil, op.ClientUpdate != nil, op.AllocEvents != nil} {
+		if isSet {
+			set++
+		}
 	}
 	switch {
-	case n == 0:
+	case set == 0:
 		return fmt.Errorf("%w: op sets no field (written by a newer server?)", ErrBadCommand)
-	case n > 1:
-		return fmt.Errorf("%w: op sets %d fields, want exactly one", ErrBadCommand, n)
+	case set > 1:
+		return fmt.Errorf("%w: op sets %d fields, want exactly one", ErrBadCommand, set)
 	}
-	return err
+	switch {
+	case op.UpsertJob != nil:
+		return a.upsertJob(op.UpsertJob)
+	case op.StopJob != nil:
+		return a.stopJob(op.StopJob)
+	case op.UpsertNode != nil:
+		return a.upsertNode(op.UpsertNode)
+	case op.NodeStatus != nil:
+		return a.nodeStatus(op.NodeStatus)
+	case op.NodeEligibility != nil:
+		return a.nodeEligibility(op.NodeEligibility)
+	case op.UpsertEvals != nil:
+		return a.upsertEvals(op.UpsertEvals)
+	case op.ApplyPlan != nil:
+		return a.applyPlan(op.ApplyPlan)
+	case op.ClientUpdate != nil:
+		return a.clientUpdate(op.ClientUpdate)
+	default:
+		return a.allocEvents(op.AllocEvents)
+	}
 }
 
 // --- helpers ---------------------------------------------------------------
