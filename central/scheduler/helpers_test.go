@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 
@@ -155,3 +156,5 @@ func nodesOf(p *structs.Plan) map[string]int {
 	}
 	return out
 }
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }
