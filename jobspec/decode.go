@@ -145,7 +145,8 @@ func (d *decoder) eval(a *hclsyntax.Attribute) (cty.Value, bool) {
 		return cty.NilVal, false
 	}
 	if !v.IsWhollyKnown() {
-		d.errorf(a.SrcRange, "", "%q: value is not known when the file is parsed", a.Name)
+		// Only a variable or local that already failed (and was
+		// reported) is unknown; say nothing more.
 		return cty.NilVal, false
 	}
 	v, _ = v.UnmarkDeep()

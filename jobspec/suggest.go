@@ -56,3 +56,12 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(rb)]
 }
+
+// meanFix is didYouMean for messages that already list the known names:
+// the suggestion, or nothing.
+func meanFix(got string, known []string) string {
+	if s := suggest(got, known); s != "" {
+		return fmt.Sprintf("did you mean %q?", s)
+	}
+	return ""
+}

@@ -72,7 +72,7 @@ func (v *validator) job(j *Job) {
 		v.add(j, "id", path, "use at most 128 characters", "job id is %d characters long", len(j.ID))
 	}
 	if !slices.Contains(jobTypes, j.Type) {
-		v.add(j, "type", path, didYouMean(j.Type, jobTypes), "unknown job type %q (known: %s)", j.Type, strings.Join(jobTypes, ", "))
+		v.add(j, "type", path, meanFix(j.Type, jobTypes), "unknown job type %q (known: %s)", j.Type, strings.Join(jobTypes, ", "))
 	}
 	if j.Priority < 1 || j.Priority > 100 {
 		v.add(j, "priority", path, "use a priority between 1 and 100", "job priority %d is out of range", j.Priority)
@@ -189,7 +189,7 @@ func (v *validator) group(j *Job, g *TaskGroup, path string) {
 	}
 	if d := g.Disconnect; d != nil {
 		if !slices.Contains(reconcileModes, d.Reconcile) {
-			v.add(d, "reconcile", path, didYouMean(d.Reconcile, reconcileModes), "unknown disconnect reconcile %q (known: %s)", d.Reconcile, strings.Join(reconcileModes, ", "))
+			v.add(d, "reconcile", path, meanFix(d.Reconcile, reconcileModes), "unknown disconnect reconcile %q (known: %s)", d.Reconcile, strings.Join(reconcileModes, ", "))
 		}
 		if d.LostAfter < 0 || d.StopOnClientAfter < 0 {
 			v.add(d, "", path, "use a positive duration", "disconnect durations must not be negative")
@@ -293,11 +293,7 @@ func (v *validator) task(t *Task, ports map[string]bool, path string) {
 	case t.Driver == "raw_exec":
 		v.add(t, "driver", path, `use driver = "exec"`, "unknown driver \"raw_exec\" (known: %s)", strings.Join(Drivers, ", "))
 	case !slices.Contains(Drivers, t.Driver):
-		fix := ""
-		if s := suggest(t.Driver, Drivers); s != "" {
-			fix = fmt.Sprintf("did you mean %q?", s)
-		}
-		v.add(t, "driver", path, fix, "unknown driver %q (known: %s)", t.Driver, strings.Join(Drivers, ", "))
+		v.add(t, "driver", path, meanFix(t.Driver, Drivers), "unknown driver %q (known: %s)", t.Driver, strings.Join(Drivers, ", "))
 	}
 	if r := t.Resources; r != nil {
 		if r.CPU < 0 || r.MemoryMB < 0 || r.Cores < 0 {

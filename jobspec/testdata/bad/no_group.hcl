@@ -1,0 +1,4 @@
+# want: no_group.hcl:2: job "web" has no group
+job "web" {
+  datacenters = ["dc1"]
+}

@@ -1,0 +1,4 @@
+# want: no_job.hcl:1: no job block
+variable "x" {
+  default = 1
+}

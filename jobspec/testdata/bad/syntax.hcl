@@ -1,0 +1,6 @@
+# want: syntax.hcl:4:
+job "web" {
+  group "g" {
+    task "t" { driver = = "exec" }
+  }
+}

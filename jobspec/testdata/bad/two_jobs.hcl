@@ -1,0 +1,8 @@
+# want: two_jobs.hcl:6: more than one job block
+job "a" {
+  group "g" {}
+}
+
+job "b" {
+  group "g" {}
+}

@@ -1,0 +1,80 @@
+job "sys" {
+  type        = "system"
+  datacenters = ["edge-*"]
+  region      = "eu"
+  namespace   = "shop"
+  priority    = 70
+
+  group "collector" {
+    count                        = 3
+    max_client_disconnect        = "2h"
+    stop_after_client_disconnect = "90m"
+
+    restart {
+      attempts = 5
+      delay    = "5s"
+    }
+
+    task "collector" {
+      driver       = "wasm"
+      kill_timeout = "20s"
+      kill_signal  = "SIGINT"
+      leader       = true
+      config {
+        module = "local/collector.wasm"
+      }
+      resources {
+        cores  = 1
+        memory = 16
+      }
+      lifecycle {
+        hook    = "prestart"
+        sidecar = true
+      }
+    }
+  }
+
+  group "keeper" {
+    disconnect {
+      lost_after           = "30m"
+      stop_on_client_after = "1h"
+      replace              = false
+      reconcile            = "keep_original"
+    }
+    max_client_disconnect = "5h"
+
+    network {
+      mode = "bridge"
+      port "http" {
+        to = 8080
+      }
+    }
+
+    service {
+      port = "http"
+      check {
+        type     = "http"
+        path     = "/health"
+        interval = "5s"
+        timeout  = "1s"
+      }
+      check {
+        type = "tcp"
+        port = "http"
+      }
+    }
+
+    task "keeper" {
+      driver = "exec"
+      user   = "nobody"
+      config {
+        command = "/bin/keeper"
+      }
+      service {
+        name         = "keeper-admin"
+        port         = "http"
+        address_mode = "host"
+      }
+    }
+  }
+}
