@@ -1,0 +1,113 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/tether-edge/tether/central/structs"
+	"github.com/tether-edge/tether/jobspec"
+)
+
+// Sentinel errors; handlers map them to status codes.
+var (
+	errBadRequest = errors.New("bad request")
+	errNotFound   = errors.New("not found")
+)
+
+// Table names for Reader.Index and Reader.Wait.
+const (
+	tableJobs   = "jobs"
+	tableNodes  = "nodes"
+	tableAllocs = "allocs"
+	tableEvals  = "evals"
+)
+
+// Reader is the read side of central's state store. Values it returns are
+// shared and must not be modified. central/state's *Store satisfies it.
+type Reader interface {
+	JobByID(ns, id string) *jobspec.Job
+	// JobVersions returns every stored version of a job, in any order.
+	JobVersions(ns, id string) []*jobspec.Job
+	// Jobs returns the jobs of namespace ns; ns "*" means every namespace.
+	Jobs(ns string) []*jobspec.Job
+	Nodes() []*structs.Node
+	NodeByID(id string) *structs.Node
+	AllocByID(id string) *structs.Allocation
+	AllocsByIDPrefix(prefix string) []*structs.Allocation
+	AllocsByJob(ns, jobID string) []*structs.Allocation
+	AllocsByNode(nodeID string) []*structs.Allocation
+	Allocs() []*structs.Allocation
+	EvalByID(id string) *structs.Evaluation
+	EvalsByJob(ns, jobID string) []*structs.Evaluation
+	// Index returns the last Raft index that changed table: "jobs",
+	// "nodes", "allocs" or "evals".
+	Index(table string) uint64
+	// Wait blocks until table's index is above minIndex or ctx is done, and
+	// returns the table's index.
+	Wait(ctx context.Context, table string, minIndex uint64) uint64
+}
+
+// Backend is what the API needs from the server: its state and its writes.
+// Writes go through Raft; on a follower the Backend forwards them to the
+// leader, and returns an error that names the problem when there is none.
+type Backend interface {
+	State() Reader
+	SubmitJob(ctx context.Context, job *jobspec.Job) (evalID string, jobModifyIndex uint64, err error)
+	StopJob(ctx context.Context, ns, id string, purge bool) (evalID string, jobModifyIndex uint64, err error)
+	// Leader returns the leader's HTTP address, "" if there is none.
+	Leader() string
+	Members() []Member
+	// Self describes this server: name, version, counters, config.
+	Self() map[string]any
+}
+
+// Member is one server of the cluster.
+type Member struct {
+	Name    string `json:"name"`
+	Address string `json:"address"`
+	Status  string `json:"status"` // alive | failed | left
+	Leader  bool   `json:"leader"`
+}
+
+type server struct {
+	b   Backend
+	log *slog.Logger
+}
+
+// New returns the HTTP handler for the /v1/ API.
+func New(b Backend, logger *slog.Logger) http.Handler {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &server{b: b, log: logger}
+	mux := http.NewServeMux()
+	route := func(pattern string, methods map[string]handlerFunc) {
+		mux.Handle(pattern, s.methods(methods))
+	}
+	get := func(h handlerFunc) map[string]handlerFunc { return map[string]handlerFunc{http.MethodGet: h} }
+
+	route("/v1/jobs", map[string]handlerFunc{
+		http.MethodGet: s.listJobs, http.MethodPost: s.submitJob, http.MethodPut: s.submitJob,
+	})
+	route("/v1/job/{id}", map[string]handlerFunc{http.MethodGet: s.getJob, http.MethodDelete: s.stopJob})
+	route("/v1/job/{id}/allocations", get(s.jobAllocs))
+	route("/v1/job/{id}/evaluations", get(s.jobEvals))
+	route("/v1/job/{id}/versions", get(s.jobVersions))
+	route("/v1/job/{id}/summary", get(s.jobSummary))
+	route("/v1/nodes", get(s.listNodes))
+	route("/v1/node/{id}", get(s.getNode))
+	route("/v1/node/{id}/allocations", get(s.nodeAllocs))
+	route("/v1/allocations", get(s.listAllocs))
+	route("/v1/allocation/{id}", get(s.getAlloc))
+	route("/v1/evaluation/{id}", get(s.getEval))
+	route("/v1/evaluation/{id}/allocations", get(s.evalAllocs))
+	route("/v1/status/leader", get(s.leader))
+	route("/v1/agent/members", get(s.members))
+	route("/v1/agent/self", get(s.self))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
+	})
+	return s.recoverer(mux)
+}

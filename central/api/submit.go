@@ -1,0 +1,101 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/tether-edge/tether/jobspec"
+)
+
+// maxSubmitBody bounds a job submission; job files are a few KB.
+const maxSubmitBody = 4 << 20
+
+// SubmitRequest is the body of POST /v1/jobs: either the text of a job file
+// (HCL, with its filename for error messages and its variables) or an
+// already parsed job.
+type SubmitRequest struct {
+	HCL       *string           `json:"hcl,omitempty"`
+	Filename  string            `json:"filename,omitempty"`
+	Variables map[string]string `json:"variables,omitempty"`
+	Job       *jobspec.Job      `json:"job,omitempty"`
+}
+
+// SubmitResponse answers POST /v1/jobs and DELETE /v1/job/<id>.
+type SubmitResponse struct {
+	EvalID         string `json:"eval_id"`
+	JobModifyIndex uint64 `json:"job_modify_index"`
+	Warnings       string `json:"warnings"`
+}
+
+// decodeSubmit turns a POST /v1/jobs body into a validated job. Every error
+// it returns is the client's fault (a 400); it never panics on input.
+func decodeSubmit(body []byte, namespace string) (*jobspec.Job, error) {
+	var req SubmitRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return nil, badRequest("decoding request body: %v (want {\"hcl\": \"<job file>\", \"filename\": \"web.hcl\", \"variables\": {}} or {\"job\": {...}})", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, badRequest("decoding request body: unexpected data after the JSON object")
+	}
+	var job *jobspec.Job
+	switch {
+	case req.HCL != nil && req.Job != nil:
+		return nil, badRequest("request body has both \"hcl\" and \"job\": send one")
+	case req.HCL != nil:
+		name := req.Filename
+		if name == "" {
+			name = "job.hcl"
+		}
+		j, err := jobspec.Parse(name, []byte(*req.HCL), req.Variables)
+		if err != nil {
+			return nil, badRequest("%v", err)
+		}
+		job = j
+	case req.Job != nil:
+		if req.Variables != nil {
+			return nil, badRequest("\"variables\" apply only to \"hcl\"; a \"job\" is already evaluated")
+		}
+		job = req.Job
+		job.Canonicalize()
+		if err := job.Validate(); err != nil {
+			return nil, badRequest("%v", err)
+		}
+	default:
+		return nil, badRequest("request body has neither \"hcl\" nor \"job\": send the job file as {\"hcl\": \"...\"}")
+	}
+	if job == nil {
+		return nil, badRequest("the job file defines no job")
+	}
+	if namespace != "" && namespace != job.Namespace {
+		if job.Namespace != "" && job.Namespace != "default" {
+			return nil, badRequest("job %q is in namespace %q but ?namespace=%s was given: drop one", job.ID, job.Namespace, namespace)
+		}
+		job.Namespace = namespace
+	}
+	return job, nil
+}
+
+func (s *server) submitJob(w http.ResponseWriter, r *http.Request) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSubmitBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return &httpError{code: http.StatusRequestEntityTooLarge, msg: "request body larger than 4 MiB", err: errBadRequest}
+		}
+		return badRequest("reading request body: %v", err)
+	}
+	job, err := decodeSubmit(body, r.URL.Query().Get("namespace"))
+	if err != nil {
+		return err
+	}
+	evalID, idx, err := s.b.SubmitJob(r.Context(), job)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, idx, SubmitResponse{EvalID: evalID, JobModifyIndex: idx})
+}
