@@ -45,6 +45,10 @@ func newTask(t *testing.T, id, script string) *drivers.TaskConfig {
 }
 
 func newTaskIn(t *testing.T, dir, id, script string) *drivers.TaskConfig {
+	return taskConfigFor(dir, id, script)
+}
+
+func taskConfigFor(dir, id, script string) *drivers.TaskConfig {
 	return &drivers.TaskConfig{
 		ID:         id,
 		TaskDir:    dir,

@@ -10,6 +10,7 @@ import (
 // procStat is what the driver reads from /proc/<pid>/stat.
 type procStat struct {
 	State     byte   // field 3: R, S, D, Z, X, T, ...
+	Ppid      int    // field 4
 	Pgid      int    // field 5
 	Utime     uint64 // field 14, clock ticks
 	Stime     uint64 // field 15, clock ticks
@@ -48,6 +49,7 @@ func parseProcStat(b []byte) (procStat, error) {
 		}
 		return v
 	}
+	st.Ppid = int(num(4))
 	st.Pgid = int(num(5))
 	st.Utime = num(14)
 	st.Stime = num(15)
