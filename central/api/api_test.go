@@ -123,7 +123,7 @@ func seed(t *testing.T, b *apitest.Backend, srv *httptest.Server) (evalID string
 
 func TestSubmitHCL(t *testing.T) {
 	b, srv := newTestServer(t)
-	r := do(t, srv, "POST", "/v1/jobs", map[string]any{"hcl": webHCL, "filename": "web.hcl", "variables": map[string]string{"a": "b"}})
+	r := do(t, srv, "POST", "/v1/jobs", map[string]any{"hcl": webHCL, "filename": "web.hcl", "variables": map[string]string{}})
 	if r.code != 200 {
 		t.Fatalf("code %d: %s", r.code, r.body)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/tether-edge/tether/jobspec"
 )
@@ -32,52 +33,61 @@ type SubmitResponse struct {
 
 // decodeSubmit turns a POST /v1/jobs body into a validated job. Every error
 // it returns is the client's fault (a 400); it never panics on input.
-func decodeSubmit(body []byte, namespace string) (*jobspec.Job, error) {
+func decodeSubmit(body []byte, namespace string) (job *jobspec.Job, warnings []string, err error) {
+	job, warnings, err = decodeSubmitRequest(body)
+	if err != nil {
+		return nil, warnings, err
+	}
+	if namespace != "" && namespace != job.Namespace {
+		if job.Namespace != "" && job.Namespace != "default" {
+			return nil, warnings, badRequest("job %q is in namespace %q but ?namespace=%s was given: drop one", job.ID, job.Namespace, namespace)
+		}
+		job.Namespace = namespace
+	}
+	return job, warnings, nil
+}
+
+func decodeSubmitRequest(body []byte) (*jobspec.Job, []string, error) {
 	var req SubmitRequest
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		return nil, badRequest("decoding request body: %v (want {\"hcl\": \"<job file>\", \"filename\": \"web.hcl\", \"variables\": {}} or {\"job\": {...}})", err)
+		return nil, nil, badRequest("decoding request body: %v (want {\"hcl\": \"<job file>\", \"filename\": \"web.hcl\", \"variables\": {}} or {\"job\": {...}})", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, badRequest("decoding request body: unexpected data after the JSON object")
+		return nil, nil, badRequest("decoding request body: unexpected data after the JSON object")
 	}
 	var job *jobspec.Job
+	var warnings []string
 	switch {
 	case req.HCL != nil && req.Job != nil:
-		return nil, badRequest("request body has both \"hcl\" and \"job\": send one")
+		return nil, nil, badRequest("request body has both \"hcl\" and \"job\": send one")
 	case req.HCL != nil:
 		name := req.Filename
 		if name == "" {
 			name = "job.hcl"
 		}
-		j, err := jobspec.Parse(name, []byte(*req.HCL), req.Variables)
+		j, w, err := jobspec.ParseWithWarnings(name, []byte(*req.HCL), req.Variables)
 		if err != nil {
-			return nil, badRequest("%v", err)
+			return nil, w, badRequest("%v", err)
 		}
-		job = j
+		job, warnings = j, w
 	case req.Job != nil:
 		if req.Variables != nil {
-			return nil, badRequest("\"variables\" apply only to \"hcl\"; a \"job\" is already evaluated")
+			return nil, nil, badRequest("\"variables\" apply only to \"hcl\"; a \"job\" is already evaluated")
 		}
 		job = req.Job
 		job.Canonicalize()
 		if err := job.Validate(); err != nil {
-			return nil, badRequest("%v", err)
+			return nil, nil, badRequest("%v", err)
 		}
 	default:
-		return nil, badRequest("request body has neither \"hcl\" nor \"job\": send the job file as {\"hcl\": \"...\"}")
+		return nil, nil, badRequest("request body has neither \"hcl\" nor \"job\": send the job file as {\"hcl\": \"...\"}")
 	}
 	if job == nil {
-		return nil, badRequest("the job file defines no job")
+		return nil, nil, badRequest("the job file defines no job")
 	}
-	if namespace != "" && namespace != job.Namespace {
-		if job.Namespace != "" && job.Namespace != "default" {
-			return nil, badRequest("job %q is in namespace %q but ?namespace=%s was given: drop one", job.ID, job.Namespace, namespace)
-		}
-		job.Namespace = namespace
-	}
-	return job, nil
+	return job, warnings, nil
 }
 
 func (s *server) submitJob(w http.ResponseWriter, r *http.Request) error {
@@ -89,7 +99,7 @@ func (s *server) submitJob(w http.ResponseWriter, r *http.Request) error {
 		}
 		return badRequest("reading request body: %v", err)
 	}
-	job, err := decodeSubmit(body, r.URL.Query().Get("namespace"))
+	job, warnings, err := decodeSubmit(body, r.URL.Query().Get("namespace"))
 	if err != nil {
 		return err
 	}
@@ -97,5 +107,5 @@ func (s *server) submitJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, idx, SubmitResponse{EvalID: evalID, JobModifyIndex: idx})
+	return writeJSON(w, idx, SubmitResponse{EvalID: evalID, JobModifyIndex: idx, Warnings: strings.Join(warnings, "\n")})
 }
