@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/tether-edge/tether/central/cli"
+	"github.com/tether-edge/tether/central/server"
+	"github.com/tether-edge/tether/central/structs"
+	"github.com/tether-edge/tether/protocol"
+)
+
+// runDev runs `central dev`: one server, the embedded broker and one local
+// agent (datacenter dc1) as a child process, like `nomad agent -dev`. Jobs
+// given with -job are submitted once the agent is ready. On exit every job
+// is stopped, so no task outlives the dev session.
+func runDev(args []string, stdout, stderr io.Writer) int {
+	var jobs listFlag
+	var agentBin string
+	cfg, level, fs, err := serverFlagsDev(args, stderr, &jobs, &agentBin)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "Error:", err)
+		return 1
+	}
+	_ = fs
+	logger, err := newLogger(stderr, level)
+	if err != nil {
+		fmt.Fprintln(stderr, "Error:", err)
+		return 1
+	}
+	if cfg.DataDir == "" {
+		dir, err := os.MkdirTemp("", "tether-dev-")
+		if err != nil {
+			fmt.Fprintln(stderr, "Error:", err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		cfg.DataDir = dir
+	}
+	cfg.Name, cfg.DevMode = "dev", true
+	cfg.RaftAddr = "127.0.0.1:0"
+	if cfg.HeartbeatTTL == 0 {
+		cfg.HeartbeatTTL = 10 * time.Second
+	}
+	srv, err := server.New(cfg, logger, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "Error:", err)
+		return 1
+	}
+	defer srv.Close()
+	addr := "http://" + srv.HTTPAddr()
+	fmt.Fprintf(stdout, "==> Tether central %s started in dev mode\n    HTTP API: %s\n    MQTT:     %s\n    Data dir: %s\n", server.Version, addr, srv.BrokerURLs()[0], cfg.DataDir)
+
+	if agentBin == "" {
+		agentBin = siblingBinary("agent")
+	}
+	agent := exec.Command(agentBin, "-name", "dev-agent", "-datacenter", "dc1",
+		"-broker", srv.BrokerURLs()[0], "-data-dir", filepath.Join(cfg.DataDir, "agent"), "-heartbeat", "2s")
+	agent.Stdout, agent.Stderr = stderr, stderr
+	if err := agent.Start(); err != nil {
+		fmt.Fprintf(stderr, "Error: start the local agent %s: %v (build it with `make build`, or pass -agent PATH)\n", agentBin, err)
+		return 1
+	}
+	agentDone := make(chan error, 1)
+	go func() { agentDone <- agent.Wait() }()
+	defer func() {
+		agent.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-agentDone:
+		case <-time.After(10 * time.Second):
+			agent.Process.Kill()
+		}
+	}()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := waitFor(ctx, 30*time.Second, func() bool { return len(readyNodes(srv)) > 0 }); err != nil {
+		fmt.Fprintln(stderr, "Error: the local agent did not register:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "==> Local agent ready (node %s)\n", readyNodes(srv)[0])
+
+	env := func(k string) string {
+		if k == "CENTRAL_ADDR" {
+			return addr
+		}
+		return os.Getenv(k)
+	}
+	for _, job := range jobs {
+		if code := cli.Run([]string{"job", "submit", job}, stdout, stderr, env); code != 0 {
+			fmt.Fprintf(stderr, "Error: job %s was not submitted (exit %d)\n", job, code)
+		}
+	}
+	fmt.Fprintf(stdout, "==> Running. Try: CENTRAL_ADDR=%s central job status; Ctrl-C stops everything.\n", addr)
+	select {
+	case <-ctx.Done():
+	case err := <-agentDone:
+		fmt.Fprintln(stderr, "Error: the local agent exited:", err)
+		agentDone <- err
+		return 1
+	}
+	fmt.Fprintln(stdout, "==> Stopping jobs and shutting down")
+	stopAll(srv, 10*time.Second)
+	return 0
+}
+
+func serverFlagsDev(args []string, stderr io.Writer, jobs *listFlag, agentBin *string) (server.Config, string, *flag.FlagSet, error) {
+	// -job and -agent are dev-only; split them off before the shared flags.
+	var rest []string
+	for i := 0; i < len(args); i++ {
+		a := strings.TrimLeft(args[i], "-")
+		name, val, hasVal := strings.Cut(a, "=")
+		if strings.HasPrefix(args[i], "-") && (name == "job" || name == "agent") {
+			if !hasVal {
+				if i+1 >= len(args) {
+					return server.Config{}, "", nil, fmt.Errorf("flag -%s needs a value", name)
+				}
+				i++
+				val = args[i]
+			}
+			if name == "job" {
+				jobs.Set(val)
+			} else {
+				*agentBin = val
+			}
+			continue
+		}
+		rest = append(rest, args[i])
+	}
+	return serverFlags("dev", rest, stderr, true)
+}
+
+func siblingBinary(name string) string {
+	if self, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(self), name)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return name
+}
+
+func readyNodes(srv *server.Server) []string {
+	var ids []string
+	for _, n := range srv.Store().Nodes() {
+		if n.Status == structs.NodeReady {
+			ids = append(ids, n.ID)
+		}
+	}
+	return ids
+}
+
+func waitFor(ctx context.Context, timeout time.Duration, cond func() bool) error {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("timed out after %v", timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// stopAll stops every job and waits (up to timeout) for their allocations
+// to finish on the agent.
+func stopAll(srv *server.Server, timeout time.Duration) {
+	st := srv.Store()
+	for _, j := range st.Jobs("") {
+		if !j.Stop {
+			srv.StopJob(context.Background(), j.Namespace, j.ID, false)
+		}
+	}
+	waitFor(context.Background(), timeout, func() bool {
+		for _, a := range st.Allocs() {
+			if a.ClientStatus == protocol.AllocRunning || a.ClientStatus == protocol.AllocPending {
+				return false
+			}
+		}
+		return true
+	})
+}

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/hcl/v2/hclsimple"
+
+	"github.com/tether-edge/tether/central/server"
+)
+
+// fileConfig is the server's config file (HCL); every key is also a flag.
+type fileConfig struct {
+	Name            string   `hcl:"name,optional"`
+	DataDir         string   `hcl:"data_dir,optional"`
+	HTTP            string   `hcl:"http,optional"`
+	Raft            string   `hcl:"raft,optional"`
+	MQTT            string   `hcl:"mqtt,optional"`
+	Brokers         []string `hcl:"brokers,optional"`
+	Region          string   `hcl:"region,optional"`
+	BootstrapExpect int      `hcl:"bootstrap_expect,optional"`
+	Join            []string `hcl:"join,optional"`
+	ACL             bool     `hcl:"acl,optional"`
+	HeartbeatTTL    string   `hcl:"heartbeat_ttl,optional"`
+	TopicPrefix     string   `hcl:"topic_prefix,optional"`
+	LogLevel        string   `hcl:"log_level,optional"`
+}
+
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// serverFlags parses the flags shared by `server` and `dev` onto a config
+// read from -config first: flags win over the file.
+func serverFlags(name string, args []string, stderr io.Writer, dev bool) (server.Config, string, *flag.FlagSet, error) {
+	fs := flag.NewFlagSet("central "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		cfgFile, logLevel, ttl string
+		fc                     fileConfig
+		brokers, join          listFlag
+	)
+	fs.StringVar(&cfgFile, "config", "", "HCL config file; flags override its keys")
+	fs.StringVar(&fc.Name, "name", "", "server name, unique in the cluster (default: central)")
+	fs.StringVar(&fc.DataDir, "data-dir", "", "where Raft keeps its log and snapshots")
+	fs.StringVar(&fc.HTTP, "http", "", "HTTP API address (default 127.0.0.1:7600)")
+	fs.StringVar(&fc.MQTT, "mqtt", "", "embedded MQTT broker address (default 127.0.0.1:1883)")
+	fs.StringVar(&logLevel, "log-level", "", "debug, info, warn or error (default info)")
+	if !dev {
+		fs.StringVar(&fc.Raft, "raft", "", "Raft address (default 127.0.0.1:7601)")
+		fs.Var(&brokers, "broker", "external MQTT broker URL, repeatable (instead of the embedded broker)")
+		fs.StringVar(&fc.Region, "region", "", "region (default global)")
+		fs.IntVar(&fc.BootstrapExpect, "bootstrap-expect", 0, "servers expected before bootstrapping (default 1)")
+		fs.Var(&join, "join", "another server's HTTP address, repeatable")
+		fs.StringVar(&ttl, "heartbeat-ttl", "", "a node silent this long is down (default 15s)")
+	}
+	fs.BoolVar(&fc.ACL, "acl", false, "enable ACLs (bootstrap required)")
+	if err := fs.Parse(args); err != nil {
+		return server.Config{}, "", fs, err
+	}
+	var file fileConfig
+	if cfgFile != "" {
+		if err := hclsimple.DecodeFile(cfgFile, nil, &file); err != nil {
+			return server.Config{}, "", fs, fmt.Errorf("config file: %w", err)
+		}
+	}
+	pick := func(flagVal, fileVal string) string {
+		if flagVal != "" {
+			return flagVal
+		}
+		return fileVal
+	}
+	cfg := server.Config{
+		Name:            pick(fc.Name, file.Name),
+		DataDir:         pick(fc.DataDir, file.DataDir),
+		HTTPAddr:        pick(fc.HTTP, file.HTTP),
+		RaftAddr:        pick(fc.Raft, file.Raft),
+		MQTTAddr:        pick(fc.MQTT, file.MQTT),
+		Region:          pick(fc.Region, file.Region),
+		Brokers:         append(file.Brokers, brokers...),
+		Join:            append(file.Join, join...),
+		BootstrapExpect: max(fc.BootstrapExpect, file.BootstrapExpect),
+		ACL:             fc.ACL || file.ACL,
+		TopicPrefix:     file.TopicPrefix,
+	}
+	if len(brokers) > 0 {
+		cfg.Brokers = brokers
+	}
+	if t := pick(ttl, file.HeartbeatTTL); t != "" {
+		d, err := time.ParseDuration(t)
+		if err != nil {
+			return cfg, "", fs, fmt.Errorf("heartbeat_ttl %q: %v (use a duration such as \"15s\")", t, err)
+		}
+		cfg.HeartbeatTTL = d
+	}
+	return cfg, pick(logLevel, file.LogLevel), fs, nil
+}
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if level != "" {
+		if err := l.UnmarshalText([]byte(level)); err != nil {
+			return nil, fmt.Errorf("log level %q: use debug, info, warn or error", level)
+		}
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+func runServer(args []string, stdout, stderr io.Writer) int {
+	cfg, level, _, err := serverFlags("server", args, stderr, false)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "Error:", err)
+		return 1
+	}
+	logger, err := newLogger(stderr, level)
+	if err != nil {
+		fmt.Fprintln(stderr, "Error:", err)
+		return 1
+	}
+	srv, err := server.New(cfg, logger, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "Error:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "==> Tether central %s started\n    HTTP API: http://%s\n    MQTT:     %s\n", server.Version, srv.HTTPAddr(), strings.Join(srv.BrokerURLs(), ", "))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "==> Shutting down")
+	if err := srv.Close(); err != nil {
+		fmt.Fprintln(stderr, "Error during shutdown:", err)
+		return 1
+	}
+	return 0
+}

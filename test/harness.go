@@ -1,0 +1,331 @@
+package test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Binaries built once by TestMain.
+var bins struct {
+	dir     string
+	central string
+	agent   string
+}
+
+// buildBinaries builds bin/central and bin/agent into dir.
+func buildBinaries(dir string) error {
+	root, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	for _, b := range []string{"central", "agent"} {
+		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, b), "./cmd/"+b)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("build %s: %v\n%s", b, err, out)
+		}
+	}
+	bins.dir, bins.central, bins.agent = dir, filepath.Join(dir, "central"), filepath.Join(dir, "agent")
+	return nil
+}
+
+func repoRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Dir(strings.TrimSpace(string(out))), nil
+}
+
+// eventually polls f until it returns nil or the timeout passes.
+func eventually(t testing.TB, timeout time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var err error
+	for {
+		if err = f(); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met after %v: %v", timeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// requireTool returns the path of a tool a real-component test needs. Under
+// CI=true a missing tool fails the test; elsewhere it skips it.
+func requireTool(t testing.TB, name string, alt ...string) string {
+	t.Helper()
+	for _, n := range append([]string{name}, alt...) {
+		if p, err := exec.LookPath(n); err == nil {
+			return p
+		}
+		if _, err := os.Stat(n); err == nil {
+			return n
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is required under CI=true but was not found (install it in .ci/run)", name)
+	}
+	t.Skipf("%s not installed", name)
+	return ""
+}
+
+// proc is a started process whose output is kept for failure reports.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan struct{}
+	err  error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func start(t testing.TB, name string, bin string, args ...string) *proc {
+	t.Helper()
+	p := &proc{name: name, cmd: exec.Command(bin, args...), out: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.stop(syscall.SIGTERM)
+		if t.Failed() {
+			t.Logf("---- output of %s ----\n%s", name, p.out.String())
+		}
+	})
+	return p
+}
+
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop signals the process and waits for it, killing it after 10s.
+func (p *proc) stop(sig syscall.Signal) {
+	if p.exited() {
+		return
+	}
+	p.cmd.Process.Signal(sig)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// cluster is a running central plus its agents.
+type cluster struct {
+	t       testing.TB
+	dir     string
+	http    string
+	broker  string
+	central *proc
+	agents  map[string]*proc
+}
+
+type clusterOpts struct {
+	broker string // external broker URL; empty runs the embedded one
+	ttl    string // heartbeat TTL
+}
+
+func startCentral(t testing.TB, o clusterOpts) *cluster {
+	t.Helper()
+	dir := t.TempDir()
+	c := &cluster{t: t, dir: dir, agents: map[string]*proc{}}
+	c.http = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	args := []string{"server", "-data-dir", filepath.Join(dir, "central"), "-http", c.http,
+		"-raft", fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+	if o.ttl != "" {
+		args = append(args, "-heartbeat-ttl", o.ttl)
+	}
+	if o.broker != "" {
+		c.broker = o.broker
+		args = append(args, "-broker", o.broker)
+	} else {
+		mq := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		c.broker = "tcp://" + mq
+		args = append(args, "-mqtt", mq)
+	}
+	c.central = start(t, "central", bins.central, args...)
+	eventually(t, 20*time.Second, func() error {
+		var leader string
+		if err := c.get("/v1/status/leader", &leader); err != nil {
+			return err
+		}
+		if leader == "" {
+			return fmt.Errorf("no leader yet")
+		}
+		return nil
+	})
+	return c
+}
+
+// startAgent starts an agent named name with its own data dir.
+func (c *cluster) startAgent(name string, extra ...string) *proc {
+	c.t.Helper()
+	args := append([]string{"-name", name, "-datacenter", "dc1", "-broker", c.broker,
+		"-data-dir", filepath.Join(c.dir, "agent-"+name), "-heartbeat", "1s"}, extra...)
+	p := start(c.t, "agent "+name, bins.agent, args...)
+	c.agents[name] = p
+	return p
+}
+
+// get decodes a GET of the HTTP API into v.
+func (c *cluster) get(path string, v any) error {
+	resp, err := http.Get("http://" + c.http + path)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("GET %s: %s", path, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// cli runs the central CLI against the cluster.
+func (c *cluster) cli(args ...string) (string, int) {
+	cmd := exec.Command(bins.central, args...)
+	cmd.Env = append(os.Environ(), "CENTRAL_ADDR=http://"+c.http)
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		c.t.Fatalf("run central %v: %v", args, err)
+	}
+	return string(out), code
+}
+
+type node struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Status string `json:"status"`
+}
+
+type alloc struct {
+	ID            string  `json:"id"`
+	NodeID        string  `json:"node_id"`
+	ClientStatus  string  `json:"client_status"`
+	DesiredStatus string  `json:"desired_status"`
+	Score         float64 `json:"score"`
+	TaskStates    map[string]struct {
+		State    string `json:"state"`
+		Restarts int    `json:"restarts"`
+	} `json:"task_states"`
+}
+
+// nodeByName waits for the named agent's node to have status.
+func (c *cluster) waitNode(name, status string, timeout time.Duration) node {
+	c.t.Helper()
+	var found node
+	eventually(c.t, timeout, func() error {
+		var nodes []node
+		if err := c.get("/v1/nodes", &nodes); err != nil {
+			return err
+		}
+		for _, n := range nodes {
+			if n.Name == name {
+				found = n
+				if n.Status == status {
+					return nil
+				}
+				return fmt.Errorf("node %s is %s, want %s", name, n.Status, status)
+			}
+		}
+		return fmt.Errorf("node %s not registered", name)
+	})
+	return found
+}
+
+func (c *cluster) allocs(job string) []alloc {
+	var as []alloc
+	if err := c.get("/v1/job/"+job+"/allocations", &as); err != nil {
+		c.t.Fatalf("allocations of %s: %v", job, err)
+	}
+	return as
+}
+
+// pidAlive reports whether a process with pid exists (and is not a zombie).
+func pidAlive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i > 0 && len(s) > i+2 && s[i+2] != 'Z'
+}
+
+// startMosquitto runs a real Mosquitto 2 on a free loopback port.
+func startMosquitto(t testing.TB) string {
+	t.Helper()
+	bin := requireTool(t, "mosquitto", "/usr/sbin/mosquitto")
+	dir := t.TempDir()
+	port := freePort(t)
+	conf := filepath.Join(dir, "mosquitto.conf")
+	os.WriteFile(conf, []byte(fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nmax_packet_size 1048576\n", port)), 0o644)
+	start(t, "mosquitto", bin, "-c", conf)
+	url := fmt.Sprintf("tcp://127.0.0.1:%d", port)
+	eventually(t, 10*time.Second, func() error {
+		conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			return err
+		}
+		conn.Close()
+		return nil
+	})
+	return url
+}
