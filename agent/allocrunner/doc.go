@@ -1,0 +1,20 @@
+// Package allocrunner owns running one allocation on the node: its
+// directories, one task runner per task (start through a driver, wait,
+// apply the restart policy, stop), and the allocation's client status
+// computed from its tasks' states.
+//
+// Each Runner is one goroutine that owns the task states; each task runner
+// is one goroutine that owns its task's handle. Task runners report every
+// change to their Runner, which reports the allocation's new client state to
+// the agent on the Updates channel:
+//
+//	r := allocrunner.New(cfg)        // cfg.Prev and cfg.Handles set after an agent restart
+//	go r.Run(ctx)                    // ctx cancelled = detach: tasks keep running
+//	for u := range updates { ... }   // pending → running → complete | failed
+//	r.Stop()                         // desired stop: kill the tasks (KillSignal, KillTimeout)
+//	<-r.Done()
+//
+// Statuses follow Nomad: an allocation is failed if any task failed, else
+// running if any task runs, else pending if any task waits to (re)start,
+// else complete.
+package allocrunner
