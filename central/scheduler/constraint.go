@@ -158,6 +158,16 @@ func (s *sched) checkVersion(l, r string, semver bool) bool {
 	if cs == nil {
 		return false
 	}
+	return s.parseVersion(l, semver) != nil && cs.Check(s.parseVersion(l, semver))
+}
+
+// parseVersion parses (and caches: node fingerprints repeat a lot) a
+// version; nil if l is not one.
+func (s *sched) parseVersion(l string, semver bool) *version.Version {
+	key := versionKey{l, semver}
+	if v, ok := s.parsed[key]; ok {
+		return v
+	}
 	var v *version.Version
 	var err error
 	if semver {
@@ -165,7 +175,19 @@ func (s *sched) checkVersion(l, r string, semver bool) bool {
 	} else {
 		v, err = version.NewVersion(l)
 	}
-	return err == nil && cs.Check(v)
+	if err != nil {
+		v = nil
+	}
+	if s.parsed == nil {
+		s.parsed = map[versionKey]*version.Version{}
+	}
+	s.parsed[key] = v
+	return v
+}
+
+type versionKey struct {
+	s      string
+	semver bool
 }
 
 // setContains reports whether the comma list l holds all (or any) of the

@@ -182,6 +182,7 @@ type sched struct {
 	regexps  map[string]*regexp.Regexp
 	versions map[string]version.Constraints
 	semvers  map[string]version.Constraints
+	parsed   map[versionKey]*version.Version
 }
 
 // loadNodes indexes the nodes and picks the candidates in a deterministic
