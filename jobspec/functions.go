@@ -1,6 +1,10 @@
 package jobspec
 
 import (
+	"fmt"
+	"math/big"
+	"strings"
+
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
@@ -23,9 +27,9 @@ func functions() map[string]function.Function {
 		"element":    stdlib.ElementFunc,
 		"flatten":    stdlib.FlattenFunc,
 		"floor":      stdlib.FloorFunc,
-		"format":     stdlib.FormatFunc,
-		"formatlist": stdlib.FormatListFunc,
-		"indent":     stdlib.IndentFunc,
+		"format":     guarded(stdlib.FormatFunc, checkFormatWidth),
+		"formatlist": guarded(stdlib.FormatListFunc, checkFormatWidth),
+		"indent":     guarded(stdlib.IndentFunc, checkIndent),
 		"index":      stdlib.IndexFunc,
 		"join":       stdlib.JoinFunc,
 		"jsondecode": stdlib.JSONDecodeFunc,
@@ -40,7 +44,7 @@ func functions() map[string]function.Function {
 		"parseint":   stdlib.ParseIntFunc,
 		"regex":      stdlib.RegexFunc,
 		"regexall":   stdlib.RegexAllFunc,
-		"replace":    stdlib.ReplaceFunc,
+		"replace":    guarded(stdlib.ReplaceFunc, checkReplace),
 		"reverse":    stdlib.ReverseListFunc,
 		"slice":      stdlib.SliceFunc,
 		"sort":       stdlib.SortFunc,
@@ -62,4 +66,90 @@ func functions() map[string]function.Function {
 		"values":     stdlib.ValuesFunc,
 		"zipmap":     stdlib.ZipmapFunc,
 	}
+}
+
+// Limits on functions that could otherwise build a huge string from a
+// small file (format("%900000000s", "x") takes ~1 GB and 40 s).
+const (
+	maxFormatWidth = 4096
+	maxIndent      = 1024
+	maxReplaceOut  = 16 << 20
+)
+
+// guarded wraps f so that check runs on the arguments first.
+func guarded(f function.Function, check func(args []cty.Value) error) function.Function {
+	return function.New(&function.Spec{
+		Description: f.Description(),
+		Params:      f.Params(),
+		VarParam:    f.VarParam(),
+		Type:        func(args []cty.Value) (cty.Type, error) { return f.ReturnTypeForValues(args) },
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			for _, a := range args {
+				if !a.IsWhollyKnown() {
+					return f.Call(args)
+				}
+			}
+			if err := check(args); err != nil {
+				return cty.NilVal, err
+			}
+			return f.Call(args)
+		},
+	})
+}
+
+// checkFormatWidth rejects width or precision above maxFormatWidth in a
+// format string (the first argument).
+func checkFormatWidth(args []cty.Value) error {
+	if len(args) == 0 || args[0].IsNull() || args[0].Type() != cty.String {
+		return nil
+	}
+	s := args[0].AsString()
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' {
+			continue
+		}
+		n := 0
+		for i++; i < len(s) && s[i] != '%' && !isVerb(s[i]); i++ {
+			if s[i] >= '0' && s[i] <= '9' {
+				n = n*10 + int(s[i]-'0')
+				if n > maxFormatWidth {
+					return fmt.Errorf("format width or precision above %d", maxFormatWidth)
+				}
+			} else {
+				n = 0
+			}
+		}
+	}
+	return nil
+}
+
+func isVerb(c byte) bool { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') }
+
+func checkIndent(args []cty.Value) error {
+	if len(args) > 0 && !args[0].IsNull() && args[0].Type() == cty.Number {
+		if bf := args[0].AsBigFloat(); bf.Cmp(big.NewFloat(maxIndent)) > 0 {
+			return fmt.Errorf("indent above %d spaces", maxIndent)
+		}
+	}
+	return nil
+}
+
+func checkReplace(args []cty.Value) error {
+	if len(args) != 3 {
+		return nil
+	}
+	for _, a := range args {
+		if a.IsNull() || a.Type() != cty.String {
+			return nil
+		}
+	}
+	s, old, repl := args[0].AsString(), args[1].AsString(), args[2].AsString()
+	n := strings.Count(s, old)
+	if old == "" {
+		n = len(s) + 1
+	}
+	if len(s)+n*len(repl) > maxReplaceOut {
+		return fmt.Errorf("result would be more than %d bytes", maxReplaceOut)
+	}
+	return nil
 }
