@@ -191,7 +191,7 @@ func (d *decoder) checkRefs(e hclsyntax.Expression) bool {
 			}
 		default:
 			ok = false
-			fix := "runtime references start with attr., node., meta., env., NOMAD_ or TETHER_; variables are written var.NAME"
+			fix := "runtime references start with attr., node., meta. or env., or are UPPER_CASE environment variables; variables are written var.NAME"
 			if slices.Contains(d.vars, root) {
 				fix = fmt.Sprintf("write var.%s", root)
 			}

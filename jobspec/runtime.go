@@ -14,9 +14,37 @@ import (
 var runtimeRoots = map[string]bool{"attr": true, "node": true, "meta": true, "env": true}
 
 // isRuntimeRoot reports whether a traversal starting at name is resolved on
-// the agent.
+// the agent: attr, node, meta, env, and any UPPER_CASE name, which is an
+// environment variable of the task (NOMAD_PORT_http, TETHER_ALLOC_ID, or a
+// variable set in the task's env block), as Nomad's client interpolates them.
 func isRuntimeRoot(name string) bool {
-	return runtimeRoots[name] || strings.HasPrefix(name, "NOMAD_") || strings.HasPrefix(name, "TETHER_")
+	return runtimeRoots[name] || isEnvName(name)
+}
+
+// isEnvName reports whether name looks like an environment variable:
+// upper-case letters, digits, '_' and '-' (Nomad port labels may hold '-'),
+// starting with a letter or '_'.
+func isEnvName(name string) bool {
+	if name == "" || (name[0] >= '0' && name[0] <= '9') {
+		return false
+	}
+	hasUpper := false
+	for _, c := range name {
+		switch {
+		case c >= 'A' && c <= 'Z':
+			hasUpper = true
+		case c == '_' || c == '-' || (c >= '0' && c <= '9'):
+		case c >= 'a' && c <= 'z':
+			// NOMAD_PORT_product-api: lower case is allowed after a
+			// NOMAD_/TETHER_ prefix, where port labels and task names go.
+			if !strings.HasPrefix(name, "NOMAD_") && !strings.HasPrefix(name, "TETHER_") {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return hasUpper
 }
 
 // renderTraversal writes a runtime traversal back as the text the agent

@@ -13,16 +13,21 @@ import (
 	"github.com/zclconf/go-cty/cty/convert"
 )
 
-var variableSpec = spec{
-	attrs:   []string{"type", "default", "description"},
-	ignored: []string{"sensitive", "nullable", "validation"},
-}
+var (
+	variableSpec = spec{
+		attrs:   []string{"type", "default", "description"},
+		blocks:  []string{"validation"},
+		ignored: []string{"sensitive", "nullable"},
+	}
+	validationSpec = spec{attrs: []string{"condition", "error_message"}}
+)
 
 // variables declares the file's variables, applies -var overrides and puts
 // the result in d.ctx as var.NAME.
 func (d *decoder) variables(blocks []*hclsyntax.Block, given map[string]string) {
 	values := map[string]cty.Value{}
 	declared := map[string]*hclsyntax.Block{}
+	var checks []*hclsyntax.Block
 	for _, b := range blocks {
 		if !d.labels(b, 1, `variable "name" { ... }`) {
 			continue
@@ -47,6 +52,7 @@ func (d *decoder) variables(blocks []*hclsyntax.Block, given map[string]string) 
 		s := variableSpec
 		s.where = fmt.Sprintf("variable %q", name)
 		c := d.content(b.Body, s)
+		checks = append(checks, c.blocks["validation"]...)
 		typ := cty.DynamicPseudoType
 		if a := c.attrs["type"]; a != nil {
 			t, ds := typeexpr.TypeConstraint(a.Expr)
@@ -103,6 +109,36 @@ func (d *decoder) variables(blocks []*hclsyntax.Block, given map[string]string) 
 		}
 	}
 	d.ctx.Variables["var"] = cty.ObjectVal(values)
+	for _, vb := range checks {
+		d.validation(vb)
+	}
+}
+
+// validation checks one variable validation { condition, error_message }.
+func (d *decoder) validation(b *hclsyntax.Block) {
+	if !d.labels(b, 0, "validation { condition = ..., error_message = ... }") {
+		return
+	}
+	c := d.content(b.Body, within(validationSpec, "validation"))
+	a := c.attrs["condition"]
+	if a == nil {
+		d.errorf(b.DefRange(), "add condition = <expression that is true for a good value>", "validation has no condition")
+		return
+	}
+	msg := "the value is not valid"
+	d.str(c, "error_message", &msg)
+	v, ok := d.eval(a)
+	if !ok {
+		return
+	}
+	bv, err := convert.Convert(v, cty.Bool)
+	if err != nil {
+		d.typeErr(a, "true or false", v)
+		return
+	}
+	if bv.False() {
+		d.errorf(a.Expr.Range(), "pass a value that satisfies the condition", "%s", strings.TrimSuffix(msg, "."))
+	}
 }
 
 // varFromString converts a -var value to the variable's type: strings as

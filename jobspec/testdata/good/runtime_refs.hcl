@@ -25,12 +25,14 @@ job "refs" {
         command = "/bin/app"
         args    = ["-port", "${NOMAD_PORT_http}", "-node", "${node.unique.name}", TETHER_ALLOC_ID, "${env.HOME}/x"]
         literal = "$${not_interpolated}"
+        envvars = "${HOME}:${GREETING}"
         mixed   = "${upper("tag")}-${attr.os.version}"
         nested  = { host = attr.unique.hostname }
         listed  = [for n in ["a", "b"] : "${n}-${NOMAD_ALLOC_INDEX}"]
       }
       env {
-        DC = "${node.datacenter}"
+        DC       = "${node.datacenter}"
+        GREETING = "hi"
       }
     }
   }

@@ -6,6 +6,10 @@ variable "name" {
 variable "replicas" {
   type    = number
   default = 2
+  validation {
+    condition     = var.replicas > 0
+    error_message = "replicas must be positive."
+  }
 }
 
 variable "debug" {
