@@ -1,0 +1,123 @@
+package cli
+
+import (
+	"fmt"
+	"net/url"
+	"sort"
+	"strconv"
+
+	"github.com/tether-edge/tether/central/structs"
+)
+
+func (e *env) allocStatus(args []string) int {
+	fs := e.flags()
+	e.readFlags(fs)
+	if code, ok := e.parse(fs, args); !ok {
+		return code
+	}
+	if !e.nargs(fs, 1, 1) {
+		return exitError
+	}
+	ctx, cancel := e.ctx()
+	defer cancel()
+	var a structs.Allocation
+	b, _, err := e.get(ctx, "/v1/allocation/"+url.PathEscape(fs.Arg(0)), nil, &a)
+	if err != nil {
+		return e.fail("querying allocation", err)
+	}
+	if e.json {
+		return e.printJSON(b)
+	}
+	kv(e.stdout, [][2]string{
+		{"ID", e.short(a.ID)},
+		{"Eval ID", e.short(a.EvalID)},
+		{"Name", a.Name},
+		{"Node ID", e.short(a.NodeID)},
+		{"Node Name", a.NodeName},
+		{"Job ID", a.JobID},
+		{"Job Version", strconv.FormatUint(a.JobVersion, 10)},
+		{"Client Status", a.ClientStatus},
+		{"Client Description", a.ClientDescription},
+		{"Desired Status", a.DesiredStatus},
+		{"Desired Description", a.DesiredDescription},
+		{"Score", strconv.FormatFloat(a.Score, 'f', 3, 64)},
+		{"Created", e.ago(a.CreateTime)},
+		{"Modified", e.ago(a.ModifyTime)},
+	})
+	if len(a.Events) > 0 {
+		fmt.Fprintln(e.stdout, "\nAllocation Events:")
+		evs := append([]structs.AllocEvent(nil), a.Events...)
+		sort.SliceStable(evs, func(i, k int) bool { return evs[i].Time > evs[k].Time })
+		rows := [][]string{{"Time", "Type", "Description"}}
+		for _, ev := range evs {
+			rows = append(rows, []string{formatUnixNano(ev.Time), ev.Type, ev.Message})
+		}
+		table(e.stdout, rows)
+	}
+	for _, name := range sortedKeys(a.TaskStates) {
+		ts := a.TaskStates[name]
+		if ts == nil {
+			continue
+		}
+		fmt.Fprintf(e.stdout, "\nTask %q is %q\n", name, ts.State)
+		fmt.Fprintln(e.stdout, "Recent Events:")
+		evs := append([]structs.TaskEvent(nil), ts.Events...)
+		sort.SliceStable(evs, func(i, k int) bool { return evs[i].Time > evs[k].Time })
+		rows := [][]string{{"Time", "Type", "Description"}}
+		for _, ev := range evs {
+			rows = append(rows, []string{formatUnixNano(ev.Time), ev.Type, taskEventText(ev)})
+		}
+		table(e.stdout, rows)
+	}
+	return exitOK
+}
+
+func taskEventText(ev structs.TaskEvent) string {
+	msg := ev.Message
+	if ev.ExitCode != 0 || ev.Signal != 0 {
+		if msg != "" {
+			msg += "; "
+		}
+		msg += fmt.Sprintf("Exit Code: %d, Signal: %d", ev.ExitCode, ev.Signal)
+	}
+	return msg
+}
+
+func (e *env) evalStatus(args []string) int {
+	fs := e.flags()
+	e.readFlags(fs)
+	if code, ok := e.parse(fs, args); !ok {
+		return code
+	}
+	if !e.nargs(fs, 1, 1) {
+		return exitError
+	}
+	ctx, cancel := e.ctx()
+	defer cancel()
+	var ev structs.Evaluation
+	b, _, err := e.get(ctx, "/v1/evaluation/"+url.PathEscape(fs.Arg(0)), nil, &ev)
+	if err != nil {
+		return e.fail("querying evaluation", err)
+	}
+	if e.json {
+		return e.printJSON(b)
+	}
+	kv(e.stdout, [][2]string{
+		{"ID", e.short(ev.ID)},
+		{"Create Time", formatUnixNano(ev.CreateTime)},
+		{"Modify Time", formatUnixNano(ev.ModifyTime)},
+		{"Status", ev.Status},
+		{"Status Description", ev.StatusDescription},
+		{"Type", ev.Type},
+		{"TriggeredBy", ev.TriggeredBy},
+		{"Job ID", ev.JobID},
+		{"Namespace", ev.Namespace},
+		{"Priority", strconv.Itoa(ev.Priority)},
+		{"Placement Failures", strconv.FormatBool(len(ev.FailedTGAllocs) > 0)},
+	})
+	if len(ev.FailedTGAllocs) > 0 {
+		fmt.Fprintln(e.stdout, "\n==> Failed Placements")
+		placementFailures(e.stdout, "", &ev)
+	}
+	return exitOK
+}

@@ -1,0 +1,212 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Exit codes.
+const (
+	exitOK        = 0
+	exitError     = 1
+	exitPlacement = 2 // the evaluation could not place every allocation
+)
+
+// DefaultAddress is the API address used when neither -address nor
+// CENTRAL_ADDR is set.
+const DefaultAddress = "http://127.0.0.1:7600"
+
+// TokenHeader carries the ACL token.
+const TokenHeader = "X-Tether-Token"
+
+// verb is one CLI command such as "job status".
+type verb struct {
+	synopsis string
+	args     string // positional arguments, for usage
+	run      func(e *env, args []string) int
+}
+
+func verbs() map[string]verb {
+	return map[string]verb{
+		"job submit":               {"Submit a job file and monitor its evaluation", "[options] FILE", (*env).jobSubmit},
+		"job run":                  {"Alias of job submit", "[options] FILE", (*env).jobSubmit},
+		"job status":               {"Show all jobs, or one job in detail", "[options] [JOB]", (*env).jobStatus},
+		"job stop":                 {"Stop a job and monitor its allocations stopping", "[options] JOB", (*env).jobStop},
+		"job history":              {"Show the versions of a job", "[options] JOB", (*env).jobHistory},
+		"node status":              {"Show all nodes, or one node in detail", "[options] [NODE]", (*env).nodeStatus},
+		"node drain":               {"Drain a node (not yet supported)", "[options] NODE", notYet("node drain")},
+		"alloc status":             {"Show an allocation and its tasks", "[options] ALLOC", (*env).allocStatus},
+		"alloc logs":               {"Show a task's logs (not yet supported)", "[options] ALLOC [TASK]", notYet("alloc logs")},
+		"eval status":              {"Show an evaluation", "[options] EVAL", (*env).evalStatus},
+		"server members":           {"List the servers of the cluster", "[options]", (*env).serverMembers},
+		"operator raft":            {"Raft operations: list-peers", "list-peers [options]", (*env).operatorRaft},
+		"status":                   {"Alias of job status", "[options] [JOB]", (*env).jobStatus},
+		"operator raft list-peers": {"List the Raft peers", "[options]", (*env).raftListPeers},
+	}
+}
+
+// Run runs the verb in args (args[0] is the verb, e.g. "job") and returns
+// the process exit code. getenv supplies CENTRAL_ADDR and CENTRAL_TOKEN.
+func Run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	e := &env{stdout: stdout, stderr: stderr, getenv: getenv, now: time.Now, http: &http.Client{}}
+	vs := verbs()
+	// Longest match: "operator raft list-peers", then "job status", then "status".
+	for n := 3; n >= 1; n-- {
+		if len(args) < n {
+			continue
+		}
+		name := strings.Join(args[:n], " ")
+		if v, ok := vs[name]; ok {
+			e.verb, e.verbArgs = name, v.args
+			return v.run(e, args[n:])
+		}
+	}
+	if len(args) > 0 && args[0] != "-h" && args[0] != "-help" && args[0] != "--help" && args[0] != "help" {
+		if group := groupUsage(vs, args[0]); group != "" {
+			fmt.Fprint(stderr, group)
+			return exitError
+		}
+		fmt.Fprintf(stderr, "Unknown command %q.\n\n", strings.Join(args, " "))
+	}
+	fmt.Fprint(stderr, usage(vs))
+	return exitError
+}
+
+func usage(vs map[string]verb) string {
+	var b strings.Builder
+	b.WriteString("Usage: central <command> [options] [args]\n\nServer commands (handled by the binary): dev, server, version\n\nCommands:\n")
+	names := make([]string, 0, len(vs))
+	for n := range vs {
+		if n != "operator raft" {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(&b, "    %-26s %s\n", n, vs[n].synopsis)
+	}
+	b.WriteString("\nEvery command takes -address (or CENTRAL_ADDR) and -token (or CENTRAL_TOKEN); -h shows its options.\n")
+	return b.String()
+}
+
+// groupUsage lists the subcommands of a group such as "job", or "".
+func groupUsage(vs map[string]verb, group string) string {
+	var names []string
+	for n := range vs {
+		if strings.HasPrefix(n, group+" ") && n != "operator raft" {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	fmt.Fprintf(&b, "Usage: central %s <subcommand> [options] [args]\n\nSubcommands:\n", group)
+	for _, n := range names {
+		fmt.Fprintf(&b, "    %-26s %s\n", strings.TrimPrefix(n, group+" "), vs[n].synopsis)
+	}
+	return b.String()
+}
+
+func notYet(name string) func(e *env, args []string) int {
+	return func(e *env, args []string) int {
+		fs := e.flags()
+		if code, ok := e.parse(fs, args); !ok {
+			return code
+		}
+		fmt.Fprintf(e.stderr, "Error: %s is not yet supported by this version of central.\n", name)
+		return exitError
+	}
+}
+
+// env is one invocation of the CLI: its streams, its flags and its client.
+type env struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	now            func() time.Time
+	http           *http.Client
+
+	verb, verbArgs string
+
+	// Common flags.
+	address   string
+	token     string
+	namespace string
+	json      bool
+	verbose   bool
+}
+
+// flags returns a flag set with the common flags every verb takes.
+func (e *env) flags() *flag.FlagSet {
+	fs := flag.NewFlagSet("central "+e.verb, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.StringVar(&e.address, "address", "", "HTTP API address of a central server (default $CENTRAL_ADDR or "+DefaultAddress+")")
+	fs.StringVar(&e.token, "token", "", "ACL token sent as "+TokenHeader+" (default $CENTRAL_TOKEN)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: central %s %s\n\n%s\n\nOptions:\n", e.verb, e.verbArgs, verbs()[e.verb].synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+func (e *env) readFlags(fs *flag.FlagSet) {
+	fs.BoolVar(&e.json, "json", false, "print the API's JSON response as is")
+	fs.BoolVar(&e.verbose, "verbose", false, "show full IDs")
+}
+
+func (e *env) nsFlag(fs *flag.FlagSet) {
+	fs.StringVar(&e.namespace, "namespace", "default", "namespace of the job")
+}
+
+// parse parses args; ok is false when the caller should return code (after
+// -h, or a flag error).
+func (e *env) parse(fs *flag.FlagSet, args []string) (code int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, false
+		}
+		return exitError, false
+	}
+	if e.address == "" {
+		e.address = e.getenv("CENTRAL_ADDR")
+	}
+	if e.address == "" {
+		e.address = DefaultAddress
+	}
+	if !strings.Contains(e.address, "://") {
+		e.address = "http://" + e.address
+	}
+	e.address = strings.TrimRight(e.address, "/")
+	if e.token == "" {
+		e.token = e.getenv("CENTRAL_TOKEN")
+	}
+	return 0, true
+}
+
+// nargs checks the number of positional arguments.
+func (e *env) nargs(fs *flag.FlagSet, min, max int) bool {
+	n := fs.NArg()
+	if n >= min && n <= max {
+		return true
+	}
+	fmt.Fprintf(e.stderr, "Error: central %s takes %s, got %d argument(s).\n\n", e.verb, e.verbArgs, n)
+	fs.Usage()
+	return false
+}
+
+func (e *env) fail(what string, err error) int {
+	fmt.Fprintf(e.stderr, "Error %s: %v\n", what, err)
+	return exitError
+}
+
+func (e *env) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), time.Minute)
+}

@@ -1,0 +1,76 @@
+package cli
+
+import (
+	"fmt"
+	"strconv"
+)
+
+type member struct {
+	Name    string `json:"name"`
+	Address string `json:"address"`
+	Status  string `json:"status"`
+	Leader  bool   `json:"leader"`
+}
+
+func (e *env) members(args []string) ([]member, []byte, int, bool) {
+	fs := e.flags()
+	fs.BoolVar(&e.json, "json", false, "print the API's JSON response as is")
+	if code, ok := e.parse(fs, args); !ok {
+		return nil, nil, code, false
+	}
+	if !e.nargs(fs, 0, 0) {
+		return nil, nil, exitError, false
+	}
+	ctx, cancel := e.ctx()
+	defer cancel()
+	var resp struct {
+		Members []member `json:"members"`
+	}
+	b, _, err := e.get(ctx, "/v1/agent/members", nil, &resp)
+	if err != nil {
+		return nil, nil, e.fail("querying members", err), false
+	}
+	return resp.Members, b, 0, true
+}
+
+func (e *env) serverMembers(args []string) int {
+	ms, body, code, ok := e.members(args)
+	if !ok {
+		return code
+	}
+	if e.json {
+		return e.printJSON(body)
+	}
+	rows := [][]string{{"Name", "Address", "Status", "Leader"}}
+	for _, m := range ms {
+		rows = append(rows, []string{m.Name, m.Address, m.Status, strconv.FormatBool(m.Leader)})
+	}
+	table(e.stdout, rows)
+	return exitOK
+}
+
+func (e *env) raftListPeers(args []string) int {
+	ms, body, code, ok := e.members(args)
+	if !ok {
+		return code
+	}
+	if e.json {
+		return e.printJSON(body)
+	}
+	rows := [][]string{{"Node", "Address", "State", "Voter"}}
+	for _, m := range ms {
+		state := "follower"
+		if m.Leader {
+			state = "leader"
+		}
+		rows = append(rows, []string{m.Name, m.Address, state, "true"})
+	}
+	table(e.stdout, rows)
+	return exitOK
+}
+
+// operatorRaft is reached for "operator raft" without a known subcommand.
+func (e *env) operatorRaft(args []string) int {
+	fmt.Fprintf(e.stderr, "Usage: central operator raft list-peers [options]\n")
+	return exitError
+}
