@@ -266,3 +266,27 @@ func TestTooLarge(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestParseConcurrent parses the same files from several goroutines, as
+// central's HTTP handlers do; run with -race.
+func TestParseConcurrent(t *testing.T) {
+	files, _ := filepath.Glob("testdata/good/*.hcl")
+	srcs := make([][]byte, len(files))
+	for i, f := range files {
+		srcs[i] = mustRead(t, f)
+	}
+	errs := make(chan error, 8*len(files))
+	for w := 0; w < 8; w++ {
+		go func() {
+			for i, src := range srcs {
+				_, err := Parse(filepath.Base(files[i]), src, nil)
+				errs <- err
+			}
+		}()
+	}
+	for range 8 * len(files) {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -191,7 +191,7 @@ func (d *decoder) checkRefs(e hclsyntax.Expression) bool {
 			}
 		default:
 			ok = false
-			fix := "runtime references start with attr., node., meta. or env., or are UPPER_CASE environment variables; variables are written var.NAME"
+			fix := fmt.Sprintf("write var.NAME for a variable; runtime references start with attr., node., meta. or env., or are UPPER_CASE; write $${%s} to keep the text as it is", root)
 			if slices.Contains(d.vars, root) {
 				fix = fmt.Sprintf("write var.%s", root)
 			}
