@@ -154,6 +154,9 @@ func TestApplyPlanEvals(t *testing.T) {
 	if p := h.store.PendingEvals(); len(p) != 1 || p[0].ID != "e2" {
 		t.Errorf("pending: %v", p)
 	}
+	if b := h.store.EvalsByStatus(structs.EvalComplete); len(b) != 1 || b[0].ID != "e1" {
+		t.Errorf("complete evals: %v", b)
+	}
 	if got := len(h.store.EvalsByJob("default", "web")); got != 2 {
 		t.Errorf("evals by job: %d", got)
 	}

@@ -14,9 +14,14 @@ import (
 	"github.com/tether-edge/tether/central/structs"
 )
 
+type fataler interface {
+	Helper()
+	Fatal(args ...any)
+}
+
 // dump renders everything a Reader returns, including each alloc's linked
 // job version, so two stores can be compared.
-func dump(t *testing.T, r Reader) string {
+func dump(t fataler, r Reader) string {
 	t.Helper()
 	type allocJob struct {
 		Alloc *structs.Allocation

@@ -27,6 +27,7 @@ type Reader interface {
 	EvalsByJob(ns, jobID string) []*structs.Evaluation
 	Evals() []*structs.Evaluation
 	PendingEvals() []*structs.Evaluation
+	EvalsByStatus(status string) []*structs.Evaluation
 	Index(table string) uint64
 }
 
@@ -148,7 +149,13 @@ func (r reader) Evals() []*structs.Evaluation {
 // PendingEvals returns the pending evaluations, oldest (lowest CreateIndex)
 // first: what a new leader must enqueue.
 func (r reader) PendingEvals() []*structs.Evaluation {
-	out := collect[*structs.Evaluation](r.get(TableEvals, "status", structs.EvalPending))
+	return r.EvalsByStatus(structs.EvalPending)
+}
+
+// EvalsByStatus returns the evaluations in a status (e.g. blocked), oldest
+// (lowest CreateIndex) first.
+func (r reader) EvalsByStatus(status string) []*structs.Evaluation {
+	out := collect[*structs.Evaluation](r.get(TableEvals, "status", status))
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].CreateIndex != out[j].CreateIndex {
 			return out[i].CreateIndex < out[j].CreateIndex
@@ -203,4 +210,7 @@ func (s *Store) EvalsByJob(ns, jobID string) []*structs.Evaluation {
 }
 func (s *Store) Evals() []*structs.Evaluation        { return s.live().Evals() }
 func (s *Store) PendingEvals() []*structs.Evaluation { return s.live().PendingEvals() }
+func (s *Store) EvalsByStatus(status string) []*structs.Evaluation {
+	return s.live().EvalsByStatus(status)
+}
 func (s *Store) Index(table string) uint64           { return s.live().Index(table) }
