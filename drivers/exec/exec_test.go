@@ -1,8 +1,11 @@
+//go:build linux
+
 package exec
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -266,5 +269,27 @@ func TestRecoverBadState(t *testing.T) {
 		if _, err := d.Recover(context.Background(), drivers.HandleState{Driver: "exec", TaskID: "a/b", Data: data}); !errors.Is(err, ErrBadState) {
 			t.Errorf("Recover(%q): err = %v, want ErrBadState", data, err)
 		}
+	}
+}
+
+func TestStats(t *testing.T) {
+	d := New(testLogger())
+	cfg := newTask(t, "a1/web", `touch ready; while :; do :; done`)
+	h := start(t, d, cfg)
+	waitFile(t, filepath.Join(cfg.TaskDir, "ready"))
+	eventually(t, 10*time.Second, func() error {
+		u, err := h.(drivers.Statser).Stats()
+		if err != nil {
+			return err
+		}
+		if u.RSSBytes == 0 || u.CPUSeconds == 0 {
+			return fmt.Errorf("usage %+v: want RSS and CPU time above zero", u)
+		}
+		return nil
+	})
+	_ = h.Stop(0, "SIGKILL")
+	wait(t, h, 5*time.Second)
+	if _, err := h.(drivers.Statser).Stats(); err == nil {
+		t.Fatal("Stats after exit: want an error")
 	}
 }
