@@ -163,4 +163,3 @@ func TestPropertyDeterministicAndRestorable(t *testing.T) {
 		checkInvariants(t, c.Store(), uint64(n))
 	})
 }
-

@@ -213,4 +213,4 @@ func (s *Store) PendingEvals() []*structs.Evaluation { return s.live().PendingEv
 func (s *Store) EvalsByStatus(status string) []*structs.Evaluation {
 	return s.live().EvalsByStatus(status)
 }
-func (s *Store) Index(table string) uint64           { return s.live().Index(table) }
+func (s *Store) Index(table string) uint64 { return s.live().Index(table) }
