@@ -86,3 +86,40 @@ func BenchmarkPlace1000On5000(b *testing.B) {
 func BenchmarkSystemOn5000(b *testing.B) {
 	benchCompute(b, benchCluster(5000), benchJob("system", 0), 5000-5000/50)
 }
+
+// BenchmarkReevalPlaced1000On5000 re-evaluates a count=1000 job that is
+// already placed, with one node down: 1000 allocs reconciled, a handful of
+// replacements placed. This is the common node-update evaluation.
+func BenchmarkReevalPlaced1000On5000(b *testing.B) {
+	st := benchCluster(5000)
+	j := benchJob("service", 1000)
+	st.addJob(j)
+	p, err := Compute(st, eval(j), Options{NewID: seqIDs("a"), Now: 1})
+	if err != nil || len(p.Place) != 1000 {
+		b.Fatalf("setup: %v, placed %d", err, len(p.Place))
+	}
+	st = st.applyPlan(p)
+	down := p.Place[0].NodeID
+	lost := len(st.byNode[down]) - 1 // minus the telemetry alloc, if any
+	for i, n := range st.nodes {
+		if n.ID == down {
+			c := *n
+			c.Status = structs.NodeDown
+			st.nodes[i] = &c
+		}
+	}
+	e := eval(j)
+	e.ID = "eval-node-down"
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		p, err := Compute(st, e, Options{NewID: seqIDs("r"), Now: 2})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(p.Stop) < 1 || len(p.Place) != len(p.Stop) {
+			b.Fatalf("stop %d place %d (lost %d)", len(p.Stop), len(p.Place), lost)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "evals/s")
+}

@@ -418,3 +418,19 @@ func TestComputeErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestSystemJobLeavesDisconnectedAlone(t *testing.T) {
+	st := newState()
+	st.addNode(node("a", func(n *structs.Node) { n.Status = structs.NodeDisconnected }), node("b"))
+	j := job("agent", "system", 0)
+	st.addJob(j)
+	unknown := runningAlloc(j, "u", "a", 0)
+	unknown.ClientStatus = "unknown"
+	back := runningAlloc(j, "back", "b", 0)
+	back.ClientStatus = "unknown"
+	st.addAlloc(unknown, back)
+	p := mustCompute(t, st, eval(j), opts())
+	if len(p.Place) != 0 || len(p.Stop) != 0 {
+		t.Errorf("place %v stop %v, want nothing", nodesOf(p), p.Stop)
+	}
+}
