@@ -30,7 +30,7 @@ type Reader interface {
 	JobByID(ns, id string) *jobspec.Job
 	// JobVersions returns every stored version of a job, in any order.
 	JobVersions(ns, id string) []*jobspec.Job
-	// Jobs returns the jobs of namespace ns; ns "*" means every namespace.
+	// Jobs returns the jobs of namespace ns; ns "" means every namespace.
 	Jobs(ns string) []*jobspec.Job
 	Nodes() []*structs.Node
 	NodeByID(id string) *structs.Node

@@ -121,7 +121,11 @@ func (s *server) listJobs(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	prefix := r.URL.Query().Get("prefix")
-	jobs := s.b.State().Jobs(namespace(r))
+	ns := namespace(r)
+	if ns == "*" {
+		ns = "" // every namespace, in the Reader's terms
+	}
+	jobs := s.b.State().Jobs(ns)
 	out := make([]JobListEntry, 0, len(jobs))
 	for _, j := range jobs {
 		if !strings.HasPrefix(j.ID, prefix) {

@@ -253,7 +253,7 @@ func (b *Backend) Jobs(ns string) []*jobspec.Job {
 	var out []*jobspec.Job
 	for _, vs := range b.jobs {
 		j := vs[len(vs)-1]
-		if ns == "*" || j.Namespace == ns {
+		if ns == "" || j.Namespace == ns {
 			out = append(out, j)
 		}
 	}
