@@ -14,7 +14,8 @@ import (
 func desiredChanged(old, new *structs.Allocation) bool {
 	return old.NodeID != new.NodeID || old.DesiredStatus != new.DesiredStatus ||
 		old.JobVersion != new.JobVersion || old.TaskGroup != new.TaskGroup ||
-		old.Resources != new.Resources || !slices.Equal(old.Ports, new.Ports)
+		old.Resources != new.Resources || old.Name != new.Name || old.Index != new.Index ||
+		!slices.Equal(old.Ports, new.Ports)
 }
 
 func (a *applier) applyPlan(op *ApplyPlan) error {
