@@ -1,0 +1,408 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tether-edge/tether/agent/allocrunner"
+	"github.com/tether-edge/tether/agent/config"
+	"github.com/tether-edge/tether/agent/fingerprint"
+	"github.com/tether-edge/tether/agent/session"
+	"github.com/tether-edge/tether/agent/state"
+	"github.com/tether-edge/tether/agent/taskenv"
+	"github.com/tether-edge/tether/drivers"
+	"github.com/tether-edge/tether/protocol"
+)
+
+// MaxBatch is the most allocation updates one Update message carries.
+const MaxBatch = 256
+
+// ErrClosed is returned by Run on an agent that has already run.
+var ErrClosed = errors.New("agent: already run or closed")
+
+// Options build an Agent.
+type Options struct {
+	Config  *config.Config // validated
+	Drivers []drivers.Driver
+	Logger  *slog.Logger
+	Version string // build version, reported as tether.version
+	// FingerprintRoot is the root the fingerprint reads /proc, /sys and /etc
+	// under ("" = "/"). Addrs overrides the interface addresses (tests).
+	FingerprintRoot string
+	Addrs           func() ([]net.Addr, error)
+	// RetryInterval between attempts of the first MQTT connection (default 2s).
+	RetryInterval time.Duration
+	// LookupEnv reads the agent's environment for tasks (default os.LookupEnv).
+	LookupEnv func(string) (string, bool)
+}
+
+// Counters are the agent's exported counters.
+type Counters struct {
+	Malformed uint64 // Desired/Ack payloads dropped as malformed
+	Stale     uint64 // Desired messages ignored as older than the one held
+	Applied   uint64 // Desired messages applied
+	Acked     uint64 // outbox entries deleted by acks
+}
+
+// Agent is the edge agent.
+type Agent struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	opts    Options
+	store   *state.Store
+	nodeID  string
+	fp      fingerprint.Result
+	topics  protocol.Topics
+	boot    int64
+	drivers map[string]drivers.Driver
+	sess    *session.Session
+
+	events     chan session.Event
+	updates    chan allocrunner.Update
+	runnerDone chan string
+
+	malformed, stale, applied, acked atomic.Uint64
+
+	ran       atomic.Bool
+	closeOnce sync.Once
+
+	// owned by the Run goroutine
+	allocs       map[string]*allocEntry
+	desiredIndex uint64
+	connected    bool
+	sentUpTo     uint64 // highest outbox seq published on this connection
+	hbSeq        uint64
+	runnerCtx    context.Context
+	runners      sync.WaitGroup
+}
+
+// allocEntry is one allocation the agent holds.
+type allocEntry struct {
+	rec     state.AllocRecord
+	runner  *allocrunner.Runner // nil once finished (or never started: terminal at boot)
+	removed bool                // no longer desired: forget it when the runner is done
+}
+
+// New opens the state file, loads or creates the node identity and
+// fingerprints the node. Run starts the agent.
+func New(opts Options) (*Agent, error) {
+	cfg := opts.Config
+	if cfg == nil {
+		return nil, errors.New("agent: no config")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.LookupEnv == nil {
+		opts.LookupEnv = os.LookupEnv
+	}
+	log := opts.Logger
+	st, moved, err := state.Open(cfg.DataDir, log)
+	if err != nil {
+		return nil, err
+	}
+	nodeID, err := st.NodeIdentity(cfg.DataDir)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	if moved != "" {
+		log.Warn("started with empty state after moving a corrupt state file aside; waiting for central's desired state", "moved_to", moved)
+	}
+	a := &Agent{
+		cfg:        cfg,
+		log:        log.With("node_id", nodeID),
+		opts:       opts,
+		store:      st,
+		nodeID:     nodeID,
+		topics:     protocol.Topics{Prefix: cfg.TopicPrefix},
+		boot:       time.Now().UnixMilli(),
+		drivers:    map[string]drivers.Driver{},
+		events:     make(chan session.Event, 64),
+		updates:    make(chan allocrunner.Update),
+		runnerDone: make(chan string),
+		allocs:     map[string]*allocEntry{},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a.fp = fingerprint.Fingerprinter{Root: opts.FingerprintRoot, Version: opts.Version, Addrs: opts.Addrs, Logger: log}.Run(ctx, opts.Drivers)
+	for _, d := range opts.Drivers {
+		a.drivers[d.Name()] = d // unhealthy ones too: a task on one fails with its error
+	}
+	will, _ := protocol.Encode(&protocol.Online{V: protocol.Version, Online: false})
+	a.sess = session.New(session.Options{
+		Brokers:       cfg.Brokers,
+		ClientID:      "tether-agent-" + nodeID,
+		WillTopic:     a.topics.Online(nodeID),
+		WillPayload:   will,
+		RetryInterval: opts.RetryInterval,
+		Logger:        a.log.With("component", "mqtt"),
+	}, a.events)
+	return a, nil
+}
+
+// NodeID is the node's persistent id.
+func (a *Agent) NodeID() string { return a.nodeID }
+
+// Counters returns a snapshot of the agent's counters. Safe from any goroutine.
+func (a *Agent) Counters() Counters {
+	return Counters{Malformed: a.malformed.Load(), Stale: a.stale.Load(), Applied: a.applied.Load(), Acked: a.acked.Load()}
+}
+
+// Close releases an Agent that was never Run. Run closes it itself.
+func (a *Agent) Close() error {
+	var err error
+	a.closeOnce.Do(func() { err = a.store.Close() })
+	return err
+}
+
+// Run runs the agent until ctx is cancelled. Tasks are left running on
+// return; a new agent on the same data dir re-attaches to them.
+func (a *Agent) Run(ctx context.Context) error {
+	if !a.ran.CompareAndSwap(false, true) {
+		return ErrClosed
+	}
+	runnerCtx, detach := context.WithCancel(context.Background())
+	a.runnerCtx = runnerCtx
+	a.log.Info("agent starting", "name", a.cfg.Name, "datacenter", a.cfg.Datacenter, "brokers", a.cfg.Brokers,
+		"drivers", a.fp.Drivers, "data_dir", a.cfg.DataDir)
+	a.restore()
+	a.sess.Connect()
+	hb := time.NewTicker(a.cfg.Heartbeat)
+	defer hb.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			a.shutdown(detach)
+			return nil
+		case ev := <-a.events:
+			a.handleSession(ev)
+		case u := <-a.updates:
+			a.handleUpdate(u)
+		case id := <-a.runnerDone:
+			a.handleRunnerDone(id)
+		case <-hb.C:
+			a.heartbeat()
+		}
+	}
+}
+
+func (a *Agent) shutdown(detach context.CancelFunc) {
+	a.log.Info("agent stopping; tasks keep running and are re-attached on the next start")
+	detach()
+	a.runners.Wait()
+	if a.connected {
+		a.publishOnline(false)
+	}
+	a.sess.Close(500 * time.Millisecond)
+	if err := a.Close(); err != nil {
+		a.log.Error("closing state file", "err", err)
+	}
+}
+
+// restore loads the allocations from the state file, re-attaches their
+// runners, then applies the cached Desired.
+func (a *Agent) restore() {
+	recs, err := a.store.Allocs()
+	if err != nil {
+		a.log.Error("some allocations in the state file are unreadable and were skipped", "err", err)
+	}
+	for _, rec := range recs {
+		e := &allocEntry{rec: rec}
+		a.allocs[rec.Alloc.ID] = e
+		if allocrunner.Terminal(rec.Client.ClientStatus) || rec.Alloc.DesiredStatus == protocol.DesiredStop && rec.Client.ClientStatus == "" {
+			continue
+		}
+		handles, err := a.store.Handles(rec.Alloc.ID)
+		if err != nil {
+			a.log.Warn("reading task handles", "alloc", rec.Alloc.ID, "err", err)
+		}
+		var prev *protocol.AllocUpdate
+		if rec.Client.ClientStatus != "" {
+			p := rec.Client
+			prev = &p
+		}
+		a.startRunner(e, prev, handles)
+	}
+	d, err := a.store.Desired()
+	switch {
+	case errors.Is(err, state.ErrNotFound):
+		a.log.Info("no cached desired state; waiting for central's")
+	case err != nil:
+		a.log.Error("cached desired state is unreadable; waiting for central's", "err", err)
+	default:
+		a.log.Info("running from cached desired state until central sends a newer one", "index", d.Index, "allocs", len(d.Allocs))
+		a.desiredIndex = d.Index
+		a.apply(d)
+	}
+}
+
+func (a *Agent) node() taskenv.Node {
+	return taskenv.Node{ID: a.nodeID, Name: a.cfg.Name, Datacenter: a.cfg.Datacenter, Attributes: a.fp.Attributes, Meta: a.cfg.Meta}
+}
+
+func (a *Agent) startRunner(e *allocEntry, prev *protocol.AllocUpdate, handles map[string]drivers.HandleState) {
+	alloc := e.rec.Alloc // the runner's own copy
+	r := allocrunner.New(allocrunner.Config{
+		Alloc:     &alloc,
+		Prev:      prev,
+		Handles:   handles,
+		Drivers:   a.drivers,
+		Node:      a.node(),
+		AllocsDir: filepath.Join(a.cfg.DataDir, "allocs"),
+		Store:     a.store,
+		Updates:   a.updates,
+		Logger:    a.log,
+		LookupEnv: a.opts.LookupEnv,
+	})
+	e.runner = r
+	a.runners.Add(1)
+	go func() {
+		defer a.runners.Done()
+		r.Run(a.runnerCtx)
+		select {
+		case a.runnerDone <- alloc.ID:
+		case <-a.runnerCtx.Done():
+		}
+	}()
+}
+
+// apply makes the allocations match d: start the new ones, stop the ones
+// to stop or no longer listed. The same alloc id again changes nothing.
+func (a *Agent) apply(d *protocol.Desired) {
+	want := make(map[string]bool, len(d.Allocs))
+	for i := range d.Allocs {
+		da := d.Allocs[i]
+		want[da.ID] = true
+		e := a.allocs[da.ID]
+		if e == nil {
+			if da.DesiredStatus != protocol.DesiredRun {
+				continue
+			}
+			e = &allocEntry{rec: state.AllocRecord{Alloc: da}}
+			a.allocs[da.ID] = e
+			if err := a.store.PutAlloc(&e.rec); err != nil {
+				a.log.Error("saving allocation", "alloc", da.ID, "err", err)
+			}
+			a.log.Info("starting allocation", "alloc", da.ID, "job", da.JobID, "group", da.TaskGroup)
+			a.startRunner(e, nil, nil)
+			continue
+		}
+		e.removed = false
+		e.rec.Alloc = da
+		if err := a.store.PutAlloc(&e.rec); err != nil {
+			a.log.Error("saving allocation", "alloc", da.ID, "err", err)
+		}
+		if da.DesiredStatus == protocol.DesiredStop && e.runner != nil {
+			a.log.Info("stopping allocation", "alloc", da.ID)
+			e.runner.Stop()
+		}
+	}
+	for id, e := range a.allocs {
+		if want[id] {
+			continue
+		}
+		e.removed = true
+		if e.runner != nil {
+			a.log.Info("stopping allocation no longer desired", "alloc", id)
+			e.runner.Stop()
+			continue
+		}
+		a.forget(id)
+	}
+}
+
+func (a *Agent) forget(id string) {
+	delete(a.allocs, id)
+	if err := a.store.DeleteAlloc(id); err != nil {
+		a.log.Error("deleting allocation from state", "alloc", id, "err", err)
+	}
+}
+
+func (a *Agent) handleRunnerDone(id string) {
+	e := a.allocs[id]
+	if e == nil {
+		return
+	}
+	e.runner = nil
+	if e.removed {
+		a.forget(id)
+	}
+}
+
+func (a *Agent) handleUpdate(u allocrunner.Update) {
+	e := a.allocs[u.AllocID]
+	if e == nil {
+		return
+	}
+	u.Client.JobVersion = e.rec.Alloc.JobVersion
+	rec, err := a.store.RecordUpdate(&e.rec.Alloc, u.Client)
+	if err != nil {
+		a.log.Error("recording allocation update", "alloc", u.AllocID, "err", err)
+		return
+	}
+	if rec.ClientStatus != e.rec.Client.ClientStatus {
+		a.log.Info("allocation status", "alloc", u.AllocID, "status", rec.ClientStatus, "seq", rec.Seq)
+	}
+	e.rec.Client = rec
+	a.flush()
+}
+
+// flush publishes the outbox entries not yet sent on this connection.
+func (a *Agent) flush() {
+	for a.connected {
+		batch, err := a.store.Outbox(a.sentUpTo, MaxBatch)
+		if err != nil {
+			a.log.Error("reading outbox", "err", err)
+			return
+		}
+		if len(batch) == 0 {
+			return
+		}
+		if !a.publish(a.topics.Up(a.nodeID), 1, false, &protocol.Update{V: protocol.Version, Allocs: batch}) {
+			return
+		}
+		a.sentUpTo = batch[len(batch)-1].Seq
+		if len(batch) < MaxBatch {
+			return
+		}
+	}
+}
+
+func (a *Agent) publish(topic string, qos byte, retained bool, msg any) bool {
+	payload, err := protocol.Encode(msg)
+	if err != nil {
+		panic(fmt.Sprintf("BUG: encoding %T: %v", msg, err))
+	}
+	a.sess.Publish(topic, qos, retained, payload)
+	return true
+}
+
+func (a *Agent) publishOnline(online bool) {
+	a.publish(a.topics.Online(a.nodeID), 1, true, &protocol.Online{V: protocol.Version, Online: online, Time: time.Now().UnixMilli()})
+}
+
+func (a *Agent) heartbeat() {
+	if !a.connected {
+		return
+	}
+	a.hbSeq++
+	running := 0
+	for _, e := range a.allocs {
+		if e.rec.Client.ClientStatus == protocol.AllocRunning {
+			running++
+		}
+	}
+	a.publish(a.topics.Heartbeat(a.nodeID), 0, false, &protocol.Heartbeat{
+		V: protocol.Version, Seq: a.hbSeq, Time: time.Now().UnixMilli(), Running: running,
+		Outbox: a.store.OutboxLen(), Boot: a.boot,
+	})
+}

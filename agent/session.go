@@ -1,0 +1,105 @@
+package agent
+
+import (
+	"sort"
+	"time"
+
+	"github.com/tether-edge/tether/agent/session"
+	"github.com/tether-edge/tether/protocol"
+)
+
+func (a *Agent) handleSession(ev session.Event) {
+	switch ev.Kind {
+	case session.Connected:
+		a.connected = true
+		a.sentUpTo = 0 // resend everything unacknowledged
+		a.publishOnline(true)
+		a.sess.Subscribe(map[string]byte{a.topics.Desired(a.nodeID): 1, a.topics.Ack(a.nodeID): 1})
+		a.hello()
+		a.flush()
+	case session.Lost:
+		a.connected = false
+	case session.Message:
+		a.handleMessage(ev.Topic, ev.Payload)
+	}
+}
+
+func (a *Agent) handleMessage(topic string, payload []byte) {
+	kind, id, ok := a.topics.Parse(topic)
+	if !ok || id != a.nodeID {
+		a.log.Debug("message on unexpected topic dropped", "topic", topic)
+		return
+	}
+	switch kind {
+	case protocol.KindDesired:
+		var d protocol.Desired
+		if err := protocol.Decode(payload, &d); err != nil {
+			a.malformed.Add(1)
+			a.log.Warn("malformed desired state dropped", "err", err, "bytes", len(payload))
+			return
+		}
+		if d.NodeID != a.nodeID {
+			a.malformed.Add(1)
+			a.log.Warn("desired state for another node dropped", "for", d.NodeID)
+			return
+		}
+		if d.Index < a.desiredIndex {
+			a.stale.Add(1)
+			a.log.Info("stale desired state ignored", "index", d.Index, "held", a.desiredIndex)
+			return
+		}
+		if err := a.store.PutDesired(&d); err != nil {
+			a.log.Error("caching desired state", "err", err)
+		}
+		a.desiredIndex = d.Index
+		a.applied.Add(1)
+		a.log.Debug("applying desired state", "index", d.Index, "allocs", len(d.Allocs))
+		a.apply(&d)
+	case protocol.KindAck:
+		var ack protocol.Ack
+		if err := protocol.Decode(payload, &ack); err != nil {
+			a.malformed.Add(1)
+			a.log.Warn("malformed ack dropped", "err", err, "bytes", len(payload))
+			return
+		}
+		n, err := a.store.Ack(ack.Seq)
+		if err != nil {
+			a.log.Error("applying ack", "seq", ack.Seq, "err", err)
+		}
+		a.acked.Add(uint64(n))
+		if ack.Rehello && a.connected {
+			a.log.Info("central asked for a new hello")
+			a.sentUpTo = 0
+			a.hello()
+			a.flush()
+		}
+	}
+}
+
+// hello registers the node: fingerprint, resources and every alloc's state.
+func (a *Agent) hello() {
+	seq, _ := a.store.Seq()
+	allocs := make([]protocol.AllocUpdate, 0, len(a.allocs))
+	for _, e := range a.allocs {
+		if e.rec.Client.ClientStatus != "" {
+			allocs = append(allocs, e.rec.Client)
+		}
+	}
+	sort.Slice(allocs, func(i, j int) bool { return allocs[i].AllocID < allocs[j].AllocID })
+	a.publish(a.topics.Hello(a.nodeID), 1, false, &protocol.Hello{
+		V:            protocol.Version,
+		NodeID:       a.nodeID,
+		Name:         a.cfg.Name,
+		Datacenter:   a.cfg.Datacenter,
+		Attributes:   a.fp.Attributes,
+		Meta:         a.cfg.Meta,
+		Drivers:      a.fp.Drivers,
+		Resources:    a.fp.Resources,
+		Boot:         a.boot,
+		DesiredIndex: a.desiredIndex,
+		Seq:          seq,
+		Version:      a.opts.Version,
+		Time:         time.Now().UnixMilli(),
+		Allocs:       allocs,
+	})
+}

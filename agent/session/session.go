@@ -1,0 +1,159 @@
+package session
+
+import (
+	"log/slog"
+	"sync"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+)
+
+// Defaults.
+const (
+	DefaultMaxReconnect  = 30 * time.Second
+	DefaultRetryInterval = 2 * time.Second
+	DefaultKeepAlive     = 30 * time.Second
+)
+
+// Kind is the kind of an Event.
+type Kind int
+
+// Event kinds.
+const (
+	Connected Kind = iota + 1
+	Lost
+	Message
+)
+
+// Event is what the Session reports to its owner.
+type Event struct {
+	Kind    Kind
+	Topic   string // Message
+	Payload []byte // Message
+	Err     error  // Lost
+}
+
+// Options configure a Session.
+type Options struct {
+	Brokers  []string
+	ClientID string
+	// Will is published by the broker (retained, QoS 1) when the agent
+	// vanishes without disconnecting.
+	WillTopic   string
+	WillPayload []byte
+	// RetryInterval between attempts of the first connection; reconnects
+	// back off from 1s up to MaxReconnect (default 30s).
+	RetryInterval time.Duration
+	MaxReconnect  time.Duration
+	KeepAlive     time.Duration
+	Username      string
+	Password      string
+	Logger        *slog.Logger
+}
+
+// Session is the agent's MQTT connection.
+type Session struct {
+	client mqtt.Client
+	events chan<- Event
+	log    *slog.Logger
+
+	closeOnce sync.Once
+	closed    chan struct{}
+}
+
+// New builds a Session that reports to events. Nothing connects until Connect.
+func New(o Options, events chan<- Event) *Session {
+	if o.RetryInterval <= 0 {
+		o.RetryInterval = DefaultRetryInterval
+	}
+	if o.MaxReconnect <= 0 {
+		o.MaxReconnect = DefaultMaxReconnect
+	}
+	if o.KeepAlive <= 0 {
+		o.KeepAlive = DefaultKeepAlive
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	s := &Session{events: events, log: o.Logger, closed: make(chan struct{})}
+	opts := mqtt.NewClientOptions()
+	for _, b := range o.Brokers {
+		opts.AddBroker(b)
+	}
+	opts.SetClientID(o.ClientID).
+		SetCleanSession(false).
+		SetResumeSubs(true).
+		SetAutoReconnect(true).
+		SetConnectRetry(true).
+		SetConnectRetryInterval(o.RetryInterval).
+		SetMaxReconnectInterval(o.MaxReconnect).
+		SetKeepAlive(o.KeepAlive).
+		SetConnectTimeout(10 * time.Second).
+		SetWriteTimeout(10 * time.Second).
+		SetOrderMatters(true).
+		SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) {
+			s.send(Event{Kind: Message, Topic: m.Topic(), Payload: m.Payload()})
+		}).
+		SetOnConnectHandler(func(mqtt.Client) {
+			s.log.Info("connected to broker")
+			s.send(Event{Kind: Connected})
+		}).
+		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+			s.log.Warn("lost connection to broker; reconnecting", "err", err)
+			s.send(Event{Kind: Lost, Err: err})
+		})
+	if o.Username != "" {
+		opts.SetUsername(o.Username).SetPassword(o.Password)
+	}
+	if o.WillTopic != "" {
+		opts.SetBinaryWill(o.WillTopic, o.WillPayload, 1, true)
+	}
+	s.client = mqtt.NewClient(opts)
+	return s
+}
+
+// send hands an event to the owner, or drops it once the Session is closed.
+func (s *Session) send(ev Event) {
+	select {
+	case s.events <- ev:
+	case <-s.closed:
+	}
+}
+
+// Connect starts connecting in the background; paho keeps retrying.
+func (s *Session) Connect() {
+	s.client.Connect() // with ConnectRetry the token completes only on success or Disconnect
+}
+
+// Connected reports whether the client is connected now.
+func (s *Session) Connected() bool { return s.client.IsConnectionOpen() }
+
+// Publish sends a message without waiting for the broker's ack: a QoS 1
+// message that is lost is sent again from the agent's outbox.
+func (s *Session) Publish(topic string, qos byte, retained bool, payload []byte) {
+	s.client.Publish(topic, qos, retained, payload)
+}
+
+// Subscribe subscribes to filters (topic → QoS); messages arrive as events.
+// It does not wait for the broker's answer.
+func (s *Session) Subscribe(filters map[string]byte) {
+	tok := s.client.SubscribeMultiple(filters, nil)
+	go func() {
+		select {
+		case <-tok.Done():
+			if err := tok.Error(); err != nil {
+				s.log.Warn("subscribe failed", "err", err)
+			}
+		case <-s.closed:
+		}
+	}()
+}
+
+// Close disconnects (after up to quiesce for in-flight work) without
+// publishing the will. Events are no longer delivered.
+func (s *Session) Close(quiesce time.Duration) {
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		s.client.Disconnect(uint(quiesce / time.Millisecond))
+	})
+}
