@@ -1,0 +1,147 @@
+package wasm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/tether-edge/tether/drivers"
+)
+
+// Exit codes the driver reports for guests that did not exit by themselves.
+const (
+	exitKilled  = 128 + 9 // stopped by Stop (reported with Signal 9)
+	exitTrapped = 128 + 6 // a trap, as wasmtime's CLI reports it
+)
+
+// handle is one running guest.
+type handle struct {
+	state   drivers.HandleState
+	rt      wazero.Runtime
+	mod     api.Module
+	cancel  context.CancelFunc // cancels the guest's context
+	stopped chan struct{}      // closed by Stop before cancel; read by run
+	logs    []io.Closer        // stdout/stderr files, closed after exit
+	stderr  io.Writer
+	limit   uint32 // memory limit in pages
+
+	stopOnce sync.Once
+	waitCh   chan drivers.ExitResult // buffered 1; run sends once then closes
+	done     chan struct{}           // closed when run has finished
+}
+
+var _ drivers.Handle = (*handle)(nil)
+
+// run calls the guest's entrypoint and reports how it ended. It owns the
+// runtime and closes it (and the log files) when the guest returns.
+func (h *handle) run(ctx context.Context, fn api.Function) {
+	defer close(h.done)
+	_, err := fn.Call(ctx)
+	res := h.result(err)
+	if !h.isStopped() && res.ExitCode == exitTrapped {
+		fmt.Fprintf(h.stderr, "\nwasm driver: the guest crashed: %v\n", err)
+	}
+	if res.OOMKilled {
+		fmt.Fprintf(h.stderr, "\nwasm driver: the guest ran out of memory: it used %d of the %d MiB of its limit; raise the task's resources.memory\n",
+			h.memPages()*pageSize>>20, uint64(h.limit)*pageSize>>20)
+	}
+	_ = h.rt.Close(context.Background())
+	for _, c := range h.logs {
+		_ = c.Close()
+	}
+	h.cancel()
+	h.waitCh <- res
+	close(h.waitCh)
+}
+
+func (h *handle) isStopped() bool {
+	select {
+	case <-h.stopped:
+		return true
+	default:
+		return false
+	}
+}
+
+// memPages is the guest's memory size in pages (0 if it has no memory).
+func (h *handle) memPages() uint32 {
+	if m := h.mod.Memory(); m != nil {
+		return m.Size() / pageSize
+	}
+	return 0
+}
+
+// nearLimit reports whether the guest's memory is so close to its limit that
+// a failed grow is the likely cause of an abnormal exit: within 1/16 of the
+// limit or 4 MiB (a Go guest's heap arena).
+func (h *handle) nearLimit() bool {
+	if h.limit >= maxPages {
+		return false
+	}
+	slack := h.limit / 16
+	if slack < 64 {
+		slack = 64
+	}
+	return h.memPages()+slack >= h.limit
+}
+
+// result maps the entrypoint's return to an ExitResult.
+func (h *handle) result(err error) drivers.ExitResult {
+	if h.isStopped() {
+		return drivers.ExitResult{ExitCode: exitKilled, Signal: 9}
+	}
+	var code int
+	var ee *sys.ExitError
+	switch {
+	case err == nil:
+		return drivers.ExitResult{}
+	case errors.As(err, &ee):
+		switch ee.ExitCode() {
+		case sys.ExitCodeContextCanceled, sys.ExitCodeDeadlineExceeded:
+			return drivers.ExitResult{ExitCode: exitKilled, Signal: 9}
+		}
+		code = int(ee.ExitCode())
+		if code == 0 {
+			return drivers.ExitResult{}
+		}
+	default:
+		code = exitTrapped
+	}
+	return drivers.ExitResult{ExitCode: code, OOMKilled: h.nearLimit()}
+}
+
+// Wait implements drivers.Handle.
+func (h *handle) Wait() <-chan drivers.ExitResult { return h.waitCh }
+
+// Stop implements drivers.Handle. Guests cannot receive signals, so signal
+// is ignored: the guest's context is cancelled (running code stops at its
+// next function call or loop) and its module closed (blocking host calls
+// such as accept return). timeout bounds the wait for the guest to return.
+func (h *handle) Stop(timeout time.Duration, _ string) error {
+	h.stopOnce.Do(func() {
+		close(h.stopped)
+		h.cancel()
+		_ = h.mod.CloseWithExitCode(context.Background(), exitKilled)
+	})
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-h.done:
+		return nil
+	case <-t.C:
+		return fmt.Errorf("wasm driver: task %s: %w within %v of cancelling it (a host call may be blocked)", h.state.TaskID, ErrStopTimeout, timeout)
+	}
+}
+
+// State implements drivers.Handle.
+func (h *handle) State() drivers.HandleState { return h.state }
