@@ -200,7 +200,10 @@ func (a *Agent) shutdown(detach context.CancelFunc) {
 	detach()
 	a.runners.Wait()
 	if a.connected {
-		a.publishOnline(false)
+		payload, _ := protocol.Encode(&protocol.Online{V: protocol.Version, Online: false, Time: time.Now().UnixMilli()})
+		if err := a.sess.PublishWait(a.topics.Online(a.nodeID), 1, true, payload, 2*time.Second); err != nil {
+			a.log.Warn("could not mark the node offline; the broker's will does it when the session expires", "err", err)
+		}
 	}
 	a.sess.Close(500 * time.Millisecond)
 	if err := a.Close(); err != nil {

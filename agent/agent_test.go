@@ -252,11 +252,14 @@ func TestRestartReattachesWithoutRestarting(t *testing.T) {
 	if drv.Task("a1/t").Exited() {
 		t.Fatal("agent shutdown killed the task")
 	}
-	var off protocol.Online
-	on := b.received(topics.Online(id))
-	if err := protocol.Decode(on[len(on)-1], &off); err != nil || off.Online {
-		t.Fatalf("last online marker %+v %v", off, err)
-	}
+	eventually(t, 5*time.Second, func() error {
+		var off protocol.Online
+		on := b.received(topics.Online(id))
+		if err := protocol.Decode(on[len(on)-1], &off); err != nil || off.Online {
+			return fmt.Errorf("last online marker %+v %v", off, err)
+		}
+		return nil
+	})
 
 	a2 := startAgent(t, dir, b.url(), drv)
 	if a2.NodeID() != id {
@@ -303,10 +306,14 @@ func TestRunsFromCachedDesiredWhileBrokerDown(t *testing.T) {
 		}
 		return nil
 	})
-	recs, _ := a2.store.Allocs()
-	if len(recs) != 1 || !strings.Contains(fmt.Sprint(recs[0].Client.TaskStates["t"].Events), "exit code unknown") {
-		t.Fatalf("records %+v", recs)
-	}
+	eventually(t, 5*time.Second, func() error {
+		recs, _ := a2.store.Allocs()
+		if len(recs) != 1 || recs[0].Client.ClientStatus != protocol.AllocRunning ||
+			!strings.Contains(fmt.Sprint(recs[0].Client.TaskStates["t"].Events), "exit code unknown") {
+			return fmt.Errorf("records %+v", recs)
+		}
+		return nil
+	})
 	// Central stays silent: nothing is stopped.
 	deadline := time.Now().Add(300 * time.Millisecond)
 	for time.Now().Before(deadline) {

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -91,6 +92,7 @@ func New(o Options, events chan<- Event) *Session {
 		SetConnectTimeout(10 * time.Second).
 		SetWriteTimeout(10 * time.Second).
 		SetOrderMatters(true).
+		SetStore(nullStore{}).
 		SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) {
 			s.send(Event{Kind: Message, Topic: m.Topic(), Payload: m.Payload()})
 		}).
@@ -128,10 +130,23 @@ func (s *Session) Connect() {
 // Connected reports whether the client is connected now.
 func (s *Session) Connected() bool { return s.client.IsConnectionOpen() }
 
-// Publish sends a message without waiting for the broker's ack: a QoS 1
-// message that is lost is sent again from the agent's outbox.
+// Publish sends a message without waiting for the broker's ack. While the
+// connection is down it drops the message instead of letting paho queue it
+// in memory: the agent's outbox resends what matters on reconnect.
 func (s *Session) Publish(topic string, qos byte, retained bool, payload []byte) {
+	if !s.client.IsConnectionOpen() {
+		return
+	}
 	s.client.Publish(topic, qos, retained, payload)
+}
+
+// PublishWait publishes and waits up to timeout for the broker's ack.
+func (s *Session) PublishWait(topic string, qos byte, retained bool, payload []byte, timeout time.Duration) error {
+	tok := s.client.Publish(topic, qos, retained, payload)
+	if !tok.WaitTimeout(timeout) {
+		return fmt.Errorf("publish to %s: no ack from the broker within %s", topic, timeout)
+	}
+	return tok.Error()
 }
 
 // Subscribe subscribes to filters (topic → QoS); messages arrive as events.
