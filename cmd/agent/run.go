@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/tether-edge/tether/agent"
+	"github.com/tether-edge/tether/agent/config"
+	"github.com/tether-edge/tether/drivers"
+	"github.com/tether-edge/tether/drivers/exec"
+)
+
+// version is set at build time (-ldflags "-X main.version=...").
+var version = "dev"
+
+// signals stop the agent gracefully; tests replace them.
+var stopSignals = []os.Signal{os.Interrupt, syscall.SIGTERM}
+
+// run is the agent's main. It returns the process exit code: 0 after a
+// clean stop (SIGINT/SIGTERM: tasks keep running for the next agent to
+// re-attach), 1 on a startup error, 2 on bad flags.
+func run(args []string, stdout, stderr io.Writer) int {
+	return runContext(context.Background(), args, stdout, stderr)
+}
+
+func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	name := "agent"
+	if len(args) > 0 {
+		args, name = args[1:], args[0]
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	flags := config.RegisterFlags(fs)
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "agent: unexpected argument %q: the agent takes only flags (see -help)\n", fs.Arg(0))
+		return 2
+	}
+	if *showVersion {
+		fmt.Fprintf(stdout, "agent %s\n", version)
+		return 0
+	}
+	cfg, err := flags.Load()
+	if err != nil {
+		fmt.Fprintf(stderr, "agent: %v\n", err)
+		return 1
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level(cfg.LogLevel)}))
+	a, err := agent.New(agent.Options{
+		Config:  cfg,
+		Drivers: []drivers.Driver{exec.New(logger)},
+		Logger:  logger,
+		Version: version,
+	})
+	if err != nil {
+		logger.Error("agent cannot start", "err", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(ctx, stopSignals...)
+	defer stop()
+	if err := a.Run(ctx); err != nil {
+		logger.Error("agent stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func level(s string) slog.Level {
+	switch s {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
