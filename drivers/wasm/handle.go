@@ -30,7 +30,8 @@ type handle struct {
 	stopped chan struct{}      // closed by Stop before cancel; read by run
 	logs    []io.Closer        // stdout/stderr files, closed after exit
 	stderr  io.Writer
-	limit   uint32 // memory limit in pages
+	limit   uint32       // memory limit in pages
+	ports   map[int]bool // host ports the guest listens on
 
 	stopOnce sync.Once
 	waitCh   chan drivers.ExitResult // buffered 1; run sends once then closes
@@ -122,13 +123,14 @@ func (h *handle) Wait() <-chan drivers.ExitResult { return h.waitCh }
 
 // Stop implements drivers.Handle. Guests cannot receive signals, so signal
 // is ignored: the guest's context is cancelled (running code stops at its
-// next function call or loop) and its module closed (blocking host calls
-// such as accept return). timeout bounds the wait for the guest to return.
+// next function call or loop), host sleeps end and the sockets of its ports
+// are shut down (blocking accept and recv return). timeout bounds the wait
+// for the guest to return.
 func (h *handle) Stop(timeout time.Duration, _ string) error {
 	h.stopOnce.Do(func() {
-		close(h.stopped)
-		h.cancel()
-		_ = h.mod.CloseWithExitCode(context.Background(), exitKilled)
+		close(h.stopped)             // ends host sleeps
+		h.cancel()                   // running guest code exits at its next call or loop
+		shutdownPortSockets(h.ports) // blocking accept and recv return
 	})
 	if timeout <= 0 {
 		timeout = 5 * time.Second

@@ -151,7 +151,12 @@ func (d *Driver) instantiate(ctx, runCtx context.Context, cancel context.CancelF
 	if err != nil {
 		return nil, instantiateError(tc.Module, err, ports, d.listenAddr)
 	}
+	portSet := make(map[int]bool, len(ports))
+	for _, p := range ports {
+		portSet[p.Value] = true
+	}
 	return &handle{
+		ports: portSet,
 		state: drivers.HandleState{
 			Driver:    "wasm",
 			TaskID:    cfg.ID,
