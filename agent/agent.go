@@ -78,7 +78,8 @@ type Agent struct {
 	allocs       map[string]*allocEntry
 	desiredIndex uint64
 	connected    bool
-	sentUpTo     uint64 // highest outbox seq published on this connection
+	sentUpTo     uint64    // highest outbox seq published on this connection
+	downSince    time.Time // when the broker connection was lost (or the agent started unconnected); zero while connected
 	hbSeq        uint64
 	runnerCtx    context.Context
 	runners      sync.WaitGroup
@@ -89,6 +90,7 @@ type allocEntry struct {
 	rec     state.AllocRecord
 	runner  *allocrunner.Runner // nil once finished (or never started: terminal at boot)
 	removed bool                // no longer desired: forget it when the runner is done
+	cutOff  bool                // stopped locally by stop_on_client_after
 }
 
 // New opens the state file, loads or creates the node identity and
@@ -174,6 +176,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.runnerCtx = runnerCtx
 	a.log.Info("agent starting", "name", a.cfg.Name, "datacenter", a.cfg.Datacenter, "brokers", a.cfg.Brokers,
 		"drivers", a.fp.Drivers, "data_dir", a.cfg.DataDir)
+	a.downSince = time.Now()
 	a.restore()
 	a.sess.Connect()
 	hb := time.NewTicker(a.cfg.Heartbeat)
@@ -191,6 +194,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.handleRunnerDone(id)
 		case <-hb.C:
 			a.heartbeat()
+			a.stopCutOff(time.Now())
 		}
 	}
 }
@@ -391,6 +395,25 @@ func (a *Agent) publish(topic string, qos byte, retained bool, msg any) bool {
 
 func (a *Agent) publishOnline(online bool) {
 	a.publish(a.topics.Online(a.nodeID), 1, true, &protocol.Online{V: protocol.Version, Online: online, Time: time.Now().UnixMilli()})
+}
+
+// stopCutOff stops the allocations that ask to be stopped after this long
+// without contact (Nomad's stop_on_client_after). It is the only thing
+// central's silence stops, and only for allocations that ask for it.
+func (a *Agent) stopCutOff(now time.Time) {
+	if a.connected || a.downSince.IsZero() {
+		return
+	}
+	down := now.Sub(a.downSince)
+	for id, e := range a.allocs {
+		limit := time.Duration(e.rec.Alloc.StopAfterMs) * time.Millisecond
+		if e.runner == nil || e.cutOff || limit <= 0 || down < limit {
+			continue
+		}
+		a.log.Warn("stopping allocation: no contact with central for longer than its stop_on_client_after", "alloc", id, "after", limit)
+		e.cutOff = true
+		e.runner.Stop()
+	}
 }
 
 func (a *Agent) heartbeat() {

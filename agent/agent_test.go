@@ -362,3 +362,26 @@ func TestLostStateRecoversFromRetainedDesired(t *testing.T) {
 		})
 	}
 }
+
+func TestStopOnClientAfter(t *testing.T) {
+	b := startBroker(t, "127.0.0.1:0")
+	drv := fake.New()
+	a := startAgent(t, t.TempDir(), b.url(), drv)
+	id := a.NodeID()
+	keep := serviceAlloc("keep", nil)
+	cut := serviceAlloc("cut", nil)
+	cut.StopAfterMs = 200
+	b.publish(topics.Desired(id), desired(id, 1, keep, cut), true)
+	waitStatus(t, b, id, "cut", protocol.AllocRunning)
+	waitStatus(t, b, id, "keep", protocol.AllocRunning)
+	b.close()
+	eventually(t, 5*time.Second, func() error {
+		if !drv.Task("cut/t").Exited() {
+			return fmt.Errorf("alloc with stop_on_client_after still running")
+		}
+		return nil
+	})
+	if drv.Task("keep/t").Exited() {
+		t.Fatal("alloc without stop_on_client_after was stopped")
+	}
+}

@@ -12,6 +12,7 @@ func (a *Agent) handleSession(ev session.Event) {
 	switch ev.Kind {
 	case session.Connected:
 		a.connected = true
+		a.downSince = time.Time{}
 		a.sentUpTo = 0 // resend everything unacknowledged
 		a.publishOnline(true)
 		a.sess.Subscribe(map[string]byte{a.topics.Desired(a.nodeID): 1, a.topics.Ack(a.nodeID): 1})
@@ -19,6 +20,7 @@ func (a *Agent) handleSession(ev session.Event) {
 		a.flush()
 	case session.Lost:
 		a.connected = false
+		a.downSince = time.Now()
 	case session.Message:
 		a.handleMessage(ev.Topic, ev.Payload)
 	}
