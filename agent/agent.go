@@ -288,6 +288,11 @@ func (a *Agent) apply(d *protocol.Desired) {
 	want := make(map[string]bool, len(d.Allocs))
 	for i := range d.Allocs {
 		da := d.Allocs[i]
+		if err := checkAlloc(&da); err != nil {
+			a.malformed.Add(1)
+			a.log.Error("allocation rejected", "err", err)
+			continue
+		}
 		want[da.ID] = true
 		e := a.allocs[da.ID]
 		if e == nil {
