@@ -22,8 +22,12 @@ import (
 	"github.com/tether-edge/tether/protocol"
 )
 
-// MaxBatch is the most allocation updates one Update message carries.
-const MaxBatch = 256
+// Limits of one Update message: allocations, and encoded bytes (half the
+// protocol's message limit, so central never rejects one).
+const (
+	MaxBatch      = 256
+	MaxBatchBytes = protocol.MaxMessageSize / 2
+)
 
 // ErrClosed is returned by Run on an agent that has already run.
 var ErrClosed = errors.New("agent: already run or closed")
@@ -368,7 +372,8 @@ func (a *Agent) handleUpdate(u allocrunner.Update) {
 	a.flush()
 }
 
-// flush publishes the outbox entries not yet sent on this connection.
+// flush publishes the outbox entries not yet sent on this connection, in
+// batches of at most MaxBatch allocations and MaxBatchBytes.
 func (a *Agent) flush() {
 	for a.connected {
 		batch, err := a.store.Outbox(a.sentUpTo, MaxBatch)
@@ -379,23 +384,31 @@ func (a *Agent) flush() {
 		if len(batch) == 0 {
 			return
 		}
-		if !a.publish(a.topics.Up(a.nodeID), 1, false, &protocol.Update{V: protocol.Version, Allocs: batch}) {
-			return
+		full := len(batch) == MaxBatch
+		payload := a.encode(&protocol.Update{V: protocol.Version, Allocs: batch})
+		for len(payload) > MaxBatchBytes && len(batch) > 1 {
+			batch = batch[:len(batch)/2]
+			full = true
+			payload = a.encode(&protocol.Update{V: protocol.Version, Allocs: batch})
 		}
+		a.sess.Publish(a.topics.Up(a.nodeID), 1, false, payload)
 		a.sentUpTo = batch[len(batch)-1].Seq
-		if len(batch) < MaxBatch {
+		if !full {
 			return
 		}
 	}
 }
 
-func (a *Agent) publish(topic string, qos byte, retained bool, msg any) bool {
+func (a *Agent) encode(msg any) []byte {
 	payload, err := protocol.Encode(msg)
 	if err != nil {
 		panic(fmt.Sprintf("BUG: encoding %T: %v", msg, err))
 	}
-	a.sess.Publish(topic, qos, retained, payload)
-	return true
+	return payload
+}
+
+func (a *Agent) publish(topic string, qos byte, retained bool, msg any) {
+	a.sess.Publish(topic, qos, retained, a.encode(msg))
 }
 
 func (a *Agent) publishOnline(online bool) {

@@ -385,3 +385,56 @@ func TestStopOnClientAfter(t *testing.T) {
 		t.Fatal("alloc without stop_on_client_after was stopped")
 	}
 }
+
+func TestReconnectFlushBatchesOf256(t *testing.T) {
+	b := startBroker(t, "127.0.0.1:0")
+	drv := fake.New()
+	a := startAgent(t, t.TempDir(), b.url(), drv)
+	id := a.NodeID()
+	var allocs []protocol.DesiredAlloc
+	for i := 0; i < 300; i++ {
+		allocs = append(allocs, serviceAlloc(fmt.Sprintf("a%03d", i), nil))
+	}
+	b.publish(topics.Desired(id), desired(id, 1, allocs...), true)
+	eventually(t, 20*time.Second, func() error {
+		running := 0
+		for _, u := range latestByAlloc(b.updates(id)) {
+			if u.ClientStatus == protocol.AllocRunning {
+				running++
+			}
+		}
+		if running != 300 {
+			return fmt.Errorf("%d running", running)
+		}
+		return nil
+	})
+	addr := b.addr
+	b.close()
+	b2 := startBroker(t, addr)
+	var sizes []int
+	eventually(t, 20*time.Second, func() error {
+		sizes = sizes[:0]
+		for _, p := range b2.received(topics.Up(id)) {
+			var u protocol.Update
+			if err := protocol.Decode(p, &u); err != nil {
+				return err
+			}
+			sizes = append(sizes, len(u.Allocs))
+		}
+		if len(sizes) < 2 {
+			return fmt.Errorf("up messages after reconnect: %v", sizes)
+		}
+		return nil
+	})
+	if sizes[0] != 256 || sizes[1] != 44 {
+		t.Fatalf("batches %v, want [256 44]", sizes)
+	}
+}
+
+func latestByAlloc(ups []protocol.AllocUpdate) map[string]protocol.AllocUpdate {
+	m := map[string]protocol.AllocUpdate{}
+	for _, u := range ups {
+		m[u.AllocID] = u
+	}
+	return m
+}
