@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -219,7 +220,70 @@ func (c *cluster) startAgent(name string, extra ...string) *proc {
 		"-data-dir", filepath.Join(c.dir, "agent-"+name), "-heartbeat", "1s"}, extra...)
 	p := start(c.t, "agent "+name, bins.agent, args...)
 	c.agents[name] = p
+	// Runs before this agent is stopped (cleanups run last-in first-out):
+	// stop every job so no task outlives the test, then kill whatever the
+	// agent still has as children (if central could not be reached).
+	c.t.Cleanup(func() {
+		c.stopAllJobs(10 * time.Second)
+		killChildGroups(p.cmd.Process.Pid)
+	})
 	return p
+}
+
+// stopAllJobs stops every job and waits until no allocation is running.
+func (c *cluster) stopAllJobs(timeout time.Duration) {
+	var jobs []struct {
+		ID string `json:"id"`
+	}
+	if c.central.exited() || c.get("/v1/jobs", &jobs) != nil {
+		return
+	}
+	for _, j := range jobs {
+		req, _ := http.NewRequest(http.MethodDelete, "http://"+c.http+"/v1/job/"+j.ID, nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		var allocs []alloc
+		if c.get("/v1/allocations", &allocs) != nil {
+			return
+		}
+		busy := false
+		for _, a := range allocs {
+			busy = busy || a.ClientStatus == "running" || a.ClientStatus == "pending"
+		}
+		if !busy {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// killChildGroups SIGKILLs the process group of every child of pid (exec
+// tasks each lead their own group).
+func killChildGroups(pid int) {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			syscall.Kill(-child, syscall.SIGKILL)
+		}
+	}
 }
 
 // get decodes a GET of the HTTP API into v.

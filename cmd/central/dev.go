@@ -70,6 +70,9 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 	agent := exec.Command(agentBin, "-name", "dev-agent", "-datacenter", "dc1",
 		"-broker", srv.BrokerURLs()[0], "-data-dir", filepath.Join(cfg.DataDir, "agent"), "-heartbeat", "2s")
 	agent.Stdout, agent.Stderr = stderr, stderr
+	// Its own process group: Ctrl-C in the terminal reaches only central,
+	// which stops the jobs first and the agent last.
+	agent.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := agent.Start(); err != nil {
 		fmt.Fprintf(stderr, "Error: start the local agent %s: %v (build it with `make build`, or pass -agent PATH)\n", agentBin, err)
 		return 1
