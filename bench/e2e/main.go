@@ -82,6 +82,19 @@ func run(centralBin, agentBin string, n, tasks int) error {
 	}
 	time.Sleep(2 * time.Second) // let the agent settle before reading its idle RSS
 	idle := rssKB(e.agent.Process.Pid)
+	// Memory per running task: RSS of the agent with `tasks` sleeping exec
+	// tasks, minus its RSS with none, and the agent's child processes.
+	base := idle
+	if err := e.submit("mem", tasks, "sleep 3600"); err != nil {
+		return err
+	}
+	if err := e.waitRunning("mem", tasks, 60*time.Second); err != nil {
+		return err
+	}
+	time.Sleep(2 * time.Second)
+	loaded := rssKB(e.agent.Process.Pid)
+	children := childCount(e.agent.Process.Pid)
+	e.stop("mem")
 
 	fmt.Println("| measurement | median | min | max | runs |")
 	fmt.Println("|---|---|---|---|---|")
@@ -104,19 +117,6 @@ func run(centralBin, agentBin string, n, tasks int) error {
 	}
 	report("submit → all running, count=50", fifty)
 
-	// Memory per running task: RSS of the agent with `tasks` sleeping exec
-	// tasks, minus its RSS with none, and the agent's child processes.
-	base := rssKB(e.agent.Process.Pid)
-	if err := e.submit("mem", tasks, "sleep 3600"); err != nil {
-		return err
-	}
-	if err := e.waitRunning("mem", tasks, 60*time.Second); err != nil {
-		return err
-	}
-	time.Sleep(2 * time.Second)
-	loaded := rssKB(e.agent.Process.Pid)
-	children := childCount(e.agent.Process.Pid)
-	e.stop("mem")
 	fmt.Println()
 	fmt.Printf("agent idle RSS after connecting: %.1f MiB\n", float64(idle)/1024)
 	fmt.Printf("agent RSS with %d running exec tasks: %.1f MiB (+%.0f KiB per task)\n", tasks, float64(loaded)/1024, float64(loaded-base)/float64(tasks))

@@ -16,7 +16,7 @@ import (
 	"github.com/tether-edge/tether/protocol"
 )
 
-func eventually(t *testing.T, timeout time.Duration, f func() error) {
+func eventually(t testing.TB, timeout time.Duration, f func() error) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -32,7 +32,7 @@ func eventually(t *testing.T, timeout time.Duration, f func() error) {
 }
 
 // testServer starts a dev-mode server with an embedded broker on random ports.
-func testServer(t *testing.T, ttl time.Duration) *Server {
+func testServer(t testing.TB, ttl time.Duration) *Server {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	s, err := New(Config{
