@@ -178,6 +178,7 @@ func TestBadModules(t *testing.T) {
 		{"wat text", wat, nil, 64, ErrNotWasm, "wat2wasm"},
 		{"truncated", truncated, nil, 64, ErrBadModule, "WASI preview 1"},
 		{"initial memory over limit", guest(t, "bigmem"), nil, 16, ErrMemoryLimit, "raise resources.memory"},
+		{"imports something else", guest(t, "badimport"), nil, 64, ErrBadModule, "imports only wasi_snapshot_preview1"},
 		{"no such entrypoint", guest(t, "tool"), map[string]any{"entrypoint": "run"}, 64, nil, `does not export entrypoint "run"`},
 		{"unknown key", guest(t, "tool"), map[string]any{"modul": "x"}, 64, nil, `unknown config key "modul"`},
 		{"module not a string", "", map[string]any{"module": []any{"a"}}, 64, nil, `"module" must be a string`},
@@ -216,6 +217,7 @@ func TestGuestOutOfMemory(t *testing.T) {
 		t.Errorf("result %+v, want OOMKilled", res)
 	}
 	stderr := readFile(t, cfg.StderrPath)
+	t.Logf("stderr: %q", stderr)
 	if !strings.Contains(stderr, "ran out of memory") || !strings.Contains(stderr, "of the 16 MiB") {
 		t.Errorf("stderr does not explain: %q", stderr)
 	}

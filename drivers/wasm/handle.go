@@ -46,7 +46,7 @@ func (h *handle) run(ctx context.Context, fn api.Function) {
 	defer close(h.done)
 	_, err := fn.Call(ctx)
 	res := h.result(err)
-	if !h.isStopped() && res.ExitCode == exitTrapped {
+	if !h.isStopped() && res.ExitCode == exitTrapped && !res.OOMKilled {
 		fmt.Fprintf(h.stderr, "\nwasm driver: the guest crashed: %v\n", err)
 	}
 	if res.OOMKilled {

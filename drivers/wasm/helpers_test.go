@@ -38,7 +38,7 @@ type guestBuild struct {
 }
 
 var guestBuilds = map[string]*guestBuild{
-	"tool": {}, "serve": {}, "loop": {}, "bigmem": {}, "go": {},
+	"tool": {}, "serve": {}, "loop": {}, "bigmem": {}, "badimport": {}, "go": {},
 }
 
 // guest returns the path of a built test guest. A missing tool skips the
@@ -71,7 +71,7 @@ func buildGuest(name string) (string, error) {
 		}
 		cmd = exec.Command(clang, "--target=wasm32-wasi", "-O2", "-Wl,--strip-all",
 			"-o", out, filepath.Join("testdata", "guests", name+".c"))
-	case "loop", "bigmem":
+	case "loop", "bigmem", "badimport":
 		wat2wasm, err := exec.LookPath("wat2wasm")
 		if err != nil {
 			return "", fmt.Errorf("wat2wasm: %w (apt-get install wabt)", err)
@@ -88,7 +88,14 @@ func buildGuest(name string) (string, error) {
 		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
 	}
 	if msg, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, msg)
+		err = fmt.Errorf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, msg)
+		// clang without wasi-libc or the wasm32 builtins is a missing tool too.
+		for _, missing := range []string{"libclang_rt.builtins-wasm32.a", "'stdio.h' file not found", "wasm-ld"} {
+			if strings.Contains(string(msg), missing) {
+				return "", fmt.Errorf("%w (apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32): %v", exec.ErrNotFound, err)
+			}
+		}
+		return "", err
 	}
 	return out, nil
 }
