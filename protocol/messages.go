@@ -101,6 +101,23 @@ type AllocUpdate struct {
 	TaskStates   map[string]TaskState `cbor:"4,keyasint,omitempty"`
 	Time         int64                `cbor:"5,keyasint"` // unix ms when the agent saw the change
 	JobVersion   uint64               `cbor:"6,keyasint,omitempty"`
+	// Services is the full set of service instances the alloc registers
+	// now (each running task's services, with health). An update replaces
+	// the alloc's previous set; a terminal alloc registers none.
+	Services []ServiceReg `cbor:"7,keyasint,omitempty"`
+}
+
+// ServiceReg is one service instance an agent registers for an alloc.
+type ServiceReg struct {
+	Name      string   `cbor:"0,keyasint"`
+	Task      string   `cbor:"1,keyasint,omitempty"` // empty for group services
+	PortLabel string   `cbor:"2,keyasint,omitempty"`
+	Address   string   `cbor:"3,keyasint"`
+	Port      int      `cbor:"4,keyasint"`
+	Tags      []string `cbor:"5,keyasint,omitempty"`
+	Healthy   bool     `cbor:"6,keyasint"`
+	// Output is the last failing check's message, for operators.
+	Output string `cbor:"7,keyasint,omitempty"`
 }
 
 // TaskState is the state of one task of an allocation.
