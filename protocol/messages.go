@@ -222,6 +222,8 @@ type Template struct {
 	Perms        string `cbor:"5,keyasint,omitempty"`
 	LeftDelim    string `cbor:"6,keyasint,omitempty"`
 	RightDelim   string `cbor:"7,keyasint,omitempty"`
+	Source       string `cbor:"8,keyasint,omitempty"` // a file in the task dir, instead of Data
+	SplayMs      int64  `cbor:"9,keyasint,omitempty"` // random wait before a change_mode action
 }
 
 // Service is a service a task registers.
