@@ -45,8 +45,8 @@ var (
 			"tls_skip_verify", "tls_server_name", "command", "args", "grpc_service", "grpc_use_tls", "task",
 			"on_update", "body", "notes"}}
 	templateSpec = spec{attrs: []string{"data", "destination", "env", "change_mode", "change_signal", "perms",
-		"left_delimiter", "right_delimiter", "source"},
-		ignored: []string{"splay", "uid", "gid", "error_on_missing_key", "wait", "change_script", "once", "vault_grace"}}
+		"left_delimiter", "right_delimiter", "source", "splay"},
+		ignored: []string{"uid", "gid", "error_on_missing_key", "wait", "change_script", "once", "vault_grace"}}
 	lifecycleSpec = spec{attrs: []string{"hook", "sidecar"}}
 )
 
@@ -227,7 +227,9 @@ func (d *decoder) service(b *hclsyntax.Block, where string) *Service {
 	d.pos.set(svc, "", b.DefRange())
 	s := within(serviceSpec, where+" service")
 	c := d.content(b.Body, s)
-	d.str(c, "name", &svc.Name)
+	if d.str(c, "name", &svc.Name) {
+		d.pos.set(svc, "name", c.attrs["name"].Expr.Range())
+	}
 	if d.str(c, "port", &svc.PortLabel) {
 		d.pos.set(svc, "port", c.attrs["port"].Expr.Range())
 	}
@@ -344,10 +346,13 @@ func (d *decoder) template(b *hclsyntax.Block, where string) *Template {
 	t := &Template{}
 	d.pos.set(t, "", b.DefRange())
 	c := d.content(b.Body, within(templateSpec, where+" template"))
-	if a := c.attrs["source"]; a != nil {
-		d.errorf(a.NameRange, "put the template text inline: data = <<EOF ... EOF", "template source files are not supported")
-	}
 	d.str(c, "data", &t.Data)
+	if d.str(c, "source", &t.Source) {
+		d.pos.set(t, "source", c.attrs["source"].Expr.Range())
+	}
+	if d.duration(c, "splay", &t.Splay) {
+		d.pos.set(t, "splay", c.attrs["splay"].Expr.Range())
+	}
 	if d.str(c, "destination", &t.Destination) {
 		d.pos.set(t, "destination", c.attrs["destination"].Expr.Range())
 	}

@@ -156,6 +156,11 @@ type Template struct {
 	Perms        string `json:"perms,omitempty"`
 	LeftDelim    string `json:"left_delimiter,omitempty"`
 	RightDelim   string `json:"right_delimiter,omitempty"`
+	// Source is a file in the task directory rendered instead of Data.
+	Source string `json:"source,omitempty"`
+	// Splay is the longest random wait before a change_mode action, so a
+	// service change does not restart every consumer at once.
+	Splay time.Duration `json:"splay,omitempty"`
 }
 
 // LookupTaskGroup returns the group named name, or nil.

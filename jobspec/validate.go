@@ -234,6 +234,9 @@ func (v *validator) services(ss []*Service, ports map[string]bool, path string) 
 			continue
 		}
 		spath := fmt.Sprintf("%s service %q", path, s.Name)
+		if summary, fix := checkServiceName(s.Name); summary != "" {
+			v.add(s, "name", spath, fix, "%s", summary)
+		}
 		if s.PortLabel != "" && !ports[s.PortLabel] && !isPortNumber(s.PortLabel) {
 			v.add(s, "port", spath, portFix(s.PortLabel, ports), "service %q uses port %q, which the group's network does not define", s.Name, s.PortLabel)
 		}
@@ -329,6 +332,12 @@ func (v *validator) task(t *Task, ports map[string]bool, path string) {
 			v.add(tm, "change_mode", path, oneOf(changeModes), "unknown template change_mode %q", tm.ChangeMode)
 		} else if tm.ChangeMode == "signal" && tm.ChangeSignal == "" {
 			v.add(tm, "change_mode", path, `set change_signal = "SIGHUP" (or similar)`, "template change_mode \"signal\" needs change_signal")
+		}
+		switch {
+		case tm.Source != "" && tm.Data != "":
+			v.add(tm, "source", path, "keep either data or source, not both", "template for %q sets both data and source", tm.Destination)
+		case tm.Source != "" && !localPath(tm.Source):
+			v.add(tm, "source", path, `give a path inside the task directory, e.g. source = "local/app.tpl"`, "template source %q is outside the task directory", tm.Source)
 		}
 		if tm.Perms != "" {
 			if _, err := strconv.ParseUint(tm.Perms, 8, 32); err != nil {
