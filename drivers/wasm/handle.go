@@ -128,9 +128,13 @@ func (h *handle) Wait() <-chan drivers.ExitResult { return h.waitCh }
 // for the guest to return.
 func (h *handle) Stop(timeout time.Duration, _ string) error {
 	h.stopOnce.Do(func() {
-		close(h.stopped)             // ends host sleeps
-		h.cancel()                   // running guest code exits at its next call or loop
-		shutdownPortSockets(h.ports) // blocking accept and recv return
+		close(h.stopped) // ends host sleeps
+		h.cancel()       // running guest code exits at its next call or loop
+		select {
+		case <-h.done: // exited already: its ports may belong to another task now
+		default:
+			shutdownPortSockets(h.ports) // blocking accept and recv return
+		}
 	})
 	if timeout <= 0 {
 		timeout = 5 * time.Second
