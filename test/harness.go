@@ -189,7 +189,7 @@ func startCentral(t testing.TB, o clusterOpts) *cluster {
 	args := []string{"server", "-data-dir", filepath.Join(dir, "central"), "-http", c.http,
 		"-raft", fmt.Sprintf("127.0.0.1:%d", freePort(t))}
 	if o.ttl != "" {
-		args = append(args, "-heartbeat-ttl", o.ttl)
+		args = append(args, "-heartbeat-ttl", o.ttl, "-heartbeat-grace", "1s")
 	}
 	if o.broker != "" {
 		c.broker = o.broker

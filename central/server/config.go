@@ -22,7 +22,10 @@ type Config struct {
 	ACL             bool
 
 	TopicPrefix  string        // default protocol.DefaultPrefix
-	HeartbeatTTL time.Duration // a node missing heartbeats this long is down; default 15s
+	HeartbeatTTL time.Duration // heartbeats are expected within this; default 15s
+	// HeartbeatGrace is added to the TTL before a silent node is marked
+	// disconnected or down; default 5s.
+	HeartbeatGrace time.Duration
 	// DevMode shortens Raft timeouts for a fast single-server start.
 	DevMode bool
 }
@@ -56,6 +59,12 @@ func (c *Config) setDefaults() error {
 	}
 	if c.HeartbeatTTL == 0 {
 		c.HeartbeatTTL = 15 * time.Second
+	}
+	if c.HeartbeatGrace == 0 {
+		c.HeartbeatGrace = 5 * time.Second
+	}
+	if c.HeartbeatGrace < 0 {
+		c.HeartbeatGrace = 0 // explicitly none
 	}
 	if c.HeartbeatTTL < time.Second {
 		return fmt.Errorf("server: heartbeat_ttl %v is too short: use at least 1s", c.HeartbeatTTL)

@@ -13,7 +13,8 @@ import (
 // loop is the leader's single owner of node liveness: it takes every
 // inbound agent message in order and turns what matters into ops.
 func (l *leader) loop() {
-	live := newLiveness(l.s.cfg.HeartbeatTTL)
+	live := newLiveness(l.s.cfg.HeartbeatTTL + l.s.cfg.HeartbeatGrace)
+	exp := &expiries{}
 	rehello := map[string]time.Time{} // when we last asked an unknown node to register
 	now := time.Now()
 	// Every node that was ready under the previous leader gets a full TTL
@@ -33,7 +34,10 @@ func (l *leader) loop() {
 			l.handle(m, live, rehello)
 		case now := <-tick.C:
 			for _, id := range live.expired(now) {
-				l.nodeMissed(id, now)
+				l.nodeMissed(id, now, exp)
+			}
+			for _, e := range exp.due(now) {
+				l.windowExpired(e, now)
 			}
 		}
 	}
@@ -64,8 +68,12 @@ func (l *leader) handle(m gateway.Inbound, live *liveness, rehello map[string]ti
 			return
 		}
 		live.touch(m.NodeID, now)
-		if n.Status != structs.NodeReady {
-			l.nodeBack(n, now)
+		if n.Status != structs.NodeReady && now.Sub(rehello[m.NodeID]) > l.s.cfg.HeartbeatTTL {
+			// Heartbeats from a node we had given up on: its link to us
+			// is back but it never lost its broker. Ask for a hello with
+			// the state of every allocation, and reconcile from that.
+			rehello[m.NodeID] = now
+			l.askRehello(m.NodeID)
 		}
 	case protocol.KindUp:
 		l.updates.Add(1)
@@ -92,7 +100,17 @@ func (l *leader) nodeHello(h *protocol.Hello, now time.Time) {
 	}
 	ops := []state.Op{{UpsertNode: n}}
 	if prev == nil || prev.Status != structs.NodeReady {
-		if evals := l.evalsForNewCapacity(now.UnixNano(), n.ID); len(evals) > 0 {
+		// Back from an outage (or new): reconcile the jobs it runs with
+		// what it reports below, and place what waited for capacity.
+		seen := map[[2]string]bool{}
+		evals := l.evalsForNodeJobs(n.ID, structs.TriggerReconnect, now.UnixNano(), seen)
+		for _, e := range l.evalsForNewCapacity(now.UnixNano(), n.ID) {
+			if key := [2]string{e.Namespace, e.JobID}; !seen[key] {
+				seen[key] = true
+				evals = append(evals, e)
+			}
+		}
+		if len(evals) > 0 {
 			ops = append(ops, state.Op{UpsertEvals: evals})
 		}
 	}
@@ -107,43 +125,6 @@ func (l *leader) nodeHello(h *protocol.Hello, now time.Time) {
 		}
 		l.pub.mark(h.NodeID) // the agent may have missed its desired state
 	}})
-}
-
-// nodeBack marks a down node ready again when its heartbeats return.
-func (l *leader) nodeBack(n *structs.Node, now time.Time) {
-	ops := []state.Op{{NodeStatus: &state.NodeStatus{NodeID: n.ID, Status: structs.NodeReady, Description: "heartbeats resumed", Now: now.UnixNano()}}}
-	if evals := l.evalsForNewCapacity(now.UnixNano(), n.ID); len(evals) > 0 {
-		ops = append(ops, state.Op{UpsertEvals: evals})
-	}
-	l.submit(batchItem{ops: ops, after: func(*state.ApplyResult) { l.pub.mark(n.ID) }})
-}
-
-// nodeMissed marks a node down after its heartbeat TTL passed, and
-// evaluates every job with allocations on it so they are replaced.
-func (l *leader) nodeMissed(id string, now time.Time) {
-	n := l.s.store.NodeByID(id)
-	if n == nil || n.Status != structs.NodeReady {
-		return
-	}
-	l.nodesDown.Add(1)
-	l.s.log.Warn("node missed its heartbeats: marking it down", "node", id, "name", n.Name, "ttl", l.s.cfg.HeartbeatTTL)
-	ops := []state.Op{{NodeStatus: &state.NodeStatus{NodeID: id, Status: structs.NodeDown, Description: "missed heartbeats", Now: now.UnixNano()}}}
-	seen := map[[2]string]bool{}
-	var evals []*structs.Evaluation
-	for _, a := range l.s.store.AllocsByNode(id) {
-		key := [2]string{a.Namespace, a.JobID}
-		if a.Terminal() || seen[key] {
-			continue
-		}
-		seen[key] = true
-		if job := l.s.store.JobByID(a.Namespace, a.JobID); job != nil {
-			evals = append(evals, newEval(job.Namespace, job.ID, job.Type, job.Priority, structs.TriggerNodeUpdate, id, now.UnixNano()))
-		}
-	}
-	if len(evals) > 0 {
-		ops = append(ops, state.Op{UpsertEvals: evals})
-	}
-	l.submit(batchItem{ops: ops})
 }
 
 // evalsForNewCapacity returns evaluations for the jobs that a node joining

@@ -37,7 +37,7 @@ func testServer(t testing.TB, ttl time.Duration) *Server {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	s, err := New(Config{
 		DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", RaftAddr: "127.0.0.1:0", MQTTAddr: "127.0.0.1:0",
-		HeartbeatTTL: ttl, DevMode: true,
+		HeartbeatTTL: ttl, HeartbeatGrace: -1, DevMode: true,
 	}, logger, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -55,11 +55,11 @@ func testServer(t testing.TB, ttl time.Duration) *Server {
 // wireAgent speaks the agent's side of the protocol by hand, so these tests
 // see exactly what central puts on the wire.
 type wireAgent struct {
-	t      *testing.T
-	id     string
-	c      paho.Client
-	topics protocol.Topics
-	mu     sync.Mutex
+	t       *testing.T
+	id      string
+	c       paho.Client
+	topics  protocol.Topics
+	mu      sync.Mutex
 	desired *protocol.Desired
 	acked   uint64
 	rehello bool
@@ -226,12 +226,23 @@ func TestMissedHeartbeatsMarkNodeDownAndAllocsLost(t *testing.T) {
 		return nil
 	})
 	// Heartbeats again: the node is ready and the job placed anew.
+	// Heartbeats again: central asks for a hello, and with it the node is
+	// ready and the job placed anew.
 	var seq uint64
 	eventually(t, 5*time.Second, func() error {
 		seq++
 		a.heartbeat(seq)
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if !a.rehello {
+			return fmt.Errorf("central did not ask the returning node for a hello")
+		}
+		return nil
+	})
+	a.hello()
+	eventually(t, 5*time.Second, func() error {
 		if n := s.store.NodeByID("n1"); n.Status != structs.NodeReady {
-			return fmt.Errorf("node is %s after heartbeats resumed", n.Status)
+			return fmt.Errorf("node is %s after its hello", n.Status)
 		}
 		return nil
 	})

@@ -31,6 +31,7 @@ type fileConfig struct {
 	Join            []string `hcl:"join,optional"`
 	ACL             bool     `hcl:"acl,optional"`
 	HeartbeatTTL    string   `hcl:"heartbeat_ttl,optional"`
+	HeartbeatGrace  string   `hcl:"heartbeat_grace,optional"`
 	TopicPrefix     string   `hcl:"topic_prefix,optional"`
 	LogLevel        string   `hcl:"log_level,optional"`
 }
@@ -46,9 +47,9 @@ func serverFlags(name string, args []string, stderr io.Writer, dev bool) (server
 	fs := flag.NewFlagSet("central "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		cfgFile, logLevel, ttl string
-		fc                     fileConfig
-		brokers, join          listFlag
+		cfgFile, logLevel, ttl, grace string
+		fc                            fileConfig
+		brokers, join                 listFlag
 	)
 	fs.StringVar(&cfgFile, "config", "", "HCL config file; flags override its keys")
 	fs.StringVar(&fc.Name, "name", "", "server name, unique in the cluster (default: central)")
@@ -62,7 +63,8 @@ func serverFlags(name string, args []string, stderr io.Writer, dev bool) (server
 		fs.StringVar(&fc.Region, "region", "", "region (default global)")
 		fs.IntVar(&fc.BootstrapExpect, "bootstrap-expect", 0, "servers expected before bootstrapping (default 1)")
 		fs.Var(&join, "join", "another server's HTTP address, repeatable")
-		fs.StringVar(&ttl, "heartbeat-ttl", "", "a node silent this long is down (default 15s)")
+		fs.StringVar(&ttl, "heartbeat-ttl", "", "heartbeats are expected within this (default 15s)")
+		fs.StringVar(&grace, "heartbeat-grace", "", "added to the TTL before a silent node is disconnected or down (default 5s; 0s for none)")
 	}
 	fs.BoolVar(&fc.ACL, "acl", false, "enable ACLs (bootstrap required)")
 	if err := fs.Parse(args); err != nil {
@@ -102,6 +104,16 @@ func serverFlags(name string, args []string, stderr io.Writer, dev bool) (server
 			return cfg, "", fs, fmt.Errorf("heartbeat_ttl %q: %v (use a duration such as \"15s\")", t, err)
 		}
 		cfg.HeartbeatTTL = d
+	}
+	if g := pick(grace, file.HeartbeatGrace); g != "" {
+		d, err := time.ParseDuration(g)
+		if err != nil {
+			return cfg, "", fs, fmt.Errorf("heartbeat_grace %q: %v (use a duration such as \"5s\")", g, err)
+		}
+		if d == 0 {
+			d = -1 // explicitly none
+		}
+		cfg.HeartbeatGrace = d
 	}
 	return cfg, pick(logLevel, file.LogLevel), fs, nil
 }
