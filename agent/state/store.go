@@ -29,6 +29,7 @@ var (
 	bHandles   = []byte("handles")
 	bOutbox    = []byte("outbox")     // seq (8 bytes BE) → AllocUpdate
 	bOutboxIdx = []byte("outbox_idx") // alloc id → seq of its outbox entry
+	bServices  = []byte("services")   // service name → last ServiceSet seen on svc/<name>
 
 	kNodeID  = []byte("node_id")
 	kSeq     = []byte("seq")
@@ -94,7 +95,7 @@ func openChecked(path string) (db *bolt.DB, err error) {
 		for err := range tx.Check() {
 			return err
 		}
-		for _, b := range [][]byte{bMeta, bAllocs, bHandles, bOutbox, bOutboxIdx} {
+		for _, b := range [][]byte{bMeta, bAllocs, bHandles, bOutbox, bOutboxIdx, bServices} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

@@ -180,3 +180,31 @@ func TestCorruptFileMovedAside(t *testing.T) {
 		t.Fatalf("desired on empty store: %v", err)
 	}
 }
+
+func TestServiceSetsSurviveReopen(t *testing.T) {
+	dir := t.TempDir()
+	st, _, err := Open(dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := &protocol.ServiceSet{V: protocol.Version, Name: "api", Index: 9, Instances: []protocol.ServiceInstance{{ID: "i1", Address: "10.0.0.1", Port: 80, Healthy: true}}}
+	if err := st.PutServiceSet("api", set); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutServiceSet("db", &protocol.ServiceSet{V: protocol.Version, Name: "db"}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	st, _, err = Open(dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	got, err := st.ServiceSets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got["api"].Index != 9 || len(got["api"].Instances) != 1 || got["api"].Instances[0].Address != "10.0.0.1" || len(got["db"].Instances) != 0 {
+		t.Fatalf("service sets after reopen: %+v", got)
+	}
+}
