@@ -159,6 +159,9 @@ func (a *applier) stop(s *structs.Allocation, now int64) {
 		a.nodes[c.NodeID] = true
 	}
 	a.insert(TableAllocs, &c)
+	if clientTerminal(c.ClientStatus) {
+		a.dropAllocServices(c.ID)
+	}
 	a.jobs[jobKey{c.Namespace, c.JobID}] = true
 }
 
@@ -192,6 +195,11 @@ func (a *applier) clientUpdate(op *ClientUpdate) error {
 		}
 		a.insert(TableAllocs, &c)
 		a.jobs[jobKey{c.Namespace, c.JobID}] = true
+		if clientTerminal(c.ClientStatus) {
+			a.dropAllocServices(c.ID)
+		} else {
+			a.setAllocServices(&c, node, u.Services)
+		}
 	}
 	if op.Seq > node.LastSeq {
 		n := *node
@@ -223,6 +231,9 @@ func (a *applier) allocEvents(op *AllocEvents) error {
 			c.ModifyTime = op.Event.Time
 		}
 		a.insert(TableAllocs, &c)
+		if clientTerminal(c.ClientStatus) {
+			a.dropAllocServices(c.ID)
+		}
 		a.jobs[jobKey{c.Namespace, c.JobID}] = true
 	}
 	return nil

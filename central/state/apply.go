@@ -40,6 +40,10 @@ type ApplyResult struct {
 	EvalsCreated []*structs.Evaluation
 	// JobIndex is, for UpsertJob and StopJob, the job's JobModifyIndex.
 	JobIndex uint64
+	// ServicesChanged lists, sorted, the service names whose instance set
+	// or an instance's published fields (address, port, tags, health)
+	// changed: the leader republishes their retained topics.
+	ServicesChanged []string
 	// Ignored counts updates skipped as stale: client updates for allocs
 	// that do not exist or belong to another node, stops and events for
 	// missing allocs.
@@ -55,6 +59,7 @@ type applier struct {
 	changed map[string]bool // tables written
 	nodes   map[string]bool // nodes whose desired set changed
 	jobs    map[jobKey]bool // jobs whose status may have changed
+	svcs    map[string]bool // service names whose published set changed
 	res     *ApplyResult
 }
 
@@ -78,6 +83,7 @@ func (s *Store) ApplyDirect(index uint64, c *Command) (res *ApplyResult) {
 		changed: make(map[string]bool),
 		nodes:   make(map[string]bool),
 		jobs:    make(map[jobKey]bool),
+		svcs:    make(map[string]bool),
 		res:     res,
 	}
 	defer func() {
@@ -104,6 +110,10 @@ func (s *Store) ApplyDirect(index uint64, c *Command) (res *ApplyResult) {
 		res.NodesChanged = append(res.NodesChanged, n)
 	}
 	sort.Strings(res.NodesChanged)
+	for n := range a.svcs {
+		res.ServicesChanged = append(res.ServicesChanged, n)
+	}
+	sort.Strings(res.ServicesChanged)
 	return res
 }
 
@@ -111,7 +121,7 @@ func (a *applier) apply(op *Op) error {
 	set := 0
 	for _, isSet := range []bool{op.UpsertJob != nil, op.StopJob != nil, op.UpsertNode != nil,
 		op.NodeStatus != nil, op.NodeEligibility != nil, op.UpsertEvals != nil,
-		op.ApplyPlan != nil, op.ClientUpdate != nil, op.AllocEvents != nil} {
+		op.ApplyPlan != nil, op.ClientUpdate != nil, op.AllocEvents != nil, op.DeleteService != nil} {
 		if isSet {
 			set++
 		}
@@ -139,6 +149,8 @@ func (a *applier) apply(op *Op) error {
 		return a.applyPlan(op.ApplyPlan)
 	case op.ClientUpdate != nil:
 		return a.clientUpdate(op.ClientUpdate)
+	case op.DeleteService != nil:
+		return a.deleteService(op.DeleteService)
 	default:
 		return a.allocEvents(op.AllocEvents)
 	}

@@ -36,6 +36,7 @@ type Op struct {
 	ApplyPlan       *ApplyPlan            `json:"apply_plan,omitempty"`
 	ClientUpdate    *ClientUpdate         `json:"client_update,omitempty"`
 	AllocEvents     *AllocEvents          `json:"alloc_events,omitempty"`
+	DeleteService   *DeleteService        `json:"delete_service,omitempty"`
 }
 
 // UpsertJob registers a job or a new version of it. Eval, if set, is
@@ -95,6 +96,19 @@ type AllocClientUpdate struct {
 	ClientDescription string                        `json:"client_description,omitempty"`
 	TaskStates        map[string]*structs.TaskState `json:"task_states,omitempty"`
 	ModifyTime        int64                         `json:"modify_time"` // unix ns; 0 = the command's Now
+	// Services is the alloc's full set of service instances: it replaces
+	// the set registered before. Ignored (all removed) once the alloc's
+	// client status is terminal.
+	Services []*structs.ServiceRegistration `json:"services,omitempty"`
+}
+
+// DeleteService removes one service instance (an operator's
+// `central service delete`). Its agent registers it again with its next
+// update if the instance still exists.
+type DeleteService struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	ID        string `json:"id"`
 }
 
 // AllocEvents records a central decision on allocations (e.g. Lost,

@@ -9,6 +9,7 @@
 //	nodes         agents                              id
 //	allocs        allocations                         id, node (node_id), job (namespace, job_id)
 //	evals         evaluations                         id, job (namespace, job_id), status
+//	services      service instances                   id, name (service_name, namespace), alloc (alloc_id)
 //	index         raft index at which a table changed id (table name)
 //
 // A job keeps its newest 6 versions, plus any older version an allocation
@@ -30,8 +31,17 @@
 //	NodeEligibility  eligibility and drain
 //	UpsertEvals      insert or update evaluations
 //	ApplyPlan        placements, stops, the eval's new status, follow-up evals
-//	ClientUpdate     a node's report on its allocs (others' allocs ignored)
+//	ClientUpdate     a node's report on its allocs (others' allocs ignored),
+//	                 each with its full set of service instances
 //	AllocEvents      central's decisions on allocs (Lost, Reconnected, ...)
+//	DeleteService    an operator removes one service instance
+//
+// Service instances belong to their allocation: a ClientUpdate replaces
+// the alloc's set (identity fields taken from the alloc and node, not the
+// agent); a client status of complete, failed or lost, however it is set
+// (client update, plan stop, alloc events), removes them all. "unknown"
+// keeps them: a disconnected site's instances stay listed. ApplyResult
+// names every service whose published instances changed.
 //
 // The FSM is deterministic: it reads no clock and makes no IDs; times and
 // IDs come inside commands, set by the leader. It creates no evaluations of
@@ -50,5 +60,5 @@
 //	    FSM.Apply(log) -> DecodeCommand -> Store.ApplyDirect(index, cmd)
 //	        one write txn: apply each op; recompute touched jobs' status;
 //	        bump the index of each changed table; commit; wake waiters
-//	    -> *ApplyResult{NodesChanged, EvalsCreated, ...} to the leader's future
+//	    -> *ApplyResult{NodesChanged, ServicesChanged, EvalsCreated, ...} to the leader's future
 package state

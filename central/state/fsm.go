@@ -14,7 +14,11 @@ import (
 )
 
 // snapshotFormat is the version of the snapshot stream written by Persist.
-const snapshotFormat = 1
+// Format 2 added service registrations; format 1 streams still restore.
+const (
+	snapshotFormat    = 2
+	minSnapshotFormat = 1
+)
 
 // FSM applies Raft log entries (CBOR-encoded Commands) to a Store. It
 // implements raft.FSM: raft calls Apply and Snapshot from one goroutine,
@@ -68,13 +72,14 @@ type snapHeader struct {
 // snapRecord is one row of a snapshot stream; exactly one field is set.
 // End marks the end of a complete stream (a truncated one is refused).
 type snapRecord struct {
-	Version *jobspec.Job        `json:"v,omitempty"`
-	Job     *jobspec.Job        `json:"j,omitempty"`
-	Node    *structs.Node       `json:"n,omitempty"`
-	Eval    *structs.Evaluation `json:"e,omitempty"`
-	Alloc   *structs.Allocation `json:"a,omitempty"`
-	Index   *indexEntry         `json:"i,omitempty"`
-	End     bool                `json:"end,omitempty"`
+	Version *jobspec.Job                 `json:"v,omitempty"`
+	Job     *jobspec.Job                 `json:"j,omitempty"`
+	Node    *structs.Node                `json:"n,omitempty"`
+	Eval    *structs.Evaluation          `json:"e,omitempty"`
+	Alloc   *structs.Allocation          `json:"a,omitempty"`
+	Service *structs.ServiceRegistration `json:"s,omitempty"`
+	Index   *indexEntry                  `json:"i,omitempty"`
+	End     bool                         `json:"end,omitempty"`
 }
 
 // Snapshot captures the store at this point (cheap); Persist streams it.
@@ -124,6 +129,8 @@ func (s *fsmSnapshot) write(w io.Writer) error {
 				rec.Eval = raw.(*structs.Evaluation)
 			case TableAllocs:
 				rec.Alloc = raw.(*structs.Allocation)
+			case TableServices:
+				rec.Service = raw.(*structs.ServiceRegistration)
 			}
 			if err := enc.Encode(&rec); err != nil {
 				return fmt.Errorf("state: snapshot %s row: %w", table, err)
@@ -167,8 +174,8 @@ func readSnapshot(r io.Reader) (*memdb.MemDB, error) {
 	if err := dec.Decode(&h); err != nil {
 		return nil, fmt.Errorf("%w: header: %v", ErrBadSnapshot, err)
 	}
-	if h.Format != snapshotFormat {
-		return nil, fmt.Errorf("%w: format %d (this build reads %d): upgrade this server", ErrBadSnapshot, h.Format, snapshotFormat)
+	if h.Format < minSnapshotFormat || h.Format > snapshotFormat {
+		return nil, fmt.Errorf("%w: format %d (this build reads %d to %d): upgrade this server", ErrBadSnapshot, h.Format, minSnapshotFormat, snapshotFormat)
 	}
 	db := newDB()
 	txn := db.Txn(true)
@@ -198,6 +205,8 @@ func readSnapshot(r io.Reader) (*memdb.MemDB, error) {
 			table, obj = TableNodes, rec.Node
 		case rec.Eval != nil:
 			table, obj = TableEvals, rec.Eval
+		case rec.Service != nil:
+			table, obj = TableServices, rec.Service
 		case rec.Alloc != nil:
 			allocs = append(allocs, rec.Alloc) // linked to its job below
 			continue

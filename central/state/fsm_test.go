@@ -41,7 +41,7 @@ func dump(t fataler, r Reader) string {
 	}
 	b, err := json.MarshalIndent(map[string]any{
 		"jobs": r.Jobs(""), "versions": versions, "nodes": r.Nodes(), "allocs": allocs,
-		"evals": r.Evals(), "pending": r.PendingEvals(), "index": idx,
+		"evals": r.Evals(), "pending": r.PendingEvals(), "index": idx, "services": r.Services(""),
 	}, "", " ")
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +56,8 @@ func populate(h *harness) {
 	h.mustApply(upsertJob(testJob("web", 3), nil))
 	h.mustApply(plan([]*structs.Allocation{testAlloc("a1", "n1", "web", 0), testAlloc("a2", "n2", "web", 1), testAlloc("a3", "n2", "db", 0)}, nil))
 	h.mustApply(Op{ClientUpdate: &ClientUpdate{NodeID: "n2", Seq: 4, Allocs: []AllocClientUpdate{{ID: "a2", ClientStatus: "running",
-		TaskStates: map[string]*structs.TaskState{"server": {State: "running", Events: []structs.TaskEvent{{Type: "Started", Time: 3}}}}}}}})
+		TaskStates: map[string]*structs.TaskState{"server": {State: "running", Events: []structs.TaskEvent{{Type: "Started", Time: 3}}}},
+		Services:   []*structs.ServiceRegistration{testReg("api", "server", "http", 8080, true), testReg("api", "", "admin", 9090, false)}}}}})
 	h.mustApply(Op{NodeStatus: &NodeStatus{NodeID: "n1", Status: structs.NodeDisconnected, Now: 9}},
 		Op{AllocEvents: &AllocEvents{AllocIDs: []string{"a1"}, Event: structs.AllocEvent{Type: "Lost", Time: 9}, ClientStatus: "unknown"}})
 	h.mustApply(Op{StopJob: &StopJob{Namespace: "default", JobID: "db", Eval: testEval("e3", "db")}})

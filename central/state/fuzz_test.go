@@ -25,6 +25,8 @@ func seedCommands() (base [][]byte, seeds [][]byte) {
 	base = [][]byte{
 		enc(nodeOp(testNode("n1")), nodeOp(testNode("n2")), upsertJob(testJob("web", 2), testEval("e1", "web"))),
 		enc(plan([]*structs.Allocation{testAlloc("a1", "n1", "web", 0), testAlloc("a2", "n2", "web", 0)}, nil)),
+		enc(Op{ClientUpdate: &ClientUpdate{NodeID: "n1", Seq: 1, Allocs: []AllocClientUpdate{{ID: "a1", ClientStatus: "running",
+			Services: []*structs.ServiceRegistration{testReg("api", "server", "http", 8080, true)}}}}}),
 	}
 	prev := testAlloc("a3", "n2", "web", 0)
 	prev.PreviousAllocation = "a1"
@@ -40,6 +42,9 @@ func seedCommands() (base [][]byte, seeds [][]byte) {
 		enc(Op{ClientUpdate: &ClientUpdate{NodeID: "n1", Seq: 3, Allocs: []AllocClientUpdate{{ID: "a1", ClientStatus: "failed",
 			TaskStates: map[string]*structs.TaskState{"server": {State: "dead", Failed: true}}}}}}),
 		enc(Op{AllocEvents: &AllocEvents{AllocIDs: []string{"a1", "a2"}, Event: structs.AllocEvent{Type: "Lost"}, ClientStatus: "lost"}}),
+		enc(Op{ClientUpdate: &ClientUpdate{NodeID: "n2", Seq: 2, Allocs: []AllocClientUpdate{{ID: "a2", ClientStatus: "running",
+			Services: []*structs.ServiceRegistration{testReg("api", "server", "http", 8081, false), testReg("db", "", "", 5432, true)}}}}}),
+		enc(Op{DeleteService: &DeleteService{Namespace: "default", Name: "api", ID: structs.ServiceID("a1", "server", "api", "http")}}),
 		enc(Op{}),
 		{0xa0},
 	}

@@ -76,6 +76,13 @@ func testAlloc(id, node, job string, version uint64) *structs.Allocation {
 	}
 }
 
+// testReg is a service instance as an agent reports it (identity fields
+// left for the store to fill).
+func testReg(name, task, port string, portNum int, healthy bool) *structs.ServiceRegistration {
+	return &structs.ServiceRegistration{ServiceName: name, Task: task, PortLabel: port,
+		Address: "10.0.0.1", Port: portNum, Tags: []string{"v1"}, Healthy: healthy}
+}
+
 func testEval(id, job string) *structs.Evaluation {
 	return &structs.Evaluation{ID: id, Namespace: "default", JobID: job, Type: "service",
 		Priority: 50, TriggeredBy: structs.TriggerJobRegister, Status: structs.EvalPending}

@@ -31,7 +31,8 @@ func genOp(t *rapid.T) Op {
 		}
 		return a
 	}
-	switch rapid.IntRange(0, 8).Draw(t, "kind") {
+	svc := rapid.SampledFrom([]string{"api", "db"})
+	switch rapid.IntRange(0, 9).Draw(t, "kind") {
 	case 0:
 		var e *structs.Evaluation
 		if rapid.Bool().Draw(t, "witheval") {
@@ -66,9 +67,17 @@ func genOp(t *rapid.T) Op {
 	case 7:
 		cu := &ClientUpdate{NodeID: node.Draw(t, "node"), Seq: uint64(rapid.IntRange(0, 9).Draw(t, "seq"))}
 		for i := rapid.IntRange(0, 3).Draw(t, "nupd"); i > 0; i-- {
-			cu.Allocs = append(cu.Allocs, AllocClientUpdate{ID: alloc.Draw(t, "alloc"), ClientStatus: cstatus.Draw(t, "cstatus")})
+			u := AllocClientUpdate{ID: alloc.Draw(t, "alloc"), ClientStatus: cstatus.Draw(t, "cstatus")}
+			for j := rapid.IntRange(0, 2).Draw(t, "nsvc"); j > 0; j-- {
+				u.Services = append(u.Services, testReg(svc.Draw(t, "svc"), rapid.SampledFrom([]string{"", "server"}).Draw(t, "task"),
+					"http", rapid.IntRange(8080, 8081).Draw(t, "port"), rapid.Bool().Draw(t, "healthy")))
+			}
+			cu.Allocs = append(cu.Allocs, u)
 		}
 		return Op{ClientUpdate: cu}
+	case 8:
+		name, a := svc.Draw(t, "svc"), alloc.Draw(t, "alloc")
+		return Op{DeleteService: &DeleteService{Name: name, ID: structs.ServiceID(a, "server", name, "http")}}
 	default:
 		return Op{AllocEvents: &AllocEvents{AllocIDs: []string{alloc.Draw(t, "alloc")},
 			Event: structs.AllocEvent{Type: "Lost", Time: 3}, ClientStatus: cstatus.Draw(t, "cstatus")}}
@@ -96,6 +105,17 @@ func checkInvariants(t *rapid.T, s Reader, index uint64) {
 			t.Fatalf("job %s keeps %d versions", id, n)
 		}
 	}
+	for _, r := range s.Services("") {
+		a := s.AllocByID(r.AllocID)
+		switch {
+		case a == nil:
+			t.Fatalf("service %s: alloc %s does not exist", r.ID, r.AllocID)
+		case clientTerminal(a.ClientStatus):
+			t.Fatalf("service %s: alloc %s is %s but its instance is registered", r.ID, a.ID, a.ClientStatus)
+		case a.NodeID != r.NodeID || a.JobID != r.JobID || a.Namespace != r.Namespace:
+			t.Fatalf("service %s: identity %s/%s/%s differs from alloc's", r.ID, r.NodeID, r.JobID, r.Namespace)
+		}
+	}
 	var max uint64
 	for _, tb := range tables {
 		if i := s.Index(tb); i > index {
@@ -114,7 +134,7 @@ func summary(r *ApplyResult) string {
 	for _, e := range r.EvalsCreated {
 		evals = append(evals, e.ID)
 	}
-	return fmt.Sprint(r.Index, r.Err, r.NodesChanged, evals, r.JobIndex, r.Ignored)
+	return fmt.Sprint(r.Index, r.Err, r.NodesChanged, evals, r.JobIndex, r.Ignored, r.ServicesChanged)
 }
 
 // TestPropertyDeterministicAndRestorable applies random command sequences

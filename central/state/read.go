@@ -28,6 +28,9 @@ type Reader interface {
 	Evals() []*structs.Evaluation
 	PendingEvals() []*structs.Evaluation
 	EvalsByStatus(status string) []*structs.Evaluation
+	Services(ns string) []*structs.ServiceRegistration
+	ServiceByName(ns, name string) []*structs.ServiceRegistration
+	ServicesByAlloc(allocID string) []*structs.ServiceRegistration
 	Index(table string) uint64
 }
 

@@ -16,11 +16,12 @@ const (
 	TableNodes       = "nodes"
 	TableAllocs      = "allocs"
 	TableEvals       = "evals"
+	TableServices    = "services"
 	tableIndex       = "index"
 )
 
 // tables lists the tables that have a raft index, in snapshot order.
-var tables = []string{TableJobVersions, TableJobs, TableNodes, TableEvals, TableAllocs}
+var tables = []string{TableJobVersions, TableJobs, TableNodes, TableEvals, TableAllocs, TableServices}
 
 // indexEntry is a row of the "index" table: the raft index at which a table
 // last changed.
@@ -166,6 +167,21 @@ func schema() *memdb.DBSchema {
 				"job": {Name: "job", Indexer: strIndex{func(o any) ([]string, bool) {
 					a := o.(*structs.Allocation)
 					return []string{a.Namespace, a.JobID}, true
+				}}},
+			},
+		},
+		TableServices: {
+			Name: TableServices,
+			Indexes: map[string]*memdb.IndexSchema{
+				"id": idIndex(func(o any) ([]string, bool) { return []string{o.(*structs.ServiceRegistration).ID}, true }),
+				// name before namespace: one name's instances across
+				// namespaces are one prefix (they share one MQTT topic).
+				"name": {Name: "name", Indexer: strIndex{func(o any) ([]string, bool) {
+					r := o.(*structs.ServiceRegistration)
+					return []string{r.ServiceName, r.Namespace}, true
+				}}},
+				"alloc": {Name: "alloc", Indexer: strIndex{func(o any) ([]string, bool) {
+					return []string{o.(*structs.ServiceRegistration).AllocID}, true
 				}}},
 			},
 		},

@@ -184,6 +184,10 @@ type Plan struct {
 	Place []*Allocation `json:"place,omitempty"`
 	// Stop holds allocations to stop, with their new desired/client status set.
 	Stop []*Allocation `json:"stop,omitempty"`
+	// Unknown holds allocations whose node disconnected while their group's
+	// disconnect window (lost_after) is open: set ClientStatus "unknown" and
+	// append Events (a "Disconnected" event). They stay desired "run".
+	Unknown []*Allocation `json:"unknown,omitempty"`
 	// Failed holds, per group, why allocations could not be placed.
 	Failed map[string]*AllocMetric `json:"failed,omitempty"`
 	// Queued counts, per group, allocations still unplaced.
@@ -199,4 +203,36 @@ func GenerateID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// ServiceRegistration is one instance of a service, registered by the agent
+// running its allocation. Central fills NodeID, JobID, Namespace and
+// Datacenter from the allocation and its node, never from the agent.
+type ServiceRegistration struct {
+	ID          string   `json:"id"`
+	ServiceName string   `json:"service_name"`
+	Namespace   string   `json:"namespace"`
+	JobID       string   `json:"job_id"`
+	AllocID     string   `json:"alloc_id"`
+	NodeID      string   `json:"node_id"`
+	Datacenter  string   `json:"datacenter"`
+	Task        string   `json:"task,omitempty"` // empty for a group service
+	PortLabel   string   `json:"port_label,omitempty"`
+	Address     string   `json:"address"`
+	Port        int      `json:"port"`
+	Tags        []string `json:"tags"`
+	Healthy     bool     `json:"healthy"`
+	Output      string   `json:"output,omitempty"` // last failing check's message
+	CreateIndex uint64   `json:"create_index"`
+	ModifyIndex uint64   `json:"modify_index"`
+}
+
+// ServiceID is the deterministic ID of a service instance: one per alloc,
+// task (or "group"), service name and port label, so a re-registration
+// replaces the same row.
+func ServiceID(allocID, task, name, portLabel string) string {
+	if task == "" {
+		task = "group"
+	}
+	return fmt.Sprintf("_tether-%s-%s-%s-%s", allocID, task, name, portLabel)
 }
