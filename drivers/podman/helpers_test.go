@@ -45,7 +45,9 @@ type env struct {
 	image  string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvB(t) }
+
+func newEnvB(t testing.TB) *env {
 	t.Helper()
 	socket := podmantest.Start(t)
 	return &env{socket: socket, image: podmantest.Image(t, socket)}
@@ -62,6 +64,11 @@ func (e *env) driver(opts Options) *Driver {
 // task returns a task config running `sh -c script` in e's image, with
 // fresh alloc/task dirs and its logs under the alloc dir.
 func (e *env) task(t *testing.T, name, script string) *drivers.TaskConfig {
+	t.Helper()
+	return e.taskB(t, name, script)
+}
+
+func (e *env) taskB(t testing.TB, name, script string) *drivers.TaskConfig {
 	t.Helper()
 	root := t.TempDir()
 	alloc := fmt.Sprintf("a%d", time.Now().UnixNano())
