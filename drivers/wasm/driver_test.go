@@ -124,9 +124,11 @@ func TestStopEndsGuests(t *testing.T) {
 		{"C loop without host calls", "tool", []string{"spin"}},
 		{"WAT branch loop", "loop", nil},
 		{"sleeping in the host", "tool", []string{"sleep"}},
+		{"Go guest in time.Sleep", "go", []string{"-sleep", "1h"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := newTask(t, guest(t, tc.guest), tc.args...)
+			cfg.MemoryMB = 128
 			h, err := d.Start(context.Background(), cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -306,5 +308,41 @@ func TestWazeroVersionMatchesGoMod(t *testing.T) {
 	gomod := readFile(t, filepath.Join("..", "..", "go.mod"))
 	if !strings.Contains(gomod, "github.com/tetratelabs/wazero "+wazeroModuleVersion) {
 		t.Errorf("go.mod does not require wazero %s: update wazeroModuleVersion", wazeroModuleVersion)
+	}
+}
+
+func TestConcurrentStartsShareTheModule(t *testing.T) {
+	d := newDriver(t, Options{})
+	mod := guest(t, "tool")
+	const n = 8
+	type out struct {
+		code int
+		res  drivers.ExitResult
+		err  error
+	}
+	results := make(chan out, n)
+	for i := 0; i < n; i++ {
+		cfg := newTask(t, mod, "exit", strconv.Itoa(i))
+		go func(code int) {
+			h, err := d.Start(context.Background(), cfg)
+			if err != nil {
+				results <- out{code: code, err: err}
+				return
+			}
+			results <- out{code: code, res: <-h.Wait()}
+		}(i)
+	}
+	for i := 0; i < n; i++ {
+		select {
+		case o := <-results:
+			if o.err != nil {
+				t.Fatalf("start %d: %v", o.code, o.err)
+			}
+			if o.res.ExitCode != o.code {
+				t.Errorf("task %d exited %+v", o.code, o.res)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("tasks did not finish")
+		}
 	}
 }

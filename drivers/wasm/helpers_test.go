@@ -15,8 +15,10 @@ import (
 	"github.com/tether-edge/tether/drivers"
 )
 
-// guestDir holds the test guests, built once per test binary.
-var guestDir string
+// guestDir holds the test guests, built once per test binary, and
+// sharedCache the compilation cache most tests share, so each guest is
+// compiled once (compiling the Go guest takes ~30 s under -race).
+var guestDir, sharedCache string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "wasm-guests-")
@@ -25,6 +27,12 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	guestDir = dir
+	sharedCache = filepath.Join(dir, "cache")
+	if uc, err := os.UserCacheDir(); err == nil {
+		// Kept across runs like Go's build cache: entries are keyed by the
+		// module's hash and the wazero version, so they never go stale.
+		sharedCache = filepath.Join(uc, "tether", "wasm-test-cache")
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -116,11 +124,12 @@ func eventually(t testing.TB, timeout time.Duration, f func() error) {
 	}
 }
 
-// newDriver returns a driver with a per-test cache dir, closed at cleanup.
+// newDriver returns a driver on the shared cache dir unless o names
+// another, closed at cleanup.
 func newDriver(t testing.TB, o Options) *Driver {
 	t.Helper()
 	if o.CacheDir == "" {
-		o.CacheDir = filepath.Join(t.TempDir(), "cache")
+		o.CacheDir = sharedCache
 	}
 	if o.ListenAddress == "" {
 		o.ListenAddress = "127.0.0.1"
