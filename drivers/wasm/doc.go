@@ -10,8 +10,9 @@
 //	        -> runtime(base config + memory limit pages) -> WASI -> compile (cache hit: no codegen)
 //	        -> instantiate with args, env, /alloc /local /secrets, log files, listeners
 //	        -> goroutine: call entrypoint (default _start) -> Wait() yields
-//	Stop:   cancel the guest's context (WithCloseOnContextDone) and close the
-//	        module so blocking host calls (accept, read) return -> Wait() yields 137
+//	Stop:   end host sleeps, cancel the guest's context (WithCloseOnContextDone:
+//	        guest code exits at its next call or loop), shutdown(2) the sockets of
+//	        the task's ports (a blocked accept or recv returns) -> Wait() yields 137
 //	Recover: always ErrTaskGone: guests live in the agent and restart with it
 //
 // Guests cannot receive signals: Stop's signal is ignored. A task's ports are
