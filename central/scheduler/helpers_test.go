@@ -3,10 +3,12 @@ package scheduler
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/tether-edge/tether/central/structs"
 	"github.com/tether-edge/tether/jobspec"
+	"github.com/tether-edge/tether/protocol"
 )
 
 // memState is an in-memory State for tests and benchmarks.
@@ -41,34 +43,59 @@ func (m *memState) addAlloc(as ...*structs.Allocation) {
 	}
 }
 
-// applyPlan returns a new state with the plan applied, as central would.
+// applyPlan returns a new state with the plan applied, as central's state
+// store does: plan events are appended to the stored ones, an update in
+// Place keeps the client's status, Unknown sets it to unknown.
 func (m *memState) applyPlan(p *structs.Plan) *memState {
 	out := newState()
 	for k, v := range m.jobs {
 		out.jobs[k] = v
 	}
 	out.nodes = m.nodes
-	changed := map[string]*structs.Allocation{}
-	for _, a := range p.Stop {
-		changed[a.ID] = a
-	}
-	for _, a := range p.Place {
-		changed[a.ID] = a
-	}
+	cur := map[string]*structs.Allocation{}
+	var order []string
 	for _, a := range m.allocs {
-		if c, ok := changed[a.ID]; ok {
-			out.addAlloc(c)
-			delete(changed, a.ID)
-			continue
+		cur[a.ID] = a
+		order = append(order, a.ID)
+	}
+	merge := func(a *structs.Allocation, keepClient bool) {
+		c := *a
+		if old := cur[a.ID]; old != nil {
+			if keepClient {
+				c.ClientStatus, c.TaskStates = old.ClientStatus, old.TaskStates
+			}
+			c.Events = append(slices.Clone(old.Events), a.Events...)
+		} else {
+			order = append(order, a.ID)
 		}
-		out.addAlloc(a)
+		cur[a.ID] = &c
 	}
 	for _, a := range p.Place {
-		if _, ok := changed[a.ID]; ok {
-			out.addAlloc(a)
+		merge(a, true)
+	}
+	for _, a := range p.Unknown {
+		merge(a, false)
+		cur[a.ID].ClientStatus = protocol.AllocUnknown
+	}
+	for _, a := range p.Stop {
+		merge(a, false)
+		if a.ClientStatus == "" {
+			cur[a.ID].ClientStatus = m.byID(a.ID).ClientStatus
 		}
+	}
+	for _, id := range order {
+		out.addAlloc(cur[id])
 	}
 	return out
+}
+
+func (m *memState) byID(id string) *structs.Allocation {
+	for _, a := range m.allocs {
+		if a.ID == id {
+			return a
+		}
+	}
+	return &structs.Allocation{}
 }
 
 func node(id string, mut ...func(*structs.Node)) *structs.Node {

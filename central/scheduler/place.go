@@ -3,7 +3,6 @@ package scheduler
 import (
 	"fmt"
 	"maps"
-	"slices"
 
 	"github.com/tether-edge/tether/central/structs"
 	"github.com/tether-edge/tether/jobspec"
@@ -22,9 +21,32 @@ func (s *sched) apply(r *reconcileResult, allocs []*structs.Allocation) {
 	for _, a := range r.destructive {
 		s.stop(a, DescUpdating, "")
 	}
+	updated := map[string]*structs.Allocation{}
 	for _, a := range r.inplace {
 		u := *a
 		u.Job, u.JobVersion, u.ModifyTime = s.job, s.job.Version, s.opts.Now
+		u.Events = nil // plan events are additions: the state store appends them
+		s.plan.Place = append(s.plan.Place, &u)
+		updated[a.ID] = &u
+	}
+	for _, a := range r.markUnknown {
+		u := *a
+		u.ClientStatus, u.ModifyTime = protocol.AllocUnknown, s.opts.Now
+		u.Events = []structs.AllocEvent{{Type: EventDisconnected, Time: s.opts.Now, Message: "node disconnected; alloc status unknown"}}
+		s.plan.Unknown = append(s.plan.Unknown, &u)
+	}
+	for _, a := range r.reconnected {
+		if s.stopping[a.ID] {
+			continue // kept, then updated destructively: the stop says it all
+		}
+		ev := structs.AllocEvent{Type: EventReconnected, Time: s.opts.Now, Message: "node reconnected; alloc kept"}
+		if u := updated[a.ID]; u != nil {
+			u.Events = append(u.Events, ev)
+			continue
+		}
+		u := *a
+		u.ModifyTime = s.opts.Now
+		u.Events = []structs.AllocEvent{ev}
 		s.plan.Place = append(s.plan.Place, &u)
 	}
 
@@ -55,11 +77,12 @@ func (s *sched) stop(a *structs.Allocation, desc, clientStatus string) {
 	c.DesiredStatus = protocol.DesiredStop
 	c.DesiredDescription = desc
 	c.ModifyTime = s.opts.Now
+	c.Events = nil // plan events are additions: the state store appends them
 	if clientStatus != "" {
 		c.ClientStatus = clientStatus
 	}
 	if clientStatus == protocol.AllocLost {
-		c.Events = append(slices.Clip(a.Events), structs.AllocEvent{Type: EventLost, Time: s.opts.Now, Message: desc})
+		c.Events = []structs.AllocEvent{{Type: EventLost, Time: s.opts.Now, Message: desc}}
 	}
 	s.plan.Stop = append(s.plan.Stop, &c)
 	s.stopping[a.ID] = true

@@ -30,16 +30,23 @@ type stopReq struct {
 // bucket; apply turns the buckets into a plan.
 type reconcileResult struct {
 	place       []placeReq            // new allocs, including replacements
-	stop        []stopReq             // scale-down, removed groups, infeasible nodes
+	stop        []stopReq             // scale-down, removed groups, infeasible nodes, reconnect losers
 	destructive []*structs.Allocation // old version, stopped and replaced (replacement in place)
 	inplace     []*structs.Allocation // old version, updated to the new version where it runs
 	lost        []*structs.Allocation // node down or client lost: stopped as lost (replacement in place, if any)
-	// disconnecting holds allocs on disconnected nodes and reconnecting
-	// holds unknown allocs whose node is back. Both are left alone for now:
-	// disconnect/reconnect handling owns them.
+	// disconnecting holds live allocs on disconnected nodes inside their
+	// group's lost_after window. They keep running; markUnknown lists those
+	// whose client status must become unknown, and place holds their
+	// replacements (disconnect.replace, default true).
 	disconnecting []*structs.Allocation
-	reconnecting  []*structs.Allocation
-	ignore        []*structs.Allocation // running as they should, or finished batch work
+	markUnknown   []*structs.Allocation
+	// reconnecting holds unknown allocs on a node that is back but has not
+	// reported them yet: left alone until it does.
+	reconnecting []*structs.Allocation
+	// reconnected holds originals that came back and were kept: they get a
+	// Reconnected event (and otherwise follow the usual update rules).
+	reconnected []*structs.Allocation
+	ignore      []*structs.Allocation // running as they should, or finished batch work
 }
 
 // slot kinds: what to do with a live alloc that holds an index.
@@ -50,9 +57,10 @@ const (
 	slotInplace
 	slotDestructive
 	slotLost
-	slotDisconnecting
-	slotReconnecting
-	slotDone // finished batch alloc: holds its index, never replaced
+	slotDisconnecting        // unknown, not replaced (replace = false): holds its index
+	slotDisconnectingReplace // unknown, replaced now: the replacement holds its index
+	slotReconnecting         // unknown on a node that is back, not replaced: holds its index
+	slotDone                 // finished batch alloc: holds its index, never replaced
 )
 
 type slot struct {
@@ -61,14 +69,19 @@ type slot struct {
 }
 
 // reconcileGeneric reconciles a service or batch job. allocs are all of the
-// job's allocations, sorted by compareAllocs; node looks a node up by ID.
-func reconcileGeneric(job *jobspec.Job, allocs []*structs.Allocation, nodeByID map[string]int, nodes []*structs.Node) *reconcileResult {
+// job's allocations, sorted by compareAllocs; nodeByID looks a node up by
+// ID; now (unix ns) ends lost_after windows.
+func reconcileGeneric(job *jobspec.Job, allocs []*structs.Allocation, nodeByID map[string]int, nodes []*structs.Node, now int64) *reconcileResult {
 	r := &reconcileResult{}
-	replaced := map[string]bool{}
+	replaced := map[string]bool{}     // some alloc names it as PreviousAllocation
+	liveReplaced := map[string]bool{} // a live alloc names it as PreviousAllocation
 	byGroup := map[string][]*structs.Allocation{}
 	for _, a := range allocs {
 		if a.PreviousAllocation != "" {
 			replaced[a.PreviousAllocation] = true
+			if live(a) {
+				liveReplaced[a.PreviousAllocation] = true
+			}
 		}
 		byGroup[a.TaskGroup] = append(byGroup[a.TaskGroup], a)
 	}
@@ -88,41 +101,78 @@ func reconcileGeneric(job *jobspec.Job, allocs []*structs.Allocation, nodeByID m
 	for _, tg := range job.TaskGroups {
 		var slots []slot
 		reschedule := map[int]*structs.Allocation{} // service: finished allocs to replace, by index
+		window, hasWindow := DisconnectWindow(tg)
+		var returning, rest []*structs.Allocation // reconnect originals; allocs running as usual
 		for _, a := range byGroup[tg.Name] {
 			if a.DesiredStatus == protocol.DesiredStop {
 				continue
 			}
 			node := nodeOf(a.NodeID)
+			disconnected := node != nil && node.Status == structs.NodeDisconnected
+			finished := a.ClientStatus == protocol.AllocComplete || a.ClientStatus == protocol.AllocFailed
+			gone := node == nil || node.Status == structs.NodeDown ||
+				disconnected && (!hasWindow || a.ClientStatus == protocol.AllocUnknown && disconnectExpired(a, window, now))
 			switch {
-			case a.ClientStatus == protocol.AllocLost || node == nil || node.Status == structs.NodeDown:
-				if a.ClientStatus != protocol.AllocLost && (a.ClientStatus == protocol.AllocComplete || a.ClientStatus == protocol.AllocFailed) {
-					// Finished before its node went away.
-					if batch {
-						slots = append(slots, slot{a, slotDone})
-					}
-					continue
-				}
+			case a.ClientStatus == protocol.AllocLost || gone && !finished:
 				if replaced[a.ID] {
 					r.lost = append(r.lost, a) // already replaced: just mark it
 					continue
 				}
 				slots = append(slots, slot{a, slotLost})
-			case a.ClientStatus == protocol.AllocComplete || a.ClientStatus == protocol.AllocFailed:
+			case finished:
 				if batch {
 					slots = append(slots, slot{a, slotDone})
-				} else if !replaced[a.ID] {
+				} else if !gone && !replaced[a.ID] {
 					reschedule[a.Index] = a // the latest by ID order wins
 				}
-			case node.Status == structs.NodeDisconnected:
-				slots = append(slots, slot{a, slotDisconnecting})
-			case a.ClientStatus == protocol.AllocUnknown:
-				slots = append(slots, slot{a, slotReconnecting})
-			case a.JobVersion != job.Version:
-				if inplaceOK(a, job, tg, node) {
-					slots = append(slots, slot{a, slotInplace})
-				} else {
-					slots = append(slots, slot{a, slotDestructive})
+			case disconnected:
+				r.disconnecting = append(r.disconnecting, a)
+				if a.ClientStatus != protocol.AllocUnknown {
+					r.markUnknown = append(r.markUnknown, a)
 				}
+				switch {
+				case replaced[a.ID]:
+					// Its replacement holds the index.
+				case replaceOnDisconnect(tg):
+					slots = append(slots, slot{a, slotDisconnectingReplace})
+				default:
+					slots = append(slots, slot{a, slotDisconnecting})
+				}
+			case awaitingReport(a):
+				r.reconnecting = append(r.reconnecting, a)
+				if !replaced[a.ID] {
+					slots = append(slots, slot{a, slotReconnecting})
+				}
+			default:
+				if _, back := disconnectedSince(a); back || liveReplaced[a.ID] {
+					returning = append(returning, a)
+				} else {
+					rest = append(rest, a)
+				}
+			}
+		}
+		if len(returning) > 0 {
+			keep, lose := reconcileReconnecting(returning, rest, job)
+			losing := map[string]bool{}
+			for _, a := range lose {
+				losing[a.ID] = true
+				r.stop = append(r.stop, stopReq{a, DescReconnectNotNeeded})
+			}
+			rest = slices.DeleteFunc(rest, func(a *structs.Allocation) bool { return losing[a.ID] })
+			for _, a := range keep {
+				if slices.Contains(returning, a) {
+					r.reconnected = append(r.reconnected, a)
+					rest = append(rest, a)
+				}
+			}
+			slices.SortFunc(rest, compareAllocs)
+		}
+		for _, a := range rest {
+			switch {
+			case a.JobVersion != job.Version && inplaceOK(a, job, tg, nodeOf(a.NodeID)):
+				slots = append(slots, slot{a, slotInplace})
+			case a.JobVersion != job.Version:
+				slots = append(slots, slot{a, slotDestructive})
 			default:
 				slots = append(slots, slot{a, slotUntainted})
 			}
@@ -142,10 +192,10 @@ func reconcileGeneric(job *jobspec.Job, allocs []*structs.Allocation, nodeByID m
 			case slotLost:
 				r.lost = append(r.lost, s.a)
 				r.place = append(r.place, placeReq{tg: tg, index: s.a.Index, previous: s.a, node: -1})
-			case slotDisconnecting:
-				r.disconnecting = append(r.disconnecting, s.a)
-			case slotReconnecting:
-				r.reconnecting = append(r.reconnecting, s.a)
+			case slotDisconnectingReplace:
+				r.place = append(r.place, placeReq{tg: tg, index: s.a.Index, previous: s.a, node: -1})
+			case slotDisconnecting, slotReconnecting:
+				// Held: the disconnect window or the agent's report decides.
 			}
 		}
 		for idx, missing := 0, tg.Count-len(slots); missing > 0; idx++ {
@@ -160,7 +210,7 @@ func reconcileGeneric(job *jobspec.Job, allocs []*structs.Allocation, nodeByID m
 }
 
 // scaleDown removes slots beyond count: lost ones first, then the highest
-// indices. Disconnected, reconnecting and finished allocs are never removed
+// indices. Disconnecting, reconnecting and finished allocs are never removed
 // here. It returns the slots that remain.
 func scaleDown(r *reconcileResult, slots []slot, count int) []slot {
 	excess := len(slots) - count

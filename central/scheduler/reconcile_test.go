@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/tether-edge/tether/central/structs"
 	"github.com/tether-edge/tether/jobspec"
@@ -244,7 +245,7 @@ func TestRemovedGroupIsStopped(t *testing.T) {
 func TestDisconnectedAndUnknownLeftAlone(t *testing.T) {
 	st := newState()
 	st.addNode(node("a", func(n *structs.Node) { n.Status = structs.NodeDisconnected }), node("b"), node("c"))
-	j := job("web", "service", 3)
+	j := job("web", "service", 3, withDisconnect(time.Hour, false, ""))
 	st.addJob(j)
 	onDisc := runningAlloc(j, "disc", "a", 0)
 	onDisc.ClientStatus = "unknown"
@@ -256,7 +257,7 @@ func TestDisconnectedAndUnknownLeftAlone(t *testing.T) {
 	s := &sched{st: st, job: j}
 	s.nodes = st.nodes
 	s.nodeByID = map[string]int{"a": 0, "b": 1, "c": 2}
-	r := reconcileGeneric(j, allocs, s.nodeByID, s.nodes)
+	r := reconcileGeneric(j, allocs, s.nodeByID, s.nodes, 1_000)
 	if len(r.disconnecting) != 1 || r.disconnecting[0].ID != "disc" {
 		t.Errorf("disconnecting = %v", r.disconnecting)
 	}
@@ -422,7 +423,7 @@ func TestComputeErrors(t *testing.T) {
 func TestSystemJobLeavesDisconnectedAlone(t *testing.T) {
 	st := newState()
 	st.addNode(node("a", func(n *structs.Node) { n.Status = structs.NodeDisconnected }), node("b"))
-	j := job("agent", "system", 0)
+	j := job("agent", "system", 0, withDisconnect(time.Hour, true, ""))
 	st.addJob(j)
 	unknown := runningAlloc(j, "u", "a", 0)
 	unknown.ClientStatus = "unknown"

@@ -123,7 +123,7 @@ func Compute(st State, eval *structs.Evaluation, opts Options) (*structs.Plan, e
 	var r *reconcileResult
 	switch s.job.Type {
 	case jobspec.JobTypeService, jobspec.JobTypeBatch:
-		r = reconcileGeneric(s.job, allocs, s.nodeByID, s.nodes)
+		r = reconcileGeneric(s.job, allocs, s.nodeByID, s.nodes, s.opts.Now)
 	case jobspec.JobTypeSystem:
 		r = s.reconcileSystem(allocs)
 	default:

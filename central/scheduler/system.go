@@ -9,7 +9,10 @@ import (
 // ready, eligible node of the job's datacenters that passes the group's
 // drivers and constraints. Allocs on nodes that no longer pass (drained,
 // left the datacenters, constraints fail) are stopped; allocs on ineligible
-// or initializing nodes are kept, as Nomad keeps them.
+// or initializing nodes are kept, as Nomad keeps them. On a disconnected
+// node, allocs inside their group's lost_after window turn unknown and are
+// kept (a system alloc is never replaced elsewhere); without a window, or
+// once it ran out, they are lost.
 func (s *sched) reconcileSystem(allocs []*structs.Allocation) *reconcileResult {
 	r := &reconcileResult{}
 	replaced := map[string]bool{}
@@ -47,10 +50,21 @@ func (s *sched) reconcileSystem(allocs []*structs.Allocation) *reconcileResult {
 				onNode[i] = append(onNode[i], a)
 			}
 		}
+		window, hasWindow := DisconnectWindow(tg)
 		for i, n := range s.nodes {
 			list := onNode[i]
 			if n.Status == structs.NodeDisconnected {
-				r.disconnecting = append(r.disconnecting, list...)
+				for _, a := range list {
+					switch {
+					case !hasWindow || a.ClientStatus == protocol.AllocUnknown && disconnectExpired(a, window, s.opts.Now):
+						r.lost = append(r.lost, a)
+					case a.ClientStatus == protocol.AllocUnknown:
+						r.disconnecting = append(r.disconnecting, a)
+					default:
+						r.disconnecting = append(r.disconnecting, a)
+						r.markUnknown = append(r.markUnknown, a)
+					}
+				}
 				continue
 			}
 			var keep *structs.Allocation
@@ -58,6 +72,8 @@ func (s *sched) reconcileSystem(allocs []*structs.Allocation) *reconcileResult {
 				if a.ClientStatus == protocol.AllocUnknown {
 					r.reconnecting = append(r.reconnecting, a)
 					keep = a
+				} else if _, back := disconnectedSince(a); back {
+					r.reconnected = append(r.reconnected, a)
 				}
 			}
 			fits := !n.Drain && dcMatch(dcs, n.Datacenter) && s.staticOK(g, i)
