@@ -1,9 +1,12 @@
 package scheduler
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
+
+	"pgregory.net/rapid"
 
 	"github.com/tether-edge/tether/central/structs"
 	"github.com/tether-edge/tether/jobspec"
@@ -484,4 +487,89 @@ func TestPlanEventsAreAdditions(t *testing.T) {
 	if len(p.Stop) != 1 || len(p.Stop[0].Events) != 1 || p.Stop[0].Events[0].Type != EventLost {
 		t.Errorf("stop events %+v, want only the new Lost event (the state store appends)", p.Stop)
 	}
+}
+
+// TestReconcileReconnectingProperties checks reconcileReconnecting on
+// random slots: nothing is both kept and stopped, each slot with an
+// original keeps exactly one alloc, every original is decided, the job's
+// newest version wins when present, and a full tie keeps an original.
+func TestReconcileReconnectingProperties(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		strategy := rapid.SampledFrom([]string{"", ReconcileBestScore, ReconcileKeepOriginal, ReconcileKeepReplacement, ReconcileLongestRunning}).Draw(rt, "strategy")
+		version := rapid.Uint64Range(0, 3).Draw(rt, "version")
+		j := job("web", "service", 4, func(j *jobspec.Job) { j.Version = version })
+		if strategy != "" {
+			withDisconnect(time.Minute, true, strategy)(j)
+		}
+		gen := func(prefix string, n int) []*structs.Allocation {
+			var out []*structs.Allocation
+			for i := range n {
+				a := ra(fmt.Sprintf("%s%d", prefix, i), rapid.IntRange(0, 3).Draw(rt, "index"),
+					rapid.Uint64Range(0, version).Draw(rt, "v"),
+					float64(rapid.IntRange(0, 2).Draw(rt, "score"))/2, rapid.Int64Range(0, 3).Draw(rt, "created"))
+				if rapid.Bool().Draw(rt, "started") {
+					a.TaskStates = map[string]*structs.TaskState{"t": {StartedAt: rapid.Int64Range(1, 3).Draw(rt, "at")}}
+				}
+				out = append(out, a)
+			}
+			return out
+		}
+		orig := gen("o", rapid.IntRange(0, 5).Draw(rt, "originals"))
+		repl := gen("r", rapid.IntRange(0, 6).Draw(rt, "replacements"))
+		keep, stop := reconcileReconnecting(orig, repl, j)
+
+		decided := map[string]int{}
+		for _, a := range keep {
+			decided[a.ID]++
+		}
+		for _, a := range stop {
+			if decided[a.ID] > 0 {
+				rt.Fatalf("%s both kept and stopped", a.ID)
+			}
+			decided[a.ID]++
+		}
+		origSlots := map[int]bool{}
+		for _, a := range orig {
+			origSlots[a.Index] = true
+			if decided[a.ID] != 1 {
+				rt.Fatalf("original %s decided %d times", a.ID, decided[a.ID])
+			}
+		}
+		for _, a := range repl {
+			if want := map[bool]int{true: 1, false: 0}[origSlots[a.Index]]; decided[a.ID] != want {
+				rt.Fatalf("replacement %s (slot %d) decided %d times, want %d", a.ID, a.Index, decided[a.ID], want)
+			}
+		}
+		kept := map[int]*structs.Allocation{}
+		for _, a := range keep {
+			if kept[a.Index] != nil {
+				rt.Fatalf("slot %d keeps %s and %s", a.Index, kept[a.Index].ID, a.ID)
+			}
+			kept[a.Index] = a
+		}
+		for idx := range origSlots {
+			k := kept[idx]
+			if k == nil {
+				rt.Fatalf("slot %d keeps nothing", idx)
+			}
+			var all []*structs.Allocation
+			for _, a := range append(slices.Clone(orig), repl...) {
+				if a.Index == idx {
+					all = append(all, a)
+				}
+			}
+			if slices.ContainsFunc(all, func(a *structs.Allocation) bool { return a.JobVersion == version }) && k.JobVersion != version {
+				rt.Fatalf("slot %d keeps version %d though version %d is present", idx, k.JobVersion, version)
+			}
+			tie := true
+			for _, a := range all {
+				if a.JobVersion != all[0].JobVersion || a.Score != all[0].Score || startedAt(a) != startedAt(all[0]) {
+					tie = false
+				}
+			}
+			if tie && strategy != ReconcileKeepReplacement && k.ID[0] != 'o' {
+				rt.Fatalf("slot %d: full tie kept replacement %s, want an original", idx, k.ID)
+			}
+		}
+	})
 }
