@@ -51,6 +51,9 @@ type Config struct {
 	Username string
 	Password string
 	Logger   *slog.Logger
+	// ServiceJSONMirror also publishes every service set as JSON, retained,
+	// on <prefix>/svc-json/<name>, for devices that cannot decode CBOR.
+	ServiceJSONMirror bool
 	// Handle receives every well-formed message. It is called from the MQTT
 	// client's goroutine and must not block for long.
 	Handle func(Inbound)
@@ -221,19 +224,6 @@ func (g *Gateway) PublishAckMsg(nodeID string, a *protocol.Ack) error {
 		return err
 	}
 	return g.publishNode(nodeID, g.topics.Ack(nodeID), 1, false, b)
-}
-
-// PublishService publishes a service's instances, retained, on every broker.
-func (g *Gateway) PublishService(set *protocol.ServiceSet) error {
-	b, err := protocol.Encode(set)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, c := range g.clients {
-		errs = append(errs, g.publish(c, g.topics.Service(set.Name), 1, true, b))
-	}
-	return errors.Join(errs...)
 }
 
 func (g *Gateway) publishNode(nodeID, topic string, qos byte, retain bool, b []byte) error {
