@@ -13,8 +13,6 @@ import (
 
 	"github.com/tether-edge/tether/agent"
 	"github.com/tether-edge/tether/agent/config"
-	"github.com/tether-edge/tether/drivers"
-	"github.com/tether-edge/tether/drivers/exec"
 )
 
 // version is set at build time (-ldflags "-X main.version=...").
@@ -59,9 +57,11 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return 1
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level(cfg.LogLevel)}))
+	ds, closeDrivers := buildDrivers(cfg, logger)
+	defer closeDrivers()
 	a, err := agent.New(agent.Options{
 		Config:  cfg,
-		Drivers: []drivers.Driver{exec.New(logger)},
+		Drivers: ds,
 		Logger:  logger,
 		Version: version,
 	})
