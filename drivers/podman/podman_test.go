@@ -375,3 +375,36 @@ func TestSocketVanishes(t *testing.T) {
 		t.Logf("Stop without podman: %v", err)
 	}
 }
+
+func TestOOMKilled(t *testing.T) {
+	e := newEnv(t)
+	d := e.driver(Options{})
+	cfg := e.task(t, "hog", `dd if=/dev/zero of=/dev/null bs=256M count=1`)
+	cfg.MemoryMB = 16
+	r := wait(t, start(t, d, cfg), 30*time.Second)
+	if r.Signal != 9 || r.ExitCode != 137 {
+		t.Fatalf("ExitResult = %+v, want killed by SIGKILL (a 256 MiB buffer under a 16 MiB limit)", r)
+	}
+	if !r.OOMKilled {
+		// Podman learns of OOM kills from conmon, which misses them on some
+		// hosts (seen: Podman 4.3.1, cgroup v1 hybrid): the limit was
+		// enforced, but State.OOMKilled stays false.
+		t.Skipf("the memory limit was enforced (exit 137), but this host's Podman does not flag OOM kills: ExitResult = %+v", r)
+	}
+}
+
+func TestRestartSameTaskReplacesExitedContainer(t *testing.T) {
+	e := newEnv(t)
+	d := e.driver(Options{})
+	cfg := e.task(t, "again", `echo run; exit 1`)
+	for i := 0; i < 2; i++ {
+		if r := wait(t, start(t, d, cfg), 30*time.Second); r.ExitCode != 1 {
+			t.Fatalf("run %d: ExitResult = %+v", i, r)
+		}
+	}
+	fileHas(t, cfg.StdoutPath, "run\nrun\n") // the second run appends
+	list, err := d.client.list(context.Background(), labelAllocID+"="+cfg.AllocID)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("containers of the alloc = %+v, %v; want only the latest run's", list, err)
+	}
+}
