@@ -26,8 +26,8 @@ const DefaultFirstWait = 5 * time.Second
 // Config is what a Manager needs.
 type Config struct {
 	Templates []protocol.Template
-	Paths     Paths         // Interpolate defaults to Env.Replace
-	Env       *taskenv.Env  // the task's environment and node data
+	Paths     Paths        // Interpolate defaults to Env.Replace
+	Env       *taskenv.Env // the task's environment and node data
 	Services  *svccache.Cache
 	FirstWait time.Duration // 0: DefaultFirstWait
 	Logger    *slog.Logger

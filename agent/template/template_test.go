@@ -126,10 +126,10 @@ func TestDestinationsAndSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	for dest, want := range map[string]string{
-		"local/a.conf":                  filepath.Join(p.TaskDir, "local/a.conf"),
-		"${NOMAD_TASK_DIR}/b.conf":      filepath.Join(p.TaskDir, "local/b.conf"),
-		"../alloc/shared.conf":          filepath.Join(p.AllocDir, "shared.conf"),
-		"secrets/./x/../token":          filepath.Join(p.TaskDir, "secrets/token"),
+		"local/a.conf":                 filepath.Join(p.TaskDir, "local/a.conf"),
+		"${NOMAD_TASK_DIR}/b.conf":     filepath.Join(p.TaskDir, "local/b.conf"),
+		"../alloc/shared.conf":         filepath.Join(p.AllocDir, "shared.conf"),
+		"secrets/./x/../token":         filepath.Join(p.TaskDir, "secrets/token"),
 		filepath.Join(p.AllocDir, "c"): filepath.Join(p.AllocDir, "c"),
 	} {
 		tm, err := Parse(protocol.Template{Source: "local/in.tpl", Destination: dest, Perms: "0600"}, p)
