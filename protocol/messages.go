@@ -192,6 +192,16 @@ type Task struct {
 	Services    []Service         `cbor:"11,keyasint,omitempty"`
 	Lifecycle   string            `cbor:"12,keyasint,omitempty"` // prestart | poststart | poststop
 	Sidecar     bool              `cbor:"13,keyasint,omitempty"`
+	Artifacts   []Artifact        `cbor:"14,keyasint,omitempty"`
+}
+
+// Artifact is a file the agent downloads into the task dir before the task
+// starts, verified against its checksum.
+type Artifact struct {
+	Source      string `cbor:"0,keyasint"`
+	Destination string `cbor:"1,keyasint,omitempty"` // relative to the task dir; default local/
+	Checksum    string `cbor:"2,keyasint,omitempty"` // sha256:<hex> | sha512:<hex>
+	Mode        string `cbor:"3,keyasint,omitempty"` // any | file
 }
 
 // Port is a network port of an allocation: Value on the host, To inside the task.
