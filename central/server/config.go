@@ -26,6 +26,9 @@ type Config struct {
 	// HeartbeatGrace is added to the TTL before a silent node is marked
 	// disconnected or down; default 5s.
 	HeartbeatGrace time.Duration
+	// ServiceJSONMirror also publishes every service set as JSON, retained,
+	// on <prefix>/svc-json/<name> (config key service_json_mirror).
+	ServiceJSONMirror bool
 	// DevMode shortens Raft timeouts for a fast single-server start.
 	DevMode bool
 }

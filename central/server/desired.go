@@ -91,6 +91,7 @@ func desiredAlloc(a *structs.Allocation, tg *jobspec.TaskGroup, dc string) proto
 				Data: tp.Data, Destination: tp.Destination, Env: tp.Env,
 				ChangeMode: tp.ChangeMode, ChangeSignal: tp.ChangeSignal, Perms: tp.Perms,
 				LeftDelim: tp.LeftDelim, RightDelim: tp.RightDelim,
+				Source: tp.Source, SplayMs: tp.Splay.Milliseconds(),
 			})
 		}
 		services := t.Services

@@ -9,11 +9,17 @@
 //	                        ▼
 //	                     batcher ──one Raft entry per batch──▶ FSM ─▶ store
 //	                        │ ApplyResult: evals created, nodes changed, acks
-//	            ┌───────────┴───────────┐
-//	            ▼                       ▼
-//	      eval worker               publisher
-//	  snapshot → scheduler.Compute   store → protocol.Desired per changed node
-//	  → plan → Raft                  → gateway (retained)
+//	            ┌───────────┴───────────┬──────────────────────────┐
+//	            ▼                       ▼                          ▼
+//	      eval worker               publisher                 service publisher
+//	  snapshot → scheduler.Compute   store → protocol.Desired   store → protocol.ServiceSet
+//	  → plan → Raft                  per changed node           per changed service name
+//	                                 → gateway (retained)       → gateway (retained on every
+//	                                                              broker; cleared when empty)
+//
+// Both publishers drain a dirty set, so a burst of changes to one node or
+// service costs one publication of its latest state. On gaining leadership
+// every node's desired state and every service is published again.
 //
 // Heartbeats never reach Raft: the leader loop keeps a timing wheel of
 // deadlines and writes only transitions (ready → down), as Nomad does.

@@ -23,7 +23,8 @@ type leader struct {
 	inbound chan gateway.Inbound
 	batch   chan batchItem
 	evals   *evalQueue
-	pub     *publisher
+	pub     *publisher // nodes whose desired state to publish
+	svcPub  *publisher // service names whose instance set to publish
 
 	hellos, heartbeats, updates, nodesDown, plans atomic.Uint64
 }
@@ -42,6 +43,7 @@ func startLeader(s *Server) (*leader, error) {
 		batch:   make(chan batchItem, 4096),
 		evals:   newEvalQueue(),
 		pub:     newPublisher(),
+		svcPub:  newPublisher(),
 	}
 	cctx, ccancel := context.WithTimeout(ctx, 30*time.Second)
 	defer ccancel()
@@ -49,6 +51,8 @@ func startLeader(s *Server) (*leader, error) {
 		Brokers: s.brokers,
 		Prefix:  s.cfg.TopicPrefix,
 		Logger:  s.log,
+		// Devices that cannot decode CBOR read the JSON mirror.
+		ServiceJSONMirror: s.cfg.ServiceJSONMirror,
 		Handle: func(m gateway.Inbound) {
 			select {
 			case l.inbound <- m:
@@ -70,7 +74,12 @@ func startLeader(s *Server) (*leader, error) {
 	for _, n := range s.store.Nodes() {
 		l.pub.mark(n.ID)
 	}
-	for _, f := range []func(){l.loop, l.batcher, l.evalWorker, l.publish} {
+	// Every service too: a retained message may have been lost with a
+	// broker, or changed while no server led.
+	for _, r := range s.store.Services("") {
+		l.svcPub.mark(r.ServiceName)
+	}
+	for _, f := range []func(){l.loop, l.batcher, l.evalWorker, l.publish, l.publishServices} {
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
@@ -92,6 +101,7 @@ func (l *leader) afterApply(res *state.ApplyResult) {
 		l.evals.push(e)
 	}
 	l.pub.mark(res.NodesChanged...)
+	l.svcPub.mark(res.ServicesChanged...)
 }
 
 func (l *leader) stats() map[string]uint64 {

@@ -181,9 +181,26 @@ func clientUpdateOp(nodeID string, allocs []protocol.AllocUpdate, now int64) (*s
 			ClientDescription: u.Description,
 			TaskStates:        taskStates(u.TaskStates),
 			ModifyTime:        u.Time * 1e6,
+			Services:          serviceRegs(u.Services),
 		})
 	}
 	return op, op.Seq
+}
+
+// serviceRegs converts an agent's service instances; the store fills in
+// and checks the identity fields (ID, node, job, alloc, datacenter).
+func serviceRegs(in []protocol.ServiceReg) []*structs.ServiceRegistration {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]*structs.ServiceRegistration, 0, len(in))
+	for _, r := range in {
+		out = append(out, &structs.ServiceRegistration{
+			ServiceName: r.Name, Task: r.Task, PortLabel: r.PortLabel, Address: r.Address, Port: r.Port,
+			Tags: r.Tags, Healthy: r.Healthy, Output: r.Output,
+		})
+	}
+	return out
 }
 
 func taskStates(in map[string]protocol.TaskState) map[string]*structs.TaskState {

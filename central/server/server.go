@@ -253,6 +253,13 @@ func (s *Server) StopJob(ctx context.Context, ns, id string, purge bool) (string
 	return eval.ID, res.JobIndex, nil
 }
 
+// DeleteService removes one service instance. Its agent registers it
+// again with its next update if the instance still runs.
+func (s *Server) DeleteService(ctx context.Context, ns, name, id string) error {
+	_, err := s.apply(&state.Command{Ops: []state.Op{{DeleteService: &state.DeleteService{Namespace: ns, Name: name, ID: id}}}})
+	return err
+}
+
 // Leader is the leader's HTTP address ("" if unknown).
 func (s *Server) Leader() string {
 	if s.raft.State() == raft.Leader {
