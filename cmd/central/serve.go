@@ -34,6 +34,8 @@ type fileConfig struct {
 	HeartbeatGrace  string   `hcl:"heartbeat_grace,optional"`
 	TopicPrefix     string   `hcl:"topic_prefix,optional"`
 	LogLevel        string   `hcl:"log_level,optional"`
+	// ServiceJSONMirror also publishes services as JSON on <prefix>/svc-json/<name>.
+	ServiceJSONMirror bool `hcl:"service_json_mirror,optional"`
 }
 
 type listFlag []string
@@ -67,6 +69,7 @@ func serverFlags(name string, args []string, stderr io.Writer, dev bool) (server
 		fs.StringVar(&grace, "heartbeat-grace", "", "added to the TTL before a silent node is disconnected or down (default 5s; 0s for none)")
 	}
 	fs.BoolVar(&fc.ACL, "acl", false, "enable ACLs (bootstrap required)")
+	fs.BoolVar(&fc.ServiceJSONMirror, "service-json-mirror", false, "also publish service instances as JSON, retained, on <prefix>/svc-json/<name>")
 	if err := fs.Parse(args); err != nil {
 		return server.Config{}, "", fs, err
 	}
@@ -94,6 +97,8 @@ func serverFlags(name string, args []string, stderr io.Writer, dev bool) (server
 		BootstrapExpect: max(fc.BootstrapExpect, file.BootstrapExpect),
 		ACL:             fc.ACL || file.ACL,
 		TopicPrefix:     file.TopicPrefix,
+
+		ServiceJSONMirror: fc.ServiceJSONMirror || file.ServiceJSONMirror,
 	}
 	if len(brokers) > 0 {
 		cfg.Brokers = brokers
