@@ -76,13 +76,6 @@ func isNotRunning(err error) bool {
 		strings.Contains(ae.Message, "not running")
 }
 
-// isAPIError reports whether err came from Podman itself (it answered) as
-// opposed to the transport (it did not).
-func isAPIError(err error) bool {
-	var ae *APIError
-	return errors.As(err, &ae)
-}
-
 // request sends one request. A short request (stream=false) gets the
 // client's timeout; the caller must close the response body. Non-2xx answers
 // become *APIError.

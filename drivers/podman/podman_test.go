@@ -408,3 +408,17 @@ func TestRestartSameTaskReplacesExitedContainer(t *testing.T) {
 		t.Fatalf("containers of the alloc = %+v, %v; want only the latest run's", list, err)
 	}
 }
+
+func TestStopWithBadSignalStillStops(t *testing.T) {
+	e := newEnv(t)
+	d := e.driver(Options{})
+	cfg := e.task(t, "typo", `echo ready; sleep 60`)
+	h := start(t, d, cfg)
+	fileHas(t, cfg.StdoutPath, "ready")
+	if err := h.Stop(500*time.Millisecond, "SIGNOPE"); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	if r := wait(t, h, time.Second); r.Signal != 9 {
+		t.Fatalf("ExitResult = %+v, want killed after the timeout", r)
+	}
+}
