@@ -18,10 +18,11 @@ var (
 
 // Table names for Reader.Index and Reader.Wait.
 const (
-	tableJobs   = "jobs"
-	tableNodes  = "nodes"
-	tableAllocs = "allocs"
-	tableEvals  = "evals"
+	tableJobs     = "jobs"
+	tableNodes    = "nodes"
+	tableAllocs   = "allocs"
+	tableEvals    = "evals"
+	tableServices = "services"
 )
 
 // Reader is the read side of central's state store. Values it returns are
@@ -41,8 +42,14 @@ type Reader interface {
 	Allocs() []*structs.Allocation
 	EvalByID(id string) *structs.Evaluation
 	EvalsByJob(ns, jobID string) []*structs.Evaluation
+	// Services returns every service instance of namespace ns ("" = all),
+	// sorted by service name.
+	Services(ns string) []*structs.ServiceRegistration
+	// ServiceByName returns the instances of one service in namespace ns
+	// ("" = every namespace).
+	ServiceByName(ns, name string) []*structs.ServiceRegistration
 	// Index returns the last Raft index that changed table: "jobs",
-	// "nodes", "allocs" or "evals".
+	// "nodes", "allocs", "evals" or "services".
 	Index(table string) uint64
 	// Wait blocks until table's index is above minIndex or ctx is done, and
 	// returns the table's index.
@@ -56,6 +63,8 @@ type Backend interface {
 	State() Reader
 	SubmitJob(ctx context.Context, job *jobspec.Job) (evalID string, jobModifyIndex uint64, err error)
 	StopJob(ctx context.Context, ns, id string, purge bool) (evalID string, jobModifyIndex uint64, err error)
+	// DeleteService removes one service instance.
+	DeleteService(ctx context.Context, ns, name, id string) error
 	// Leader returns the leader's HTTP address, "" if there is none.
 	Leader() string
 	Members() []Member
@@ -103,6 +112,9 @@ func New(b Backend, logger *slog.Logger) http.Handler {
 	route("/v1/allocation/{id}", get(s.getAlloc))
 	route("/v1/evaluation/{id}", get(s.getEval))
 	route("/v1/evaluation/{id}/allocations", get(s.evalAllocs))
+	route("/v1/services", get(s.listServices))
+	route("/v1/service/{name}", get(s.getService))
+	route("/v1/service/{name}/{id}", map[string]handlerFunc{http.MethodDelete: s.deleteService})
 	route("/v1/status/leader", get(s.leader))
 	route("/v1/agent/members", get(s.members))
 	route("/v1/agent/self", get(s.self))

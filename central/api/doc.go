@@ -11,6 +11,11 @@
 //	allocs := reader.AllocsByJob(ns, id)
 //	writeJSON(w, 200, idx, allocs)              // nil slices become []
 //
+// Services: GET /v1/services lists names with their tags; GET
+// /v1/service/<name> lists healthy instances (?all=true adds unhealthy
+// ones, ?tag= filters, ?choose=N|key picks N by rendezvous hashing);
+// DELETE /v1/service/<name>/<id> removes one instance.
+//
 // Errors are {"error": "..."} with 400 (bad input), 404 (unknown), 405
 // (method) or 500 (the write failed, e.g. no leader).
 package api

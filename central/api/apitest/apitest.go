@@ -6,6 +6,7 @@
 //	b := apitest.New()
 //	srv := httptest.NewServer(api.New(b, nil))
 //	b.PutNode(&structs.Node{ID: "...", Status: "ready"})
+//	b.PutService(&structs.ServiceRegistration{ID: "...", ServiceName: "api", Healthy: true})
 //	b.OnSubmit = func(job *jobspec.Job, eval *structs.Evaluation) { ... }
 package apitest
 
@@ -43,6 +44,7 @@ type Backend struct {
 	nodes   map[string]*structs.Node
 	allocs  map[string]*structs.Allocation
 	evals   map[string]*structs.Evaluation
+	svcs    map[string]*structs.ServiceRegistration // by ID
 }
 
 var _ api.Backend = (*Backend)(nil)
@@ -60,6 +62,7 @@ func New() *Backend {
 		nodes:      map[string]*structs.Node{},
 		allocs:     map[string]*structs.Allocation{},
 		evals:      map[string]*structs.Evaluation{},
+		svcs:       map[string]*structs.ServiceRegistration{},
 	}
 }
 
@@ -363,4 +366,74 @@ func (b *Backend) Wait(ctx context.Context, table string, minIndex uint64) uint6
 		case <-ch:
 		}
 	}
+}
+
+// PutService inserts or replaces service instances (by ID), in one index.
+// An empty Namespace means "default".
+func (b *Backend) PutService(regs ...*structs.ServiceRegistration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	idx := b.bump("services")
+	for _, r := range regs {
+		cp := *r
+		if cp.Namespace == "" {
+			cp.Namespace = "default"
+		}
+		if old := b.svcs[r.ID]; old != nil {
+			cp.CreateIndex = old.CreateIndex
+		} else {
+			cp.CreateIndex = idx
+		}
+		cp.ModifyIndex = idx
+		b.svcs[r.ID] = &cp
+	}
+}
+
+// DeleteService implements api.Backend.
+func (b *Backend) DeleteService(ctx context.Context, ns, name, id string) error {
+	if b.WriteErr != nil {
+		return b.WriteErr
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	r := b.svcs[id]
+	if r == nil || r.Namespace != ns || r.ServiceName != name {
+		return fmt.Errorf("service %q has no instance %q in namespace %q", name, id, ns)
+	}
+	delete(b.svcs, id)
+	b.bump("services")
+	return nil
+}
+
+func (b *Backend) servicesWhere(f func(r *structs.ServiceRegistration) bool) []*structs.ServiceRegistration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []*structs.ServiceRegistration
+	for _, r := range b.svcs {
+		if f(r) {
+			out = append(out, r)
+		}
+	}
+	sort.Slice(out, func(i, k int) bool {
+		if out[i].ServiceName != out[k].ServiceName {
+			return out[i].ServiceName < out[k].ServiceName
+		}
+		if out[i].Namespace != out[k].Namespace {
+			return out[i].Namespace < out[k].Namespace
+		}
+		return out[i].ID < out[k].ID
+	})
+	return out
+}
+
+// Services implements api.Reader.
+func (b *Backend) Services(ns string) []*structs.ServiceRegistration {
+	return b.servicesWhere(func(r *structs.ServiceRegistration) bool { return ns == "" || r.Namespace == ns })
+}
+
+// ServiceByName implements api.Reader.
+func (b *Backend) ServiceByName(ns, name string) []*structs.ServiceRegistration {
+	return b.servicesWhere(func(r *structs.ServiceRegistration) bool {
+		return r.ServiceName == name && (ns == "" || r.Namespace == ns)
+	})
 }
