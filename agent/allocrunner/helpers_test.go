@@ -80,9 +80,15 @@ func startRunner(t *testing.T, alloc *protocol.DesiredAlloc, drv *fake.Driver, s
 
 func startRunnerWith(t *testing.T, alloc *protocol.DesiredAlloc, drv drivers.Driver, store *memStore, prev *protocol.AllocUpdate, handles map[string]drivers.HandleState) *harness {
 	t.Helper()
+	return startRunnerOpts(t, alloc, drv, store, prev, handles, nil)
+}
+
+// startRunnerOpts is startRunnerWith with a hook to change the Config.
+func startRunnerOpts(t *testing.T, alloc *protocol.DesiredAlloc, drv drivers.Driver, store *memStore, prev *protocol.AllocUpdate, handles map[string]drivers.HandleState, mutate func(*Config)) *harness {
+	t.Helper()
 	ch := make(chan Update)
 	h := &harness{t: t, store: store}
-	r := New(Config{
+	cfg := Config{
 		Alloc: alloc, Prev: prev, Handles: handles,
 		Drivers:   map[string]drivers.Driver{drv.Name(): drv},
 		Node:      taskenv.Node{ID: "node-1", Name: "pi", Datacenter: "dc1", Attributes: map[string]string{"cpu.arch": "arm"}},
@@ -91,7 +97,11 @@ func startRunnerWith(t *testing.T, alloc *protocol.DesiredAlloc, drv drivers.Dri
 		Updates:   ch,
 		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 		LookupEnv: func(k string) (string, bool) { return map[string]string{"PATH": "/bin"}[k], k == "PATH" },
-	})
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	r := New(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	h.runner, h.cancel = r, cancel
 	go r.Run(ctx)
@@ -109,6 +119,13 @@ func startRunnerWith(t *testing.T, alloc *protocol.DesiredAlloc, drv drivers.Dri
 	}()
 	t.Cleanup(func() { cancel(); <-r.Done() })
 	return h
+}
+
+// all returns every update so far.
+func (h *harness) all() []protocol.AllocUpdate {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]protocol.AllocUpdate(nil), h.updates...)
 }
 
 func (h *harness) last() protocol.AllocUpdate {

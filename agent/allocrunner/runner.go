@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tether-edge/tether/agent/svccache"
 	"github.com/tether-edge/tether/agent/taskenv"
 	"github.com/tether-edge/tether/drivers"
 	"github.com/tether-edge/tether/protocol"
@@ -48,6 +49,11 @@ type Config struct {
 	Logger    *slog.Logger
 	LookupEnv func(string) (string, bool) // the agent's environment; nil: os.LookupEnv
 	Now       func() time.Time            // nil: time.Now
+	// Services is the agent's service cache that templates read (nil: an
+	// empty one); TemplateWait bounds the first render's wait for it
+	// (0: template.DefaultFirstWait).
+	Services     *svccache.Cache
+	TemplateWait time.Duration
 }
 
 // Runner runs one allocation.
@@ -60,9 +66,13 @@ type Runner struct {
 	stop   sync.Once
 	done   chan struct{}
 
+	healthCh chan healthReport
+
 	// owned by the Run goroutine
 	states  map[string]protocol.TaskState
 	runners map[string]*taskRunner
+	regs    map[string]*taskRegs // by task name: service instances of running tasks
+	regGen  uint64
 }
 
 type taskUpdate struct {
@@ -81,6 +91,9 @@ func New(cfg Config) *Runner {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Services == nil {
+		cfg.Services = svccache.New(nil, cfg.Logger)
+	}
 	return &Runner{
 		cfg:     cfg,
 		alloc:   cfg.Alloc,
@@ -88,8 +101,10 @@ func New(cfg Config) *Runner {
 		taskCh:  make(chan taskUpdate),
 		stopCh:  make(chan struct{}),
 		done:    make(chan struct{}),
-		states:  map[string]protocol.TaskState{},
-		runners: map[string]*taskRunner{},
+		states:   map[string]protocol.TaskState{},
+		runners:  map[string]*taskRunner{},
+		regs:     map[string]*taskRegs{},
+		healthCh: make(chan healthReport),
 	}
 }
 
@@ -108,6 +123,8 @@ func (r *Runner) Done() <-chan struct{} { return r.done }
 // a new agent re-attaches to them).
 func (r *Runner) Run(ctx context.Context) {
 	defer close(r.done)
+	ctx, cancelChecks := context.WithCancel(ctx) // checks stop when Run returns
+	defer cancelChecks()
 	newAlloc := r.cfg.Prev == nil
 	setupErr := r.setupDirs()
 	knownDrivers := make([]string, 0, len(r.cfg.Drivers))
@@ -141,6 +158,7 @@ func (r *Runner) Run(ctx context.Context) {
 			isNew:    newAlloc,
 			setupErr: setupErr,
 			killCh:   make(chan struct{}),
+			runDone:  make(chan struct{}),
 			tracker:  restartTracker{policy: r.alloc.Restart},
 			log:      r.log.With("task", task.Name),
 		}
@@ -166,7 +184,17 @@ func (r *Runner) Run(ctx context.Context) {
 			if tu.state.State == protocol.TaskDead && tu.state.Failed {
 				r.killSiblings(tu.name)
 			}
+			switch {
+			case tu.state.State == protocol.TaskRunning && r.regs[tu.name] == nil:
+				r.register(ctx, r.task(tu.name))
+			case tu.state.State != protocol.TaskRunning:
+				r.deregister(tu.name)
+			}
 			r.emit(ctx)
+		case h := <-r.healthCh:
+			if r.applyHealth(h) {
+				r.emit(ctx)
+			}
 		case name := <-exited:
 			live--
 			delete(r.runners, name)
@@ -179,6 +207,15 @@ func (r *Runner) Run(ctx context.Context) {
 			return
 		}
 	}
+}
+
+func (r *Runner) task(name string) *protocol.Task {
+	for i := range r.alloc.Tasks {
+		if r.alloc.Tasks[i].Name == name {
+			return &r.alloc.Tasks[i]
+		}
+	}
+	panic("BUG: update from unknown task " + name)
 }
 
 // killSiblings stops the other tasks after one failed, as Nomad does.
@@ -204,6 +241,7 @@ func (r *Runner) emit(ctx context.Context) {
 		TaskStates:   states,
 		Time:         r.cfg.Now().UnixMilli(),
 		JobVersion:   r.alloc.JobVersion,
+		Services:     r.services(),
 	}}
 	select {
 	case r.cfg.Updates <- u:
@@ -235,16 +273,31 @@ func (r *Runner) setupDirs() error {
 	return nil
 }
 
-// taskConfig builds what the driver needs to start the task.
-func (r *Runner) taskConfig(task *protocol.Task) *drivers.TaskConfig {
+func (r *Runner) taskDirs(task *protocol.Task) taskenv.Dirs {
 	base := r.AllocDir()
 	taskDir := filepath.Join(base, task.Name)
-	dirs := taskenv.Dirs{
+	return taskenv.Dirs{
 		AllocDir:   filepath.Join(base, "alloc"),
 		LocalDir:   filepath.Join(taskDir, "local"),
 		SecretsDir: filepath.Join(taskDir, "secrets"),
 	}
-	env := taskenv.Build(r.alloc, task, r.cfg.Node, dirs, r.cfg.LookupEnv)
+}
+
+// taskEnv is the task's environment (without env templates).
+func (r *Runner) taskEnv(task *protocol.Task) *taskenv.Env {
+	return taskenv.Build(r.alloc, task, r.cfg.Node, r.taskDirs(task), r.cfg.LookupEnv)
+}
+
+// taskConfig builds what the driver needs to start the task; extra (the
+// env templates' variables) is added to its environment.
+func (r *Runner) taskConfig(task *protocol.Task, extra map[string]string) *drivers.TaskConfig {
+	base := r.AllocDir()
+	taskDir := filepath.Join(base, task.Name)
+	dirs := r.taskDirs(task)
+	env := r.taskEnv(task)
+	for k, v := range extra {
+		env.Vars[k] = v
+	}
 	ports := make([]drivers.Port, 0, len(r.alloc.Ports))
 	for _, p := range r.alloc.Ports {
 		ports = append(ports, drivers.Port{Label: p.Label, Value: p.Value, To: p.To})

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tether-edge/tether/agent/template"
 	"github.com/tether-edge/tether/drivers"
 	"github.com/tether-edge/tether/protocol"
 )
@@ -28,9 +29,11 @@ type taskRunner struct {
 	log      *slog.Logger
 
 	state protocol.TaskState
+	tmpl  *template.Manager // nil: the task has no templates
 
 	killOnce   sync.Once
 	killCh     chan struct{}
+	runDone    chan struct{} // closed when run returns: stops the template manager
 	killReason string // event type to record before Killing ("" none); written before killCh closes
 }
 
@@ -70,6 +73,7 @@ func (t *taskRunner) dead(ctx context.Context, failed bool, evs ...protocol.Task
 }
 
 func (t *taskRunner) run(ctx context.Context) {
+	defer close(t.runDone)
 	if t.setupErr != nil {
 		t.dead(ctx, true, t.event(protocol.EventSetupFailure, t.setupErr.Error()))
 		return
@@ -78,6 +82,17 @@ func (t *taskRunner) run(ctx context.Context) {
 		t.dead(ctx, true, t.event(protocol.EventDriverFailure,
 			fmt.Sprintf("unknown driver %q (known: %s): change the task's driver or enable the driver on this node", t.task.Driver, strings.Join(t.known, ", "))))
 		return
+	}
+	var reattachAction *template.Action // templates that changed while the agent was down
+	if len(t.task.Templates) > 0 {
+		a, ok := t.startTemplates(ctx)
+		if !ok {
+			return
+		}
+		defer t.tmpl.Close()
+		if t.saved != nil && (a.Restart || len(a.Signals) > 0) {
+			reattachAction = &a
+		}
 	}
 	var h drivers.Handle
 	if t.saved != nil {
@@ -91,6 +106,15 @@ func (t *taskRunner) run(ctx context.Context) {
 			t.state.State = protocol.TaskRunning
 			if !t.report(ctx, t.event(protocol.EventReattached, "re-attached after agent restart")) {
 				return
+			}
+			if reattachAction != nil {
+				restarted, ok := t.templateChanged(ctx, h, *reattachAction)
+				if !ok {
+					return
+				}
+				if restarted {
+					h = nil
+				}
 			}
 		} else {
 			if !errors.Is(err, drivers.ErrTaskGone) {
@@ -118,7 +142,12 @@ func (t *taskRunner) run(ctx context.Context) {
 			default:
 			}
 			var err error
-			h, err = t.driver.Start(ctx, t.r.taskConfig(t.task))
+			var extra map[string]string
+			if t.tmpl != nil {
+				t.tmpl.DrainActions() // the files are current: this start reads them
+				extra = t.tmpl.Env()
+			}
+			h, err = t.driver.Start(ctx, t.r.taskConfig(t.task, extra))
 			if ctx.Err() != nil {
 				if h != nil {
 					t.putHandle(h) // started just as we detach: keep it re-attachable
@@ -139,6 +168,14 @@ func (t *taskRunner) run(ctx context.Context) {
 			}
 		}
 		select {
+		case a := <-t.actions():
+			restarted, ok := t.templateChanged(ctx, h, a)
+			if !ok {
+				return
+			}
+			if restarted {
+				h = nil
+			}
 		case res := <-h.Wait():
 			t.deleteHandle()
 			h = nil
@@ -204,10 +241,7 @@ func (t *taskRunner) stopTask(ctx context.Context, h drivers.Handle) {
 	if t.killReason != "" {
 		evs = append(evs, t.event(t.killReason, ""))
 	}
-	timeout := time.Duration(t.task.KillTimeout) * time.Millisecond
-	if timeout <= 0 {
-		timeout = DefaultKillTimeout
-	}
+	timeout := t.killTimeout()
 	if !t.report(ctx, append(evs, t.event(protocol.EventKilling, fmt.Sprintf("Sent interrupt. Waiting %s before force killing", timeout)))...) {
 		return
 	}
@@ -219,6 +253,14 @@ func (t *taskRunner) stopTask(ctx context.Context, h drivers.Handle) {
 		t.log.Warn("stopping task", "err", err)
 	}
 	t.dead(ctx, false, t.event(protocol.EventKilled, msg))
+}
+
+func (t *taskRunner) killTimeout() time.Duration {
+	timeout := time.Duration(t.task.KillTimeout) * time.Millisecond
+	if timeout <= 0 {
+		timeout = DefaultKillTimeout
+	}
+	return timeout
 }
 
 func (t *taskRunner) putHandle(h drivers.Handle) {

@@ -164,17 +164,21 @@ func (l lookup) Env(k string) string                             { return l.m.lo
 // Prerender renders every template before the task starts: it waits up to
 // FirstWait for the services they use, renders, writes the files and reads
 // env templates. Any error fails the task; it names the template and, for
-// a template that does not execute, the line.
-func (m *Manager) Prerender(ctx context.Context) error {
+// a template that does not execute, the line. The Action says which files
+// changed on disk and what their change_mode asks (it matters only to a
+// task that is already running: one re-attached after an agent restart).
+func (m *Manager) Prerender(ctx context.Context) (Action, error) {
 	deadline := time.Now().Add(m.cfg.FirstWait)
+	var act Action
 	for round := 0; ; round++ {
 		if err := m.waitKnown(ctx, deadline); err != nil {
-			return err
+			return act, err
 		}
-		_, used, errs := m.renderAll()
+		changed, used, errs := m.renderAll()
 		if len(errs) > 0 {
-			return errors.Join(errs...)
+			return act, errors.Join(errs...)
 		}
+		act = act.merge(actionFor(changed, nil))
 		m.watch.Add(used...)
 		if m.watch.Known() || round == 2 || time.Now().After(deadline) {
 			break
@@ -184,7 +188,7 @@ func (m *Manager) Prerender(ctx context.Context) error {
 	case <-m.watch.C():
 	default:
 	}
-	return nil
+	return act, nil
 }
 
 func (m *Manager) waitKnown(ctx context.Context, deadline time.Time) error {

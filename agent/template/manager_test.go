@@ -77,7 +77,7 @@ func TestManagerPrerenderAndChangeModes(t *testing.T) {
 		protocol.Template{Data: apiTmpl, Destination: "local/noop.conf", ChangeMode: "noop"},
 		protocol.Template{Data: `{{ env "attr.cpu.arch" }} {{ env "meta.rack" }} {{ env "node.unique.name" }} {{ env "NOMAD_ALLOC_ID" }}`, Destination: "local/static.conf"},
 	)
-	if err := m.Prerender(context.Background()); err != nil {
+	if _, err := m.Prerender(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if got := readFile(t, filepath.Join(p.TaskDir, "local/restart.conf")); got != "10.0.0.1:8080" {
@@ -120,7 +120,7 @@ func TestManagerPrerenderAndChangeModes(t *testing.T) {
 func TestManagerNoopOnlyDeliversEventWithoutAction(t *testing.T) {
 	cache := svccache.New(nil, nil)
 	m, _ := newManager(t, cache, protocol.Template{Data: apiTmpl, Destination: "local/noop.conf", ChangeMode: "noop"})
-	if err := m.Prerender(context.Background()); err != nil {
+	if _, err := m.Prerender(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -148,7 +148,7 @@ func TestManagerSplayDelaysAction(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	if err := m.Prerender(context.Background()); err != nil {
+	if _, err := m.Prerender(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -178,7 +178,7 @@ func TestManagerWaitsForFirstData(t *testing.T) {
 	}
 	defer m.Close()
 	done := make(chan error, 1)
-	go func() { done <- m.Prerender(context.Background()) }()
+	go func() { _, err := m.Prerender(context.Background()); done <- err }()
 	select {
 	case err := <-done:
 		t.Fatalf("prerender returned before any data: %v", err)
@@ -205,7 +205,7 @@ func TestManagerEnvTemplate(t *testing.T) {
 		protocol.Template{Data: `API={{ range service "api" }}{{ .Address }}:{{ .Port }}{{ end }}` + "\nMODE=prod\n", Destination: "secrets/env", Env: true},
 		protocol.Template{Data: "MODE=override\n", Destination: "local/env2", Env: true},
 	)
-	if err := m.Prerender(context.Background()); err != nil {
+	if _, err := m.Prerender(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	env := m.Env()
@@ -216,7 +216,7 @@ func TestManagerEnvTemplate(t *testing.T) {
 
 func TestManagerBadEnvTemplateFails(t *testing.T) {
 	m, _ := newManager(t, svccache.New(nil, nil), protocol.Template{Data: "A=1\nnot a pair\n", Destination: "local/env", Env: true})
-	err := m.Prerender(context.Background())
+	_, err := m.Prerender(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "line 2") {
 		t.Fatalf("got %v", err)
 	}
@@ -227,7 +227,7 @@ func TestManagerRuntimeErrorKeepsOldFile(t *testing.T) {
 	cache.Put(set("api", true, "10.0.0.1"))
 	// index 1 fails once there is only one instance.
 	m, p := newManager(t, cache, protocol.Template{Data: `{{ with service "api" }}{{ (index . 0).Address }}{{ if gt (len .) 1 }}{{ (index . 1).Address }}{{ end }}{{ end }}{{ if eq (len (service "api")) 3 }}{{ index (service "api") 9 }}{{ end }}`, Destination: "local/a"})
-	if err := m.Prerender(context.Background()); err != nil {
+	if _, err := m.Prerender(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
