@@ -252,11 +252,21 @@ func buildRootfs(root, tarPath string) error {
 }
 
 // writeConfig writes containers.conf and the default network's definition.
+// The network gets a name, bridge and subnet of its own: netavark names its
+// firewall chains after the network's name, so two services that both used
+// "podman" would tear down each other's rules.
 func writeConfig(dir string) error {
 	netDir := filepath.Join(dir, "networks")
 	if err := os.MkdirAll(netDir, 0o755); err != nil {
 		return err
 	}
+	var r [36]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		return err
+	}
+	suffix := hex.EncodeToString(r[:4])
+	name, bridge := "tether-"+suffix, "tt"+suffix
+	subnet := freeSubnet(int(r[4]))
 	conf := fmt.Sprintf(`[engine]
 runtime = "runc"
 cgroup_manager = "cgroupfs"
@@ -269,20 +279,40 @@ log_driver = "k8s-file"
 
 [network]
 network_config_dir = %q
-`, netDir)
+default_network = %q
+`, netDir, name)
 	if err := os.WriteFile(filepath.Join(dir, "containers.conf"), []byte(conf), 0o644); err != nil {
 		return err
 	}
-	var r [34]byte
-	if _, err := rand.Read(r[:]); err != nil {
-		return err
-	}
-	subnet := 1 + int(r[0])%250
-	network := fmt.Sprintf(`{"name":"podman","id":%q,"driver":"bridge","network_interface":"tt%s",`+
+	network := fmt.Sprintf(`{"name":%q,"id":%q,"driver":"bridge","network_interface":%q,`+
 		`"subnets":[{"subnet":"10.89.%d.0/24","gateway":"10.89.%d.1"}],`+
 		`"ipv6_enabled":false,"internal":false,"dns_enabled":false,"ipam_options":{"driver":"host-local"}}`,
-		hex.EncodeToString(r[2:34]), hex.EncodeToString(r[1:2])+hex.EncodeToString(r[2:5]), subnet, subnet)
-	return os.WriteFile(filepath.Join(netDir, "podman.json"), []byte(network), 0o644)
+		name, hex.EncodeToString(r[4:36]), bridge, subnet, subnet)
+	return os.WriteFile(filepath.Join(netDir, name+".json"), []byte(network), 0o644)
+}
+
+// freeSubnet picks x for 10.89.x.0/24, starting at a random seed and
+// skipping subnets the host routes already (another service's bridge).
+func freeSubnet(seed int) int {
+	used := map[int]bool{}
+	if b, err := os.ReadFile("/proc/net/route"); err == nil {
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) < 2 {
+				continue
+			}
+			d, err := strconv.ParseUint(f[1], 16, 32) // little-endian IPv4
+			if err == nil && d&0xff == 10 && (d>>8)&0xff == 89 {
+				used[int((d>>16)&0xff)] = true
+			}
+		}
+	}
+	for i := 0; i < 250; i++ {
+		if x := 1 + (seed+i)%250; !used[x] {
+			return x
+		}
+	}
+	return 1 + seed%250
 }
 
 // stop removes every container, stops the service and deletes the storage.
