@@ -95,12 +95,12 @@ func New(cfg Config) *Runner {
 		cfg.Services = svccache.New(nil, cfg.Logger)
 	}
 	return &Runner{
-		cfg:     cfg,
-		alloc:   cfg.Alloc,
-		log:     cfg.Logger.With("alloc", cfg.Alloc.ID),
-		taskCh:  make(chan taskUpdate),
-		stopCh:  make(chan struct{}),
-		done:    make(chan struct{}),
+		cfg:      cfg,
+		alloc:    cfg.Alloc,
+		log:      cfg.Logger.With("alloc", cfg.Alloc.ID),
+		taskCh:   make(chan taskUpdate),
+		stopCh:   make(chan struct{}),
+		done:     make(chan struct{}),
 		states:   map[string]protocol.TaskState{},
 		runners:  map[string]*taskRunner{},
 		regs:     map[string]*taskRegs{},

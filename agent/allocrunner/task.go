@@ -34,7 +34,7 @@ type taskRunner struct {
 	killOnce   sync.Once
 	killCh     chan struct{}
 	runDone    chan struct{} // closed when run returns: stops the template manager
-	killReason string // event type to record before Killing ("" none); written before killCh closes
+	killReason string        // event type to record before Killing ("" none); written before killCh closes
 }
 
 // kill asks the task to stop; reason is an extra event type recorded first
