@@ -1,0 +1,25 @@
+package server
+
+import (
+	"testing"
+	"time"
+
+	"github.com/tether-edge/tether/central/structs"
+	"github.com/tether-edge/tether/jobspec"
+)
+
+func TestDesiredCarriesTemplateSourceAndSplay(t *testing.T) {
+	j := testJob(1)
+	j.TaskGroups[0].Tasks[0].Templates = []*jobspec.Template{
+		{Source: "local/up.tpl", Destination: "local/up.conf", ChangeMode: "restart", Splay: 2500 * time.Millisecond},
+	}
+	a := &structs.Allocation{ID: "a1", JobID: j.ID, TaskGroup: "g", DesiredStatus: "run", ClientStatus: "running", Job: j}
+	d := buildDesired("n1", "dc1", []*structs.Allocation{a}, 1, 0)
+	if len(d.Allocs) != 1 {
+		t.Fatalf("desired: %+v", d)
+	}
+	tm := d.Allocs[0].Tasks[0].Templates[0]
+	if tm.Source != "local/up.tpl" || tm.SplayMs != 2500 || tm.Destination != "local/up.conf" {
+		t.Errorf("template = %+v", tm)
+	}
+}
