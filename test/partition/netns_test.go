@@ -23,8 +23,8 @@ func TestMain(m *testing.M) {
 
 // helper exit codes for dial.
 const (
-	dialOK      = 0
-	dialFailed  = 1
+	dialOK       = 0
+	dialFailed   = 1
 	dialTimedOut = 2
 )
 
