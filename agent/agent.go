@@ -17,6 +17,7 @@ import (
 	"github.com/tether-edge/tether/agent/fingerprint"
 	"github.com/tether-edge/tether/agent/session"
 	"github.com/tether-edge/tether/agent/state"
+	"github.com/tether-edge/tether/agent/svccache"
 	"github.com/tether-edge/tether/agent/taskenv"
 	"github.com/tether-edge/tether/drivers"
 	"github.com/tether-edge/tether/protocol"
@@ -46,6 +47,9 @@ type Options struct {
 	RetryInterval time.Duration
 	// LookupEnv reads the agent's environment for tasks (default os.LookupEnv).
 	LookupEnv func(string) (string, bool)
+	// TemplateWait bounds how long a task's first template render waits
+	// for the services it uses (0: template.DefaultFirstWait).
+	TemplateWait time.Duration
 }
 
 // Counters are the agent's exported counters.
@@ -54,6 +58,8 @@ type Counters struct {
 	Stale     uint64 // Desired messages ignored as older than the one held
 	Applied   uint64 // Desired messages applied
 	Acked     uint64 // outbox entries deleted by acks
+	// SvcMalformed counts svc/<name> payloads dropped as malformed.
+	SvcMalformed uint64
 }
 
 // Agent is the edge agent.
@@ -68,6 +74,7 @@ type Agent struct {
 	boot    int64
 	drivers map[string]drivers.Driver
 	sess    *session.Session
+	svc     *svccache.Cache
 
 	events     chan session.Event
 	updates    chan allocrunner.Update
@@ -82,8 +89,9 @@ type Agent struct {
 	allocs       map[string]*allocEntry
 	desiredIndex uint64
 	connected    bool
-	sentUpTo     uint64    // highest outbox seq published on this connection
-	downSince    time.Time // when the broker connection was lost (or the agent started unconnected); zero while connected
+	sentUpTo     uint64          // highest outbox seq published on this connection
+	svcSubs      map[string]bool // svc/<name> subscribed on this connection
+	downSince    time.Time       // when the broker connection was lost (or the agent started unconnected); zero while connected
 	hbSeq        uint64
 	runnerCtx    context.Context
 	runners      sync.WaitGroup
@@ -136,6 +144,7 @@ func New(opts Options) (*Agent, error) {
 		updates:    make(chan allocrunner.Update),
 		runnerDone: make(chan string),
 		allocs:     map[string]*allocEntry{},
+		svc:        svccache.New(st, log.With("component", "svccache")),
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -160,7 +169,8 @@ func (a *Agent) NodeID() string { return a.nodeID }
 
 // Counters returns a snapshot of the agent's counters. Safe from any goroutine.
 func (a *Agent) Counters() Counters {
-	return Counters{Malformed: a.malformed.Load(), Stale: a.stale.Load(), Applied: a.applied.Load(), Acked: a.acked.Load()}
+	return Counters{Malformed: a.malformed.Load(), Stale: a.stale.Load(), Applied: a.applied.Load(), Acked: a.acked.Load(),
+		SvcMalformed: a.svc.Malformed()}
 }
 
 // Close releases an Agent that was never Run. Run closes it itself.
@@ -196,6 +206,8 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.handleUpdate(u)
 		case id := <-a.runnerDone:
 			a.handleRunnerDone(id)
+		case <-a.svc.NewNames():
+			a.subscribeServices()
 		case <-hb.C:
 			a.heartbeat()
 			a.stopCutOff(time.Now())
@@ -273,6 +285,9 @@ func (a *Agent) startRunner(e *allocEntry, prev *protocol.AllocUpdate, handles m
 		Updates:   a.updates,
 		Logger:    a.log,
 		LookupEnv: a.opts.LookupEnv,
+
+		Services:     a.svc,
+		TemplateWait: a.opts.TemplateWait,
 	})
 	e.runner = r
 	a.runners.Add(1)

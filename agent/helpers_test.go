@@ -23,7 +23,7 @@ import (
 )
 
 // eventually polls f until it returns nil or the timeout passes.
-func eventually(t *testing.T, timeout time.Duration, f func() error) {
+func eventually(t testing.TB, timeout time.Duration, f func() error) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -53,7 +53,7 @@ type message struct {
 // testBroker is a mochi-mqtt broker on a loopback port standing in for
 // central's site broker; it records every message published on the prefix.
 type testBroker struct {
-	t    *testing.T
+	t    testing.TB
 	addr string
 	srv  *mqtt.Server
 	once sync.Once
@@ -62,7 +62,7 @@ type testBroker struct {
 	msgs []message
 }
 
-func startBroker(t *testing.T, addr string) *testBroker {
+func startBroker(t testing.TB, addr string) *testBroker {
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -169,7 +169,7 @@ func testConfig(dir, broker string) *config.Config {
 	return &cfg
 }
 
-func startAgent(t *testing.T, dir, broker string, drv drivers.Driver) *runningAgent {
+func startAgent(t testing.TB, dir, broker string, drv drivers.Driver) *runningAgent {
 	t.Helper()
 	a, err := New(Options{
 		Config:          testConfig(dir, broker),

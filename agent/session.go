@@ -16,6 +16,8 @@ func (a *Agent) handleSession(ev session.Event) {
 		a.sentUpTo = 0 // resend everything unacknowledged
 		a.publishOnline(true)
 		a.sess.Subscribe(map[string]byte{a.topics.Desired(a.nodeID): 1, a.topics.Ack(a.nodeID): 1})
+		a.svcSubs = map[string]bool{}
+		a.subscribeServices()
 		a.hello()
 		a.flush()
 	case session.Lost:
@@ -28,6 +30,12 @@ func (a *Agent) handleSession(ev session.Event) {
 
 func (a *Agent) handleMessage(topic string, payload []byte) {
 	kind, id, ok := a.topics.Parse(topic)
+	if ok && kind == protocol.KindSvc {
+		if err := a.svc.Update(id, payload); err != nil {
+			a.log.Warn("malformed service set dropped; templates keep the last good one", "service", id, "err", err, "bytes", len(payload))
+		}
+		return
+	}
 	if !ok || id != a.nodeID {
 		a.log.Debug("message on unexpected topic dropped", "topic", topic)
 		return
@@ -75,6 +83,26 @@ func (a *Agent) handleMessage(topic string, payload []byte) {
 			a.hello()
 			a.flush()
 		}
+	}
+}
+
+// subscribeServices subscribes (QoS 1) to svc/<name> for every service
+// the templates use that is not yet subscribed on this connection. The
+// broker then sends each one's retained set.
+func (a *Agent) subscribeServices() {
+	if !a.connected {
+		return
+	}
+	filters := map[string]byte{}
+	for _, n := range a.svc.Names() {
+		if !a.svcSubs[n] {
+			a.svcSubs[n] = true
+			filters[a.topics.Service(n)] = 1
+		}
+	}
+	if len(filters) > 0 {
+		a.log.Debug("subscribing to services", "count", len(filters))
+		a.sess.Subscribe(filters)
 	}
 }
 
