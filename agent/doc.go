@@ -15,12 +15,19 @@
 //		case ev := <-events:   connected → online, subscribe, hello, flush outbox
 //		                       desired   → ignore if stale, save, apply (start/stop runners)
 //		                       ack       → drop outbox entries ≤ seq
+//		                       svc/<n>   → service cache (saved; templates re-render)
 //		case u := <-updates:   record in the state file (next seq, compacted outbox), flush
 //		case id := <-done:     a runner finished; forget the alloc if no longer desired
+//		case <-svc.NewNames(): subscribe to svc/<name> for names templates started using
 //		case <-heartbeat.C:    publish a heartbeat if connected
 //		case <-ctx.Done():     detach from tasks (they keep running), say offline, close
 //		}
 //	}
+//
+// Each alloc update carries the alloc's full set of service instances
+// (registered while their task runs, with health from their checks).
+// Templates render from the service cache, which keeps the last set of
+// each service in the state file: offline, they render from it.
 //
 // Nothing is stopped because central is silent: only a Desired that says
 // so stops an allocation.

@@ -14,6 +14,16 @@
 //	r.Stop()                         // desired stop: kill the tasks (KillSignal, KillTimeout)
 //	<-r.Done()
 //
+// A task with templates renders them (agent/template) before it starts;
+// a template that does not parse or render fails it. While it runs, a
+// service change that changes a file applies the template's change_mode
+// (restart, not counted against the restart policy; signal; noop).
+//
+// While a task runs, its services are registered: the Runner keeps their
+// instances (address, host port, tags) and health (agent/health, one
+// goroutine per check, stopped with the task) and sends the full set in
+// every update; they are dropped when the task stops or restarts.
+//
 // Statuses follow Nomad: an allocation is failed if any task failed, else
 // running if any task runs, else pending if any task waits to (re)start,
 // else complete.

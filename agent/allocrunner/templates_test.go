@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tether-edge/tether/agent/svccache"
+	"github.com/tether-edge/tether/drivers"
 	"github.com/tether-edge/tether/drivers/fake"
 	"github.com/tether-edge/tether/protocol"
 )
@@ -184,5 +185,50 @@ func TestBadTemplateFailsTaskWithLine(t *testing.T) {
 				t.Fatal("task started despite a bad template")
 			}
 		})
+	}
+}
+
+func TestReattachAppliesTemplateChangedWhileAgentDown(t *testing.T) {
+	cache := svccache.New(nil, nil)
+	cache.Put(apiSet(true, "10.0.0.1"))
+	drv := fake.New()
+	store := newMemStore()
+	allocs := t.TempDir()
+	alloc := templateAlloc(protocol.Template{Data: apiTmpl, Destination: "local/api.conf", ChangeMode: "signal", ChangeSignal: "SIGHUP"})
+	mutate := func(c *Config) { c.Services, c.TemplateWait, c.AllocsDir = cache, 200*time.Millisecond, allocs }
+	h := startRunnerOpts(t, alloc, drv, store, nil, nil, mutate)
+	prev := h.waitStatus(protocol.AllocRunning)
+	h.cancel() // the agent stops: the task keeps running
+	<-h.runner.Done()
+	saved, ok := store.get("a1", "t")
+	if !ok {
+		t.Fatal("no saved handle")
+	}
+
+	// Unchanged data: re-attaching sends nothing.
+	h2 := startRunnerOpts(t, templateAlloc(alloc.Tasks[0].Templates...), drv, store, &prev, map[string]drivers.HandleState{"t": saved}, mutate)
+	eventually(t, 5*time.Second, func() error {
+		if !slices.Contains(eventTypes(h2.last().TaskStates["t"]), protocol.EventReattached) {
+			return fmt.Errorf("not re-attached yet")
+		}
+		return nil
+	})
+	if sigs := drv.Task("a1/t").Signals(); len(sigs) != 0 {
+		t.Fatalf("signals after an unchanged re-attach: %v", sigs)
+	}
+	h2.cancel()
+	<-h2.runner.Done()
+
+	// The service changed while the agent was down.
+	cache.Put(apiSet(true, "10.0.0.2"))
+	h3 := startRunnerOpts(t, templateAlloc(alloc.Tasks[0].Templates...), drv, store, &prev, map[string]drivers.HandleState{"t": saved}, mutate)
+	eventually(t, 5*time.Second, func() error {
+		if sigs := drv.Task("a1/t").Signals(); !slices.Equal(sigs, []string{"SIGHUP"}) {
+			return fmt.Errorf("signals %v", sigs)
+		}
+		return nil
+	})
+	if got := h3.file("local/api.conf"); got != "10.0.0.2:8080" || drv.Starts("a1/t") != 1 {
+		t.Fatalf("file %q starts %d", got, drv.Starts("a1/t"))
 	}
 }

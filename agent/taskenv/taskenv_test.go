@@ -100,3 +100,23 @@ func TestReplaceConfigRecursive(t *testing.T) {
 		t.Fatal("input was modified")
 	}
 }
+
+// TestRuntimeVarsUnderBothPrefixes checks the variables job files and
+// templates rely on exist as TETHER_ and as NOMAD_, with the same value.
+func TestRuntimeVarsUnderBothPrefixes(t *testing.T) {
+	e := testEnv()
+	want := map[string]string{
+		"ADDR_http": "10.0.0.5:8080", "IP_http": "10.0.0.5", "PORT_http": "8080",
+		"HOST_ADDR_http": "10.0.0.5:23456", "HOST_PORT_http": "23456", "HOST_IP_admin": "10.0.0.9",
+		"ALLOC_ID": "a-1", "TASK_NAME": "web", "JOB_NAME": "shop", "JOB_ID": "shop", "DC": "dc2",
+		"ALLOC_DIR": "/d/a-1/alloc", "TASK_DIR": "/d/a-1/web/local", "SECRETS_DIR": "/d/a-1/web/secrets",
+		"GROUP_NAME": "api", "ALLOC_INDEX": "2", "ALLOC_NAME": "shop.api[2]", "REGION": "global", "NAMESPACE": "default",
+	}
+	for k, v := range want {
+		for _, p := range []string{"TETHER_", "NOMAD_"} {
+			if got, ok := e.Vars[p+k]; !ok || got != v {
+				t.Errorf("%s%s = %q (set %v), want %q", p, k, got, ok, v)
+			}
+		}
+	}
+}
