@@ -141,7 +141,15 @@ func (d *decoder) group(b *hclsyntax.Block, j *Job) *TaskGroup {
 		d.pos.set(g, "count", c.attrs["count"].Expr.Range())
 	}
 	g.MaxClientDisconnect = d.durationPtr(c, "max_client_disconnect")
+	if a := c.attrs["max_client_disconnect"]; a != nil && g.MaxClientDisconnect != nil {
+		d.pos.set(g, "max_client_disconnect", a.Expr.Range())
+		d.warnf(a.NameRange, "%s: max_client_disconnect is Nomad's older form; Tether honours it as disconnect { lost_after = %q }: write that instead", s.where, shortDuration(*g.MaxClientDisconnect))
+	}
 	g.StopAfterClientDisconnect = d.durationPtr(c, "stop_after_client_disconnect")
+	if a := c.attrs["stop_after_client_disconnect"]; a != nil && g.StopAfterClientDisconnect != nil {
+		d.pos.set(g, "stop_after_client_disconnect", a.Expr.Range())
+		d.warnf(a.NameRange, "%s: stop_after_client_disconnect is Nomad's older form; Tether honours it as disconnect { stop_on_client_after = %q }: write that instead", s.where, shortDuration(*g.StopAfterClientDisconnect))
+	}
 	g.Meta = d.strMap(c, s, "meta")
 	g.Constraints = d.constraints(c, s.where)
 	for _, nb := range c.blocks["network"] {
@@ -166,8 +174,12 @@ func (d *decoder) group(b *hclsyntax.Block, j *Job) *TaskGroup {
 		dis := &Disconnect{}
 		d.pos.set(dis, "", db.DefRange())
 		dc := d.content(db.Body, within(disconnectSpec, s.where+" disconnect"))
-		d.duration(dc, "lost_after", &dis.LostAfter)
-		d.duration(dc, "stop_on_client_after", &dis.StopOnClientAfter)
+		if d.duration(dc, "lost_after", &dis.LostAfter) {
+			d.pos.set(dis, "lost_after", dc.attrs["lost_after"].Expr.Range())
+		}
+		if d.duration(dc, "stop_on_client_after", &dis.StopOnClientAfter) {
+			d.pos.set(dis, "stop_on_client_after", dc.attrs["stop_on_client_after"].Expr.Range())
+		}
 		var replace bool
 		if d.boolean(dc, "replace", &replace) {
 			dis.Replace = &replace

@@ -194,6 +194,17 @@ func (v *validator) group(j *Job, g *TaskGroup, path string) {
 		if d.LostAfter < 0 || d.StopOnClientAfter < 0 {
 			v.add(d, "", path, "use a positive duration", "disconnect durations must not be negative")
 		}
+		if d.LostAfter > 0 && d.StopOnClientAfter > 0 {
+			// Point at what the user wrote: the block, or the older group attributes.
+			var obj any = d
+			field := "stop_on_client_after"
+			if _, ok := v.pos.get(d, ""); !ok && g.StopAfterClientDisconnect != nil {
+				obj, field = g, "stop_after_client_disconnect"
+			}
+			v.add(obj, field, path,
+				"keep lost_after (tasks keep running while the node is away; central replaces them after that long) or stop_on_client_after (the agent stops them after that long without central), not both",
+				"disconnect: lost_after (%s) and stop_on_client_after (%s) cannot both be set (max_client_disconnect and stop_after_client_disconnect are their older names)", shortDuration(d.LostAfter), shortDuration(d.StopOnClientAfter))
+		}
 	}
 	v.services(g.Services, ports, path)
 	if len(g.Tasks) == 0 {
@@ -345,4 +356,16 @@ func (v *validator) task(t *Task, ports map[string]bool, path string) {
 			}
 		}
 	}
+}
+
+// shortDuration writes d as a user would: "1h", "1h30m", "90s" → "1m30s".
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
 }

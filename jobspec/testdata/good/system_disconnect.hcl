@@ -7,7 +7,6 @@ job "sys" {
 
   group "collector" {
     count                        = 3
-    max_client_disconnect        = "2h"
     stop_after_client_disconnect = "90m"
 
     restart {
@@ -36,10 +35,9 @@ job "sys" {
 
   group "keeper" {
     disconnect {
-      lost_after           = "30m"
-      stop_on_client_after = "1h"
-      replace              = false
-      reconcile            = "keep_original"
+      lost_after = "30m"
+      replace    = false
+      reconcile  = "keep_original"
     }
     max_client_disconnect = "5h"
 
