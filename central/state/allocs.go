@@ -180,6 +180,13 @@ func (a *applier) clientUpdate(op *ClientUpdate) error {
 			a.res.Ignored++
 			continue
 		}
+		if old.ClientStatus == "lost" {
+			// Central gave up on it and placed a replacement; a node that
+			// comes back late cannot revive it (its desired state tells
+			// the agent to stop it).
+			a.res.Ignored++
+			continue
+		}
 		c := *old
 		if u.ClientStatus != "" {
 			c.ClientStatus = u.ClientStatus
