@@ -7,8 +7,10 @@
 //
 //	job := st.JobByID(eval)                      // missing or stopped → stop all
 //	buckets := reconcile(job, st.AllocsByJob())  // place / stop / destructive / inplace / lost / disconnecting / reconnecting / ignore
-//	plan.Stop  += stop, lost, destructive        // frees their resources for what follows
-//	plan.Place += inplace updates
+//	                                             // (reconnected originals vs replacements: one per slot)
+//	plan.Stop    += stop, lost, destructive      // frees their resources for what follows
+//	plan.Place   += inplace updates, Reconnected events
+//	plan.Unknown += running allocs on disconnected nodes inside their window
 //	for each place request:
 //	    walk the shuffled ready nodes:           // PRNG seeded from the eval ID
 //	        feasible?  drivers, constraints, distinct_hosts, distinct_property
