@@ -573,3 +573,34 @@ func TestReconcileReconnectingProperties(t *testing.T) {
 		}
 	})
 }
+
+// TestReconnectWhileReplacementAway: a0 comes back while its replacement r0
+// is itself on a disconnected node: a0 holds the slot, r0 is neither
+// replaced again nor competing, and nothing else is touched.
+func TestReconnectWhileReplacementAway(t *testing.T) {
+	st := newState()
+	st.addNode(node("a"), node("b", disconnected), node("c"))
+	j := job("web", "service", 2, withDisconnect(time.Hour, true, ""))
+	st.addJob(j)
+	a0 := runningAlloc(j, "a0", "a", 0)
+	a0.Events = []structs.AllocEvent{{Type: EventDisconnected, Time: 500}}
+	r0 := runningAlloc(j, "r0", "b", 0)
+	r0.PreviousAllocation, r0.ClientStatus = "a0", "unknown"
+	r0.Events = []structs.AllocEvent{{Type: EventDisconnected, Time: 700}}
+	st.addAlloc(a0, r0, runningAlloc(j, "c1", "c", 1))
+	p := mustCompute(t, st, eval(j), Options{NewID: seqIDs("x"), Now: 1_000})
+	if len(p.Stop) != 0 || len(p.Unknown) != 0 {
+		t.Fatalf("stop %+v unknown %+v, want none", p.Stop, p.Unknown)
+	}
+	if len(p.Place) != 1 || p.Place[0].ID != "a0" || !hasEvent(p.Place[0], EventReconnected) {
+		t.Fatalf("place %+v, want only a0's Reconnected event", p.Place)
+	}
+	// Then b comes back too: one of a0 and r0 survives.
+	st = st.applyPlan(p)
+	st.nodes[1].Status = structs.NodeReady
+	st.byID("r0").ClientStatus = "running"
+	p = mustCompute(t, st, eval(j), Options{NewID: seqIDs("y"), Now: 2_000})
+	if len(p.Stop) != 1 || p.Stop[0].DesiredDescription != DescReconnectNotNeeded || len(p.Place) > 1 {
+		t.Errorf("stop %+v place %+v, want one reconnect loser", p.Stop, p.Place)
+	}
+}

@@ -103,6 +103,7 @@ func reconcileGeneric(job *jobspec.Job, allocs []*structs.Allocation, nodeByID m
 		reschedule := map[int]*structs.Allocation{} // service: finished allocs to replace, by index
 		window, hasWindow := DisconnectWindow(tg)
 		var returning, rest []*structs.Allocation // reconnect originals; allocs running as usual
+		var away []slot                           // disconnecting allocs that hold their index
 		for _, a := range byGroup[tg.Name] {
 			if a.DesiredStatus == protocol.DesiredStop {
 				continue
@@ -134,9 +135,9 @@ func reconcileGeneric(job *jobspec.Job, allocs []*structs.Allocation, nodeByID m
 				case replaced[a.ID]:
 					// Its replacement holds the index.
 				case replaceOnDisconnect(tg):
-					slots = append(slots, slot{a, slotDisconnectingReplace})
+					away = append(away, slot{a, slotDisconnectingReplace})
 				default:
-					slots = append(slots, slot{a, slotDisconnecting})
+					away = append(away, slot{a, slotDisconnecting})
 				}
 			case awaitingReport(a):
 				r.reconnecting = append(r.reconnecting, a)
@@ -159,14 +160,20 @@ func reconcileGeneric(job *jobspec.Job, allocs []*structs.Allocation, nodeByID m
 				r.stop = append(r.stop, stopReq{a, DescReconnectNotNeeded})
 			}
 			rest = slices.DeleteFunc(rest, func(a *structs.Allocation) bool { return losing[a.ID] })
+			back := map[int]bool{}
 			for _, a := range keep {
 				if slices.Contains(returning, a) {
 					r.reconnected = append(r.reconnected, a)
 					rest = append(rest, a)
+					back[a.Index] = true
 				}
 			}
 			slices.SortFunc(rest, compareAllocs)
+			// A replacement that is itself away no longer holds the index
+			// its original came back to; it competes when its node returns.
+			away = slices.DeleteFunc(away, func(s slot) bool { return back[s.a.Index] })
 		}
+		slots = append(slots, away...)
 		for _, a := range rest {
 			switch {
 			case a.JobVersion != job.Version && inplaceOK(a, job, tg, nodeOf(a.NodeID)):
