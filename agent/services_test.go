@@ -2,10 +2,14 @@ package agent
 
 import (
 	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -174,4 +178,44 @@ func BenchmarkServiceSetToTemplate(b *testing.B) {
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "median-ms")
 	b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-ms")
+}
+
+func TestHealthFlipsReachCentral(t *testing.T) {
+	var code atomic.Int32
+	code.Store(200)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(int(code.Load())) }))
+	defer srv.Close()
+	port := srv.Listener.Addr().(*net.TCPAddr).Port
+
+	b := startBroker(t, "127.0.0.1:0")
+	a := startAgent(t, t.TempDir(), b.url(), fake.New())
+	id := a.NodeID()
+	alloc := serviceAlloc("a1", nil)
+	alloc.Ports = []protocol.Port{{Label: "http", Value: port}}
+	alloc.Tasks[0].Services = []protocol.Service{{Name: "web", PortLabel: "http", Address: "127.0.0.1",
+		Checks: []protocol.Check{{Type: "http", Path: "/", IntervalMs: 20, TimeoutMs: 1000}}}}
+	b.publish(topics.Desired(id), desired(id, 1, alloc), true)
+	history := func() []bool {
+		var out []bool
+		for _, u := range b.updates(id) {
+			if len(u.Services) == 1 && (len(out) == 0 || out[len(out)-1] != u.Services[0].Healthy) {
+				out = append(out, u.Services[0].Healthy)
+			}
+		}
+		return out
+	}
+	wait := func(want ...bool) {
+		t.Helper()
+		eventually(t, 10*time.Second, func() error {
+			if got := history(); !slices.Equal(got, want) {
+				return fmt.Errorf("health seen by central %v, want %v", got, want)
+			}
+			return nil
+		})
+	}
+	wait(false, true)
+	code.Store(500)
+	wait(false, true, false)
+	code.Store(200)
+	wait(false, true, false, true)
 }
