@@ -81,7 +81,7 @@ func (l *leader) nodeMissed(id string, now time.Time, exp *expiries) {
 	if len(windows) > 0 {
 		status, desc = structs.NodeDisconnected, "missed heartbeats; allocations wait out the disconnect window"
 		for i, w := range windows {
-			heap.Push(exp, windowExpiry{at: now.Add(w).UnixNano(), node: id, since: now.UnixNano(), last: i == len(windows)-1})
+			heap.Push(exp, windowExpiry{at: now.Add(w + time.Second).UnixNano(), node: id, since: now.UnixNano(), last: i == len(windows)-1})
 		}
 	} else {
 		l.nodesDown.Add(1)

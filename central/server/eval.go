@@ -9,8 +9,9 @@ import (
 )
 
 // process schedules one evaluation and commits its plan with the updated
-// evaluation in one Raft entry.
-func (l *leader) process(e *structs.Evaluation) error {
+// evaluation in one Raft entry. dups are queued evaluations of the same job
+// that this run answers too: they are completed in the same entry.
+func (l *leader) process(e *structs.Evaluation, dups []*structs.Evaluation) error {
 	snap := l.s.store.Snapshot()
 	if cur := snap.EvalByID(e.ID); cur != nil && cur.Status != structs.EvalPending {
 		return nil // already processed (e.g. queued twice across a leader change)
@@ -37,6 +38,16 @@ func (l *leader) process(e *structs.Evaluation) error {
 			upd.PlacedAllocs = append(upd.PlacedAllocs, a.ID)
 		}
 	}
-	_, err = l.s.apply(&state.Command{Ops: []state.Op{{ApplyPlan: &state.ApplyPlan{Plan: plan, Eval: &upd, Now: now}}}})
+	ops := []state.Op{{ApplyPlan: &state.ApplyPlan{Plan: plan, Eval: &upd, Now: now}}}
+	if len(dups) > 0 {
+		done := make([]*structs.Evaluation, 0, len(dups))
+		for _, d := range dups {
+			c := *d
+			c.Status, c.StatusDescription, c.ModifyTime = structs.EvalComplete, "coalesced with evaluation "+e.ID, now
+			done = append(done, &c)
+		}
+		ops = append(ops, state.Op{UpsertEvals: done})
+	}
+	_, err = l.s.apply(&state.Command{Ops: ops})
 	return err
 }

@@ -162,11 +162,11 @@ func (l *leader) batcher() {
 // never conflict: each sees the state the previous one committed.
 func (l *leader) evalWorker() {
 	for {
-		e := l.evals.pop(l.ctx)
+		e, dups := l.evals.pop(l.ctx)
 		if e == nil {
 			return
 		}
-		if err := l.process(e); err != nil {
+		if err := l.process(e, dups); err != nil {
 			l.s.log.Error("evaluation failed", "eval", e.ID, "job", e.JobID, "err", err)
 		}
 	}

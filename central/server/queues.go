@@ -26,22 +26,34 @@ func (q *evalQueue) push(e *structs.Evaluation) {
 	}
 }
 
-// pop returns the oldest evaluation, waiting for one; nil when ctx ends.
-func (q *evalQueue) pop(ctx context.Context) *structs.Evaluation {
+// pop returns the oldest evaluation, waiting for one, and takes out of the
+// queue every other evaluation of the same job: one scheduler run answers
+// them all (a node storm queues one evaluation per node for a job that runs
+// everywhere). It returns nil when ctx ends.
+func (q *evalQueue) pop(ctx context.Context) (*structs.Evaluation, []*structs.Evaluation) {
 	for {
 		q.mu.Lock()
 		if len(q.q) > 0 {
 			e := q.q[0]
-			q.q[0] = nil
-			q.q = q.q[1:]
+			var dups []*structs.Evaluation
+			rest := q.q[:0]
+			for _, o := range q.q[1:] {
+				if o.Namespace == e.Namespace && o.JobID == e.JobID {
+					dups = append(dups, o)
+				} else {
+					rest = append(rest, o)
+				}
+			}
+			clear(q.q[len(rest):])
+			q.q = rest
 			q.mu.Unlock()
-			return e
+			return e, dups
 		}
 		q.mu.Unlock()
 		select {
 		case <-q.ready:
 		case <-ctx.Done():
-			return nil
+			return nil, nil
 		}
 	}
 }

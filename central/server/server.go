@@ -126,11 +126,12 @@ func (s *Server) Close() error {
 		s.http.Shutdown(ctx)
 		cancel()
 	}
+	s.stopLeading() // leader duties end before Raft does
 	if s.raft != nil {
 		s.raft.Shutdown().Error()
 	}
 	s.wg.Wait()
-	s.stopLeading()
+	s.stopLeading() // in case leadership was being taken up meanwhile
 	if s.broker != nil {
 		s.broker.Close()
 	}

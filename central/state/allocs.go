@@ -78,6 +78,9 @@ func (a *applier) applyPlan(op *ApplyPlan) error {
 	for _, al := range p.Stop {
 		a.stop(al, op.Now)
 	}
+	for _, al := range p.Unknown {
+		a.markUnknown(al, op.Now)
+	}
 	if op.Eval != nil {
 		a.upsertEval(op.Eval)
 	}
@@ -162,6 +165,27 @@ func (a *applier) stop(s *structs.Allocation, now int64) {
 	if clientTerminal(c.ClientStatus) {
 		a.dropAllocServices(c.ID)
 	}
+	a.jobs[jobKey{c.Namespace, c.JobID}] = true
+}
+
+// markUnknown applies a plan's unknown entry: the alloc's node disconnected
+// inside its group's disconnect window. It stays desired "run" and keeps its
+// services; the plan's events (Disconnected) are appended.
+func (a *applier) markUnknown(u *structs.Allocation, now int64) {
+	if u == nil {
+		return
+	}
+	old := firstTxn[*structs.Allocation](a.txn, TableAllocs, u.ID)
+	if old == nil || clientTerminal(old.ClientStatus) {
+		a.res.Ignored++
+		return
+	}
+	c := *old
+	c.ClientStatus = protocol.AllocUnknown
+	c.Events = appendEvents(old.Events, u.Events...)
+	c.ModifyIndex = a.index
+	c.ModifyTime = now
+	a.insert(TableAllocs, &c)
 	a.jobs[jobKey{c.Namespace, c.JobID}] = true
 }
 
