@@ -189,10 +189,12 @@ func run(centralBin string, n, per int) error {
 		a.c.Disconnect(0)
 	}
 	t1 := time.Now()
-	if err := waitFor(120*time.Second, func() bool { return countNodes(api, "disconnected") == n }); err != nil {
-		return fmt.Errorf("nodes did not all become disconnected: %w", err)
+	if err := waitFor(120*time.Second, func() bool {
+		return countNodes(api, "disconnected") == n && countAllocs(api, "unknown") == n*per
+	}); err != nil {
+		return fmt.Errorf("nodes did not all become disconnected with their allocs unknown: %w (unknown %d)", err, countAllocs(api, "unknown"))
 	}
-	fmt.Printf("| %d agents | all disconnected after TTL+grace (4 s) | %.2f s |\n", n, time.Since(t1).Seconds())
+	fmt.Printf("| %d agents | all disconnected, allocs unknown (TTL+grace = 4 s) | %.2f s |\n", n, time.Since(t1).Seconds())
 
 	// And all come back at once.
 	t2 := time.Now()
