@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -192,6 +193,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		"drivers", a.fp.Drivers, "data_dir", a.cfg.DataDir)
 	a.downSince = time.Now()
 	a.restore()
+	a.cleanupDrivers()
 	a.sess.Connect()
 	hb := time.NewTicker(a.cfg.Heartbeat)
 	defer hb.Stop()
@@ -228,6 +230,33 @@ func (a *Agent) shutdown(detach context.CancelFunc) {
 	a.sess.Close(500 * time.Millisecond)
 	if err := a.Close(); err != nil {
 		a.log.Error("closing state file", "err", err)
+	}
+}
+
+// cleanupDrivers lets each driver that can remove what it left behind for
+// allocations this agent does not know (see drivers.Cleaner), in the
+// background: it may talk to a container engine.
+func (a *Agent) cleanupDrivers() {
+	known := make(map[string]bool, len(a.allocs))
+	for id, e := range a.allocs {
+		known[id] = !allocrunner.Terminal(e.rec.Client.ClientStatus)
+	}
+	for _, d := range a.opts.Drivers {
+		c, ok := d.(drivers.Cleaner)
+		if !ok || !slices.Contains(a.fp.Drivers, d.Name()) {
+			continue // only healthy drivers: an absent engine has nothing to clean
+		}
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			removed, err := c.Cleanup(ctx, func(id string) bool { return known[id] })
+			if err != nil {
+				a.log.Warn("driver cleanup", "driver", d.Name(), "err", err)
+			}
+			if len(removed) > 0 {
+				a.log.Info("removed what belonged to unknown allocations", "driver", d.Name(), "removed", removed)
+			}
+		}()
 	}
 }
 

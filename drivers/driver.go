@@ -63,6 +63,14 @@ type Signaler interface {
 	Signal(signal string) error
 }
 
+// Cleaner is a Driver that can remove what it left behind for allocations
+// the agent no longer knows (containers of allocations lost with a state
+// file, or stopped while the agent was down). The agent calls it once at
+// start, after re-attaching its tasks.
+type Cleaner interface {
+	Cleanup(ctx context.Context, known func(allocID string) bool) (removed []string, err error)
+}
+
 // Statser is a Handle that reports resource usage.
 type Statser interface {
 	Stats() (Usage, error)

@@ -8,12 +8,14 @@ import (
 	"github.com/tether-edge/tether/agent/config"
 	"github.com/tether-edge/tether/drivers"
 	"github.com/tether-edge/tether/drivers/exec"
+	"github.com/tether-edge/tether/drivers/podman"
 	"github.com/tether-edge/tether/drivers/wasm"
 )
 
 // buildDrivers returns every driver this agent can offer, and a function
 // that releases them. A driver that cannot start here is left out with a
-// log line; Detect decides later which of the others are healthy.
+// log line; Detect decides which of the others are healthy on this node
+// (Podman counts only when its API socket answers).
 func buildDrivers(cfg *config.Config, logger *slog.Logger) ([]drivers.Driver, func()) {
 	ds := []drivers.Driver{exec.New(logger)}
 	var closers []func()
@@ -24,6 +26,8 @@ func buildDrivers(cfg *config.Config, logger *slog.Logger) ([]drivers.Driver, fu
 		ds = append(ds, w)
 		closers = append(closers, func() { w.Close(context.Background()) })
 	}
+	// Podman's API socket: $CONTAINER_HOST (unix://...) or the system one.
+	ds = append(ds, podman.New(podman.Options{Logger: logger}))
 	return ds, func() {
 		for _, c := range closers {
 			c()
