@@ -61,6 +61,7 @@ const (
 	slotDisconnectingReplace // unknown, replaced now: the replacement holds its index
 	slotReconnecting         // unknown on a node that is back, not replaced: holds its index
 	slotDone                 // finished batch alloc: holds its index, never replaced
+	slotMigrate              // on a draining node: stopped and replaced elsewhere
 )
 
 type slot struct {
@@ -109,9 +110,12 @@ func reconcileGeneric(job *jobspec.Job, allocs []*structs.Allocation, nodeByID m
 				continue
 			}
 			node := nodeOf(a.NodeID)
-			disconnected := node != nil && node.Status == structs.NodeDisconnected
+			// A draining node that drops out is not waited for (Nomad's
+			// rule): its allocs are lost at once, not unknown.
+			disconnected := node != nil && node.Status == structs.NodeDisconnected && !node.Drain
+			drainedAway := node != nil && node.Status == structs.NodeDisconnected && node.Drain
 			finished := a.ClientStatus == protocol.AllocComplete || a.ClientStatus == protocol.AllocFailed
-			gone := node == nil || node.Status == structs.NodeDown ||
+			gone := node == nil || node.Status == structs.NodeDown || drainedAway ||
 				disconnected && (!hasWindow || a.ClientStatus == protocol.AllocUnknown && disconnectExpired(a, window, now))
 			switch {
 			case a.ClientStatus == protocol.AllocLost || gone && !finished:
@@ -175,7 +179,9 @@ func reconcileGeneric(job *jobspec.Job, allocs []*structs.Allocation, nodeByID m
 		}
 		slots = append(slots, away...)
 		for _, a := range rest {
-			switch {
+			switch n := nodeOf(a.NodeID); {
+			case n != nil && n.Drain:
+				slots = append(slots, slot{a, slotMigrate})
 			case a.JobVersion != job.Version && inplaceOK(a, job, tg, nodeOf(a.NodeID)):
 				slots = append(slots, slot{a, slotInplace})
 			case a.JobVersion != job.Version:
@@ -199,6 +205,9 @@ func reconcileGeneric(job *jobspec.Job, allocs []*structs.Allocation, nodeByID m
 			case slotLost:
 				r.lost = append(r.lost, s.a)
 				r.place = append(r.place, placeReq{tg: tg, index: s.a.Index, previous: s.a, node: -1})
+			case slotMigrate:
+				r.stop = append(r.stop, stopReq{s.a, DescMigrating})
+				r.place = append(r.place, placeReq{tg: tg, index: s.a.Index, previous: s.a, node: -1})
 			case slotDisconnectingReplace:
 				r.place = append(r.place, placeReq{tg: tg, index: s.a.Index, previous: s.a, node: -1})
 			case slotDisconnecting, slotReconnecting:
@@ -216,8 +225,8 @@ func reconcileGeneric(job *jobspec.Job, allocs []*structs.Allocation, nodeByID m
 	return r
 }
 
-// scaleDown removes slots beyond count: lost ones first, then the highest
-// indices. Disconnecting, reconnecting and finished allocs are never removed
+// scaleDown removes slots beyond count: lost ones first, then those on
+// draining nodes, then the highest indices. Disconnecting, reconnecting and finished allocs are never removed
 // here. It returns the slots that remain.
 func scaleDown(r *reconcileResult, slots []slot, count int) []slot {
 	excess := len(slots) - count
@@ -227,7 +236,7 @@ func scaleDown(r *reconcileResult, slots []slot, count int) []slot {
 	var removable []int
 	for i, s := range slots {
 		switch s.kind {
-		case slotUntainted, slotInplace, slotDestructive, slotLost:
+		case slotUntainted, slotInplace, slotDestructive, slotLost, slotMigrate:
 			removable = append(removable, i)
 		}
 	}
@@ -235,6 +244,12 @@ func scaleDown(r *reconcileResult, slots []slot, count int) []slot {
 		a, b := slots[i], slots[j]
 		if (a.kind == slotLost) != (b.kind == slotLost) {
 			if a.kind == slotLost {
+				return -1
+			}
+			return 1
+		}
+		if (a.kind == slotMigrate) != (b.kind == slotMigrate) {
+			if a.kind == slotMigrate {
 				return -1
 			}
 			return 1

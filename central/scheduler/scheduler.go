@@ -39,6 +39,7 @@ const (
 	DescUpdating       = "alloc is being updated due to job update"
 	DescLost           = "alloc is lost since its node is down"
 	DescNodeInfeasible = "alloc not needed as node is no longer eligible"
+	DescMigrating      = "alloc is being migrated"
 )
 
 // EventLost is the AllocEvent type recorded when an alloc is marked lost.

@@ -56,7 +56,7 @@ func (s *sched) reconcileSystem(allocs []*structs.Allocation) *reconcileResult {
 			if n.Status == structs.NodeDisconnected {
 				for _, a := range list {
 					switch {
-					case !hasWindow || a.ClientStatus == protocol.AllocUnknown && disconnectExpired(a, window, s.opts.Now):
+					case n.Drain || !hasWindow || a.ClientStatus == protocol.AllocUnknown && disconnectExpired(a, window, s.opts.Now):
 						r.lost = append(r.lost, a)
 					case a.ClientStatus == protocol.AllocUnknown:
 						r.disconnecting = append(r.disconnecting, a)
