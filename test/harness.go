@@ -124,7 +124,16 @@ func (s *syncBuffer) String() string {
 
 func start(t testing.TB, name string, bin string, args ...string) *proc {
 	t.Helper()
+	return startEnv(t, name, nil, bin, args...)
+}
+
+// startEnv is start with extra environment variables (KEY=VALUE).
+func startEnv(t testing.TB, name string, env []string, bin string, args ...string) *proc {
+	t.Helper()
 	p := &proc{name: name, cmd: exec.Command(bin, args...), out: &syncBuffer{}, done: make(chan struct{})}
+	if len(env) > 0 {
+		p.cmd.Env = append(os.Environ(), env...)
+	}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := p.cmd.Start(); err != nil {
@@ -174,6 +183,8 @@ type cluster struct {
 	broker  string
 	central *proc
 	agents  map[string]*proc
+	// agentEnv is added to every agent's environment (e.g. CONTAINER_HOST).
+	agentEnv []string
 }
 
 type clusterOpts struct {
@@ -218,7 +229,7 @@ func (c *cluster) startAgent(name string, extra ...string) *proc {
 	c.t.Helper()
 	args := append([]string{"-name", name, "-datacenter", "dc1", "-broker", c.broker,
 		"-data-dir", filepath.Join(c.dir, "agent-"+name), "-heartbeat", "1s"}, extra...)
-	p := start(c.t, "agent "+name, bins.agent, args...)
+	p := startEnv(c.t, "agent "+name, c.agentEnv, bins.agent, args...)
 	c.agents[name] = p
 	// Runs before this agent is stopped (cleanups run last-in first-out):
 	// stop every job so no task outlives the test, then kill whatever the
