@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tether-edge/tether/agent/artifact"
 	"log/slog"
 	"net"
 	"os"
@@ -65,17 +66,19 @@ type Counters struct {
 
 // Agent is the edge agent.
 type Agent struct {
-	cfg     *config.Config
-	log     *slog.Logger
-	opts    Options
-	store   *state.Store
-	nodeID  string
-	fp      fingerprint.Result
-	topics  protocol.Topics
-	boot    int64
-	drivers map[string]drivers.Driver
-	sess    *session.Session
-	svc     *svccache.Cache
+	cfg  *config.Config
+	log  *slog.Logger
+	opts Options
+	// artifacts downloads tasks' artifacts, cached under data_dir/artifacts.
+	artifacts *artifact.Fetcher
+	store     *state.Store
+	nodeID    string
+	fp        fingerprint.Result
+	topics    protocol.Topics
+	boot      int64
+	drivers   map[string]drivers.Driver
+	sess      *session.Session
+	svc       *svccache.Cache
 
 	events     chan session.Event
 	updates    chan allocrunner.Update
@@ -136,6 +139,7 @@ func New(opts Options) (*Agent, error) {
 		cfg:        cfg,
 		log:        log.With("node_id", nodeID),
 		opts:       opts,
+		artifacts:  artifact.New(filepath.Join(cfg.DataDir, "artifacts"), nil),
 		store:      st,
 		nodeID:     nodeID,
 		topics:     protocol.Topics{Prefix: cfg.TopicPrefix},
@@ -317,6 +321,7 @@ func (a *Agent) startRunner(e *allocEntry, prev *protocol.AllocUpdate, handles m
 
 		Services:     a.svc,
 		TemplateWait: a.opts.TemplateWait,
+		Artifacts:    a.artifacts,
 	})
 	e.runner = r
 	a.runners.Add(1)

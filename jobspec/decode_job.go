@@ -30,8 +30,8 @@ var (
 		"version", "semver", "regexp", "set_contains", "set_contains_any"}}
 	taskSpec = spec{
 		attrs:  []string{"driver", "user", "kill_timeout", "kill_signal", "leader", "config", "env", "meta"},
-		blocks: []string{"config", "env", "meta", "resources", "constraint", "service", "template", "lifecycle"},
-		ignored: []string{"artifact", "logs", "restart", "vault", "volume_mount", "identity", "consul", "affinity",
+		blocks: []string{"config", "env", "meta", "resources", "constraint", "service", "template", "lifecycle", "artifact"},
+		ignored: []string{"logs", "restart", "vault", "volume_mount", "identity", "consul", "affinity",
 			"scaling", "dispatch_payload", "csi_plugin", "shutdown_delay", "kind", "schedule", "action"},
 	}
 	resourcesSpec = spec{attrs: []string{"cpu", "memory", "cores"},
@@ -48,6 +48,10 @@ var (
 		"left_delimiter", "right_delimiter", "source", "splay"},
 		ignored: []string{"uid", "gid", "error_on_missing_key", "wait", "change_script", "once", "vault_grace"}}
 	lifecycleSpec = spec{attrs: []string{"hook", "sidecar"}}
+	artifactSpec  = spec{attrs: []string{"source", "destination", "checksum", "mode"}, blocks: []string{"options"},
+		ignored: []string{"headers", "chown"}}
+	artifactOptionsSpec = spec{attrs: []string{"checksum"},
+		ignored: []string{"archive", "ref", "depth", "sshkey", "filename", "aws_access_key_id", "aws_access_key_secret", "region"}}
 )
 
 func within(s spec, where string) spec {
@@ -323,7 +327,42 @@ func (d *decoder) task(b *hclsyntax.Block, where string) *Task {
 			t.Templates = append(t.Templates, tmpl)
 		}
 	}
+	for _, ab := range c.blocks["artifact"] {
+		if a := d.artifact(ab, s.where); a != nil {
+			t.Artifacts = append(t.Artifacts, a)
+		}
+	}
 	return t
+}
+
+// artifact decodes `artifact { source, destination, checksum, mode }`; a
+// checksum may also come in Nomad's `options { checksum = ... }`.
+func (d *decoder) artifact(b *hclsyntax.Block, where string) *Artifact {
+	if !d.labels(b, 0, `artifact { source = "https://...", checksum = "sha256:..." }`) {
+		return nil
+	}
+	a := &Artifact{}
+	d.pos.set(a, "", b.DefRange())
+	c := d.content(b.Body, within(artifactSpec, where+" artifact"))
+	if d.str(c, "source", &a.Source) {
+		d.pos.set(a, "source", c.attrs["source"].Expr.Range())
+	}
+	if d.str(c, "destination", &a.Destination) {
+		d.pos.set(a, "destination", c.attrs["destination"].Expr.Range())
+	}
+	if d.str(c, "checksum", &a.Checksum) {
+		d.pos.set(a, "checksum", c.attrs["checksum"].Expr.Range())
+	}
+	if d.str(c, "mode", &a.Mode) {
+		d.pos.set(a, "mode", c.attrs["mode"].Expr.Range())
+	}
+	for _, ob := range c.blocks["options"] {
+		oc := d.content(ob.Body, within(artifactOptionsSpec, where+" artifact options"))
+		if d.str(oc, "checksum", &a.Checksum) {
+			d.pos.set(a, "checksum", oc.attrs["checksum"].Expr.Range())
+		}
+	}
+	return a
 }
 
 // config decodes the driver's free-form config, as a block or an attribute.

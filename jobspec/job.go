@@ -106,6 +106,7 @@ type Task struct {
 	Constraints []*Constraint     `json:"constraints,omitempty"`
 	Services    []*Service        `json:"services,omitempty"`
 	Templates   []*Template       `json:"templates,omitempty"`
+	Artifacts   []*Artifact       `json:"artifacts,omitempty"`
 	KillTimeout time.Duration     `json:"kill_timeout,omitempty"`
 	KillSignal  string            `json:"kill_signal,omitempty"`
 	Leader      bool              `json:"leader,omitempty"`
@@ -144,6 +145,15 @@ type Check struct {
 	Interval  time.Duration `json:"interval"`
 	Timeout   time.Duration `json:"timeout"`
 	PortLabel string        `json:"port,omitempty"`
+}
+
+// Artifact is a file the agent downloads into the task dir before the task
+// starts, verified against its checksum (nothing runs on a mismatch).
+type Artifact struct {
+	Source      string `json:"source"`
+	Destination string `json:"destination,omitempty"` // relative to the task dir; default "local/"
+	Checksum    string `json:"checksum,omitempty"`    // sha256:<hex> | sha512:<hex>
+	Mode        string `json:"mode,omitempty"`        // any (default) | file
 }
 
 // Template is a file (or environment) the agent renders for a task.

@@ -1,6 +1,7 @@
 package jobspec
 
 import (
+	"encoding/hex"
 	"fmt"
 	"regexp"
 	"slices"
@@ -327,6 +328,12 @@ func (v *validator) task(t *Task, ports map[string]bool, path string) {
 	if l := t.Lifecycle; l != nil && !slices.Contains(hooks, l.Hook) {
 		v.add(l, "hook", path, oneOf(hooks), "unknown lifecycle hook %q", l.Hook)
 	}
+	for _, a := range t.Artifacts {
+		if a == nil {
+			continue
+		}
+		v.artifact(a, path)
+	}
 	dests := map[string]bool{}
 	for _, tm := range t.Templates {
 		if tm == nil {
@@ -368,4 +375,28 @@ func shortDuration(d time.Duration) string {
 		s = s[:len(s)-2]
 	}
 	return s
+}
+
+var artifactModes = []string{"", "any", "file"}
+
+// artifact checks one artifact block: a source, a checksum of a known
+// algorithm and length, a destination inside the task directory.
+func (v *validator) artifact(a *Artifact, path string) {
+	if a.Source == "" {
+		v.add(a, "", path, `set source = "https://example.com/app.tar.gz"`, "artifact has no source")
+	}
+	if a.Checksum != "" {
+		algo, sum, ok := strings.Cut(a.Checksum, ":")
+		want := map[string]int{"sha256": 64, "sha512": 128}[algo]
+		_, err := hex.DecodeString(sum)
+		if !ok || want == 0 || len(sum) != want || err != nil {
+			v.add(a, "checksum", path, `write checksum = "sha256:<64 hex digits>" (or sha512:<128 hex digits>)`, "artifact checksum %q is not a sha256 or sha512 digest", a.Checksum)
+		}
+	}
+	if a.Destination != "" && !localPath(a.Destination) {
+		v.add(a, "destination", path, `give a path inside the task directory, e.g. destination = "local/"`, "artifact destination %q is outside the task directory", a.Destination)
+	}
+	if !slices.Contains(artifactModes, a.Mode) {
+		v.add(a, "mode", path, oneOf(artifactModes[1:]), "unknown artifact mode %q", a.Mode)
+	}
 }

@@ -3,6 +3,7 @@ package allocrunner
 import (
 	"context"
 	"fmt"
+	"github.com/tether-edge/tether/agent/artifact"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -54,6 +55,9 @@ type Config struct {
 	// (0: template.DefaultFirstWait).
 	Services     *svccache.Cache
 	TemplateWait time.Duration
+	// Artifacts downloads the tasks' artifact blocks (nil: a task with
+	// artifacts fails, saying the agent cannot fetch them).
+	Artifacts *artifact.Fetcher
 }
 
 // Runner runs one allocation.

@@ -83,6 +83,9 @@ func (t *taskRunner) run(ctx context.Context) {
 			fmt.Sprintf("unknown driver %q (known: %s): change the task's driver or enable the driver on this node", t.task.Driver, strings.Join(t.known, ", "))))
 		return
 	}
+	if t.saved == nil && len(t.task.Artifacts) > 0 && !t.fetchArtifacts(ctx) {
+		return
+	}
 	var reattachAction *template.Action // templates that changed while the agent was down
 	if len(t.task.Templates) > 0 {
 		a, ok := t.startTemplates(ctx)

@@ -86,6 +86,9 @@ func desiredAlloc(a *structs.Allocation, tg *jobspec.TaskGroup, dc string) proto
 		if t.Lifecycle != nil {
 			pt.Lifecycle, pt.Sidecar = t.Lifecycle.Hook, t.Lifecycle.Sidecar
 		}
+		for _, ar := range t.Artifacts {
+			pt.Artifacts = append(pt.Artifacts, protocol.Artifact{Source: ar.Source, Destination: ar.Destination, Checksum: ar.Checksum, Mode: ar.Mode})
+		}
 		for _, tp := range t.Templates {
 			pt.Templates = append(pt.Templates, protocol.Template{
 				Data: tp.Data, Destination: tp.Destination, Env: tp.Env,
