@@ -83,6 +83,10 @@ type Heartbeat struct {
 	Running int    `cbor:"3,keyasint,omitempty"` // running allocs
 	Outbox  int    `cbor:"4,keyasint,omitempty"` // unacknowledged updates
 	Boot    int64  `cbor:"5,keyasint,omitempty"` // agent start, unix ms
+	// Agent counters, for central's metrics (added; omitted when zero).
+	Tasks      int    `cbor:"6,keyasint,omitempty"` // tasks running
+	Restarts   uint64 `cbor:"7,keyasint,omitempty"` // task restarts since the agent started
+	Reconnects uint64 `cbor:"8,keyasint,omitempty"` // MQTT reconnects since the agent started
 }
 
 // Update is a batch of allocation state changes.
