@@ -228,7 +228,7 @@ func startCentral(t testing.TB, o clusterOpts) *cluster {
 func (c *cluster) startAgent(name string, extra ...string) *proc {
 	c.t.Helper()
 	args := append([]string{"-name", name, "-datacenter", "dc1", "-broker", c.broker,
-		"-data-dir", filepath.Join(c.dir, "agent-"+name), "-heartbeat", "1s"}, extra...)
+		"-data-dir", filepath.Join(c.dir, "agent-"+name), "-heartbeat", "1s", "-advertise", "127.0.0.1"}, extra...)
 	p := startEnv(c.t, "agent "+name, c.agentEnv, bins.agent, args...)
 	c.agents[name] = p
 	// Runs before this agent is stopped (cleanups run last-in first-out):

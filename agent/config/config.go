@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"sort"
@@ -27,11 +28,15 @@ var ErrInvalid = errors.New("invalid agent config")
 // Config is the agent's configuration. It is validated once by Validate and
 // then treated as immutable.
 type Config struct {
-	Name        string
-	Datacenter  string
-	Brokers     []string
-	DataDir     string
-	JoinToken   string // stored for enrolment; not used yet
+	Name       string
+	Datacenter string
+	Brokers    []string
+	DataDir    string
+	JoinToken  string // stored for enrolment; not used yet
+	// Advertise is the IP address the node gives for its tasks' ports and
+	// services (attribute unique.network.ip-address); empty: the first
+	// non-loopback IPv4 address of its interfaces.
+	Advertise   string
 	TopicPrefix string
 	Heartbeat   time.Duration
 	Meta        map[string]string
@@ -58,6 +63,9 @@ var brokerSchemes = []string{"tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss"}
 
 // Validate checks every field and returns an error naming the key and the fix.
 func (c *Config) Validate() error {
+	if c.Advertise != "" && net.ParseIP(c.Advertise) == nil {
+		return fmt.Errorf("%w: advertise %q is not an IP address: use e.g. advertise = \"192.168.1.20\"", ErrInvalid, c.Advertise)
+	}
 	var errs []error
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...))

@@ -16,6 +16,7 @@ type Flags struct {
 	brokers    listFlag
 	dataDir    string
 	joinToken  string
+	advertise  string
 	prefix     string
 	heartbeat  time.Duration
 	meta       listFlag
@@ -32,6 +33,7 @@ func RegisterFlags(fs *flag.FlagSet) *Flags {
 	fs.Var(&f.brokers, "broker", "MQTT broker `URL` (repeatable; default "+DefaultBroker+")")
 	fs.StringVar(&f.dataDir, "data-dir", d.DataDir, "`dir` for the state file and alloc dirs")
 	fs.StringVar(&f.joinToken, "join-token", "", "enrolment token (stored; not used yet)")
+	fs.StringVar(&f.advertise, "advertise", "", "IP address given for this node's task ports and services (default: first non-loopback IPv4)")
 	fs.StringVar(&f.prefix, "topic-prefix", d.TopicPrefix, "MQTT topic prefix")
 	fs.DurationVar(&f.heartbeat, "heartbeat", d.Heartbeat, "heartbeat interval")
 	fs.Var(&f.meta, "meta", "node meta `key=value` (repeatable)")
@@ -61,6 +63,8 @@ func (f *Flags) Load() (*Config, error) {
 			cfg.DataDir = f.dataDir
 		case "join-token":
 			cfg.JoinToken = f.joinToken
+		case "advertise":
+			cfg.Advertise = f.advertise
 		case "topic-prefix":
 			cfg.TopicPrefix = f.prefix
 		case "heartbeat":

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -62,6 +63,7 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	a, err := agent.New(agent.Options{
 		Config:  cfg,
 		Drivers: ds,
+		Addrs:   advertised(cfg.Advertise),
 		Logger:  logger,
 		Version: version,
 	})
@@ -88,4 +90,16 @@ func level(s string) slog.Level {
 		return slog.LevelError
 	}
 	return slog.LevelInfo
+}
+
+// advertised makes the fingerprint report addr as the node's address; nil
+// (the interfaces' addresses) when addr is empty.
+func advertised(addr string) func() ([]net.Addr, error) {
+	if addr == "" {
+		return nil
+	}
+	ip := net.ParseIP(addr)
+	return func() ([]net.Addr, error) {
+		return []net.Addr{&net.IPNet{IP: ip, Mask: net.CIDRMask(32, 32)}}, nil
+	}
 }
