@@ -1,0 +1,129 @@
+package boards_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tether-edge/tether/agent/config"
+	"github.com/tether-edge/tether/boards"
+)
+
+var wantBoards = map[string]boards.Target{
+	"rpi-zero":      {GOOS: "linux", GOARCH: "arm", GOARM: "6"},
+	"rpi3":          {GOOS: "linux", GOARCH: "arm", GOARM: "7"},
+	"rpi4":          {GOOS: "linux", GOARCH: "arm64"},
+	"rpi5":          {GOOS: "linux", GOARCH: "arm64"},
+	"arm64-gateway": {GOOS: "linux", GOARCH: "arm64"},
+	"x86-gateway":   {GOOS: "linux", GOARCH: "amd64"},
+}
+
+func TestEveryBoardLoadsWithItsTarget(t *testing.T) {
+	names := boards.Names()
+	if len(names) != len(wantBoards) {
+		t.Fatalf("boards %v, want %d of them", names, len(wantBoards))
+	}
+	for _, n := range names {
+		t.Run(n, func(t *testing.T) {
+			b, err := boards.Load(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.Target != wantBoards[n] {
+				t.Errorf("target %+v, want %+v", b.Target, wantBoards[n])
+			}
+			if (b.Target.GOARCH == "arm") != (b.WasmEngine == "interpreter") {
+				t.Errorf("wasm engine %s on %s", b.WasmEngine, b.Target.GOARCH)
+			}
+			unit := string(b.Unit)
+			for _, want := range []string{"Restart=always", "KillMode=process", "Delegate=yes", "ExecStart=/usr/local/bin/agent -config /etc/tether/agent.hcl", "WantedBy=multi-user.target"} {
+				if !strings.Contains(unit, want) {
+					t.Errorf("unit lacks %q", want)
+				}
+			}
+			// Options that would break drivers or tasks (devices, cgroups, setuid).
+			for _, bad := range []string{"PrivateDevices", "DevicePolicy", "ProtectControlGroups", "NoNewPrivileges", "ProtectClock", "RestrictAddressFamilies", "ProtectSystem=strict"} {
+				if strings.Contains(unit, bad) {
+					t.Errorf("unit sets %s, which breaks a driver or tasks", bad)
+				}
+			}
+			if !strings.Contains(string(b.README), "# Board `"+n+"`") {
+				t.Errorf("README does not name the board")
+			}
+		})
+	}
+}
+
+func TestRenderedConfigParsesWithAgentConfig(t *testing.T) {
+	for _, n := range boards.Names() {
+		t.Run(n, func(t *testing.T) {
+			b, err := boards.Load(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := b.RenderConfig(boards.ConfigParams{
+				Name: "pi-07", Datacenter: "dc2", Brokers: []string{"tcp://site:1883", "tcp://backup:1883"},
+				JoinToken: `to"k\en`, DataDir: "/var/lib/tether-agent",
+				Meta: map[string]string{"rack": "r1", "owner.name": "a\tb\nc"},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := config.Default()
+			if err := config.ParseFile("agent.hcl", out, &cfg); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			if err := cfg.Validate(); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			hb, _ := time.ParseDuration(b.Heartbeat)
+			if cfg.Name != "pi-07" || cfg.Datacenter != "dc2" || cfg.JoinToken != `to"k\en` || cfg.Heartbeat != hb ||
+				strings.Join(cfg.Brokers, " ") != "tcp://site:1883 tcp://backup:1883" || cfg.DataDir != "/var/lib/tether-agent" {
+				t.Fatalf("parsed %+v from\n%s", cfg, out)
+			}
+			if cfg.Meta["board"] != n || cfg.Meta["rack"] != "r1" || cfg.Meta["owner.name"] != "a\tb\nc" || cfg.Meta["board.reserved.memory"] == "" {
+				t.Fatalf("meta %v", cfg.Meta)
+			}
+		})
+	}
+}
+
+func TestLoadUnknown(t *testing.T) {
+	for _, n := range []string{"", "rpi9", "../boards", "rpi4/board.json"} {
+		_, err := boards.Load(n)
+		if !errors.Is(err, boards.ErrUnknownBoard) || !strings.Contains(err.Error(), "known: arm64-gateway, rpi-zero") {
+			t.Errorf("Load(%q) = %v", n, err)
+		}
+	}
+}
+
+func TestTargetSuffix(t *testing.T) {
+	tests := []struct {
+		t    boards.Target
+		want string
+	}{
+		{boards.Target{GOOS: "linux", GOARCH: "arm", GOARM: "6"}, "linux-armv6"},
+		{boards.Target{GOOS: "linux", GOARCH: "arm64"}, "linux-arm64"},
+		{boards.Target{GOOS: "linux", GOARCH: "amd64"}, "linux-amd64"},
+	}
+	for _, tt := range tests {
+		if got := tt.t.Suffix(); got != tt.want {
+			t.Errorf("%+v: %q, want %q", tt.t, got, tt.want)
+		}
+	}
+}
+
+func TestQuote(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"a", `"a"`},
+		{`a"b\c`, `"a\"b\\c"`},
+		{"x\ny\tz\r", `"x\ny\tz\r"`},
+		{"ü", `"ü"`},
+	}
+	for _, tt := range tests {
+		if got := boards.Quote(tt.in); got != tt.want {
+			t.Errorf("Quote(%q) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}
