@@ -1,0 +1,219 @@
+package board
+
+import (
+	"encoding/binary"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tether-edge/tether/agent/config"
+	"github.com/tether-edge/tether/boards"
+)
+
+// fakeELF writes a header-only ELF executable for machine (enough for
+// debug/elf) and returns its path.
+func fakeELF(t *testing.T, dir, name string, machine uint16, is64 bool) string {
+	t.Helper()
+	var h []byte
+	if is64 {
+		h = make([]byte, 64)
+		h[4] = 2
+		binary.LittleEndian.PutUint16(h[52:], 64) // e_ehsize
+	} else {
+		h = make([]byte, 52)
+		h[4] = 1
+		binary.LittleEndian.PutUint16(h[40:], 52)
+	}
+	copy(h, "\x7fELF")
+	h[5], h[6] = 1, 1                        // little endian, version 1
+	binary.LittleEndian.PutUint16(h[16:], 2) // ET_EXEC
+	binary.LittleEndian.PutUint16(h[18:], machine)
+	binary.LittleEndian.PutUint32(h[20:], 1)
+	p := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, h, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const (
+	emARM     = 40
+	emAARCH64 = 183
+	emX86_64  = 62
+)
+
+// fakeRoot is an OS root whose /bin is a link to usr/bin and /usr/bin/sh an
+// absolute link to dash, as on Debian.
+func fakeRoot(t *testing.T, machine uint16, is64 bool) string {
+	t.Helper()
+	root := t.TempDir()
+	fakeELF(t, root, "usr/bin/dash", machine, is64)
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	os.Symlink("usr/bin", filepath.Join(root, "bin"))
+	os.Symlink("/usr/bin/dash", filepath.Join(root, "usr/bin/sh"))
+	return root
+}
+
+func opts(dir, agent string) Options {
+	return Options{Board: "rpi4", Name: "pi-07", Datacenter: "dc2", Brokers: []string{"tcp://site:1883"},
+		JoinToken: "tok", Dir: dir, Agent: agent, Meta: map[string]string{"rack": "r1"}}
+}
+
+func TestBundleWritesTreeAndIsIdempotent(t *testing.T) {
+	bins := t.TempDir()
+	agent := fakeELF(t, bins, "agent-linux-arm64", emAARCH64, true)
+	root := fakeRoot(t, emAARCH64, true)
+	o := opts(root, agent)
+	o.Root, o.FirstBoot = true, true
+
+	rep, err := Bundle(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Changed() != len(Paths(true)) {
+		t.Fatalf("first run changed %d paths, want %d: %+v", rep.Changed(), len(Paths(true)), rep.Changes)
+	}
+	checkTree(t, root, agent, true)
+
+	rep, err = Bundle(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Changed() != 0 || len(rep.Changes) != len(Paths(true)) {
+		t.Fatalf("second run: %+v", rep.Changes)
+	}
+
+	// A changed option rewrites only the config.
+	o.Datacenter = "dc3"
+	rep, err = Bundle(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range rep.Changes {
+		if (c.Action != "unchanged") != (c.Path == ConfigPath) {
+			t.Errorf("%s: %s", c.Path, c.Action)
+		}
+	}
+}
+
+func checkTree(t *testing.T, root, agent string, firstBoot bool) {
+	t.Helper()
+	want := map[string]os.FileMode{AgentPath: 0o755, ConfigPath: 0o600, UnitPath: 0o644}
+	if firstBoot {
+		want[FirstBootPath], want[FirstUnitPath] = 0o755, 0o644
+	}
+	for p, mode := range want {
+		fi, err := os.Lstat(filepath.Join(root, p))
+		if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != mode {
+			t.Errorf("%s: %v %v, want a file with mode %v", p, fi, err, mode)
+		}
+	}
+	if a, _ := os.ReadFile(agent); string(a) != string(must(os.ReadFile(filepath.Join(root, AgentPath)))) {
+		t.Error("agent binary differs")
+	}
+	b, _ := boards.Load("rpi4")
+	if string(must(os.ReadFile(filepath.Join(root, UnitPath)))) != string(b.Unit) {
+		t.Error("unit differs from boards/rpi4")
+	}
+	if l, err := os.Readlink(filepath.Join(root, WantsPath)); err != nil || l != "/etc/systemd/system/tether-agent.service" {
+		t.Errorf("wants link %q %v", l, err)
+	}
+	if fi, err := os.Stat(filepath.Join(root, DataDir)); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+		t.Errorf("data dir %v %v", fi, err)
+	}
+	cfg := config.Default()
+	if err := config.LoadFile(filepath.Join(root, ConfigPath), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Name != "pi-07" || cfg.DataDir != "/var/lib/tether-agent" || cfg.Meta["board"] != "rpi4" || cfg.Meta["rack"] != "r1" || cfg.JoinToken != "tok" {
+		t.Errorf("config %+v", cfg)
+	}
+	if firstBoot {
+		s := string(must(os.ReadFile(filepath.Join(root, FirstBootPath))))
+		if !strings.Contains(s, "NAME='pi-07'") || !strings.HasPrefix(s, "#!/bin/sh") {
+			t.Errorf("first boot script:\n%s", s)
+		}
+	}
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic("BUG: " + err.Error())
+	}
+	return b
+}
+
+func TestBundleRefusals(t *testing.T) {
+	bins := t.TempDir()
+	arm64 := fakeELF(t, bins, "agent-arm64", emAARCH64, true)
+	amd64 := fakeELF(t, bins, "agent-amd64", emX86_64, true)
+	tests := []struct {
+		name string
+		mod  func(*Options)
+		err  error
+		want string
+	}{
+		{"armhf root for rpi4", func(o *Options) { o.Dir, o.Root = fakeRoot(t, emARM, false), true }, ErrWrongArch, "holds an OS for arm (/usr/bin/dash) but board rpi4 needs arm64"},
+		{"amd64 binary for rpi4", func(o *Options) { o.Agent = amd64 }, ErrWrongArch, "built for amd64, the board needs linux-arm64"},
+		{"not a root", func(o *Options) { o.Root = true }, ErrNotRoot, "has no etc/ directory"},
+		{"unknown board", func(o *Options) { o.Board = "rpi9" }, boards.ErrUnknownBoard, "known: "},
+		{"no dir", func(o *Options) { o.Dir = "" }, ErrBadOptions, "-out DIR or -root DIR"},
+		{"no agent", func(o *Options) { o.Agent = "" }, ErrBadOptions, "make cross"},
+		{"bad name", func(o *Options) { o.Name = "a/b" }, ErrBadOptions, `name "a/b"`},
+		{"bad broker", func(o *Options) { o.Brokers = []string{"http://x"} }, ErrBadOptions, `scheme "http"`},
+		{"board meta", func(o *Options) { o.Meta = map[string]string{"board": "x"} }, ErrBadOptions, "set by the board profile"},
+		{"missing binary", func(o *Options) { o.Agent = filepath.Join(bins, "nope") }, nil, "make cross"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := opts(t.TempDir(), arm64)
+			tt.mod(&o)
+			_, err := Bundle(o)
+			if err == nil || (tt.err != nil && !errors.Is(err, tt.err)) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want %v containing %q", err, tt.err, tt.want)
+			}
+		})
+	}
+}
+
+func TestBundleForce(t *testing.T) {
+	bins := t.TempDir()
+	agent := fakeELF(t, bins, "agent", emAARCH64, true)
+	root := fakeRoot(t, emARM, false)
+	o := opts(root, agent)
+	o.Root, o.Force = true, true
+	if _, err := Bundle(o); err != nil {
+		t.Fatal(err)
+	}
+	checkTree(t, root, agent, false)
+}
+
+func TestRootArch(t *testing.T) {
+	if arch, _ := RootArch(t.TempDir()); arch != "" {
+		t.Errorf("empty dir: %q", arch)
+	}
+	root := fakeRoot(t, emX86_64, true)
+	if arch, where := RootArch(root); arch != "amd64" || where != "/usr/bin/dash" {
+		t.Errorf("got %q %q", arch, where)
+	}
+	// An absolute link must resolve inside the root, never to the host's file.
+	loop := t.TempDir()
+	os.MkdirAll(filepath.Join(loop, "bin"), 0o755)
+	os.Symlink("/bin/sh", filepath.Join(loop, "bin/sh"))
+	if arch, _ := RootArch(loop); arch != "" {
+		t.Errorf("self loop: %q", arch)
+	}
+}
+
+func TestShellQuote(t *testing.T) {
+	for in, want := range map[string]string{"pi-07": "'pi-07'", "a'b": `'a'\''b'`} {
+		if got := shellQuote(in); got != want {
+			t.Errorf("%q: %s, want %s", in, got, want)
+		}
+	}
+}
