@@ -1,7 +1,5 @@
 package board
 
-
-
 // firstBootUnit runs firstboot.sh once, before the agent's first start.
 const firstBootUnit = `# Tether first boot (Raspberry Pi OS). Written by ` + "`central board bundle`" + `.
 # Runs once: the script removes its own enablement link when it succeeds.
@@ -56,4 +54,3 @@ func shellQuote(s string) string {
 	}
 	return out + "'"
 }
-
