@@ -52,6 +52,8 @@ func verbs() map[string]verb {
 		"operator raft":            {"Raft operations: list-peers", "list-peers [options]", (*env).operatorRaft},
 		"status":                   {"Alias of job status", "[options] [JOB]", (*env).jobStatus},
 		"operator raft list-peers": {"List the Raft peers", "[options]", (*env).raftListPeers},
+		"board list":               {"List the board profiles (boards/)", "[options]", (*env).boardList},
+		"board bundle":             {"Write an agent tree for a board into a dir or an SD card's root", "-board B -name N -broker URL (-out DIR | -root DIR) [options]", (*env).boardBundle},
 	}
 }
 

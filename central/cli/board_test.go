@@ -1,0 +1,71 @@
+package cli
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+func runBoard(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := Run(args, &out, &errb, func(string) string { return "" })
+	return code, out.String(), errb.String()
+}
+
+func TestBoardBundleCLI(t *testing.T) {
+	if runtime.GOARCH != "amd64" || runtime.GOOS != "linux" {
+		t.Skip("uses the test binary as the x86-gateway agent")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	args := []string{"board", "bundle", "-board", "x86-gateway", "-name", "gw-1", "-datacenter", "dc2",
+		"-broker", "tcp://site:1883", "-join-token", "tok", "-meta", "rack=r1", "-agent", self, "-out", dir}
+	code, out, errs := runBoard(args...)
+	if code != 0 || !strings.Contains(out, "created   "+filepath.Join(dir, "etc/tether/agent.hcl")) || !strings.Contains(out, "==> board x86-gateway: 5 path(s) written, 0 unchanged") {
+		t.Fatalf("code %d\n%s\n%s", code, out, errs)
+	}
+	code, out, _ = runBoard(args...)
+	if code != 0 || !strings.Contains(out, "0 path(s) written, 5 unchanged") {
+		t.Fatalf("second run: code %d\n%s", code, out)
+	}
+	cfg, _ := os.ReadFile(filepath.Join(dir, "etc/tether/agent.hcl"))
+	if !strings.Contains(string(cfg), `"rack" = "r1"`) || !strings.Contains(string(cfg), `datacenter = "dc2"`) {
+		t.Fatalf("config:\n%s", cfg)
+	}
+
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"wrong arch", []string{"-board", "rpi4", "-agent", self, "-broker", "tcp://s:1", "-name", "n", "-out", t.TempDir()}, "the board needs linux-arm64"},
+		{"out and root", []string{"-board", "rpi4", "-out", "a", "-root", "b", "-broker", "tcp://s:1"}, "not both"},
+		{"no broker", []string{"-board", "rpi4", "-out", "a"}, "no broker"},
+		{"bad meta", []string{"-board", "rpi4", "-out", "a", "-broker", "tcp://s:1", "-meta", "x"}, "use -meta key=value"},
+		{"unknown board", []string{"-board", "pi", "-out", "a", "-broker", "tcp://s:1"}, `unknown board "pi"`},
+		{"missing default agent", []string{"-board", "rpi-zero", "-name", "n", "-out", t.TempDir(), "-broker", "tcp://s:1"}, "agent-linux-armv6"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, errs := runBoard(append([]string{"board", "bundle"}, tt.args...)...)
+			if code != exitError || !strings.Contains(errs, tt.want) {
+				t.Fatalf("code %d stderr %q, want %q", code, errs, tt.want)
+			}
+		})
+	}
+}
+
+func TestBoardList(t *testing.T) {
+	code, out, _ := runBoard("board", "list")
+	for _, want := range []string{"linux-armv6  interpreter", "x86-gateway", "rpi5"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("code %d, want %q in\n%s", code, want, out)
+		}
+	}
+}
