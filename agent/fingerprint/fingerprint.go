@@ -69,6 +69,14 @@ func (f Fingerprinter) Run(ctx context.Context, ds []drivers.Driver) Result {
 	if mhz == 0 {
 		mhz = DefaultMHz
 	}
+	if model, feats := cpuDetails(cpuinfo); model != "" || feats != "" {
+		if model != "" {
+			a["cpu.modelname"] = model
+		}
+		if feats != "" {
+			a["cpu.features"] = feats
+		}
+	}
 	a["cpu.numcores"] = strconv.Itoa(cores)
 	a["cpu.frequency"] = strconv.Itoa(mhz)
 	a["cpu.totalcompute"] = strconv.Itoa(cores * mhz)
@@ -88,6 +96,11 @@ func (f Fingerprinter) Run(ctx context.Context, ds []drivers.Driver) Result {
 		a["board.model"] = v
 	} else if v := f.readTrim("sys/class/dmi/id/product_name"); v != "" {
 		a["board.model"] = v
+	} else if v := cpuinfoModel(cpuinfo); v != "" {
+		a["board.model"] = v // Raspberry Pi kernels also print it here
+	}
+	if t, ok := f.Temperature(); ok {
+		a["board.temperature"] = FormatDeciC(t)
 	}
 	if f.Version != "" {
 		a["tether.version"] = f.Version
@@ -236,4 +249,15 @@ func memTotalBytes(meminfo string) uint64 {
 		}
 	}
 	return 0
+}
+
+// cpuinfoModel is the "Model" line Raspberry Pi kernels add to /proc/cpuinfo.
+func cpuinfoModel(cpuinfo string) string {
+	sc := bufio.NewScanner(strings.NewReader(cpuinfo))
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "Model" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }
