@@ -87,6 +87,9 @@ type Heartbeat struct {
 	Tasks      int    `cbor:"6,keyasint,omitempty"` // tasks running
 	Restarts   uint64 `cbor:"7,keyasint,omitempty"` // task restarts since the agent started
 	Reconnects uint64 `cbor:"8,keyasint,omitempty"` // MQTT reconnects since the agent started
+	// SoCTemp is the board's SoC temperature in tenths of a degree Celsius
+	// (483 = 48.3 °C), where the board exposes one (added; omitted when 0).
+	SoCTemp int `cbor:"9,keyasint,omitempty"`
 }
 
 // Update is a batch of allocation state changes.
