@@ -497,5 +497,6 @@ func (a *Agent) heartbeat() {
 	a.publish(a.topics.Heartbeat(a.nodeID), 0, false, &protocol.Heartbeat{
 		V: protocol.Version, Seq: a.hbSeq, Time: time.Now().UnixMilli(), Running: running,
 		Outbox: a.store.OutboxLen(), Boot: a.boot,
+		SoCTemp: a.socTemp(),
 	})
 }
