@@ -85,6 +85,7 @@ type Agent struct {
 	runnerDone chan string
 
 	malformed, stale, applied, acked atomic.Uint64
+	logs                             logStreams // task log requests (logs.go)
 
 	ran       atomic.Bool
 	closeOnce sync.Once
@@ -97,6 +98,7 @@ type Agent struct {
 	svcSubs      map[string]bool // svc/<name> subscribed on this connection
 	downSince    time.Time       // when the broker connection was lost (or the agent started unconnected); zero while connected
 	hbSeq        uint64
+	connects     uint64 // MQTT connections made, the first included
 	runnerCtx    context.Context
 	runners      sync.WaitGroup
 }
@@ -488,15 +490,22 @@ func (a *Agent) heartbeat() {
 		return
 	}
 	a.hbSeq++
-	running := 0
+	running, tasks, restarts := 0, 0, uint64(0)
 	for _, e := range a.allocs {
 		if e.rec.Client.ClientStatus == protocol.AllocRunning {
 			running++
+		}
+		for _, ts := range e.rec.Client.TaskStates {
+			if ts.State == protocol.TaskRunning {
+				tasks++
+			}
+			restarts += uint64(max(ts.Restarts, 0))
 		}
 	}
 	a.publish(a.topics.Heartbeat(a.nodeID), 0, false, &protocol.Heartbeat{
 		V: protocol.Version, Seq: a.hbSeq, Time: time.Now().UnixMilli(), Running: running,
 		Outbox: a.store.OutboxLen(), Boot: a.boot,
+		Tasks: tasks, Restarts: restarts, Reconnects: a.connects - min(a.connects, 1),
 		SoCTemp: a.socTemp(),
 	})
 }

@@ -15,7 +15,8 @@ func (a *Agent) handleSession(ev session.Event) {
 		a.downSince = time.Time{}
 		a.sentUpTo = 0 // resend everything unacknowledged
 		a.publishOnline(true)
-		a.sess.Subscribe(map[string]byte{a.topics.Desired(a.nodeID): 1, a.topics.Ack(a.nodeID): 1})
+		a.connects++
+		a.sess.Subscribe(map[string]byte{a.topics.Desired(a.nodeID): 1, a.topics.Ack(a.nodeID): 1, a.topics.Logs(a.nodeID): 1})
 		a.svcSubs = map[string]bool{}
 		a.subscribeServices()
 		a.hello()
@@ -29,6 +30,9 @@ func (a *Agent) handleSession(ev session.Event) {
 }
 
 func (a *Agent) handleMessage(topic string, payload []byte) {
+	if a.handleLogsTopic(topic, payload) {
+		return
+	}
 	kind, id, ok := a.topics.Parse(topic)
 	if ok && kind == protocol.KindSvc {
 		if err := a.svc.Update(id, payload); err != nil {

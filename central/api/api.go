@@ -70,6 +70,7 @@ type Backend interface {
 	Members() []Member
 	// Self describes this server: name, version, counters, config.
 	Self() map[string]any
+	OpsBackend // drain, metrics, logs (ops.go)
 }
 
 // Member is one server of the cluster.
@@ -108,6 +109,7 @@ func New(b Backend, logger *slog.Logger) http.Handler {
 	route("/v1/nodes", get(s.listNodes))
 	route("/v1/node/{id}", get(s.getNode))
 	route("/v1/node/{id}/allocations", get(s.nodeAllocs))
+	s.opsRoutes(route) // drain, eligibility, metrics, logs (ops_routes.go)
 	route("/v1/allocations", get(s.listAllocs))
 	route("/v1/allocation/{id}", get(s.getAlloc))
 	route("/v1/evaluation/{id}", get(s.getEval))

@@ -250,8 +250,8 @@ func TestUsage(t *testing.T) {
 		{[]string{"job"}, 1, "stderr", "Subcommands:"},
 		{[]string{"job", "submit", "-h"}, 0, "stderr", "-detach"},
 		{[]string{"alloc", "status", "-h"}, 0, "stderr", "-json"},
-		{[]string{"node", "drain", "x"}, 1, "stderr", "not yet supported"},
-		{[]string{"alloc", "logs", "x"}, 1, "stderr", "not yet supported"},
+		{[]string{"node", "drain", "x"}, 1, "stderr", "exactly one of -enable or -disable"},
+		{[]string{"alloc", "logs", "x"}, 1, "stderr", "allocation \"x\" not found"},
 		{[]string{"job", "status", "-bogus"}, 1, "stderr", "flag provided but not defined"},
 	}
 	for _, tc := range tests {

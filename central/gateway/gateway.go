@@ -74,6 +74,7 @@ type Gateway struct {
 	log     *slog.Logger
 
 	received, malformed, published atomic.Uint64
+	extra                          extraCounters // drops by reason, connects (logs.go)
 
 	mu       sync.Mutex     // guards nodeSite
 	nodeSite map[string]int // broker a node was last heard through
@@ -134,6 +135,7 @@ func (g *Gateway) options(site int, url string) *paho.ClientOptions {
 	}
 	o.SetOnConnectHandler(func(c paho.Client) {
 		g.log.Info("connected to broker", "broker", url)
+		g.extra.connects.Add(1)
 		filters := map[string]byte{
 			g.topics.AllNodes(protocol.KindHello):  1,
 			g.topics.AllNodes(protocol.KindHB):     0,
@@ -191,6 +193,7 @@ func (g *Gateway) receive(site int, m paho.Message) {
 
 func (g *Gateway) drop(topic, why string) {
 	n := g.malformed.Add(1)
+	g.extra.drop(why)
 	// Log the first few and then every thousandth, so a flood cannot fill the disk.
 	if n <= 10 || n%1000 == 0 {
 		g.log.Warn("dropped malformed MQTT message", "topic", topic, "reason", why, "dropped_total", n)

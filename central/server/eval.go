@@ -12,6 +12,7 @@ import (
 // evaluation in one Raft entry. dups are queued evaluations of the same job
 // that this run answers too: they are completed in the same entry.
 func (l *leader) process(e *structs.Evaluation, dups []*structs.Evaluation) error {
+	defer l.ops.scheduled(time.Now())
 	snap := l.s.store.Snapshot()
 	if cur := snap.EvalByID(e.ID); cur != nil && cur.Status != structs.EvalPending {
 		return nil // already processed (e.g. queued twice across a leader change)

@@ -27,6 +27,7 @@ type leader struct {
 	svcPub  *publisher // service names whose instance set to publish
 
 	hellos, heartbeats, updates, nodesDown, plans atomic.Uint64
+	ops                                           opsStats // heartbeats per node, scheduler latency (metrics.go)
 }
 
 // batchItem is a set of ops to commit, and what to do once committed.

@@ -53,6 +53,7 @@ func (l *leader) handle(m gateway.Inbound, live *liveness, rehello map[string]ti
 		l.nodeHello(m.Hello, now)
 	case protocol.KindHB:
 		l.heartbeats.Add(1)
+		l.ops.heartbeat(m.NodeID, m.Heartbeat, now)
 		if live.tracked(m.NodeID) {
 			live.touch(m.NodeID, now)
 			return

@@ -35,6 +35,10 @@ type Backend struct {
 	// may call the Put methods.
 	OnSubmit func(job *jobspec.Job, eval *structs.Evaluation)
 	OnStop   func(job *jobspec.Job, eval *structs.Evaluation)
+	// ExtraMetrics are returned by Metrics; Logs holds task logs by
+	// LogsKey (see ops.go).
+	ExtraMetrics []api.Metric
+	Logs         map[string]string
 
 	mu      sync.Mutex // guards the fields below
 	index   uint64

@@ -1,0 +1,132 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/tether-edge/tether/protocol"
+)
+
+// Capabilities checked by the operator endpoints once ACLs exist.
+const (
+	CapReadLogs  = "read-logs"
+	CapNodeWrite = "node-write"
+)
+
+// opsRoutes adds the operator endpoints: drain and eligibility, metrics
+// and task logs.
+func (s *server) opsRoutes(route func(string, map[string]handlerFunc)) {
+	post := func(h handlerFunc) map[string]handlerFunc {
+		return map[string]handlerFunc{http.MethodPost: h, http.MethodPut: h}
+	}
+	route("/v1/node/{id}/drain", post(s.withCap(CapNodeWrite, s.drainNode)))
+	route("/v1/node/{id}/eligibility", post(s.withCap(CapNodeWrite, s.nodeEligibility)))
+	route("/v1/metrics", map[string]handlerFunc{http.MethodGet: s.metrics})
+	route("/v1/client/fs/logs/{alloc}", map[string]handlerFunc{http.MethodGet: s.withCap(CapReadLogs, s.taskLogs)})
+}
+
+// withCap is the ACL hook: once ACLs exist it resolves the request's
+// X-Tether-Token and answers 403 unless the token grants capability. With
+// ACLs off (today: always) every request is allowed.
+func (s *server) withCap(capability string, h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		_ = capability // checked here when ACLs land
+		return h(w, r)
+	}
+}
+
+// taskLogs streams a task's stdout or stderr from its agent:
+//
+//	GET /v1/client/fs/logs/<alloc>?task=web&type=stdout|stderr&follow=true&lines=N&tail=true
+func (s *server) taskLogs(w http.ResponseWriter, r *http.Request) error {
+	a, err := s.lookupAlloc(r.PathValue("alloc"))
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	req := LogsRequest{AllocID: a.ID, NodeID: a.NodeID, Task: q.Get("task")}
+	switch t := q.Get("type"); t {
+	case "", "stdout":
+	case "stderr":
+		req.Stderr = true
+	default:
+		return badRequest("type %q: want stdout or stderr", t)
+	}
+	for name, dst := range map[string]*bool{"follow": &req.Follow, "tail": &req.Tail} {
+		if v := q.Get(name); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return badRequest("%s %q: want true or false", name, v)
+			}
+			*dst = b
+		}
+	}
+	if v := q.Get("lines"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > protocol.MaxLogLines {
+			return badRequest("lines %q: want 0 to %d", v, protocol.MaxLogLines)
+		}
+		req.Lines = n
+	}
+	if req.Tail && req.Lines == 0 {
+		req.Lines = 10
+	}
+	var tasks []string
+	if a.Job != nil {
+		if tg := a.Job.LookupTaskGroup(a.TaskGroup); tg != nil {
+			for _, t := range tg.Tasks {
+				tasks = append(tasks, t.Name)
+			}
+		}
+	}
+	switch {
+	case req.Task == "" && len(tasks) == 1:
+		req.Task = tasks[0]
+	case req.Task == "":
+		return badRequest("allocation %s has %d tasks (%s): name one with ?task=", a.ID, len(tasks), strings.Join(tasks, ", "))
+	case len(tasks) > 0 && !contains(tasks, req.Task):
+		return notFound("allocation %s has no task %q (tasks: %s)", a.ID, req.Task, strings.Join(tasks, ", "))
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	fw := &flushWriter{w: w}
+	err = s.b.StreamLogs(r.Context(), req, fw)
+	if err != nil && !fw.wrote {
+		if errors.Is(err, ErrLogsUnavailable) {
+			writeError(w, http.StatusServiceUnavailable, err.Error())
+			return nil
+		}
+		return err
+	}
+	if err != nil {
+		s.log.Warn("log stream ended early", "alloc", a.ID, "task", req.Task, "err", err)
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// flushWriter flushes after every write so a follower sees lines as they
+// come.
+type flushWriter struct {
+	w     http.ResponseWriter
+	wrote bool
+}
+
+func (f *flushWriter) Write(p []byte) (int, error) {
+	f.wrote = true
+	n, err := f.w.Write(p)
+	if fl, ok := f.w.(http.Flusher); ok {
+		fl.Flush()
+	}
+	return n, err
+}

@@ -1,0 +1,147 @@
+package server
+
+import (
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/tether-edge/tether/central/api"
+	"github.com/tether-edge/tether/protocol"
+)
+
+// opsStats holds what the leader measures for metrics beyond its plain
+// counters: each node's last heartbeat (with the agent's counters) and the
+// scheduler's latency. Its zero value is ready to use.
+type opsStats struct {
+	mu     sync.Mutex         // guards the fields below
+	agents map[string]agentHB // node ID → last heartbeat
+	evals  uint64             // evaluations scheduled
+	sum    time.Duration      // their total scheduling time
+	last   time.Duration      // the latest one's
+	max    time.Duration      // the slowest one's
+}
+
+// agentHB is a node's last heartbeat and when the leader received it.
+type agentHB struct {
+	at time.Time
+	hb protocol.Heartbeat
+}
+
+// heartbeat records a node's heartbeat: O(1), under the lock only.
+func (o *opsStats) heartbeat(nodeID string, hb *protocol.Heartbeat, now time.Time) {
+	if hb == nil {
+		return
+	}
+	o.mu.Lock()
+	if o.agents == nil {
+		o.agents = map[string]agentHB{}
+	}
+	o.agents[nodeID] = agentHB{at: now, hb: *hb}
+	o.mu.Unlock()
+}
+
+// scheduled records one evaluation's scheduling time; use as
+// defer l.ops.scheduled(time.Now()).
+func (o *opsStats) scheduled(start time.Time) {
+	d := time.Since(start)
+	o.mu.Lock()
+	o.evals++
+	o.sum += d
+	o.last = d
+	o.max = max(o.max, d)
+	o.mu.Unlock()
+}
+
+// LastHeartbeat returns when the leader last heard a node's heartbeat
+// (zero if never, or if this server does not lead).
+func (s *Server) LastHeartbeat(nodeID string) time.Time {
+	l := s.currentLeader()
+	if l == nil {
+		return time.Time{}
+	}
+	l.ops.mu.Lock()
+	defer l.ops.mu.Unlock()
+	return l.ops.agents[nodeID].at
+}
+
+// Metrics returns the server's samples: Raft, and on the leader its
+// message, scheduler and per-agent counters. The API adds the state
+// store's gauges (nodes, allocs, evaluations by status).
+func (s *Server) Metrics() []api.Metric {
+	var out []api.Metric
+	stats := s.raft.Stats()
+	isLeader := 0.0
+	if s.currentLeader() != nil {
+		isLeader = 1
+	}
+	num := func(k string) float64 {
+		v, _ := strconv.ParseFloat(stats[k], 64)
+		return v
+	}
+	out = append(out,
+		api.Gauge("tether_raft_leader", "1 if this server leads the Raft cluster.", isLeader),
+		api.Gauge("tether_raft_term", "Current Raft term.", num("term")),
+		api.Gauge("tether_raft_last_log_index", "Index of the last Raft log entry.", num("last_log_index")),
+		api.Gauge("tether_raft_commit_index", "Raft commit index.", num("commit_index")),
+		api.Gauge("tether_raft_applied_index", "Last Raft index applied to the state store.", num("applied_index")),
+		api.Gauge("tether_raft_peers", "Other voters in the Raft configuration.", num("num_peers")),
+	)
+	l := s.currentLeader()
+	if l == nil {
+		return out
+	}
+	st := l.stats()
+	gw := l.gw.Counters()
+	out = append(out,
+		api.Counter("tether_mqtt_messages_in_total", "MQTT messages received from agents.", float64(gw.Received)),
+		api.Counter("tether_mqtt_messages_out_total", "MQTT messages published to agents.", float64(gw.Published)),
+	)
+	drops := l.gw.Drops()
+	for _, k := range sortedKeys(drops) {
+		out = append(out, api.Counter("tether_mqtt_dropped_total", "Inbound MQTT messages dropped, by reason.", float64(drops[k]), "reason", k))
+	}
+	out = append(out,
+		api.Counter("tether_mqtt_broker_connects_total", "Connections of central to its brokers (more than the number of brokers means reconnects).", float64(l.gw.Connects())),
+		api.Counter("tether_agent_hellos_total", "Hellos received: agent starts and reconnects.", float64(st["hellos"])),
+		api.Counter("tether_agent_heartbeats_total", "Heartbeats received.", float64(st["heartbeats"])),
+		api.Counter("tether_agent_updates_total", "Update batches received.", float64(st["updates"])),
+		api.Counter("tether_nodes_down_total", "Nodes marked down by this leader.", float64(st["nodes_down"])),
+		api.Counter("tether_scheduler_plans_total", "Plans computed.", float64(st["plans"])),
+		api.Gauge("tether_evals_queued", "Evaluations waiting for the scheduler.", float64(st["evals_queued"])),
+	)
+	l.ops.mu.Lock()
+	out = append(out,
+		api.Counter("tether_scheduler_evals_total", "Evaluations scheduled.", float64(l.ops.evals)),
+		api.Counter("tether_scheduler_seconds_total", "Time spent scheduling and committing evaluations.", l.ops.sum.Seconds()),
+		api.Gauge("tether_scheduler_last_seconds", "Scheduling time of the latest evaluation.", l.ops.last.Seconds()),
+		api.Gauge("tether_scheduler_max_seconds", "Slowest evaluation since this server became leader.", l.ops.max.Seconds()),
+	)
+	ids := sortedKeys(l.ops.agents)
+	agents := make([]agentHB, len(ids))
+	for i, id := range ids {
+		agents[i] = l.ops.agents[id]
+	}
+	l.ops.mu.Unlock()
+	for i, id := range ids {
+		a := agents[i]
+		out = append(out,
+			api.Gauge("tether_agent_last_heartbeat_seconds", "Unix time of the node's last heartbeat at the leader.", float64(a.at.UnixMilli())/1000, "node", id),
+			api.Gauge("tether_agent_running_allocs", "Running allocations the agent reported.", float64(a.hb.Running), "node", id),
+			api.Gauge("tether_agent_tasks", "Running tasks the agent reported.", float64(a.hb.Tasks), "node", id),
+			api.Counter("tether_agent_task_restarts_total", "Task restarts since the agent started.", float64(a.hb.Restarts), "node", id),
+			api.Gauge("tether_agent_outbox", "Updates the agent holds unacknowledged.", float64(a.hb.Outbox), "node", id),
+			api.Counter("tether_agent_mqtt_reconnects_total", "MQTT reconnects since the agent started.", float64(a.hb.Reconnects), "node", id),
+		)
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
