@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -227,8 +228,13 @@ func startCentral(t testing.TB, o clusterOpts) *cluster {
 // startAgent starts an agent named name with its own data dir.
 func (c *cluster) startAgent(name string, extra ...string) *proc {
 	c.t.Helper()
-	args := append([]string{"-name", name, "-datacenter", "dc1", "-broker", c.broker,
-		"-data-dir", filepath.Join(c.dir, "agent-"+name), "-heartbeat", "1s", "-advertise", "127.0.0.1"}, extra...)
+	broker := []string{"-broker", c.broker}
+	if slices.Contains(extra, "-broker") {
+		broker = nil // the caller routes this agent (e.g. through a partition proxy)
+	}
+	args := append([]string{"-name", name, "-datacenter", "dc1"}, broker...)
+	args = append(append(args,
+		"-data-dir", filepath.Join(c.dir, "agent-"+name), "-heartbeat", "1s", "-advertise", "127.0.0.1"), extra...)
 	p := startEnv(c.t, "agent "+name, c.agentEnv, bins.agent, args...)
 	c.agents[name] = p
 	// Runs before this agent is stopped (cleanups run last-in first-out):
