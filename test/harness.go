@@ -190,7 +190,10 @@ type cluster struct {
 
 type clusterOpts struct {
 	broker string // external broker URL; empty runs the embedded one
-	ttl    string // heartbeat TTL
+	// mqttHost is the address the embedded broker listens on (default
+	// 127.0.0.1), e.g. the host end of a test network namespace's veth.
+	mqttHost string
+	ttl      string // heartbeat TTL
 }
 
 func startCentral(t testing.TB, o clusterOpts) *cluster {
@@ -207,7 +210,11 @@ func startCentral(t testing.TB, o clusterOpts) *cluster {
 		c.broker = o.broker
 		args = append(args, "-broker", o.broker)
 	} else {
-		mq := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		host := o.mqttHost
+		if host == "" {
+			host = "127.0.0.1"
+		}
+		mq := fmt.Sprintf("%s:%d", host, freePort(t))
 		c.broker = "tcp://" + mq
 		args = append(args, "-mqtt", mq)
 	}

@@ -1,0 +1,105 @@
+package test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tether-edge/tether/test/partition"
+)
+
+// The tutorial's drill, with its own tools: the edge agent runs in a
+// network namespace, and `iptables -I INPUT -s <central> -j DROP` inside
+// it cuts it off. Two edge agents in dc2 and one in dc1; the job has
+// max_client_disconnect = "1h".
+func TestTutorialPartitionWithIptables(t *testing.T) {
+	ns, err := partition.NewNetns(t, "edge1")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("network namespaces are required under CI=true: %v", err)
+		}
+		t.Skipf("LOUD SKIP: cannot make a network namespace here (%v); this test needs root and iproute2/iptables", err)
+	}
+	c := startCentral(t, clusterOpts{ttl: "2s", mqttHost: ns.HostAddr()})
+	work := t.TempDir()
+
+	// edge-1 inside the namespace, reaching the broker on the veth.
+	agentOut := &syncBuffer{}
+	cmd := ns.Command(bins.agent, "-name", "edge-1", "-datacenter", "dc2", "-broker", c.broker,
+		"-data-dir", filepath.Join(c.dir, "agent-edge-1"), "-heartbeat", "1s", "-advertise", ns.Addr())
+	cmd.Stdout, cmd.Stderr = agentOut, agentOut
+	if err := ns.StartCmd(cmd); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ns.Restore()
+		c.stopAllJobs(10 * time.Second)
+		cmd.Process.Signal(syscall.SIGTERM)
+		if t.Failed() {
+			t.Logf("---- output of agent edge-1 (in %s) ----\n%s", ns.Name(), agentOut.String())
+		}
+	})
+	c.waitNode("edge-1", "ready", 20*time.Second)
+	if out, code := c.cli("job", "submit", edgeJob(t, work, `max_client_disconnect = "1h"`)); code != 0 {
+		t.Fatalf("submit exited %d:\n%s", code, out)
+	}
+	var original alloc
+	eventually(t, 20*time.Second, func() error {
+		as := c.allocs("edge")
+		if len(as) != 1 || as[0].ClientStatus != "running" {
+			return fmt.Errorf("allocations: %+v", as)
+		}
+		original = as[0]
+		return nil
+	})
+	c.startAgent("onprem")
+	c.startAgent("edge-2", "-datacenter", "dc2")
+	c.waitNode("onprem", "ready", 20*time.Second)
+	c.waitNode("edge-2", "ready", 20*time.Second)
+
+	if err := ns.Drop(ns.HostAddr()); err != nil {
+		t.Fatal(err)
+	}
+	c.waitNode("edge-1", "disconnected", 30*time.Second)
+	var replacement alloc
+	eventually(t, 20*time.Second, func() error {
+		if a := c.allocDetail(original.ID); a.ClientStatus != "unknown" {
+			return fmt.Errorf("original is %s, want unknown", a.ClientStatus)
+		}
+		for _, a := range c.allocs("edge") {
+			if a.ID != original.ID && a.ClientStatus == "running" {
+				replacement = a
+				return nil
+			}
+		}
+		return fmt.Errorf("no running replacement: %+v", c.allocs("edge"))
+	})
+	if got := c.service("payments-api", true); len(got) != 2 {
+		t.Errorf("during the outage the service should list both instances, got %+v", got)
+	}
+	if out, code := c.cli("service", "info", "-all", "payments-api"); code != 0 || strings.Count(out, original.ID[:8]) != 1 || strings.Count(out, replacement.ID[:8]) != 1 {
+		t.Errorf("service info during the outage (exit %d) does not show both allocations:\n%s", code, out)
+	}
+
+	if err := ns.Restore(); err != nil {
+		t.Fatal(err)
+	}
+	c.waitNode("edge-1", "ready", 60*time.Second)
+	eventually(t, 30*time.Second, func() error {
+		o, r := c.allocDetail(original.ID), c.allocDetail(replacement.ID)
+		if o.ClientStatus != "running" || !o.hasEvent("Reconnected") {
+			return fmt.Errorf("original is %s, events %+v", o.ClientStatus, o.Events)
+		}
+		if r.ClientStatus != "complete" || r.DesiredStatus != "stop" {
+			return fmt.Errorf("replacement is %s/%s", r.ClientStatus, r.DesiredStatus)
+		}
+		if got := c.service("payments-api", true); len(got) != 1 {
+			return fmt.Errorf("service instances after reconnect: %+v", got)
+		}
+		return nil
+	})
+}
