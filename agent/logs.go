@@ -121,6 +121,7 @@ func (a *Agent) handleLogsTopic(topic string, payload []byte) bool {
 // lines before the end; then, when following, what is appended until ctx
 // ends or the request is not renewed. The first chunk goes out at once,
 // empty if there is nothing to send, so central knows the agent answered.
+// A chunk's Data is valid only during send.
 func streamLog(ctx context.Context, path string, req protocol.LogsRequest, s *logStream, send func(*protocol.LogsChunk) error) error {
 	var seq uint64
 	emit := func(data []byte, eof bool, msg string) error {

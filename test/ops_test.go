@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -81,6 +82,25 @@ func TestDrainLogsAndMetrics(t *testing.T) {
 		}
 		return nil
 	})
+
+	// Follow: new lines keep coming until the reader interrupts.
+	follow := exec.Command(bins.central, "alloc", "logs", "-f", "-tail", "-n", "1", first.ID)
+	follow.Env = append(os.Environ(), "CENTRAL_ADDR=http://"+c.http)
+	var followed syncBuffer
+	follow.Stdout, follow.Stderr = &followed, &followed
+	if err := follow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() error {
+		if n := strings.Count(followed.String(), "tick "); n < 4 {
+			return fmt.Errorf("followed %d ticks so far: %q", n, followed.String())
+		}
+		return nil
+	})
+	follow.Process.Signal(os.Interrupt)
+	if err := follow.Wait(); err != nil {
+		t.Errorf("alloc logs -f after interrupt: %v\n%s", err, followed.String())
+	}
 
 	// Metrics: nodes and allocations by status, and the agents' counters.
 	eventually(t, 10*time.Second, func() error {
