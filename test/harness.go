@@ -184,6 +184,8 @@ type cluster struct {
 	broker  string
 	central *proc
 	agents  map[string]*proc
+	// centralArgs start central again after a restart.
+	centralArgs []string
 	// agentEnv is added to every agent's environment (e.g. CONTAINER_HOST).
 	agentEnv []string
 }
@@ -218,7 +220,28 @@ func startCentral(t testing.TB, o clusterOpts) *cluster {
 		c.broker = "tcp://" + mq
 		args = append(args, "-mqtt", mq)
 	}
+	c.centralArgs = args
 	c.central = start(t, "central", bins.central, args...)
+	c.waitLeader()
+	return c
+}
+
+// restartCentral stops central (SIGTERM, or SIGKILL when hard) and starts
+// it again on the same data dir and addresses.
+func (c *cluster) restartCentral(hard bool) {
+	c.t.Helper()
+	sig := syscall.SIGTERM
+	if hard {
+		sig = syscall.SIGKILL
+	}
+	c.central.stop(sig)
+	c.central = start(c.t, "central (restarted)", bins.central, c.centralArgs...)
+	c.waitLeader()
+}
+
+func (c *cluster) waitLeader() {
+	c.t.Helper()
+	t := c.t
 	eventually(t, 20*time.Second, func() error {
 		var leader string
 		if err := c.get("/v1/status/leader", &leader); err != nil {
@@ -229,7 +252,6 @@ func startCentral(t testing.TB, o clusterOpts) *cluster {
 		}
 		return nil
 	})
-	return c
 }
 
 // startAgent starts an agent named name with its own data dir.
