@@ -5,7 +5,7 @@ LDFLAGS := -s -w -X github.com/tether-edge/tether/central/server.Version=$(VERSI
 BUILD   := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 FUZZTIME ?= 20s
 
-.PHONY: build dev test test-unit test-e2e cross bench fuzz clean
+.PHONY: build dev test test-unit test-e2e cross dist size bench fuzz clean
 
 build:
 	$(BUILD) -o bin/central ./cmd/central
@@ -28,13 +28,36 @@ test-unit:
 test-e2e: build
 	$(GO) test -count=1 -v -timeout 15m ./test/...
 
-# Agents for every board: armv6 (Pi Zero/1), armv7 (Pi 2/3), arm64, amd64.
+# Agents for every board (boards/*/board.json): armv6 (Pi Zero/1), armv7
+# (Pi 2/3), arm64 (Pi 4/5, arm64 gateways), amd64 (x86 gateways). Static,
+# stripped, version stamped (agent -version).
+CROSS := linux/arm/6 linux/arm/7 linux/arm64 linux/amd64
 cross:
-	GOOS=linux GOARCH=arm GOARM=6 $(BUILD) -o dist/agent-linux-armv6 ./cmd/agent
-	GOOS=linux GOARCH=arm GOARM=7 $(BUILD) -o dist/agent-linux-armv7 ./cmd/agent
-	GOOS=linux GOARCH=arm64 $(BUILD) -o dist/agent-linux-arm64 ./cmd/agent
-	GOOS=linux GOARCH=amd64 $(BUILD) -o dist/agent-linux-amd64 ./cmd/agent
-	@ls -l dist/
+	@mkdir -p dist
+	@for t in $(CROSS); do \
+	  os=$${t%%/*}; rest=$${t#*/}; arch=$${rest%%/*}; arm=; name=$$arch; \
+	  case $$rest in */*) arm=$${rest#*/}; name=armv$$arm;; esac; \
+	  echo "GOOS=$$os GOARCH=$$arch GOARM=$$arm -> dist/agent-$$os-$$name"; \
+	  GOOS=$$os GOARCH=$$arch GOARM=$$arm $(BUILD) -o dist/agent-$$os-$$name ./cmd/agent || exit 1; \
+	done
+	@ls -l dist/agent-*
+
+# Release artifacts: one tarball per target (the agent binary, every board
+# folder, docs/boards.md) and SHA256SUMS over binaries and tarballs.
+dist: cross
+	@set -e; cd dist; rm -f SHA256SUMS tether-agent-*.tar.gz; \
+	for f in agent-linux-*; do \
+	  t=$${f#agent-}; stage=tether-agent-$(VERSION)-$$t; rm -rf $$stage; mkdir -p $$stage/boards; \
+	  cp $$f $$stage/agent; cp ../docs/boards.md $$stage/; \
+	  for d in ../boards/*/; do mkdir -p $$stage/boards/$$(basename $$d); cp $$d/board.json $$d/*.tmpl $$d/*.service $$d/README.md $$stage/boards/$$(basename $$d)/; done; \
+	  tar --owner=0 --group=0 --mtime='@0' --sort=name -czf $$stage.tar.gz $$stage; rm -rf $$stage; \
+	done; \
+	sha256sum agent-linux-* tether-agent-*.tar.gz > SHA256SUMS; cat SHA256SUMS
+
+# Footprint table: stripped size per target and per package, idle RSS,
+# heartbeat bytes on the wire (see bench/README.md).
+size: build cross
+	$(GO) run ./bench/size -dist dist -central bin/central -agent bin/agent
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./central/scheduler/ ./central/state/ ./central/server/

@@ -1,0 +1,319 @@
+package test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tether-edge/tether/boards"
+)
+
+// emulatedBoards are run under qemu-user, one per CPU family: ARMv6
+// (ARM1176), ARMv7 (Cortex-A7) and arm64.
+var emulatedBoards = []string{"rpi-zero", "rpi3", "rpi4"}
+
+// crossAgent builds the agent for a board's target once per test run, with
+// the flags of `make cross` (so a prior `make cross` warms the cache).
+var crossAgent = struct {
+	mu    sync.Mutex // guards built
+	built map[string]string
+}{built: map[string]string{}}
+
+func buildCrossAgent(t *testing.T, tg boards.Target) string {
+	t.Helper()
+	crossAgent.mu.Lock()
+	defer crossAgent.mu.Unlock()
+	if p, ok := crossAgent.built[tg.Suffix()]; ok {
+		return p
+	}
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(bins.dir, "agent-"+tg.Suffix())
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X main.version=boards-test", "-o", out, "./cmd/agent")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+tg.GOOS, "GOARCH="+tg.GOARCH, "GOARM="+tg.GOARM)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("cross build %s: %v\n%s", tg.Suffix(), err, msg)
+	}
+	crossAgent.built[tg.Suffix()] = out
+	return out
+}
+
+func boardJob(board, module string) string {
+	return fmt.Sprintf(`job "on-%[1]s" {
+  datacenters = ["%[1]s"]
+  group "g" {
+    network {
+      port "http" {}
+    }
+    task "sh" {
+      driver = "exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo up; while true; do date > $NOMAD_TASK_DIR/alive; sleep 1; done"]
+      }
+      resources {
+        cpu    = 20
+        memory = 16
+      }
+    }
+    task "web" {
+      driver = "wasm"
+      config {
+        module = %[2]q
+      }
+      resources {
+        cpu    = 20
+        memory = 16
+      }
+    }
+  }
+}
+`, board, module)
+}
+
+// Real ARM agents, under qemu-user, join a central on loopback, run an
+// exec task and a wasm guest (interpreter on 32-bit ARM) and report both
+// running; the guest answers HTTP.
+func TestBoardsUnderQemu(t *testing.T) {
+	type run struct {
+		b     *boards.Board
+		qemu  string
+		agent string
+	}
+	var runs []run
+	for _, name := range emulatedBoards {
+		b, err := boards.Load(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		qemu := requireTool(t, b.Emulator.Binary)
+		runs = append(runs, run{b: b, qemu: qemu})
+	}
+	module := buildWasm(t, "web")
+	for i := range runs {
+		runs[i].agent = buildCrossAgent(t, runs[i].b.Target)
+	}
+
+	c := startCentral(t, clusterOpts{})
+	for _, r := range runs {
+		args := []string{}
+		if r.b.Emulator.CPU != "" {
+			args = append(args, "-cpu", r.b.Emulator.CPU)
+		}
+		args = append(args, r.agent, "-name", r.b.Name, "-datacenter", r.b.Name, "-broker", c.broker,
+			"-data-dir", filepath.Join(c.dir, "agent-"+r.b.Name), "-heartbeat", "1s", "-meta", "board="+r.b.Name)
+		p := start(t, "agent "+r.b.Name+" (qemu)", r.qemu, args...)
+		c.agents[r.b.Name] = p
+		t.Cleanup(func() {
+			c.stopAllJobs(20 * time.Second)
+			killChildGroups(p.cmd.Process.Pid)
+		})
+	}
+	jobs := t.TempDir()
+	for _, r := range runs {
+		n := c.waitNode(r.b.Name, "ready", 90*time.Second)
+		var detail struct {
+			Attributes map[string]string `json:"attributes"`
+		}
+		if err := c.get("/v1/node/"+n.ID, &detail); err != nil {
+			t.Fatal(err)
+		}
+		a := detail.Attributes
+		if a["cpu.arch"] != r.b.Target.GOARCH || a["cpu.arm_version"] != r.b.Target.GOARM ||
+			a["driver.wasm.engine"] != r.b.WasmEngine || a["driver.exec"] != "1" || a["tether.version"] != "boards-test" {
+			t.Errorf("%s: attributes cpu.arch=%q cpu.arm_version=%q driver.wasm.engine=%q driver.exec=%q tether.version=%q",
+				r.b.Name, a["cpu.arch"], a["cpu.arm_version"], a["driver.wasm.engine"], a["driver.exec"], a["tether.version"])
+		}
+		file := filepath.Join(jobs, r.b.Name+".hcl")
+		if err := os.WriteFile(file, []byte(boardJob(r.b.Name, module)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, code := c.cli("job", "submit", "-detach", file); code != 0 {
+			t.Fatalf("submit %s exited %d:\n%s", r.b.Name, code, out)
+		}
+	}
+	for _, r := range runs {
+		job := "on-" + r.b.Name
+		var url string
+		eventually(t, 90*time.Second, func() error {
+			as := c.allocs(job)
+			if len(as) != 1 || as[0].ClientStatus != "running" {
+				return fmt.Errorf("%s allocations: %+v", job, as)
+			}
+			for _, task := range []string{"sh", "web"} {
+				if s := as[0].TaskStates[task].State; s != "running" {
+					return fmt.Errorf("%s task %s is %q", job, task, s)
+				}
+			}
+			var a allocPorts
+			if err := c.get("/v1/allocation/"+as[0].ID, &a); err != nil {
+				return err
+			}
+			if len(a.Ports) != 1 || a.Ports[0].Value == 0 {
+				return fmt.Errorf("no http port: %+v", a)
+			}
+			url = fmt.Sprintf("http://127.0.0.1:%d/%s", a.Ports[0].Value, r.b.Name)
+			return nil
+		})
+		eventually(t, 30*time.Second, func() error {
+			body, err := httpGet(url)
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(body, "hello from wasm: /"+r.b.Name) {
+				return fmt.Errorf("body %q", body)
+			}
+			return nil
+		})
+	}
+}
+
+// A bundle for an SD card's root is complete file by file, idempotent,
+// refused on a root or a binary of another architecture, and its unit
+// passes systemd-analyze verify where that tool exists.
+func TestBoardBundleIntoRoot(t *testing.T) {
+	b, err := boards.Load("rpi-zero")
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent := buildCrossAgent(t, b.Target)
+	root := t.TempDir()
+	// An armhf root: /bin -> usr/bin, sh -> dash (here: any ARM ELF).
+	os.MkdirAll(filepath.Join(root, "usr/bin"), 0o755)
+	os.MkdirAll(filepath.Join(root, "etc/systemd/system"), 0o755)
+	copyFile(t, agent, filepath.Join(root, "usr/bin/dash"))
+	os.Symlink("usr/bin", filepath.Join(root, "bin"))
+	os.Symlink("/usr/bin/dash", filepath.Join(root, "usr/bin/sh"))
+
+	bundle := []string{"board", "bundle", "-board", "rpi-zero", "-name", "pi-07", "-datacenter", "dc2",
+		"-broker", "tcp://site:1883", "-join-token", "tok-1", "-agent", agent, "-root", root, "-first-boot"}
+	out, code := runCentral(t, bundle...)
+	if code != 0 || !strings.Contains(out, "8 path(s) written, 0 unchanged") {
+		t.Fatalf("bundle exited %d:\n%s", code, out)
+	}
+	want := map[string]string{
+		"usr/local/bin/agent":                                                 "file 755",
+		"etc/tether/agent.hcl":                                                "file 600",
+		"etc/systemd/system/tether-agent.service":                             "file 644",
+		"etc/systemd/system/multi-user.target.wants/tether-agent.service":     "link /etc/systemd/system/tether-agent.service",
+		"var/lib/tether-agent":                                                "dir 700",
+		"usr/local/lib/tether/firstboot.sh":                                   "file 755",
+		"etc/systemd/system/tether-firstboot.service":                         "file 644",
+		"etc/systemd/system/multi-user.target.wants/tether-firstboot.service": "link /etc/systemd/system/tether-firstboot.service",
+	}
+	var paths []string
+	for p := range want {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		full := filepath.Join(root, p)
+		fi, err := os.Lstat(full)
+		if err != nil {
+			t.Errorf("%s: %v", p, err)
+			continue
+		}
+		var got string
+		switch {
+		case fi.Mode()&os.ModeSymlink != 0:
+			l, _ := os.Readlink(full)
+			got = "link " + l
+		case fi.IsDir():
+			got = fmt.Sprintf("dir %o", fi.Mode().Perm())
+		default:
+			got = fmt.Sprintf("file %o", fi.Mode().Perm())
+		}
+		if got != want[p] {
+			t.Errorf("%s: %s, want %s", p, got, want[p])
+		}
+	}
+	if a, b := readFile(t, agent), readFile(t, filepath.Join(root, "usr/local/bin/agent")); a != b {
+		t.Error("usr/local/bin/agent differs from the armv6 agent")
+	}
+	if readFile(t, filepath.Join(root, "etc/systemd/system/tether-agent.service")) != string(b.Unit) {
+		t.Error("unit differs from boards/rpi-zero")
+	}
+	cfg := readFile(t, filepath.Join(root, "etc/tether/agent.hcl"))
+	for _, s := range []string{`name       = "pi-07"`, `datacenter = "dc2"`, `brokers    = ["tcp://site:1883"]`, `join_token = "tok-1"`, `"board"                 = "rpi-zero"`} {
+		if !strings.Contains(cfg, s) {
+			t.Errorf("agent.hcl lacks %s:\n%s", s, cfg)
+		}
+	}
+	// The armv6 agent itself accepts the config (run under qemu when present).
+	if qemu, err := exec.LookPath(b.Emulator.Binary); err == nil {
+		cmd := exec.Command(qemu, "-cpu", b.Emulator.CPU, agent, "-config", filepath.Join(root, "etc/tether/agent.hcl"), "-data-dir", t.TempDir(), "-version")
+		if msg, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(msg), "agent boards-test") {
+			t.Errorf("armv6 agent -version with the bundle's config: %v\n%s", err, msg)
+		}
+	}
+
+	out, code = runCentral(t, bundle...)
+	if code != 0 || !strings.Contains(out, "0 path(s) written, 8 unchanged") {
+		t.Fatalf("second bundle exited %d:\n%s", code, out)
+	}
+
+	// Refusals: an arm64 board on this armhf root; an armv7 binary for a Pi Zero.
+	b64, _ := boards.Load("rpi4")
+	wrong := append([]string{}, bundle...)
+	wrong[3], wrong[13] = "rpi4", buildCrossAgent(t, b64.Target)
+	if out, code := runCentral(t, wrong...); code == 0 || !strings.Contains(out, "holds an OS for arm (/usr/bin/dash) but board rpi4 needs arm64") {
+		t.Errorf("rpi4 bundle into an armhf root: exit %d\n%s", code, out)
+	}
+	b7, _ := boards.Load("rpi3")
+	armv7 := buildCrossAgent(t, b7.Target)
+	v7 := append([]string{}, bundle...)
+	v7[13] = armv7
+	if out, code := runCentral(t, v7...); code == 0 || !strings.Contains(out, "built for armv7, which does not run on the board's armv6 CPU") {
+		t.Errorf("armv7 binary for rpi-zero: exit %d\n%s", code, out)
+	}
+	if out, code := runCentral(t, append(wrong, "-force")...); code != 0 {
+		t.Errorf("-force: exit %d\n%s", code, out)
+	}
+
+	// systemd-analyze verify needs the ExecStart binary on this machine: verify
+	// a copy of the unit that points into the bundle.
+	if sa, err := exec.LookPath("systemd-analyze"); err == nil {
+		unit := strings.ReplaceAll(string(b.Unit), "ExecStart=/usr/local/bin/agent", "ExecStart="+filepath.Join(root, "usr/local/bin/agent"))
+		p := filepath.Join(t.TempDir(), "tether-agent.service")
+		os.WriteFile(p, []byte(unit), 0o644)
+		if msg, err := exec.Command(sa, "verify", "--man=no", p).CombinedOutput(); err != nil || strings.Contains(string(msg), "tether-agent.service:") {
+			t.Errorf("systemd-analyze verify: %v\n%s", err, msg)
+		}
+	}
+}
+
+func runCentral(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	out, err := exec.Command(bins.central, args...).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return string(out), ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), 0
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	if err := os.WriteFile(to, []byte(readFile(t, from)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readFile(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
