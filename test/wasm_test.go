@@ -15,7 +15,7 @@ import (
 
 // buildWasm compiles an example guest from examples/wasm with clang and
 // wasi-libc (required under CI=true).
-func buildWasm(t *testing.T, name string) string {
+func buildWasm(t testing.TB, name string) string {
 	t.Helper()
 	clang := requireTool(t, "clang")
 	root, err := repoRoot()
