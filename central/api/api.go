@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/tether-edge/tether/central/structs"
+	"github.com/tether-edge/tether/central/ui"
 	"github.com/tether-edge/tether/jobspec"
 )
 
@@ -120,6 +121,7 @@ func New(b Backend, logger *slog.Logger) http.Handler {
 	route("/v1/status/leader", get(s.leader))
 	route("/v1/agent/members", get(s.members))
 	route("/v1/agent/self", get(s.self))
+	mux.Handle("/ui/", ui.New(uiBackend{b}, logger)) // web UI (central/ui)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
 	})

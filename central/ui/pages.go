@@ -1,0 +1,185 @@
+package ui
+
+import (
+	"cmp"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/tether-edge/tether/central/structs"
+	"github.com/tether-edge/tether/jobspec"
+)
+
+func (u *UI) servers(*http.Request) (any, error) {
+	ms := u.b.Members()
+	slices.SortFunc(ms, func(a, b Member) int { return cmp.Compare(a.Name, b.Name) })
+	return ms, nil
+}
+
+type clientRow struct {
+	Node          *structs.Node
+	LastHeartbeat time.Time
+	Board         string
+	Allocs        int
+}
+
+type datacenter struct {
+	Name    string
+	Clients []clientRow
+	Counts  map[string]int
+}
+
+func (u *UI) clients(*http.Request) (any, error) {
+	st := u.b.State()
+	byDC := map[string]*datacenter{}
+	allocs := map[string]int{}
+	for _, j := range st.Jobs("") {
+		for _, a := range st.AllocsByJob(j.Namespace, j.ID) {
+			if !a.Terminal() {
+				allocs[a.NodeID]++
+			}
+		}
+	}
+	for _, n := range st.Nodes() {
+		dc := byDC[n.Datacenter]
+		if dc == nil {
+			dc = &datacenter{Name: n.Datacenter, Counts: map[string]int{}}
+			byDC[n.Datacenter] = dc
+		}
+		dc.Counts[n.Status]++
+		dc.Clients = append(dc.Clients, clientRow{Node: n, LastHeartbeat: u.b.LastHeartbeat(n.ID), Board: n.Attributes["board.model"], Allocs: allocs[n.ID]})
+	}
+	var out []*datacenter
+	for _, dc := range byDC {
+		slices.SortFunc(dc.Clients, func(a, b clientRow) int { return cmp.Compare(a.Node.Name, b.Node.Name) })
+		out = append(out, dc)
+	}
+	slices.SortFunc(out, func(a, b *datacenter) int { return cmp.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+type jobRow struct {
+	Job    *jobspec.Job
+	Counts map[string]int // client status → live allocs
+	Status string
+}
+
+func (u *UI) jobs(*http.Request) (any, error) {
+	st := u.b.State()
+	var out []jobRow
+	for _, j := range st.Jobs("") {
+		row := jobRow{Job: j, Counts: map[string]int{}, Status: "running"}
+		if j.Stop {
+			row.Status = "dead"
+		}
+		for _, a := range st.AllocsByJob(j.Namespace, j.ID) {
+			if a.DesiredStatus == "run" || !a.Terminal() {
+				row.Counts[a.ClientStatus]++
+			}
+		}
+		out = append(out, row)
+	}
+	slices.SortFunc(out, func(a, b jobRow) int {
+		return cmp.Or(cmp.Compare(a.Job.Namespace, b.Job.Namespace), cmp.Compare(a.Job.ID, b.Job.ID))
+	})
+	return out, nil
+}
+
+type jobPage struct {
+	Job    *jobspec.Job
+	Allocs []*structs.Allocation
+}
+
+func (u *UI) job(r *http.Request) (any, error) {
+	ns := r.URL.Query().Get("namespace")
+	if ns == "" {
+		ns = "default"
+	}
+	id := r.PathValue("id")
+	st := u.b.State()
+	j := st.JobByID(ns, id)
+	if j == nil {
+		return nil, fmt.Errorf("%w: job %q in namespace %q", ErrNotFound, id, ns)
+	}
+	as := slices.Clone(st.AllocsByJob(ns, id))
+	slices.SortFunc(as, func(a, b *structs.Allocation) int { return cmp.Compare(b.CreateTime, a.CreateTime) })
+	return jobPage{Job: j, Allocs: as}, nil
+}
+
+type timelineEntry struct {
+	Time    int64
+	Source  string // "central" or the task's name
+	Type    string
+	Message string
+}
+
+type taskRow struct {
+	Name  string
+	State *structs.TaskState
+}
+
+type allocPage struct {
+	Alloc    *structs.Allocation
+	Tasks    []taskRow
+	Timeline []timelineEntry
+}
+
+func (u *UI) alloc(r *http.Request) (any, error) {
+	id := r.PathValue("id")
+	st := u.b.State()
+	a := st.AllocByID(id)
+	if a == nil {
+		if ms := st.AllocsByIDPrefix(id); len(ms) == 1 {
+			a = ms[0]
+		}
+	}
+	if a == nil {
+		return nil, fmt.Errorf("%w: allocation %q", ErrNotFound, id)
+	}
+	p := allocPage{Alloc: a}
+	for _, e := range a.Events {
+		p.Timeline = append(p.Timeline, timelineEntry{Time: e.Time, Source: "central", Type: e.Type, Message: e.Message})
+	}
+	for name, ts := range a.TaskStates {
+		p.Tasks = append(p.Tasks, taskRow{Name: name, State: ts})
+		if ts == nil {
+			continue
+		}
+		for _, e := range ts.Events {
+			msg := e.Message
+			if e.ExitCode != 0 {
+				msg = fmt.Sprintf("%s (exit code %d)", msg, e.ExitCode)
+			}
+			p.Timeline = append(p.Timeline, timelineEntry{Time: e.Time, Source: name, Type: e.Type, Message: msg})
+		}
+	}
+	slices.SortFunc(p.Tasks, func(a, b taskRow) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortStableFunc(p.Timeline, func(a, b timelineEntry) int { return cmp.Compare(a.Time, b.Time) })
+	return p, nil
+}
+
+type serviceGroup struct {
+	Name      string
+	Instances []*structs.ServiceRegistration
+	Healthy   int
+}
+
+func (u *UI) services(*http.Request) (any, error) {
+	var out []*serviceGroup
+	by := map[string]*serviceGroup{}
+	for _, r := range u.b.State().Services("") {
+		g := by[r.ServiceName]
+		if g == nil {
+			g = &serviceGroup{Name: r.ServiceName}
+			by[r.ServiceName] = g
+			out = append(out, g)
+		}
+		g.Instances = append(g.Instances, r)
+		if r.Healthy {
+			g.Healthy++
+		}
+	}
+	slices.SortFunc(out, func(a, b *serviceGroup) int { return cmp.Compare(a.Name, b.Name) })
+	return out, nil
+}

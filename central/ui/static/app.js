@@ -1,0 +1,66 @@
+// Tether UI: keep pages live and send the ACL token. Plain JavaScript.
+(function () {
+  "use strict";
+  var TOKEN_KEY = "tether.token";
+
+  function token() {
+    try { return sessionStorage.getItem(TOKEN_KEY) || ""; } catch (e) { return ""; }
+  }
+
+  function headers() {
+    var h = {};
+    var t = token();
+    if (t) { h["X-Tether-Token"] = t; }
+    return h;
+  }
+
+  function sleep(ms) { return new Promise(function (r) { setTimeout(r, ms); }); }
+
+  // live asks for the page's <main> again with a blocking query: the server
+  // answers when a table the page shows changes, or after a short wait.
+  async function live() {
+    var main = document.querySelector("main[data-index]");
+    var badge = document.getElementById("live");
+    if (!main) { if (badge) { badge.hidden = true; } return; }
+    for (;;) {
+      var idx = main.getAttribute("data-index");
+      var url = location.pathname + "?fragment=1&index=" + encodeURIComponent(idx) +
+        (location.search ? "&" + location.search.slice(1) : "");
+      try {
+        var resp = await fetch(url, { headers: headers(), cache: "no-store" });
+        if (!resp.ok) { badge.className = "live off"; await sleep(5000); continue; }
+        var html = await resp.text();
+        var tpl = document.createElement("template");
+        tpl.innerHTML = html.trim();
+        var next = tpl.content.querySelector("main");
+        if (next) { main.replaceWith(next); main = next; }
+        badge.className = "live";
+        if (next && next.getAttribute("data-index") === idx) { await sleep(1000); }
+      } catch (e) {
+        badge.className = "live off";
+        await sleep(5000);
+      }
+    }
+  }
+
+  function tokenPage() {
+    var form = document.getElementById("token-form");
+    if (!form) { return; }
+    var input = document.getElementById("token-secret");
+    var status = document.getElementById("token-status");
+    function show() { status.textContent = token() ? "A token is set for this session." : "No token set."; }
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      try { sessionStorage.setItem(TOKEN_KEY, input.value.trim()); } catch (e) {}
+      input.value = "";
+      show();
+    });
+    document.getElementById("token-clear").addEventListener("click", function () {
+      try { sessionStorage.removeItem(TOKEN_KEY); } catch (e) {}
+      show();
+    });
+    show();
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { tokenPage(); live(); });
+})();
