@@ -87,15 +87,7 @@ func TestDisconnectReplaceAndReconnect(t *testing.T) {
 	if out, code := c.cli("job", "submit", edgeJob(t, work, `max_client_disconnect = "1h"`)); code != 0 {
 		t.Fatalf("submit exited %d:\n%s", code, out)
 	}
-	var original alloc
-	eventually(t, 20*time.Second, func() error {
-		as := c.allocs("edge")
-		if len(as) != 1 || as[0].ClientStatus != "running" {
-			return fmt.Errorf("allocations: %+v", as)
-		}
-		original = as[0]
-		return nil
-	})
+	original := c.waitRunning("edge", 1, 20*time.Second)[0]
 	c.startAgent("edge-2", "-datacenter", "dc2")
 	c.waitNode("edge-2", "ready", 20*time.Second)
 
@@ -154,15 +146,7 @@ func TestDisconnectWithoutReplacement(t *testing.T) {
 	if out, code := c.cli("job", "submit", path); code != 0 {
 		t.Fatalf("submit exited %d:\n%s", code, out)
 	}
-	var original alloc
-	eventually(t, 20*time.Second, func() error {
-		as := c.allocs("edge")
-		if len(as) != 1 || as[0].ClientStatus != "running" {
-			return fmt.Errorf("allocations: %+v", as)
-		}
-		original = as[0]
-		return nil
-	})
+	original := c.waitRunning("edge", 1, 20*time.Second)[0]
 	link.Blackhole()
 	c.waitNode("edge-1", "disconnected", 20*time.Second)
 	eventually(t, 10*time.Second, func() error {
@@ -193,15 +177,7 @@ func TestDisconnectLostAfterExpiry(t *testing.T) {
 	if out, code := c.cli("job", "submit", edgeJob(t, work, "disconnect {\n      lost_after = \"3s\"\n    }")); code != 0 {
 		t.Fatalf("submit exited %d:\n%s", code, out)
 	}
-	var original alloc
-	eventually(t, 20*time.Second, func() error {
-		as := c.allocs("edge")
-		if len(as) != 1 || as[0].ClientStatus != "running" {
-			return fmt.Errorf("allocations: %+v", as)
-		}
-		original = as[0]
-		return nil
-	})
+	original := c.waitRunning("edge", 1, 20*time.Second)[0]
 	pid := readPid(t, filepath.Join(work, "pids-"+original.ID))
 	link.Blackhole()
 	c.waitNode("edge-1", "disconnected", 20*time.Second)

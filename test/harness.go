@@ -439,3 +439,23 @@ func startMosquitto(t testing.TB) string {
 	})
 	return url
 }
+
+// waitRunning waits until job has exactly n allocations, all running, and
+// returns them.
+func (c *cluster) waitRunning(job string, n int, timeout time.Duration) []alloc {
+	c.t.Helper()
+	var as []alloc
+	eventually(c.t, timeout, func() error {
+		as = c.allocs(job)
+		if len(as) != n {
+			return fmt.Errorf("%s has %d allocations, want %d: %+v", job, len(as), n, as)
+		}
+		for _, a := range as {
+			if a.ClientStatus != "running" {
+				return fmt.Errorf("%s allocation %s is %s", job, a.ID, a.ClientStatus)
+			}
+		}
+		return nil
+	})
+	return as
+}

@@ -47,15 +47,7 @@ func TestTutorialPartitionWithIptables(t *testing.T) {
 	if out, code := c.cli("job", "submit", edgeJob(t, work, `max_client_disconnect = "1h"`)); code != 0 {
 		t.Fatalf("submit exited %d:\n%s", code, out)
 	}
-	var original alloc
-	eventually(t, 20*time.Second, func() error {
-		as := c.allocs("edge")
-		if len(as) != 1 || as[0].ClientStatus != "running" {
-			return fmt.Errorf("allocations: %+v", as)
-		}
-		original = as[0]
-		return nil
-	})
+	original := c.waitRunning("edge", 1, 20*time.Second)[0]
 	c.startAgent("onprem")
 	c.startAgent("edge-2", "-datacenter", "dc2")
 	c.waitNode("onprem", "ready", 20*time.Second)
