@@ -257,7 +257,11 @@ func runtimeFootprint(centralBin, agentBin, arm64Bin string, window, hb time.Dur
 		defer emu.stop()
 		names = append(names, "arm64")
 	}
-	// Simulated agents: the same heartbeats with the MQTT keepalive (and
+	if err := waitReady(httpAddr, names...); err != nil {
+		b, _ := os.ReadFile(filepath.Join(dir, "log"))
+		return fmt.Errorf("%v\n%s", err, b)
+	}
+	// Simulated agents (started once the broker is up): the same heartbeats with the MQTT keepalive (and
 	// heartbeat shape) a board could use instead.
 	type simRun struct {
 		label string
@@ -284,10 +288,6 @@ func runtimeFootprint(centralBin, agentBin, arm64Bin string, window, hb time.Dur
 		}
 		defer sim.close()
 		sims = append(sims, &simRun{label: v.label, px: spx})
-	}
-	if err := waitReady(httpAddr, names...); err != nil {
-		b, _ := os.ReadFile(filepath.Join(dir, "log"))
-		return fmt.Errorf("%v\n%s", err, b)
 	}
 	time.Sleep(5 * time.Second) // let hello, subscriptions and retained desired settle
 	w0, err := px.info()

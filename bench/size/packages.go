@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
+	"debug/elf"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -24,6 +22,7 @@ func packages(top int) error {
 	targets := []struct{ name, goarch, goarm string }{{"amd64", "amd64", ""}, {"armv6", "arm", "6"}}
 	sums := map[string]map[string]int64{}
 	totals := map[string]int64{}
+	sections := map[string][]section{}
 	for _, t := range targets {
 		out := filepath.Join(dir, "agent-"+t.name)
 		cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-w", "-o", out, "./cmd/agent")
@@ -31,11 +30,12 @@ func packages(top int) error {
 		if msg, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("build %s: %v\n%s", t.name, err, msg)
 		}
-		nm, err := exec.Command("go", "tool", "nm", "-size", out).Output()
-		if err != nil {
-			return fmt.Errorf("go tool nm %s: %v", t.name, err)
+		if sums[t.name], totals[t.name], err = perPackage(out); err != nil {
+			return fmt.Errorf("symbols of %s: %v", t.name, err)
 		}
-		sums[t.name], totals[t.name] = perPackage(nm)
+		if sections[t.name], err = fileSections(out); err != nil {
+			return err
+		}
 	}
 	type row struct {
 		pkg string
@@ -53,31 +53,54 @@ func packages(top int) error {
 		}
 		fmt.Printf("| %s | %d | %d |\n", r.pkg, r.sz/1024, sums["armv6"][r.pkg]/1024)
 	}
+	var ours [2]int64
+	for i, t := range []string{"amd64", "armv6"} {
+		for p, sz := range sums[t] {
+			if p == "main" || strings.HasPrefix(p, "agent") || strings.HasPrefix(p, "drivers") || strings.HasPrefix(p, "protocol") {
+				ours[i] += sz
+			}
+		}
+	}
+	for _, p := range []string{"std text/template", "std text/template/parse", "agent/template"} {
+		fmt.Printf("| %s | %d | %d |\n", p, sums["amd64"][p]/1024, sums["armv6"][p]/1024)
+	}
+	fmt.Printf("| all of Tether's own packages | %d | %d |\n", ours[0]/1024, ours[1]/1024)
 	fmt.Printf("| **all symbols** | %d | %d |\n\n", totals["amd64"]/1024, totals["armv6"]/1024)
+	fmt.Printf("| section (amd64) | KB |\n|---|---|\n")
+	for _, sec := range sections["amd64"] {
+		fmt.Printf("| %s | %d |\n", sec.name, sec.size/1024)
+	}
+	fmt.Println()
 	return nil
 }
 
-// perPackage groups `go tool nm -size` lines ("addr size type name") by
-// the package of each symbol; dependencies are grouped by module path.
-func perPackage(nm []byte) (map[string]int64, int64) {
+// perPackage sums symbol sizes per package from the ELF symbol table
+// (what `go tool nm -size` prints), counting only symbols stored in the
+// file: .bss/.noptrbss (e.g. the FIPS DRBG's 32 MB buffer) cost memory
+// when touched but no bytes on disk.
+func perPackage(path string) (map[string]int64, int64, error) {
+	f, err := elf.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	syms, err := f.Symbols()
+	if err != nil {
+		return nil, 0, err
+	}
 	out := map[string]int64{}
 	var total int64
-	sc := bufio.NewScanner(bytes.NewReader(nm))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) < 4 {
+	for _, s := range syms {
+		if s.Size == 0 || int(s.Section) <= 0 || int(s.Section) >= len(f.Sections) {
 			continue
 		}
-		size, err := strconv.ParseInt(f[1], 10, 64)
-		// Only what the file holds: text, read-only data, data (not
-		// bss/noptrbss, which cost memory but no bytes on disk).
-		if err != nil || size == 0 || !strings.ContainsAny(f[2], "TtRrDd") {
+		if f.Sections[s.Section].Type == elf.SHT_NOBITS {
 			continue
 		}
-		total += size
-		out[group(strings.Join(f[3:], " "))] += size
+		total += int64(s.Size)
+		out[group(s.Name)] += int64(s.Size)
 	}
-	return out, total
+	return out, total, nil
 }
 
 // group maps a symbol to its package, dependencies to their module and
@@ -113,4 +136,28 @@ func group(sym string) string {
 		return "std " + pkg // standard library: per package
 	}
 	return pkg
+}
+
+type section struct {
+	name string
+	size int64
+}
+
+// fileSections lists the sections that are stored in the file and survive
+// stripping, largest first.
+func fileSections(path string) ([]section, error) {
+	f, err := elf.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []section
+	for _, s := range f.Sections {
+		if s.Type == elf.SHT_NOBITS || s.Size < 16<<10 || s.Name == ".symtab" || s.Name == ".strtab" {
+			continue
+		}
+		out = append(out, section{s.Name, int64(s.Size)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].size > out[j].size })
+	return out, nil
 }

@@ -18,7 +18,7 @@ type simAgent struct {
 }
 
 func startSim(broker, id string, keepalive, hb time.Duration, withBoot bool) (*simAgent, error) {
-	opts := mqtt.NewClientOptions().AddBroker("tcp://" + broker).SetClientID("sim-" + id).
+	opts := mqtt.NewClientOptions().AddBroker("tcp://" + broker).SetClientID("tether-agent-" + id).
 		SetKeepAlive(keepalive).SetCleanSession(false).SetAutoReconnect(false)
 	c := mqtt.NewClient(opts)
 	if tok := c.Connect(); tok.WaitTimeout(10*time.Second) && tok.Error() != nil {
