@@ -17,9 +17,25 @@ type Config struct {
 	Brokers  []string // external broker URLs; empty runs the embedded broker
 	Region   string   // default "global"
 
-	BootstrapExpect int      // servers expected before bootstrapping; default 1
-	Join            []string // other servers' HTTP addresses
-	ACL             bool
+	// BootstrapExpect is the number of servers expected before the cluster
+	// bootstraps. Default 1 without Join (a single server), 0 with Join
+	// (join an existing cluster only).
+	BootstrapExpect int
+	// Join lists other servers' HTTP addresses (config retry_join). A server
+	// not yet in a cluster tries them every second until it is.
+	Join []string
+	ACL  bool
+	// Sites adds one broker per datacenter, besides Brokers (or the
+	// embedded broker): a node of datacenter Site.Name is reached through
+	// that site's broker.
+	Sites []Site
+	// RaftMultiplier scales Raft's timeouts (1 = heartbeat and election
+	// timeout 1s, leader lease 500ms; default 1). Raise it on slow links.
+	RaftMultiplier int
+	// RaftSnapshotThreshold, when set, snapshots the Raft log after this
+	// many entries and keeps as many (default 8192 and 10240). Small values
+	// make followers catch up by snapshot; tests use them.
+	RaftSnapshotThreshold int
 
 	TopicPrefix  string        // default protocol.DefaultPrefix
 	HeartbeatTTL time.Duration // heartbeats are expected within this; default 15s
@@ -31,6 +47,14 @@ type Config struct {
 	ServiceJSONMirror bool
 	// DevMode shortens Raft timeouts for a fast single-server start.
 	DevMode bool
+}
+
+// Site is one datacenter's MQTT broker.
+type Site struct {
+	Name     string // datacenter
+	Broker   string // MQTT URL
+	Username string
+	Password string
 }
 
 var errNoDataDir = errors.New("server: data_dir is required (set -data-dir)")
@@ -54,11 +78,30 @@ func (c *Config) setDefaults() error {
 	if c.Region == "" {
 		c.Region = "global"
 	}
-	if c.BootstrapExpect == 0 {
+	if c.BootstrapExpect == 0 && len(c.Join) == 0 {
 		c.BootstrapExpect = 1
 	}
-	if c.BootstrapExpect != 1 {
-		return fmt.Errorf("server: bootstrap_expect = %d is not supported yet: run a single server (bootstrap_expect = 1)", c.BootstrapExpect)
+	if c.BootstrapExpect < 0 || c.BootstrapExpect > 7 {
+		return fmt.Errorf("server: bootstrap_expect = %d: use 1, 3 or 5 (at most 7)", c.BootstrapExpect)
+	}
+	if c.BootstrapExpect > 1 && len(c.Join) == 0 {
+		return fmt.Errorf("server: bootstrap_expect = %d needs the other servers' HTTP addresses: set retry_join (or -join)", c.BootstrapExpect)
+	}
+	if c.RaftMultiplier == 0 {
+		c.RaftMultiplier = 1
+	}
+	if c.RaftMultiplier < 0 || c.RaftMultiplier > 10 {
+		return fmt.Errorf("server: raft_multiplier = %d: use 1 to 10", c.RaftMultiplier)
+	}
+	seen := map[string]bool{}
+	for _, st := range c.Sites {
+		if st.Name == "" || st.Broker == "" {
+			return fmt.Errorf("server: site %q: both the datacenter name and broker are required (site \"dc2\" { broker = \"tcp://...\" })", st.Name)
+		}
+		if seen[st.Name] {
+			return fmt.Errorf("server: site %q is defined twice: keep one block per datacenter", st.Name)
+		}
+		seen[st.Name] = true
 	}
 	if c.HeartbeatTTL == 0 {
 		c.HeartbeatTTL = 15 * time.Second

@@ -13,8 +13,19 @@ import (
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 )
 
+// Raft timings at RaftMultiplier 1 (hashicorp/raft's defaults). A follower
+// starts an election between heartbeatTimeout and twice that after the
+// leader's last contact.
+const (
+	heartbeatTimeout   = 1000 * time.Millisecond
+	electionTimeout    = 1000 * time.Millisecond
+	leaderLeaseTimeout = 500 * time.Millisecond
+)
+
 // openRaft opens (or creates) this server's Raft node in DataDir/raft and,
-// on a fresh data dir, bootstraps a single-server cluster.
+// on a fresh data dir of a single server (bootstrap_expect = 1, nothing to
+// join), bootstraps a one-server cluster. Larger clusters bootstrap from
+// the join loop (cluster.go) once bootstrap_expect servers know each other.
 func (s *Server) openRaft(fsm raft.FSM, logOut io.Writer) error {
 	dir := filepath.Join(s.cfg.DataDir, "raft")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -29,6 +40,7 @@ func (s *Server) openRaft(fsm raft.FSM, logOut io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("server: open raft snapshots: %w", err)
 	}
+	s.snaps = snaps
 	addr, err := net.ResolveTCPAddr("tcp", s.cfg.RaftAddr)
 	if err != nil {
 		return fmt.Errorf("server: raft address %q: %w", s.cfg.RaftAddr, err)
@@ -44,6 +56,15 @@ func (s *Server) openRaft(fsm raft.FSM, logOut io.Writer) error {
 	rc.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Output: logOut, Level: hclog.Warn})
 	rc.SnapshotThreshold = 8192
 	rc.TrailingLogs = 10240
+	m := time.Duration(s.cfg.RaftMultiplier)
+	rc.HeartbeatTimeout = heartbeatTimeout * m
+	rc.ElectionTimeout = electionTimeout * m
+	rc.LeaderLeaseTimeout = leaderLeaseTimeout * m
+	if s.cfg.RaftSnapshotThreshold > 0 { // tests: compact the log early
+		rc.SnapshotThreshold = uint64(s.cfg.RaftSnapshotThreshold)
+		rc.TrailingLogs = uint64(s.cfg.RaftSnapshotThreshold)
+		rc.SnapshotInterval = time.Second
+	}
 	if s.cfg.DevMode {
 		rc.HeartbeatTimeout = 200 * time.Millisecond
 		rc.ElectionTimeout = 200 * time.Millisecond
@@ -60,6 +81,8 @@ func (s *Server) openRaft(fsm raft.FSM, logOut io.Writer) error {
 		return fmt.Errorf("server: start raft: %w", err)
 	}
 	s.raft = r
+	s.raftAddr = string(trans.LocalAddr())
+	s.hadState = existing
 	if !existing && s.cfg.BootstrapExpect == 1 {
 		f := r.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{
 			ID: rc.LocalID, Address: trans.LocalAddr(),

@@ -25,7 +25,7 @@ import (
 var Version = "0.1.0-dev"
 
 // ErrNotLeader is returned for a write on a server that is not the leader.
-var ErrNotLeader = errors.New("server: not the leader (forwarding to the leader is not supported yet)")
+var ErrNotLeader = errors.New("server: this server lost leadership during the write; retry (it is forwarded to the new leader)")
 
 // Server is one running central server.
 type Server struct {
@@ -37,6 +37,16 @@ type Server struct {
 	brokers []string
 	http    *http.Server
 	httpLn  net.Listener
+
+	reg      *registry
+	fwd      *http.Client // forwards writes to the leader
+	snaps    raft.SnapshotStore
+	restart  chan struct{} // asks watchLeadership to restart the leader's duties
+	raftAddr string        // bound Raft address
+	hadState bool          // Raft state existed when the server started
+
+	discMu     sync.Mutex            // guards discovered
+	discovered map[string]ServerInfo // servers met before any cluster exists
 
 	closers []func() error
 
@@ -62,7 +72,8 @@ func New(cfg Config, logger *slog.Logger, logOut io.Writer) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("server: create data dir %s: %w", cfg.DataDir, err)
 	}
-	s := &Server{cfg: cfg, log: logger, store: state.NewStore(), done: make(chan struct{})}
+	s := &Server{cfg: cfg, log: logger, store: state.NewStore(), done: make(chan struct{}),
+		reg: newRegistry(), discovered: map[string]ServerInfo{}, restart: make(chan struct{}, 1)}
 	ok := false
 	defer func() {
 		if !ok {
@@ -79,7 +90,7 @@ func New(cfg Config, logger *slog.Logger, logOut io.Writer) (*Server, error) {
 		s.broker = b
 		s.brokers = []string{b.URL()}
 	}
-	if err := s.openRaft(state.NewFSM(s.store, logger), logOut); err != nil {
+	if err := s.openRaft(&fsm{inner: state.NewFSM(s.store, logger), reg: s.reg}, logOut); err != nil {
 		return nil, err
 	}
 
@@ -88,8 +99,8 @@ func New(cfg Config, logger *slog.Logger, logOut io.Writer) (*Server, error) {
 		return nil, fmt.Errorf("server: HTTP listen on %s: %w (pick another with -http)", cfg.HTTPAddr, err)
 	}
 	s.httpLn = ln
-	s.http = &http.Server{Handler: api.New(s, logger), ReadHeaderTimeout: 10 * time.Second}
-	s.wg.Add(2)
+	s.http = &http.Server{Handler: s.handler(api.New(s, logger)), ReadHeaderTimeout: 10 * time.Second}
+	s.wg.Add(3)
 	go func() {
 		defer s.wg.Done()
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -99,6 +110,10 @@ func New(cfg Config, logger *slog.Logger, logOut io.Writer) (*Server, error) {
 	go func() {
 		defer s.wg.Done()
 		s.watchLeadership()
+	}()
+	go func() {
+		defer s.wg.Done()
+		s.clusterLoop()
 	}()
 	ok = true
 	return s, nil
@@ -153,6 +168,11 @@ func (s *Server) watchLeadership() {
 			} else {
 				s.stopLeading()
 			}
+		case <-s.restart:
+			if s.currentLeader() != nil {
+				s.stopLeading()
+				s.startLeading()
+			}
 		case <-s.done:
 			return
 		}
@@ -164,6 +184,11 @@ func (s *Server) startLeading() {
 		s.log.Error("leader barrier failed", "err", err)
 		return
 	}
+	// Followers find this server's HTTP address (to forward writes) in
+	// the registry.
+	if err := s.registerSelf(); err != nil {
+		s.log.Warn("could not register this server's addresses", "err", err)
+	}
 	l, err := startLeader(s)
 	if err != nil {
 		s.log.Error("could not take up leadership duties", "err", err)
@@ -173,6 +198,15 @@ func (s *Server) startLeading() {
 	s.leader = l
 	s.mu.Unlock()
 	s.log.Info("this server is the leader", "name", s.cfg.Name)
+}
+
+// restartLeading starts the leader's duties afresh (after a snapshot
+// restore replaced the state under them).
+func (s *Server) restartLeading() {
+	select {
+	case s.restart <- struct{}{}:
+	default:
+	}
 }
 
 func (s *Server) stopLeading() {
@@ -261,32 +295,6 @@ func (s *Server) DeleteService(ctx context.Context, ns, name, id string) error {
 	return err
 }
 
-// Leader is the leader's HTTP address ("" if unknown).
-func (s *Server) Leader() string {
-	if s.raft.State() == raft.Leader {
-		return s.HTTPAddr()
-	}
-	return ""
-}
-
-// Members lists the servers of the cluster.
-func (s *Server) Members() []api.Member {
-	_, leaderID := s.raft.LeaderWithID()
-	var out []api.Member
-	f := s.raft.GetConfiguration()
-	if f.Error() != nil {
-		return out
-	}
-	for _, srv := range f.Configuration().Servers {
-		m := api.Member{Name: string(srv.ID), Address: string(srv.Address), Status: "alive", Leader: srv.ID == leaderID}
-		if string(srv.ID) == s.cfg.Name {
-			m.Address = s.HTTPAddr()
-		}
-		out = append(out, m)
-	}
-	return out
-}
-
 // Self describes this server.
 func (s *Server) Self() map[string]any {
 	self := map[string]any{
@@ -294,7 +302,7 @@ func (s *Server) Self() map[string]any {
 		"version":    Version,
 		"region":     s.cfg.Region,
 		"http":       s.HTTPAddr(),
-		"raft":       s.cfg.RaftAddr,
+		"raft":       s.raftAddr,
 		"brokers":    s.brokers,
 		"leader":     s.raft.State() == raft.Leader,
 		"raft_state": s.raft.State().String(),

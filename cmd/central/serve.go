@@ -36,6 +36,38 @@ type fileConfig struct {
 	LogLevel        string   `hcl:"log_level,optional"`
 	// ServiceJSONMirror also publishes services as JSON on <prefix>/svc-json/<name>.
 	ServiceJSONMirror bool `hcl:"service_json_mirror,optional"`
+
+	RaftMultiplier        int `hcl:"raft_multiplier,optional"`
+	RaftSnapshotThreshold int `hcl:"raft_snapshot_threshold,optional"`
+
+	// Server is the HA block: server { bootstrap_expect = 3, retry_join = [...] }.
+	Server *serverBlock `hcl:"server,block"`
+	// Sites are per-datacenter brokers: site "dc2" { broker = "tcp://..." }.
+	Sites []siteBlock `hcl:"site,block"`
+}
+
+// serverBlock holds the clustering keys, as Nomad's server stanza does.
+type serverBlock struct {
+	BootstrapExpect int      `hcl:"bootstrap_expect,optional"`
+	RetryJoin       []string `hcl:"retry_join,optional"`
+	RaftMultiplier  int      `hcl:"raft_multiplier,optional"`
+}
+
+// siteBlock is one datacenter's broker.
+type siteBlock struct {
+	Name     string `hcl:"name,label"`
+	Broker   string `hcl:"broker"`
+	Username string `hcl:"username,optional"`
+	Password string `hcl:"password,optional"`
+}
+
+// parseSiteFlag reads -site DC=URL.
+func parseSiteFlag(v string) (server.Site, error) {
+	dc, url, ok := strings.Cut(v, "=")
+	if !ok || dc == "" || url == "" {
+		return server.Site{}, fmt.Errorf("-site %q: use -site DATACENTER=BROKER_URL, e.g. -site dc2=tcp://10.0.2.1:1883", v)
+	}
+	return server.Site{Name: dc, Broker: url}, nil
 }
 
 type listFlag []string
@@ -51,7 +83,8 @@ func serverFlags(name string, args []string, stderr io.Writer, dev bool) (server
 	var (
 		cfgFile, logLevel, ttl, grace string
 		fc                            fileConfig
-		brokers, join                 listFlag
+		brokers, join, sites          listFlag
+		raftMult, raftSnap            int
 	)
 	fs.StringVar(&cfgFile, "config", "", "HCL config file; flags override its keys")
 	fs.StringVar(&fc.Name, "name", "", "server name, unique in the cluster (default: central)")
@@ -64,7 +97,11 @@ func serverFlags(name string, args []string, stderr io.Writer, dev bool) (server
 		fs.Var(&brokers, "broker", "external MQTT broker URL, repeatable (instead of the embedded broker)")
 		fs.StringVar(&fc.Region, "region", "", "region (default global)")
 		fs.IntVar(&fc.BootstrapExpect, "bootstrap-expect", 0, "servers expected before bootstrapping (default 1)")
-		fs.Var(&join, "join", "another server's HTTP address, repeatable")
+		fs.Var(&join, "join", "another server's HTTP address, repeatable (retried until this server is in a cluster)")
+		fs.Var(&join, "retry-join", "alias of -join")
+		fs.Var(&sites, "site", "DATACENTER=BROKER_URL: that datacenter's agents are reached through that broker; repeatable")
+		fs.IntVar(&raftMult, "raft-multiplier", 0, "scale Raft timeouts (1 = 1s heartbeat/election timeout; default 1)")
+		fs.IntVar(&raftSnap, "raft-snapshot-threshold", 0, "snapshot the Raft log every N entries (default 8192)")
 		fs.StringVar(&ttl, "heartbeat-ttl", "", "heartbeats are expected within this (default 15s)")
 		fs.StringVar(&grace, "heartbeat-grace", "", "added to the TTL before a silent node is disconnected or down (default 5s; 0s for none)")
 	}
@@ -102,6 +139,31 @@ func serverFlags(name string, args []string, stderr io.Writer, dev bool) (server
 	}
 	if len(brokers) > 0 {
 		cfg.Brokers = brokers
+	}
+	if sb := file.Server; sb != nil {
+		cfg.BootstrapExpect = max(cfg.BootstrapExpect, sb.BootstrapExpect)
+		cfg.Join = append(cfg.Join, sb.RetryJoin...)
+		cfg.RaftMultiplier = sb.RaftMultiplier
+	}
+	if file.RaftMultiplier != 0 {
+		cfg.RaftMultiplier = file.RaftMultiplier
+	}
+	if raftMult != 0 {
+		cfg.RaftMultiplier = raftMult
+	}
+	cfg.RaftSnapshotThreshold = file.RaftSnapshotThreshold
+	if raftSnap != 0 {
+		cfg.RaftSnapshotThreshold = raftSnap
+	}
+	for _, sb := range file.Sites {
+		cfg.Sites = append(cfg.Sites, server.Site{Name: sb.Name, Broker: sb.Broker, Username: sb.Username, Password: sb.Password})
+	}
+	for _, v := range sites {
+		st, err := parseSiteFlag(v)
+		if err != nil {
+			return cfg, "", fs, err
+		}
+		cfg.Sites = append(cfg.Sites, st)
 	}
 	if t := pick(ttl, file.HeartbeatTTL); t != "" {
 		d, err := time.ParseDuration(t)

@@ -1,0 +1,307 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/tether-edge/tether/central/api"
+)
+
+// Cluster membership. A server that is in no cluster yet posts its
+// ServerInfo to every address in Join, every second:
+//
+//	POST /v1/operator/raft/join {id, raft_addr, http_addr, mqtt_url}
+//	  leader          → raft.AddVoter + registry entry   → {"joined": true}
+//	  follower        → forwarded to the leader
+//	  in no cluster   → remembers the caller             → {"joined": false, "peers": [...]}
+//
+// Once a server knows bootstrap_expect servers (itself included) it
+// bootstraps Raft with all of them; every one of them does the same with
+// the same set, which hashicorp/raft allows. A server in a cluster keeps
+// its registry entry current by posting the same request to the leader.
+
+// joinResponse answers a join request.
+type joinResponse struct {
+	Joined bool         `json:"joined"`
+	Peers  []ServerInfo `json:"peers,omitempty"`
+}
+
+// errNoLeader is returned when the cluster has no leader to take a write.
+var errNoLeader = errors.New("server: the cluster has no leader at the moment (an election is running, or fewer than a quorum of servers are up); retry")
+
+func (s *Server) selfInfo() ServerInfo {
+	info := ServerInfo{ID: s.cfg.Name, RaftAddr: s.raftAddr, HTTPAddr: s.HTTPAddr()}
+	if s.broker != nil {
+		info.MQTTURL = s.broker.URL()
+	}
+	return info
+}
+
+// clusterLoop joins or bootstraps the cluster and keeps this server's
+// registry entry current.
+func (s *Server) clusterLoop() {
+	client := &http.Client{Timeout: 3 * time.Second}
+	for {
+		s.clusterStep(client)
+		select {
+		case <-s.done:
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (s *Server) clusterStep(client *http.Client) {
+	f := s.raft.GetConfiguration()
+	if f.Error() != nil {
+		return
+	}
+	if len(f.Configuration().Servers) == 0 {
+		s.joinOrBootstrap(client)
+		return
+	}
+	self := s.selfInfo()
+	if cur, ok := s.reg.get(self.ID); ok && cur == self {
+		return
+	}
+	if s.raft.State() == raft.Leader {
+		if err := s.registerSelf(); err != nil {
+			s.log.Warn("could not register this server's addresses", "err", err)
+		}
+		return
+	}
+	if addr := s.leaderHTTP(); addr != "" {
+		if _, err := postJoin(client, addr, self); err != nil {
+			s.log.Debug("register with the leader", "leader", addr, "err", err)
+		}
+	}
+}
+
+// joinOrBootstrap asks every Join address to add this server and, while
+// none can, gathers the servers met until bootstrap_expect are known.
+func (s *Server) joinOrBootstrap(client *http.Client) {
+	self := s.selfInfo()
+	for _, addr := range s.cfg.Join {
+		if addr == self.HTTPAddr {
+			continue
+		}
+		resp, err := postJoin(client, addr, self)
+		if err != nil {
+			s.log.Debug("join", "server", addr, "err", err)
+			continue
+		}
+		if resp.Joined {
+			s.log.Info("joined the cluster", "via", addr)
+			return // the leader replicates the configuration to us
+		}
+		s.discoveredAdd(resp.Peers...)
+	}
+	if s.cfg.BootstrapExpect < 1 || s.hadState {
+		return
+	}
+	peers := s.discoveredList()
+	if len(peers) < s.cfg.BootstrapExpect {
+		return
+	}
+	cfg := raft.Configuration{}
+	for _, p := range peers {
+		cfg.Servers = append(cfg.Servers, raft.Server{ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.RaftAddr)})
+	}
+	err := s.raft.BootstrapCluster(cfg).Error()
+	if err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
+		s.log.Error("bootstrap the cluster", "err", err)
+		return
+	}
+	s.hadState = true
+	s.log.Info("bootstrapped the cluster", "servers", len(peers))
+}
+
+func (s *Server) discoveredAdd(peers ...ServerInfo) {
+	s.discMu.Lock()
+	defer s.discMu.Unlock()
+	for _, p := range peers {
+		if p.ID != "" && p.RaftAddr != "" && p.ID != s.cfg.Name {
+			s.discovered[p.ID] = p
+		}
+	}
+}
+
+// discoveredList returns this server and every server met, sorted by ID.
+func (s *Server) discoveredList() []ServerInfo {
+	s.discMu.Lock()
+	defer s.discMu.Unlock()
+	out := []ServerInfo{s.selfInfo()}
+	for _, p := range s.discovered {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+func postJoin(client *http.Client, addr string, self ServerInfo) (*joinResponse, error) {
+	b, _ := json.Marshal(self)
+	resp, err := client.Post("http://"+addr+"/v1/operator/raft/join", "application/json", bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("join via %s: %s: %s", addr, resp.Status, bytes.TrimSpace(body))
+	}
+	var jr joinResponse
+	if err := json.Unmarshal(body, &jr); err != nil {
+		return nil, fmt.Errorf("join via %s: decoding response: %w", addr, err)
+	}
+	return &jr, nil
+}
+
+// addServer is the leader's side of a join: add the server as a voter
+// (unless it already is one at that address) and record its addresses.
+func (s *Server) addServer(info ServerInfo) error {
+	f := s.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return err
+	}
+	present := false
+	for _, srv := range f.Configuration().Servers {
+		if string(srv.ID) == info.ID && string(srv.Address) == info.RaftAddr && srv.Suffrage == raft.Voter {
+			present = true
+		}
+	}
+	if !present {
+		if err := s.raft.AddVoter(raft.ServerID(info.ID), raft.ServerAddress(info.RaftAddr), 0, 10*time.Second).Error(); err != nil {
+			return fmt.Errorf("server: add %s (%s) to the cluster: %w", info.ID, info.RaftAddr, err)
+		}
+		s.log.Info("server joined the cluster", "server", info.ID, "raft", info.RaftAddr)
+	}
+	if cur, ok := s.reg.get(info.ID); !ok || cur != info {
+		return s.applyRegistry(info)
+	}
+	return nil
+}
+
+// removeServer removes a server from Raft and the registry (leader only).
+func (s *Server) removeServer(id string) error {
+	if err := s.raft.RemoveServer(raft.ServerID(id), 0, 10*time.Second).Error(); err != nil {
+		return fmt.Errorf("server: remove %s from the cluster: %w", id, err)
+	}
+	return s.applyRegistry(ServerInfo{ID: id, Removed: true})
+}
+
+func (s *Server) registerSelf() error {
+	self := s.selfInfo()
+	if cur, ok := s.reg.get(self.ID); ok && cur == self {
+		return nil
+	}
+	return s.applyRegistry(self)
+}
+
+func (s *Server) applyRegistry(info ServerInfo) error {
+	b, err := encodeRegistryEntry(info)
+	if err != nil {
+		return err
+	}
+	if err := s.raft.Apply(b, 10*time.Second).Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) {
+			return ErrNotLeader
+		}
+		return fmt.Errorf("server: record server %s: %w", info.ID, err)
+	}
+	return nil
+}
+
+// leaderHTTP is the leader's HTTP address, "" while unknown.
+func (s *Server) leaderHTTP() string {
+	if s.raft.State() == raft.Leader {
+		return s.HTTPAddr()
+	}
+	_, id := s.raft.LeaderWithID()
+	if id == "" {
+		return ""
+	}
+	if info, ok := s.reg.get(string(id)); ok {
+		return info.HTTPAddr
+	}
+	return ""
+}
+
+// waitLeader waits up to timeout for a leader whose HTTP address is known.
+func (s *Server) waitLeader(ctx context.Context, timeout time.Duration) (string, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		if addr := s.leaderHTTP(); addr != "" {
+			return addr, nil
+		}
+		if time.Now().After(deadline) {
+			return "", errNoLeader
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
+
+// Leader is the leader's HTTP address ("" if unknown).
+func (s *Server) Leader() string { return s.leaderHTTP() }
+
+// raftProtocol is the Raft protocol version every server speaks.
+const raftProtocol = raft.ProtocolVersionMax
+
+// Members lists the servers of the cluster: Raft's configuration, with each
+// server's HTTP address and whether its API answers now.
+func (s *Server) Members() []api.Member {
+	_, leaderID := s.raft.LeaderWithID()
+	if s.raft.State() == raft.Leader {
+		leaderID = raft.ServerID(s.cfg.Name)
+	}
+	f := s.raft.GetConfiguration()
+	if f.Error() != nil {
+		return nil
+	}
+	servers := f.Configuration().Servers
+	out := make([]api.Member, len(servers))
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 500 * time.Millisecond}
+	for i, srv := range servers {
+		m := api.Member{Name: string(srv.ID), Address: string(srv.Address), Status: "alive",
+			Leader: srv.ID == leaderID}
+		info, known := s.reg.get(string(srv.ID))
+		if known {
+			m.Address = info.HTTPAddr
+		}
+		out[i] = m
+		if string(srv.ID) == s.cfg.Name {
+			out[i].Address = s.HTTPAddr()
+			continue
+		}
+		if !known {
+			out[i].Status = "unknown"
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := client.Get("http://" + info.HTTPAddr + "/v1/status/leader")
+			if err != nil {
+				out[i].Status = "failed"
+				return
+			}
+			resp.Body.Close()
+		}()
+	}
+	wg.Wait()
+	return out
+}

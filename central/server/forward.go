@@ -1,0 +1,153 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// forwardedHeader marks a request forwarded by a follower, so that a server
+// that lost leadership meanwhile does not forward it on again.
+const forwardedHeader = "X-Tether-Forwarded-By"
+
+// maxForwardBody bounds a write's body that a follower buffers to forward.
+const maxForwardBody = 64 << 20
+
+// leaderWait is how long a write waits for a leader during an election.
+const leaderWait = 10 * time.Second
+
+// handler routes the operator endpoints and forwards writes from a
+// follower to the leader; everything else is the API's.
+func (s *Server) handler(apiH http.Handler) http.Handler {
+	s.fwd = newForwardClient()
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/operator/raft/join", s.handleJoin)
+	mux.HandleFunc("GET /v1/operator/raft/configuration", s.handleRaftConfig)
+	mux.Handle("DELETE /v1/operator/raft/peer", s.leaderOnly(http.HandlerFunc(s.handleRemovePeer)))
+	mux.Handle("GET /v1/operator/snapshot", s.leaderOnly(http.HandlerFunc(s.handleSnapshotSave)))
+	mux.Handle("PUT /v1/operator/snapshot", s.leaderOnly(http.HandlerFunc(s.handleSnapshotRestore)))
+	mux.Handle("/", s.leaderOnly(apiH))
+	return mux
+}
+
+// isWrite reports whether a request changes state and must run on the leader.
+func isWrite(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return false
+	}
+	return strings.HasPrefix(r.URL.Path, "/v1/") && !strings.HasPrefix(r.URL.Path, "/v1/status/")
+}
+
+// leaderOnly serves writes (and snapshot saves) here on the leader and
+// forwards them from a follower to the leader, waiting out an election.
+func (s *Server) leaderOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !isWrite(r) && r.URL.Path != "/v1/operator/snapshot" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), leaderWait)
+		defer cancel()
+		addr, err := s.waitLeader(ctx, leaderWait)
+		if err != nil {
+			writeErr(w, http.StatusServiceUnavailable, err.Error())
+			return
+		}
+		if addr == s.HTTPAddr() {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if by := r.Header.Get(forwardedHeader); by != "" {
+			writeErr(w, http.StatusServiceUnavailable, "server "+s.cfg.Name+" is not the leader (the request was forwarded by "+by+"); leadership is changing: retry")
+			return
+		}
+		s.forward(ctx, w, r, addr, next)
+	})
+}
+
+// forward sends r to the leader and copies the answer back. The body is
+// buffered so that a request the leader never received (it could not be
+// dialled: it died) is sent again to the next leader.
+func (s *Server) forward(ctx context.Context, w http.ResponseWriter, r *http.Request, addr string, local http.Handler) {
+	var body []byte
+	if r.Body != nil {
+		b, err := io.ReadAll(io.LimitReader(r.Body, maxForwardBody+1))
+		if err != nil {
+			writeErr(w, http.StatusBadRequest, "reading request body: "+err.Error())
+			return
+		}
+		if len(b) > maxForwardBody {
+			writeErr(w, http.StatusRequestEntityTooLarge, "request body over 64 MiB: send it to the leader ("+addr+") directly")
+			return
+		}
+		body = b
+	}
+	for {
+		req, err := http.NewRequestWithContext(ctx, r.Method, "http://"+addr+r.URL.RequestURI(), bytes.NewReader(body))
+		if err != nil {
+			writeErr(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		req.Header = r.Header.Clone()
+		req.Header.Set(forwardedHeader, s.cfg.Name)
+		resp, err := s.fwd.Do(req)
+		if err == nil {
+			defer resp.Body.Close()
+			for k, vs := range resp.Header {
+				w.Header()[k] = vs
+			}
+			w.WriteHeader(resp.StatusCode)
+			io.Copy(w, resp.Body)
+			return
+		}
+		if !isDialError(err) {
+			// The leader may or may not have applied it: say so.
+			writeErr(w, http.StatusBadGateway, "forwarding to the leader at "+addr+": "+err.Error()+" (the write may or may not have been applied; check, then retry)")
+			return
+		}
+		// The leader is gone; wait for the next one.
+		select {
+		case <-ctx.Done():
+			writeErr(w, http.StatusServiceUnavailable, errNoLeader.Error())
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+		next, err := s.waitLeader(ctx, leaderWait)
+		if err != nil {
+			writeErr(w, http.StatusServiceUnavailable, err.Error())
+			return
+		}
+		if next == s.HTTPAddr() { // this server won the election
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			local.ServeHTTP(w, r)
+			return
+		}
+		addr = next
+	}
+}
+
+func newForwardClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: 16,
+		IdleConnTimeout:     30 * time.Second,
+	}}
+}
+
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+func writeErr(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
