@@ -43,14 +43,33 @@ type Inbound struct {
 	Online    *protocol.Online
 }
 
+// Site is one broker central connects to. A named site serves the agents
+// of that datacenter: desired state for a node of datacenter Name goes to
+// that broker until the node is heard through another.
+type Site struct {
+	Name     string // datacenter; "" for a shared broker
+	URL      string
+	Username string // default Config.Username
+	Password string
+}
+
 // Config configures the gateway. It is not changed after Connect.
 type Config struct {
-	Brokers  []string // MQTT URLs, one per site
-	ClientID string   // default "tether-central"
-	Prefix   string   // topic prefix, default protocol.DefaultPrefix
-	Username string
-	Password string
-	Logger   *slog.Logger
+	Brokers []string // MQTT URLs of shared brokers (unnamed sites)
+	Sites   []Site   // per-datacenter brokers, after Brokers
+	// MirrorShared treats every unnamed broker as a mirror of the others
+	// (the embedded brokers of an HA cluster): node messages go to all of
+	// them, so an agent that fails over to another finds its retained state.
+	MirrorShared bool
+	// ConnectWait, when set, bounds how long Connect waits for the other
+	// brokers once one is connected; the rest keep connecting in the
+	// background (a new leader must not wait on a dead server's broker).
+	ConnectWait time.Duration
+	ClientID    string // default "tether-central"
+	Prefix      string // topic prefix, default protocol.DefaultPrefix
+	Username    string
+	Password    string
+	Logger      *slog.Logger
 	// ServiceJSONMirror also publishes every service set as JSON, retained,
 	// on <prefix>/svc-json/<name>, for devices that cannot decode CBOR.
 	ServiceJSONMirror bool
@@ -70,7 +89,8 @@ type Counters struct {
 type Gateway struct {
 	cfg     Config
 	topics  protocol.Topics
-	clients []paho.Client
+	sites   []Site        // one per client, in order
+	clients []paho.Client // fixed after Connect
 	log     *slog.Logger
 
 	received, malformed, published atomic.Uint64
@@ -84,7 +104,7 @@ type Gateway struct {
 // waits for the first connection to each broker up to ctx's deadline; later
 // losses are retried in the background.
 func Connect(ctx context.Context, cfg Config) (*Gateway, error) {
-	if len(cfg.Brokers) == 0 {
+	if len(cfg.Brokers) == 0 && len(cfg.Sites) == 0 {
 		return nil, errors.New("gateway: no broker configured (set -broker or -mqtt)")
 	}
 	if cfg.ClientID == "" {
@@ -102,21 +122,77 @@ func Connect(ctx context.Context, cfg Config) (*Gateway, error) {
 		log:      cfg.Logger.With("component", "gateway"),
 		nodeSite: map[string]int{},
 	}
-	for i, url := range cfg.Brokers {
-		c := paho.NewClient(g.options(i, url))
-		tok := c.Connect()
-		if err := waitToken(ctx, tok); err != nil {
-			g.Close()
-			return nil, fmt.Errorf("gateway: connect to broker %s: %w", url, err)
-		}
+	for _, url := range cfg.Brokers {
+		g.sites = append(g.sites, Site{URL: url})
+	}
+	g.sites = append(g.sites, cfg.Sites...)
+	toks := make([]paho.Token, len(g.sites))
+	for i, st := range g.sites {
+		c := paho.NewClient(g.options(i, st))
+		toks[i] = c.Connect()
 		g.clients = append(g.clients, c)
+	}
+	if err := g.waitConnected(ctx, toks); err != nil {
+		g.Close()
+		return nil, err
 	}
 	return g, nil
 }
 
-func (g *Gateway) options(site int, url string) *paho.ClientOptions {
+// waitConnected waits for every first connection, or with ConnectWait for
+// one and then at most ConnectWait for the others.
+func (g *Gateway) waitConnected(ctx context.Context, toks []paho.Token) error {
+	var grace <-chan time.Time
+	pending := len(toks)
+	done := make([]bool, len(toks))
+	for pending > 0 {
+		for i, tok := range toks {
+			if done[i] {
+				continue
+			}
+			select {
+			case <-tok.Done():
+				if err := tok.Error(); err != nil {
+					return fmt.Errorf("gateway: connect to broker %s: %w", g.sites[i].URL, err)
+				}
+				done[i] = true
+				pending--
+				if grace == nil && g.cfg.ConnectWait > 0 {
+					grace = time.After(g.cfg.ConnectWait)
+				}
+			default:
+			}
+		}
+		if pending == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			for i, d := range done {
+				if !d {
+					return fmt.Errorf("gateway: connect to broker %s: %w", g.sites[i].URL, ctx.Err())
+				}
+			}
+		case <-grace:
+			for i, d := range done {
+				if !d {
+					g.log.Warn("broker not reachable yet; connecting in the background", "broker", g.sites[i].URL)
+				}
+			}
+			return nil
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+func (g *Gateway) options(site int, st Site) *paho.ClientOptions {
+	url := st.URL
 	id := g.cfg.ClientID
-	if site > 0 {
+	switch {
+	case st.Name != "":
+		id = id + "-" + st.Name
+	case site > 0:
 		id = fmt.Sprintf("%s-%d", id, site)
 	}
 	o := paho.NewClientOptions().
@@ -130,7 +206,9 @@ func (g *Gateway) options(site int, url string) *paho.ClientOptions {
 		SetKeepAlive(30 * time.Second).
 		SetOrderMatters(true).
 		SetMessageChannelDepth(4096)
-	if g.cfg.Username != "" {
+	if st.Username != "" {
+		o.SetUsername(st.Username).SetPassword(st.Password)
+	} else if g.cfg.Username != "" {
 		o.SetUsername(g.cfg.Username).SetPassword(g.cfg.Password)
 	}
 	o.SetOnConnectHandler(func(c paho.Client) {
@@ -212,7 +290,18 @@ func (g *Gateway) PublishDesired(nodeID string, d *protocol.Desired) error {
 	if err != nil {
 		return fmt.Errorf("gateway: encode desired for %s: %w", nodeID, err)
 	}
-	return g.publishNode(nodeID, g.topics.Desired(nodeID), 1, true, b)
+	return g.publishNode(nodeID, "", g.topics.Desired(nodeID), 1, true, b)
+}
+
+// PublishDesiredAt is PublishDesired for a node of datacenter dc: until the
+// node is heard, it goes to dc's site broker (and the shared ones), not to
+// every broker.
+func (g *Gateway) PublishDesiredAt(nodeID, dc string, d *protocol.Desired) error {
+	b, err := protocol.Encode(d)
+	if err != nil {
+		return fmt.Errorf("gateway: encode desired for %s: %w", nodeID, err)
+	}
+	return g.publishNode(nodeID, dc, g.topics.Desired(nodeID), 1, true, b)
 }
 
 // PublishAck acknowledges a node's updates up to seq.
@@ -226,21 +315,53 @@ func (g *Gateway) PublishAckMsg(nodeID string, a *protocol.Ack) error {
 	if err != nil {
 		return err
 	}
-	return g.publishNode(nodeID, g.topics.Ack(nodeID), 1, false, b)
+	return g.publishNode(nodeID, "", g.topics.Ack(nodeID), 1, false, b)
 }
 
-func (g *Gateway) publishNode(nodeID, topic string, qos byte, retain bool, b []byte) error {
+func (g *Gateway) publishNode(nodeID, dc, topic string, qos byte, retain bool, b []byte) error {
+	var errs []error
+	for _, i := range g.route(nodeID, dc) {
+		errs = append(errs, g.publish(g.clients[i], topic, qos, retain, b))
+	}
+	return errors.Join(errs...)
+}
+
+// route picks the brokers a message to a node goes to: the one it was last
+// heard through (with MirrorShared, every shared broker if that is one);
+// else its datacenter's site and the shared brokers; else every broker.
+func (g *Gateway) route(nodeID, dc string) []int {
 	g.mu.Lock()
 	site, known := g.nodeSite[nodeID]
 	g.mu.Unlock()
+	var out []int
 	if known && site < len(g.clients) {
-		return g.publish(g.clients[site], topic, qos, retain, b)
+		if !g.cfg.MirrorShared || g.sites[site].Name != "" {
+			return []int{site}
+		}
+		for i, st := range g.sites {
+			if st.Name == "" {
+				out = append(out, i)
+			}
+		}
+		return out
 	}
-	var errs []error
-	for _, c := range g.clients {
-		errs = append(errs, g.publish(c, topic, qos, retain, b))
+	named := false
+	for i, st := range g.sites {
+		if dc != "" && st.Name == dc {
+			named = true
+		}
+		if st.Name == "" || (dc != "" && st.Name == dc) {
+			out = append(out, i)
+		}
 	}
-	return errors.Join(errs...)
+	if named || (dc != "" && len(out) > 0) {
+		return out
+	}
+	out = out[:0]
+	for i := range g.clients {
+		out = append(out, i)
+	}
+	return out
 }
 
 // publish hands a message to the client. QoS 1 messages published while the

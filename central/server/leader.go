@@ -25,6 +25,7 @@ type leader struct {
 	evals   *evalQueue
 	pub     *publisher // nodes whose desired state to publish
 	svcPub  *publisher // service names whose instance set to publish
+	brokers []string   // shared brokers the gateway connected to
 
 	hellos, heartbeats, updates, nodesDown, plans atomic.Uint64
 	ops                                           opsStats // heartbeats per node, scheduler latency (metrics.go)
@@ -48,10 +49,15 @@ func startLeader(s *Server) (*leader, error) {
 	}
 	cctx, ccancel := context.WithTimeout(ctx, 30*time.Second)
 	defer ccancel()
+	brokers, mirror := s.gatewayBrokers()
+	l.brokers = brokers
 	gw, err := gateway.Connect(cctx, gateway.Config{
-		Brokers: s.brokers,
-		Prefix:  s.cfg.TopicPrefix,
-		Logger:  s.log,
+		Brokers:      brokers,
+		Sites:        gatewaySites(s.cfg.Sites),
+		MirrorShared: mirror,
+		ConnectWait:  2 * time.Second,
+		Prefix:       s.cfg.TopicPrefix,
+		Logger:       s.log,
 		// Devices that cannot decode CBOR read the JSON mirror.
 		ServiceJSONMirror: s.cfg.ServiceJSONMirror,
 		Handle: func(m gateway.Inbound) {
@@ -80,7 +86,7 @@ func startLeader(s *Server) (*leader, error) {
 	for _, r := range s.store.Services("") {
 		l.svcPub.mark(r.ServiceName)
 	}
-	for _, f := range []func(){l.loop, l.batcher, l.evalWorker, l.publish, l.publishServices} {
+	for _, f := range []func(){l.loop, l.batcher, l.evalWorker, l.publish, l.publishServices, l.watchBrokers} {
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
@@ -189,7 +195,7 @@ func (l *leader) publish() {
 				dc = n.Datacenter
 			}
 			d := buildDesired(id, dc, snap.AllocsByNode(id), index, now)
-			if err := l.gw.PublishDesired(id, d); err != nil {
+			if err := l.gw.PublishDesiredAt(id, dc, d); err != nil {
 				l.s.log.Warn("publish desired state", "node", id, "err", err)
 			}
 		}
