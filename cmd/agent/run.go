@@ -34,6 +34,10 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if len(args) > 0 {
 		args, name = args[1:], args[0]
 	}
+	if len(args) == 1 && args[0] == "version" {
+		printVersion(stdout)
+		return 0
+	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	flags := config.RegisterFlags(fs)
@@ -49,7 +53,7 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return 2
 	}
 	if *showVersion {
-		fmt.Fprintf(stdout, "agent %s\n", version)
+		printVersion(stdout)
 		return 0
 	}
 	cfg, err := flags.Load()

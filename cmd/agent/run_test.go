@@ -49,6 +49,7 @@ func TestRunFlagsAndErrors(t *testing.T) {
 		stderr string
 	}{
 		{"version", []string{"-version"}, 0, "agent dev\n", ""},
+		{"version subcommand", []string{"version"}, 0, "agent dev\n", ""},
 		{"help", []string{"-help"}, 0, "", "-data-dir"},
 		{"unknown flag", []string{"-nope"}, 2, "", "flag provided but not defined: -nope"},
 		{"argument", []string{"extra"}, 2, "", `unexpected argument "extra"`},

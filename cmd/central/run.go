@@ -1,12 +1,10 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"os"
 
 	"github.com/tether-edge/tether/central/cli"
-	"github.com/tether-edge/tether/central/server"
 )
 
 // run dispatches to the server commands (server, dev, version) and hands
@@ -21,7 +19,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "dev":
 		return runDev(args[2:], stdout, stderr)
 	case "version", "-version", "--version":
-		fmt.Fprintf(stdout, "central %s\n", server.Version)
+		printVersion(stdout)
 		return 0
 	}
 	return cli.Run(args[1:], stdout, stderr, os.Getenv)
