@@ -41,20 +41,62 @@ func (e *env) serverMembers(args []string) int {
 	if e.json {
 		return e.printJSON(body)
 	}
-	rows := [][]string{{"Name", "Address", "Status", "Leader"}}
+	versions := map[string]string{}
+	if rc, _, err := e.raftConfiguration(); err == nil {
+		for _, p := range rc.Servers {
+			versions[p.ID] = p.RaftProtocol
+		}
+	}
+	rows := [][]string{{"Name", "Address", "Status", "Leader", "Raft Version"}}
 	for _, m := range ms {
-		rows = append(rows, []string{m.Name, m.Address, m.Status, strconv.FormatBool(m.Leader)})
+		v := versions[m.Name]
+		if v == "" {
+			v = "-"
+		}
+		rows = append(rows, []string{m.Name, m.Address, m.Status, strconv.FormatBool(m.Leader), v})
 	}
 	table(e.stdout, rows)
 	return exitOK
 }
 
 func (e *env) raftListPeers(args []string) int {
-	ms, body, code, ok := e.members(args)
+	fs := e.flags()
+	fs.BoolVar(&e.json, "json", false, "print the API's JSON response as is")
+	if code, ok := e.parse(fs, args); !ok {
+		return code
+	}
+	if !e.nargs(fs, 0, 0) {
+		return exitError
+	}
+	rc, body, err := e.raftConfiguration()
+	if isNotFound(err) {
+		return e.peersFromMembers() // a server without the operator endpoints
+	}
+	if err != nil {
+		return e.fail("querying the Raft configuration", err)
+	}
+	if e.json {
+		return e.printJSON(body)
+	}
+	rows := [][]string{{"Node", "ID", "Address", "State", "Voter", "Raft Protocol"}}
+	for _, p := range rc.Servers {
+		state := "follower"
+		if p.Leader {
+			state = "leader"
+		}
+		rows = append(rows, []string{p.Node, p.ID, p.Address, state, boolStr(p.Voter), p.RaftProtocol})
+	}
+	table(e.stdout, rows)
+	return exitOK
+}
+
+func (e *env) peersFromMembers() int {
+	asJSON := e.json
+	ms, body, code, ok := e.members([]string{"-address", e.address})
 	if !ok {
 		return code
 	}
-	if e.json {
+	if asJSON {
 		return e.printJSON(body)
 	}
 	rows := [][]string{{"Node", "Address", "State", "Voter"}}
@@ -71,6 +113,6 @@ func (e *env) raftListPeers(args []string) int {
 
 // operatorRaft is reached for "operator raft" without a known subcommand.
 func (e *env) operatorRaft(args []string) int {
-	fmt.Fprintf(e.stderr, "Usage: central operator raft list-peers [options]\n")
+	fmt.Fprintf(e.stderr, "Usage: central operator raft list-peers|remove-peer [options]\n")
 	return exitError
 }

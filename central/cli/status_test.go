@@ -157,7 +157,7 @@ func TestEvalStatus(t *testing.T) {
 func TestServerMembersAndPeers(t *testing.T) {
 	c := newCluster(t)
 	code, out, _ := c.run(t, "server", "members")
-	if code != 0 || out != "Name      Address         Status  Leader\nserver-1  127.0.0.1:7600  alive   true\n" {
+	if code != 0 || out != "Name      Address         Status  Leader  Raft Version\nserver-1  127.0.0.1:7600  alive   true    -\n" {
 		t.Errorf("members: exit %d\n%q", code, out)
 	}
 	code, out, _ = c.run(t, "operator", "raft", "list-peers")
