@@ -125,17 +125,6 @@ func groupUsage(vs map[string]verb, group string) string {
 	return b.String()
 }
 
-func notYet(name string) func(e *env, args []string) int {
-	return func(e *env, args []string) int {
-		fs := e.flags()
-		if code, ok := e.parse(fs, args); !ok {
-			return code
-		}
-		fmt.Fprintf(e.stderr, "Error: %s is not yet supported by this version of central.\n", name)
-		return exitError
-	}
-}
-
 // env is one invocation of the CLI: its streams, its flags and its client.
 type env struct {
 	stdout, stderr io.Writer
