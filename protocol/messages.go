@@ -85,7 +85,7 @@ type Heartbeat struct {
 	Boot    int64  `cbor:"5,keyasint,omitempty"` // agent start, unix ms
 	// Agent counters, for central's metrics (added; omitted when zero).
 	Tasks      int    `cbor:"6,keyasint,omitempty"` // tasks running
-	Restarts   uint64 `cbor:"7,keyasint,omitempty"` // task restarts since the agent started
+	Restarts   uint64 `cbor:"7,keyasint,omitempty"` // restarts of the tasks the agent holds
 	Reconnects uint64 `cbor:"8,keyasint,omitempty"` // MQTT reconnects since the agent started
 	// SoCTemp is the board's SoC temperature in tenths of a degree Celsius
 	// (483 = 48.3 °C), where the board exposes one (added; omitted when 0).

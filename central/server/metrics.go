@@ -129,7 +129,7 @@ func (s *Server) Metrics() []api.Metric {
 			api.Gauge("tether_agent_last_heartbeat_seconds", "Unix time of the node's last heartbeat at the leader.", float64(a.at.UnixMilli())/1000, "node", id),
 			api.Gauge("tether_agent_running_allocs", "Running allocations the agent reported.", float64(a.hb.Running), "node", id),
 			api.Gauge("tether_agent_tasks", "Running tasks the agent reported.", float64(a.hb.Tasks), "node", id),
-			api.Counter("tether_agent_task_restarts_total", "Task restarts since the agent started.", float64(a.hb.Restarts), "node", id),
+			api.Counter("tether_agent_task_restarts_total", "Restarts of the tasks the agent holds.", float64(a.hb.Restarts), "node", id),
 			api.Gauge("tether_agent_outbox", "Updates the agent holds unacknowledged.", float64(a.hb.Outbox), "node", id),
 			api.Counter("tether_agent_mqtt_reconnects_total", "MQTT reconnects since the agent started.", float64(a.hb.Reconnects), "node", id),
 		)
