@@ -1,7 +1,10 @@
 # Tether — build, test, cross-compile, benchmark, fuzz.
 GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X github.com/tether-edge/tether/central/server.Version=$(VERSION) -X main.version=$(VERSION)
+COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+BUILD_DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS := -s -w -X github.com/tether-edge/tether/central/server.Version=$(VERSION) -X main.version=$(VERSION) \
+  -X main.commit=$(COMMIT) -X main.buildDate=$(BUILD_DATE)
 BUILD   := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 FUZZTIME ?= 20s
 
