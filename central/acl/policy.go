@@ -17,6 +17,14 @@ var (
 	ErrBadPolicy = errors.New("acl: invalid policy")
 	// ErrPermissionDenied is wrapped by Denied.
 	ErrPermissionDenied = errors.New("Permission denied")
+	// ErrBootstrapDone is returned by a second bootstrap; the message
+	// carries the reset index (see docs/acl.md).
+	ErrBootstrapDone = errors.New("ACL bootstrap already done")
+	// ErrNoSuchPolicy and ErrNoSuchToken name a missing policy or token.
+	ErrNoSuchPolicy = errors.New("ACL policy not found")
+	ErrNoSuchToken  = errors.New("ACL token not found")
+	// ErrBadToken wraps an invalid token record (type, policies, name).
+	ErrBadToken = errors.New("acl: invalid token")
 )
 
 // MaxPolicySize bounds a policy file.

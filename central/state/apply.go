@@ -118,7 +118,7 @@ func (s *Store) ApplyDirect(index uint64, c *Command) (res *ApplyResult) {
 }
 
 func (a *applier) apply(op *Op) error {
-	set := 0
+	set := aclOps(op)
 	for _, isSet := range []bool{op.UpsertJob != nil, op.StopJob != nil, op.UpsertNode != nil,
 		op.NodeStatus != nil, op.NodeEligibility != nil, op.UpsertEvals != nil,
 		op.ApplyPlan != nil, op.ClientUpdate != nil, op.AllocEvents != nil, op.DeleteService != nil} {
@@ -131,6 +131,9 @@ func (a *applier) apply(op *Op) error {
 		return fmt.Errorf("%w: op sets no field (written by a newer server?)", ErrBadCommand)
 	case set > 1:
 		return fmt.Errorf("%w: op sets %d fields, want exactly one", ErrBadCommand, set)
+	}
+	if ok, err := a.applyACL(op); ok {
+		return err
 	}
 	switch {
 	case op.UpsertJob != nil:

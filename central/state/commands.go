@@ -5,6 +5,7 @@ import (
 	"reflect"
 
 	"github.com/fxamacker/cbor/v2"
+	"github.com/tether-edge/tether/central/acl"
 	"github.com/tether-edge/tether/central/structs"
 	"github.com/tether-edge/tether/jobspec"
 )
@@ -37,6 +38,13 @@ type Op struct {
 	ClientUpdate    *ClientUpdate         `json:"client_update,omitempty"`
 	AllocEvents     *AllocEvents          `json:"alloc_events,omitempty"`
 	DeleteService   *DeleteService        `json:"delete_service,omitempty"`
+
+	// ACL ops (acl.go).
+	UpsertACLPolicies []*acl.Policy `json:"upsert_acl_policies,omitempty"`
+	DeleteACLPolicies []string      `json:"delete_acl_policies,omitempty"`
+	UpsertACLTokens   []*acl.Token  `json:"upsert_acl_tokens,omitempty"`
+	DeleteACLTokens   []string      `json:"delete_acl_tokens,omitempty"` // accessor IDs
+	BootstrapACL      *BootstrapACL `json:"bootstrap_acl,omitempty"`
 }
 
 // UpsertJob registers a job or a new version of it. Eval, if set, is

@@ -9,14 +9,16 @@ import (
 
 	"github.com/hashicorp/go-memdb"
 	"github.com/hashicorp/raft"
+	"github.com/tether-edge/tether/central/acl"
 	"github.com/tether-edge/tether/central/structs"
 	"github.com/tether-edge/tether/jobspec"
 )
 
 // snapshotFormat is the version of the snapshot stream written by Persist.
-// Format 2 added service registrations; format 1 streams still restore.
+// Format 2 added service registrations, format 3 ACL policies and tokens;
+// older streams still restore.
 const (
-	snapshotFormat    = 2
+	snapshotFormat    = 3
 	minSnapshotFormat = 1
 )
 
@@ -79,6 +81,8 @@ type snapRecord struct {
 	Alloc   *structs.Allocation          `json:"a,omitempty"`
 	Service *structs.ServiceRegistration `json:"s,omitempty"`
 	Index   *indexEntry                  `json:"i,omitempty"`
+	Policy  *acl.Policy                  `json:"ap,omitempty"`
+	Token   *acl.Token                   `json:"at,omitempty"`
 	End     bool                         `json:"end,omitempty"`
 }
 
@@ -131,6 +135,10 @@ func (s *fsmSnapshot) write(w io.Writer) error {
 				rec.Alloc = raw.(*structs.Allocation)
 			case TableServices:
 				rec.Service = raw.(*structs.ServiceRegistration)
+			case TableACLPolicies:
+				rec.Policy = raw.(*acl.Policy)
+			case TableACLTokens:
+				rec.Token = raw.(*acl.Token)
 			}
 			if err := enc.Encode(&rec); err != nil {
 				return fmt.Errorf("state: snapshot %s row: %w", table, err)
@@ -207,6 +215,10 @@ func readSnapshot(r io.Reader) (*memdb.MemDB, error) {
 			table, obj = TableEvals, rec.Eval
 		case rec.Service != nil:
 			table, obj = TableServices, rec.Service
+		case rec.Policy != nil:
+			table, obj = TableACLPolicies, rec.Policy
+		case rec.Token != nil:
+			table, obj = TableACLTokens, rec.Token
 		case rec.Alloc != nil:
 			allocs = append(allocs, rec.Alloc) // linked to its job below
 			continue

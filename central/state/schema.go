@@ -21,7 +21,7 @@ const (
 )
 
 // tables lists the tables that have a raft index, in snapshot order.
-var tables = []string{TableJobVersions, TableJobs, TableNodes, TableEvals, TableAllocs, TableServices}
+var tables = []string{TableJobVersions, TableJobs, TableNodes, TableEvals, TableAllocs, TableServices, TableACLPolicies, TableACLTokens}
 
 // indexEntry is a row of the "index" table: the raft index at which a table
 // last changed.
@@ -129,6 +129,14 @@ func idIndex(fn func(obj any) ([]string, bool)) *memdb.IndexSchema {
 }
 
 func schema() *memdb.DBSchema {
+	s := baseSchema()
+	for name, t := range aclSchema() { // acl.go
+		s.Tables[name] = t
+	}
+	return s
+}
+
+func baseSchema() *memdb.DBSchema {
 	return &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{
 		tableIndex: {
 			Name: tableIndex,
