@@ -422,12 +422,19 @@ func pidAlive(pid int) bool {
 // startMosquitto runs a real Mosquitto 2 on a free loopback port.
 func startMosquitto(t testing.TB) string {
 	t.Helper()
+	url, _ := startMosquittoProc(t)
+	return url
+}
+
+// startMosquittoProc is startMosquitto that also returns the process.
+func startMosquittoProc(t testing.TB) (string, *proc) {
+	t.Helper()
 	bin := requireTool(t, "mosquitto", "/usr/sbin/mosquitto")
 	dir := t.TempDir()
 	port := freePort(t)
 	conf := filepath.Join(dir, "mosquitto.conf")
 	os.WriteFile(conf, []byte(fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nmax_packet_size 1048576\n", port)), 0o644)
-	start(t, "mosquitto", bin, "-c", conf)
+	p := start(t, "mosquitto", bin, "-c", conf)
 	url := fmt.Sprintf("tcp://127.0.0.1:%d", port)
 	eventually(t, 10*time.Second, func() error {
 		conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
@@ -437,7 +444,7 @@ func startMosquitto(t testing.TB) string {
 		conn.Close()
 		return nil
 	})
-	return url
+	return url, p
 }
 
 // waitRunning waits until job has exactly n allocations, all running, and

@@ -48,3 +48,31 @@ func BenchmarkLivenessTouch(b *testing.B) {
 		l.touch(ids[i%len(ids)], now.Add(time.Duration(i)*time.Millisecond))
 	}
 }
+
+func TestOutboxWatchAsksForResend(t *testing.T) {
+	o := &outboxWatch{since: map[string]time.Time{}, asked: map[string]time.Time{}, heard: map[string]bool{}}
+	t0 := time.Unix(1000, 0)
+	ttl := 3 * time.Second
+	steps := []struct {
+		at     time.Duration
+		outbox int
+		want   bool
+	}{
+		{0, 2, true},                // first heartbeat this leader hears, outbox not empty
+		{time.Second, 2, false},     // just asked
+		{2 * time.Second, 0, false}, // drained
+		{3 * time.Second, 1, false}, // new update in flight
+		{5 * time.Second, 1, false}, // 2s stuck
+		{6 * time.Second, 1, true},  // 3s stuck, last ask 6s ago
+		{9 * time.Second, 1, true},  // stuck again, a ttl later
+		{10 * time.Second, 1, false},
+	}
+	for i, st := range steps {
+		if got := o.check("n", st.outbox, t0.Add(st.at), ttl); got != st.want {
+			t.Errorf("step %d (at %v, outbox %d): ask = %v, want %v", i, st.at, st.outbox, got, st.want)
+		}
+	}
+	if o.check("quiet", 0, t0, ttl) {
+		t.Errorf("a node with an empty outbox was asked to resend")
+	}
+}

@@ -16,6 +16,12 @@ func (l *leader) loop() {
 	live := newLiveness(l.s.cfg.HeartbeatTTL + l.s.cfg.HeartbeatGrace)
 	exp := &expiries{}
 	rehello := map[string]time.Time{} // when we last asked an unknown node to register
+	// An update the previous leader took from the broker but never
+	// committed is lost: the agent only resends on reconnect. A node whose
+	// heartbeats report unacknowledged updates is asked for a new hello
+	// (which resends its outbox): at once the first time this leader hears
+	// it, and later when the outbox stays non-empty for outboxStuck.
+	ob := &outboxWatch{since: map[string]time.Time{}, asked: map[string]time.Time{}, heard: map[string]bool{}}
 	now := time.Now()
 	// Every node that was ready under the previous leader gets a full TTL
 	// to show it is still alive.
@@ -32,6 +38,9 @@ func (l *leader) loop() {
 			return
 		case m := <-l.inbound:
 			l.handle(m, live, rehello)
+			if m.Kind == protocol.KindHB && m.Heartbeat != nil && ob.check(m.NodeID, m.Heartbeat.Outbox, time.Now(), l.s.cfg.HeartbeatTTL) {
+				l.askRehello(m.NodeID)
+			}
 		case now := <-tick.C:
 			for _, id := range live.expired(now) {
 				l.nodeMissed(id, now, exp)
@@ -238,4 +247,40 @@ func nodeFromHello(h *protocol.Hello, now int64) *structs.Node {
 		Resources: structs.Resources{CPU: h.Resources.CPU, MemoryMB: h.Resources.MemoryMB, Cores: h.Resources.Cores},
 		Eligible:  true, Version: h.Version, Boot: h.Boot, StatusUpdatedAt: now,
 	}
+}
+
+// outboxStuck is how long a node's outbox may stay non-empty before the
+// leader asks it to send everything again.
+const outboxStuck = 3 * time.Second
+
+// outboxWatch decides when to ask a node to resend its outbox. It is
+// owned by the leader loop.
+type outboxWatch struct {
+	since map[string]time.Time // node → first heartbeat with a non-empty outbox
+	asked map[string]time.Time // node → last time we asked
+	heard map[string]bool      // nodes heard since this leader started
+}
+
+// check records a heartbeat's outbox count and reports whether to ask the
+// node for a new hello: on the first heartbeat this leader hears with a
+// non-empty outbox, or once it has stayed non-empty for outboxStuck (at
+// most once per ttl).
+func (o *outboxWatch) check(node string, outbox int, now time.Time, ttl time.Duration) bool {
+	first := !o.heard[node]
+	o.heard[node] = true
+	if outbox == 0 {
+		delete(o.since, node)
+		return false
+	}
+	since, ok := o.since[node]
+	if !ok {
+		o.since[node] = now
+		since = now
+	}
+	if first || (now.Sub(since) >= outboxStuck && now.Sub(o.asked[node]) >= ttl) {
+		o.asked[node] = now
+		o.since[node] = now
+		return true
+	}
+	return false
 }
