@@ -1,6 +1,7 @@
 package api
 
 import (
+	"github.com/tether-edge/tether/central/acl"
 	"net/http"
 
 	"github.com/tether-edge/tether/central/structs"
@@ -18,7 +19,7 @@ func (s *server) listAllocs(w http.ResponseWriter, r *http.Request) error {
 	} else {
 		out = st.Allocs()
 	}
-	return writeJSON(w, idx, nonNil(out))
+	return writeJSON(w, idx, nonNil(readableAllocs(r, out)))
 }
 
 // lookupAlloc finds an allocation by full ID or unique ID prefix.
@@ -50,6 +51,9 @@ func (s *server) getAlloc(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := allowNS(r, a.Namespace, acl.CapReadJob); err != nil {
+		return err
+	}
 	return writeJSON(w, idx, a)
 }
 
@@ -62,6 +66,9 @@ func (s *server) getEval(w http.ResponseWriter, r *http.Request) error {
 	e := s.b.State().EvalByID(id)
 	if e == nil {
 		return notFound("evaluation %q not found (give the full ID)", id)
+	}
+	if err := allowNS(r, evalNamespace(e), acl.CapReadJob); err != nil {
+		return err
 	}
 	return writeJSON(w, idx, e)
 }
@@ -77,6 +84,9 @@ func (s *server) evalAllocs(w http.ResponseWriter, r *http.Request) error {
 	if e == nil {
 		return notFound("evaluation %q not found (give the full ID)", id)
 	}
+	if err := allowNS(r, evalNamespace(e), acl.CapReadJob); err != nil {
+		return err
+	}
 	out := []*structs.Allocation{}
 	for _, a := range st.AllocsByJob(e.Namespace, e.JobID) {
 		if a.EvalID == e.ID {
@@ -84,4 +94,27 @@ func (s *server) evalAllocs(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	return writeJSON(w, idx, out)
+}
+
+// readableAllocs keeps the allocations whose namespace grants read-job.
+func readableAllocs(r *http.Request, in []*structs.Allocation) []*structs.Allocation {
+	if authzOf(r).acl.IsManagement() {
+		return in
+	}
+	out := make([]*structs.Allocation, 0, len(in))
+	for _, a := range in {
+		if canNS(r, a.Namespace, acl.CapReadJob) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// evalNamespace is an evaluation's namespace; node evaluations have none
+// and count as "default".
+func evalNamespace(e *structs.Evaluation) string {
+	if e.Namespace == "" {
+		return "default"
+	}
+	return e.Namespace
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/tether-edge/tether/central/acl"
 	"github.com/tether-edge/tether/central/structs"
 	"github.com/tether-edge/tether/central/ui"
 	"github.com/tether-edge/tether/jobspec"
@@ -72,6 +73,7 @@ type Backend interface {
 	// Self describes this server: name, version, counters, config.
 	Self() map[string]any
 	OpsBackend // drain, metrics, logs (ops.go)
+	ACLBackend // policies, tokens, bootstrap (acl.go)
 }
 
 // Member is one server of the cluster.
@@ -83,8 +85,9 @@ type Member struct {
 }
 
 type server struct {
-	b   Backend
-	log *slog.Logger
+	b        Backend
+	log      *slog.Logger
+	resolver *acl.Resolver
 }
 
 // New returns the HTTP handler for the /v1/ API.
@@ -92,38 +95,47 @@ func New(b Backend, logger *slog.Logger) http.Handler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &server{b: b, log: logger}
+	s := &server{b: b, log: logger, resolver: acl.NewResolver()}
 	mux := http.NewServeMux()
 	route := func(pattern string, methods map[string]handlerFunc) {
 		mux.Handle(pattern, s.methods(methods))
 	}
 	get := func(h handlerFunc) map[string]handlerFunc { return map[string]handlerFunc{http.MethodGet: h} }
+	// Every handler is guarded (acl.go). Where the namespace is known only
+	// after a lookup (an allocation's, an evaluation's, a submitted job's)
+	// the handler checks it itself with allowNS, and lists filter with canNS.
+	readJob, listJobs := nsCap(acl.CapReadJob), nsCap(acl.CapListJobs)
 
 	route("/v1/jobs", map[string]handlerFunc{
-		http.MethodGet: s.listJobs, http.MethodPost: s.submitJob, http.MethodPut: s.submitJob,
+		http.MethodGet:  s.guard(listJobs, s.listJobs),
+		http.MethodPost: s.guard(open, s.submitJob), http.MethodPut: s.guard(open, s.submitJob), // submit-job in the job's namespace
 	})
-	route("/v1/job/{id}", map[string]handlerFunc{http.MethodGet: s.getJob, http.MethodDelete: s.stopJob})
-	route("/v1/job/{id}/allocations", get(s.jobAllocs))
-	route("/v1/job/{id}/evaluations", get(s.jobEvals))
-	route("/v1/job/{id}/versions", get(s.jobVersions))
-	route("/v1/job/{id}/summary", get(s.jobSummary))
-	route("/v1/nodes", get(s.listNodes))
-	route("/v1/node/{id}", get(s.getNode))
-	route("/v1/node/{id}/allocations", get(s.nodeAllocs))
-	s.opsRoutes(route) // drain, eligibility, metrics, logs (ops_routes.go)
-	route("/v1/allocations", get(s.listAllocs))
-	route("/v1/allocation/{id}", get(s.getAlloc))
-	route("/v1/evaluation/{id}", get(s.getEval))
-	route("/v1/evaluation/{id}/allocations", get(s.evalAllocs))
-	route("/v1/services", get(s.listServices))
-	route("/v1/service/{name}", get(s.getService))
-	route("/v1/service/{name}/{id}", map[string]handlerFunc{http.MethodDelete: s.deleteService})
-	route("/v1/status/leader", get(s.leader))
-	route("/v1/agent/members", get(s.members))
-	route("/v1/agent/self", get(s.self))
-	mux.Handle("/ui/", ui.New(uiBackend{b}, logger)) // web UI (central/ui)
+	route("/v1/job/{id}", map[string]handlerFunc{
+		http.MethodGet:    s.guard(readJob, s.getJob),
+		http.MethodDelete: s.guard(nsCap(acl.CapSubmitJob), s.stopJob),
+	})
+	route("/v1/job/{id}/allocations", get(s.guard(readJob, s.jobAllocs)))
+	route("/v1/job/{id}/evaluations", get(s.guard(readJob, s.jobEvals)))
+	route("/v1/job/{id}/versions", get(s.guard(readJob, s.jobVersions)))
+	route("/v1/job/{id}/summary", get(s.guard(readJob, s.jobSummary)))
+	route("/v1/nodes", get(s.guard(nodeCap(acl.Read), s.listNodes)))
+	route("/v1/node/{id}", get(s.guard(nodeCap(acl.Read), s.getNode)))
+	route("/v1/node/{id}/allocations", get(s.guard(nodeCap(acl.Read), s.nodeAllocs)))
+	s.opsRoutes(route)                                           // drain, eligibility, metrics, logs (ops_routes.go)
+	route("/v1/allocations", get(s.guard(open, s.listAllocs)))   // filtered by read-job
+	route("/v1/allocation/{id}", get(s.guard(open, s.getAlloc))) // read-job in its namespace
+	route("/v1/evaluation/{id}", get(s.guard(open, s.getEval)))  // read-job in its namespace
+	route("/v1/evaluation/{id}/allocations", get(s.guard(open, s.evalAllocs)))
+	route("/v1/services", get(s.guard(readJob, s.listServices)))
+	route("/v1/service/{name}", get(s.guard(readJob, s.getService)))
+	route("/v1/service/{name}/{id}", map[string]handlerFunc{http.MethodDelete: s.guard(nsCap(acl.CapSubmitJob), s.deleteService)})
+	route("/v1/status/leader", get(s.guard(open, s.leader)))
+	route("/v1/agent/members", get(s.guard(agentCap(acl.Read), s.members)))
+	route("/v1/agent/self", get(s.guard(agentCap(acl.Read), s.self)))
+	s.aclRoutes(route)                                         // acl_routes.go
+	mux.Handle("/ui/", s.uiGate(ui.New(uiBackend{b}, logger))) // web UI (central/ui)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
 	})
-	return s.recoverer(mux)
+	return s.recoverer(s.authn(mux))
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"github.com/tether-edge/tether/central/acl"
 	"net/http"
 	"sort"
 	"strconv"
@@ -128,7 +129,7 @@ func (s *server) listJobs(w http.ResponseWriter, r *http.Request) error {
 	jobs := s.b.State().Jobs(ns)
 	out := make([]JobListEntry, 0, len(jobs))
 	for _, j := range jobs {
-		if !strings.HasPrefix(j.ID, prefix) {
+		if !strings.HasPrefix(j.ID, prefix) || !canNS(r, j.Namespace, acl.CapListJobs) {
 			continue
 		}
 		sum, allocs := s.summarize(j)

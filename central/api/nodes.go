@@ -72,5 +72,5 @@ func (s *server) nodeAllocs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, idx, nonNil(s.b.State().AllocsByNode(n.ID)))
+	return writeJSON(w, idx, nonNil(readableAllocs(r, s.b.State().AllocsByNode(n.ID))))
 }

@@ -6,13 +6,14 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tether-edge/tether/central/acl"
 	"github.com/tether-edge/tether/protocol"
 )
 
-// Capabilities checked by the operator endpoints once ACLs exist.
+// Capabilities checked by the operator endpoints.
 const (
-	CapReadLogs  = "read-logs"
-	CapNodeWrite = "node-write"
+	CapReadLogs  = acl.CapReadLogs
+	CapNodeWrite = "node-write" // node { policy = "write" }
 )
 
 // opsRoutes adds the operator endpoints: drain and eligibility, metrics
@@ -27,14 +28,17 @@ func (s *server) opsRoutes(route func(string, map[string]handlerFunc)) {
 	route("/v1/client/fs/logs/{alloc}", map[string]handlerFunc{http.MethodGet: s.withCap(CapReadLogs, s.taskLogs)})
 }
 
-// withCap is the ACL hook: once ACLs exist it resolves the request's
-// X-Tether-Token and answers 403 unless the token grants capability. With
-// ACLs off (today: always) every request is allowed.
+// withCap guards an operator endpoint: node-write needs node write;
+// read-logs is checked by the handler in the allocation's namespace, once
+// it is known. With ACLs off every request is allowed.
 func (s *server) withCap(capability string, h handlerFunc) handlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		_ = capability // checked here when ACLs land
-		return h(w, r)
+	switch capability {
+	case CapNodeWrite:
+		return s.guard(nodeCap(acl.Write), h)
+	case CapReadLogs:
+		return s.guard(open, h)
 	}
+	panic("BUG: withCap: unknown capability " + capability)
 }
 
 // taskLogs streams a task's stdout or stderr from its agent:
@@ -43,6 +47,9 @@ func (s *server) withCap(capability string, h handlerFunc) handlerFunc {
 func (s *server) taskLogs(w http.ResponseWriter, r *http.Request) error {
 	a, err := s.lookupAlloc(r.PathValue("alloc"))
 	if err != nil {
+		return err
+	}
+	if err := allowNS(r, a.Namespace, acl.CapReadLogs); err != nil {
 		return err
 	}
 	q := r.URL.Query()

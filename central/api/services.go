@@ -1,6 +1,7 @@
 package api
 
 import (
+	"github.com/tether-edge/tether/central/acl"
 	"net/http"
 	"slices"
 	"sort"
@@ -35,6 +36,9 @@ func (s *server) listServices(w http.ResponseWriter, r *http.Request) error {
 	type key struct{ name, ns string }
 	tags := map[key]map[string]bool{}
 	for _, reg := range s.b.State().Services(serviceNamespace(r)) {
+		if !canNS(r, reg.Namespace, acl.CapReadJob) {
+			continue
+		}
 		k := key{reg.ServiceName, reg.Namespace}
 		if tags[k] == nil {
 			tags[k] = map[string]bool{}
@@ -99,7 +103,7 @@ func (s *server) getService(w http.ResponseWriter, r *http.Request) error {
 		if !all && !reg.Healthy {
 			continue
 		}
-		if !hasTags(reg.Tags, wantTags) {
+		if !hasTags(reg.Tags, wantTags) || !canNS(r, reg.Namespace, acl.CapReadJob) {
 			continue
 		}
 		out = append(out, reg)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/tether-edge/tether/central/acl"
 	"io"
 	"net/http"
 	"strings"
@@ -101,6 +102,13 @@ func (s *server) submitJob(w http.ResponseWriter, r *http.Request) error {
 	}
 	job, warnings, err := decodeSubmit(body, r.URL.Query().Get("namespace"))
 	if err != nil {
+		return err
+	}
+	ns := job.Namespace
+	if ns == "" {
+		ns = "default"
+	}
+	if err := allowNS(r, ns, acl.CapSubmitJob); err != nil {
 		return err
 	}
 	evalID, idx, err := s.b.SubmitJob(r.Context(), job)

@@ -39,6 +39,9 @@ type Backend struct {
 	// LogsKey (see ops.go).
 	ExtraMetrics []api.Metric
 	Logs         map[string]string
+	// ACL turns ACL checks on (acl.go); ACL state lives in acls.
+	ACL  bool
+	acls *aclState
 
 	mu      sync.Mutex // guards the fields below
 	index   uint64
@@ -67,6 +70,7 @@ func New() *Backend {
 		allocs:     map[string]*structs.Allocation{},
 		evals:      map[string]*structs.Evaluation{},
 		svcs:       map[string]*structs.ServiceRegistration{},
+		acls:       newACLState(),
 	}
 }
 
