@@ -382,6 +382,14 @@ func TestHAFollowerCatchesUpBySnapshot(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Wait for the leader to compact its log past what the follower has.
+	eventually(t, 30*time.Second, func() error {
+		snaps, _ := filepath.Glob(filepath.Join(h.dir, leader.name, "raft", "snapshots", "*", "meta.json"))
+		if len(snaps) == 0 {
+			return fmt.Errorf("the leader has taken no snapshot yet")
+		}
+		return nil
+	})
 	follower.p = start(t, "central "+follower.name+" (restarted)", bins.central, follower.args...)
 	eventually(t, 30*time.Second, func() error {
 		var js []map[string]any

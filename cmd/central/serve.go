@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2/hclsimple"
 
+	"github.com/tether-edge/tether/central/cli"
 	"github.com/tether-edge/tether/central/server"
 )
 
@@ -196,6 +197,9 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 }
 
 func runServer(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "members" { // `central server members` is a CLI verb
+		return cli.Run(append([]string{"server"}, args...), stdout, stderr, os.Getenv)
+	}
 	cfg, level, _, err := serverFlags("server", args, stderr, false)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
