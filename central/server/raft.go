@@ -45,7 +45,11 @@ func (s *Server) openRaft(fsm raft.FSM, logOut io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("server: raft address %q: %w", s.cfg.RaftAddr, err)
 	}
-	trans, err := raft.NewTCPTransport(s.cfg.RaftAddr, addr, 3, 10*time.Second, logOut)
+	var advertise net.Addr = addr
+	if addr.Port == 0 {
+		advertise = nil // advertise the port the listener got
+	}
+	trans, err := raft.NewTCPTransport(s.cfg.RaftAddr, advertise, 3, 10*time.Second, logOut)
 	if err != nil {
 		return fmt.Errorf("server: raft listen on %s: %w (pick another with -raft)", s.cfg.RaftAddr, err)
 	}
