@@ -34,6 +34,14 @@ type verb struct {
 }
 
 func verbs() map[string]verb {
+	vs := verbsBase()
+	for k, v := range aclVerbs() { // acl.go
+		vs[k] = v
+	}
+	return vs
+}
+
+func verbsBase() map[string]verb {
 	return map[string]verb{
 		"job submit":                {"Submit a job file and monitor its evaluation", "[options] FILE", (*env).jobSubmit},
 		"job run":                   {"Alias of job submit", "[options] FILE", (*env).jobSubmit},
