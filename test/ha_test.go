@@ -405,15 +405,18 @@ func TestHAFollowerCatchesUpBySnapshot(t *testing.T) {
 		t.Errorf("the follower caught up without a snapshot; its log:\n%s", follower.p.out.String())
 	}
 
-	out, code := h.cli(follower, "server", "members")
-	if code != 0 || strings.Count(out, "alive") != 3 || !strings.Contains(out, "Raft Version") {
-		t.Errorf("server members exited %d:\n%s", code, out)
-	}
+	eventually(t, 10*time.Second, func() error {
+		out, code := h.cli(follower, "server", "members")
+		if code != 0 || strings.Count(out, "alive") != 3 || !strings.Contains(out, "Raft Version") {
+			return fmt.Errorf("server members exited %d:\n%s", code, out)
+		}
+		return nil
+	})
 	follower.p.stop(syscall.SIGKILL)
 	if out, code := h.cli(leader, "operator", "raft", "remove-peer", "-peer-id", follower.name); code != 0 {
 		t.Fatalf("remove-peer exited %d:\n%s", code, out)
 	}
-	out, code = h.cli(leader, "operator", "raft", "list-peers")
+	out, code := h.cli(leader, "operator", "raft", "list-peers")
 	if code != 0 || strings.Contains(out, follower.name+" ") || strings.Count(out, "true") != 2 {
 		t.Errorf("list-peers after remove-peer exited %d:\n%s", code, out)
 	}

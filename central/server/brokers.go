@@ -54,21 +54,23 @@ func (l *leader) watchBrokers() {
 	if l.s.broker == nil {
 		return
 	}
+	have := slices.Clone(l.brokers)
+	slices.Sort(have)
 	for {
+		// Compare after taking the channel: a change made while the
+		// gateway connected is not missed.
 		_, changed := l.s.reg.list()
-		select {
-		case <-l.ctx.Done():
-			return
-		case <-changed:
-		}
 		want, _ := l.s.gatewayBrokers()
 		slices.Sort(want)
-		have := slices.Clone(l.brokers)
-		slices.Sort(have)
 		if !slices.Equal(want, have) {
 			l.s.log.Info("the servers' embedded brokers changed: reconnecting the gateway", "brokers", want)
 			l.s.restartLeading()
 			return
+		}
+		select {
+		case <-l.ctx.Done():
+			return
+		case <-changed:
 		}
 	}
 }
