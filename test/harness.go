@@ -196,6 +196,7 @@ type clusterOpts struct {
 	// 127.0.0.1), e.g. the host end of a test network namespace's veth.
 	mqttHost string
 	ttl      string // heartbeat TTL
+	acl      bool   // start central with -acl
 }
 
 func startCentral(t testing.TB, o clusterOpts) *cluster {
@@ -207,6 +208,9 @@ func startCentral(t testing.TB, o clusterOpts) *cluster {
 		"-raft", fmt.Sprintf("127.0.0.1:%d", freePort(t))}
 	if o.ttl != "" {
 		args = append(args, "-heartbeat-ttl", o.ttl, "-heartbeat-grace", "1s")
+	}
+	if o.acl {
+		args = append(args, "-acl")
 	}
 	if o.broker != "" {
 		c.broker = o.broker
