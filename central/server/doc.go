@@ -21,6 +21,16 @@
 // service costs one publication of its latest state. On gaining leadership
 // every node's desired state and every service is published again.
 //
+// Clustering (cluster.go, forward.go, operator.go; docs/ha.md): a server
+// in no cluster posts its ServerInfo to every -join address each second
+// until a leader adds it as a voter, or until it knows bootstrap_expect
+// servers and bootstraps with all of them. Each server's HTTP address (and
+// embedded broker) is replicated through Raft in a registry kept by the
+// FSM wrapper (fsm.go), so a follower forwards writes to the leader's HTTP
+// address. The leader's gateway connects to the configured brokers, the
+// per-datacenter sites, and — with embedded brokers — every server's
+// embedded broker (brokers.go).
+//
 // Heartbeats never reach Raft: the leader loop keeps a timing wheel of
 // deadlines and writes only transitions (ready → down), as Nomad does.
 package server
