@@ -254,6 +254,34 @@ func sleepJob(id, dc string) string {
 `, id, dc)
 }
 
+// serviceJob is sleepJob with a group service on a dynamic port.
+func serviceJob(id, dc string) string {
+	return fmt.Sprintf(`job %q {
+  datacenters = [%q]
+  group "g" {
+    network {
+      port "http" {}
+    }
+    service {
+      name = %q
+      port = "http"
+    }
+    task "t" {
+      driver = "exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["3600"]
+      }
+      resources {
+        cpu    = 5
+        memory = 4
+      }
+    }
+  }
+}
+`, id, dc, id+"-svc")
+}
+
 // TestHALeaderKilledDuringSubmissions: three servers share a Mosquitto;
 // the leader is killed with SIGKILL while a client submits 200 jobs in a
 // loop (to any server, retrying). Every acknowledged job ends up with
@@ -266,6 +294,9 @@ func TestHALeaderKilledDuringSubmissions(t *testing.T) {
 	h.waitNodes(30*time.Second, "edge-1", "edge-2")
 
 	leader := h.waitLeader(10 * time.Second)
+	if err := h.submit(leader, serviceJob("web", "dc1")); err != nil {
+		t.Fatal(err)
+	}
 	const jobs = 200
 	acked := map[string]bool{}
 	for i := range jobs {
@@ -311,6 +342,7 @@ func TestHALeaderKilledDuringSubmissions(t *testing.T) {
 				}
 			}
 		}
+		acked["web"] = true
 		for id := range acked {
 			if byJob[id] != 1 {
 				return fmt.Errorf("acknowledged job %s has %d allocations, want 1", id, byJob[id])
@@ -324,6 +356,34 @@ func TestHALeaderKilledDuringSubmissions(t *testing.T) {
 		return nil
 	})
 	h.waitNodes(5*time.Second, "edge-1", "edge-2")
+	eventually(t, 20*time.Second, func() error {
+		var svcs []map[string]any
+		if err := h.get("/v1/service/web-svc", &svcs); err != nil {
+			return err
+		}
+		if len(svcs) != 1 {
+			return fmt.Errorf("service web-svc has %d instances, want 1", len(svcs))
+		}
+		return nil
+	})
+	// The new leader republished the service set, retained, on the broker.
+	retained := make(chan []byte, 1)
+	rc := paho.NewClient(paho.NewClientOptions().AddBroker(mq).SetClientID("ha-test-svc"))
+	if tok := rc.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect to %s: %v", mq, tok.Error())
+	}
+	defer rc.Disconnect(0)
+	rc.Subscribe("tether/v1/svc/web-svc", 1, func(_ paho.Client, m paho.Message) {
+		select {
+		case retained <- m.Payload():
+		default:
+		}
+	})
+	select {
+	case <-retained:
+	case <-time.After(10 * time.Second):
+		t.Errorf("no retained service set for web-svc on the broker after the failover")
+	}
 
 	// Snapshot save on this cluster, restore onto a fresh one-server
 	// cluster: the same jobs and allocations.
