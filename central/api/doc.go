@@ -16,6 +16,16 @@
 // ones, ?tag= filters, ?choose=N|key picks N by rendezvous hashing);
 // DELETE /v1/service/<name>/<id> removes one instance.
 //
-// Errors are {"error": "..."} with 400 (bad input), 404 (unknown), 405
-// (method) or 500 (the write failed, e.g. no leader).
+// ACLs (acl.go, acl_routes.go): authn resolves the request's
+// X-Tether-Token once (management for everyone when ACLs are off); each
+// route is wrapped in guard(check, handler) with the capability it needs,
+// and handlers that learn a namespace only after a lookup check it with
+// allowNS, while lists drop what canNS refuses. /v1/acl/ holds bootstrap,
+// policies and tokens. docs/acl.md lists what every endpoint needs.
+//
+//	route("/v1/job/{id}", get(s.guard(nsCap(acl.CapReadJob), s.getJob)))
+//
+// Errors are {"error": "..."} with 400 (bad input), 403 (the token lacks a
+// capability: the message names it), 404 (unknown), 405 (method) or 500
+// (the write failed, e.g. no leader).
 package api
