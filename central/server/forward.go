@@ -10,6 +10,9 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/tether-edge/tether/central/acl"
+	"github.com/tether-edge/tether/central/api"
 )
 
 // forwardedHeader marks a request forwarded by a follower, so that a server
@@ -26,12 +29,21 @@ const leaderWait = 10 * time.Second
 // follower to the leader; everything else is the API's.
 func (s *Server) handler(apiH http.Handler) http.Handler {
 	s.fwd = newForwardClient()
+	resolver := acl.NewResolver()
+	// guard checks the token for operator read or write (with ACLs on).
+	guard := func(write bool, h http.HandlerFunc) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if api.CheckOperator(s, resolver, w, r, write) {
+				h(w, r)
+			}
+		})
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/operator/raft/join", s.handleJoin)
-	mux.HandleFunc("GET /v1/operator/raft/configuration", s.handleRaftConfig)
-	mux.Handle("DELETE /v1/operator/raft/peer", s.leaderOnly(http.HandlerFunc(s.handleRemovePeer)))
-	mux.Handle("GET /v1/operator/snapshot", s.leaderOnly(http.HandlerFunc(s.handleSnapshotSave)))
-	mux.Handle("PUT /v1/operator/snapshot", s.leaderOnly(http.HandlerFunc(s.handleSnapshotRestore)))
+	mux.Handle("GET /v1/operator/raft/configuration", guard(false, s.handleRaftConfig))
+	mux.Handle("DELETE /v1/operator/raft/peer", s.leaderOnly(guard(true, s.handleRemovePeer)))
+	mux.Handle("GET /v1/operator/snapshot", s.leaderOnly(guard(false, s.handleSnapshotSave)))
+	mux.Handle("PUT /v1/operator/snapshot", s.leaderOnly(guard(true, s.handleSnapshotRestore)))
 	mux.Handle("/", s.leaderOnly(apiH))
 	return mux
 }
