@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,11 +42,29 @@ type joinResponse struct {
 var errNoLeader = errors.New("server: the cluster has no leader at the moment (an election is running, or fewer than a quorum of servers are up); retry")
 
 func (s *Server) selfInfo() ServerInfo {
-	info := ServerInfo{ID: s.cfg.Name, RaftAddr: s.raftAddr, HTTPAddr: s.HTTPAddr()}
+	info := ServerInfo{ID: s.cfg.Name, RaftAddr: s.raftAddr, HTTPAddr: advertise(s.HTTPAddr(), s.raftAddr)}
 	if s.broker != nil {
-		info.MQTTURL = s.broker.URL()
+		info.MQTTURL = "tcp://" + advertise(strings.TrimPrefix(s.broker.URL(), "tcp://"), s.raftAddr)
 	}
 	return info
+}
+
+// advertise returns addr with an unspecified host (0.0.0.0, ::) replaced
+// by the host of the Raft address, which must be one the other servers
+// can reach.
+func advertise(addr, raftAddr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
+		return addr
+	}
+	rhost, _, err := net.SplitHostPort(raftAddr)
+	if err != nil {
+		return addr
+	}
+	return net.JoinHostPort(rhost, port)
 }
 
 // clusterLoop joins or bootstraps the cluster and keeps this server's
@@ -92,7 +112,7 @@ func (s *Server) clusterStep(client *http.Client) {
 func (s *Server) joinOrBootstrap(client *http.Client) {
 	self := s.selfInfo()
 	for _, addr := range s.cfg.Join {
-		if addr == self.HTTPAddr {
+		if addr == self.HTTPAddr || addr == s.HTTPAddr() {
 			continue
 		}
 		resp, err := postJoin(client, addr, self)
@@ -224,7 +244,7 @@ func (s *Server) applyRegistry(info ServerInfo) error {
 // leaderHTTP is the leader's HTTP address, "" while unknown.
 func (s *Server) leaderHTTP() string {
 	if s.raft.State() == raft.Leader {
-		return s.HTTPAddr()
+		return s.selfInfo().HTTPAddr
 	}
 	_, id := s.raft.LeaderWithID()
 	if id == "" {

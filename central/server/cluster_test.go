@@ -162,3 +162,19 @@ func TestFSMSnapshotCarriesRegistry(t *testing.T) {
 }
 
 func newStateFSM() *state.FSM { return state.NewFSM(state.NewStore(), nil) }
+
+func TestAdvertiseReplacesUnspecifiedHost(t *testing.T) {
+	cases := []struct{ addr, raft, want string }{
+		{"127.0.0.1:7600", "10.0.0.1:7601", "127.0.0.1:7600"},
+		{"0.0.0.0:7600", "10.0.0.1:7601", "10.0.0.1:7600"},
+		{"[::]:7600", "10.0.0.1:7601", "10.0.0.1:7600"},
+		{":7600", "10.0.0.1:7601", "10.0.0.1:7600"},
+		{"central-1:7600", "10.0.0.1:7601", "central-1:7600"},
+		{"garbage", "10.0.0.1:7601", "garbage"},
+	}
+	for _, c := range cases {
+		if got := advertise(c.addr, c.raft); got != c.want {
+			t.Errorf("advertise(%q, %q) = %q, want %q", c.addr, c.raft, got, c.want)
+		}
+	}
+}

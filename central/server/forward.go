@@ -72,7 +72,7 @@ func (s *Server) leaderOnly(next http.Handler) http.Handler {
 			writeErr(w, http.StatusServiceUnavailable, err.Error())
 			return
 		}
-		if addr == s.HTTPAddr() {
+		if addr == s.HTTPAddr() || addr == s.selfInfo().HTTPAddr {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -136,7 +136,7 @@ func (s *Server) forward(ctx context.Context, w http.ResponseWriter, r *http.Req
 			writeErr(w, http.StatusServiceUnavailable, err.Error())
 			return
 		}
-		if next == s.HTTPAddr() { // this server won the election
+		if next == s.selfInfo().HTTPAddr { // this server won the election
 			r.Body = io.NopCloser(bytes.NewReader(body))
 			local.ServeHTTP(w, r)
 			return
