@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -68,23 +67,4 @@ func (s *Server) UpsertACLTokens(ctx context.Context, ts []*acl.Token) error {
 func (s *Server) DeleteACLTokens(ctx context.Context, ids []string) error {
 	_, err := s.apply(&state.Command{Ops: []state.Op{{DeleteACLTokens: ids}}})
 	return err
-}
-
-// operatorGate checks the server's own operator endpoints: the Raft
-// configuration needs operator read; removing a peer and snapshots need
-// operator write. POST /v1/operator/raft/join stays open: servers call it
-// on each other without a token (server-to-server authentication comes
-// with TLS).
-func (s *Server) operatorGate(next http.Handler) http.Handler {
-	rv := acl.NewResolver()
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := r.URL.Path
-		if strings.HasPrefix(p, "/v1/operator/") && p != "/v1/operator/raft/join" {
-			write := r.Method != http.MethodGet || p == "/v1/operator/snapshot"
-			if !api.CheckOperator(s, rv, w, r, write) {
-				return
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
 }

@@ -99,7 +99,7 @@ func New(cfg Config, logger *slog.Logger, logOut io.Writer) (*Server, error) {
 		return nil, fmt.Errorf("server: HTTP listen on %s: %w (pick another with -http)", cfg.HTTPAddr, err)
 	}
 	s.httpLn = ln
-	s.http = &http.Server{Handler: s.operatorGate(s.handler(api.New(s, logger))), ReadHeaderTimeout: 10 * time.Second}
+	s.http = &http.Server{Handler: s.handler(api.New(s, logger)), ReadHeaderTimeout: 10 * time.Second}
 	s.wg.Add(3)
 	go func() {
 		defer s.wg.Done()
