@@ -51,12 +51,17 @@
     function show() { status.textContent = token() ? "A token is set for this session." : "No token set."; }
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
-      try { sessionStorage.setItem(TOKEN_KEY, input.value.trim()); } catch (e) {}
+      var secret = input.value.trim();
+      try { sessionStorage.setItem(TOKEN_KEY, secret); } catch (e) {}
+      // Page navigations carry no header: a session cookie scoped to the UI
+      // lets central check the token on page loads too.
+      document.cookie = "tether_token=" + encodeURIComponent(secret) + "; path=/ui; SameSite=Strict";
       input.value = "";
       show();
     });
     document.getElementById("token-clear").addEventListener("click", function () {
       try { sessionStorage.removeItem(TOKEN_KEY); } catch (e) {}
+      document.cookie = "tether_token=; path=/ui; SameSite=Strict; max-age=0";
       show();
     });
     show();
