@@ -50,7 +50,7 @@ func BenchmarkLivenessTouch(b *testing.B) {
 }
 
 func TestOutboxWatchAsksForResend(t *testing.T) {
-	o := &outboxWatch{since: map[string]time.Time{}, asked: map[string]time.Time{}, heard: map[string]bool{}}
+	o := newOutboxWatch()
 	t0 := time.Unix(1000, 0)
 	ttl := 3 * time.Second
 	steps := []struct {
@@ -74,5 +74,21 @@ func TestOutboxWatchAsksForResend(t *testing.T) {
 	}
 	if o.check("quiet", 0, t0, ttl) {
 		t.Errorf("a node with an empty outbox was asked to resend")
+	}
+	// A busy node: its outbox is never empty, but its updates keep coming.
+	for i := range 20 {
+		at := t0.Add(time.Duration(i) * time.Second)
+		o.sawUpdate("busy", at)
+		if o.check("busy", 5, at.Add(500*time.Millisecond), ttl) {
+			t.Fatalf("a node whose updates keep arriving was asked to resend (at %ds)", i)
+		}
+	}
+	// It goes quiet with updates pending: asked once outboxStuck passed.
+	quiet := t0.Add(20 * time.Second)
+	if o.check("busy", 5, quiet.Add(time.Second), ttl) {
+		t.Errorf("asked after 1s of silence")
+	}
+	if !o.check("busy", 5, quiet.Add(outboxStuck), ttl) {
+		t.Errorf("not asked after %v of silence with updates pending", outboxStuck)
 	}
 }

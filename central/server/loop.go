@@ -21,7 +21,7 @@ func (l *leader) loop() {
 	// heartbeats report unacknowledged updates is asked for a new hello
 	// (which resends its outbox): at once the first time this leader hears
 	// it, and later when the outbox stays non-empty for outboxStuck.
-	ob := &outboxWatch{since: map[string]time.Time{}, asked: map[string]time.Time{}, heard: map[string]bool{}}
+	ob := newOutboxWatch()
 	now := time.Now()
 	// Every node that was ready under the previous leader gets a full TTL
 	// to show it is still alive.
@@ -38,6 +38,9 @@ func (l *leader) loop() {
 			return
 		case m := <-l.inbound:
 			l.handle(m, live, rehello)
+			if m.Kind == protocol.KindUp || m.Kind == protocol.KindHello {
+				ob.sawUpdate(m.NodeID, time.Now())
+			}
 			if m.Kind == protocol.KindHB && m.Heartbeat != nil && ob.check(m.NodeID, m.Heartbeat.Outbox, time.Now(), l.s.cfg.HeartbeatTTL) {
 				l.askRehello(m.NodeID)
 			}
@@ -256,15 +259,27 @@ const outboxStuck = 3 * time.Second
 // outboxWatch decides when to ask a node to resend its outbox. It is
 // owned by the leader loop.
 type outboxWatch struct {
-	since map[string]time.Time // node → first heartbeat with a non-empty outbox
-	asked map[string]time.Time // node → last time we asked
-	heard map[string]bool      // nodes heard since this leader started
+	since   map[string]time.Time // node → first heartbeat with a non-empty outbox
+	asked   map[string]time.Time // node → last time we asked
+	heard   map[string]bool      // nodes heard since this leader started
+	updated map[string]time.Time // node → last update or hello received
 }
+
+func newOutboxWatch() *outboxWatch {
+	return &outboxWatch{since: map[string]time.Time{}, asked: map[string]time.Time{},
+		heard: map[string]bool{}, updated: map[string]time.Time{}}
+}
+
+// sawUpdate records that an update or hello from node arrived: its outbox
+// is moving.
+func (o *outboxWatch) sawUpdate(node string, now time.Time) { o.updated[node] = now }
 
 // check records a heartbeat's outbox count and reports whether to ask the
 // node for a new hello: on the first heartbeat this leader hears with a
-// non-empty outbox, or once it has stayed non-empty for outboxStuck (at
-// most once per ttl).
+// non-empty outbox (unless updates from it arrived already), or once the
+// outbox has stayed non-empty for outboxStuck with no update arriving
+// meanwhile (at most once per ttl). A busy node whose updates keep
+// flowing is never asked: a hello resends everything.
 func (o *outboxWatch) check(node string, outbox int, now time.Time, ttl time.Duration) bool {
 	first := !o.heard[node]
 	o.heard[node] = true
@@ -276,6 +291,13 @@ func (o *outboxWatch) check(node string, outbox int, now time.Time, ttl time.Dur
 	if !ok {
 		o.since[node] = now
 		since = now
+	}
+	last, moving := o.updated[node]
+	if first && moving {
+		first = false
+	}
+	if moving && now.Sub(last) < outboxStuck {
+		return false
 	}
 	if first || (now.Sub(since) >= outboxStuck && now.Sub(o.asked[node]) >= ttl) {
 		o.asked[node] = now
