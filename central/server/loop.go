@@ -38,6 +38,9 @@ func (l *leader) loop() {
 			return
 		case m := <-l.inbound:
 			l.handle(m, live, rehello)
+			if m.Kind == protocol.KindUp && m.Update != nil && l.firstUpdateGap(ob, m) {
+				l.askRehello(m.NodeID)
+			}
 			if m.Kind == protocol.KindUp || m.Kind == protocol.KindHello {
 				ob.sawUpdate(m.NodeID, time.Now())
 			}
@@ -263,11 +266,36 @@ type outboxWatch struct {
 	asked   map[string]time.Time // node → last time we asked
 	heard   map[string]bool      // nodes heard since this leader started
 	updated map[string]time.Time // node → last update or hello received
+	heardUp map[string]bool      // nodes whose first update was checked for a gap
 }
 
 func newOutboxWatch() *outboxWatch {
 	return &outboxWatch{since: map[string]time.Time{}, asked: map[string]time.Time{},
-		heard: map[string]bool{}, updated: map[string]time.Time{}}
+		heard: map[string]bool{}, updated: map[string]time.Time{}, heardUp: map[string]bool{}}
+}
+
+// firstUpdateGap reports whether the first update this leader gets from a
+// node skips sequence numbers past the node's last applied one: updates the
+// previous leader took from the broker and died with. The agent's outbox
+// would drop them at our next (cumulative) ack, so the node is asked for a
+// hello, which carries the state of every allocation.
+func (l *leader) firstUpdateGap(o *outboxWatch, m gateway.Inbound) bool {
+	if o.heardUp[m.NodeID] || len(m.Update.Allocs) == 0 {
+		return false
+	}
+	o.heardUp[m.NodeID] = true
+	if _, helloed := o.updated[m.NodeID]; helloed {
+		return false // a hello came first: it carried everything
+	}
+	n := l.s.store.NodeByID(m.NodeID)
+	if n == nil {
+		return false
+	}
+	low := m.Update.Allocs[0].Seq
+	for _, u := range m.Update.Allocs {
+		low = min(low, u.Seq)
+	}
+	return low > n.LastSeq+1
 }
 
 // sawUpdate records that an update or hello from node arrived: its outbox
