@@ -284,6 +284,9 @@ type ServiceSet struct {
 	Name      string            `cbor:"1,keyasint"`
 	Index     uint64            `cbor:"2,keyasint"`
 	Instances []ServiceInstance `cbor:"3,keyasint"`
+	// Sig is central's signature over the message encoded with Sig empty
+	// (added for signed desired state; omitted when central does not sign).
+	Sig []byte `cbor:"4,keyasint,omitempty"`
 }
 
 // ServiceInstance is one registered instance of a service.
