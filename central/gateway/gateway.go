@@ -15,6 +15,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -73,6 +74,9 @@ type Config struct {
 	// ServiceJSONMirror also publishes every service set as JSON, retained,
 	// on <prefix>/svc-json/<name>, for devices that cannot decode CBOR.
 	ServiceJSONMirror bool
+	// SigningKeys, when set, returns the keys desired state and service
+	// sets are signed with (sign.go); none: messages go out unsigned.
+	SigningKeys func() []ed25519.PrivateKey
 	// Handle receives every well-formed message. It is called from the MQTT
 	// client's goroutine and must not block for long.
 	Handle func(Inbound)
@@ -286,6 +290,10 @@ func (g *Gateway) Counters() Counters {
 // PublishDesired publishes a node's desired state, retained, on the broker
 // the node was last heard through (on every broker if it was never heard).
 func (g *Gateway) PublishDesired(nodeID string, d *protocol.Desired) error {
+	d, err := g.signedDesired(d)
+	if err != nil {
+		return err
+	}
 	b, err := protocol.Encode(d)
 	if err != nil {
 		return fmt.Errorf("gateway: encode desired for %s: %w", nodeID, err)
@@ -297,6 +305,10 @@ func (g *Gateway) PublishDesired(nodeID string, d *protocol.Desired) error {
 // node is heard, it goes to dc's site broker (and the shared ones), not to
 // every broker.
 func (g *Gateway) PublishDesiredAt(nodeID, dc string, d *protocol.Desired) error {
+	d, err := g.signedDesired(d)
+	if err != nil {
+		return err
+	}
 	b, err := protocol.Encode(d)
 	if err != nil {
 		return fmt.Errorf("gateway: encode desired for %s: %w", nodeID, err)

@@ -56,6 +56,10 @@ func (g *Gateway) PublishService(set *protocol.ServiceSet) error {
 	if !protocol.ValidID(set.Name) {
 		return fmt.Errorf("gateway: %w", protocol.CheckID("service name", set.Name))
 	}
+	set, err := g.signedService(set)
+	if err != nil {
+		return err
+	}
 	b, err := protocol.Encode(set)
 	if err != nil {
 		return err
