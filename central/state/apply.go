@@ -118,7 +118,7 @@ func (s *Store) ApplyDirect(index uint64, c *Command) (res *ApplyResult) {
 }
 
 func (a *applier) apply(op *Op) error {
-	set := aclOps(op)
+	set := aclOps(op) + securityOps(op)
 	for _, isSet := range []bool{op.UpsertJob != nil, op.StopJob != nil, op.UpsertNode != nil,
 		op.NodeStatus != nil, op.NodeEligibility != nil, op.UpsertEvals != nil,
 		op.ApplyPlan != nil, op.ClientUpdate != nil, op.AllocEvents != nil, op.DeleteService != nil} {
@@ -133,6 +133,9 @@ func (a *applier) apply(op *Op) error {
 		return fmt.Errorf("%w: op sets %d fields, want exactly one", ErrBadCommand, set)
 	}
 	if ok, err := a.applyACL(op); ok {
+		return err
+	}
+	if ok, err := a.applySecurity(op); ok {
 		return err
 	}
 	switch {

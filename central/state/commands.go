@@ -45,6 +45,9 @@ type Op struct {
 	UpsertACLTokens   []*acl.Token  `json:"upsert_acl_tokens,omitempty"`
 	DeleteACLTokens   []string      `json:"delete_acl_tokens,omitempty"` // accessor IDs
 	BootstrapACL      *BootstrapACL `json:"bootstrap_acl,omitempty"`
+
+	// Agent identity and signing (security.go).
+	Security *SecurityOp `json:"security,omitempty"`
 }
 
 // UpsertJob registers a job or a new version of it. Eval, if set, is
@@ -104,6 +107,8 @@ type AllocClientUpdate struct {
 	ClientDescription string                        `json:"client_description,omitempty"`
 	TaskStates        map[string]*structs.TaskState `json:"task_states,omitempty"`
 	ModifyTime        int64                         `json:"modify_time"` // unix ns; 0 = the command's Now
+	// Seq is the agent's sequence number of this report (0: unsequenced).
+	Seq uint64 `json:"seq,omitempty"`
 	// Services is the alloc's full set of service instances: it replaces
 	// the set registered before. Ignored (all removed) once the alloc's
 	// client status is terminal.

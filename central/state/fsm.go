@@ -83,6 +83,7 @@ type snapRecord struct {
 	Index   *indexEntry                  `json:"i,omitempty"`
 	Policy  *acl.Policy                  `json:"ap,omitempty"`
 	Token   *acl.Token                   `json:"at,omitempty"`
+	Sec     *SecurityEntry               `json:"sec,omitempty"`
 	End     bool                         `json:"end,omitempty"`
 }
 
@@ -139,6 +140,8 @@ func (s *fsmSnapshot) write(w io.Writer) error {
 				rec.Policy = raw.(*acl.Policy)
 			case TableACLTokens:
 				rec.Token = raw.(*acl.Token)
+			case TableSecurity:
+				rec.Sec = raw.(*SecurityEntry)
 			}
 			if err := enc.Encode(&rec); err != nil {
 				return fmt.Errorf("state: snapshot %s row: %w", table, err)
@@ -219,6 +222,8 @@ func readSnapshot(r io.Reader) (*memdb.MemDB, error) {
 			table, obj = TableACLPolicies, rec.Policy
 		case rec.Token != nil:
 			table, obj = TableACLTokens, rec.Token
+		case rec.Sec != nil:
+			table, obj = TableSecurity, rec.Sec
 		case rec.Alloc != nil:
 			allocs = append(allocs, rec.Alloc) // linked to its job below
 			continue

@@ -21,7 +21,7 @@ const (
 )
 
 // tables lists the tables that have a raft index, in snapshot order.
-var tables = []string{TableJobVersions, TableJobs, TableNodes, TableEvals, TableAllocs, TableServices, TableACLPolicies, TableACLTokens}
+var tables = []string{TableJobVersions, TableJobs, TableNodes, TableEvals, TableAllocs, TableServices, TableACLPolicies, TableACLTokens, TableSecurity}
 
 // indexEntry is a row of the "index" table: the raft index at which a table
 // last changed.
@@ -133,6 +133,7 @@ func schema() *memdb.DBSchema {
 	for name, t := range aclSchema() { // acl.go
 		s.Tables[name] = t
 	}
+	s.Tables[TableSecurity] = securitySchema() // security.go
 	return s
 }
 

@@ -1,0 +1,209 @@
+package state
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/hashicorp/go-memdb"
+)
+
+// Agent identity and signing state (docs/security.md): one table of
+// entries keyed "keyring", "join/<token hash>" and "node/<node id>". It is
+// empty (and nothing of it is snapshotted) until the feature is used.
+const TableSecurity = "security"
+
+// Keys of the security table.
+const (
+	keyringKey    = "keyring"
+	joinKeyPrefix = "join/"
+	nodeKeyPrefix = "node/"
+)
+
+var (
+	// ErrNoJoinToken is returned by an enrolment whose join token is unknown.
+	ErrNoJoinToken = errors.New("state: unknown or revoked join token: create one with `central node join-token create`")
+	// ErrNoCredential is returned when revoking a node that has no credentials.
+	ErrNoCredential = errors.New("state: node has no MQTT credentials (was it enrolled?)")
+)
+
+// SecurityEntry is one row of the security table; exactly one of Keyring,
+// Join and Node is set.
+type SecurityEntry struct {
+	Key         string          `json:"key"`
+	Keyring     *Keyring        `json:"keyring,omitempty"`
+	Join        *JoinToken      `json:"join,omitempty"`
+	Node        *NodeCredential `json:"node,omitempty"`
+	CreateIndex uint64          `json:"create_index"`
+	ModifyIndex uint64          `json:"modify_index"`
+}
+
+// SigningKey is an Ed25519 key pair central signs messages with.
+type SigningKey struct {
+	ID      string `json:"id"`
+	Private []byte `json:"private"` // ed25519.PrivateKey
+	Public  []byte `json:"public"`
+	Created int64  `json:"created"` // unix ms
+}
+
+// Keyring holds central's signing keys (the active one first; the one
+// before it keeps co-signing after a rotation) and the MQTT credentials of
+// central's own broker client.
+type Keyring struct {
+	Keys            []SigningKey `json:"keys"`
+	CentralUsername string       `json:"central_username"`
+	CentralPassword string       `json:"central_password"`
+}
+
+// JoinToken lets agents enrol. Only its SHA-256 hash is stored.
+type JoinToken struct {
+	Hash        string `json:"hash"` // hex SHA-256 of the secret
+	Description string `json:"description,omitempty"`
+	Created     int64  `json:"created"` // unix ms
+}
+
+// NodeCredential is an enrolled node's MQTT login. PasswordHash is in
+// Mosquitto's password_file format ($7$ PBKDF2-SHA512), so the same hash
+// serves the embedded broker and `central mqtt export-auth`.
+type NodeCredential struct {
+	NodeID       string `json:"node_id"`
+	Name         string `json:"name,omitempty"`
+	Username     string `json:"username"`
+	PasswordHash string `json:"password_hash"`
+	Created      int64  `json:"created"` // unix ms
+}
+
+// SecurityOp changes the security table; exactly one field is set.
+type SecurityOp struct {
+	// InitKeyring stores the keyring if none exists (else does nothing).
+	InitKeyring *Keyring `json:"init_keyring,omitempty"`
+	// RotateKey makes a new key active; the previous active key keeps
+	// co-signing and any older one is dropped.
+	RotateKey       *SigningKey `json:"rotate_key,omitempty"`
+	UpsertJoinToken *JoinToken  `json:"upsert_join_token,omitempty"`
+	DeleteJoinToken string      `json:"delete_join_token,omitempty"` // hash
+	// Enroll stores a node credential if TokenHash names a join token.
+	Enroll     *Enroll `json:"enroll,omitempty"`
+	RevokeNode string  `json:"revoke_node,omitempty"` // node id
+}
+
+// Enroll is an enrolment: a join token's hash and the credential issued.
+type Enroll struct {
+	TokenHash  string          `json:"token_hash"`
+	Credential *NodeCredential `json:"credential"`
+}
+
+func securitySchema() *memdb.TableSchema {
+	return &memdb.TableSchema{
+		Name: TableSecurity,
+		Indexes: map[string]*memdb.IndexSchema{
+			"id": idIndex(func(o any) ([]string, bool) { return []string{o.(*SecurityEntry).Key}, true }),
+		},
+	}
+}
+
+func securityOps(op *Op) int {
+	if op.Security != nil {
+		return 1
+	}
+	return 0
+}
+
+// applySecurity applies op if it is a security op; ok is false otherwise.
+func (a *applier) applySecurity(op *Op) (ok bool, err error) {
+	o := op.Security
+	if o == nil {
+		return false, nil
+	}
+	switch {
+	case o.InitKeyring != nil:
+		if firstTxn[*SecurityEntry](a.txn, TableSecurity, keyringKey) != nil {
+			return true, nil
+		}
+		if len(o.InitKeyring.Keys) == 0 {
+			return true, fmt.Errorf("%w: keyring without a signing key", ErrBadCommand)
+		}
+		a.putSecurity(&SecurityEntry{Key: keyringKey, Keyring: o.InitKeyring})
+	case o.RotateKey != nil:
+		old := firstTxn[*SecurityEntry](a.txn, TableSecurity, keyringKey)
+		if old == nil {
+			return true, fmt.Errorf("%w: no keyring to rotate (start central with -mqtt-auth or enrol a node first)", ErrBadCommand)
+		}
+		kr := *old.Keyring
+		kr.Keys = append([]SigningKey{*o.RotateKey}, kr.Keys[:1]...)
+		a.putSecurity(&SecurityEntry{Key: keyringKey, Keyring: &kr})
+	case o.UpsertJoinToken != nil:
+		if o.UpsertJoinToken.Hash == "" {
+			return true, fmt.Errorf("%w: join token without a hash", ErrBadCommand)
+		}
+		a.putSecurity(&SecurityEntry{Key: joinKeyPrefix + o.UpsertJoinToken.Hash, Join: o.UpsertJoinToken})
+	case o.DeleteJoinToken != "":
+		if e := firstTxn[*SecurityEntry](a.txn, TableSecurity, joinKeyPrefix+o.DeleteJoinToken); e != nil {
+			a.delete(TableSecurity, e)
+		}
+	case o.Enroll != nil:
+		if o.Enroll.Credential == nil || o.Enroll.Credential.NodeID == "" {
+			return true, fmt.Errorf("%w: enrolment without a credential", ErrBadCommand)
+		}
+		if firstTxn[*SecurityEntry](a.txn, TableSecurity, joinKeyPrefix+o.Enroll.TokenHash) == nil {
+			return true, ErrNoJoinToken
+		}
+		a.putSecurity(&SecurityEntry{Key: nodeKeyPrefix + o.Enroll.Credential.NodeID, Node: o.Enroll.Credential})
+	case o.RevokeNode != "":
+		e := firstTxn[*SecurityEntry](a.txn, TableSecurity, nodeKeyPrefix+o.RevokeNode)
+		if e == nil {
+			return true, fmt.Errorf("%w: %q", ErrNoCredential, o.RevokeNode)
+		}
+		a.delete(TableSecurity, e)
+	default:
+		return true, fmt.Errorf("%w: security op sets no field", ErrBadCommand)
+	}
+	return true, nil
+}
+
+func (a *applier) putSecurity(e *SecurityEntry) {
+	e.CreateIndex, e.ModifyIndex = a.index, a.index
+	if old := firstTxn[*SecurityEntry](a.txn, TableSecurity, e.Key); old != nil {
+		e.CreateIndex = old.CreateIndex
+	}
+	a.insert(TableSecurity, e)
+}
+
+// Keyring is central's keyring, nil before one was created.
+func (r reader) Keyring() *Keyring {
+	if e := first[*SecurityEntry](r.db, TableSecurity, "id", keyringKey); e != nil {
+		return e.Keyring
+	}
+	return nil
+}
+
+// JoinTokenByHash returns the join token with this hash, or nil.
+func (r reader) JoinTokenByHash(hash string) *JoinToken {
+	if e := first[*SecurityEntry](r.db, TableSecurity, "id", joinKeyPrefix+hash); e != nil {
+		return e.Join
+	}
+	return nil
+}
+
+// NodeCredential returns an enrolled node's credential, or nil.
+func (r reader) NodeCredential(nodeID string) *NodeCredential {
+	if e := first[*SecurityEntry](r.db, TableSecurity, "id", nodeKeyPrefix+nodeID); e != nil {
+		return e.Node
+	}
+	return nil
+}
+
+// NodeCredentials lists every enrolled node's credential, by node id.
+func (r reader) NodeCredentials() []*NodeCredential {
+	var out []*NodeCredential
+	for _, e := range collect[*SecurityEntry](r.get(TableSecurity, "id")) {
+		if e.Node != nil {
+			out = append(out, e.Node)
+		}
+	}
+	return out
+}
+
+func (s *Store) Keyring() *Keyring                        { return s.live().Keyring() }
+func (s *Store) JoinTokenByHash(hash string) *JoinToken   { return s.live().JoinTokenByHash(hash) }
+func (s *Store) NodeCredential(id string) *NodeCredential { return s.live().NodeCredential(id) }
+func (s *Store) NodeCredentials() []*NodeCredential       { return s.live().NodeCredentials() }
