@@ -197,6 +197,7 @@ func clientUpdateOp(nodeID string, allocs []protocol.AllocUpdate, now int64) (*s
 			ClientDescription: u.Description,
 			TaskStates:        taskStates(u.TaskStates),
 			ModifyTime:        u.Time * 1e6,
+			Seq:               u.Seq,
 			Services:          serviceRegs(u.Services),
 		})
 	}
@@ -251,7 +252,7 @@ func nodeFromHello(h *protocol.Hello, now int64) *structs.Node {
 		ID: h.NodeID, Name: name, Datacenter: dc, Status: structs.NodeReady,
 		Drivers: h.Drivers, Attributes: h.Attributes, Meta: h.Meta,
 		Resources: structs.Resources{CPU: h.Resources.CPU, MemoryMB: h.Resources.MemoryMB, Cores: h.Resources.Cores},
-		Eligible:  true, Version: h.Version, Boot: h.Boot, StatusUpdatedAt: now,
+		Eligible:  true, Version: h.Version, Boot: h.Boot, StatusUpdatedAt: now, LastSeq: h.Seq,
 	}
 }
 

@@ -204,6 +204,13 @@ func (a *applier) clientUpdate(op *ClientUpdate) error {
 			a.res.Ignored++
 			continue
 		}
+		if u.Seq != 0 && u.Seq <= old.ClientSeq && old.ClientStatus != protocol.AllocUnknown {
+			// A replay or duplicate of a report already applied. (An
+			// unknown alloc takes its agent's report whatever its number:
+			// central, not the agent, changed it since.)
+			a.res.Ignored++
+			continue
+		}
 		if old.ClientStatus == "lost" {
 			// Central gave up on it and placed a replacement; a node that
 			// comes back late cannot revive it (its desired state tells
@@ -212,6 +219,7 @@ func (a *applier) clientUpdate(op *ClientUpdate) error {
 			continue
 		}
 		c := *old
+		c.ClientSeq = max(old.ClientSeq, u.Seq)
 		if u.ClientStatus != "" {
 			c.ClientStatus = u.ClientStatus
 		}

@@ -41,7 +41,15 @@ func (a *applier) upsertNode(n *structs.Node) error {
 	if old := firstTxn[*structs.Node](a.txn, TableNodes, n.ID); old != nil {
 		n.CreateIndex = old.CreateIndex
 		n.Drain, n.Eligible = old.Drain, old.Eligible
-		n.LastSeq = max(n.LastSeq, old.LastSeq)
+		if n.Boot != old.Boot && n.LastSeq < old.LastSeq {
+			// The agent restarted with a sequence counter below what we
+			// applied: it lost its state file and numbers from 1 again.
+			// Forget the old numbers, or its new reports would look like
+			// replays.
+			a.resetClientSeqs(n.ID)
+		} else {
+			n.LastSeq = max(n.LastSeq, old.LastSeq)
+		}
 	} else {
 		n.CreateIndex = a.index
 	}
@@ -77,4 +85,24 @@ func (a *applier) nodeEligibility(op *NodeEligibility) error {
 	n.ModifyIndex = a.index
 	a.insert(TableNodes, &n)
 	return nil
+}
+
+// resetClientSeqs forgets the applied sequence numbers of a node's allocs.
+func (a *applier) resetClientSeqs(nodeID string) {
+	it, err := a.txn.Get(TableAllocs, "node", nodeID)
+	if err != nil {
+		panic("BUG: allocs by node index: " + err.Error())
+	}
+	var reset []*structs.Allocation
+	for obj := it.Next(); obj != nil; obj = it.Next() {
+		if al := obj.(*structs.Allocation); al.ClientSeq != 0 {
+			c := *al
+			c.ClientSeq = 0
+			c.ModifyIndex = a.index
+			reset = append(reset, &c)
+		}
+	}
+	for _, c := range reset {
+		a.insert(TableAllocs, c)
+	}
 }

@@ -74,14 +74,17 @@ type Allocation struct {
 	ClientDescription  string                `json:"client_description,omitempty"`
 	TaskStates         map[string]*TaskState `json:"task_states"`
 	Score              float64               `json:"score"` // node rank at placement
-	Metrics            *AllocMetric          `json:"metrics,omitempty"`
-	PreviousAllocation string                `json:"previous_allocation,omitempty"`
-	NextAllocation     string                `json:"next_allocation,omitempty"`
-	Events             []AllocEvent          `json:"events,omitempty"` // Reconnected, Lost, ...
-	CreateIndex        uint64                `json:"create_index"`
-	ModifyIndex        uint64                `json:"modify_index"`
-	CreateTime         int64                 `json:"create_time"` // unix ns
-	ModifyTime         int64                 `json:"modify_time"` // unix ns
+	// ClientSeq is the highest agent sequence number applied to this
+	// allocation: replays and duplicates with a lower one are ignored.
+	ClientSeq          uint64       `json:"client_seq,omitempty"`
+	Metrics            *AllocMetric `json:"metrics,omitempty"`
+	PreviousAllocation string       `json:"previous_allocation,omitempty"`
+	NextAllocation     string       `json:"next_allocation,omitempty"`
+	Events             []AllocEvent `json:"events,omitempty"` // Reconnected, Lost, ...
+	CreateIndex        uint64       `json:"create_index"`
+	ModifyIndex        uint64       `json:"modify_index"`
+	CreateTime         int64        `json:"create_time"` // unix ns
+	ModifyTime         int64        `json:"modify_time"` // unix ns
 }
 
 // AllocPort is a port assigned to an allocation.
