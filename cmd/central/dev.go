@@ -107,7 +107,7 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "Error: job %s was not submitted (exit %d)\n", job, code)
 		}
 	}
-	fmt.Fprintf(stdout, "==> Running. Try: CENTRAL_ADDR=%s central job status; Ctrl-C stops everything.\n", addr)
+	fmt.Fprintf(stdout, "==> Running. Web UI: %s/ui/  CLI: CENTRAL_ADDR=%s central job status  Ctrl-C stops everything.\n", addr, addr)
 	select {
 	case <-ctx.Done():
 	case err := <-agentDone:
