@@ -13,8 +13,10 @@ import (
 	"net"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/hooks/auth"
+	allow "github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
+
+	"github.com/tether-edge/tether/protocol"
 )
 
 // Broker is a running embedded broker.
@@ -26,6 +28,12 @@ type Broker struct {
 // Start listens on addr ("127.0.0.1:0" picks a free port) and serves MQTT
 // until Close.
 func Start(addr string, logger *slog.Logger) (*Broker, error) {
+	return StartAuth(addr, logger, nil, protocol.Topics{})
+}
+
+// StartAuth is Start with client authentication and topic ACLs enforced
+// by auth (auth.go); a nil auth lets every client do anything.
+func StartAuth(addr string, logger *slog.Logger, auth Authority, topics protocol.Topics) (*Broker, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("embedded broker: listen on %s: %w (is another broker running there? pick another with -mqtt)", addr, err)
@@ -37,7 +45,11 @@ func Start(addr string, logger *slog.Logger) (*Broker, error) {
 		Logger:       logger.With("component", "broker"),
 		Capabilities: caps,
 	})
-	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
+	var hook mqtt.Hook = new(allow.AllowHook)
+	if auth != nil {
+		hook = &authHook{auth: auth, topics: topics}
+	}
+	if err := srv.AddHook(hook, nil); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("embedded broker: %w", err)
 	}

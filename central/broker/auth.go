@@ -1,0 +1,151 @@
+package broker
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/pbkdf2"
+	"crypto/rand"
+	"crypto/sha512"
+	"encoding/base64"
+	"strconv"
+	"strings"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/tether-edge/tether/protocol"
+)
+
+// Authority tells the broker who a client is. Start with a nil Authority
+// lets every client in (the default); with one, the broker refuses
+// anonymous and unknown clients and enforces NodeRules.
+type Authority interface {
+	// Login checks a CONNECT's username and password. It returns whether
+	// they are valid and whether the client is central's own.
+	Login(username, password string) (ok, central bool)
+	// Known reports whether username still has credentials (a revoked
+	// node loses every right at once, connected or not).
+	Known(username string) (ok, central bool)
+}
+
+// Mosquitto's password_file hash ($7$, PBKDF2-SHA512), so one stored hash
+// serves the embedded broker and an exported password_file.
+const (
+	pwIterations = 101
+	pwSaltLen    = 12
+	pwHashLen    = 64
+)
+
+// HashPassword hashes pw in Mosquitto 2.0's password_file format:
+// $7$<iterations>$<base64 salt>$<base64 PBKDF2-SHA512>.
+func HashPassword(pw string) (string, error) {
+	salt := make([]byte, pwSaltLen)
+	if _, err := rand.Read(salt); err != nil {
+		return "", err
+	}
+	sum, err := pbkdf2.Key(sha512.New, pw, salt, pwIterations, pwHashLen)
+	if err != nil {
+		return "", err
+	}
+	return "$7$" + strconv.Itoa(pwIterations) + "$" + base64.StdEncoding.EncodeToString(salt) + "$" + base64.StdEncoding.EncodeToString(sum), nil
+}
+
+// CheckPassword reports whether pw matches a HashPassword hash. Malformed
+// hashes never match.
+func CheckPassword(hash, pw string) bool {
+	parts := strings.Split(hash, "$")
+	if len(parts) != 5 || parts[0] != "" || parts[1] != "7" {
+		return false
+	}
+	iter, err := strconv.Atoi(parts[2])
+	if err != nil || iter < 1 || iter > 1_000_000 {
+		return false
+	}
+	salt, err1 := base64.StdEncoding.DecodeString(parts[3])
+	want, err2 := base64.StdEncoding.DecodeString(parts[4])
+	if err1 != nil || err2 != nil || len(want) == 0 || len(want) > 128 {
+		return false
+	}
+	got, err := pbkdf2.Key(sha512.New, pw, salt, iter, len(want))
+	return err == nil && hmac.Equal(got, want)
+}
+
+// NodeRules are the topics one node's client may use (the same rules are
+// exported for Mosquitto by MosquittoACL): publish its hello, hb, up and
+// online topics and replies to log requests; subscribe to its desired,
+// ack and logs topics and to every service.
+type NodeRules struct {
+	Topics protocol.Topics
+	NodeID string
+}
+
+// Publish lists the exact topics the node may publish on; LogsReply
+// (<p>/node/<id>/logs/<request>) is allowed besides.
+func (r NodeRules) Publish() []string {
+	t := r.Topics
+	return []string{t.Hello(r.NodeID), t.Heartbeat(r.NodeID), t.Up(r.NodeID), t.Online(r.NodeID)}
+}
+
+// Subscribe lists the exact filters the node may subscribe to; filters
+// under ServicePrefix are allowed besides.
+func (r NodeRules) Subscribe() []string {
+	t := r.Topics
+	return []string{t.Desired(r.NodeID), t.Ack(r.NodeID), t.Logs(r.NodeID)}
+}
+
+// ServicePrefix is the prefix of the service topics every node may read.
+func (r NodeRules) ServicePrefix() string { return r.Topics.Service("") }
+
+// Allows reports whether the node may publish (write) or subscribe to topic.
+func (r NodeRules) Allows(topic string, write bool) bool {
+	if write {
+		for _, p := range r.Publish() {
+			if topic == p {
+				return true
+			}
+		}
+		node, req, ok := r.Topics.ParseLogs(topic)
+		return ok && node == r.NodeID && req != ""
+	}
+	for _, s := range r.Subscribe() {
+		if topic == s {
+			return true
+		}
+	}
+	return strings.HasPrefix(topic, r.ServicePrefix()) && len(topic) > len(r.ServicePrefix())
+}
+
+// authHook is the mochi hook enforcing an Authority: usernames are node
+// ids (or central's own username).
+type authHook struct {
+	mqtt.HookBase
+	auth   Authority
+	topics protocol.Topics
+}
+
+func (h *authHook) ID() string { return "tether-auth" }
+
+func (h *authHook) Provides(b byte) bool {
+	return bytes.Contains([]byte{mqtt.OnConnectAuthenticate, mqtt.OnACLCheck}, []byte{b})
+}
+
+func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
+	user, pw := string(pk.Connect.Username), string(pk.Connect.Password)
+	if user == "" {
+		return false // anonymous
+	}
+	ok, _ := h.auth.Login(user, pw)
+	return ok
+}
+
+func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
+	user := string(cl.Properties.Username)
+	ok, central := h.auth.Known(user)
+	switch {
+	case !ok:
+		return false
+	case central:
+		return true
+	}
+	return NodeRules{Topics: h.topics, NodeID: user}.Allows(topic, write)
+}

@@ -1,0 +1,50 @@
+package broker
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/tether-edge/tether/protocol"
+)
+
+// MosquittoUser is one login for a Mosquitto password_file.
+type MosquittoUser struct {
+	Username     string
+	PasswordHash string // HashPassword format
+	NodeID       string // "" for central's own user (full access)
+}
+
+// MosquittoFiles renders a password_file and an acl_file that give
+// Mosquitto exactly the embedded broker's rules (NodeRules): central's
+// user reads and writes everything, each node only its own topics, and
+// nobody else anything (run Mosquitto with allow_anonymous false).
+func MosquittoFiles(topics protocol.Topics, users []MosquittoUser) (passwordFile, aclFile string, err error) {
+	sort.Slice(users, func(i, j int) bool { return users[i].Username < users[j].Username })
+	var pw, acl strings.Builder
+	acl.WriteString("# Written by `central mqtt export-auth`; do not edit: re-export instead.\n")
+	for _, u := range users {
+		if strings.ContainsAny(u.Username, ":\n\r ") || u.Username == "" || !strings.HasPrefix(u.PasswordHash, "$7$") {
+			return "", "", fmt.Errorf("mosquitto export: user %q cannot be written to a password_file", u.Username)
+		}
+		fmt.Fprintf(&pw, "%s:%s\n", u.Username, u.PasswordHash)
+		fmt.Fprintf(&acl, "\nuser %s\n", u.Username)
+		if u.NodeID == "" {
+			acl.WriteString("topic readwrite #\n")
+			continue
+		}
+		if !protocol.ValidID(u.NodeID) || strings.ContainsAny(u.NodeID, " \n\r") {
+			return "", "", fmt.Errorf("mosquitto export: node id %q cannot be written to an acl_file", u.NodeID)
+		}
+		r := NodeRules{Topics: topics, NodeID: u.NodeID}
+		for _, t := range r.Publish() {
+			fmt.Fprintf(&acl, "topic write %s\n", t)
+		}
+		fmt.Fprintf(&acl, "topic write %s/+\n", topics.Logs(u.NodeID))
+		for _, t := range r.Subscribe() {
+			fmt.Fprintf(&acl, "topic read %s\n", t)
+		}
+		fmt.Fprintf(&acl, "topic read %s#\n", r.ServicePrefix())
+	}
+	return pw.String(), acl.String(), nil
+}
