@@ -15,6 +15,7 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	allow "github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/tether-edge/tether/protocol"
 )
@@ -72,3 +73,13 @@ func (b *Broker) URL() string { return "tcp://" + b.addr.String() }
 
 // Close stops the broker and disconnects its clients.
 func (b *Broker) Close() error { return b.srv.Close() }
+
+// DisconnectUser disconnects every client logged in as username (a revoked
+// node), so it keeps no subscription.
+func (b *Broker) DisconnectUser(username string) {
+	for _, cl := range b.srv.Clients.GetAll() {
+		if string(cl.Properties.Username) == username {
+			b.srv.DisconnectClient(cl, packets.ErrNotAuthorized)
+		}
+	}
+}

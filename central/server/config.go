@@ -45,6 +45,10 @@ type Config struct {
 	// ServiceJSONMirror also publishes every service set as JSON, retained,
 	// on <prefix>/svc-json/<name> (config key service_json_mirror).
 	ServiceJSONMirror bool
+	// MQTTAuth makes the embedded broker refuse anonymous clients and
+	// enforce per-node topic ACLs, and central authenticate to its brokers
+	// with the cluster's generated login (docs/security.md).
+	MQTTAuth bool
 	// DevMode shortens Raft timeouts for a fast single-server start.
 	DevMode bool
 }

@@ -44,6 +44,7 @@ func (s *Server) handler(apiH http.Handler) http.Handler {
 	mux.Handle("DELETE /v1/operator/raft/peer", s.leaderOnly(guard(true, s.handleRemovePeer)))
 	mux.Handle("GET /v1/operator/snapshot", s.leaderOnly(guard(false, s.handleSnapshotSave)))
 	mux.Handle("PUT /v1/operator/snapshot", s.leaderOnly(guard(true, s.handleSnapshotRestore)))
+	s.securityRoutes(mux, guard) // security.go
 	mux.Handle("/", s.leaderOnly(apiH))
 	return mux
 }

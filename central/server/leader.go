@@ -51,7 +51,15 @@ func startLeader(s *Server) (*leader, error) {
 	defer ccancel()
 	brokers, mirror := s.gatewayBrokers()
 	l.brokers = brokers
+	mqttUser, mqttPass, err := s.securitySetup() // security.go
+	if err != nil {
+		cancel()
+		return nil, err
+	}
 	gw, err := gateway.Connect(cctx, gateway.Config{
+		Username:     mqttUser,
+		Password:     mqttPass,
+		SigningKeys:  s.signingKeys,
 		Brokers:      brokers,
 		Sites:        gatewaySites(s.cfg.Sites),
 		MirrorShared: mirror,

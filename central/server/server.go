@@ -83,7 +83,7 @@ func New(cfg Config, logger *slog.Logger, logOut io.Writer) (*Server, error) {
 
 	s.brokers = cfg.Brokers
 	if len(s.brokers) == 0 {
-		b, err := broker.Start(cfg.MQTTAddr, logger)
+		b, err := s.startBroker() // security.go
 		if err != nil {
 			return nil, err
 		}

@@ -1,0 +1,261 @@
+package server
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/tether-edge/tether/central/broker"
+	"github.com/tether-edge/tether/central/state"
+	"github.com/tether-edge/tether/protocol"
+)
+
+// Agent identity and signing (docs/security.md). Endpoints:
+//
+//	POST   /v1/enroll                      an agent trades a join token for a node id, MQTT login and central's key
+//	POST   /v1/security/join-token         create a join token (operator write); its secret is shown once
+//	DELETE /v1/security/node/{id}          revoke an enrolled node's MQTT login (operator write)
+//	POST   /v1/security/keyring/rotate     new signing key; the previous one co-signs (operator write)
+//	GET    /v1/security/mosquitto          password_file + acl_file for a site's Mosquitto (operator write)
+
+// centralMQTTUser is the MQTT username of central's own broker client.
+const centralMQTTUser = "tether-central"
+
+// EnrollRequest is the body of POST /v1/enroll.
+type EnrollRequest struct {
+	JoinToken string `json:"join_token"`
+	Name      string `json:"name"`
+}
+
+// EnrollResponse is what an enrolled agent stores in its data dir.
+type EnrollResponse struct {
+	NodeID           string `json:"node_id"`
+	MQTTUsername     string `json:"mqtt_username"`
+	MQTTPassword     string `json:"mqtt_password"`
+	SigningPublicKey []byte `json:"signing_public_key"` // Ed25519, base64 in JSON
+}
+
+// JoinTokenResponse is the answer to POST /v1/security/join-token.
+type JoinTokenResponse struct {
+	Secret string `json:"secret"`
+}
+
+// MosquittoAuth is the answer to GET /v1/security/mosquitto.
+type MosquittoAuth struct {
+	PasswordFile string `json:"password_file"`
+	ACLFile      string `json:"acl_file"`
+}
+
+// storeAuthority checks broker logins against the replicated state.
+type storeAuthority struct{ store *state.Store }
+
+func (a storeAuthority) Login(user, pw string) (ok, central bool) {
+	if kr := a.store.Keyring(); kr != nil && user == kr.CentralUsername {
+		return subtle.ConstantTimeCompare([]byte(pw), []byte(kr.CentralPassword)) == 1, true
+	}
+	c := a.store.NodeCredential(user)
+	return c != nil && broker.CheckPassword(c.PasswordHash, pw), false
+}
+
+func (a storeAuthority) Known(user string) (ok, central bool) {
+	if kr := a.store.Keyring(); kr != nil && user == kr.CentralUsername {
+		return true, true
+	}
+	return a.store.NodeCredential(user) != nil, false
+}
+
+// securitySetup runs when this server takes up leadership: with
+// -mqtt-auth it makes sure a keyring exists and returns central's MQTT
+// login for the gateway.
+func (s *Server) securitySetup() (user, pw string, err error) {
+	if !s.cfg.MQTTAuth {
+		return "", "", nil
+	}
+	kr, err := s.ensureKeyring()
+	if err != nil {
+		return "", "", err
+	}
+	return kr.CentralUsername, kr.CentralPassword, nil
+}
+
+// ensureKeyring creates the keyring through Raft if there is none.
+func (s *Server) ensureKeyring() (*state.Keyring, error) {
+	if kr := s.store.Keyring(); kr != nil {
+		return kr, nil
+	}
+	k, err := newSigningKey()
+	if err != nil {
+		return nil, err
+	}
+	kr := &state.Keyring{Keys: []state.SigningKey{k}, CentralUsername: centralMQTTUser, CentralPassword: randomSecret()}
+	if _, err := s.apply(&state.Command{Ops: []state.Op{{Security: &state.SecurityOp{InitKeyring: kr}}}}); err != nil {
+		return nil, fmt.Errorf("server: create the signing keyring: %w", err)
+	}
+	if kr := s.store.Keyring(); kr != nil {
+		return kr, nil
+	}
+	return nil, errors.New("server: keyring missing after it was created")
+}
+
+// signingKeys are the keys the gateway signs with: none until a keyring exists.
+func (s *Server) signingKeys() []ed25519.PrivateKey {
+	kr := s.store.Keyring()
+	if kr == nil {
+		return nil
+	}
+	out := make([]ed25519.PrivateKey, 0, len(kr.Keys))
+	for _, k := range kr.Keys {
+		out = append(out, ed25519.PrivateKey(k.Private))
+	}
+	return out
+}
+
+func newSigningKey() (state.SigningKey, error) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return state.SigningKey{}, fmt.Errorf("server: generate signing key: %w", err)
+	}
+	sum := sha256.Sum256(pub)
+	return state.SigningKey{ID: hex.EncodeToString(sum[:8]), Private: priv, Public: pub, Created: time.Now().UnixMilli()}, nil
+}
+
+func randomSecret() string {
+	b := make([]byte, 24)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func hashJoinToken(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// securityRoutes adds the endpoints above; guard checks operator rights.
+func (s *Server) securityRoutes(mux *http.ServeMux, guard func(bool, http.HandlerFunc) http.Handler) {
+	mux.Handle("POST /v1/enroll", s.leaderOnly(http.HandlerFunc(s.handleEnroll)))
+	mux.Handle("POST /v1/security/join-token", s.leaderOnly(guard(true, s.handleJoinTokenCreate)))
+	mux.Handle("DELETE /v1/security/node/{id}", s.leaderOnly(guard(true, s.handleRevokeNode)))
+	mux.Handle("POST /v1/security/keyring/rotate", s.leaderOnly(guard(true, s.handleKeyringRotate)))
+	mux.Handle("GET /v1/security/mosquitto", guard(true, s.handleMosquittoExport))
+}
+
+func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) {
+	var req EnrollRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&req); err != nil {
+		writeErr(w, http.StatusBadRequest, "enroll: body must be JSON {\"join_token\": ..., \"name\": ...}: "+err.Error())
+		return
+	}
+	hash := hashJoinToken(req.JoinToken)
+	if req.JoinToken == "" || s.store.JoinTokenByHash(hash) == nil {
+		writeErr(w, http.StatusForbidden, "enroll: unknown join token: create one with `central node join-token create`")
+		return
+	}
+	kr, err := s.ensureKeyring()
+	if err != nil {
+		writeErr(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	id := make([]byte, 16)
+	rand.Read(id)
+	h := hex.EncodeToString(id)
+	nodeID := h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	pw := randomSecret()
+	pwHash, err := broker.HashPassword(pw)
+	if err != nil {
+		writeErr(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	cred := &state.NodeCredential{NodeID: nodeID, Name: req.Name, Username: nodeID, PasswordHash: pwHash, Created: time.Now().UnixMilli()}
+	if _, err := s.apply(&state.Command{Ops: []state.Op{{Security: &state.SecurityOp{Enroll: &state.Enroll{TokenHash: hash, Credential: cred}}}}}); err != nil {
+		code := http.StatusInternalServerError
+		if errors.Is(err, state.ErrNoJoinToken) {
+			code = http.StatusForbidden
+		}
+		writeErr(w, code, "enroll: "+err.Error())
+		return
+	}
+	s.log.Info("node enrolled", "node_id", nodeID, "name", req.Name)
+	writeJSONBody(w, &EnrollResponse{NodeID: nodeID, MQTTUsername: nodeID, MQTTPassword: pw, SigningPublicKey: kr.Keys[0].Public})
+}
+
+func (s *Server) handleJoinTokenCreate(w http.ResponseWriter, r *http.Request) {
+	secret := randomSecret()
+	op := state.Op{Security: &state.SecurityOp{UpsertJoinToken: &state.JoinToken{Hash: hashJoinToken(secret), Description: r.URL.Query().Get("description"), Created: time.Now().UnixMilli()}}}
+	if _, err := s.apply(&state.Command{Ops: []state.Op{op}}); err != nil {
+		writeErr(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSONBody(w, &JoinTokenResponse{Secret: secret})
+}
+
+func (s *Server) handleRevokeNode(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if _, err := s.apply(&state.Command{Ops: []state.Op{{Security: &state.SecurityOp{RevokeNode: id}}}}); err != nil {
+		code := http.StatusInternalServerError
+		if errors.Is(err, state.ErrNoCredential) {
+			code = http.StatusNotFound
+		}
+		writeErr(w, code, "revoke node "+id+": "+err.Error())
+		return
+	}
+	if s.broker != nil {
+		s.broker.DisconnectUser(id)
+	}
+	s.log.Info("node credentials revoked", "node_id", id)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) handleKeyringRotate(w http.ResponseWriter, r *http.Request) {
+	if s.store.Keyring() == nil {
+		writeErr(w, http.StatusConflict, "keyring rotate: there is no keyring yet (start central with -mqtt-auth or enrol a node first)")
+		return
+	}
+	k, err := newSigningKey()
+	if err == nil {
+		_, err = s.apply(&state.Command{Ops: []state.Op{{Security: &state.SecurityOp{RotateKey: &k}}}})
+	}
+	if err != nil {
+		writeErr(w, http.StatusInternalServerError, "keyring rotate: "+err.Error())
+		return
+	}
+	writeJSONBody(w, map[string]string{"active_key": k.ID})
+}
+
+func (s *Server) handleMosquittoExport(w http.ResponseWriter, r *http.Request) {
+	kr := s.store.Keyring()
+	if kr == nil {
+		writeErr(w, http.StatusConflict, "mqtt export-auth: there is no keyring yet (start central with -mqtt-auth or enrol a node first)")
+		return
+	}
+	centralHash, err := broker.HashPassword(kr.CentralPassword)
+	if err != nil {
+		writeErr(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	users := []broker.MosquittoUser{{Username: kr.CentralUsername, PasswordHash: centralHash}}
+	for _, c := range s.store.NodeCredentials() {
+		users = append(users, broker.MosquittoUser{Username: c.Username, PasswordHash: c.PasswordHash, NodeID: c.NodeID})
+	}
+	pw, acl, err := broker.MosquittoFiles(protocol.Topics{Prefix: s.cfg.TopicPrefix}, users)
+	if err != nil {
+		writeErr(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSONBody(w, &MosquittoAuth{PasswordFile: pw, ACLFile: acl})
+}
+
+// startBroker starts the embedded broker, enforcing logins with -mqtt-auth.
+func (s *Server) startBroker() (*broker.Broker, error) {
+	if !s.cfg.MQTTAuth {
+		return broker.Start(s.cfg.MQTTAddr, s.log)
+	}
+	return broker.StartAuth(s.cfg.MQTTAddr, s.log, storeAuthority{s.store}, protocol.Topics{Prefix: s.cfg.TopicPrefix})
+}
