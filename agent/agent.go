@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"github.com/tether-edge/tether/agent/artifact"
@@ -62,6 +63,9 @@ type Counters struct {
 	Acked     uint64 // outbox entries deleted by acks
 	// SvcMalformed counts svc/<name> payloads dropped as malformed.
 	SvcMalformed uint64
+	// BadSignature counts desired states and service sets dropped because
+	// they were unsigned or not signed with central's pinned key.
+	BadSignature uint64
 }
 
 // Agent is the edge agent.
@@ -85,7 +89,11 @@ type Agent struct {
 	runnerDone chan string
 
 	malformed, stale, applied, acked atomic.Uint64
-	logs                             logStreams // task log requests (logs.go)
+	badSig                           atomic.Uint64
+	// pinned is central's signing key from enrolment (nil: not enrolled,
+	// messages are not verified).
+	pinned ed25519.PublicKey
+	logs   logStreams // task log requests (logs.go)
 
 	ran       atomic.Bool
 	closeOnce sync.Once
@@ -134,6 +142,14 @@ func New(opts Options) (*Agent, error) {
 		st.Close()
 		return nil, err
 	}
+	enr, err := loadOrEnrol(context.Background(), cfg) // enroll.go
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	if enr != nil {
+		nodeID = enr.NodeID
+	}
 	if moved != "" {
 		log.Warn("started with empty state after moving a corrupt state file aside; waiting for central's desired state", "moved_to", moved)
 	}
@@ -153,6 +169,11 @@ func New(opts Options) (*Agent, error) {
 		allocs:     map[string]*allocEntry{},
 		svc:        svccache.New(st, log.With("component", "svccache")),
 	}
+	var user, pass string
+	if enr != nil {
+		a.pinned = ed25519.PublicKey(enr.SigningPublicKey)
+		user, pass = enr.MQTTUsername, enr.MQTTPassword
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	a.fp = fingerprint.Fingerprinter{Root: opts.FingerprintRoot, Version: opts.Version, Addrs: opts.Addrs, Logger: log}.Run(ctx, opts.Drivers)
@@ -166,6 +187,8 @@ func New(opts Options) (*Agent, error) {
 		WillTopic:     a.topics.Online(nodeID),
 		WillPayload:   will,
 		RetryInterval: opts.RetryInterval,
+		Username:      user,
+		Password:      pass,
 		Logger:        a.log.With("component", "mqtt"),
 	}, a.events)
 	return a, nil
@@ -177,7 +200,7 @@ func (a *Agent) NodeID() string { return a.nodeID }
 // Counters returns a snapshot of the agent's counters. Safe from any goroutine.
 func (a *Agent) Counters() Counters {
 	return Counters{Malformed: a.malformed.Load(), Stale: a.stale.Load(), Applied: a.applied.Load(), Acked: a.acked.Load(),
-		SvcMalformed: a.svc.Malformed()}
+		SvcMalformed: a.svc.Malformed(), BadSignature: a.badSig.Load()}
 }
 
 // Close releases an Agent that was never Run. Run closes it itself.

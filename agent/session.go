@@ -35,6 +35,9 @@ func (a *Agent) handleMessage(topic string, payload []byte) {
 	}
 	kind, id, ok := a.topics.Parse(topic)
 	if ok && kind == protocol.KindSvc {
+		if !a.verifyService(id, payload) { // verify.go
+			return
+		}
 		if err := a.svc.Update(id, payload); err != nil {
 			a.log.Warn("malformed service set dropped; templates keep the last good one", "service", id, "err", err, "bytes", len(payload))
 		}
@@ -50,6 +53,9 @@ func (a *Agent) handleMessage(topic string, payload []byte) {
 		if err := protocol.Decode(payload, &d); err != nil {
 			a.malformed.Add(1)
 			a.log.Warn("malformed desired state dropped", "err", err, "bytes", len(payload))
+			return
+		}
+		if !a.verifyDesired(&d) { // verify.go
 			return
 		}
 		if d.NodeID != a.nodeID {

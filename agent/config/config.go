@@ -32,7 +32,12 @@ type Config struct {
 	Datacenter string
 	Brokers    []string
 	DataDir    string
-	JoinToken  string // stored for enrolment; not used yet
+	// JoinToken enrols the agent at Central (docs/security.md) when it
+	// holds no credentials yet.
+	JoinToken string
+	// Central is the URL of central's HTTP API the agent enrols at
+	// (e.g. http://10.0.0.1:7600); needed with JoinToken.
+	Central string
 	// Advertise is the IP address the node gives for its tasks' ports and
 	// services (attribute unique.network.ip-address); empty: the first
 	// non-loopback IPv4 address of its interfaces.

@@ -12,7 +12,7 @@ import (
 const MaxFileSize = 1 << 20
 
 // fileKeys are the keys a config file may set, in the order docs list them.
-var fileKeys = []string{"name", "datacenter", "brokers", "data_dir", "join_token", "topic_prefix", "heartbeat", "meta", "log_level", "advertise"}
+var fileKeys = []string{"name", "datacenter", "brokers", "data_dir", "join_token", "central", "topic_prefix", "heartbeat", "meta", "log_level", "advertise"}
 
 // LoadFile reads the config file at path and applies it over cfg.
 func LoadFile(path string, cfg *Config) error {
@@ -234,6 +234,8 @@ func (p *parser) set(cfg *Config, key string, v value) error {
 			cfg.DataDir = v.str
 		case "join_token":
 			cfg.JoinToken = v.str
+		case "central":
+			cfg.Central = v.str
 		case "advertise":
 			cfg.Advertise = v.str
 		case "topic_prefix":

@@ -16,6 +16,7 @@ type Flags struct {
 	brokers    listFlag
 	dataDir    string
 	joinToken  string
+	central    string
 	advertise  string
 	prefix     string
 	heartbeat  time.Duration
@@ -32,7 +33,8 @@ func RegisterFlags(fs *flag.FlagSet) *Flags {
 	fs.StringVar(&f.datacenter, "datacenter", d.Datacenter, "datacenter of this node")
 	fs.Var(&f.brokers, "broker", "MQTT broker `URL` (repeatable; default "+DefaultBroker+")")
 	fs.StringVar(&f.dataDir, "data-dir", d.DataDir, "`dir` for the state file and alloc dirs")
-	fs.StringVar(&f.joinToken, "join-token", "", "enrolment token (stored; not used yet)")
+	fs.StringVar(&f.joinToken, "join-token", "", "join token to enrol at central with (see -central)")
+	fs.StringVar(&f.central, "central", "", "central's HTTP API `URL` to enrol at with -join-token")
 	fs.StringVar(&f.advertise, "advertise", "", "IP address given for this node's task ports and services (default: first non-loopback IPv4)")
 	fs.StringVar(&f.prefix, "topic-prefix", d.TopicPrefix, "MQTT topic prefix")
 	fs.DurationVar(&f.heartbeat, "heartbeat", d.Heartbeat, "heartbeat interval")
@@ -63,6 +65,8 @@ func (f *Flags) Load() (*Config, error) {
 			cfg.DataDir = f.dataDir
 		case "join-token":
 			cfg.JoinToken = f.joinToken
+		case "central":
+			cfg.Central = f.central
 		case "advertise":
 			cfg.Advertise = f.advertise
 		case "topic-prefix":
