@@ -1,0 +1,164 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/tether-edge/tether/protocol"
+)
+
+func authServer(t *testing.T) *Server {
+	t.Helper()
+	s, err := New(Config{
+		DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", RaftAddr: "127.0.0.1:0", MQTTAddr: "127.0.0.1:0",
+		HeartbeatTTL: 10 * time.Second, HeartbeatGrace: -1, DevMode: true, MQTTAuth: true,
+	}, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	eventually(t, 10*time.Second, func() error {
+		if s.currentLeader() == nil || !s.currentLeader().gw.Connected() {
+			return fmt.Errorf("not leading with a connected gateway yet")
+		}
+		return nil
+	})
+	return s
+}
+
+func httpJSON(t *testing.T, method, url string, body, out any) int {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, url, rd)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if out != nil && resp.StatusCode == http.StatusOK {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return resp.StatusCode
+}
+
+func mqttConnect(url, user, pw string) (paho.Client, error) {
+	o := paho.NewClientOptions().AddBroker(url).SetClientID(fmt.Sprintf("t-%s-%d", user, time.Now().UnixNano())).
+		SetAutoReconnect(false).SetConnectTimeout(5 * time.Second)
+	if user != "" {
+		o.SetUsername(user).SetPassword(pw)
+	}
+	c := paho.NewClient(o)
+	tok := c.Connect()
+	tok.WaitTimeout(5 * time.Second)
+	return c, tok.Error()
+}
+
+func TestEnrolAuthenticatedBrokerAndSignedDesired(t *testing.T) {
+	s := authServer(t)
+	base := "http://" + s.HTTPAddr()
+	if _, err := mqttConnect(s.BrokerURLs()[0], "", ""); err == nil {
+		t.Fatal("the broker let an anonymous client in")
+	}
+	var enr EnrollResponse
+	if code := httpJSON(t, "POST", base+"/v1/enroll", EnrollRequest{JoinToken: "guess", Name: "n"}, &enr); code != http.StatusForbidden {
+		t.Fatalf("enrol with a made-up token: %d", code)
+	}
+	var jt JoinTokenResponse
+	if code := httpJSON(t, "POST", base+"/v1/security/join-token", nil, &jt); code != http.StatusOK || jt.Secret == "" {
+		t.Fatalf("create join token: %d", code)
+	}
+	if code := httpJSON(t, "POST", base+"/v1/enroll", EnrollRequest{JoinToken: jt.Secret, Name: "pi"}, &enr); code != http.StatusOK {
+		t.Fatalf("enrol: %d", code)
+	}
+	if enr.NodeID == "" || enr.MQTTPassword == "" || len(enr.SigningPublicKey) != ed25519.PublicKeySize {
+		t.Fatalf("enrolment %+v", enr)
+	}
+	if _, err := mqttConnect(s.BrokerURLs()[0], enr.MQTTUsername, "wrong"); err == nil {
+		t.Fatal("wrong password accepted")
+	}
+	c, err := mqttConnect(s.BrokerURLs()[0], enr.MQTTUsername, enr.MQTTPassword)
+	if err != nil {
+		t.Fatalf("enrolled node cannot connect: %v", err)
+	}
+	defer c.Disconnect(0)
+	tp := protocol.Topics{}
+	got := make(chan *protocol.Desired, 16)
+	c.Subscribe(tp.Desired(enr.NodeID), 1, func(_ paho.Client, m paho.Message) {
+		var d protocol.Desired
+		if protocol.Decode(m.Payload(), &d) == nil {
+			got <- &d
+		}
+	}).Wait()
+	b, _ := protocol.Encode(&protocol.Hello{V: protocol.Version, NodeID: enr.NodeID, Name: "pi", Datacenter: "dc1", Drivers: []string{"exec"},
+		Attributes: map[string]string{"cpu.arch": "arm64", "kernel.name": "linux"}, Resources: protocol.Resources{CPU: 2000, MemoryMB: 1024}})
+	c.Publish(tp.Hello(enr.NodeID), 1, false, b).Wait()
+	eventually(t, 10*time.Second, func() error {
+		if s.store.NodeByID(enr.NodeID) == nil {
+			return fmt.Errorf("node not registered")
+		}
+		return nil
+	})
+	if _, _, err := s.SubmitJob(context.Background(), testJob(1)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(10 * time.Second)
+	for done := false; !done; {
+		select {
+		case d := <-got:
+			if err := protocol.VerifyDesired(d, enr.SigningPublicKey); err != nil {
+				t.Fatalf("desired state not signed with the enrolment key: %v", err)
+			}
+			done = len(d.Allocs) == 1
+		case <-deadline:
+			t.Fatal("no desired state with the job's alloc")
+		}
+	}
+
+	// The Mosquitto export lists central and the node.
+	var ma MosquittoAuth
+	if code := httpJSON(t, "GET", base+"/v1/security/mosquitto", nil, &ma); code != http.StatusOK {
+		t.Fatalf("export: %d", code)
+	}
+	if !strings.Contains(ma.PasswordFile, enr.NodeID+":$7$") || !strings.Contains(ma.ACLFile, "topic write tether/v1/node/"+enr.NodeID+"/hello") {
+		t.Fatalf("export:\n%s\n%s", ma.PasswordFile, ma.ACLFile)
+	}
+
+	// Revoking the node ends its session and its login.
+	if code := httpJSON(t, "DELETE", base+"/v1/security/node/"+enr.NodeID, nil, nil); code != http.StatusNoContent {
+		t.Fatalf("revoke: %d", code)
+	}
+	eventually(t, 5*time.Second, func() error {
+		if c.IsConnectionOpen() {
+			return fmt.Errorf("revoked node still connected")
+		}
+		return nil
+	})
+	if _, err := mqttConnect(s.BrokerURLs()[0], enr.MQTTUsername, enr.MQTTPassword); err == nil {
+		t.Fatal("revoked node reconnected")
+	}
+
+	// Rotation: the new key signs, the old one co-signs.
+	if code := httpJSON(t, "POST", base+"/v1/security/keyring/rotate", nil, nil); code != http.StatusOK {
+		t.Fatalf("rotate: %d", code)
+	}
+	if kr := s.store.Keyring(); len(kr.Keys) != 2 || !bytes.Equal(kr.Keys[1].Public, enr.SigningPublicKey) {
+		t.Fatal("rotation did not keep the old key as co-signer")
+	}
+}
