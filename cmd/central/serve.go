@@ -31,6 +31,7 @@ type fileConfig struct {
 	BootstrapExpect int      `hcl:"bootstrap_expect,optional"`
 	Join            []string `hcl:"join,optional"`
 	ACL             bool     `hcl:"acl,optional"`
+	MQTTAuth        bool     `hcl:"mqtt_auth,optional"`
 	HeartbeatTTL    string   `hcl:"heartbeat_ttl,optional"`
 	HeartbeatGrace  string   `hcl:"heartbeat_grace,optional"`
 	TopicPrefix     string   `hcl:"topic_prefix,optional"`
@@ -107,6 +108,7 @@ func serverFlags(name string, args []string, stderr io.Writer, dev bool) (server
 		fs.StringVar(&grace, "heartbeat-grace", "", "added to the TTL before a silent node is disconnected or down (default 5s; 0s for none)")
 	}
 	fs.BoolVar(&fc.ACL, "acl", false, "enable ACLs (bootstrap required)")
+	fs.BoolVar(&fc.MQTTAuth, "mqtt-auth", false, "embedded broker: refuse anonymous clients, enforce per-node topic ACLs; sign desired state (docs/security.md)")
 	fs.BoolVar(&fc.ServiceJSONMirror, "service-json-mirror", false, "also publish service instances as JSON, retained, on <prefix>/svc-json/<name>")
 	if err := fs.Parse(args); err != nil {
 		return server.Config{}, "", fs, err
@@ -134,6 +136,7 @@ func serverFlags(name string, args []string, stderr io.Writer, dev bool) (server
 		Join:            append(file.Join, join...),
 		BootstrapExpect: max(fc.BootstrapExpect, file.BootstrapExpect),
 		ACL:             fc.ACL || file.ACL,
+		MQTTAuth:        fc.MQTTAuth || file.MQTTAuth,
 		TopicPrefix:     file.TopicPrefix,
 
 		ServiceJSONMirror: fc.ServiceJSONMirror || file.ServiceJSONMirror,
