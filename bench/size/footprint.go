@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/tether-edge/tether/agent/session"
 	"io"
 	"net"
 	"net/http"
@@ -274,7 +275,7 @@ func runtimeFootprint(centralBin, agentBin, arm64Bin string, window, hb time.Dur
 		ka       time.Duration
 		withBoot bool
 	}{
-		{"simulated, same traffic as the agent: keepalive 30s", 30 * time.Second, true},
+		{"simulated: keepalive 30s (the agent's keepalive before it moved to 120s)", 30 * time.Second, true},
 		{"simulated: keepalive 120s", 120 * time.Second, true},
 		{"simulated: keepalive 120s, heartbeat without Boot", 120 * time.Second, false},
 	} {
@@ -325,7 +326,7 @@ func runtimeFootprint(centralBin, agentBin, arm64Bin string, window, hb time.Dur
 	topic := protocol.Topics{}.Heartbeat("00000000-0000-4000-8000-000000000000")
 	rem := 2 + len(topic) + len(hbPayload)
 	mqttHB := 1 + varintLen(rem) + rem
-	fmt.Printf("## Bytes on the wire, idle agent (heartbeat %s, MQTT keepalive 30s, QoS 0 heartbeats)\n\n", hb)
+	fmt.Printf("## Bytes on the wire, idle agent (heartbeat %s, MQTT keepalive %s, QoS 0 heartbeats)\n\n", hb, session.DefaultKeepAlive)
 	fmt.Printf("| what | value |\n|---|---|\n")
 	fmt.Printf("| heartbeat payload (CBOR, with SoC temperature) | %d B |\n", len(hbPayload))
 	fmt.Printf("| heartbeat MQTT PUBLISH (topic %d B) | %d B |\n", len(topic), mqttHB)
