@@ -38,6 +38,9 @@ func verbs() map[string]verb {
 	for k, v := range aclVerbs() { // acl.go
 		vs[k] = v
 	}
+	for k, v := range completionVerbs() { // completion.go
+		vs[k] = v
+	}
 	for k, v := range securityVerbs() { // security.go
 		vs[k] = v
 	}

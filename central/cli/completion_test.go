@@ -1,0 +1,37 @@
+package cli
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestCompletionBash(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := Run([]string{"completion", "bash"}, &out, &errb, func(string) string { return "" }); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	script := out.String()
+	for _, want := range []string{"complete -o filenames -F _central central", `job) COMPREPLY=($(compgen -W "history run status stop submit"`, "dev", "service"} {
+		if !strings.Contains(script, want) {
+			t.Errorf("script lacks %q:\n%s", want, script)
+		}
+	}
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash to run the script")
+	}
+	// Complete "central job st" with the real script.
+	path := filepath.Join(t.TempDir(), "c.sh")
+	os.WriteFile(path, []byte(script+"\nCOMP_WORDS=(central job st); COMP_CWORD=2; _central; echo \"${COMPREPLY[@]}\"\n"), 0o644)
+	got, err := exec.Command(bash, path).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(string(got)) != "status stop" {
+		t.Fatalf("completion of `central job st` = %q, want \"status stop\"", got)
+	}
+}
