@@ -204,3 +204,40 @@ func TestMosquittoExportAuth(t *testing.T) {
 		t.Fatalf("node B is %+v", n)
 	}
 }
+
+// TestEnrolledAgentRunsJob runs the real agent binary against central with
+// -mqtt-auth: it enrols with a join token, logs in to the authenticated
+// embedded broker and runs a job from signed desired state.
+func TestEnrolledAgentRunsJob(t *testing.T) {
+	dir := t.TempDir()
+	c := &cluster{t: t, dir: dir, agents: map[string]*proc{}}
+	c.http = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	mq := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	c.broker = "tcp://" + mq
+	c.centralArgs = []string{"server", "-data-dir", filepath.Join(dir, "central"), "-http", c.http,
+		"-raft", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "-mqtt", mq, "-mqtt-auth"}
+	c.central = start(t, "central", bins.central, c.centralArgs...)
+	c.waitLeader()
+	if _, err := mqttClient(t, c.broker, nil, nil); err == nil {
+		t.Fatal("the embedded broker let an anonymous client in")
+	}
+	out, code := c.cli("node", "join-token", "create")
+	m := regexp.MustCompile(`Join token: (\S+)`).FindStringSubmatch(out)
+	if code != 0 || m == nil {
+		t.Fatalf("join-token create (exit %d): %s", code, out)
+	}
+	c.startAgent("a", "-join-token", m[1], "-central", "http://"+c.http)
+	n := c.waitNode("a", "ready", 20*time.Second)
+	st, err := os.Stat(filepath.Join(dir, "agent-a", "enrolment.json"))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("enrolment file: %v (want mode 0600)", err)
+	}
+	work := t.TempDir()
+	if out, code := c.cli("job", "submit", writerJob(t, work, 1)); code != 0 {
+		t.Fatalf("submit exited %d:\n%s", code, out)
+	}
+	readPid(t, filepath.Join(work, "pid-0"))
+	if as := c.allocs("writer"); len(as) != 1 || as[0].NodeID != n.ID {
+		t.Fatalf("allocs %+v, want one on the enrolled node %s", as, n.ID)
+	}
+}
