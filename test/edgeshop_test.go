@@ -131,7 +131,7 @@ func TestEdgeShopEndToEnd(t *testing.T) {
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
 		if resp.StatusCode != http.StatusCreated {
-			return fmt.Errorf("POST /api/orders: %s: %s", resp.Status, b)
+			return fmt.Errorf("POST /api/orders: %s: %s (shop-payments: %+v)", resp.Status, b, c.service("shop-payments", true))
 		}
 		return json.Unmarshal(b, &placed)
 	})
