@@ -101,9 +101,11 @@ func TestShopEdgeJobs(t *testing.T) {
 				}
 			}
 			var static int
-			for _, p := range j.LookupTaskGroup("shop-edge").Networks[0].Ports {
-				if p.Label == "http" {
-					static = p.Static
+			for _, n := range j.LookupTaskGroup("shop-edge").Networks {
+				for _, p := range n.Ports {
+					if p.Label == "http" {
+						static = p.Static
+					}
 				}
 			}
 			if static != 8080 {

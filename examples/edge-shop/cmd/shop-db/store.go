@@ -63,8 +63,9 @@ func openStore(path string) (*store, error) {
 	if err := json.Unmarshal(b, &s.d); err != nil {
 		return nil, fmt.Errorf("database file %s is damaged (%v): move it away to start empty", path, err)
 	}
-	if s.d.NextID < 1 {
-		s.d.NextID = len(s.d.Orders) + 1
+	s.d.NextID = max(s.d.NextID, 1)
+	for _, o := range s.d.Orders { // a hand-edited file must not make ids repeat
+		s.d.NextID = max(s.d.NextID, o.ID+1)
 	}
 	return s, nil
 }
