@@ -83,7 +83,9 @@ func TestEdgeShopEndToEnd(t *testing.T) {
 	}
 	eventually(t, 30*time.Second, func() error {
 		if inst := c.service("shop-product-api", false); len(inst) != 1 || inst[0].Address != "127.0.0.1" {
-			return fmt.Errorf("shop-product-api instances: %+v", inst)
+			env, _ := os.ReadFile(filepath.Join(c.dir, "agent-onprem", "allocs", shopAlloc.ID, "product-api", "local", "env.txt"))
+			return fmt.Errorf("shop-product-api instances: %+v (shop-db: %+v; product-api's env.txt: %q)",
+				inst, c.service("shop-db", true), env)
 		}
 		return nil
 	})
