@@ -174,6 +174,13 @@ func (m *Manager) Prerender(ctx context.Context) (Action, error) {
 		if err := m.waitKnown(ctx, deadline); err != nil {
 			return act, err
 		}
+		// Take pending change signals before rendering, not after: a
+		// change that lands during the render stays signalled, so Run
+		// renders again instead of leaving the file stale.
+		select {
+		case <-m.watch.C():
+		default:
+		}
 		changed, used, errs := m.renderAll()
 		if len(errs) > 0 {
 			return act, errors.Join(errs...)
@@ -183,10 +190,6 @@ func (m *Manager) Prerender(ctx context.Context) (Action, error) {
 		if m.watch.Known() || round == 2 || time.Now().After(deadline) {
 			break
 		}
-	}
-	select { // this render already saw every change so far
-	case <-m.watch.C():
-	default:
 	}
 	return act, nil
 }
