@@ -8,11 +8,17 @@ LDFLAGS := -s -w -X github.com/tether-edge/tether/central/server.Version=$(VERSI
 BUILD   := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 FUZZTIME ?= 20s
 
-.PHONY: build dev test test-unit test-e2e cross dist size bench fuzz clean
+
+.PHONY: build dev demo-edge test test-unit test-e2e cross dist size bench fuzz clean
 
 build:
 	$(BUILD) -o bin/central ./cmd/central
 	$(BUILD) -o bin/agent ./cmd/agent
+
+# The edge shop demo (examples/edge-shop/README.md): its services and the
+# wasm payments guest into examples/edge-shop/bin/.
+demo-edge: build
+	examples/edge-shop/build.sh
 
 # The first command of the README: central dev with the example job.
 dev: build
