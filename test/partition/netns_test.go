@@ -109,6 +109,9 @@ func TestNetnsTwoNamespacesDropRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	if strings.TrimSpace(string(fwd)) != "1" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("the host does not forward IPv4 (net.ipv4.ip_forward=0): .ci/run must enable it (sysctl -w net.ipv4.ip_forward=1)")
+		}
 		t.Skip("SKIPPED: the host does not forward IPv4 (net.ipv4.ip_forward=0); namespaces cannot reach each other through it")
 	}
 	srv, cli := mustNetns(t, "srv"), mustNetns(t, "cli")
