@@ -200,3 +200,124 @@ func TestDisconnectLostAfterExpiry(t *testing.T) {
 		return nil
 	})
 }
+
+// The job changes while its node is away: the replacement runs the new
+// version, and on reconnect the newest version wins over the original.
+func TestDisconnectJobUpdatedDuringOutage(t *testing.T) {
+	c := startCentral(t, clusterOpts{ttl: "2s"})
+	work := t.TempDir()
+	link := c.partitionedAgent("edge-1")
+	c.waitNode("edge-1", "ready", 20*time.Second)
+	path := edgeJob(t, work, `max_client_disconnect = "1h"`)
+	if out, code := c.cli("job", "submit", path); code != 0 {
+		t.Fatalf("submit exited %d:\n%s", code, out)
+	}
+	original := c.waitRunning("edge", 1, 20*time.Second)[0]
+	c.startAgent("edge-2", "-datacenter", "dc2")
+	c.waitNode("edge-2", "ready", 20*time.Second)
+
+	link.Blackhole()
+	c.waitNode("edge-1", "disconnected", 20*time.Second)
+	// A new version of the job (a changed environment) while edge-1 is away.
+	b, _ := os.ReadFile(path)
+	updated := strings.Replace(string(b), `driver = "exec"`, "driver = \"exec\"\n      env {\n        RELEASE = \"2\"\n      }", 1)
+	os.WriteFile(path, []byte(updated), 0o644)
+	if out, code := c.cli("job", "submit", "-detach", path); code != 0 {
+		t.Fatalf("resubmit exited %d:\n%s", code, out)
+	}
+	var replacement alloc
+	eventually(t, 30*time.Second, func() error {
+		for _, a := range c.allocs("edge") {
+			if a.JobVersion > original.JobVersion && a.ClientStatus == "running" {
+				replacement = a
+				return nil
+			}
+		}
+		return fmt.Errorf("no running replacement on the new version: %+v", c.allocs("edge"))
+	})
+
+	link.Pass()
+	c.waitNode("edge-1", "ready", 30*time.Second)
+	eventually(t, 30*time.Second, func() error {
+		o, r := c.allocDetail(original.ID), c.allocDetail(replacement.ID)
+		if o.DesiredStatus != "stop" {
+			return fmt.Errorf("the old-version original is %s/%s, want stopped", o.ClientStatus, o.DesiredStatus)
+		}
+		if r.ClientStatus != "running" || r.DesiredStatus != "run" {
+			return fmt.Errorf("the new-version replacement is %s/%s", r.ClientStatus, r.DesiredStatus)
+		}
+		return nil
+	})
+}
+
+// best_score: a replacement placed on a node that ranks higher (bin
+// packing prefers the fuller node) is kept on reconnect and the original
+// is stopped.
+func TestDisconnectHigherScoreReplacementKept(t *testing.T) {
+	c := startCentral(t, clusterOpts{ttl: "2s"})
+	work := t.TempDir()
+	link := c.partitionedAgent("edge-1")
+	c.waitNode("edge-1", "ready", 20*time.Second)
+	if out, code := c.cli("job", "submit", edgeJob(t, work, `max_client_disconnect = "1h"`)); code != 0 {
+		t.Fatalf("submit exited %d:\n%s", code, out)
+	}
+	original := c.waitRunning("edge", 1, 20*time.Second)[0]
+	// edge-2 joins already busy: a filler job takes a good share of its CPU.
+	c.startAgent("edge-2", "-datacenter", "dc2")
+	c.waitNode("edge-2", "ready", 20*time.Second)
+	filler := filepath.Join(work, "filler.hcl")
+	os.WriteFile(filler, []byte(`job "filler" {
+  datacenters = ["dc2"]
+  group "f" {
+    constraint {
+      attribute = "${node.unique.name}"
+      value     = "edge-2"
+    }
+    task "f" {
+      driver = "exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["3600"]
+      }
+      resources {
+        cpu    = 1000
+        memory = 1024
+      }
+    }
+  }
+}
+`), 0o644)
+	if out, code := c.cli("job", "submit", filler); code != 0 {
+		t.Fatalf("filler submit exited %d:\n%s", code, out)
+	}
+	c.waitRunning("filler", 1, 20*time.Second)
+
+	link.Blackhole()
+	c.waitNode("edge-1", "disconnected", 20*time.Second)
+	var replacement alloc
+	eventually(t, 20*time.Second, func() error {
+		for _, a := range c.allocs("edge") {
+			if a.ID != original.ID && a.ClientStatus == "running" {
+				replacement = a
+				return nil
+			}
+		}
+		return fmt.Errorf("no running replacement: %+v", c.allocs("edge"))
+	})
+	if replacement.Score <= original.Score {
+		t.Fatalf("the replacement's score %.3f is not above the original's %.3f: the test's premise failed", replacement.Score, original.Score)
+	}
+
+	link.Pass()
+	c.waitNode("edge-1", "ready", 30*time.Second)
+	eventually(t, 30*time.Second, func() error {
+		o, r := c.allocDetail(original.ID), c.allocDetail(replacement.ID)
+		if o.DesiredStatus != "stop" {
+			return fmt.Errorf("the lower-score original is %s/%s, want stopped", o.ClientStatus, o.DesiredStatus)
+		}
+		if r.ClientStatus != "running" || r.DesiredStatus != "run" {
+			return fmt.Errorf("the higher-score replacement is %s/%s", r.ClientStatus, r.DesiredStatus)
+		}
+		return nil
+	})
+}

@@ -374,6 +374,7 @@ type alloc struct {
 	NodeID        string  `json:"node_id"`
 	ClientStatus  string  `json:"client_status"`
 	DesiredStatus string  `json:"desired_status"`
+	JobVersion    uint64  `json:"job_version"`
 	Score         float64 `json:"score"`
 	TaskStates    map[string]struct {
 		State    string `json:"state"`
