@@ -48,7 +48,7 @@ func (e *env) aclArgs(args []string, min, max int, extra func(fs *flag.FlagSet))
 		return fs, code, false
 	}
 	if !e.nargs(fs, min, max) {
-		return fs, exitError, false
+		return fs, exitUsage, false
 	}
 	return fs, 0, true
 }
@@ -215,10 +215,10 @@ func (e *env) aclTokenCreate(args []string) int {
 		return code
 	}
 	if typ != acl.TypeClient && typ != acl.TypeManagement {
-		return e.fail("creating token", fmt.Errorf("-type %q: want client or management", typ))
+		return e.usageFail("creating token", fmt.Errorf("-type %q: want client or management", typ))
 	}
 	if typ == acl.TypeClient && len(policies) == 0 {
-		return e.fail("creating token", fmt.Errorf("a client token needs at least one -policy (or use -type management)"))
+		return e.usageFail("creating token", fmt.Errorf("a client token needs at least one -policy (or use -type management)"))
 	}
 	req := map[string]any{"name": name, "type": typ, "policies": []string(policies), "global": global}
 	if ttl > 0 {

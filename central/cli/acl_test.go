@@ -83,7 +83,7 @@ func TestACLVerbs(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "Type         = management") {
 		t.Errorf("management token create: %d %s", code, out)
 	}
-	if code, _, errOut := run("acl", "token", "create", "-name", "x"); code != 1 || !strings.Contains(errOut, "-policy") {
+	if code, _, errOut := run("acl", "token", "create", "-name", "x"); code != exitUsage || !strings.Contains(errOut, "-policy") {
 		t.Errorf("client token without policy: %d %s", code, errOut)
 	}
 	if code, out, _ := run("acl", "token", "list"); code != 0 || !strings.Contains(out, "read-token") || strings.Contains(out, client) {

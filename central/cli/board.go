@@ -23,7 +23,7 @@ func (e *env) boardList(args []string) int {
 		return code
 	}
 	if !e.nargs(fs, 0, 0) {
-		return exitError
+		return exitUsage
 	}
 	rows := [][]string{{"Board", "Target", "Wasm", "Description"}}
 	for _, n := range boards.Names() {
@@ -58,12 +58,12 @@ func (e *env) boardBundle(args []string) int {
 		return code
 	}
 	if !e.nargs(fs, 0, 0) {
-		return exitError
+		return exitUsage
 	}
 	switch {
 	case out != "" && root != "":
 		fmt.Fprintln(e.stderr, "Error: use -out DIR or -root DIR, not both.")
-		return exitError
+		return exitUsage
 	case root != "":
 		o.Dir, o.Root = root, true
 	default:
@@ -72,7 +72,7 @@ func (e *env) boardBundle(args []string) int {
 	o.Brokers = brokers
 	if len(o.Brokers) == 0 {
 		fmt.Fprintln(e.stderr, "Error: no broker: pass -broker tcp://site-broker:1883 (the agent's site broker).")
-		return exitError
+		return exitUsage
 	}
 	if len(meta) > 0 {
 		o.Meta = map[string]string{}
@@ -80,7 +80,7 @@ func (e *env) boardBundle(args []string) int {
 			k, v, ok := strings.Cut(kv, "=")
 			if !ok || k == "" {
 				fmt.Fprintf(e.stderr, "Error: -meta %q: use -meta key=value.\n", kv)
-				return exitError
+				return exitUsage
 			}
 			o.Meta[k] = v
 		}

@@ -42,20 +42,21 @@ func TestBoardBundleCLI(t *testing.T) {
 	tests := []struct {
 		name string
 		args []string
+		code int
 		want string
 	}{
-		{"wrong arch", []string{"-board", "rpi4", "-agent", self, "-broker", "tcp://s:1", "-name", "n", "-out", t.TempDir()}, "the board needs linux-arm64"},
-		{"out and root", []string{"-board", "rpi4", "-out", "a", "-root", "b", "-broker", "tcp://s:1"}, "not both"},
-		{"no broker", []string{"-board", "rpi4", "-out", "a"}, "no broker"},
-		{"bad meta", []string{"-board", "rpi4", "-out", "a", "-broker", "tcp://s:1", "-meta", "x"}, "use -meta key=value"},
-		{"unknown board", []string{"-board", "pi", "-out", "a", "-broker", "tcp://s:1"}, `unknown board "pi"`},
-		{"missing default agent", []string{"-board", "rpi-zero", "-name", "n", "-out", t.TempDir(), "-broker", "tcp://s:1"}, "agent-linux-armv6"},
+		{"wrong arch", []string{"-board", "rpi4", "-agent", self, "-broker", "tcp://s:1", "-name", "n", "-out", t.TempDir()}, exitError, "the board needs linux-arm64"},
+		{"out and root", []string{"-board", "rpi4", "-out", "a", "-root", "b", "-broker", "tcp://s:1"}, exitUsage, "not both"},
+		{"no broker", []string{"-board", "rpi4", "-out", "a"}, exitUsage, "no broker"},
+		{"bad meta", []string{"-board", "rpi4", "-out", "a", "-broker", "tcp://s:1", "-meta", "x"}, exitUsage, "use -meta key=value"},
+		{"unknown board", []string{"-board", "pi", "-out", "a", "-broker", "tcp://s:1"}, exitError, `unknown board "pi"`},
+		{"missing default agent", []string{"-board", "rpi-zero", "-name", "n", "-out", t.TempDir(), "-broker", "tcp://s:1"}, exitError, "agent-linux-armv6"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, _, errs := runBoard(append([]string{"board", "bundle"}, tt.args...)...)
-			if code != exitError || !strings.Contains(errs, tt.want) {
-				t.Fatalf("code %d stderr %q, want %q", code, errs, tt.want)
+			if code != tt.code || !strings.Contains(errs, tt.want) {
+				t.Fatalf("code %d stderr %q, want %d and %q", code, errs, tt.code, tt.want)
 			}
 		})
 	}

@@ -14,9 +14,13 @@ import (
 
 // Exit codes.
 const (
-	exitOK        = 0
-	exitError     = 1
-	exitPlacement = 2 // the evaluation could not place every allocation
+	exitOK    = 0
+	exitError = 1 // the API was unreachable, answered 4xx/5xx, or timed out
+	// exitUsage: bad flags, missing or extra arguments, an unknown command.
+	exitUsage = 2
+	// exitPlacement: job submit/run (without -detach) could not place every
+	// allocation. It shares 2 with exitUsage, as in `nomad job run`.
+	exitPlacement = 2
 )
 
 // DefaultAddress is the API address used when neither -address nor
@@ -91,15 +95,31 @@ func Run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 			return v.run(e, args[n:])
 		}
 	}
-	if len(args) > 0 && args[0] != "-h" && args[0] != "-help" && args[0] != "--help" && args[0] != "help" {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprint(stderr, usage(vs))
+		return exitOK
+	}
+	if len(args) > 0 {
 		if group := groupUsage(vs, args[0]); group != "" {
+			// "job" alone or "job bogus": a usage error; "job -h": help.
+			if len(args) > 1 && isHelp(args[1]) {
+				fmt.Fprint(stderr, group)
+				return exitOK
+			}
+			if len(args) > 1 && !strings.HasPrefix(args[1], "-") && groupUsage(vs, args[0]+" "+args[1]) == "" {
+				fmt.Fprintf(stderr, "Unknown command %q.\n\n", strings.Join(args, " "))
+			}
 			fmt.Fprint(stderr, group)
-			return exitError
+			return exitUsage
 		}
 		fmt.Fprintf(stderr, "Unknown command %q.\n\n", strings.Join(args, " "))
 	}
 	fmt.Fprint(stderr, usage(vs))
-	return exitError
+	return exitUsage
+}
+
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help"
 }
 
 func usage(vs map[string]verb) string {
@@ -185,7 +205,7 @@ func (e *env) parse(fs *flag.FlagSet, args []string) (code int, ok bool) {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK, false
 		}
-		return exitError, false
+		return exitUsage, false
 	}
 	if e.address == "" {
 		e.address = e.getenv("CENTRAL_ADDR")
@@ -217,6 +237,13 @@ func (e *env) nargs(fs *flag.FlagSet, min, max int) bool {
 func (e *env) fail(what string, err error) int {
 	fmt.Fprintf(e.stderr, "Error %s: %v\n", what, err)
 	return exitError
+}
+
+// usageFail reports a bad flag value or a missing required flag: the
+// command line, not the cluster, is wrong.
+func (e *env) usageFail(what string, err error) int {
+	fmt.Fprintf(e.stderr, "Error %s: %v\n", what, err)
+	return exitUsage
 }
 
 func (e *env) ctx() (context.Context, context.CancelFunc) {

@@ -130,7 +130,7 @@ func TestSubmitFileErrors(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", code, errOut)
 	}
 	code, _, errOut = c.run(t, "job", "submit")
-	if code != 1 || !strings.Contains(errOut, "takes [options] FILE") {
+	if code != exitUsage || !strings.Contains(errOut, "takes [options] FILE") {
 		t.Errorf("no file: exit %d, stderr %q", code, errOut)
 	}
 }
@@ -245,14 +245,14 @@ func TestUsage(t *testing.T) {
 		in   string // which stream must contain want
 		want string
 	}{
-		{[]string{"frobnicate"}, 1, "stderr", "Unknown command \"frobnicate\""},
-		{[]string{}, 1, "stderr", "job submit"},
-		{[]string{"job"}, 1, "stderr", "Subcommands:"},
+		{[]string{"frobnicate"}, exitUsage, "stderr", "Unknown command \"frobnicate\""},
+		{[]string{}, exitUsage, "stderr", "job submit"},
+		{[]string{"job"}, exitUsage, "stderr", "Subcommands:"},
 		{[]string{"job", "submit", "-h"}, 0, "stderr", "-detach"},
 		{[]string{"alloc", "status", "-h"}, 0, "stderr", "-json"},
-		{[]string{"node", "drain", "x"}, 1, "stderr", "exactly one of -enable or -disable"},
+		{[]string{"node", "drain", "x"}, exitUsage, "stderr", "exactly one of -enable or -disable"},
 		{[]string{"alloc", "logs", "x"}, 1, "stderr", "allocation \"x\" not found"},
-		{[]string{"job", "status", "-bogus"}, 1, "stderr", "flag provided but not defined"},
+		{[]string{"job", "status", "-bogus"}, exitUsage, "stderr", "flag provided but not defined"},
 	}
 	for _, tc := range tests {
 		code, out, errOut := c.run(t, tc.args...)

@@ -18,7 +18,7 @@ func completionVerbs() map[string]verb {
 func (e *env) completionBash(args []string) int {
 	if len(args) > 0 {
 		fmt.Fprintf(e.stderr, "central completion bash takes no arguments\n")
-		return exitError
+		return exitUsage
 	}
 	groups := map[string][]string{}
 	for name := range verbs() {

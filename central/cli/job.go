@@ -39,7 +39,7 @@ func (e *env) jobSubmit(args []string) int {
 		return code
 	}
 	if !e.nargs(fs, 1, 1) {
-		return exitError
+		return exitUsage
 	}
 	path := fs.Arg(0)
 	src, err := os.ReadFile(path)
@@ -48,7 +48,7 @@ func (e *env) jobSubmit(args []string) int {
 	}
 	vm, err := jobspec.ParseVarArgs(vars)
 	if err != nil {
-		return e.fail("in -var", err)
+		return e.usageFail("in -var", err)
 	}
 	body := map[string]any{"hcl": string(src), "filename": path, "variables": vm}
 	ctx, cancel := e.ctx()
@@ -81,7 +81,7 @@ func (e *env) jobStop(args []string) int {
 		return code
 	}
 	if !e.nargs(fs, 1, 1) {
-		return exitError
+		return exitUsage
 	}
 	ctx, cancel := e.ctx()
 	defer cancel()
@@ -163,7 +163,7 @@ func (e *env) jobStatus(args []string) int {
 		return code
 	}
 	if !e.nargs(fs, 0, 1) {
-		return exitError
+		return exitUsage
 	}
 	ctx, cancel := e.ctx()
 	defer cancel()
@@ -247,7 +247,7 @@ func (e *env) jobHistory(args []string) int {
 		return code
 	}
 	if !e.nargs(fs, 1, 1) {
-		return exitError
+		return exitUsage
 	}
 	ctx, cancel := e.ctx()
 	defer cancel()

@@ -16,7 +16,7 @@ func (e *env) nodeStatus(args []string) int {
 		return code
 	}
 	if !e.nargs(fs, 0, 1) {
-		return exitError
+		return exitUsage
 	}
 	ctx, cancel := e.ctx()
 	defer cancel()

@@ -35,11 +35,11 @@ func (e *env) raftRemovePeer(args []string) int {
 		return code
 	}
 	if !e.nargs(fs, 0, 0) {
-		return exitError
+		return exitUsage
 	}
 	if (id == "") == (addr == "") {
 		fmt.Fprintln(e.stderr, "Error: give exactly one of -peer-id or -peer-address (see central operator raft list-peers).")
-		return exitError
+		return exitUsage
 	}
 	q := url.Values{}
 	if id != "" {
@@ -62,7 +62,7 @@ func (e *env) snapshotSave(args []string) int {
 		return code
 	}
 	if !e.nargs(fs, 1, 1) {
-		return exitError
+		return exitUsage
 	}
 	file := fs.Arg(0)
 	ctx, cancel := e.ctx()
@@ -110,7 +110,7 @@ func (e *env) snapshotRestore(args []string) int {
 		return code
 	}
 	if !e.nargs(fs, 1, 1) {
-		return exitError
+		return exitUsage
 	}
 	f, err := os.Open(fs.Arg(0))
 	if err != nil {

@@ -37,11 +37,11 @@ func (e *env) nodeDrain(args []string) int {
 		return code
 	}
 	if !e.nargs(fs, 1, 1) {
-		return exitError
+		return exitUsage
 	}
 	if *enable == *disable {
 		fmt.Fprintln(e.stderr, "Error: give exactly one of -enable or -disable.")
-		return exitError
+		return exitUsage
 	}
 	ctx, cancel := e.ctx()
 	defer cancel()
@@ -118,11 +118,11 @@ func (e *env) nodeEligibility(args []string) int {
 		return code
 	}
 	if !e.nargs(fs, 1, 1) {
-		return exitError
+		return exitUsage
 	}
 	if *enable == *disable {
 		fmt.Fprintln(e.stderr, "Error: give exactly one of -enable or -disable.")
-		return exitError
+		return exitUsage
 	}
 	ctx, cancel := e.ctx()
 	defer cancel()
@@ -164,11 +164,11 @@ func (e *env) allocLogs(args []string) int {
 		return code
 	}
 	if !e.nargs(fs, 1, 2) {
-		return exitError
+		return exitUsage
 	}
 	if *lines < 0 || *lines > protocol.MaxLogLines {
 		fmt.Fprintf(e.stderr, "Error: -n %d: want 0 to %d.\n", *lines, protocol.MaxLogLines)
-		return exitError
+		return exitUsage
 	}
 	q := url.Values{}
 	if fs.NArg() == 2 {

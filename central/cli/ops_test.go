@@ -46,8 +46,8 @@ func TestNodeDrainAndEligibilityUsage(t *testing.T) {
 		code int
 		out  string // in stdout+stderr
 	}{
-		{[]string{"node", "drain", "node-1234"}, 1, "exactly one of -enable or -disable"},
-		{[]string{"node", "drain", "-enable", "-disable", "node-1234"}, 1, "exactly one of -enable or -disable"},
+		{[]string{"node", "drain", "node-1234"}, exitUsage, "exactly one of -enable or -disable"},
+		{[]string{"node", "drain", "-enable", "-disable", "node-1234"}, exitUsage, "exactly one of -enable or -disable"},
 		{[]string{"node", "drain", "-enable", "nope"}, 1, "not found"},
 		{[]string{"node", "drain", "-enable", "-detach", "node-1234"}, 0, "drain strategy set"},
 		{[]string{"node", "eligibility", "-enable", "node-1234"}, 1, "draining"},
@@ -84,7 +84,7 @@ func TestAllocLogs(t *testing.T) {
 		{[]string{"alloc", "logs", "-stderr", "alloc-1234"}, 0, "err\n"},
 		{[]string{"alloc", "logs", "-tail", "-n", "1", "alloc-1234"}, 0, "c\n"},
 		{[]string{"alloc", "logs", "alloc-1234", "other"}, 1, "no task \"other\""},
-		{[]string{"alloc", "logs", "-n", "-3", "alloc-1234"}, 1, "-n -3"},
+		{[]string{"alloc", "logs", "-n", "-3", "alloc-1234"}, exitUsage, "-n -3"},
 	}
 	for _, tt := range tests {
 		code, stdout, stderr := c.run(t, tt.args...)

@@ -26,7 +26,7 @@ func (e *env) joinTokenCreate(args []string) int {
 		return code
 	}
 	if !e.nargs(fs, 0, 0) {
-		return exitError
+		return exitUsage
 	}
 	ctx, cancel := e.ctx()
 	defer cancel()
@@ -53,7 +53,7 @@ func (e *env) nodeRevoke(args []string) int {
 		return code
 	}
 	if !e.nargs(fs, 1, 1) {
-		return exitError
+		return exitUsage
 	}
 	ctx, cancel := e.ctx()
 	defer cancel()
@@ -71,11 +71,11 @@ func (e *env) mqttExportAuth(args []string) int {
 		return code
 	}
 	if !e.nargs(fs, 0, 0) {
-		return exitError
+		return exitUsage
 	}
 	if *dir == "" {
 		fmt.Fprintln(e.stderr, "mqtt export-auth: -dir is required (where to write password_file and acl_file)")
-		return exitError
+		return exitUsage
 	}
 	ctx, cancel := e.ctx()
 	defer cancel()
@@ -118,7 +118,7 @@ func (e *env) keyringRotate(args []string) int {
 		return code
 	}
 	if !e.nargs(fs, 0, 0) {
-		return exitError
+		return exitUsage
 	}
 	ctx, cancel := e.ctx()
 	defer cancel()

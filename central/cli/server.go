@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 type member struct {
@@ -19,7 +20,7 @@ func (e *env) members(args []string) ([]member, []byte, int, bool) {
 		return nil, nil, code, false
 	}
 	if !e.nargs(fs, 0, 0) {
-		return nil, nil, exitError, false
+		return nil, nil, exitUsage, false
 	}
 	ctx, cancel := e.ctx()
 	defer cancel()
@@ -66,7 +67,7 @@ func (e *env) raftListPeers(args []string) int {
 		return code
 	}
 	if !e.nargs(fs, 0, 0) {
-		return exitError
+		return exitUsage
 	}
 	rc, body, err := e.raftConfiguration()
 	if isNotFound(err) {
@@ -113,6 +114,12 @@ func (e *env) peersFromMembers() int {
 
 // operatorRaft is reached for "operator raft" without a known subcommand.
 func (e *env) operatorRaft(args []string) int {
+	if len(args) > 0 && !isHelp(args[0]) {
+		fmt.Fprintf(e.stderr, "Unknown command %q.\n\n", "operator raft "+strings.Join(args, " "))
+	}
 	fmt.Fprintf(e.stderr, "Usage: central operator raft list-peers|remove-peer [options]\n")
-	return exitError
+	if len(args) > 0 && isHelp(args[0]) {
+		return exitOK
+	}
+	return exitUsage
 }

@@ -25,7 +25,7 @@ func (e *env) serviceList(args []string) int {
 		return code
 	}
 	if !e.nargs(fs, 0, 0) {
-		return exitError
+		return exitUsage
 	}
 	ctx, cancel := e.ctx()
 	defer cancel()
@@ -61,7 +61,7 @@ func (e *env) serviceInfo(args []string) int {
 		return code
 	}
 	if !e.nargs(fs, 1, 1) {
-		return exitError
+		return exitUsage
 	}
 	name := fs.Arg(0)
 	q := e.nsQuery()
@@ -116,7 +116,7 @@ func (e *env) serviceDelete(args []string) int {
 		return code
 	}
 	if !e.nargs(fs, 2, 2) {
-		return exitError
+		return exitUsage
 	}
 	name, id := fs.Arg(0), fs.Arg(1)
 	ctx, cancel := e.ctx()

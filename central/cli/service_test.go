@@ -56,7 +56,7 @@ func TestServiceInfo(t *testing.T) {
 		t.Errorf("unknown: exit %d %q", code, errOut)
 	}
 	code, _, errOut = c.run(t, "service", "info")
-	if code != 1 || !strings.Contains(errOut, "takes [options] NAME") {
+	if code != exitUsage || !strings.Contains(errOut, "takes [options] NAME") {
 		t.Errorf("no name: exit %d %q", code, errOut)
 	}
 }

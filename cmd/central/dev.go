@@ -29,11 +29,11 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 	var agentBin string
 	cfg, level, fs, err := serverFlagsDev(args, stderr, &jobs, &agentBin)
 	if errors.Is(err, flag.ErrHelp) {
-		return 0
+		return exitOK
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "Error:", err)
-		return 1
+		return exitCodeOf(err)
 	}
 	_ = fs
 	logger, err := newLogger(stderr, level)
@@ -129,7 +129,7 @@ func serverFlagsDev(args []string, stderr io.Writer, jobs *listFlag, agentBin *s
 		if strings.HasPrefix(args[i], "-") && (name == "job" || name == "agent") {
 			if !hasVal {
 				if i+1 >= len(args) {
-					return server.Config{}, "", nil, fmt.Errorf("flag -%s needs a value", name)
+					return server.Config{}, "", nil, usageError{fmt.Errorf("flag needs an argument: -%s", name)}
 				}
 				i++
 				val = args[i]

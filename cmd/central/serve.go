@@ -111,7 +111,13 @@ func serverFlags(name string, args []string, stderr io.Writer, dev bool) (server
 	fs.BoolVar(&fc.MQTTAuth, "mqtt-auth", false, "embedded broker: refuse anonymous clients, enforce per-node topic ACLs; sign desired state (docs/security.md)")
 	fs.BoolVar(&fc.ServiceJSONMirror, "service-json-mirror", false, "also publish service instances as JSON, retained, on <prefix>/svc-json/<name>")
 	if err := fs.Parse(args); err != nil {
-		return server.Config{}, "", fs, err
+		if errors.Is(err, flag.ErrHelp) {
+			return server.Config{}, "", fs, err
+		}
+		return server.Config{}, "", fs, usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return server.Config{}, "", fs, usageError{fmt.Errorf("unexpected argument %q: central %s takes only flags (see -help)", fs.Arg(0), name)}
 	}
 	var file fileConfig
 	if cfgFile != "" {
@@ -165,7 +171,7 @@ func serverFlags(name string, args []string, stderr io.Writer, dev bool) (server
 	for _, v := range sites {
 		st, err := parseSiteFlag(v)
 		if err != nil {
-			return cfg, "", fs, err
+			return cfg, "", fs, usageError{err}
 		}
 		cfg.Sites = append(cfg.Sites, st)
 	}
@@ -205,11 +211,11 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg, level, _, err := serverFlags("server", args, stderr, false)
 	if errors.Is(err, flag.ErrHelp) {
-		return 0
+		return exitOK
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "Error:", err)
-		return 1
+		return exitCodeOf(err)
 	}
 	logger, err := newLogger(stderr, level)
 	if err != nil {
