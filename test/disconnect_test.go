@@ -93,19 +93,8 @@ func TestDisconnectReplaceAndReconnect(t *testing.T) {
 
 	link.Blackhole()
 	c.waitNode("edge-1", "disconnected", 20*time.Second)
-	var replacement alloc
-	eventually(t, 20*time.Second, func() error {
-		if a := c.allocDetail(original.ID); a.ClientStatus != "unknown" || a.DesiredStatus != "run" {
-			return fmt.Errorf("original is %s/%s, want unknown/run", a.ClientStatus, a.DesiredStatus)
-		}
-		for _, a := range c.allocs("edge") {
-			if a.ID != original.ID && a.ClientStatus == "running" {
-				replacement = a
-				return nil
-			}
-		}
-		return fmt.Errorf("no running replacement: %+v", c.allocs("edge"))
-	})
+	c.waitUnknown(original.ID, 20*time.Second)
+	replacement := c.waitReplacement("edge", original, 20*time.Second, nil)
 	if got := c.service("payments-api", true); len(got) != 2 {
 		t.Errorf("during the outage the service should list both instances, got %+v", got)
 	}
@@ -149,12 +138,7 @@ func TestDisconnectWithoutReplacement(t *testing.T) {
 	original := c.waitRunning("edge", 1, 20*time.Second)[0]
 	link.Blackhole()
 	c.waitNode("edge-1", "disconnected", 20*time.Second)
-	eventually(t, 10*time.Second, func() error {
-		if a := c.allocDetail(original.ID); a.ClientStatus != "unknown" {
-			return fmt.Errorf("original is %s", a.ClientStatus)
-		}
-		return nil
-	})
+	c.waitUnknown(original.ID, 10*time.Second)
 	if as := c.allocs("edge"); len(as) != 1 {
 		t.Fatalf("replace = false placed a replacement: %+v", as)
 	}
@@ -225,16 +209,7 @@ func TestDisconnectJobUpdatedDuringOutage(t *testing.T) {
 	if out, code := c.cli("job", "submit", "-detach", path); code != 0 {
 		t.Fatalf("resubmit exited %d:\n%s", code, out)
 	}
-	var replacement alloc
-	eventually(t, 30*time.Second, func() error {
-		for _, a := range c.allocs("edge") {
-			if a.JobVersion > original.JobVersion && a.ClientStatus == "running" {
-				replacement = a
-				return nil
-			}
-		}
-		return fmt.Errorf("no running replacement on the new version: %+v", c.allocs("edge"))
-	})
+	replacement := c.waitReplacement("edge", original, 30*time.Second, func(a alloc) bool { return a.JobVersion > original.JobVersion })
 
 	link.Pass()
 	c.waitNode("edge-1", "ready", 30*time.Second)
@@ -294,16 +269,7 @@ func TestDisconnectHigherScoreReplacementKept(t *testing.T) {
 
 	link.Blackhole()
 	c.waitNode("edge-1", "disconnected", 20*time.Second)
-	var replacement alloc
-	eventually(t, 20*time.Second, func() error {
-		for _, a := range c.allocs("edge") {
-			if a.ID != original.ID && a.ClientStatus == "running" {
-				replacement = a
-				return nil
-			}
-		}
-		return fmt.Errorf("no running replacement: %+v", c.allocs("edge"))
-	})
+	replacement := c.waitReplacement("edge", original, 20*time.Second, nil)
 	if replacement.Score <= original.Score {
 		t.Fatalf("the replacement's score %.3f is not above the original's %.3f: the test's premise failed", replacement.Score, original.Score)
 	}
@@ -317,6 +283,34 @@ func TestDisconnectHigherScoreReplacementKept(t *testing.T) {
 		}
 		if r.ClientStatus != "running" || r.DesiredStatus != "run" {
 			return fmt.Errorf("the higher-score replacement is %s/%s", r.ClientStatus, r.DesiredStatus)
+		}
+		return nil
+	})
+}
+
+// waitReplacement waits for a running allocation of job, other than
+// original, that also satisfies ok (nil: any), and returns it.
+func (c *cluster) waitReplacement(job string, original alloc, timeout time.Duration, ok func(alloc) bool) alloc {
+	c.t.Helper()
+	var found alloc
+	eventually(c.t, timeout, func() error {
+		for _, a := range c.allocs(job) {
+			if a.ID != original.ID && a.ClientStatus == "running" && (ok == nil || ok(a)) {
+				found = a
+				return nil
+			}
+		}
+		return fmt.Errorf("no running replacement of %s: %+v", original.ID, c.allocs(job))
+	})
+	return found
+}
+
+// waitUnknown waits until an allocation is unknown and still desired.
+func (c *cluster) waitUnknown(id string, timeout time.Duration) {
+	c.t.Helper()
+	eventually(c.t, timeout, func() error {
+		if a := c.allocDetail(id); a.ClientStatus != "unknown" || a.DesiredStatus != "run" {
+			return fmt.Errorf("allocation %s is %s/%s, want unknown/run", id, a.ClientStatus, a.DesiredStatus)
 		}
 		return nil
 	})

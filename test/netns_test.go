@@ -57,19 +57,8 @@ func TestTutorialPartitionWithIptables(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.waitNode("edge-1", "disconnected", 30*time.Second)
-	var replacement alloc
-	eventually(t, 20*time.Second, func() error {
-		if a := c.allocDetail(original.ID); a.ClientStatus != "unknown" {
-			return fmt.Errorf("original is %s, want unknown", a.ClientStatus)
-		}
-		for _, a := range c.allocs("edge") {
-			if a.ID != original.ID && a.ClientStatus == "running" {
-				replacement = a
-				return nil
-			}
-		}
-		return fmt.Errorf("no running replacement: %+v", c.allocs("edge"))
-	})
+	c.waitUnknown(original.ID, 20*time.Second)
+	replacement := c.waitReplacement("edge", original, 20*time.Second, nil)
 	if got := c.service("payments-api", true); len(got) != 2 {
 		t.Errorf("during the outage the service should list both instances, got %+v", got)
 	}
