@@ -60,3 +60,86 @@ func TestSignVerifyServiceSet(t *testing.T) {
 		t.Fatalf("tampered: got %v", err)
 	}
 }
+
+// testChain makes n keys, key i+1 endorsed by key i (indexes from 1).
+func testChain(t *testing.T, n int) ([]ed25519.PrivateKey, []KeyLink) {
+	t.Helper()
+	var privs []ed25519.PrivateKey
+	var chain []KeyLink
+	for i := 0; i < n; i++ {
+		pub, priv, err := ed25519.GenerateKey(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := KeyLink{Index: uint64(i + 1), PublicKey: pub}
+		if i > 0 {
+			if l.Endorsement, err = EndorseKey(privs[i-1], l.Index, pub); err != nil {
+				t.Fatal(err)
+			}
+		}
+		privs = append(privs, priv)
+		chain = append(chain, l)
+	}
+	return privs, chain
+}
+
+func TestVerifyKeyChain(t *testing.T) {
+	privs, chain := testChain(t, 4)
+	pubOf := func(i int) ed25519.PublicKey { return privs[i].Public().(ed25519.PublicKey) }
+	_, stranger := testChain(t, 1)
+	clone := func() []KeyLink { return append([]KeyLink(nil), chain...) }
+	forged := func() []KeyLink {
+		// Key 3 replaced by an attacker's key, "endorsed" by the attacker.
+		c := clone()
+		pub, priv, _ := ed25519.GenerateKey(nil)
+		e, _ := EndorseKey(priv, 3, pub)
+		c[2] = KeyLink{Index: 3, PublicKey: pub, Endorsement: e}
+		return c
+	}
+	for _, tc := range []struct {
+		name      string
+		pinned    ed25519.PublicKey
+		chain     []KeyLink
+		wantIndex uint64 // 0: must fail
+	}{
+		{"good chain from the first key", pubOf(0), clone(), 4},
+		{"good chain from a middle key", pubOf(2), clone(), 4},
+		{"pinned key is the newest", pubOf(3), clone(), 4},
+		{"good chain with a broken prefix before the pin", pubOf(2), append([]KeyLink{{Index: 9, PublicKey: []byte("junk")}}, chain[1:]...), 4},
+		{"forged link", pubOf(0), forged(), 0},
+		{"endorsement of another index", pubOf(0), func() []KeyLink {
+			c := clone()
+			c[1].Endorsement, _ = EndorseKey(privs[0], 7, c[1].PublicKey)
+			return c
+		}(), 0},
+		{"gap", pubOf(0), []KeyLink{chain[0], chain[1], chain[3]}, 0},
+		{"reorder", pubOf(0), []KeyLink{chain[0], chain[2], chain[1], chain[3]}, 0},
+		{"missing endorsement", pubOf(0), func() []KeyLink { c := clone(); c[3].Endorsement = nil; return c }(), 0},
+		{"short public key", pubOf(0), func() []KeyLink { c := clone(); c[1].PublicKey = c[1].PublicKey[:31]; return c }(), 0},
+		{"pinned key not in the chain", stranger[0].PublicKey, clone(), 0},
+		{"empty chain", pubOf(0), nil, 0},
+		{"no pinned key", nil, clone(), 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, idx, err := VerifyKeyChain(tc.pinned, tc.chain)
+			if tc.wantIndex == 0 {
+				if !errors.Is(err, ErrKeyChain) || got != nil {
+					t.Fatalf("got key %x index %d err %v, want ErrKeyChain", got, idx, err)
+				}
+				return
+			}
+			if err != nil || idx != tc.wantIndex || !got.Equal(pubOf(int(tc.wantIndex-1))) {
+				t.Fatalf("got index %d err %v, want key %d", idx, err, tc.wantIndex)
+			}
+		})
+	}
+}
+
+func TestVerifyKeyChainTooLong(t *testing.T) {
+	_, chain := testChain(t, 1)
+	long := make([]KeyLink, MaxKeyChain+1)
+	long[0] = chain[0]
+	if _, _, err := VerifyKeyChain(chain[0].PublicKey, long); !errors.Is(err, ErrKeyChain) {
+		t.Fatalf("err %v, want ErrKeyChain", err)
+	}
+}
