@@ -1,10 +1,12 @@
 package state
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 
 	"github.com/hashicorp/go-memdb"
+	"github.com/tether-edge/tether/protocol"
 )
 
 // Agent identity and signing state (docs/security.md): one table of
@@ -24,6 +26,8 @@ var (
 	ErrNoJoinToken = errors.New("state: unknown or revoked join token: create one with `central node join-token create`")
 	// ErrNoCredential is returned when revoking a node that has no credentials.
 	ErrNoCredential = errors.New("state: node has no MQTT credentials (was it enrolled?)")
+	// ErrJoinTokenExpired is returned by an enrolment whose join token expired.
+	ErrJoinTokenExpired = errors.New("state: join token expired: create a new one with `central node join-token create -ttl ...`")
 )
 
 // SecurityEntry is one row of the security table; exactly one of Keyring,
@@ -46,20 +50,78 @@ type SigningKey struct {
 }
 
 // Keyring holds central's signing keys (the active one first; the one
-// before it keeps co-signing after a rotation) and the MQTT credentials of
-// central's own broker client.
+// before it keeps co-signing after a rotation), the public chain of every
+// key ever active, and the MQTT credentials of central's own broker client.
 type Keyring struct {
 	Keys            []SigningKey `json:"keys"`
 	CentralUsername string       `json:"central_username"`
 	CentralPassword string       `json:"central_password"`
+	// Chain lists every key made active, oldest first, each endorsed by
+	// the one before (protocol.VerifyKeyChain). Keyrings written before
+	// the chain existed lack it: KeyChain derives it from Keys.
+	Chain []protocol.KeyLink `json:"chain,omitempty"`
+}
+
+// KeyChain returns the key chain (a copy). A keyring without a stored
+// chain (created before chains existed) gets one derived from Keys: the
+// oldest key held is key 1 and the active key, if another, key 2 endorsed
+// by it (Ed25519 signatures are deterministic, so every server derives the
+// same bytes).
+func (kr *Keyring) KeyChain() []protocol.KeyLink {
+	if len(kr.Chain) > 0 {
+		return append([]protocol.KeyLink(nil), kr.Chain...)
+	}
+	if len(kr.Keys) == 0 {
+		return nil
+	}
+	oldest := kr.Keys[len(kr.Keys)-1]
+	out := []protocol.KeyLink{{Index: 1, PublicKey: oldest.Public}}
+	if len(kr.Keys) > 1 {
+		active := kr.Keys[0]
+		e, err := protocol.EndorseKey(ed25519.PrivateKey(oldest.Private), 2, active.Public)
+		if err != nil {
+			return out[:0] // keys of the wrong size: no chain to offer
+		}
+		out = append(out, protocol.KeyLink{Index: 2, PublicKey: active.Public, Endorsement: e})
+	}
+	return out
+}
+
+// ActiveIndex is the chain index of the active key (0: no keys).
+func (kr *Keyring) ActiveIndex() uint64 {
+	c := kr.KeyChain()
+	if len(c) == 0 {
+		return 0
+	}
+	return c[len(c)-1].Index
 }
 
 // JoinToken lets agents enrol. Only its SHA-256 hash is stored.
 type JoinToken struct {
-	Hash        string `json:"hash"` // hex SHA-256 of the secret
+	Hash string `json:"hash"` // hex SHA-256 of the secret
+	// Accessor names the token in lists and deletes (not a secret).
+	// Tokens made before accessors existed have none: see AccessorID.
+	Accessor    string `json:"accessor,omitempty"`
 	Description string `json:"description,omitempty"`
-	Created     int64  `json:"created"` // unix ms
+	Created     int64  `json:"created"`           // unix ms
+	Expires     int64  `json:"expires,omitempty"` // unix ms; 0: never
+	Uses        uint64 `json:"uses,omitempty"`    // enrolments made with it
 }
+
+// AccessorID is the token's accessor, or for a token made before
+// accessors existed "h-" and the start of its hash.
+func (j *JoinToken) AccessorID() string {
+	if j.Accessor != "" {
+		return j.Accessor
+	}
+	if len(j.Hash) >= 16 {
+		return "h-" + j.Hash[:16]
+	}
+	return "h-" + j.Hash
+}
+
+// Expired reports whether the token has expired at now (unix ms).
+func (j *JoinToken) Expired(now int64) bool { return j.Expires != 0 && now >= j.Expires }
 
 // NodeCredential is an enrolled node's MQTT login. PasswordHash is in
 // Mosquitto's password_file format ($7$ PBKDF2-SHA512), so the same hash
@@ -77,7 +139,8 @@ type SecurityOp struct {
 	// InitKeyring stores the keyring if none exists (else does nothing).
 	InitKeyring *Keyring `json:"init_keyring,omitempty"`
 	// RotateKey makes a new key active; the previous active key keeps
-	// co-signing and any older one is dropped.
+	// co-signing and any older one is dropped. The new key joins the chain,
+	// endorsed by the previous active key (derived here, deterministically).
 	RotateKey       *SigningKey `json:"rotate_key,omitempty"`
 	UpsertJoinToken *JoinToken  `json:"upsert_join_token,omitempty"`
 	DeleteJoinToken string      `json:"delete_join_token,omitempty"` // hash
@@ -90,6 +153,9 @@ type SecurityOp struct {
 type Enroll struct {
 	TokenHash  string          `json:"token_hash"`
 	Credential *NodeCredential `json:"credential"`
+	// Now is the leader's clock (unix ms) the token's expiry is checked
+	// against; 0 (entries written before expiry existed) skips the check.
+	Now int64 `json:"now,omitempty"`
 }
 
 func securitySchema() *memdb.TableSchema {
@@ -122,13 +188,27 @@ func (a *applier) applySecurity(op *Op) (ok bool, err error) {
 		if len(o.InitKeyring.Keys) == 0 {
 			return true, fmt.Errorf("%w: keyring without a signing key", ErrBadCommand)
 		}
-		a.putSecurity(&SecurityEntry{Key: keyringKey, Keyring: o.InitKeyring})
+		kr := *o.InitKeyring
+		if len(kr.Chain) == 0 {
+			kr.Chain = kr.KeyChain()
+		}
+		a.putSecurity(&SecurityEntry{Key: keyringKey, Keyring: &kr})
 	case o.RotateKey != nil:
 		old := firstTxn[*SecurityEntry](a.txn, TableSecurity, keyringKey)
 		if old == nil {
 			return true, fmt.Errorf("%w: no keyring to rotate (start central with -mqtt-auth or enrol a node first)", ErrBadCommand)
 		}
 		kr := *old.Keyring
+		chain := kr.KeyChain()
+		next := uint64(1)
+		if len(chain) > 0 {
+			next = chain[len(chain)-1].Index + 1
+		}
+		e, err := protocol.EndorseKey(ed25519.PrivateKey(kr.Keys[0].Private), next, o.RotateKey.Public)
+		if err != nil {
+			return true, fmt.Errorf("%w: rotate key: %v", ErrBadCommand, err)
+		}
+		kr.Chain = append(chain, protocol.KeyLink{Index: next, PublicKey: o.RotateKey.Public, Endorsement: e})
 		kr.Keys = append([]SigningKey{*o.RotateKey}, kr.Keys[:1]...)
 		a.putSecurity(&SecurityEntry{Key: keyringKey, Keyring: &kr})
 	case o.UpsertJoinToken != nil:
@@ -144,9 +224,16 @@ func (a *applier) applySecurity(op *Op) (ok bool, err error) {
 		if o.Enroll.Credential == nil || o.Enroll.Credential.NodeID == "" {
 			return true, fmt.Errorf("%w: enrolment without a credential", ErrBadCommand)
 		}
-		if firstTxn[*SecurityEntry](a.txn, TableSecurity, joinKeyPrefix+o.Enroll.TokenHash) == nil {
+		je := firstTxn[*SecurityEntry](a.txn, TableSecurity, joinKeyPrefix+o.Enroll.TokenHash)
+		if je == nil {
 			return true, ErrNoJoinToken
 		}
+		if o.Enroll.Now != 0 && je.Join.Expired(o.Enroll.Now) {
+			return true, ErrJoinTokenExpired
+		}
+		jt := *je.Join
+		jt.Uses++
+		a.putSecurity(&SecurityEntry{Key: je.Key, Join: &jt})
 		a.putSecurity(&SecurityEntry{Key: nodeKeyPrefix + o.Enroll.Credential.NodeID, Node: o.Enroll.Credential})
 	case o.RevokeNode != "":
 		e := firstTxn[*SecurityEntry](a.txn, TableSecurity, nodeKeyPrefix+o.RevokeNode)
@@ -184,6 +271,17 @@ func (r reader) JoinTokenByHash(hash string) *JoinToken {
 	return nil
 }
 
+// JoinTokens lists every join token, by hash.
+func (r reader) JoinTokens() []*JoinToken {
+	var out []*JoinToken
+	for _, e := range collect[*SecurityEntry](r.get(TableSecurity, "id")) {
+		if e.Join != nil {
+			out = append(out, e.Join)
+		}
+	}
+	return out
+}
+
 // NodeCredential returns an enrolled node's credential, or nil.
 func (r reader) NodeCredential(nodeID string) *NodeCredential {
 	if e := first[*SecurityEntry](r.db, TableSecurity, "id", nodeKeyPrefix+nodeID); e != nil {
@@ -205,5 +303,6 @@ func (r reader) NodeCredentials() []*NodeCredential {
 
 func (s *Store) Keyring() *Keyring                        { return s.live().Keyring() }
 func (s *Store) JoinTokenByHash(hash string) *JoinToken   { return s.live().JoinTokenByHash(hash) }
+func (s *Store) JoinTokens() []*JoinToken                 { return s.live().JoinTokens() }
 func (s *Store) NodeCredential(id string) *NodeCredential { return s.live().NodeCredential(id) }
 func (s *Store) NodeCredentials() []*NodeCredential       { return s.live().NodeCredentials() }
