@@ -7,21 +7,73 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
+	"time"
 )
 
 // securityVerbs are the agent identity and signing commands (docs/security.md).
 func securityVerbs() map[string]verb {
 	return map[string]verb{
-		"node join-token create":  {"Create a join token agents enrol with; its secret is shown only now", "[-description TEXT] [options]", (*env).joinTokenCreate},
+		"node join-token create":  {"Create a join token agents enrol with; its secret is shown only now", "[-description TEXT] [-ttl DURATION] [options]", (*env).joinTokenCreate},
+		"node join-token list":    {"List join tokens: accessor, description, created, expires, uses", "[options]", (*env).joinTokenList},
+		"node join-token delete":  {"Delete a join token: agents can no longer enrol with it", "[options] ACCESSOR", (*env).joinTokenDelete},
 		"node revoke":             {"Revoke an enrolled node's MQTT login (it is disconnected at once)", "[options] NODE_ID", (*env).nodeRevoke},
 		"mqtt export-auth":        {"Write a Mosquitto password_file and acl_file with central's broker rules", "-dir DIR [options]", (*env).mqttExportAuth},
-		"operator keyring rotate": {"Make a new signing key active; the previous one keeps co-signing", "[options]", (*env).keyringRotate},
+		"operator keyring rotate": {"Make a new signing key active, endorsed by the previous one (which keeps co-signing)", "[options]", (*env).keyringRotate},
 	}
 }
 
 func (e *env) joinTokenCreate(args []string) int {
 	fs := e.flags()
 	desc := fs.String("description", "", "what the token is for")
+	ttl := fs.Duration("ttl", 0, "how long the token enrols agents (e.g. 24h; 0: until deleted)")
+	if code, ok := e.parse(fs, args); !ok {
+		return code
+	}
+	if !e.nargs(fs, 0, 0) {
+		return exitUsage
+	}
+	if *ttl < 0 {
+		fmt.Fprintf(e.stderr, "node join-token create: -ttl %s is negative: give a duration such as 24h, or 0 for no expiry\n", *ttl)
+		return exitUsage
+	}
+	q := url.Values{"description": {*desc}}
+	if *ttl > 0 {
+		q.Set("ttl", ttl.String())
+	}
+	ctx, cancel := e.ctx()
+	defer cancel()
+	b, _, err := e.call(ctx, http.MethodPost, "/v1/security/join-token", q, nil)
+	if err != nil {
+		return e.fail("creating join token", err)
+	}
+	if e.json {
+		return e.printJSON(b)
+	}
+	var out struct {
+		Secret   string `json:"secret"`
+		Accessor string `json:"accessor"`
+		Expires  int64  `json:"expires"`
+	}
+	if err := json.Unmarshal(b, &out); err != nil {
+		return e.fail("creating join token", err)
+	}
+	fmt.Fprintf(e.stdout, "Join token: %s\nAccessor:   %s\nExpires:    %s\nStart agents with -join-token %s -central %s\n",
+		out.Secret, out.Accessor, formatMillis(out.Expires, "never"), out.Secret, e.address)
+	return exitOK
+}
+
+// joinTokenInfo is one row of GET /v1/security/join-tokens.
+type joinTokenInfo struct {
+	Accessor    string `json:"accessor"`
+	Description string `json:"description"`
+	Created     int64  `json:"created"`
+	Expires     int64  `json:"expires"`
+	Uses        uint64 `json:"uses"`
+}
+
+func (e *env) joinTokenList(args []string) int {
+	fs := e.flags()
 	if code, ok := e.parse(fs, args); !ok {
 		return code
 	}
@@ -30,21 +82,54 @@ func (e *env) joinTokenCreate(args []string) int {
 	}
 	ctx, cancel := e.ctx()
 	defer cancel()
-	b, _, err := e.call(ctx, http.MethodPost, "/v1/security/join-token", url.Values{"description": {*desc}}, nil)
+	var list []joinTokenInfo
+	b, _, err := e.get(ctx, "/v1/security/join-tokens", nil, &list)
 	if err != nil {
-		return e.fail("creating join token", err)
+		return e.fail("listing join tokens", err)
 	}
 	if e.json {
 		return e.printJSON(b)
 	}
-	var out struct {
-		Secret string `json:"secret"`
+	rows := [][]string{{"Accessor", "Description", "Created", "Expires", "Uses"}}
+	now := e.now().UnixMilli()
+	for _, t := range list {
+		exp := formatMillis(t.Expires, "never")
+		if t.Expires != 0 && now >= t.Expires {
+			exp += " (expired)"
+		}
+		desc := t.Description
+		if desc == "" {
+			desc = "-"
+		}
+		rows = append(rows, []string{t.Accessor, desc, formatMillis(t.Created, "-"), exp, strconv.FormatUint(t.Uses, 10)})
 	}
-	if err := json.Unmarshal(b, &out); err != nil {
-		return e.fail("creating join token", err)
-	}
-	fmt.Fprintf(e.stdout, "Join token: %s\nStart agents with -join-token %s -central %s\n", out.Secret, out.Secret, e.address)
+	table(e.stdout, rows)
 	return exitOK
+}
+
+func (e *env) joinTokenDelete(args []string) int {
+	fs := e.flags()
+	if code, ok := e.parse(fs, args); !ok {
+		return code
+	}
+	if !e.nargs(fs, 1, 1) {
+		return exitUsage
+	}
+	ctx, cancel := e.ctx()
+	defer cancel()
+	if _, _, err := e.call(ctx, http.MethodDelete, "/v1/security/join-token/"+url.PathEscape(fs.Arg(0)), nil, nil); err != nil {
+		return e.fail("deleting join token", err)
+	}
+	fmt.Fprintf(e.stdout, "Join token %s deleted: agents can no longer enrol with it (enrolled agents keep their logins)\n", fs.Arg(0))
+	return exitOK
+}
+
+// formatMillis prints a unix-ms time, or none for 0.
+func formatMillis(ms int64, none string) string {
+	if ms == 0 {
+		return none
+	}
+	return time.UnixMilli(ms).Format(timeFormat)
 }
 
 func (e *env) nodeRevoke(args []string) int {
@@ -131,8 +216,9 @@ func (e *env) keyringRotate(args []string) int {
 	}
 	var out struct {
 		ActiveKey string `json:"active_key"`
+		Index     uint64 `json:"index"`
 	}
 	json.Unmarshal(b, &out)
-	fmt.Fprintf(e.stdout, "Signing key %s is active; the previous key keeps co-signing until the next rotation\n", out.ActiveKey)
+	fmt.Fprintf(e.stdout, "Signing key %s (key %d) is active, endorsed by the previous key, which keeps co-signing until the next rotation\nEnrolled agents fetch the endorsement chain from GET /v1/security/keyring and re-pin it\n", out.ActiveKey, out.Index)
 	return exitOK
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sort"
 	"time"
 
 	"github.com/tether-edge/tether/central/broker"
@@ -21,9 +22,12 @@ import (
 // Agent identity and signing (docs/security.md). Endpoints:
 //
 //	POST   /v1/enroll                      an agent trades a join token for a node id, MQTT login and central's key
-//	POST   /v1/security/join-token         create a join token (operator write); its secret is shown once
+//	POST   /v1/security/join-token         create a join token (operator write; ?description=&ttl=24h); its secret is shown once
+//	GET    /v1/security/join-tokens        list join tokens: accessor, description, created, expires, uses (operator read)
+//	DELETE /v1/security/join-token/{acc}   delete a join token by accessor (operator write)
+//	GET    /v1/security/keyring            the public key chain [{index, public_key, endorsement}] (no token: public)
 //	DELETE /v1/security/node/{id}          revoke an enrolled node's MQTT login (operator write)
-//	POST   /v1/security/keyring/rotate     new signing key; the previous one co-signs (operator write)
+//	POST   /v1/security/keyring/rotate     new signing key endorsed by the previous one, which co-signs (operator write)
 //	GET    /v1/security/mosquitto          password_file + acl_file for a site's Mosquitto (operator write)
 
 // centralMQTTUser is the MQTT username of central's own broker client.
@@ -41,11 +45,25 @@ type EnrollResponse struct {
 	MQTTUsername     string `json:"mqtt_username"`
 	MQTTPassword     string `json:"mqtt_password"`
 	SigningPublicKey []byte `json:"signing_public_key"` // Ed25519, base64 in JSON
+	// SigningKeyIndex is the key's place in the chain (GET /v1/security/keyring).
+	SigningKeyIndex uint64 `json:"signing_key_index,omitempty"`
 }
 
 // JoinTokenResponse is the answer to POST /v1/security/join-token.
 type JoinTokenResponse struct {
-	Secret string `json:"secret"`
+	Secret   string `json:"secret"`
+	Accessor string `json:"accessor"`
+	Expires  int64  `json:"expires,omitempty"` // unix ms; absent: never
+}
+
+// JoinTokenInfo is one join token in GET /v1/security/join-tokens (never
+// its secret, which is not stored).
+type JoinTokenInfo struct {
+	Accessor    string `json:"accessor"`
+	Description string `json:"description,omitempty"`
+	Created     int64  `json:"created"`           // unix ms
+	Expires     int64  `json:"expires,omitempty"` // unix ms; absent: never
+	Uses        uint64 `json:"uses"`
 }
 
 // MosquittoAuth is the answer to GET /v1/security/mosquitto.
@@ -142,6 +160,9 @@ func hashJoinToken(secret string) string {
 func (s *Server) securityRoutes(mux *http.ServeMux, guard func(bool, http.HandlerFunc) http.Handler) {
 	mux.Handle("POST /v1/enroll", s.leaderOnly(http.HandlerFunc(s.handleEnroll)))
 	mux.Handle("POST /v1/security/join-token", s.leaderOnly(guard(true, s.handleJoinTokenCreate)))
+	mux.Handle("GET /v1/security/join-tokens", guard(false, s.handleJoinTokenList))
+	mux.Handle("DELETE /v1/security/join-token/{accessor}", s.leaderOnly(guard(true, s.handleJoinTokenDelete)))
+	mux.HandleFunc("GET /v1/security/keyring", s.handleKeyChain)
 	mux.Handle("DELETE /v1/security/node/{id}", s.leaderOnly(guard(true, s.handleRevokeNode)))
 	mux.Handle("POST /v1/security/keyring/rotate", s.leaderOnly(guard(true, s.handleKeyringRotate)))
 	mux.Handle("GET /v1/security/mosquitto", guard(true, s.handleMosquittoExport))
@@ -154,8 +175,15 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	hash := hashJoinToken(req.JoinToken)
-	if req.JoinToken == "" || s.store.JoinTokenByHash(hash) == nil {
-		writeErr(w, http.StatusForbidden, "enroll: unknown join token: create one with `central node join-token create`")
+	now := time.Now().UnixMilli()
+	jt := s.store.JoinTokenByHash(hash)
+	if req.JoinToken == "" || jt == nil {
+		writeErr(w, http.StatusForbidden, "enroll: unknown or deleted join token: create one with `central node join-token create`")
+		return
+	}
+	if jt.Expired(now) {
+		writeErr(w, http.StatusForbidden, fmt.Sprintf("enroll: join token %s expired at %s: create a new one with `central node join-token create -ttl ...`",
+			jt.AccessorID(), time.UnixMilli(jt.Expires).UTC().Format(time.RFC3339)))
 		return
 	}
 	kr, err := s.ensureKeyring()
@@ -174,26 +202,88 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cred := &state.NodeCredential{NodeID: nodeID, Name: req.Name, Username: nodeID, PasswordHash: pwHash, Created: time.Now().UnixMilli()}
-	if _, err := s.apply(&state.Command{Ops: []state.Op{{Security: &state.SecurityOp{Enroll: &state.Enroll{TokenHash: hash, Credential: cred}}}}}); err != nil {
+	if _, err := s.apply(&state.Command{Ops: []state.Op{{Security: &state.SecurityOp{Enroll: &state.Enroll{TokenHash: hash, Credential: cred, Now: now}}}}}); err != nil {
 		code := http.StatusInternalServerError
-		if errors.Is(err, state.ErrNoJoinToken) {
+		if errors.Is(err, state.ErrNoJoinToken) || errors.Is(err, state.ErrJoinTokenExpired) {
 			code = http.StatusForbidden
 		}
 		writeErr(w, code, "enroll: "+err.Error())
 		return
 	}
 	s.log.Info("node enrolled", "node_id", nodeID, "name", req.Name)
-	writeJSONBody(w, &EnrollResponse{NodeID: nodeID, MQTTUsername: nodeID, MQTTPassword: pw, SigningPublicKey: kr.Keys[0].Public})
+	writeJSONBody(w, &EnrollResponse{NodeID: nodeID, MQTTUsername: nodeID, MQTTPassword: pw, SigningPublicKey: kr.Keys[0].Public, SigningKeyIndex: kr.ActiveIndex()})
 }
 
 func (s *Server) handleJoinTokenCreate(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	now := time.Now()
+	jt := &state.JoinToken{Accessor: newAccessor(), Description: q.Get("description"), Created: now.UnixMilli()}
+	if v := q.Get("ttl"); v != "" {
+		ttl, err := time.ParseDuration(v)
+		if err != nil || ttl <= 0 {
+			writeErr(w, http.StatusBadRequest, fmt.Sprintf("join-token create: ttl %q is not a positive duration (e.g. 24h, 30m)", v))
+			return
+		}
+		jt.Expires = now.Add(ttl).UnixMilli()
+	}
 	secret := randomSecret()
-	op := state.Op{Security: &state.SecurityOp{UpsertJoinToken: &state.JoinToken{Hash: hashJoinToken(secret), Description: r.URL.Query().Get("description"), Created: time.Now().UnixMilli()}}}
+	jt.Hash = hashJoinToken(secret)
+	op := state.Op{Security: &state.SecurityOp{UpsertJoinToken: jt}}
 	if _, err := s.apply(&state.Command{Ops: []state.Op{op}}); err != nil {
 		writeErr(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	writeJSONBody(w, &JoinTokenResponse{Secret: secret})
+	writeJSONBody(w, &JoinTokenResponse{Secret: secret, Accessor: jt.Accessor, Expires: jt.Expires})
+}
+
+func (s *Server) handleJoinTokenList(w http.ResponseWriter, r *http.Request) {
+	out := []JoinTokenInfo{}
+	for _, j := range s.store.JoinTokens() {
+		out = append(out, JoinTokenInfo{Accessor: j.AccessorID(), Description: j.Description, Created: j.Created, Expires: j.Expires, Uses: j.Uses})
+	}
+	sort.Slice(out, func(i, k int) bool {
+		if out[i].Created != out[k].Created {
+			return out[i].Created < out[k].Created
+		}
+		return out[i].Accessor < out[k].Accessor
+	})
+	writeJSONBody(w, out)
+}
+
+func (s *Server) handleJoinTokenDelete(w http.ResponseWriter, r *http.Request) {
+	acc := r.PathValue("accessor")
+	for _, j := range s.store.JoinTokens() {
+		if j.AccessorID() != acc {
+			continue
+		}
+		if _, err := s.apply(&state.Command{Ops: []state.Op{{Security: &state.SecurityOp{DeleteJoinToken: j.Hash}}}}); err != nil {
+			writeErr(w, http.StatusInternalServerError, "join-token delete "+acc+": "+err.Error())
+			return
+		}
+		s.log.Info("join token deleted", "accessor", acc)
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	writeErr(w, http.StatusNotFound, "join-token delete: no join token with accessor "+acc+" (see `central node join-token list`)")
+}
+
+// handleKeyChain serves the public key chain. It needs no token: it holds
+// only public keys and their endorsements, and agents (which have no ACL
+// token) fetch it to follow rotations.
+func (s *Server) handleKeyChain(w http.ResponseWriter, r *http.Request) {
+	kr := s.store.Keyring()
+	if kr == nil {
+		writeErr(w, http.StatusNotFound, "keyring: there is no keyring yet (start central with -mqtt-auth or enrol a node first)")
+		return
+	}
+	writeJSONBody(w, kr.KeyChain())
+}
+
+// newAccessor returns a join token accessor id (not a secret).
+func newAccessor() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 func (s *Server) handleRevokeNode(w http.ResponseWriter, r *http.Request) {
@@ -226,7 +316,8 @@ func (s *Server) handleKeyringRotate(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusInternalServerError, "keyring rotate: "+err.Error())
 		return
 	}
-	writeJSONBody(w, map[string]string{"active_key": k.ID})
+	kr := s.store.Keyring()
+	writeJSONBody(w, map[string]any{"active_key": k.ID, "index": kr.ActiveIndex()})
 }
 
 func (s *Server) handleMosquittoExport(w http.ResponseWriter, r *http.Request) {

@@ -162,3 +162,101 @@ func TestEnrolAuthenticatedBrokerAndSignedDesired(t *testing.T) {
 		t.Fatal("rotation did not keep the old key as co-signer")
 	}
 }
+
+// httpStatusBody does a request and returns the status and body.
+func httpStatusBody(t *testing.T, method, url string, body any) (int, string) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, url, rd)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestJoinTokenLifecycle(t *testing.T) {
+	s := authServer(t)
+	base := "http://" + s.HTTPAddr()
+	var forever, short JoinTokenResponse
+	if code := httpJSON(t, "POST", base+"/v1/security/join-token?description=kitchen", nil, &forever); code != http.StatusOK || forever.Accessor == "" || forever.Expires != 0 {
+		t.Fatalf("create: %d %+v", code, forever)
+	}
+	if code, body := httpStatusBody(t, "POST", base+"/v1/security/join-token?ttl=-1h", nil); code != http.StatusBadRequest || !strings.Contains(body, "ttl") {
+		t.Fatalf("negative ttl: %d %s", code, body)
+	}
+	if code := httpJSON(t, "POST", base+"/v1/security/join-token?ttl=1ms", nil, &short); code != http.StatusOK || short.Expires == 0 {
+		t.Fatalf("create with ttl: %d %+v", code, short)
+	}
+	eventually(t, 5*time.Second, func() error {
+		if time.Now().UnixMilli() < short.Expires {
+			return fmt.Errorf("token not expired yet")
+		}
+		return nil
+	})
+	code, body := httpStatusBody(t, "POST", base+"/v1/enroll", EnrollRequest{JoinToken: short.Secret, Name: "late"})
+	if code != http.StatusForbidden || !strings.Contains(body, "expired") || !strings.Contains(body, short.Accessor) {
+		t.Fatalf("enrol with an expired token: %d %s", code, body)
+	}
+	var enr EnrollResponse
+	for i := 0; i < 2; i++ {
+		if code := httpJSON(t, "POST", base+"/v1/enroll", EnrollRequest{JoinToken: forever.Secret, Name: "pi"}, &enr); code != http.StatusOK {
+			t.Fatalf("enrol %d: %d", i, code)
+		}
+	}
+	var list []JoinTokenInfo
+	if code := httpJSON(t, "GET", base+"/v1/security/join-tokens", nil, &list); code != http.StatusOK || len(list) != 2 {
+		t.Fatalf("list: %d %+v", code, list)
+	}
+	if list[0].Accessor != forever.Accessor || list[0].Description != "kitchen" || list[0].Uses != 2 || list[1].Uses != 0 || list[1].Expires != short.Expires {
+		t.Fatalf("list %+v", list)
+	}
+	if code := httpJSON(t, "DELETE", base+"/v1/security/join-token/"+forever.Accessor, nil, nil); code != http.StatusNoContent {
+		t.Fatalf("delete: %d", code)
+	}
+	if code := httpJSON(t, "DELETE", base+"/v1/security/join-token/"+forever.Accessor, nil, nil); code != http.StatusNotFound {
+		t.Fatalf("second delete: %d", code)
+	}
+	code, body = httpStatusBody(t, "POST", base+"/v1/enroll", EnrollRequest{JoinToken: forever.Secret, Name: "again"})
+	if code != http.StatusForbidden || !strings.Contains(body, "deleted") {
+		t.Fatalf("enrol with a deleted token: %d %s", code, body)
+	}
+	// The node enrolled before the delete keeps its login.
+	if s.store.NodeCredential(enr.NodeID) == nil {
+		t.Fatal("deleting the join token removed an enrolled node's login")
+	}
+}
+
+func TestKeyChainEndpoint(t *testing.T) {
+	s := authServer(t)
+	base := "http://" + s.HTTPAddr()
+	var jt JoinTokenResponse
+	var enr EnrollResponse
+	httpJSON(t, "POST", base+"/v1/security/join-token", nil, &jt)
+	if code := httpJSON(t, "POST", base+"/v1/enroll", EnrollRequest{JoinToken: jt.Secret, Name: "pi"}, &enr); code != http.StatusOK || enr.SigningKeyIndex != 1 {
+		t.Fatalf("enrol: %d, key index %d", code, enr.SigningKeyIndex)
+	}
+	for i := 0; i < 3; i++ {
+		if code := httpJSON(t, "POST", base+"/v1/security/keyring/rotate", nil, nil); code != http.StatusOK {
+			t.Fatalf("rotate %d: %d", i, code)
+		}
+	}
+	var chain []protocol.KeyLink
+	if code := httpJSON(t, "GET", base+"/v1/security/keyring", nil, &chain); code != http.StatusOK || len(chain) != 4 {
+		t.Fatalf("keyring: %d, %d links", code, len(chain))
+	}
+	newest, idx, err := protocol.VerifyKeyChain(enr.SigningPublicKey, chain)
+	if err != nil || idx != 4 || !bytes.Equal(newest, s.store.Keyring().Keys[0].Public) {
+		t.Fatalf("chain from the enrolment key: index %d err %v", idx, err)
+	}
+	_, body := httpStatusBody(t, "GET", base+"/v1/security/keyring", nil)
+	if strings.Contains(body, "private") {
+		t.Fatalf("keyring endpoint leaks private parts: %s", body)
+	}
+}
