@@ -7,8 +7,10 @@ import (
 	"crypto/rand"
 	"crypto/sha512"
 	"encoding/base64"
+	"errors"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -121,6 +123,7 @@ type authHook struct {
 	mqtt.HookBase
 	auth   Authority
 	topics protocol.Topics
+	count  *counters
 }
 
 func (h *authHook) ID() string { return "tether-auth" }
@@ -130,11 +133,14 @@ func (h *authHook) Provides(b byte) bool {
 }
 
 func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
-	user, pw := string(pk.Connect.Username), string(pk.Connect.Password)
-	if user == "" {
-		return false // anonymous
+	user, pw := string(pk.Connect.Username), string(pk.Connect.Password) // "": anonymous, refused
+	ok := user != ""
+	if ok {
+		ok, _ = h.auth.Login(user, pw)
 	}
-	ok, _ := h.auth.Login(user, pw)
+	if !ok {
+		h.count.refused.Add(1)
+	}
 	return ok
 }
 
@@ -143,9 +149,49 @@ func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	ok, central := h.auth.Known(user)
 	switch {
 	case !ok:
-		return false
 	case central:
 		return true
+	case NodeRules{Topics: h.topics, NodeID: user}.Allows(topic, write):
+		return true
 	}
-	return NodeRules{Topics: h.topics, NodeID: user}.Allows(topic, write)
+	h.count.denied.Add(1)
+	return false
+}
+
+// Counters are the embedded broker's refusals, for /v1/metrics.
+type Counters struct {
+	// RefusedConnects counts CONNECTs refused for a missing or wrong login
+	// (only with an Authority: without one every login is accepted).
+	RefusedConnects uint64
+	// DeniedTopics counts publishes and subscribes the topic ACL refused.
+	DeniedTopics uint64
+	// TooLarge counts clients cut off for sending a packet over the
+	// broker's maximum packet size.
+	TooLarge uint64
+}
+
+// counters is the live form of Counters, shared by the broker's hooks.
+type counters struct {
+	refused, denied, tooLarge atomic.Uint64
+}
+
+func (c *counters) snapshot() Counters {
+	return Counters{RefusedConnects: c.refused.Load(), DeniedTopics: c.denied.Load(), TooLarge: c.tooLarge.Load()}
+}
+
+// countHook counts the clients the broker cuts off for an oversized packet.
+// mochi drops them before any other hook sees the packet.
+type countHook struct {
+	mqtt.HookBase
+	c *counters
+}
+
+func (h *countHook) ID() string { return "tether-count" }
+
+func (h *countHook) Provides(b byte) bool { return b == mqtt.OnDisconnect }
+
+func (h *countHook) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
+	if errors.Is(err, packets.ErrPacketTooLarge) {
+		h.c.tooLarge.Add(1)
+	}
 }

@@ -8,6 +8,7 @@
 package broker
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -22,8 +23,9 @@ import (
 
 // Broker is a running embedded broker.
 type Broker struct {
-	srv  *mqtt.Server
-	addr net.Addr
+	srv   *mqtt.Server
+	addr  net.Addr
+	count *counters // refusals (auth.go)
 }
 
 // Start listens on addr ("127.0.0.1:0" picks a free port) and serves MQTT
@@ -46,11 +48,12 @@ func StartAuth(addr string, logger *slog.Logger, auth Authority, topics protocol
 		Logger:       logger.With("component", "broker"),
 		Capabilities: caps,
 	})
+	count := new(counters)
 	var hook mqtt.Hook = new(allow.AllowHook)
 	if auth != nil {
-		hook = &authHook{auth: auth, topics: topics}
+		hook = &authHook{auth: auth, topics: topics, count: count}
 	}
-	if err := srv.AddHook(hook, nil); err != nil {
+	if err := errors.Join(srv.AddHook(hook, nil), srv.AddHook(&countHook{c: count}, nil)); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("embedded broker: %w", err)
 	}
@@ -62,7 +65,7 @@ func StartAuth(addr string, logger *slog.Logger, auth Authority, topics protocol
 		ln.Close()
 		return nil, fmt.Errorf("embedded broker: %w", err)
 	}
-	return &Broker{srv: srv, addr: ln.Addr()}, nil
+	return &Broker{srv: srv, addr: ln.Addr(), count: count}, nil
 }
 
 // Addr is the address the broker listens on.
@@ -70,6 +73,10 @@ func (b *Broker) Addr() net.Addr { return b.addr }
 
 // URL is the broker's address as an MQTT URL for clients.
 func (b *Broker) URL() string { return "tcp://" + b.addr.String() }
+
+// Counters returns the broker's refusals: bad logins, denied topics,
+// oversized packets.
+func (b *Broker) Counters() Counters { return b.count.snapshot() }
 
 // Close stops the broker and disconnects its clients.
 func (b *Broker) Close() error { return b.srv.Close() }

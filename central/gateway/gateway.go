@@ -31,6 +31,10 @@ import (
 // ErrNotConnected is returned when publishing while no broker is reachable.
 var ErrNotConnected = errors.New("gateway: not connected to the broker")
 
+// errUnknownTopic is the drop reason of a message on a topic the gateway
+// does not parse.
+var errUnknownTopic = errors.New("unknown topic")
+
 // Inbound is one decoded message from an agent. Exactly one of the message
 // fields is set, according to Kind.
 type Inbound struct {
@@ -237,7 +241,7 @@ func (g *Gateway) receive(site int, m paho.Message) {
 	g.received.Add(1)
 	kind, nodeID, ok := g.topics.Parse(m.Topic())
 	if !ok {
-		g.drop(m.Topic(), "unknown topic")
+		g.drop(m.Topic(), errUnknownTopic)
 		return
 	}
 	in := Inbound{Kind: kind, NodeID: nodeID, Broker: site}
@@ -264,7 +268,7 @@ func (g *Gateway) receive(site int, m paho.Message) {
 		return // our own publications (desired, ack) are not subscribed to
 	}
 	if err != nil {
-		g.drop(m.Topic(), err.Error())
+		g.drop(m.Topic(), err)
 		return
 	}
 	g.mu.Lock()
@@ -273,12 +277,12 @@ func (g *Gateway) receive(site int, m paho.Message) {
 	g.cfg.Handle(in)
 }
 
-func (g *Gateway) drop(topic, why string) {
+func (g *Gateway) drop(topic string, why error) {
 	n := g.malformed.Add(1)
 	g.extra.drop(why)
 	// Log the first few and then every thousandth, so a flood cannot fill the disk.
 	if n <= 10 || n%1000 == 0 {
-		g.log.Warn("dropped malformed MQTT message", "topic", topic, "reason", why, "dropped_total", n)
+		g.log.Warn("dropped malformed MQTT message", "topic", topic, "reason", why.Error(), "dropped_total", n)
 	}
 }
 

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -27,26 +28,30 @@ type LogStream struct {
 // extraCounters are counters added after the first cut of the gateway:
 // drops by reason and broker (re)connects.
 type extraCounters struct {
-	unknownTopic, decode, logsOverflow atomic.Uint64
-	connects                           atomic.Uint64
+	unknownTopic, decode, tooLarge, logsOverflow atomic.Uint64
+	connects                                     atomic.Uint64
 }
 
-func (e *extraCounters) drop(why string) {
+func (e *extraCounters) drop(why error) {
 	switch {
-	case why == "unknown topic":
+	case errors.Is(why, errUnknownTopic):
 		e.unknownTopic.Add(1)
+	case errors.Is(why, protocol.ErrTooLarge):
+		e.tooLarge.Add(1)
 	default:
 		e.decode.Add(1)
 	}
 }
 
 // Drops returns how many inbound messages were dropped, by reason:
-// unknown_topic, malformed (failed to decode or named the wrong node) and
-// logs_overflow (log chunks a slow reader could not take).
+// unknown_topic, too_large (over protocol.MaxMessageSize), malformed
+// (failed to decode otherwise, or named the wrong node) and logs_overflow
+// (log chunks a slow reader could not take).
 func (g *Gateway) Drops() map[string]uint64 {
 	return map[string]uint64{
 		"unknown_topic": g.extra.unknownTopic.Load(),
 		"malformed":     g.extra.decode.Load(),
+		"too_large":     g.extra.tooLarge.Load(),
 		"logs_overflow": g.extra.logsOverflow.Load(),
 	}
 }
@@ -77,7 +82,7 @@ func (g *Gateway) OpenLogs(ctx context.Context, nodeID string, req protocol.Logs
 		g.received.Add(1)
 		var chunk protocol.LogsChunk
 		if err := protocol.Decode(m.Payload(), &chunk); err != nil || chunk.ID != req.ID {
-			g.drop(m.Topic(), fmt.Sprintf("malformed log chunk: %v", err))
+			g.drop(m.Topic(), fmt.Errorf("malformed log chunk: %w", err))
 			return
 		}
 		select {

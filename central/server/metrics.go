@@ -87,6 +87,14 @@ func (s *Server) Metrics() []api.Metric {
 		api.Gauge("tether_raft_applied_index", "Last Raft index applied to the state store.", num("applied_index")),
 		api.Gauge("tether_raft_peers", "Other voters in the Raft configuration.", num("num_peers")),
 	)
+	if s.broker != nil { // set once in New
+		bc := s.broker.Counters()
+		out = append(out,
+			api.Counter("tether_mqtt_broker_refused_connects_total", "CONNECTs the embedded broker refused for a missing or wrong login (-mqtt-auth).", float64(bc.RefusedConnects)),
+			api.Counter("tether_mqtt_broker_denied_total", "Publishes and subscribes the embedded broker's topic ACL refused (-mqtt-auth).", float64(bc.DeniedTopics)),
+			api.Counter("tether_mqtt_broker_too_large_total", "Clients the embedded broker disconnected for a packet over its maximum packet size.", float64(bc.TooLarge)),
+		)
+	}
 	l := s.currentLeader()
 	if l == nil {
 		return out
