@@ -2,13 +2,16 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
 	mqtt "github.com/mochi-mqtt/server/v2"
 	allow "github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
@@ -79,5 +82,52 @@ func TestGatewayRefusesOversized(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no hello after the oversized message: the gateway stopped receiving")
+	}
+}
+
+// TestGatewayRefusesOversizedPublish: a desired state too large for the
+// broker is refused with ErrTooLarge and counted, instead of getting
+// central's client cut off by the broker (and, since its session is
+// persistent, cut off again on every reconnect when the message is resent).
+func TestGatewayRefusesOversizedPublish(t *testing.T) {
+	b := startBroker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	g, err := Connect(ctx, Config{Brokers: []string{b.URL()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	big := &protocol.Desired{V: protocol.Version, NodeID: "n1", Index: 1, Allocs: []protocol.DesiredAlloc{{
+		ID: "a1", Tasks: []protocol.Task{{Name: "t", Templates: []protocol.Template{{Data: strings.Repeat("x", 2<<20)}}}},
+	}}}
+	if err := g.PublishDesired("n1", big); !errors.Is(err, protocol.ErrTooLarge) {
+		t.Fatalf("PublishDesired of 2 MiB: %v, want ErrTooLarge", err)
+	}
+	if n := g.RefusedPublishes(); n != 1 {
+		t.Fatalf("refused publishes = %d, want 1", n)
+	}
+	// Still connected, and what fits still goes out.
+	if err := g.PublishDesired("n1", &protocol.Desired{V: protocol.Version, NodeID: "n1", Index: 2}); err != nil {
+		t.Fatal(err)
+	}
+	agent := agentClient(t, b.URL())
+	got := make(chan uint64, 4)
+	agent.Subscribe(protocol.Topics{}.Desired("n1"), 1, func(_ paho.Client, m paho.Message) {
+		var d protocol.Desired
+		if protocol.Decode(m.Payload(), &d) == nil {
+			got <- d.Index
+		}
+	}).Wait()
+	select {
+	case i := <-got:
+		if i != 2 {
+			t.Fatalf("retained desired index %d, want 2", i)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no desired state delivered after the refused one")
+	}
+	if !g.Connected() {
+		t.Fatal("the gateway lost its broker connection")
 	}
 }

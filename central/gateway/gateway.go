@@ -31,6 +31,11 @@ import (
 // ErrNotConnected is returned when publishing while no broker is reachable.
 var ErrNotConnected = errors.New("gateway: not connected to the broker")
 
+// packetOverhead bounds the bytes an MQTT 3.1.1 PUBLISH adds to its topic
+// and payload: fixed header (1), remaining length (≤ 4), topic length (2)
+// and packet id (2).
+const packetOverhead = 9
+
 // errUnknownTopic is the drop reason of a message on a topic the gateway
 // does not parse.
 var errUnknownTopic = errors.New("unknown topic")
@@ -383,7 +388,18 @@ func (g *Gateway) route(nodeID, dc string) []int {
 // publish hands a message to the client. QoS 1 messages published while the
 // connection is down are queued by the client and sent on reconnect, so this
 // does not wait for the broker's acknowledgement.
+//
+// A message too large for the broker is refused here: the embedded broker
+// disconnects a client that sends a packet over its maximum packet size
+// (protocol.MaxMessageSize), and central's persistent session would resend
+// it after every reconnect, cutting central off from its agents for good.
 func (g *Gateway) publish(c paho.Client, topic string, qos byte, retain bool, b []byte) error {
+	if n := len(b) + len(topic) + packetOverhead; n > protocol.MaxMessageSize {
+		g.extra.refusedOut.Add(1)
+		g.log.Error("refused to publish a message too large for the broker", "topic", topic, "bytes", len(b))
+		return fmt.Errorf("gateway: publish %s: %w: %d bytes with the topic and MQTT header (limit %d); make the job's templates or environment smaller",
+			topic, protocol.ErrTooLarge, n, protocol.MaxMessageSize)
+	}
 	tok := c.Publish(topic, qos, retain, b)
 	g.published.Add(1)
 	if tok.WaitTimeout(0) && tok.Error() != nil {

@@ -30,6 +30,7 @@ type LogStream struct {
 type extraCounters struct {
 	unknownTopic, decode, tooLarge, logsOverflow atomic.Uint64
 	connects                                     atomic.Uint64
+	refusedOut                                   atomic.Uint64 // publishes over the size limit
 }
 
 func (e *extraCounters) drop(why error) {
@@ -55,6 +56,10 @@ func (g *Gateway) Drops() map[string]uint64 {
 		"logs_overflow": g.extra.logsOverflow.Load(),
 	}
 }
+
+// RefusedPublishes returns how many messages the gateway refused to
+// publish because they were over the broker's size limit.
+func (g *Gateway) RefusedPublishes() uint64 { return g.extra.refusedOut.Load() }
 
 // Connects returns how many times the gateway connected to a broker
 // (first connections included): more than the number of brokers means

@@ -104,6 +104,7 @@ func (s *Server) Metrics() []api.Metric {
 	out = append(out,
 		api.Counter("tether_mqtt_messages_in_total", "MQTT messages received from agents.", float64(gw.Received)),
 		api.Counter("tether_mqtt_messages_out_total", "MQTT messages published to agents.", float64(gw.Published)),
+		api.Counter("tether_mqtt_publish_refused_total", "Messages to agents refused for being over the broker's size limit.", float64(l.gw.RefusedPublishes())),
 	)
 	drops := l.gw.Drops()
 	for _, k := range sortedKeys(drops) {
