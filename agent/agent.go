@@ -8,6 +8,7 @@ import (
 	"github.com/tether-edge/tether/agent/artifact"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -66,6 +67,9 @@ type Counters struct {
 	// BadSignature counts desired states and service sets dropped because
 	// they were unsigned or not signed with central's pinned key.
 	BadSignature uint64
+	// BadKeyChain counts key chains fetched from central that did not
+	// verify from the pinned key (verify.go).
+	BadKeyChain uint64
 }
 
 // Agent is the edge agent.
@@ -90,9 +94,9 @@ type Agent struct {
 
 	malformed, stale, applied, acked atomic.Uint64
 	badSig                           atomic.Uint64
-	// pinned is central's signing key from enrolment (nil: not enrolled,
-	// messages are not verified).
-	pinned ed25519.PublicKey
+	// pinned is central's signing key from enrolment, which follows key
+	// rotations (verify.go; nil: not enrolled, messages are not verified).
+	pinned *keyPin
 	logs   logStreams // task log requests (logs.go)
 
 	ran       atomic.Bool
@@ -171,7 +175,8 @@ func New(opts Options) (*Agent, error) {
 	}
 	var user, pass string
 	if enr != nil {
-		a.pinned = ed25519.PublicKey(enr.SigningPublicKey)
+		a.pinned = newKeyPin(filepath.Join(cfg.DataDir, EnrolmentFile), cfg.Central, ed25519.PublicKey(enr.SigningPublicKey),
+			http.DefaultClient, a.log.With("component", "keyring"), a.events)
 		user, pass = enr.MQTTUsername, enr.MQTTPassword
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -200,7 +205,7 @@ func (a *Agent) NodeID() string { return a.nodeID }
 // Counters returns a snapshot of the agent's counters. Safe from any goroutine.
 func (a *Agent) Counters() Counters {
 	return Counters{Malformed: a.malformed.Load(), Stale: a.stale.Load(), Applied: a.applied.Load(), Acked: a.acked.Load(),
-		SvcMalformed: a.svc.Malformed(), BadSignature: a.badSig.Load()}
+		SvcMalformed: a.svc.Malformed(), BadSignature: a.badSig.Load(), BadKeyChain: a.pinned.badChains()}
 }
 
 // Close releases an Agent that was never Run. Run closes it itself.

@@ -1,37 +1,255 @@
 package agent
 
-import "github.com/tether-edge/tether/protocol"
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tether-edge/tether/agent/session"
+	"github.com/tether-edge/tether/protocol"
+)
+
+// Signed messages and key rotation (docs/security.md). An enrolled agent
+// applies a desired state or service set only when central's pinned key
+// signed it. When one is signed, but not with the pinned key, central may
+// have rotated its key: the agent holds the message, fetches central's key
+// chain (GET /v1/security/keyring, at most once per KeyRefreshInterval),
+// checks every endorsement from its pinned key on (protocol.VerifyKeyChain)
+// and re-pins the newest key, stored in data_dir/enrolment.json. The held
+// messages then go through the normal path again. A chain that does not
+// verify is counted (Counters.BadKeyChain), logged, and changes nothing.
+
+// KeyRefreshInterval is the least time between two key chain fetches.
+const KeyRefreshInterval = 30 * time.Second
+
+// Limits of the key chain fetch.
+const (
+	maxKeyChainBody = 1 << 20
+	keyChainTimeout = 10 * time.Second
+	maxHeld         = 256 // messages held while the chain is fetched
+)
+
+// keyPin is central's signing key the agent trusts and the machinery that
+// follows its rotations. Its methods are safe from any goroutine; a nil
+// *keyPin (an agent that was not enrolled) verifies nothing.
+type keyPin struct {
+	path    string // enrolment file rewritten on a re-pin
+	central string // central's HTTP URL; "" cannot follow rotations
+	client  *http.Client
+	log     *slog.Logger
+	every   time.Duration
+	// redeliver hands a held message back to the Run goroutine (non-blocking).
+	redeliver func(topic string, payload []byte) bool
+
+	badChain atomic.Uint64 // key chains refused
+	repinned atomic.Uint64 // newer keys pinned
+
+	mu       sync.Mutex // guards the fields below
+	pub      ed25519.PublicKey
+	last     time.Time         // when the last fetch started
+	fetching bool              // a fetch is running
+	held     map[string][]byte // topic → newest payload signed by an unknown key
+}
+
+func newKeyPin(path, central string, pub ed25519.PublicKey, client *http.Client, log *slog.Logger, events chan<- session.Event) *keyPin {
+	return &keyPin{path: path, central: central, pub: pub, client: client, log: log, every: KeyRefreshInterval, held: map[string][]byte{},
+		redeliver: func(topic string, payload []byte) bool {
+			select {
+			case events <- session.Event{Kind: session.Message, Topic: topic, Payload: payload}:
+				return true
+			default:
+				return false
+			}
+		}}
+}
+
+// key returns the pinned key (nil on a nil keyPin).
+func (p *keyPin) key() ed25519.PublicKey {
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.pub
+}
+
+func (p *keyPin) badChains() uint64 {
+	if p == nil {
+		return 0
+	}
+	return p.badChain.Load()
+}
+
+// unknownKey holds a message that is signed, but not with the pinned key,
+// and starts a key chain fetch unless one ran less than p.every ago.
+func (p *keyPin) unknownKey(topic string, payload []byte) {
+	if p.central == "" {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.held[topic]; ok || len(p.held) < maxHeld {
+		p.held[topic] = payload
+	}
+	if p.fetching || (!p.last.IsZero() && time.Since(p.last) < p.every) {
+		return
+	}
+	p.fetching, p.last = true, time.Now()
+	go p.refresh()
+}
+
+// refresh fetches and verifies the key chain, re-pins its newest key and
+// re-delivers the held messages.
+func (p *keyPin) refresh() {
+	ctx, cancel := context.WithTimeout(context.Background(), keyChainTimeout)
+	defer cancel()
+	pinned := p.key()
+	newest, idx, err := p.fetchAndVerify(ctx, pinned)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.fetching = false
+	held := p.held
+	p.held = map[string][]byte{}
+	if err != nil {
+		if errors.Is(err, protocol.ErrKeyChain) {
+			n := p.badChain.Add(1)
+			p.log.Error("central's key chain refused; keeping the pinned key", "err", err, "bad_key_chains", n)
+		} else {
+			p.log.Warn("could not fetch central's key chain; keeping the pinned key", "err", err)
+		}
+		return
+	}
+	if newest.Equal(pinned) {
+		p.log.Warn("messages signed by a key central does not know were dropped (forged?)", "held", len(held))
+		return
+	}
+	if err := rewritePinnedKey(p.path, newest); err != nil {
+		p.log.Error("storing central's new signing key; it stays pinned until restart only", "err", err)
+	}
+	p.pub = newest
+	n := p.repinned.Add(1)
+	p.log.Info("pinned central's new signing key, endorsed by the chain from the old one", "key_index", idx, "repins", n)
+	for topic, payload := range held {
+		if !p.redeliver(topic, payload) {
+			p.log.Warn("held message dropped: the agent is busy; central's next update brings it again", "topic", topic)
+		}
+	}
+}
+
+// fetchAndVerify gets central's key chain and verifies it from pinned.
+func (p *keyPin) fetchAndVerify(ctx context.Context, pinned ed25519.PublicKey) (ed25519.PublicKey, uint64, error) {
+	chain, err := fetchKeyChain(ctx, p.client, p.central)
+	if err != nil {
+		return nil, 0, err
+	}
+	return protocol.VerifyKeyChain(pinned, chain)
+}
+
+// fetchKeyChain calls GET /v1/security/keyring on central.
+func fetchKeyChain(ctx context.Context, client *http.Client, central string) ([]protocol.KeyLink, error) {
+	url := strings.TrimSuffix(central, "/") + "/v1/security/keyring"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("agent: key chain at %s: %w (check -central)", central, err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("agent: key chain at %s: %w", central, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxKeyChainBody+1))
+	if err != nil {
+		return nil, fmt.Errorf("agent: key chain at %s: %w", central, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("agent: key chain at %s: %s: %s", central, resp.Status, bytes.TrimSpace(b))
+	}
+	if len(b) > maxKeyChainBody {
+		return nil, fmt.Errorf("%w: answer from %s exceeds %d bytes", protocol.ErrKeyChain, central, maxKeyChainBody)
+	}
+	var chain []protocol.KeyLink
+	if err := json.Unmarshal(b, &chain); err != nil {
+		return nil, fmt.Errorf("%w: answer from %s is not a key chain: %v", protocol.ErrKeyChain, central, err)
+	}
+	return chain, nil
+}
+
+// rewritePinnedKey stores pub as the pinned key in the enrolment file
+// (mode 0600, replaced atomically), keeping everything else in it.
+func rewritePinnedKey(path string, pub ed25519.PublicKey) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var e Enrolment
+	if err := json.Unmarshal(b, &e); err != nil {
+		return fmt.Errorf("enrolment file %s: %w", path, err)
+	}
+	e.SigningPublicKey = pub
+	if b, err = json.Marshal(&e); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
 
 // verifyDesired reports whether d may be applied: always when the agent
 // pinned no key (it was not enrolled), else only when central's pinned key
-// signed it. A rejected message is counted and logged.
+// signed it. A rejected message is counted and logged; one signed by
+// another key is held while the key chain is checked (keyPin).
 func (a *Agent) verifyDesired(d *protocol.Desired) bool {
-	if a.pinned == nil {
+	pub := a.pinned.key()
+	if pub == nil {
 		return true
 	}
-	if err := protocol.VerifyDesired(d, a.pinned); err != nil {
-		n := a.badSig.Add(1)
-		a.log.Warn("desired state dropped: not signed by central's pinned key", "index", d.Index, "err", err, "bad_signatures", n)
-		return false
+	err := protocol.VerifyDesired(d, pub)
+	if err == nil {
+		return true
 	}
-	return true
+	n := a.badSig.Add(1)
+	a.log.Warn("desired state dropped: not signed by central's pinned key", "index", d.Index, "err", err, "bad_signatures", n)
+	if errors.Is(err, protocol.ErrBadSignature) {
+		if b, encErr := protocol.Encode(d); encErr == nil {
+			a.pinned.unknownKey(a.topics.Desired(a.nodeID), b)
+		}
+	}
+	return false
 }
 
 // verifyService is verifyDesired for a service set's payload. An empty
 // payload (a cleared retained service) passes: only central may write
 // service topics on an authenticated broker.
 func (a *Agent) verifyService(name string, payload []byte) bool {
-	if a.pinned == nil || len(payload) == 0 {
+	pub := a.pinned.key()
+	if pub == nil || len(payload) == 0 {
 		return true
 	}
 	var set protocol.ServiceSet
 	if err := protocol.Decode(payload, &set); err != nil {
 		return true // the cache counts it as malformed
 	}
-	if err := protocol.VerifyServiceSet(&set, a.pinned); err != nil {
-		n := a.badSig.Add(1)
-		a.log.Warn("service set dropped: not signed by central's pinned key", "service", name, "err", err, "bad_signatures", n)
-		return false
+	err := protocol.VerifyServiceSet(&set, pub)
+	if err == nil {
+		return true
 	}
-	return true
+	n := a.badSig.Add(1)
+	a.log.Warn("service set dropped: not signed by central's pinned key", "service", name, "err", err, "bad_signatures", n)
+	if errors.Is(err, protocol.ErrBadSignature) {
+		a.pinned.unknownKey(a.topics.Service(name), payload)
+	}
+	return false
 }
