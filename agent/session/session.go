@@ -63,6 +63,7 @@ type Session struct {
 
 	closeOnce sync.Once
 	closed    chan struct{}
+	limit     sizeLimit // limit.go
 }
 
 // New builds a Session that reports to events. Nothing connects until Connect.
@@ -137,7 +138,7 @@ func (s *Session) Connected() bool { return s.client.IsConnectionOpen() }
 // connection is down it drops the message instead of letting paho queue it
 // in memory: the agent's outbox resends what matters on reconnect.
 func (s *Session) Publish(topic string, qos byte, retained bool, payload []byte) {
-	if !s.client.IsConnectionOpen() {
+	if !s.client.IsConnectionOpen() || s.limit.refuse(s.log, topic, payload) != nil {
 		return
 	}
 	s.client.Publish(topic, qos, retained, payload)
@@ -145,6 +146,9 @@ func (s *Session) Publish(topic string, qos byte, retained bool, payload []byte)
 
 // PublishWait publishes and waits up to timeout for the broker's ack.
 func (s *Session) PublishWait(topic string, qos byte, retained bool, payload []byte, timeout time.Duration) error {
+	if err := s.limit.refuse(s.log, topic, payload); err != nil {
+		return err
+	}
 	tok := s.client.Publish(topic, qos, retained, payload)
 	if !tok.WaitTimeout(timeout) {
 		return fmt.Errorf("publish to %s: no ack from the broker within %s", topic, timeout)
