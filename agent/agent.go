@@ -185,8 +185,14 @@ func New(opts Options) (*Agent, error) {
 	for _, d := range opts.Drivers {
 		a.drivers[d.Name()] = d // unhealthy ones too: a task on one fails with its error
 	}
+	tlsCfg, err := cfg.TLS.ClientConfig() // nil without TLS files
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	will, _ := protocol.Encode(&protocol.Online{V: protocol.Version, Online: false})
 	a.sess = session.New(session.Options{
+		TLS:           tlsCfg,
 		Brokers:       cfg.Brokers,
 		ClientID:      "tether-agent-" + nodeID,
 		WillTopic:     a.topics.Online(nodeID),

@@ -91,7 +91,11 @@ func enrol(ctx context.Context, cfg *config.Config) (*Enrolment, error) {
 		return nil, fmt.Errorf("agent: enrol at %s: %w (check -central)", cfg.Central, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	client, err := enrolClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("agent: enrol at %s: %w", cfg.Central, err)
 	}
@@ -108,4 +112,15 @@ func enrol(ctx context.Context, cfg *config.Config) (*Enrolment, error) {
 		return nil, fmt.Errorf("agent: enrol at %s: bad answer: %w", cfg.Central, err)
 	}
 	return &e, nil
+}
+
+// enrolClient is the HTTP client for enrolment: it trusts the tls block's
+// CA (and presents its certificate) for an https:// central.
+func enrolClient(cfg *config.Config) (*http.Client, error) {
+	tc, err := cfg.TLS.ClientConfig()
+	if err != nil || tc == nil {
+		return http.DefaultClient, err
+	}
+	return &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, TLSClientConfig: tc,
+		TLSHandshakeTimeout: 10 * time.Second}}, nil
 }

@@ -46,6 +46,9 @@ type Config struct {
 	Heartbeat   time.Duration
 	Meta        map[string]string
 	LogLevel    string // debug | info | warn | error
+	// TLS is the CA and client certificate for TLS brokers and an
+	// https:// central (tls.go); zero: system roots, no certificate.
+	TLS TLS
 }
 
 // Default returns the configuration used when nothing is set. Name defaults
@@ -110,6 +113,9 @@ func (c *Config) Validate() error {
 	}
 	if !contains([]string{"debug", "info", "warn", "error"}, c.LogLevel) {
 		bad(`log_level %q unknown: use one of debug, info, warn, error`, c.LogLevel)
+	}
+	if _, err := c.TLS.ClientConfig(); err != nil {
+		errs = append(errs, err)
 	}
 	keys := make([]string, 0, len(c.Meta))
 	for k := range c.Meta {

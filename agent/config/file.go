@@ -12,7 +12,7 @@ import (
 const MaxFileSize = 1 << 20
 
 // fileKeys are the keys a config file may set, in the order docs list them.
-var fileKeys = []string{"name", "datacenter", "brokers", "data_dir", "join_token", "central", "topic_prefix", "heartbeat", "meta", "log_level", "advertise"}
+var fileKeys = []string{"name", "datacenter", "brokers", "data_dir", "join_token", "central", "topic_prefix", "heartbeat", "meta", "log_level", "advertise", "tls"}
 
 // LoadFile reads the config file at path and applies it over cfg.
 func LoadFile(path string, cfg *Config) error {
@@ -30,6 +30,7 @@ func LoadFile(path string, cfg *Config) error {
 //	brokers    = ["tcp://10.0.0.2:1883", "tcp://10.0.0.3:1883"]
 //	heartbeat  = "5s"                # or a number of seconds
 //	meta { rack = "r1" }             # or meta = { ... }
+//	tls { ca_file = "/etc/tether/ca.pem" }  # also cert_file, key_file
 func ParseFile(name string, data []byte, cfg *Config) error {
 	if len(data) > MaxFileSize {
 		return fmt.Errorf("%s: file is %d bytes; the limit is %d", name, len(data), MaxFileSize)
@@ -111,8 +112,8 @@ func (p *parser) parse(cfg *Config) error {
 		p.seen[key] = t.line
 		var v value
 		var err error
-		if key == "meta" && p.peek().kind == tokPunct && p.peek().text == "{" {
-			v, err = p.parseValue() // block form: meta { ... }
+		if (key == "meta" || key == "tls") && p.peek().kind == tokPunct && p.peek().text == "{" {
+			v, err = p.parseValue() // block form: meta { ... }, tls { ... }
 		} else {
 			if eq := p.next(); eq.kind != tokPunct || eq.text != "=" {
 				return p.errAt(eq.line, "expected '=' after %s, got %s", key, eq)
@@ -204,6 +205,13 @@ func (p *parser) set(cfg *Config, key string, v value) error {
 			return wrong("a block", `meta { rack = "r1" }`)
 		}
 		cfg.Meta = v.m
+	case "tls":
+		if v.m == nil {
+			return wrong("a block", `tls { ca_file = "/etc/tether/ca.pem" }`)
+		}
+		if err := setTLS(cfg, v.m); err != nil {
+			return p.errAt(v.line, "%v", err)
+		}
 	case "heartbeat":
 		switch v.kind {
 		case tokString:

@@ -22,6 +22,7 @@ type Flags struct {
 	heartbeat  time.Duration
 	meta       listFlag
 	logLevel   string
+	tls        TLS
 }
 
 // RegisterFlags registers every agent flag on fs.
@@ -40,6 +41,9 @@ func RegisterFlags(fs *flag.FlagSet) *Flags {
 	fs.DurationVar(&f.heartbeat, "heartbeat", d.Heartbeat, "heartbeat interval")
 	fs.Var(&f.meta, "meta", "node meta `key=value` (repeatable)")
 	fs.StringVar(&f.logLevel, "log-level", d.LogLevel, "log level: debug, info, warn, error")
+	fs.StringVar(&f.tls.CAFile, "tls-ca-file", "", "PEM CA `file` trusted for ssl:// brokers and an https:// central (default: system roots)")
+	fs.StringVar(&f.tls.CertFile, "tls-cert-file", "", "PEM client certificate `file` for TLS brokers and central")
+	fs.StringVar(&f.tls.KeyFile, "tls-key-file", "", "PEM private key `file` of -tls-cert-file")
 	return f
 }
 
@@ -75,6 +79,12 @@ func (f *Flags) Load() (*Config, error) {
 			cfg.Heartbeat = f.heartbeat
 		case "log-level":
 			cfg.LogLevel = f.logLevel
+		case "tls-ca-file":
+			cfg.TLS.CAFile = f.tls.CAFile
+		case "tls-cert-file":
+			cfg.TLS.CertFile = f.tls.CertFile
+		case "tls-key-file":
+			cfg.TLS.KeyFile = f.tls.KeyFile
 		case "meta":
 			if cfg.Meta == nil {
 				cfg.Meta = map[string]string{}

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -52,7 +53,10 @@ type Options struct {
 	KeepAlive     time.Duration
 	Username      string
 	Password      string
-	Logger        *slog.Logger
+	// TLS is used for brokers with a TLS scheme (ssl://, tls://, mqtts://,
+	// wss://); nil: the system roots and no client certificate.
+	TLS    *tls.Config
+	Logger *slog.Logger
 }
 
 // Session is the agent's MQTT connection.
@@ -108,6 +112,9 @@ func New(o Options, events chan<- Event) *Session {
 			s.log.Warn("lost connection to broker; reconnecting", "err", err)
 			s.send(Event{Kind: Lost, Err: err})
 		})
+	if o.TLS != nil {
+		opts.SetTLSConfig(o.TLS)
+	}
 	if o.Username != "" {
 		opts.SetUsername(o.Username).SetPassword(o.Password)
 	}

@@ -5,13 +5,18 @@
 //	b, err := broker.Start("127.0.0.1:1883", logger)
 //	defer b.Close()
 //	url := b.URL() // tcp://127.0.0.1:1883, for central's own client and local agents
+//
+// StartTLS serves MQTT over TLS instead (URL ssl://...); its tls.Config
+// decides whether clients must present a certificate.
 package broker
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	allow "github.com/mochi-mqtt/server/v2/hooks/auth"
@@ -26,7 +31,12 @@ type Broker struct {
 	srv   *mqtt.Server
 	addr  net.Addr
 	count *counters // refusals (auth.go)
+	tls   bool
 }
+
+// handshakeTimeout bounds a TLS client's handshake and CONNECT packet;
+// the broker replaces the deadline with the keepalive once connected.
+const handshakeTimeout = 10 * time.Second
 
 // Start listens on addr ("127.0.0.1:0" picks a free port) and serves MQTT
 // until Close.
@@ -37,9 +47,20 @@ func Start(addr string, logger *slog.Logger) (*Broker, error) {
 // StartAuth is Start with client authentication and topic ACLs enforced
 // by auth (auth.go); a nil auth lets every client do anything.
 func StartAuth(addr string, logger *slog.Logger, auth Authority, topics protocol.Topics) (*Broker, error) {
+	return StartTLS(addr, logger, auth, topics, nil)
+}
+
+// StartTLS is StartAuth serving MQTT over TLS with tlsCfg (plain TCP when
+// tlsCfg is nil). tlsCfg.ClientAuth decides whether clients need a
+// certificate signed by tlsCfg.ClientCAs.
+func StartTLS(addr string, logger *slog.Logger, auth Authority, topics protocol.Topics, tlsCfg *tls.Config) (*Broker, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("embedded broker: listen on %s: %w (is another broker running there? pick another with -mqtt)", addr, err)
+	}
+	bound := ln.Addr()
+	if tlsCfg != nil {
+		ln = tls.NewListener(deadlineListener{ln}, tlsCfg)
 	}
 	caps := mqtt.NewDefaultServerCapabilities()
 	caps.MaximumPacketSize = 1 << 20 // matches protocol.MaxMessageSize
@@ -65,14 +86,33 @@ func StartAuth(addr string, logger *slog.Logger, auth Authority, topics protocol
 		ln.Close()
 		return nil, fmt.Errorf("embedded broker: %w", err)
 	}
-	return &Broker{srv: srv, addr: ln.Addr(), count: count}, nil
+	return &Broker{srv: srv, addr: bound, count: count, tls: tlsCfg != nil}, nil
+}
+
+// deadlineListener gives each new connection handshakeTimeout to finish
+// the TLS handshake and send CONNECT, so a silent client cannot hold a
+// connection open forever.
+type deadlineListener struct{ net.Listener }
+
+func (l deadlineListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		c.SetDeadline(time.Now().Add(handshakeTimeout))
+	}
+	return c, err
 }
 
 // Addr is the address the broker listens on.
 func (b *Broker) Addr() net.Addr { return b.addr }
 
-// URL is the broker's address as an MQTT URL for clients.
-func (b *Broker) URL() string { return "tcp://" + b.addr.String() }
+// URL is the broker's address as an MQTT URL for clients: ssl://... with
+// TLS, tcp://... without.
+func (b *Broker) URL() string {
+	if b.tls {
+		return "ssl://" + b.addr.String()
+	}
+	return "tcp://" + b.addr.String()
+}
 
 // Counters returns the broker's refusals: bad logins, denied topics,
 // oversized packets.

@@ -48,6 +48,9 @@ func verbs() map[string]verb {
 	for k, v := range securityVerbs() { // security.go
 		vs[k] = v
 	}
+	for k, v := range tlsVerbs() { // tls.go
+		vs[k] = v
+	}
 	return vs
 }
 
@@ -182,6 +185,7 @@ func (e *env) flags() *flag.FlagSet {
 	fs.SetOutput(e.stderr)
 	fs.StringVar(&e.address, "address", "", "HTTP API address of a central server (default $CENTRAL_ADDR or "+DefaultAddress+")")
 	fs.StringVar(&e.token, "token", "", "ACL token sent as "+TokenHeader+" (default $CENTRAL_TOKEN)")
+	e.tlsFlags(fs) // tls_client.go: -ca-cert, -client-cert, -client-key
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: central %s %s\n\n%s\n\nOptions:\n", e.verb, e.verbArgs, verbs()[e.verb].synopsis)
 		fs.PrintDefaults()

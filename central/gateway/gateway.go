@@ -16,6 +16,7 @@ package gateway
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -79,7 +80,11 @@ type Config struct {
 	Prefix      string // topic prefix, default protocol.DefaultPrefix
 	Username    string
 	Password    string
-	Logger      *slog.Logger
+	// TLS is used for brokers with a TLS scheme (ssl://, tls://, mqtts://,
+	// wss://): the CA to trust and the client certificate to present.
+	// Nil: the system roots, no client certificate.
+	TLS    *tls.Config
+	Logger *slog.Logger
 	// ServiceJSONMirror also publishes every service set as JSON, retained,
 	// on <prefix>/svc-json/<name>, for devices that cannot decode CBOR.
 	ServiceJSONMirror bool
@@ -219,6 +224,9 @@ func (g *Gateway) options(site int, st Site) *paho.ClientOptions {
 		SetKeepAlive(30 * time.Second).
 		SetOrderMatters(true).
 		SetMessageChannelDepth(4096)
+	if g.cfg.TLS != nil {
+		o.SetTLSConfig(g.cfg.TLS)
+	}
 	if st.Username != "" {
 		o.SetUsername(st.Username).SetPassword(st.Password)
 	} else if g.cfg.Username != "" {

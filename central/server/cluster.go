@@ -70,7 +70,7 @@ func advertise(addr, raftAddr string) string {
 // clusterLoop joins or bootstraps the cluster and keeps this server's
 // registry entry current.
 func (s *Server) clusterLoop() {
-	client := &http.Client{Timeout: 3 * time.Second}
+	client := &http.Client{Timeout: 3 * time.Second, Transport: s.peerTransport()}
 	for {
 		s.clusterStep(client)
 		select {
@@ -101,7 +101,7 @@ func (s *Server) clusterStep(client *http.Client) {
 		return
 	}
 	if addr := s.leaderHTTP(); addr != "" {
-		if _, err := postJoin(client, addr, self); err != nil {
+		if _, err := postJoin(client, s.httpScheme(), addr, self); err != nil {
 			s.log.Debug("register with the leader", "leader", addr, "err", err)
 		}
 	}
@@ -115,7 +115,7 @@ func (s *Server) joinOrBootstrap(client *http.Client) {
 		if addr == self.HTTPAddr || addr == s.HTTPAddr() {
 			continue
 		}
-		resp, err := postJoin(client, addr, self)
+		resp, err := postJoin(client, s.httpScheme(), addr, self)
 		if err != nil {
 			s.log.Debug("join", "server", addr, "err", err)
 			continue
@@ -168,9 +168,9 @@ func (s *Server) discoveredList() []ServerInfo {
 	return out
 }
 
-func postJoin(client *http.Client, addr string, self ServerInfo) (*joinResponse, error) {
+func postJoin(client *http.Client, scheme, addr string, self ServerInfo) (*joinResponse, error) {
 	b, _ := json.Marshal(self)
-	resp, err := client.Post("http://"+addr+"/v1/operator/raft/join", "application/json", bytes.NewReader(b))
+	resp, err := client.Post(scheme+"://"+addr+"/v1/operator/raft/join", "application/json", bytes.NewReader(b))
 	if err != nil {
 		return nil, err
 	}
@@ -294,7 +294,7 @@ func (s *Server) Members() []api.Member {
 	servers := f.Configuration().Servers
 	out := make([]api.Member, len(servers))
 	var wg sync.WaitGroup
-	client := &http.Client{Timeout: 500 * time.Millisecond}
+	client := &http.Client{Timeout: 500 * time.Millisecond, Transport: s.peerTransport()}
 	for i, srv := range servers {
 		m := api.Member{Name: string(srv.ID), Address: string(srv.Address), Status: "alive",
 			Leader: srv.ID == leaderID}
@@ -314,7 +314,7 @@ func (s *Server) Members() []api.Member {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resp, err := client.Get("http://" + info.HTTPAddr + "/v1/status/leader")
+			resp, err := client.Get(s.httpScheme() + "://" + info.HTTPAddr + "/v1/status/leader")
 			if err != nil {
 				out[i].Status = "failed"
 				return

@@ -1,8 +1,11 @@
 package server
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 )
 
@@ -51,6 +54,9 @@ type Config struct {
 	MQTTAuth bool
 	// DevMode shortens Raft timeouts for a fast single-server start.
 	DevMode bool
+	// TLS secures the HTTP API, the embedded broker, calls between
+	// servers and central's MQTT client. Zero: plain TCP, as before.
+	TLS TLS
 }
 
 // Site is one datacenter's MQTT broker.
@@ -120,4 +126,74 @@ func (c *Config) setDefaults() error {
 		return fmt.Errorf("server: heartbeat_ttl %v is too short: use at least 1s", c.HeartbeatTTL)
 	}
 	return nil
+}
+
+// TLS turns on TLS for the HTTP API, the embedded broker's listener, the
+// calls servers make to each other and central's MQTT client (config block
+// tls { ... }, docs/tls.md). Empty: everything stays plain.
+type TLS struct {
+	CAFile   string // PEM CA that signed every server, agent and CLI cert
+	CertFile string // this server's PEM certificate (server and client auth)
+	KeyFile  string // its PEM private key
+	// VerifyClient requires a client certificate signed by CAFile on the
+	// HTTP API and the embedded broker (tls.RequireAndVerifyClientCert).
+	VerifyClient bool
+}
+
+// Enabled reports whether any TLS key is set.
+func (t TLS) Enabled() bool {
+	return t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.VerifyClient
+}
+
+// tlsConfigs are the loaded TLS settings: server for the HTTP API and the
+// embedded broker, client for calls to other servers and brokers.
+type tlsConfigs struct {
+	server, client *tls.Config
+}
+
+// load reads the files once, at start. It returns nil configs when TLS
+// is off.
+func (t TLS) load() (tlsConfigs, error) {
+	if !t.Enabled() {
+		return tlsConfigs{}, nil
+	}
+	if t.CertFile == "" || t.KeyFile == "" {
+		return tlsConfigs{}, errors.New("server: tls needs cert_file and key_file (create them with `central tls cert create -server`)")
+	}
+	if t.VerifyClient && t.CAFile == "" {
+		return tlsConfigs{}, errors.New("server: tls verify_client needs ca_file, the CA client certificates must be signed by")
+	}
+	cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+	if err != nil {
+		return tlsConfigs{}, fmt.Errorf("server: tls cert_file %s / key_file %s: %w", t.CertFile, t.KeyFile, err)
+	}
+	var pool *x509.CertPool // nil: the system roots
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return tlsConfigs{}, fmt.Errorf("server: tls ca_file: %w", err)
+		}
+		pool = x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return tlsConfigs{}, fmt.Errorf("server: tls ca_file %s holds no PEM certificate", t.CAFile)
+		}
+	}
+	srv := &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		Certificates: []tls.Certificate{cert},
+		ClientCAs:    pool,
+		ClientAuth:   tls.VerifyClientCertIfGiven,
+	}
+	if t.VerifyClient {
+		srv.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	if pool == nil {
+		srv.ClientAuth = tls.NoClientCert
+	}
+	cli := &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		RootCAs:      pool,
+		Certificates: []tls.Certificate{cert}, // presented when a peer asks (verify_client)
+	}
+	return tlsConfigs{server: srv, client: cli}, nil
 }

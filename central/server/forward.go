@@ -28,7 +28,7 @@ const leaderWait = 10 * time.Second
 // handler routes the operator endpoints and forwards writes from a
 // follower to the leader; everything else is the API's.
 func (s *Server) handler(apiH http.Handler) http.Handler {
-	s.fwd = newForwardClient()
+	s.fwd = &http.Client{Transport: s.peerTransport()}
 	resolver := acl.NewResolver()
 	// guard checks the token for operator read or write (with ACLs on).
 	guard := func(write bool, h http.HandlerFunc) http.Handler {
@@ -103,7 +103,7 @@ func (s *Server) forward(ctx context.Context, w http.ResponseWriter, r *http.Req
 		body = b
 	}
 	for {
-		req, err := http.NewRequestWithContext(ctx, r.Method, "http://"+addr+r.URL.RequestURI(), bytes.NewReader(body))
+		req, err := http.NewRequestWithContext(ctx, r.Method, s.httpScheme()+"://"+addr+r.URL.RequestURI(), bytes.NewReader(body))
 		if err != nil {
 			writeErr(w, http.StatusInternalServerError, err.Error())
 			return
@@ -113,6 +113,7 @@ func (s *Server) forward(ctx context.Context, w http.ResponseWriter, r *http.Req
 		resp, err := s.fwd.Do(req)
 		if err == nil {
 			defer resp.Body.Close()
+			s.awaitApplied(ctx, resp) // readyourwrites.go
 			for k, vs := range resp.Header {
 				w.Header()[k] = vs
 			}
@@ -144,14 +145,6 @@ func (s *Server) forward(ctx context.Context, w http.ResponseWriter, r *http.Req
 		}
 		addr = next
 	}
-}
-
-func newForwardClient() *http.Client {
-	return &http.Client{Transport: &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
-		MaxIdleConnsPerHost: 16,
-		IdleConnTimeout:     30 * time.Second,
-	}}
 }
 
 func isDialError(err error) bool {

@@ -19,6 +19,7 @@ import (
 	"github.com/tether-edge/tether/central/state"
 	"github.com/tether-edge/tether/central/structs"
 	"github.com/tether-edge/tether/jobspec"
+	"github.com/tether-edge/tether/protocol"
 )
 
 // Version is central's build version, set by the linker.
@@ -37,6 +38,7 @@ type Server struct {
 	brokers []string
 	http    *http.Server
 	httpLn  net.Listener
+	tls     tlsConfigs // nil configs without a tls block
 
 	reg      *registry
 	fwd      *http.Client // forwards writes to the leader
@@ -72,6 +74,7 @@ func New(cfg Config, logger *slog.Logger, logOut io.Writer) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("server: create data dir %s: %w", cfg.DataDir, err)
 	}
+	var err error
 	s := &Server{cfg: cfg, log: logger, store: state.NewStore(), done: make(chan struct{}),
 		reg: newRegistry(), discovered: map[string]ServerInfo{}, restart: make(chan struct{}, 1)}
 	ok := false
@@ -81,9 +84,16 @@ func New(cfg Config, logger *slog.Logger, logOut io.Writer) (*Server, error) {
 		}
 	}()
 
+	if s.tls, err = cfg.TLS.load(); err != nil {
+		return nil, err
+	}
 	s.brokers = cfg.Brokers
 	if len(s.brokers) == 0 {
-		b, err := s.startBroker() // security.go
+		start := s.startBroker // security.go
+		if s.tls.server != nil {
+			start = s.startBrokerTLS
+		}
+		b, err := start()
 		if err != nil {
 			return nil, err
 		}
@@ -99,11 +109,16 @@ func New(cfg Config, logger *slog.Logger, logOut io.Writer) (*Server, error) {
 		return nil, fmt.Errorf("server: HTTP listen on %s: %w (pick another with -http)", cfg.HTTPAddr, err)
 	}
 	s.httpLn = ln
-	s.http = &http.Server{Handler: s.handler(api.New(s, logger)), ReadHeaderTimeout: 10 * time.Second}
+	s.http = &http.Server{Handler: s.handler(api.New(s, logger)), ReadHeaderTimeout: 10 * time.Second,
+		TLSConfig: s.tls.server, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug)}
 	s.wg.Add(3)
 	go func() {
 		defer s.wg.Done()
-		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		serve := s.http.Serve
+		if s.tls.server != nil {
+			serve = func(ln net.Listener) error { return s.http.ServeTLS(ln, "", "") }
+		}
+		if err := serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("HTTP server stopped", "err", err)
 		}
 	}()
@@ -121,6 +136,39 @@ func New(cfg Config, logger *slog.Logger, logOut io.Writer) (*Server, error) {
 
 // HTTPAddr is the bound HTTP address.
 func (s *Server) HTTPAddr() string { return s.httpLn.Addr().String() }
+
+// HTTPURL is the HTTP API's URL: https://addr with TLS, http://addr without.
+func (s *Server) HTTPURL() string { return s.httpScheme() + "://" + s.HTTPAddr() }
+
+// httpScheme is the scheme of every server's HTTP API: TLS is on for the
+// whole cluster or for none of it.
+func (s *Server) httpScheme() string {
+	if s.tls.server != nil {
+		return "https"
+	}
+	return "http"
+}
+
+// peerTransport is the transport for calls to other servers: it trusts
+// the cluster's CA and presents this server's certificate.
+func (s *Server) peerTransport() *http.Transport {
+	return &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
+		TLSClientConfig:     s.tls.client,
+		TLSHandshakeTimeout: 5 * time.Second,
+		MaxIdleConnsPerHost: 16,
+		IdleConnTimeout:     30 * time.Second,
+	}
+}
+
+// startBrokerTLS is startBroker (security.go) with a TLS listener.
+func (s *Server) startBrokerTLS() (*broker.Broker, error) {
+	var auth broker.Authority // nil: every client may do anything
+	if s.cfg.MQTTAuth {
+		auth = storeAuthority{s.store}
+	}
+	return broker.StartTLS(s.cfg.MQTTAddr, s.log, auth, protocol.Topics{Prefix: s.cfg.TopicPrefix}, s.tls.server)
+}
 
 // BrokerURLs are the brokers agents connect to.
 func (s *Server) BrokerURLs() []string { return s.brokers }

@@ -61,14 +61,15 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer srv.Close()
-	addr := "http://" + srv.HTTPAddr()
+	addr := srv.HTTPURL()
 	fmt.Fprintf(stdout, "==> Tether central %s started in dev mode\n    HTTP API: %s\n    MQTT:     %s\n    Data dir: %s\n", server.Version, addr, srv.BrokerURLs()[0], cfg.DataDir)
 
 	if agentBin == "" {
 		agentBin = siblingBinary("agent")
 	}
-	agent := exec.Command(agentBin, "-name", "dev-agent", "-datacenter", "dc1",
-		"-broker", srv.BrokerURLs()[0], "-data-dir", filepath.Join(cfg.DataDir, "agent"), "-heartbeat", "2s")
+	agentArgs := []string{"-name", "dev-agent", "-datacenter", "dc1",
+		"-broker", srv.BrokerURLs()[0], "-data-dir", filepath.Join(cfg.DataDir, "agent"), "-heartbeat", "2s"}
+	agent := exec.Command(agentBin, append(agentArgs, devAgentTLS(cfg.TLS)...)...)
 	agent.Stdout, agent.Stderr = stderr, stderr
 	// Its own process group: Ctrl-C in the terminal reaches only central,
 	// which stops the jobs first and the agent last.
@@ -97,8 +98,15 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "==> Local agent ready (node %s)\n", readyNodes(srv)[0])
 
 	env := func(k string) string {
-		if k == "CENTRAL_ADDR" {
+		switch {
+		case k == "CENTRAL_ADDR":
 			return addr
+		case k == "CENTRAL_CACERT" && cfg.TLS.CAFile != "":
+			return cfg.TLS.CAFile
+		case k == "CENTRAL_CLIENT_CERT" && cfg.TLS.VerifyClient:
+			return cfg.TLS.CertFile
+		case k == "CENTRAL_CLIENT_KEY" && cfg.TLS.VerifyClient:
+			return cfg.TLS.KeyFile
 		}
 		return os.Getenv(k)
 	}
@@ -144,6 +152,20 @@ func serverFlagsDev(args []string, stderr io.Writer, jobs *listFlag, agentBin *s
 		rest = append(rest, args[i])
 	}
 	return serverFlags("dev", rest, stderr, true)
+}
+
+// devAgentTLS gives the local agent the server's CA and, with
+// verify_client, the server's own certificate (it is valid for client
+// auth too), so `central dev` with a tls block works as one command.
+func devAgentTLS(t server.TLS) []string {
+	var args []string
+	if t.CAFile != "" {
+		args = append(args, "-tls-ca-file", t.CAFile)
+	}
+	if t.VerifyClient {
+		args = append(args, "-tls-cert-file", t.CertFile, "-tls-key-file", t.KeyFile)
+	}
+	return args
 }
 
 func siblingBinary(name string) string {

@@ -46,6 +46,16 @@ type fileConfig struct {
 	Server *serverBlock `hcl:"server,block"`
 	// Sites are per-datacenter brokers: site "dc2" { broker = "tcp://..." }.
 	Sites []siteBlock `hcl:"site,block"`
+	// TLS is tls { ca_file, cert_file, key_file, verify_client } (docs/tls.md).
+	TLS *tlsBlock `hcl:"tls,block"`
+}
+
+// tlsBlock turns on TLS for the HTTP API and MQTT.
+type tlsBlock struct {
+	CAFile       string `hcl:"ca_file,optional"`
+	CertFile     string `hcl:"cert_file,optional"`
+	KeyFile      string `hcl:"key_file,optional"`
+	VerifyClient bool   `hcl:"verify_client,optional"`
 }
 
 // serverBlock holds the clustering keys, as Nomad's server stanza does.
@@ -85,6 +95,7 @@ func serverFlags(name string, args []string, stderr io.Writer, dev bool) (server
 	var (
 		cfgFile, logLevel, ttl, grace string
 		fc                            fileConfig
+		tlsFlags                      tlsBlock
 		brokers, join, sites          listFlag
 		raftMult, raftSnap            int
 	)
@@ -109,6 +120,10 @@ func serverFlags(name string, args []string, stderr io.Writer, dev bool) (server
 	}
 	fs.BoolVar(&fc.ACL, "acl", false, "enable ACLs (bootstrap required)")
 	fs.BoolVar(&fc.MQTTAuth, "mqtt-auth", false, "embedded broker: refuse anonymous clients, enforce per-node topic ACLs; sign desired state (docs/security.md)")
+	fs.StringVar(&tlsFlags.CAFile, "tls-ca-file", "", "PEM CA certificate: turns on TLS with -tls-cert-file/-tls-key-file (config tls { ca_file })")
+	fs.StringVar(&tlsFlags.CertFile, "tls-cert-file", "", "this server's PEM certificate (`central tls cert create -server`)")
+	fs.StringVar(&tlsFlags.KeyFile, "tls-key-file", "", "this server's PEM private key")
+	fs.BoolVar(&tlsFlags.VerifyClient, "tls-verify-client", false, "require client certificates signed by the CA on the HTTP API and the embedded broker")
 	fs.BoolVar(&fc.ServiceJSONMirror, "service-json-mirror", false, "also publish service instances as JSON, retained, on <prefix>/svc-json/<name>")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -175,6 +190,16 @@ func serverFlags(name string, args []string, stderr io.Writer, dev bool) (server
 		}
 		cfg.Sites = append(cfg.Sites, st)
 	}
+	ft := tlsBlock{}
+	if file.TLS != nil {
+		ft = *file.TLS
+	}
+	cfg.TLS = server.TLS{
+		CAFile:       pick(tlsFlags.CAFile, ft.CAFile),
+		CertFile:     pick(tlsFlags.CertFile, ft.CertFile),
+		KeyFile:      pick(tlsFlags.KeyFile, ft.KeyFile),
+		VerifyClient: tlsFlags.VerifyClient || ft.VerifyClient,
+	}
 	if t := pick(ttl, file.HeartbeatTTL); t != "" {
 		d, err := time.ParseDuration(t)
 		if err != nil {
@@ -227,7 +252,7 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Error:", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "==> Tether central %s started\n    HTTP API: http://%s\n    MQTT:     %s\n", server.Version, srv.HTTPAddr(), strings.Join(srv.BrokerURLs(), ", "))
+	fmt.Fprintf(stdout, "==> Tether central %s started\n    HTTP API: %s\n    MQTT:     %s\n", server.Version, srv.HTTPURL(), strings.Join(srv.BrokerURLs(), ", "))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	<-ctx.Done()
