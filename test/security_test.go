@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -242,5 +243,71 @@ func TestEnrolledAgentRunsJob(t *testing.T) {
 	readPid(t, filepath.Join(work, "pid-0"))
 	if as := c.allocs("writer"); len(as) != 1 || as[0].NodeID != n.ID {
 		t.Fatalf("allocs %+v, want one on the enrolled node %s", as, n.ID)
+	}
+}
+
+// TestRaftJoinNeedsSecretWithACLs: three servers with ACLs on form a
+// cluster through the shared join secret; a join request without it (or a
+// token with operator write) is refused with a 403.
+func TestRaftJoinNeedsSecretWithACLs(t *testing.T) {
+	const joinSecret = "join-secret-for-this-test"
+	h := startHA(t, 3, func(int) []string { return []string{"-acl", "-join-secret", joinSecret} })
+	leader := h.waitLeader(30 * time.Second)
+	out, code := h.cli(leader, "acl", "bootstrap")
+	if code != 0 {
+		t.Fatalf("acl bootstrap exited %d:\n%s", code, out)
+	}
+	token := secretID(t, out)
+
+	post := func(secret, tok string) (int, string) {
+		info := map[string]string{"id": h.servers[0].name, "raft_addr": h.servers[0].raft, "http_addr": h.servers[0].http}
+		b, _ := json.Marshal(info)
+		req, _ := http.NewRequest(http.MethodPost, "http://"+leader.http+"/v1/operator/raft/join", bytes.NewReader(b))
+		if secret != "" {
+			req.Header.Set("X-Tether-Join-Secret", secret)
+		}
+		if tok != "" {
+			req.Header.Set("X-Tether-Token", tok)
+		}
+		resp, err := h.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	// Every server joined through the secret.
+	eventually(t, 20*time.Second, func() error {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+leader.http+"/v1/operator/raft/configuration", nil)
+		req.Header.Set("X-Tether-Token", token)
+		resp, err := h.client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		var rc struct {
+			Servers []struct {
+				ID string `json:"id"`
+			} `json:"servers"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&rc); err != nil || len(rc.Servers) != 3 {
+			return fmt.Errorf("raft configuration: %v, %d servers", err, len(rc.Servers))
+		}
+		return nil
+	})
+	for _, tc := range []struct {
+		name, secret, token string
+		want                int
+	}{
+		{"no credentials", "", "", http.StatusForbidden},
+		{"wrong join secret", "guess", "", http.StatusForbidden},
+		{"unknown token", "", "not-a-token", http.StatusForbidden},
+		{"join secret", joinSecret, "", http.StatusOK},
+		{"management token", "", token, http.StatusOK},
+	} {
+		if code, body := post(tc.secret, tc.token); code != tc.want {
+			t.Errorf("join with %s: %d %s, want %d", tc.name, code, body, tc.want)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/tether-edge/tether/central/acl"
 	"github.com/tether-edge/tether/central/api"
 )
 
@@ -44,7 +46,8 @@ var errNoLeader = errors.New("server: the cluster has no leader at the moment (a
 func (s *Server) selfInfo() ServerInfo {
 	info := ServerInfo{ID: s.cfg.Name, RaftAddr: s.raftAddr, HTTPAddr: advertise(s.HTTPAddr(), s.raftAddr)}
 	if s.broker != nil {
-		info.MQTTURL = "tcp://" + advertise(strings.TrimPrefix(s.broker.URL(), "tcp://"), s.raftAddr)
+		scheme, _, _ := strings.Cut(s.broker.URL(), "://") // tcp, or ssl with TLS
+		info.MQTTURL = scheme + "://" + advertise(s.broker.Addr().String(), s.raftAddr)
 	}
 	return info
 }
@@ -71,6 +74,7 @@ func advertise(addr, raftAddr string) string {
 // registry entry current.
 func (s *Server) clusterLoop() {
 	client := &http.Client{Timeout: 3 * time.Second, Transport: s.peerTransport()}
+	s.warnJoinSecret()
 	for {
 		s.clusterStep(client)
 		select {
@@ -101,7 +105,7 @@ func (s *Server) clusterStep(client *http.Client) {
 		return
 	}
 	if addr := s.leaderHTTP(); addr != "" {
-		if _, err := postJoin(client, s.httpScheme(), addr, self); err != nil {
+		if _, err := postJoin(client, s.httpScheme(), addr, self, s.cfg.JoinSecret); err != nil {
 			s.log.Debug("register with the leader", "leader", addr, "err", err)
 		}
 	}
@@ -115,9 +119,13 @@ func (s *Server) joinOrBootstrap(client *http.Client) {
 		if addr == self.HTTPAddr || addr == s.HTTPAddr() {
 			continue
 		}
-		resp, err := postJoin(client, s.httpScheme(), addr, self)
+		resp, err := postJoin(client, s.httpScheme(), addr, self, s.cfg.JoinSecret)
 		if err != nil {
-			s.log.Debug("join", "server", addr, "err", err)
+			if errors.Is(err, errJoinRefused) {
+				s.log.Warn("join refused: set the same join_secret (-join-secret) on every server", "server", addr, "err", err)
+			} else {
+				s.log.Debug("join", "server", addr, "err", err)
+			}
 			continue
 		}
 		if resp.Joined {
@@ -168,14 +176,25 @@ func (s *Server) discoveredList() []ServerInfo {
 	return out
 }
 
-func postJoin(client *http.Client, scheme, addr string, self ServerInfo) (*joinResponse, error) {
+func postJoin(client *http.Client, scheme, addr string, self ServerInfo, secret string) (*joinResponse, error) {
 	b, _ := json.Marshal(self)
-	resp, err := client.Post(scheme+"://"+addr+"/v1/operator/raft/join", "application/json", bytes.NewReader(b))
+	req, err := http.NewRequest(http.MethodPost, scheme+"://"+addr+"/v1/operator/raft/join", bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if secret != "" {
+		req.Header.Set(JoinSecretHeader, secret) // joinAuth
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode == http.StatusForbidden {
+		return nil, fmt.Errorf("%w: join via %s: %s", errJoinRefused, addr, bytes.TrimSpace(body))
+	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("join via %s: %s: %s", addr, resp.Status, bytes.TrimSpace(body))
 	}
@@ -324,4 +343,49 @@ func (s *Server) Members() []api.Member {
 	}
 	wg.Wait()
 	return out
+}
+
+// Join authentication. With a join secret configured (join_secret,
+// -join-secret), POST /v1/operator/raft/join must carry it in
+// JoinSecretHeader; servers send their own. With ACLs on, a request
+// without the secret needs a token with operator write instead (an
+// operator adding a server by hand), so with ACLs on and no join secret
+// servers cannot join each other: a cluster has no ACL tokens before it
+// exists, which is why the secret is configuration and not state.
+
+// JoinSecretHeader carries the servers' join secret.
+const JoinSecretHeader = "X-Tether-Join-Secret"
+
+// errJoinRefused is returned by postJoin when the server answered 403.
+var errJoinRefused = errors.New("join refused")
+
+// joinAuth guards the join endpoint as described above.
+func (s *Server) joinAuth(resolver *acl.Resolver, next http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		secret := s.cfg.JoinSecret
+		got := r.Header.Get(JoinSecretHeader)
+		switch {
+		case secret != "" && got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(secret)) == 1:
+			next(w, r)
+		case got != "":
+			writeErr(w, http.StatusForbidden, "raft join: wrong join secret: every server needs the same join_secret (-join-secret)")
+		case s.ACLEnabled() && r.Header.Get(api.TokenHeader) != "":
+			if api.CheckOperator(s, resolver, w, r, true) {
+				next(w, r)
+			}
+		case s.ACLEnabled():
+			writeErr(w, http.StatusForbidden, "raft join: ACLs are on: send the servers' join secret (the same join_secret / -join-secret on every server) or a token with operator write")
+		case secret != "":
+			writeErr(w, http.StatusForbidden, "raft join: this cluster requires the servers' join secret (set the same join_secret / -join-secret on every server)")
+		default:
+			next(w, r)
+		}
+	})
+}
+
+// warnJoinSecret logs once at start when servers could not join each other.
+func (s *Server) warnJoinSecret() {
+	if s.cfg.ACL && len(s.cfg.Join) > 0 && s.cfg.JoinSecret == "" {
+		s.log.Warn("ACLs are on but no join_secret is set: other servers cannot join this one, nor this one them (set the same -join-secret on every server)")
+	}
 }

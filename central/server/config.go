@@ -28,6 +28,10 @@ type Config struct {
 	// not yet in a cluster tries them every second until it is.
 	Join []string
 	ACL  bool
+	// JoinSecret, when set, must accompany every POST
+	// /v1/operator/raft/join (servers send it from their own config);
+	// with ACLs on it is how servers join each other (docs/security.md).
+	JoinSecret string
 	// Sites adds one broker per datacenter, besides Brokers (or the
 	// embedded broker): a node of datacenter Site.Name is reached through
 	// that site's broker.

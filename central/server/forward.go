@@ -39,7 +39,7 @@ func (s *Server) handler(apiH http.Handler) http.Handler {
 		})
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/operator/raft/join", s.handleJoin)
+	mux.Handle("POST /v1/operator/raft/join", s.joinAuth(resolver, s.handleJoin)) // cluster.go
 	mux.Handle("GET /v1/operator/raft/configuration", guard(false, s.handleRaftConfig))
 	mux.Handle("DELETE /v1/operator/raft/peer", s.leaderOnly(guard(true, s.handleRemovePeer)))
 	mux.Handle("GET /v1/operator/snapshot", s.leaderOnly(guard(false, s.handleSnapshotSave)))

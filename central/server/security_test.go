@@ -9,12 +9,16 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/tether-edge/tether/central/acl"
+	"github.com/tether-edge/tether/central/api"
+	"github.com/tether-edge/tether/central/state"
 	"github.com/tether-edge/tether/protocol"
 )
 
@@ -258,5 +262,47 @@ func TestKeyChainEndpoint(t *testing.T) {
 	_, body := httpStatusBody(t, "GET", base+"/v1/security/keyring", nil)
 	if strings.Contains(body, "private") {
 		t.Fatalf("keyring endpoint leaks private parts: %s", body)
+	}
+}
+
+func TestJoinAuth(t *testing.T) {
+	const secret = "s3cret"
+	for _, tc := range []struct {
+		name       string
+		acl        bool
+		secret     string // configured
+		header     string // sent join secret
+		token      string // sent ACL token
+		wantStatus int
+	}{
+		{"no ACLs, no secret: open as before", false, "", "", "", http.StatusOK},
+		{"no ACLs, secret set, none sent", false, secret, "", "", http.StatusForbidden},
+		{"no ACLs, secret set, right one sent", false, secret, secret, "", http.StatusOK},
+		{"no ACLs, secret set, wrong one sent", false, secret, "guess", "", http.StatusForbidden},
+		{"ACLs, no credentials", true, secret, "", "", http.StatusForbidden},
+		{"ACLs, right secret", true, secret, secret, "", http.StatusOK},
+		{"ACLs, wrong secret", true, secret, "guess", "", http.StatusForbidden},
+		{"ACLs, unknown token", true, secret, "", "not-a-token", http.StatusForbidden},
+		{"ACLs, no secret configured, one sent", true, "", secret, "", http.StatusForbidden},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &Server{cfg: Config{ACL: tc.acl, JoinSecret: tc.secret}, store: state.NewStore()}
+			h := s.joinAuth(acl.NewResolver(), func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
+			req := httptest.NewRequest(http.MethodPost, "/v1/operator/raft/join", strings.NewReader("{}"))
+			if tc.header != "" {
+				req.Header.Set(JoinSecretHeader, tc.header)
+			}
+			if tc.token != "" {
+				req.Header.Set(api.TokenHeader, tc.token)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tc.wantStatus {
+				t.Fatalf("status %d (%s), want %d", rec.Code, rec.Body, tc.wantStatus)
+			}
+			if rec.Code == http.StatusForbidden && !strings.Contains(rec.Body.String(), "join") && !strings.Contains(rec.Body.String(), "token") {
+				t.Fatalf("403 does not say what is missing: %s", rec.Body)
+			}
+		})
 	}
 }

@@ -32,6 +32,7 @@ type fileConfig struct {
 	Join            []string `hcl:"join,optional"`
 	ACL             bool     `hcl:"acl,optional"`
 	MQTTAuth        bool     `hcl:"mqtt_auth,optional"`
+	JoinSecret      string   `hcl:"join_secret,optional"` // servers' shared secret for raft join
 	HeartbeatTTL    string   `hcl:"heartbeat_ttl,optional"`
 	HeartbeatGrace  string   `hcl:"heartbeat_grace,optional"`
 	TopicPrefix     string   `hcl:"topic_prefix,optional"`
@@ -119,6 +120,7 @@ func serverFlags(name string, args []string, stderr io.Writer, dev bool) (server
 		fs.StringVar(&grace, "heartbeat-grace", "", "added to the TTL before a silent node is disconnected or down (default 5s; 0s for none)")
 	}
 	fs.BoolVar(&fc.ACL, "acl", false, "enable ACLs (bootstrap required)")
+	fs.StringVar(&fc.JoinSecret, "join-secret", "", "secret every server shares; required to join this server's cluster (config join_secret; env CENTRAL_JOIN_SECRET)")
 	fs.BoolVar(&fc.MQTTAuth, "mqtt-auth", false, "embedded broker: refuse anonymous clients, enforce per-node topic ACLs; sign desired state (docs/security.md)")
 	fs.StringVar(&tlsFlags.CAFile, "tls-ca-file", "", "PEM CA certificate: turns on TLS with -tls-cert-file/-tls-key-file (config tls { ca_file })")
 	fs.StringVar(&tlsFlags.CertFile, "tls-cert-file", "", "this server's PEM certificate (`central tls cert create -server`)")
@@ -158,6 +160,7 @@ func serverFlags(name string, args []string, stderr io.Writer, dev bool) (server
 		BootstrapExpect: max(fc.BootstrapExpect, file.BootstrapExpect),
 		ACL:             fc.ACL || file.ACL,
 		MQTTAuth:        fc.MQTTAuth || file.MQTTAuth,
+		JoinSecret:      pick(pick(fc.JoinSecret, file.JoinSecret), os.Getenv("CENTRAL_JOIN_SECRET")),
 		TopicPrefix:     file.TopicPrefix,
 
 		ServiceJSONMirror: fc.ServiceJSONMirror || file.ServiceJSONMirror,
