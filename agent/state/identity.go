@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/tether-edge/tether/protocol"
 )
 
 // NodeIDFile is the file in the data dir that holds the node id. It is kept
@@ -45,7 +47,7 @@ func (s *Store) NodeIdentity(dataDir string) (string, error) {
 			return "", err
 		}
 	}
-	if len(id) > 100 || strings.ContainsAny(id, "/+# \t\n") {
+	if len(id) > 100 || strings.ContainsAny(id, " \t\n") || !protocol.ValidID(id) {
 		return "", fmt.Errorf("node id %q in %s is not valid: delete the file to get a new id", id, path)
 	}
 	if err := os.WriteFile(path, []byte(id+"\n"), 0o600); err != nil {

@@ -282,11 +282,12 @@ func (s *Store) OutboxLen() (n int) {
 }
 
 // Ack deletes every outbox entry with seq <= seq and returns how many.
+// Keys that are not 8-byte sequence numbers (a damaged file) go too.
 func (s *Store) Ack(seq uint64) (n int, err error) {
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		ob, idx := tx.Bucket(bOutbox), tx.Bucket(bOutboxIdx)
 		c := ob.Cursor()
-		for k, v := c.First(); k != nil && binary.BigEndian.Uint64(k) <= seq; k, v = c.First() {
+		for k, v := c.First(); k != nil && (len(k) != 8 || binary.BigEndian.Uint64(k) <= seq); k, v = c.First() {
 			var u protocol.AllocUpdate
 			if protocol.DecodeValue(v, &u) == nil && bytes.Equal(idx.Get([]byte(u.AllocID)), k) {
 				if err := idx.Delete([]byte(u.AllocID)); err != nil {
