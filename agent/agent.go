@@ -8,7 +8,6 @@ import (
 	"github.com/tether-edge/tether/agent/artifact"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -175,8 +174,13 @@ func New(opts Options) (*Agent, error) {
 	}
 	var user, pass string
 	if enr != nil {
+		client, err := enrolClient(cfg) // the key chain comes from central like the enrolment (enroll.go)
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
 		a.pinned = newKeyPin(filepath.Join(cfg.DataDir, EnrolmentFile), cfg.Central, ed25519.PublicKey(enr.SigningPublicKey),
-			http.DefaultClient, a.log.With("component", "keyring"), a.events)
+			client, a.log.With("component", "keyring"), a.events)
 		user, pass = enr.MQTTUsername, enr.MQTTPassword
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
