@@ -115,6 +115,23 @@ func New(o Options, events chan<- Event) *Session {
 	if o.TLS != nil {
 		opts.SetTLSConfig(o.TLS)
 	}
+	// A failed attempt (a TLS or login error, a broker down) is logged
+	// when its reason changes, not at every retry.
+	var failMu sync.Mutex // guards lastFail
+	var lastFail string
+	opts.SetConnectionNotificationHandler(func(_ mqtt.Client, n mqtt.ConnectionNotification) {
+		failMu.Lock()
+		defer failMu.Unlock()
+		switch n := n.(type) {
+		case mqtt.ConnectionNotificationFailed: // every broker was tried
+			if msg := n.Reason.Error(); msg != lastFail {
+				lastFail = msg
+				s.log.Warn("cannot connect to the broker; retrying", "err", msg)
+			}
+		case mqtt.ConnectionNotificationConnected:
+			lastFail = ""
+		}
+	})
 	if o.Username != "" {
 		opts.SetUsername(o.Username).SetPassword(o.Password)
 	}
