@@ -1,7 +1,9 @@
 package protocol
 
 import (
+	"bytes"
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"testing"
 )
@@ -142,4 +144,49 @@ func TestVerifyKeyChainTooLong(t *testing.T) {
 	if _, _, err := VerifyKeyChain(chain[0].PublicKey, long); !errors.Is(err, ErrKeyChain) {
 		t.Fatalf("err %v, want ErrKeyChain", err)
 	}
+}
+
+// fuzzChain is a valid 3-key chain from fixed seeds; its first key is the
+// pinned key of FuzzKeyChain.
+func fuzzChain() (ed25519.PublicKey, []KeyLink) {
+	var privs []ed25519.PrivateKey
+	var chain []KeyLink
+	for i := 0; i < 3; i++ {
+		priv := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{byte(i + 1)}, ed25519.SeedSize))
+		pub := priv.Public().(ed25519.PublicKey)
+		l := KeyLink{Index: uint64(i + 1), PublicKey: pub}
+		if i > 0 {
+			l.Endorsement, _ = EndorseKey(privs[i-1], l.Index, pub)
+		}
+		privs, chain = append(privs, priv), append(chain, l)
+	}
+	return chain[0].PublicKey, chain
+}
+
+// FuzzKeyChain feeds what an agent reads from GET /v1/security/keyring
+// (JSON) to VerifyKeyChain: nothing panics, and a chain accepted ends in
+// its newest key and holds the pinned key.
+func FuzzKeyChain(f *testing.F) {
+	pinned, chain := fuzzChain()
+	good, _ := json.Marshal(chain)
+	f.Add(good)
+	f.Add([]byte(`[]`))
+	f.Add([]byte(`[{"index":1,"public_key":"AAAA"}]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var c []KeyLink
+		if json.Unmarshal(b, &c) != nil {
+			return
+		}
+		newest, idx, err := VerifyKeyChain(pinned, c)
+		if err != nil {
+			if !errors.Is(err, ErrKeyChain) {
+				t.Fatalf("error %v is not ErrKeyChain", err)
+			}
+			return
+		}
+		last := c[len(c)-1]
+		if !bytes.Equal(newest, last.PublicKey) || idx != last.Index {
+			t.Fatalf("accepted chain returned key %d, not its newest %d", idx, last.Index)
+		}
+	})
 }
