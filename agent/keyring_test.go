@@ -172,3 +172,68 @@ func TestAgentFollowsKeyRotation(t *testing.T) {
 	b.publish(topics.Desired(id), d, true)
 	waitStatus(t, b, id, "after", protocol.AllocRunning)
 }
+
+// While the chain is fetched, held messages pile up in order (a forged one
+// does not push out central's) within their bounds, and all go back
+// through verification after the re-pin.
+func TestKeyPinHoldsAndRedelivers(t *testing.T) {
+	_, chain := keyChain(t, 2)
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		json.NewEncoder(w).Encode(chain)
+	}))
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	path := filepath.Join(dir, EnrolmentFile)
+	b, _ := json.Marshal(Enrolment{NodeID: "n", MQTTUsername: "n", MQTTPassword: "pw", SigningPublicKey: chain[0].PublicKey})
+	os.WriteFile(path, b, 0o600)
+
+	var mu sync.Mutex
+	var got []string
+	p := newKeyPin(path, srv.URL, chain[0].PublicKey, srv.Client(), quietLogger(), nil)
+	p.redeliver = func(topic string, payload []byte) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, topic+"="+string(payload))
+		return true
+	}
+	p.unknownKey("d", []byte("central"))
+	p.unknownKey("d", []byte("forged"))
+	p.unknownKey("svc", []byte("web"))
+	close(release)
+	want := []string{"d=central", "d=forged", "svc=web"}
+	eventually(t, 5*time.Second, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			return fmt.Errorf("redelivered %q, want %q", got, want)
+		}
+		return nil
+	})
+	if !p.key().Equal(ed25519.PublicKey(chain[1].PublicKey)) {
+		t.Fatal("key 2 not pinned")
+	}
+}
+
+func TestKeyPinHoldsWithinBounds(t *testing.T) {
+	p := newKeyPin("", "http://127.0.0.1:1", nil, http.DefaultClient, quietLogger(), nil)
+	p.fetching = true // no fetch: only the holding is under test
+	for i := 0; i < maxHeld+5; i++ {
+		p.unknownKey("svc", []byte(fmt.Sprint(i)))
+	}
+	p.mu.Lock()
+	if len(p.held) != maxHeld || string(p.held[0].payload) != "5" {
+		t.Fatalf("held %d messages from %q; want the newest %d", len(p.held), p.held[0].payload, maxHeld)
+	}
+	p.mu.Unlock()
+	big := make([]byte, maxHeldBytes/3+1)
+	for i := 0; i < 5; i++ {
+		p.unknownKey("d", big)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.heldSize > maxHeldBytes || len(p.held) != 2 {
+		t.Fatalf("held %d messages, %d bytes; want 2 within %d", len(p.held), p.heldSize, maxHeldBytes)
+	}
+}

@@ -37,7 +37,8 @@ const KeyRefreshInterval = 30 * time.Second
 const (
 	maxKeyChainBody = 1 << 20
 	keyChainTimeout = 10 * time.Second
-	maxHeld         = 256 // messages held while the chain is fetched
+	maxHeld         = 64      // messages held while the chain is fetched
+	maxHeldBytes    = 4 << 20 // and their bytes; the oldest go first
 )
 
 // keyPin is central's signing key the agent trusts and the machinery that
@@ -57,13 +58,20 @@ type keyPin struct {
 
 	mu       sync.Mutex // guards the fields below
 	pub      ed25519.PublicKey
-	last     time.Time         // when the last fetch started
-	fetching bool              // a fetch is running
-	held     map[string][]byte // topic → newest payload signed by an unknown key
+	last     time.Time // when the last fetch started
+	fetching bool      // a fetch is running
+	held     []heldMsg // messages signed by an unknown key, oldest first
+	heldSize int       // bytes in held
+}
+
+// heldMsg is a message held while the key chain is fetched.
+type heldMsg struct {
+	topic   string
+	payload []byte
 }
 
 func newKeyPin(path, central string, pub ed25519.PublicKey, client *http.Client, log *slog.Logger, events chan<- session.Event) *keyPin {
-	return &keyPin{path: path, central: central, pub: pub, client: client, log: log, every: KeyRefreshInterval, held: map[string][]byte{},
+	return &keyPin{path: path, central: central, pub: pub, client: client, log: log, every: KeyRefreshInterval,
 		redeliver: func(topic string, payload []byte) bool {
 			select {
 			case events <- session.Event{Kind: session.Message, Topic: topic, Payload: payload}:
@@ -99,8 +107,12 @@ func (p *keyPin) unknownKey(topic string, payload []byte) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if _, ok := p.held[topic]; ok || len(p.held) < maxHeld {
-		p.held[topic] = payload
+	// Several per topic: a forged message must not push out central's.
+	p.held = append(p.held, heldMsg{topic, payload})
+	p.heldSize += len(payload)
+	for len(p.held) > maxHeld || (p.heldSize > maxHeldBytes && len(p.held) > 1) {
+		p.heldSize -= len(p.held[0].payload)
+		p.held = p.held[1:]
 	}
 	if p.fetching || (!p.last.IsZero() && time.Since(p.last) < p.every) {
 		return
@@ -120,7 +132,7 @@ func (p *keyPin) refresh() {
 	defer p.mu.Unlock()
 	p.fetching = false
 	held := p.held
-	p.held = map[string][]byte{}
+	p.held, p.heldSize = nil, 0
 	if err != nil {
 		if errors.Is(err, protocol.ErrKeyChain) {
 			n := p.badChain.Add(1)
@@ -140,9 +152,9 @@ func (p *keyPin) refresh() {
 	p.pub = newest
 	n := p.repinned.Add(1)
 	p.log.Info("pinned central's new signing key, endorsed by the chain from the old one", "key_index", idx, "repins", n)
-	for topic, payload := range held {
-		if !p.redeliver(topic, payload) {
-			p.log.Warn("held message dropped: the agent is busy; central's next update brings it again", "topic", topic)
+	for _, m := range held { // oldest first: a newer desired state wins
+		if !p.redeliver(m.topic, m.payload) {
+			p.log.Warn("held message dropped: the agent is busy; central's next update brings it again", "topic", m.topic)
 		}
 	}
 }
