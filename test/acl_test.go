@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,30 +25,6 @@ namespace "*" {
   capabilities = ["submit-job", "dispatch-job", "read-logs"]
 }
 `
-
-// cliToken runs the central CLI with CENTRAL_TOKEN set to token ("" = none).
-func (c *cluster) cliToken(token string, args ...string) (string, int) {
-	c.t.Helper()
-	cmd := exec.Command(bins.central, args...)
-	env := []string{"CENTRAL_ADDR=http://" + c.http}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "CENTRAL_") {
-			env = append(env, kv)
-		}
-	}
-	if token != "" {
-		env = append(env, "CENTRAL_TOKEN="+token)
-	}
-	cmd.Env = env
-	out, err := cmd.CombinedOutput()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		c.t.Fatalf("run central %v: %v", args, err)
-	}
-	return string(out), code
-}
 
 // secretID parses a token's secret as the tutorial does:
 // grep -i secret | awk -F '=' '{print $2}'.

@@ -131,10 +131,18 @@ func start(t testing.TB, name string, bin string, args ...string) *proc {
 // startEnv is start with extra environment variables (KEY=VALUE).
 func startEnv(t testing.TB, name string, env []string, bin string, args ...string) *proc {
 	t.Helper()
-	p := &proc{name: name, cmd: exec.Command(bin, args...), out: &syncBuffer{}, done: make(chan struct{})}
+	cmd := exec.Command(bin, args...)
 	if len(env) > 0 {
-		p.cmd.Env = append(os.Environ(), env...)
+		cmd.Env = append(os.Environ(), env...)
 	}
+	return startCmd(t, name, cmd)
+}
+
+// startCmd starts cmd (not yet started) as a proc: its output is kept,
+// it leads its own process group, and t.Cleanup stops it.
+func startCmd(t testing.TB, name string, cmd *exec.Cmd) *proc {
+	t.Helper()
+	p := &proc{name: name, cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := p.cmd.Start(); err != nil {
@@ -188,6 +196,8 @@ type cluster struct {
 	centralArgs []string
 	// agentEnv is added to every agent's environment (e.g. CONTAINER_HOST).
 	agentEnv []string
+	// token, when set, is sent with every API call and CLI run (ACLs on).
+	token string
 }
 
 type clusterOpts struct {
@@ -289,8 +299,7 @@ func (c *cluster) stopAllJobs(timeout time.Duration) {
 		return
 	}
 	for _, j := range jobs {
-		req, _ := http.NewRequest(http.MethodDelete, "http://"+c.http+"/v1/job/"+j.ID, nil)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
+		if resp, err := c.do(http.MethodDelete, "/v1/job/"+j.ID); err == nil {
 			resp.Body.Close()
 		}
 	}
@@ -338,7 +347,7 @@ func killChildGroups(pid int) {
 
 // get decodes a GET of the HTTP API into v.
 func (c *cluster) get(path string, v any) error {
-	resp, err := http.Get("http://" + c.http + path)
+	resp, err := c.do(http.MethodGet, path)
 	if err != nil {
 		return err
 	}
@@ -349,10 +358,39 @@ func (c *cluster) get(path string, v any) error {
 	return json.NewDecoder(resp.Body).Decode(v)
 }
 
-// cli runs the central CLI against the cluster.
+// do sends one API request without a body, with the cluster's token.
+func (c *cluster) do(method, path string) (*http.Response, error) {
+	req, err := http.NewRequest(method, "http://"+c.http+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	if c.token != "" {
+		req.Header.Set("X-Tether-Token", c.token)
+	}
+	client := http.Client{Timeout: 15 * time.Second}
+	return client.Do(req)
+}
+
+// cli runs the central CLI against the cluster, with the cluster's token.
 func (c *cluster) cli(args ...string) (string, int) {
+	c.t.Helper()
+	return c.cliToken(c.token, args...)
+}
+
+// cliToken runs the central CLI with CENTRAL_TOKEN set to token ("" = none).
+func (c *cluster) cliToken(token string, args ...string) (string, int) {
+	c.t.Helper()
 	cmd := exec.Command(bins.central, args...)
-	cmd.Env = append(os.Environ(), "CENTRAL_ADDR=http://"+c.http)
+	env := []string{"CENTRAL_ADDR=http://" + c.http}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "CENTRAL_") {
+			env = append(env, kv)
+		}
+	}
+	if token != "" {
+		env = append(env, "CENTRAL_TOKEN="+token)
+	}
+	cmd.Env = env
 	out, err := cmd.CombinedOutput()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
