@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -158,4 +159,23 @@ func mqttConnectPlain(t *testing.T, addr string) []byte {
 		return b[:n]
 	}
 	return nil
+}
+
+// TestTLSEnrolMQTTAuth: with TLS, verify_client and -mqtt-auth an agent
+// enrols at https://central with a join token, logs in to the TLS broker
+// with its issued login and runs a job.
+func TestTLSEnrolMQTTAuth(t *testing.T) {
+	f := makeTLSFiles(t, t.TempDir())
+	c := startTLSCentral(t, f, "", "-tls-verify-client", "-mqtt-auth")
+	out, code := c.cli(c.cliEnv(true), "node", "join-token", "create")
+	m := regexp.MustCompile(`Join token: (\S+)`).FindStringSubmatch(out)
+	if code != 0 || m == nil {
+		t.Fatalf("join-token create (exit %d): %s", code, out)
+	}
+	c.startAgent("tls-e", append(f.agentArgs(true), "-join-token", m[1], "-central", "https://"+c.http)...)
+	c.waitNodeReady("tls-e", 20*time.Second)
+	if out, code := c.cli(c.cliEnv(true), "job", "submit", echoJob(t)); code != 0 {
+		t.Fatalf("job submit exited %d:\n%s", code, out)
+	}
+	c.waitAllocRunning("echo", 15*time.Second)
 }
