@@ -98,6 +98,7 @@ func (t *taskRunner) run(ctx context.Context) {
 		}
 	}
 	var h drivers.Handle
+	started := t.saved != nil // a start after this one is a restart
 	if t.saved != nil {
 		var err error
 		h, err = t.driver.Recover(ctx, *t.saved)
@@ -147,6 +148,9 @@ func (t *taskRunner) run(ctx context.Context) {
 			var err error
 			var extra map[string]string
 			if t.tmpl != nil {
+				if started {
+					t.refreshTemplates(ctx) // templates.go
+				}
 				t.tmpl.DrainActions() // the files are current: this start reads them
 				extra = t.tmpl.Env()
 			}
@@ -164,6 +168,7 @@ func (t *taskRunner) run(ctx context.Context) {
 				continue
 			}
 			t.putHandle(h)
+			started = true
 			t.state.State = protocol.TaskRunning
 			t.state.StartedAt = t.now().UnixMilli()
 			if !t.report(ctx, t.event(protocol.EventStarted, "Task started by client")) {

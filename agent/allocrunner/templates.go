@@ -133,3 +133,13 @@ func (t *taskRunner) templateChanged(ctx context.Context, h drivers.Handle, a te
 	t.state.Restarts++
 	return true, t.report(ctx, t.event(protocol.EventRestarting, "Template changed: restarting now (not counted against the restart policy)"))
 }
+
+// refreshTemplates renders the templates again before a restart (a file
+// removed or edited meanwhile is written anew). A failure keeps the
+// previous files and is recorded as an event; the task starts anyway.
+func (t *taskRunner) refreshTemplates(ctx context.Context) {
+	if err := t.tmpl.Refresh(); err != nil {
+		t.log.Warn("re-rendering templates before a restart failed; previous files kept", "err", err)
+		t.report(ctx, t.event(protocol.EventTemplateRender, "re-render before restart failed, previous file kept: "+err.Error()))
+	}
+}

@@ -232,3 +232,25 @@ func TestReattachAppliesTemplateChangedWhileAgentDown(t *testing.T) {
 		t.Fatalf("file %q starts %d", got, drv.Starts("a1/t"))
 	}
 }
+
+// A task that exits and is restarted reads files rendered again at the
+// restart: one removed meanwhile is written anew from the service cache.
+func TestTemplateRenderedAgainOnRestart(t *testing.T) {
+	cache := svccache.New(nil, nil)
+	cache.Put(apiSet(true, "10.0.0.1"))
+	h, drv := startTemplated(t, cache, protocol.Template{Data: apiTmpl, Destination: "local/api.conf", ChangeMode: "noop"})
+	h.waitStatus(protocol.AllocRunning)
+	if err := os.Remove(filepath.Join(h.runner.AllocDir(), "t", "local", "api.conf")); err != nil {
+		t.Fatal(err)
+	}
+	drv.Task("a1/t").Exit(1)
+	eventually(t, 5*time.Second, func() error {
+		if n := drv.Starts("a1/t"); n != 2 {
+			return fmt.Errorf("%d starts, want 2", n)
+		}
+		return nil
+	})
+	if got := h.file("local/api.conf"); got != "10.0.0.1:8080" {
+		t.Fatalf("after the restart local/api.conf = %q, want it rendered again", got)
+	}
+}

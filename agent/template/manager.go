@@ -74,6 +74,10 @@ type Manager struct {
 
 	mu   sync.Mutex          // guards envs
 	envs []map[string]string // per template: its KEY=VALUE pairs (env = true)
+
+	// renderMu serialises renderAll between Run and Refresh (the files,
+	// and the watch's service list).
+	renderMu sync.Mutex
 }
 
 // New parses the templates. An error wraps ErrInvalid and names the
@@ -213,8 +217,22 @@ func (m *Manager) waitKnown(ctx context.Context, deadline time.Time) error {
 	return nil
 }
 
+// Refresh renders every template again from the service cache as it is
+// now (fed by the site broker, or the agent's own copy without one) and
+// rewrites any file that differs from it or is missing. The task runner
+// calls it before restarting a task, so a restarted task reads files
+// rendered now, even with central unreachable. A render error keeps the
+// previous files; it is returned for the task's events.
+func (m *Manager) Refresh() error {
+	_, used, errs := m.renderAll()
+	m.watch.Add(used...)
+	return errors.Join(errs...)
+}
+
 // renderAll renders every template and writes the ones that changed.
 func (m *Manager) renderAll() (changed []*Template, used []string, errs []error) {
+	m.renderMu.Lock()
+	defer m.renderMu.Unlock()
 	l := lookup{m}
 	for i, t := range m.tmpls {
 		out, u, err := t.Render(l)
