@@ -15,10 +15,13 @@ build:
 	$(BUILD) -o bin/central ./cmd/central
 	$(BUILD) -o bin/agent ./cmd/agent
 
-# The edge shop demo (examples/edge-shop/README.md): its services and the
-# wasm payments guest into examples/edge-shop/bin/.
+# The edge tutorial, replayed on this machine (docs/tutorial.md): builds
+# the edge shop (examples/edge-shop/), makes the primary and edge sites in
+# network namespaces (needs root), and walks a person through the
+# tutorial's steps with timings. The same test runs in `make test`.
 demo-edge: build
 	examples/edge-shop/build.sh
+	TETHER_DEMO=1 $(GO) test -count=1 -v -run '^TestTutorialReplay$$' -timeout 10m ./test/
 
 # The first command of the README: central dev with the example job.
 dev: build
