@@ -129,3 +129,43 @@ func FuzzNodeIdentity(f *testing.F) {
 		}
 	})
 }
+
+// FuzzStateFile opens a damaged state file: Open must either read it or
+// move it aside and start empty, and the store it returns must work.
+func FuzzStateFile(f *testing.F) {
+	seedDir := f.TempDir()
+	s, _, err := Open(seedDir, discard())
+	if err != nil {
+		f.Fatal(err)
+	}
+	s.PutDesired(&protocol.Desired{V: protocol.Version, NodeID: "n1", Index: 3})
+	s.RecordUpdate(&protocol.DesiredAlloc{ID: "a1"}, protocol.AllocUpdate{ClientStatus: protocol.AllocRunning})
+	s.Close()
+	good, err := os.ReadFile(filepath.Join(seedDir, FileName))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add(good[:4096])
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, file []byte) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, FileName), file, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s, moved, err := Open(dir, discard())
+		if err != nil {
+			t.Fatalf("Open of a damaged file: %v (want it moved aside)", err)
+		}
+		defer s.Close()
+		if moved != "" && !strings.Contains(moved, ".corrupt-") {
+			t.Fatalf("moved aside to %q", moved)
+		}
+		if _, err := s.Allocs(); err != nil && !errors.Is(err, protocol.ErrMalformed) {
+			t.Fatalf("Allocs: %v", err)
+		}
+		if _, err := s.RecordUpdate(&protocol.DesiredAlloc{ID: "a9"}, protocol.AllocUpdate{ClientStatus: protocol.AllocRunning}); err != nil {
+			t.Fatalf("RecordUpdate on the opened store: %v", err)
+		}
+	})
+}

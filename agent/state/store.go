@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -77,8 +78,11 @@ func Open(dataDir string, log *slog.Logger) (s *Store, movedAside string, err er
 }
 
 func openChecked(path string) (db *bolt.DB, err error) {
-	// bbolt may panic on some corrupt pages; a damaged file must not stop
-	// the agent from starting.
+	// bbolt may panic on some corrupt pages, or read through the mmap past
+	// the end of the file (a meta page pointing beyond it: SIGBUS, which
+	// SetPanicOnFault turns into a panic for this goroutine); a damaged
+	// file must not stop the agent from starting.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
 			if db != nil {
@@ -87,13 +91,24 @@ func openChecked(path string) (db *bolt.DB, err error) {
 			db, err = nil, fmt.Errorf("state: corrupt file: %v", r)
 		}
 	}()
+	if err := precheck(path); err != nil { // precheck.go
+		return nil, err
+	}
 	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
 		return nil, err
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
+		// Drain every error: Check reads pages in a goroutine of its own,
+		// and returning early would unmap the file under it (SIGSEGV).
+		var first error
 		for err := range tx.Check() {
-			return err
+			if first == nil {
+				first = err
+			}
+		}
+		if first != nil {
+			return first
 		}
 		for _, b := range [][]byte{bMeta, bAllocs, bHandles, bOutbox, bOutboxIdx, bServices} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
