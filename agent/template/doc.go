@@ -17,4 +17,7 @@
 // return the healthy instances, sorted; env reads the task's environment,
 // and attr.X, meta.X and node.* of the node; toJSON, toJSONPretty, join,
 // split, contains, toLower, toUpper, trimSpace, replaceAll.
+//
+// text/template parses; internal/texec, text/template's executor without
+// method calls on values, executes (it keeps the agent 1.5 MB smaller).
 package template

@@ -12,6 +12,7 @@ import (
 	"text/template"
 	"text/template/parse"
 
+	"github.com/tether-edge/tether/agent/template/internal/texec"
 	"github.com/tether-edge/tether/protocol"
 )
 
@@ -46,7 +47,7 @@ type Template struct {
 	Perm os.FileMode // of the written file
 	Name string      // the destination as written, to name it in errors
 
-	t *template.Template
+	x *texec.Template // executes the trees text/template parsed
 	r *renderer
 	// static are the service names found in the text: prefetched before
 	// the first render.
@@ -103,15 +104,18 @@ func Parse(spec protocol.Template, p Paths) (*Template, error) {
 		text = string(b)
 	}
 	r := &renderer{}
+	funcs := r.funcs()
 	t, err := template.New(name).
 		Delims(spec.LeftDelim, spec.RightDelim).
 		Option("missingkey=error").
-		Funcs(r.funcs()).
+		Funcs(funcs).
 		Parse(text)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	tm := &Template{Spec: spec, Dest: dest, Perm: perm, Name: name, t: t, r: r}
+	// Parsed by text/template, executed by texec: text/template's Execute
+	// would cost the agent 1.6 MB (see texec's doc).
+	tm := &Template{Spec: spec, Dest: dest, Perm: perm, Name: name, x: texec.New(t, funcs, true), r: r}
 	tm.static, err = scanNames(t)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
@@ -129,7 +133,7 @@ func (t *Template) Render(l Lookup) (out []byte, used []string, err error) {
 	t.r.used = map[string]bool{}
 	defer func() { t.r.lookup = nil }()
 	var buf bytes.Buffer
-	err = t.t.Execute(&limitWriter{w: &buf, left: MaxOutputSize}, nil)
+	err = t.x.Execute(&limitWriter{w: &buf, left: MaxOutputSize}, nil)
 	for n := range t.r.used {
 		used = append(used, n)
 	}
