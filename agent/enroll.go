@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tether-edge/tether/agent/config"
+	"github.com/tether-edge/tether/protocol"
 )
 
 // EnrolmentFile is the file in data_dir (mode 0600) that holds what
@@ -76,6 +77,9 @@ func loadOrEnrol(ctx context.Context, cfg *config.Config) (*Enrolment, error) {
 func (e *Enrolment) check() error {
 	if e.NodeID == "" || e.MQTTUsername == "" || len(e.SigningPublicKey) != ed25519.PublicKeySize {
 		return errors.New("it lacks the node id, the MQTT login or central's signing key")
+	}
+	if err := protocol.CheckID("node id", e.NodeID); err != nil {
+		return err
 	}
 	return nil
 }
