@@ -8,7 +8,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -36,6 +38,12 @@ import (
 // outageFor is how long step 8 keeps all of central stopped.
 const outageFor = time.Minute
 
+// siteBroker is a site's Mosquitto and the dir of its auth files.
+type siteBroker struct {
+	dir string
+	p   *proc
+}
+
 type tutorial struct {
 	*cluster
 	t       *testing.T
@@ -45,6 +53,7 @@ type tutorial struct {
 	ns      map[string]*partition.Netns
 	shopBin string
 	shopDir string
+	brokers []siteBroker
 	user    string // the client token (the tutorial's read + submit-job policy)
 	summary []string
 }
@@ -135,7 +144,7 @@ func (tu *tutorial) topology() {
 	}
 	for _, s := range tu.servers {
 		s.args = []string{"server", "-name", s.name, "-data-dir", filepath.Join(dir, s.name),
-			"-http", s.http, "-raft", s.raft, "-bootstrap-expect", "3", "-acl", "-join-secret", "shop-servers-join-secret",
+			"-http", s.http, "-raft", s.raft, "-bootstrap-expect", "3", "-acl", "-join-secret", "shop-servers-join-secret", "-mqtt-auth",
 			"-broker", "tcp://" + primary + ":1883", "-site", "dc2=tcp://" + site + ":1883",
 			"-heartbeat-ttl", "3s", "-heartbeat-grace", "2s"}
 		for _, o := range tu.servers {
@@ -147,11 +156,7 @@ func (tu *tutorial) topology() {
 	}
 	tu.cluster = &cluster{t: t, dir: dir, agents: map[string]*proc{}, http: tu.servers[0].http, central: tu.servers[0].p}
 	leader := tu.waitLeader(30 * time.Second)
-	tu.say("3 servers up, leader %s", leader.name)
-
-	tu.startAgentIn("dc1-client", "dc1", "tcp://"+primary+":1883")
-	tu.startAgentIn("edge-1", "dc2", "tcp://"+site+":1883")
-	tu.startAgentIn("edge-2", "dc2", "tcp://"+site+":1883")
+	tu.say("3 servers up, leader %s; Mosquitto at both sites refusing anonymous clients", leader.name)
 }
 
 func (tu *tutorial) startServer(s *haServer) {
@@ -159,15 +164,32 @@ func (tu *tutorial) startServer(s *haServer) {
 	s.p = startCmd(tu.t, "central "+s.name, cmd)
 }
 
-// startMosquittoIn runs Mosquitto on port 1883 of the namespace's address.
+// startMosquittoIn runs Mosquitto on port 1883 of the namespace's address,
+// with allow_anonymous false and the password and ACL files of a dir that
+// `central mqtt export-auth` fills later (Mosquitto reloads them on
+// SIGHUP).
 func (tu *tutorial) startMosquittoIn(ns *partition.Netns) {
 	t := tu.t
 	bin := requireTool(t, "mosquitto", "/usr/sbin/mosquitto")
-	conf := filepath.Join(t.TempDir(), "mosquitto.conf")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf("listener 1883 %s\nallow_anonymous true\npersistence false\nmax_packet_size 1048576\n", ns.Addr())), 0o644); err != nil {
+	// Not under t.TempDir(), whose parent is 0700: Mosquitto runs as user
+	// mosquitto.
+	dir, err := os.MkdirTemp("", "tether-tutorial-mqtt-")
+	if err != nil {
 		t.Fatal(err)
 	}
-	startCmd(t, "mosquitto in "+ns.Name(), ns.Command(bin, "-c", conf))
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	pw, acl := filepath.Join(dir, "password_file"), filepath.Join(dir, "acl_file")
+	os.WriteFile(pw, nil, 0o600)
+	os.WriteFile(acl, nil, 0o600)
+	chownMosquitto(t, dir)
+	conf := filepath.Join(dir, "mosquitto.conf")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf("listener 1883 %s\nallow_anonymous false\npassword_file %s\nacl_file %s\npersistence false\nmax_packet_size 1048576\n",
+		ns.Addr(), pw, acl)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := startCmd(t, "mosquitto in "+ns.Name(), ns.Command(bin, "-c", conf))
+	tu.brokers = append(tu.brokers, siteBroker{dir: dir, p: p})
 	eventually(t, 10*time.Second, func() error {
 		conn, err := net.DialTimeout("tcp", ns.Addr()+":1883", time.Second)
 		if err == nil {
@@ -177,12 +199,33 @@ func (tu *tutorial) startMosquittoIn(ns *partition.Netns) {
 	})
 }
 
+// chownMosquitto hands dir to user mosquitto, which Mosquitto drops to.
+func chownMosquitto(t testing.TB, dir string) {
+	if out, err := exec.Command("chown", "-R", "mosquitto:", dir).CombinedOutput(); err != nil {
+		t.Fatalf("cannot hand %s to user mosquitto (the mosquitto package creates it): %v %s", dir, err, out)
+	}
+}
+
+// exportAuth writes central's broker logins and topic rules into every
+// site broker's files and has Mosquitto reload them: the operator's step
+// after enrolling nodes (docs/security.md).
+func (tu *tutorial) exportAuth() {
+	for _, b := range tu.brokers {
+		if out, code := tu.cli("mqtt", "export-auth", "-dir", b.dir); code != 0 {
+			tu.t.Fatalf("mqtt export-auth exited %d:\n%s", code, out)
+		}
+		chownMosquitto(tu.t, b.dir)
+		b.p.cmd.Process.Signal(syscall.SIGHUP)
+	}
+}
+
 // startAgentIn runs an agent in the namespace of its name, advertising the
-// namespace's address.
-func (tu *tutorial) startAgentIn(name, dc, broker string) {
+// namespace's address, enrolling with the join token at the first server.
+func (tu *tutorial) startAgentIn(name, dc, broker, joinToken string) {
 	ns := tu.ns[name]
 	cmd := ns.Command(bins.agent, "-name", name, "-datacenter", dc, "-broker", broker,
-		"-data-dir", filepath.Join(tu.dir, "agent-"+name), "-heartbeat", "1s", "-advertise", ns.Addr())
+		"-data-dir", filepath.Join(tu.dir, "agent-"+name), "-heartbeat", "1s", "-advertise", ns.Addr(),
+		"-join-token", joinToken, "-central", "http://"+tu.servers[0].http)
 	p := startCmd(tu.t, "agent "+name, cmd)
 	tu.agents[name] = p
 	tu.t.Cleanup(func() {
@@ -269,6 +312,31 @@ func (tu *tutorial) acls() {
 		t.Fatalf("acl token list with the client token exited %d:\n%s", code, out)
 	}
 	tu.say("bootstrap, policy node-read-job-submit, client token and management token created")
+
+	// Enrol the three agents with a join token, then give both site
+	// brokers their logins.
+	out, code = tu.cli("node", "join-token", "create", "-description", "shop sites", "-ttl", "1h")
+	m := regexp.MustCompile(`Join token: (\S+)`).FindStringSubmatch(out)
+	if code != 0 || m == nil {
+		t.Fatalf("node join-token create exited %d:\n%s", code, out)
+	}
+	primary, site := tu.ns["primary"].Addr(), tu.ns["edge-site"].Addr()
+	tu.startAgentIn("dc1-client", "dc1", "tcp://"+primary+":1883", m[1])
+	tu.startAgentIn("edge-1", "dc2", "tcp://"+site+":1883", m[1])
+	tu.startAgentIn("edge-2", "dc2", "tcp://"+site+":1883", m[1])
+	for _, n := range []string{"dc1-client", "edge-1", "edge-2"} {
+		eventually(t, 30*time.Second, func() error {
+			_, err := os.Stat(filepath.Join(tu.dir, "agent-"+n, "enrolment.json"))
+			return err
+		})
+	}
+	tu.exportAuth()
+	for _, addr := range []string{primary, site} {
+		if _, err := mqttClient(t, "tcp://"+addr+":1883", nil, nil); err == nil {
+			t.Fatalf("the broker at %s let an anonymous client in", addr)
+		}
+	}
+	tu.say("3 agents enrolled with a join token; mqtt export-auth written to both site brokers (SIGHUP); anonymous clients refused")
 
 	for _, page := range []string{"/ui/servers", "/ui/clients"} {
 		if code, body := tu.getUI(page, ""); !strings.Contains(body, "Not authorized") || strings.Contains(body, "dc1-client") {
