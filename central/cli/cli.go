@@ -138,7 +138,7 @@ func usage(vs map[string]verb) string {
 	for _, n := range names {
 		fmt.Fprintf(&b, "    %-26s %s\n", n, vs[n].synopsis)
 	}
-	b.WriteString("\nEvery command takes -address (or CENTRAL_ADDR) and -token (or CENTRAL_TOKEN); -h shows its options.\n")
+	b.WriteString("\nEvery command takes -address (or CENTRAL_ADDR) and -token (or CENTRAL_TOKEN), and for TLS -ca-cert, -client-cert, -client-key (or CENTRAL_CACERT, CENTRAL_CLIENT_CERT, CENTRAL_CLIENT_KEY); -h shows its options.\n")
 	return b.String()
 }
 
