@@ -7,6 +7,8 @@ LDFLAGS := -s -w -X github.com/tether-edge/tether/central/server.Version=$(VERSI
   -X main.commit=$(COMMIT) -X main.buildDate=$(BUILD_DATE)
 BUILD   := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 FUZZTIME ?= 20s
+# One worker per target: the build machines have 2 shared cores.
+FUZZFLAGS ?= -parallel 1
 
 
 .PHONY: build dev demo-edge test test-unit test-e2e cross dist size bench fuzz clean
@@ -75,11 +77,12 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./central/scheduler/ ./central/state/ ./central/server/
 	$(GO) run ./bench/e2e -central bin/central -agent bin/agent
 
-# Run every fuzz target for FUZZTIME each.
+# Run every fuzz target for FUZZTIME each (docs/fuzzing.md), e.g.
+# make fuzz FUZZTIME=2m.
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
-	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $(FUZZFLAGS) $$pkg || exit 1; \
 	  done; \
 	done
 
