@@ -133,6 +133,7 @@ type fileSpec struct {
 
 type nsSpec struct {
 	Name         string         `hcl:"name,label"`
+	DefRange     hcl.Range      `hcl:",def_range"` // for errors about the block as a whole
 	Policy       hcl.Expression `hcl:"policy,optional"`
 	Capabilities hcl.Expression `hcl:"capabilities,optional"`
 }
@@ -186,7 +187,7 @@ func Parse(filename string, src []byte) (*Rules, error) {
 	r := &Rules{}
 	for _, ns := range spec.Namespaces {
 		if ns.Name == "" {
-			return nil, fmt.Errorf("%w: %s: a namespace block needs a name or a glob such as \"*\"", ErrBadPolicy, filename)
+			return nil, posErr(ns.DefRange, "a namespace block needs a name or a glob such as \"*\"")
 		}
 		rule := NamespaceRule{Name: ns.Name}
 		pol, rng, err := strAttr(ns.Policy)
@@ -213,7 +214,7 @@ func Parse(filename string, src []byte) (*Rules, error) {
 		}
 		rule.Capabilities = append(rule.Capabilities, caps...)
 		if len(rule.Capabilities) == 0 {
-			return nil, fmt.Errorf("%w: %s: namespace %q grants nothing: set policy or capabilities", ErrBadPolicy, filename, ns.Name)
+			return nil, posErr(ns.DefRange, "namespace %q grants nothing: set policy or capabilities", ns.Name)
 		}
 		r.Namespaces = append(r.Namespaces, rule)
 	}
