@@ -42,6 +42,7 @@ type Driver struct {
 	listenAddr string
 	cache      wazero.CompilationCache
 	base       wazero.RuntimeConfig // engine + cache + close on context done
+	compiles   compileLocks         // compile.go
 }
 
 var _ drivers.Driver = (*Driver)(nil)

@@ -312,9 +312,27 @@ func TestWazeroVersionMatchesGoMod(t *testing.T) {
 }
 
 func TestConcurrentStartsShareTheModule(t *testing.T) {
-	d := newDriver(t, Options{})
+	concurrentStarts(t, newDriver(t, Options{}), guest(t, "tool"), 8)
+}
+
+// The first starts of a module after an agent restart load it from the
+// file cache, concurrently: wazero 1.12 publishes such a module before its
+// entry preambles exist, and an unserialised second start panicked
+// (compile.go). Each round is a fresh driver (an empty in-memory cache) on
+// a file cache that already holds the module.
+func TestConcurrentFirstStartsFromTheFileCache(t *testing.T) {
+	dir := t.TempDir()
 	mod := guest(t, "tool")
-	const n = 8
+	concurrentStarts(t, newDriver(t, Options{CacheDir: dir}), mod, 1) // fills the file cache
+	for range 5 {
+		concurrentStarts(t, newDriver(t, Options{CacheDir: dir}), mod, 16)
+	}
+}
+
+// concurrentStarts starts n tasks of mod at once, each exiting with its
+// index, and checks every exit code.
+func concurrentStarts(t *testing.T, d *Driver, mod string, n int) {
+	t.Helper()
 	type out struct {
 		code int
 		res  drivers.ExitResult

@@ -96,7 +96,7 @@ func (d *Driver) instantiate(ctx, runCtx context.Context, cancel context.CancelF
 	if _, err = wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
 		return nil, fmt.Errorf("wasm driver: WASI: %v", err)
 	}
-	compiled, err := rt.CompileModule(ctx, bin)
+	compiled, err := d.compiles.compile(ctx, rt, bin)
 	if err != nil {
 		return nil, compileError(tc.Module, err, cfg.MemoryMB)
 	}
