@@ -120,7 +120,9 @@ func TestClusterBootstrapsAndForwardsWrites(t *testing.T) {
 	if next == leader {
 		t.Fatal("leader did not change")
 	}
-	eventually(t, 10*time.Second, func() error {
+	// Election, barrier and broker connects: seconds, but allow for a
+	// loaded 2-core machine running the whole suite.
+	eventually(t, 30*time.Second, func() error {
 		if next.currentLeader() == nil {
 			return fmt.Errorf("new leader's duties not started")
 		}
