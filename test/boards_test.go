@@ -25,6 +25,9 @@ var crossAgent = struct {
 	built map[string]string
 }{built: map[string]string{}}
 
+// agentSizeBudget is the stripped agent's size budget per target, bytes.
+const agentSizeBudget = 13_000_000
+
 func buildCrossAgent(t *testing.T, tg boards.Target) string {
 	t.Helper()
 	crossAgent.mu.Lock()
@@ -101,6 +104,17 @@ func TestBoardsUnderQemu(t *testing.T) {
 	module := buildWasm(t, "web")
 	for i := range runs {
 		runs[i].agent = buildCrossAgent(t, runs[i].b.Target)
+		// The footprint budget (bench/README.md): a stripped agent with all
+		// drivers stays within 13 MB. A new dependency that looks methods
+		// up by name at run time brings 1.5 MB back (docs/RATIONALE.md).
+		fi, err := os.Stat(runs[i].agent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Size() > agentSizeBudget {
+			t.Errorf("agent for %s is %d bytes; the budget is %d (see bench/README.md for what costs the bytes)",
+				runs[i].b.Target.Suffix(), fi.Size(), agentSizeBudget)
+		}
 	}
 
 	c := startCentral(t, clusterOpts{})
