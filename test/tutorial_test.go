@@ -87,9 +87,6 @@ func TestTutorialReplay(t *testing.T) {
 
 	line := fmt.Sprintf("tutorial replay: 8 steps passed in %v; %s", time.Since(tu.begin).Round(100*time.Millisecond), strings.Join(tu.summary, "; "))
 	tu.say("%s", line)
-	if tu.demo {
-		fmt.Println(line)
-	}
 }
 
 // say reports progress: on stdout for a person (TETHER_DEMO=1), in the
