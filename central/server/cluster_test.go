@@ -180,3 +180,36 @@ func TestAdvertiseReplacesUnspecifiedHost(t *testing.T) {
 		}
 	}
 }
+
+// A write through a follower answers only once that follower has applied
+// it, also for endpoints that answer without X-Tether-Index (the security
+// and operator ones): an agent that enrolled through a follower, or an
+// operator who created a token there, reads it back from the same server.
+func TestForwardedWriteReadableFromTheFollower(t *testing.T) {
+	servers := testCluster(t, 3)
+	leader := leaderOf(t, servers)
+	for _, follower := range servers {
+		if follower == leader {
+			continue
+		}
+		for i := range 20 {
+			desc := fmt.Sprintf("%s-%d", follower.cfg.Name, i)
+			resp, err := http.Post("http://"+follower.HTTPAddr()+"/v1/security/join-token?description="+desc, "application/json", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Fatalf("join-token create through %s: %s: %s", follower.cfg.Name, resp.Status, b)
+			}
+			found := false
+			for _, jt := range follower.Store().JoinTokens() {
+				found = found || jt.Description == desc
+			}
+			if !found {
+				t.Fatalf("%s answered the write of join token %q before applying it", follower.cfg.Name, desc)
+			}
+		}
+	}
+}

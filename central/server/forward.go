@@ -74,6 +74,9 @@ func (s *Server) leaderOnly(next http.Handler) http.Handler {
 			return
 		}
 		if addr == s.HTTPAddr() || addr == s.selfInfo().HTTPAddr {
+			if r.Header.Get(forwardedHeader) != "" {
+				w = &indexStamper{ResponseWriter: w, s: s} // readyourwrites.go
+			}
 			next.ServeHTTP(w, r)
 			return
 		}

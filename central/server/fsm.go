@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 
 	"github.com/hashicorp/raft"
 
@@ -21,6 +22,11 @@ import (
 type fsm struct {
 	inner *state.FSM
 	reg   *registry
+	// applied is the index of the last entry this FSM applied (Raft's own
+	// AppliedIndex moves before its FSM has applied an entry). After a
+	// snapshot restore it lags until the next entry; readers only wait on
+	// it, boundedly (readyourwrites.go).
+	applied atomic.Uint64
 }
 
 var _ raft.FSM = (*fsm)(nil)
@@ -35,6 +41,7 @@ const maxRegistrySize = 1 << 20
 var errBadSnapshot = errors.New("server: bad snapshot")
 
 func (f *fsm) Apply(l *raft.Log) any {
+	defer f.applied.Store(l.Index)
 	if l.Type == raft.LogCommand && len(l.Data) > 0 && l.Data[0] == registryEntryMarker {
 		var info ServerInfo
 		if err := registryDec.Unmarshal(l.Data[1:], &info); err != nil || info.ID == "" {

@@ -34,6 +34,7 @@ type Server struct {
 	log     *slog.Logger
 	store   *state.Store
 	raft    *raft.Raft
+	fsm     *fsm           // what raft applies to: the store and the server registry
 	broker  *broker.Broker // nil with external brokers
 	brokers []string
 	http    *http.Server
@@ -100,7 +101,8 @@ func New(cfg Config, logger *slog.Logger, logOut io.Writer) (*Server, error) {
 		s.broker = b
 		s.brokers = []string{b.URL()}
 	}
-	if err := s.openRaft(&fsm{inner: state.NewFSM(s.store, logger), reg: s.reg}, logOut); err != nil {
+	s.fsm = &fsm{inner: state.NewFSM(s.store, logger), reg: s.reg}
+	if err := s.openRaft(s.fsm, logOut); err != nil {
 		return nil, err
 	}
 
