@@ -62,6 +62,10 @@ func (t *tlsTransport) build() {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = tc
 	tr.TLSHandshakeTimeout = 10 * time.Second
+	// HTTP/1.1: over HTTP/2 a refused client certificate surfaces as
+	// "http2: client conn could not be established" instead of the TLS
+	// alert that tlsHint turns into advice. The CLI gains nothing from h2.
+	tr.ForceAttemptHTTP2 = false
 	t.rt = tr
 }
 
