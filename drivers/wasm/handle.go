@@ -141,13 +141,31 @@ func (h *handle) Stop(timeout time.Duration, _ string) error {
 	}
 	t := time.NewTimer(timeout)
 	defer t.Stop()
-	select {
-	case <-h.done:
-		return nil
-	case <-t.C:
-		return fmt.Errorf("wasm driver: task %s: %w within %v of cancelling it (a host call may be blocked)", h.state.TaskID, ErrStopTimeout, timeout)
+	// A connection the guest accepts after the sweep above would keep it
+	// blocked in recv: sweep again until it has exited. Its listener still
+	// holds the ports meanwhile, so they cannot be another task's.
+	sweep := time.NewTicker(stopSweep)
+	defer sweep.Stop()
+	for {
+		select {
+		case <-h.done:
+			return nil
+		case <-sweep.C:
+			select {
+			case <-h.done: // exited: the ports may be another task's now
+				return nil
+			default:
+				shutdownPortSockets(h.ports)
+			}
+		case <-t.C:
+			return fmt.Errorf("wasm driver: task %s: %w within %v of cancelling it (a host call may be blocked)", h.state.TaskID, ErrStopTimeout, timeout)
+		}
 	}
 }
+
+// stopSweep is how often Stop shuts down the sockets on a stopping guest's
+// ports again.
+const stopSweep = 100 * time.Millisecond
 
 // State implements drivers.Handle.
 func (h *handle) State() drivers.HandleState { return h.state }
