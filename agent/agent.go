@@ -69,6 +69,9 @@ type Counters struct {
 	// BadKeyChain counts key chains fetched from central that did not
 	// verify from the pinned key (verify.go).
 	BadKeyChain uint64
+	// TooLarge counts messages the agent refused to publish because they
+	// exceed the broker's packet limit (agent/session).
+	TooLarge uint64
 }
 
 // Agent is the edge agent.
@@ -215,7 +218,8 @@ func (a *Agent) NodeID() string { return a.nodeID }
 // Counters returns a snapshot of the agent's counters. Safe from any goroutine.
 func (a *Agent) Counters() Counters {
 	return Counters{Malformed: a.malformed.Load(), Stale: a.stale.Load(), Applied: a.applied.Load(), Acked: a.acked.Load(),
-		SvcMalformed: a.svc.Malformed(), BadSignature: a.badSig.Load(), BadKeyChain: a.pinned.badChains()}
+		SvcMalformed: a.svc.Malformed(), BadSignature: a.badSig.Load(), BadKeyChain: a.pinned.badChains(),
+		TooLarge: a.sess.RefusedTooLarge()}
 }
 
 // Close releases an Agent that was never Run. Run closes it itself.
