@@ -479,15 +479,48 @@ func startMosquittoProc(t testing.TB) (string, *proc) {
 	os.WriteFile(conf, []byte(fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nmax_packet_size 1048576\n", port)), 0o644)
 	p := start(t, "mosquitto", bin, "-c", conf)
 	url := fmt.Sprintf("tcp://127.0.0.1:%d", port)
+	waitListening(t, fmt.Sprintf("127.0.0.1:%d", port))
+	return url, p
+}
+
+// waitListening waits until addr accepts TCP connections.
+func waitListening(t testing.TB, addr string) {
+	t.Helper()
 	eventually(t, 10*time.Second, func() error {
-		conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
 		if err != nil {
 			return err
 		}
-		conn.Close()
-		return nil
+		return conn.Close()
 	})
-	return url, p
+}
+
+// mosquittoDir makes a directory for a Mosquitto's config and files that
+// Mosquitto can still read after it drops to user mosquitto (t.TempDir's
+// parents are 0700). Call chownMosquitto once the files are in it.
+func mosquittoDir(t testing.TB, prefix string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// chownMosquitto hands dir to user mosquitto, which Mosquitto drops to.
+// Under CI=true failing to is an error; elsewhere it skips the test.
+func chownMosquitto(t testing.TB, dir string) {
+	t.Helper()
+	if out, err := exec.Command("chown", "-R", "mosquitto:", dir).CombinedOutput(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("cannot hand %s to user mosquitto (the mosquitto package creates that user): %v %s", dir, err, out)
+		}
+		t.Skipf("cannot hand %s to user mosquitto: %v %s", dir, err, out)
+	}
 }
 
 // waitRunning waits until job has exactly n allocations, all running, and

@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"syscall"
@@ -75,40 +73,18 @@ func (b inbox) add(topic string, payload []byte) { b.ch <- [2]string{topic, stri
 func TestMosquittoExportAuth(t *testing.T) {
 	bin := requireTool(t, "mosquitto", "/usr/sbin/mosquitto")
 	dir := t.TempDir()
-	// Not under t.TempDir(): its parent is 0700 and Mosquitto runs as
-	// user mosquitto.
-	authDir, err := os.MkdirTemp("", "tether-mqtt-auth-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(authDir) })
-	os.Chmod(authDir, 0o755)
+	authDir := mosquittoDir(t, "tether-mqtt-auth-")
 	pwFile, aclFile := filepath.Join(authDir, "password_file"), filepath.Join(authDir, "acl_file")
 	os.WriteFile(pwFile, nil, 0o600)
 	os.WriteFile(aclFile, nil, 0o600)
-	chown := func() {
-		// Mosquitto drops to user mosquitto and must read the files.
-		if out, err := exec.Command("chown", "-R", "mosquitto:", authDir).CombinedOutput(); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("cannot hand the auth files to user mosquitto (the mosquitto package creates that user): %v %s", err, out)
-			}
-			t.Skipf("cannot hand the auth files to user mosquitto: %v %s", err, out)
-		}
-	}
-	chown()
+	chownMosquitto(t, authDir)
 	port := freePort(t)
 	conf := filepath.Join(authDir, "mosquitto.conf")
 	os.WriteFile(conf, []byte(fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous false\npassword_file %s\nacl_file %s\npersistence false\nmax_packet_size 1048576\n",
 		port, pwFile, aclFile)), 0o644)
 	mq := start(t, "mosquitto", bin, "-c", conf)
 	url := fmt.Sprintf("tcp://127.0.0.1:%d", port)
-	eventually(t, 10*time.Second, func() error {
-		conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err == nil {
-			conn.Close()
-		}
-		return err
-	})
+	waitListening(t, fmt.Sprintf("127.0.0.1:%d", port))
 
 	// Central with -mqtt-auth logs in with its generated login, which
 	// Mosquitto learns from the export below (central retries until then).
@@ -128,7 +104,7 @@ func TestMosquittoExportAuth(t *testing.T) {
 	if out, code := c.cli("mqtt", "export-auth", "-dir", authDir); code != 0 {
 		t.Fatalf("export-auth (exit %d): %s", code, out)
 	}
-	chown()
+	chownMosquitto(t, authDir)
 	mq.cmd.Process.Signal(syscall.SIGHUP) // Mosquitto reloads password_file and acl_file
 
 	if _, err := mqttClient(t, url, nil, nil); err == nil {
@@ -141,7 +117,7 @@ func TestMosquittoExportAuth(t *testing.T) {
 	})
 	tp := protocol.Topics{}
 	bIn, aIn := inbox{make(chan [2]string, 64)}, inbox{make(chan [2]string, 64)}
-	cb, err = mqttClient(t, url, &b, nil)
+	cb, err := mqttClient(t, url, &b, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -99,12 +98,7 @@ func TestTLSMosquitto(t *testing.T) {
 	bin := requireTool(t, "mosquitto", "/usr/sbin/mosquitto")
 	// Mosquitto drops to user mosquitto: it needs a directory it can
 	// traverse (t.TempDir's parents are 0700) and its key.
-	dir, err := os.MkdirTemp("", "tether-tls-mosquitto-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	os.Chmod(dir, 0o755)
+	dir := mosquittoDir(t, "tether-tls-mosquitto-")
 	f := makeTLSFiles(t, dir)
 	port := freePort(t)
 	conf := filepath.Join(dir, "mosquitto.conf")
@@ -117,20 +111,9 @@ allow_anonymous true
 persistence false
 max_packet_size 1048576
 `, port, f.ca, f.serverCert, f.serverKey)), 0o644)
-	if out, err := exec.Command("chown", "-R", "mosquitto:", dir).CombinedOutput(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("cannot hand the TLS files to user mosquitto (the mosquitto package creates that user): %v %s", err, out)
-		}
-		t.Skipf("cannot hand the TLS files to user mosquitto: %v %s", err, out)
-	}
+	chownMosquitto(t, dir)
 	start(t, "mosquitto (tls)", bin, "-c", conf)
-	eventually(t, 10*time.Second, func() error {
-		conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			return err
-		}
-		return conn.Close()
-	})
+	waitListening(t, fmt.Sprintf("127.0.0.1:%d", port))
 
 	c := startTLSCentral(t, f, fmt.Sprintf("ssl://127.0.0.1:%d", port))
 	c.startAgent("tls-m", f.agentArgs(true)...)

@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -168,14 +166,7 @@ func (tu *tutorial) startServer(s *haServer) {
 func (tu *tutorial) startMosquittoIn(ns *partition.Netns) {
 	t := tu.t
 	bin := requireTool(t, "mosquitto", "/usr/sbin/mosquitto")
-	// Not under t.TempDir(), whose parent is 0700: Mosquitto runs as user
-	// mosquitto.
-	dir, err := os.MkdirTemp("", "tether-tutorial-mqtt-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	os.Chmod(dir, 0o755)
+	dir := mosquittoDir(t, "tether-tutorial-mqtt-")
 	pw, acl := filepath.Join(dir, "password_file"), filepath.Join(dir, "acl_file")
 	os.WriteFile(pw, nil, 0o600)
 	os.WriteFile(acl, nil, 0o600)
@@ -187,20 +178,7 @@ func (tu *tutorial) startMosquittoIn(ns *partition.Netns) {
 	}
 	p := startCmd(t, "mosquitto in "+ns.Name(), ns.Command(bin, "-c", conf))
 	tu.brokers = append(tu.brokers, siteBroker{dir: dir, p: p})
-	eventually(t, 10*time.Second, func() error {
-		conn, err := net.DialTimeout("tcp", ns.Addr()+":1883", time.Second)
-		if err == nil {
-			conn.Close()
-		}
-		return err
-	})
-}
-
-// chownMosquitto hands dir to user mosquitto, which Mosquitto drops to.
-func chownMosquitto(t testing.TB, dir string) {
-	if out, err := exec.Command("chown", "-R", "mosquitto:", dir).CombinedOutput(); err != nil {
-		t.Fatalf("cannot hand %s to user mosquitto (the mosquitto package creates it): %v %s", dir, err, out)
-	}
+	waitListening(t, ns.Addr()+":1883")
 }
 
 // exportAuth writes central's broker logins and topic rules into every
