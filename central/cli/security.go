@@ -108,20 +108,8 @@ func (e *env) joinTokenList(args []string) int {
 }
 
 func (e *env) joinTokenDelete(args []string) int {
-	fs := e.flags()
-	if code, ok := e.parse(fs, args); !ok {
-		return code
-	}
-	if !e.nargs(fs, 1, 1) {
-		return exitUsage
-	}
-	ctx, cancel := e.ctx()
-	defer cancel()
-	if _, _, err := e.call(ctx, http.MethodDelete, "/v1/security/join-token/"+url.PathEscape(fs.Arg(0)), nil, nil); err != nil {
-		return e.fail("deleting join token", err)
-	}
-	fmt.Fprintf(e.stdout, "Join token %s deleted: agents can no longer enrol with it (enrolled agents keep their logins)\n", fs.Arg(0))
-	return exitOK
+	return e.deleteByID(args, "/v1/security/join-token/", "deleting join token",
+		"Join token %s deleted: agents can no longer enrol with it (enrolled agents keep their logins)\n")
 }
 
 // formatMillis prints a unix-ms time, or none for 0.
@@ -133,6 +121,13 @@ func formatMillis(ms int64, none string) string {
 }
 
 func (e *env) nodeRevoke(args []string) int {
+	return e.deleteByID(args, "/v1/security/node/", "revoking node",
+		"Node %s revoked: its MQTT login is gone (re-export the Mosquitto auth files at sites)\n")
+}
+
+// deleteByID runs a verb whose one argument is an id: DELETE path+id, then
+// done (a format with the id) on success.
+func (e *env) deleteByID(args []string, path, what, done string) int {
 	fs := e.flags()
 	if code, ok := e.parse(fs, args); !ok {
 		return code
@@ -142,10 +137,10 @@ func (e *env) nodeRevoke(args []string) int {
 	}
 	ctx, cancel := e.ctx()
 	defer cancel()
-	if _, _, err := e.call(ctx, http.MethodDelete, "/v1/security/node/"+url.PathEscape(fs.Arg(0)), nil, nil); err != nil {
-		return e.fail("revoking node", err)
+	if _, _, err := e.call(ctx, http.MethodDelete, path+url.PathEscape(fs.Arg(0)), nil, nil); err != nil {
+		return e.fail(what, err)
 	}
-	fmt.Fprintf(e.stdout, "Node %s revoked: its MQTT login is gone (re-export the Mosquitto auth files at sites)\n", fs.Arg(0))
+	fmt.Fprintf(e.stdout, done, fs.Arg(0))
 	return exitOK
 }
 
