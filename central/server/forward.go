@@ -116,7 +116,9 @@ func (s *Server) forward(ctx context.Context, w http.ResponseWriter, r *http.Req
 		resp, err := s.fwd.Do(req)
 		if err == nil {
 			defer resp.Body.Close()
-			s.awaitApplied(ctx, resp) // readyourwrites.go
+			if isWrite(r) {
+				s.awaitApplied(ctx, resp) // readyourwrites.go
+			}
 			for k, vs := range resp.Header {
 				w.Header()[k] = vs
 			}
