@@ -96,6 +96,14 @@ func mqttPublish(topic string, payload []byte) []byte {
 	return mqttPacket(0x30, append(mqttString(topic), payload...))
 }
 
+// mqttPublishQoS1 is a QoS 1 PUBLISH with packet id id (1..65535), as
+// agents send hellos: the broker delivers it to central at least once,
+// where QoS 0 may be dropped under load.
+func mqttPublishQoS1(topic string, id uint16, payload []byte) []byte {
+	body := append(mqttString(topic), byte(id>>8), byte(id))
+	return mqttPacket(0x32, append(body, payload...))
+}
+
 // rawSession connects, checks the CONNACK and returns the connection.
 func rawSession(t *testing.T, addr, clientID string) net.Conn {
 	t.Helper()
@@ -303,7 +311,7 @@ func TestOpenBrokerHelloFlood(t *testing.T) {
 	for i := 0; i < n; i++ {
 		id := fmt.Sprintf("fake-%03d", i)
 		conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
-		if _, err := conn.Write(mqttPublish(tp.Hello(id), helloBytes(t, id, id))); err != nil {
+		if _, err := conn.Write(mqttPublishQoS1(tp.Hello(id), uint16(i+1), helloBytes(t, id, id))); err != nil {
 			t.Fatal(err)
 		}
 	}
