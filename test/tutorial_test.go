@@ -431,7 +431,8 @@ func (tu *tutorial) nodeName(id string) string {
 	return "?" + id
 }
 
-// shopNode is the name of the node running shop-edge's proxy group.
+// shopEdgeAlloc is the running allocation of shop-edge's proxy group and
+// the name of its node.
 func (tu *tutorial) shopEdgeAlloc() (alloc, string) {
 	for _, a := range tu.allocs("shop-edge") {
 		d := tu.allocDetail(a.ID)
@@ -594,7 +595,8 @@ func (tu *tutorial) restore(original, replacement alloc, cut string) {
 		original.ID[:8], replacement.ID[:8], out)
 }
 
-// restarts sums the task restarts of every running allocation.
+// restarts is the restart count of every task of every running shop
+// allocation, keyed "alloc/task".
 func (tu *tutorial) restarts() map[string]int {
 	out := map[string]int{}
 	for _, job := range []string{"shop", "shop-edge"} {
@@ -646,18 +648,9 @@ func (tu *tutorial) killLeader(original alloc) {
 	next := tu.waitLeader(30 * time.Second)
 	tu.measure("new leader ("+next.name+") after", time.Since(start))
 	// The shop keeps answering through the new leader's gateway taking over.
-	eventually(t, 30*time.Second, func() error {
-		for _, n := range []string{"dc1-client", "edge-1", "edge-2"} {
-			var nd node
-			if err := tu.get("/v1/node/"+tu.nodeID(n), &nd); err != nil {
-				return err
-			}
-			if nd.Status != "ready" {
-				return fmt.Errorf("node %s is %s", n, nd.Status)
-			}
-		}
-		return nil
-	})
+	for _, n := range []string{"dc1-client", "edge-1", "edge-2"} {
+		tu.waitNode(n, "ready", 30*time.Second)
+	}
 	close(stop)
 	if f := <-failures; len(f) > 0 {
 		t.Fatalf("the shop failed %d requests during the failover: %v", len(f), f[:min(len(f), 3)])
@@ -677,20 +670,6 @@ func (tu *tutorial) killLeader(original alloc) {
 		return nil
 	})
 	tu.say("%s restarted and rejoined: 3 servers alive", leader.name)
-}
-
-func (tu *tutorial) nodeID(name string) string {
-	var nodes []node
-	if err := tu.get("/v1/nodes", &nodes); err != nil {
-		tu.t.Fatal(err)
-	}
-	for _, n := range nodes {
-		if n.Name == name {
-			return n.ID
-		}
-	}
-	tu.t.Fatalf("no node %s: %+v", name, nodes)
-	return ""
 }
 
 // taskPid finds the pid of the process running binary inside the namespace.
