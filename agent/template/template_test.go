@@ -235,3 +235,63 @@ func TestParseEnv(t *testing.T) {
 		})
 	}
 }
+
+// A symlink in the task dir that leads outside it must not make the agent
+// (root) create directories there: nothing is created before the whole
+// path is known to stay inside.
+func TestWriteCreatesNoDirectoryOutside(t *testing.T) {
+	outside, err := os.MkdirTemp("", "outside-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(outside) })
+	for _, tc := range []struct{ name, link, target, dest string }{
+		{"absolute link out", "x", outside, "x/sub/file"},
+		{"relative link out", "up", "../../../../../../../../../../.." + outside, "up/sub/file"},
+		{"link out further down", "local/deep", outside, "local/a/../deep/sub/deeper/file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := testPaths(t)
+			if err := os.Symlink(tc.target, filepath.Join(p.TaskDir, tc.link)); err != nil {
+				t.Fatal(err)
+			}
+			tm, err := Parse(protocol.Template{Data: "x", Destination: tc.dest}, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = tm.write([]byte("x"), p)
+			if err == nil || !strings.Contains(err.Error(), "outside the task directory") || !strings.Contains(err.Error(), tc.link) {
+				t.Fatalf("write through %s -> %s: %v", tc.link, tc.target, err)
+			}
+			if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+				t.Fatalf("created %s outside the task dir", filepath.Join(outside, ents[0].Name()))
+			}
+		})
+	}
+}
+
+// Links that stay inside the task dir keep working, and missing
+// directories under them are created.
+func TestWriteFollowsLinksInside(t *testing.T) {
+	p := testPaths(t)
+	if err := os.MkdirAll(filepath.Join(p.TaskDir, "local", "real"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("real", filepath.Join(p.TaskDir, "local", "conf")); err != nil {
+		t.Fatal(err)
+	}
+	tm, err := Parse(protocol.Template{Data: "x", Destination: "local/conf/sub/app.conf", Perms: "0640"}, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := tm.write([]byte("hello"), p); err != nil || !changed {
+		t.Fatalf("write: changed %v err %v", changed, err)
+	}
+	fi, err := os.Stat(filepath.Join(p.TaskDir, "local", "real", "sub", "app.conf"))
+	if err != nil || fi.Mode().Perm() != 0o640 {
+		t.Fatalf("written file %v %v", fi, err)
+	}
+	if changed, err := tm.write([]byte("hello"), p); err != nil || changed {
+		t.Fatalf("same content rewritten: changed %v err %v", changed, err)
+	}
+}

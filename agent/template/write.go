@@ -2,7 +2,10 @@ package template
 
 import (
 	"bytes"
+	"crypto/rand"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,28 +13,47 @@ import (
 
 // write puts data at t.Dest if the file's content differs, atomically (a
 // temporary file renamed over it, so a symlink planted at the destination
-// is replaced, not followed). It refuses a parent directory that resolves,
-// through symlinks, outside the allowed roots. changed reports whether the
-// content on disk changed.
+// is replaced, not followed). changed reports whether the content on disk
+// changed.
+//
+// Every directory on the way is resolved and created through an os.Root
+// opened on the task dir (or the alloc's shared dir): each component is
+// opened relative to its parent, a symlink that leads out of the root or
+// is absolute is refused before anything is created, and a task that
+// swaps a directory for a symlink while the agent writes cannot redirect
+// it (no check-then-create window).
 func (t *Template) write(data []byte, p Paths) (changed bool, err error) {
-	if old, err := os.ReadFile(t.Dest); err == nil && bytes.Equal(old, data) {
-		if fi, err := os.Lstat(t.Dest); err == nil && fi.Mode().IsRegular() {
-			return false, nil
-		}
-	}
-	dir := filepath.Dir(t.Dest)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return false, fmt.Errorf("template %s: create directory: %w", t.Name, err)
-	}
-	if err := checkReal(dir, p); err != nil {
-		return false, fmt.Errorf("template %s: %w", t.Name, err)
-	}
-	f, err := os.CreateTemp(dir, ".tether-tmpl-*")
+	rootDir, rel, err := rootOf(t.Dest, p)
 	if err != nil {
 		return false, fmt.Errorf("template %s: %w", t.Name, err)
 	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after the rename
+	root, err := os.OpenRoot(rootDir)
+	if err != nil {
+		return false, fmt.Errorf("template %s: %w", t.Name, err)
+	}
+	defer root.Close()
+	if fi, err := root.Lstat(rel); err == nil && fi.Mode().IsRegular() {
+		if old, err := root.ReadFile(rel); err == nil && bytes.Equal(old, data) {
+			return false, nil
+		}
+	}
+	dir, base := filepath.Split(rel)
+	if dir == "" {
+		dir = "."
+	}
+	if err := root.MkdirAll(dir, 0o755); err != nil {
+		return false, fmt.Errorf("template %s: %w", t.Name, explainEscape(rootDir, dir, err))
+	}
+	sub, err := root.OpenRoot(dir)
+	if err != nil {
+		return false, fmt.Errorf("template %s: %w", t.Name, explainEscape(rootDir, dir, err))
+	}
+	defer sub.Close()
+	tmp, f, err := createTemp(sub)
+	if err != nil {
+		return false, fmt.Errorf("template %s: %w", t.Name, err)
+	}
+	defer sub.Remove(tmp) // fails harmlessly after the rename
 	_, err = f.Write(data)
 	if err == nil {
 		err = f.Chmod(t.Perm)
@@ -43,7 +65,7 @@ func (t *Template) write(data []byte, p Paths) (changed bool, err error) {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, t.Dest)
+		err = sub.Rename(tmp, base)
 	}
 	if err != nil {
 		return false, fmt.Errorf("template %s: write %s: %w", t.Name, t.Dest, err)
@@ -51,25 +73,79 @@ func (t *Template) write(data []byte, p Paths) (changed bool, err error) {
 	return true, nil
 }
 
-// checkReal checks that dir, with symlinks resolved, is still inside the
-// task dir or the alloc's shared dir (a task could replace local/ with a
-// link to /etc).
-func checkReal(dir string, p Paths) error {
-	real, err := filepath.EvalSymlinks(dir)
-	if err != nil {
-		return err
-	}
+// rootOf splits dest into the root it lies in (the task dir or the alloc's
+// shared dir; Parse checked that it lies in one) and its path below it.
+func rootOf(dest string, p Paths) (root, rel string, err error) {
 	for _, root := range []string{p.TaskDir, p.AllocDir} {
 		if root == "" {
 			continue
 		}
-		rr, err := filepath.EvalSymlinks(root)
-		if err != nil {
-			continue
-		}
-		if rel, err := filepath.Rel(rr, real); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-			return nil
+		rel, err := filepath.Rel(root, dest)
+		if err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return root, rel, nil
 		}
 	}
-	return fmt.Errorf("destination directory %s resolves to %s, outside the task directory", dir, real)
+	return "", "", fmt.Errorf("destination %s is outside the task directory: use a path under local/, secrets/ or ../alloc/", dest)
+}
+
+// createTemp creates a new hidden file in dir, private until write sets
+// the template's mode, refusing anything that already exists (O_EXCL, so
+// never through a symlink).
+func createTemp(dir *os.Root) (string, *os.File, error) {
+	for range 10 {
+		name := ".tether-tmpl-" + rand.Text()
+		f, err := dir.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			return name, f, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return "", nil, err
+		}
+	}
+	return "", nil, fmt.Errorf("cannot create a temporary file in %s", dir.Name())
+}
+
+// explainEscape turns os.Root's refusal to follow a symlink out of the
+// root into an error that names the link and where it leads. It only
+// reads (Lstat, Readlink): the refusal itself happened race-free in
+// os.Root, this just finds the words for it.
+func explainEscape(root, dir string, err error) error {
+	cur := root
+	for _, el := range strings.Split(filepath.ToSlash(filepath.Clean(dir)), "/") {
+		if el == "." || el == "" {
+			continue
+		}
+		cur = filepath.Join(cur, el)
+		fi, lerr := os.Lstat(cur)
+		if lerr != nil {
+			break
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			continue
+		}
+		target, _ := os.Readlink(cur)
+		real, rerr := filepath.EvalSymlinks(cur)
+		if rerr != nil {
+			real = target
+		}
+		switch {
+		case !inside(root, real):
+			return fmt.Errorf("destination directory %s: %s is a symlink to %s, outside the task directory; nothing was created: use a destination whose directories stay inside the task directory",
+				filepath.Join(root, dir), cur, target)
+		case filepath.IsAbs(target):
+			return fmt.Errorf("destination directory %s: %s is an absolute symlink (to %s); nothing was created: templates follow only relative links that stay inside the task directory",
+				filepath.Join(root, dir), cur, target)
+		}
+	}
+	return fmt.Errorf("create directory %s: %w", filepath.Join(root, dir), err)
+}
+
+// inside reports whether path, resolved, is root or below it.
+func inside(root, path string) bool {
+	rr, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		rr = root
+	}
+	rel, err := filepath.Rel(rr, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
