@@ -193,7 +193,7 @@ func TestBoardsUnderQemu(t *testing.T) {
 
 // A bundle for an SD card's root is complete file by file, idempotent,
 // refused on a root or a binary of another architecture, and its unit
-// passes systemd-analyze verify where that tool exists.
+// passes systemd-analyze verify (required under CI=true, like qemu).
 func TestBoardBundleIntoRoot(t *testing.T) {
 	b, err := boards.Load("rpi-zero")
 	if err != nil {
@@ -262,12 +262,11 @@ func TestBoardBundleIntoRoot(t *testing.T) {
 			t.Errorf("agent.hcl lacks %s:\n%s", s, cfg)
 		}
 	}
-	// The armv6 agent itself accepts the config (run under qemu when present).
-	if qemu, err := exec.LookPath(b.Emulator.Binary); err == nil {
-		cmd := exec.Command(qemu, "-cpu", b.Emulator.CPU, agent, "-config", filepath.Join(root, "etc/tether/agent.hcl"), "-data-dir", t.TempDir(), "-version")
-		if msg, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(msg), "agent boards-test") {
-			t.Errorf("armv6 agent -version with the bundle's config: %v\n%s", err, msg)
-		}
+	// The armv6 agent itself accepts the config, under qemu.
+	qemu := requireTool(t, b.Emulator.Binary)
+	cmd := exec.Command(qemu, "-cpu", b.Emulator.CPU, agent, "-config", filepath.Join(root, "etc/tether/agent.hcl"), "-data-dir", t.TempDir(), "-version")
+	if msg, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(msg), "agent boards-test") {
+		t.Errorf("armv6 agent -version with the bundle's config: %v\n%s", err, msg)
 	}
 
 	out, code = runCentral(t, bundle...)
@@ -295,13 +294,12 @@ func TestBoardBundleIntoRoot(t *testing.T) {
 
 	// systemd-analyze verify needs the ExecStart binary on this machine: verify
 	// a copy of the unit that points into the bundle.
-	if sa, err := exec.LookPath("systemd-analyze"); err == nil {
-		unit := strings.ReplaceAll(string(b.Unit), "ExecStart=/usr/local/bin/agent", "ExecStart="+filepath.Join(root, "usr/local/bin/agent"))
-		p := filepath.Join(t.TempDir(), "tether-agent.service")
-		os.WriteFile(p, []byte(unit), 0o644)
-		if msg, err := exec.Command(sa, "verify", "--man=no", p).CombinedOutput(); err != nil || strings.Contains(string(msg), "tether-agent.service:") {
-			t.Errorf("systemd-analyze verify: %v\n%s", err, msg)
-		}
+	sa := requireTool(t, "systemd-analyze")
+	unit := strings.ReplaceAll(string(b.Unit), "ExecStart=/usr/local/bin/agent", "ExecStart="+filepath.Join(root, "usr/local/bin/agent"))
+	p := filepath.Join(t.TempDir(), "tether-agent.service")
+	os.WriteFile(p, []byte(unit), 0o644)
+	if msg, err := exec.Command(sa, "verify", "--man=no", p).CombinedOutput(); err != nil || strings.Contains(string(msg), "tether-agent.service:") {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, msg)
 	}
 }
 
