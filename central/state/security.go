@@ -41,10 +41,15 @@ type SecurityEntry struct {
 	ModifyIndex uint64          `json:"modify_index"`
 }
 
-// SigningKey is an Ed25519 key pair central signs messages with.
+// SigningKey is an Ed25519 key pair central signs messages with. The
+// private key is stored sealed (Sealed: AES-256-GCM under the servers'
+// key-encryption key, which never enters Raft; see Keyring.KEK). Private,
+// in clear, is only found in keyrings written before sealing existed; the
+// leader seals those when it takes office.
 type SigningKey struct {
 	ID      string `json:"id"`
-	Private []byte `json:"private"` // ed25519.PrivateKey
+	Private []byte `json:"private,omitempty"` // legacy: ed25519.PrivateKey in clear
+	Sealed  []byte `json:"sealed,omitempty"`  // the private key, sealed
 	Public  []byte `json:"public"`
 	Created int64  `json:"created"` // unix ms
 }
@@ -55,7 +60,14 @@ type SigningKey struct {
 type Keyring struct {
 	Keys            []SigningKey `json:"keys"`
 	CentralUsername string       `json:"central_username"`
-	CentralPassword string       `json:"central_password"`
+	// CentralPassword is the legacy clear form of central's broker
+	// password; CentralPasswordSealed replaces it.
+	CentralPassword       string `json:"central_password,omitempty"`
+	CentralPasswordSealed []byte `json:"central_password_sealed,omitempty"`
+	// KEK names the key-encryption key that sealed the secrets above (an
+	// ID derived from the key, not the key): every server holds that key
+	// in its data dir, outside Raft and snapshots.
+	KEK string `json:"kek,omitempty"`
 	// Chain lists every key made active, oldest first, each endorsed by
 	// the one before (protocol.VerifyKeyChain). Keyrings written before
 	// the chain existed lack it: KeyChain derives it from Keys.
@@ -85,6 +97,19 @@ func (kr *Keyring) KeyChain() []protocol.KeyLink {
 		out = append(out, protocol.KeyLink{Index: 2, PublicKey: active.Public, Endorsement: e})
 	}
 	return out
+}
+
+// Sealed reports whether the keyring holds no secret in clear.
+func (kr *Keyring) Sealed() bool {
+	if kr.CentralPassword != "" {
+		return false
+	}
+	for _, k := range kr.Keys {
+		if len(k.Private) > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // ActiveIndex is the chain index of the active key (0: no keys).
@@ -140,10 +165,17 @@ type SecurityOp struct {
 	InitKeyring *Keyring `json:"init_keyring,omitempty"`
 	// RotateKey makes a new key active; the previous active key keeps
 	// co-signing and any older one is dropped. The new key joins the chain,
-	// endorsed by the previous active key (derived here, deterministically).
-	RotateKey       *SigningKey `json:"rotate_key,omitempty"`
-	UpsertJoinToken *JoinToken  `json:"upsert_join_token,omitempty"`
-	DeleteJoinToken string      `json:"delete_join_token,omitempty"` // hash
+	// endorsed by the previous active key: by RotateEndorsement, made by
+	// the leader (who can open the sealed key), or for a legacy keyring
+	// whose active key is in clear, derived here.
+	RotateKey         *SigningKey `json:"rotate_key,omitempty"`
+	RotateEndorsement []byte      `json:"rotate_endorsement,omitempty"`
+	// ReplaceKeyring replaces the keyring with a sealed one: the leader
+	// sealing a legacy keyring, or the rotate-on-restore of a snapshot
+	// sealed with a key-encryption key this cluster does not hold.
+	ReplaceKeyring  *Keyring   `json:"replace_keyring,omitempty"`
+	UpsertJoinToken *JoinToken `json:"upsert_join_token,omitempty"`
+	DeleteJoinToken string     `json:"delete_join_token,omitempty"` // hash
 	// Enroll stores a node credential if TokenHash names a join token.
 	Enroll     *Enroll `json:"enroll,omitempty"`
 	RevokeNode string  `json:"revoke_node,omitempty"` // node id
@@ -204,12 +236,25 @@ func (a *applier) applySecurity(op *Op) (ok bool, err error) {
 		if len(chain) > 0 {
 			next = chain[len(chain)-1].Index + 1
 		}
-		e, err := protocol.EndorseKey(ed25519.PrivateKey(kr.Keys[0].Private), next, o.RotateKey.Public)
-		if err != nil {
-			return true, fmt.Errorf("%w: rotate key: %v", ErrBadCommand, err)
+		e := o.RotateEndorsement
+		if len(kr.Keys) > 0 && len(kr.Keys[0].Private) > 0 {
+			var err error
+			if e, err = protocol.EndorseKey(ed25519.PrivateKey(kr.Keys[0].Private), next, o.RotateKey.Public); err != nil {
+				return true, fmt.Errorf("%w: rotate key: %v", ErrBadCommand, err)
+			}
+		}
+		if len(chain) > 0 && (len(e) != ed25519.SignatureSize ||
+			!ed25519.Verify(chain[len(chain)-1].PublicKey, protocol.EndorsementBody(next, o.RotateKey.Public), e)) {
+			return true, fmt.Errorf("%w: rotate key: the new key is not endorsed by the active one", ErrBadCommand)
 		}
 		kr.Chain = append(chain, protocol.KeyLink{Index: next, PublicKey: o.RotateKey.Public, Endorsement: e})
 		kr.Keys = append([]SigningKey{*o.RotateKey}, kr.Keys[:1]...)
+		a.putSecurity(&SecurityEntry{Key: keyringKey, Keyring: &kr})
+	case o.ReplaceKeyring != nil:
+		kr := *o.ReplaceKeyring
+		if len(kr.Keys) == 0 || len(kr.KeyChain()) == 0 || !kr.Sealed() || kr.KEK == "" {
+			return true, fmt.Errorf("%w: replacement keyring must hold sealed keys, a chain and its KEK id", ErrBadCommand)
+		}
 		a.putSecurity(&SecurityEntry{Key: keyringKey, Keyring: &kr})
 	case o.UpsertJoinToken != nil:
 		if o.UpsertJoinToken.Hash == "" {
