@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"html"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/tether-edge/tether/central/acl"
@@ -214,36 +212,4 @@ func CheckOperator(b Backend, resolver *acl.Resolver, w http.ResponseWriter, r *
 	errors.As(err, &he)
 	writeError(w, he.code, he.msg)
 	return false
-}
-
-// uiGate guards the web UI's pages with ACLs on: its assets and the token
-// page are open; the other pages render state, so they need a token (the
-// X-Tether-Token header, which the UI's script sends, or the tether_token
-// cookie for a page load) with the matching read permission.
-func (s *server) uiGate(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := r.URL.Path
-		if !s.b.ACLEnabled() || strings.HasPrefix(p, "/ui/static/") || p == "/ui/settings/tokens" || p == "/ui/" {
-			next.ServeHTTP(w, r)
-			return
-		}
-		var c check
-		switch {
-		case strings.HasPrefix(p, "/ui/servers"):
-			c = agentCap(acl.Read)
-		case strings.HasPrefix(p, "/ui/clients"):
-			c = nodeCap(acl.Read)
-		default:
-			c = func(r *http.Request) error { return allowNS(r, "*", acl.CapReadJob) }
-		}
-		if err := c(r); err != nil {
-			var he *httpError
-			errors.As(err, &he)
-			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			w.WriteHeader(he.code)
-			fmt.Fprintf(w, "<!doctype html><title>Not authorized</title><p>%s</p><p><a href=\"/ui/settings/tokens\">Set an ACL token</a></p>\n", html.EscapeString(he.msg))
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }

@@ -1,8 +1,10 @@
 package api
 
 import (
-	"github.com/tether-edge/tether/central/acl"
+	"fmt"
 	"net/http"
+
+	"github.com/tether-edge/tether/central/acl"
 
 	"github.com/tether-edge/tether/central/structs"
 )
@@ -22,13 +24,29 @@ func (s *server) listAllocs(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, idx, nonNil(readableAllocs(r, out)))
 }
 
-// lookupAlloc finds an allocation by full ID or unique ID prefix.
-func (s *server) lookupAlloc(id string) (*structs.Allocation, error) {
-	st := s.b.State()
-	if a := st.AllocByID(id); a != nil {
+// lookupAlloc finds an allocation by full ID or unique ID prefix among
+// those the request may see: read-job, or capability, in their namespace.
+// The others are never considered: an ID or prefix that matches only them
+// is "not found", as if they did not exist, and an ambiguous prefix lists
+// only the IDs the request may see. A token that may see no allocation in
+// any namespace is refused before the lookup.
+func lookupAlloc(r *http.Request, st Reader, id, capability string) (*structs.Allocation, error) {
+	z := authzOf(r)
+	if z.err != nil || !z.acl.AllowAnyNamespace(acl.CapReadJob) && !z.acl.AllowAnyNamespace(capability) {
+		return nil, forbidden(r, fmt.Sprintf("capability %q in any namespace", capability))
+	}
+	visible := func(a *structs.Allocation) bool {
+		return canNS(r, a.Namespace, acl.CapReadJob) || canNS(r, a.Namespace, capability)
+	}
+	if a := st.AllocByID(id); a != nil && visible(a) {
 		return a, nil
 	}
-	matches := st.AllocsByIDPrefix(id)
+	var matches []*structs.Allocation
+	for _, a := range st.AllocsByIDPrefix(id) {
+		if visible(a) {
+			matches = append(matches, a)
+		}
+	}
 	switch len(matches) {
 	case 0:
 		return nil, notFound("allocation %q not found", id)
@@ -47,7 +65,7 @@ func (s *server) getAlloc(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	a, err := s.lookupAlloc(r.PathValue("id"))
+	a, err := lookupAlloc(r, s.b.State(), r.PathValue("id"), acl.CapReadJob)
 	if err != nil {
 		return err
 	}

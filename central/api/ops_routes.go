@@ -45,7 +45,7 @@ func (s *server) withCap(capability string, h handlerFunc) handlerFunc {
 //
 //	GET /v1/client/fs/logs/<alloc>?task=web&type=stdout|stderr&follow=true&lines=N&tail=true
 func (s *server) taskLogs(w http.ResponseWriter, r *http.Request) error {
-	a, err := s.lookupAlloc(r.PathValue("alloc"))
+	a, err := lookupAlloc(r, s.b.State(), r.PathValue("alloc"), acl.CapReadLogs)
 	if err != nil {
 		return err
 	}

@@ -1,15 +1,45 @@
 package api
 
 import (
+	"context"
+	"fmt"
+	"net/http"
 	"time"
 
+	"github.com/tether-edge/tether/central/acl"
+	"github.com/tether-edge/tether/central/structs"
 	"github.com/tether-edge/tether/central/ui"
+	"github.com/tether-edge/tether/jobspec"
 )
 
 // uiBackend adapts a Backend to the web UI's needs.
 type uiBackend struct{ b Backend }
 
-func (u uiBackend) State() ui.Reader { return u.b.State() }
+// uiPageChecks holds, for each UI page, the check of the API endpoint that
+// serves the same data; the page's content is then filtered by tokenView,
+// as that endpoint filters its answer.
+var uiPageChecks = map[string]check{
+	ui.PageServers:  agentCap(acl.Read),                                                      // GET /v1/agent/members
+	ui.PageClients:  nodeCap(acl.Read),                                                       // GET /v1/nodes (+ /v1/node/<id>/allocations, filtered)
+	ui.PageJobs:     func(r *http.Request) error { return allowNS(r, "*", acl.CapListJobs) }, // GET /v1/jobs?namespace=*
+	ui.PageJob:      nsCap(acl.CapReadJob),                                                   // GET /v1/job/<id>?namespace= and its /allocations
+	ui.PageAlloc:    func(r *http.Request) error { return allowNS(r, "*", acl.CapReadJob) },  // GET /v1/allocation/<id or prefix>
+	ui.PageServices: func(r *http.Request) error { return allowNS(r, "*", acl.CapReadJob) },  // GET /v1/services?namespace=*
+	ui.PageTokens:   open,                                                                    // shows no state
+}
+
+// Authorize implements ui.Backend: the page's API check, then the state as
+// the request's token may see it. A page without a check is refused.
+func (u uiBackend) Authorize(r *http.Request, page string) (ui.Reader, error) {
+	c, ok := uiPageChecks[page]
+	if !ok {
+		return nil, fmt.Errorf("BUG: UI page %q has no ACL check; it is refused until it has one", page)
+	}
+	if err := c(r); err != nil {
+		return nil, err
+	}
+	return tokenView{st: u.b.State(), r: r}, nil
+}
 
 func (u uiBackend) Members() []ui.Member {
 	ms := u.b.Members()
@@ -27,4 +57,84 @@ func (u uiBackend) LastHeartbeat(nodeID string) time.Time {
 		return h.LastHeartbeat(nodeID)
 	}
 	return time.Time{}
+}
+
+// tokenView is central's state as one request's token may see it, by the
+// API's own rules (canNS, readableAllocs): nodes with node read; jobs
+// listed with list-jobs in their namespace and read with read-job there;
+// allocations and service instances with read-job in theirs. What the
+// token may not see is left out of lists, and a lookup of it finds
+// nothing. It wraps each method rather than embedding the Reader, so a
+// method added to ui.Reader does not compile until it is filtered here.
+type tokenView struct {
+	st Reader
+	r  *http.Request
+}
+
+var _ ui.Reader = tokenView{}
+
+func (v tokenView) readJob(ns string) bool { return canNS(v.r, ns, acl.CapReadJob) }
+
+func (v tokenView) Nodes() []*structs.Node {
+	if nodeCap(acl.Read)(v.r) != nil {
+		return nil
+	}
+	return v.st.Nodes()
+}
+
+func (v tokenView) Jobs(ns string) []*jobspec.Job {
+	var out []*jobspec.Job
+	for _, j := range v.st.Jobs(ns) {
+		if canNS(v.r, j.Namespace, acl.CapListJobs) {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+func (v tokenView) JobByID(ns, id string) *jobspec.Job {
+	if !v.readJob(ns) {
+		return nil
+	}
+	return v.st.JobByID(ns, id)
+}
+
+func (v tokenView) AllocsByJob(ns, jobID string) []*structs.Allocation {
+	if !v.readJob(ns) {
+		return nil
+	}
+	return v.st.AllocsByJob(ns, jobID)
+}
+
+func (v tokenView) AllocsByNode(nodeID string) []*structs.Allocation {
+	return readableAllocs(v.r, v.st.AllocsByNode(nodeID))
+}
+
+func (v tokenView) AllocByID(id string) *structs.Allocation {
+	if a := v.st.AllocByID(id); a != nil && v.readJob(a.Namespace) {
+		return a
+	}
+	return nil
+}
+
+func (v tokenView) AllocsByIDPrefix(prefix string) []*structs.Allocation {
+	return readableAllocs(v.r, v.st.AllocsByIDPrefix(prefix))
+}
+
+func (v tokenView) Services(ns string) []*structs.ServiceRegistration {
+	var out []*structs.ServiceRegistration
+	for _, reg := range v.st.Services(ns) {
+		if v.readJob(reg.Namespace) {
+			out = append(out, reg)
+		}
+	}
+	return out
+}
+
+// Index and Wait are the tables' indexes, which the API's blocking
+// queries show to every reader too.
+func (v tokenView) Index(table string) uint64 { return v.st.Index(table) }
+
+func (v tokenView) Wait(ctx context.Context, table string, minIndex uint64) uint64 {
+	return v.st.Wait(ctx, table, minIndex)
 }

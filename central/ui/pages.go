@@ -11,7 +11,7 @@ import (
 	"github.com/tether-edge/tether/jobspec"
 )
 
-func (u *UI) servers(*http.Request) (any, error) {
+func (u *UI) servers(*http.Request, Reader) (any, error) {
 	ms := u.b.Members()
 	slices.SortFunc(ms, func(a, b Member) int { return cmp.Compare(a.Name, b.Name) })
 	return ms, nil
@@ -30,17 +30,9 @@ type datacenter struct {
 	Counts  map[string]int
 }
 
-func (u *UI) clients(*http.Request) (any, error) {
-	st := u.b.State()
+// clients counts on each node the live allocations the token may read.
+func (u *UI) clients(_ *http.Request, st Reader) (any, error) {
 	byDC := map[string]*datacenter{}
-	allocs := map[string]int{}
-	for _, j := range st.Jobs("") {
-		for _, a := range st.AllocsByJob(j.Namespace, j.ID) {
-			if !a.Terminal() {
-				allocs[a.NodeID]++
-			}
-		}
-	}
 	for _, n := range st.Nodes() {
 		dc := byDC[n.Datacenter]
 		if dc == nil {
@@ -48,7 +40,13 @@ func (u *UI) clients(*http.Request) (any, error) {
 			byDC[n.Datacenter] = dc
 		}
 		dc.Counts[n.Status]++
-		dc.Clients = append(dc.Clients, clientRow{Node: n, LastHeartbeat: u.b.LastHeartbeat(n.ID), Board: n.Attributes["board.model"], Allocs: allocs[n.ID]})
+		live := 0
+		for _, a := range st.AllocsByNode(n.ID) {
+			if !a.Terminal() {
+				live++
+			}
+		}
+		dc.Clients = append(dc.Clients, clientRow{Node: n, LastHeartbeat: u.b.LastHeartbeat(n.ID), Board: n.Attributes["board.model"], Allocs: live})
 	}
 	var out []*datacenter
 	for _, dc := range byDC {
@@ -65,8 +63,7 @@ type jobRow struct {
 	Status string
 }
 
-func (u *UI) jobs(*http.Request) (any, error) {
-	st := u.b.State()
+func (u *UI) jobs(_ *http.Request, st Reader) (any, error) {
 	var out []jobRow
 	for _, j := range st.Jobs("") {
 		row := jobRow{Job: j, Counts: map[string]int{}, Status: "running"}
@@ -91,13 +88,12 @@ type jobPage struct {
 	Allocs []*structs.Allocation
 }
 
-func (u *UI) job(r *http.Request) (any, error) {
+func (u *UI) job(r *http.Request, st Reader) (any, error) {
 	ns := r.URL.Query().Get("namespace")
 	if ns == "" {
 		ns = "default"
 	}
 	id := r.PathValue("id")
-	st := u.b.State()
 	j := st.JobByID(ns, id)
 	if j == nil {
 		return nil, fmt.Errorf("%w: job %q in namespace %q", ErrNotFound, id, ns)
@@ -125,17 +121,20 @@ type allocPage struct {
 	Timeline []timelineEntry
 }
 
-func (u *UI) alloc(r *http.Request) (any, error) {
+// alloc finds the allocation by full ID or unique prefix among those the
+// token may read.
+func (u *UI) alloc(r *http.Request, st Reader) (any, error) {
 	id := r.PathValue("id")
-	st := u.b.State()
 	a := st.AllocByID(id)
 	if a == nil {
-		if ms := st.AllocsByIDPrefix(id); len(ms) == 1 {
+		switch ms := st.AllocsByIDPrefix(id); len(ms) {
+		case 0:
+			return nil, fmt.Errorf("%w: allocation %q", ErrNotFound, id)
+		case 1:
 			a = ms[0]
+		default:
+			return nil, fmt.Errorf("%w: allocation prefix %q matches %d allocations; give more characters", ErrNotFound, id, len(ms))
 		}
-	}
-	if a == nil {
-		return nil, fmt.Errorf("%w: allocation %q", ErrNotFound, id)
 	}
 	p := allocPage{Alloc: a}
 	for _, e := range a.Events {
@@ -165,10 +164,10 @@ type serviceGroup struct {
 	Healthy   int
 }
 
-func (u *UI) services(*http.Request) (any, error) {
+func (u *UI) services(_ *http.Request, st Reader) (any, error) {
 	var out []*serviceGroup
 	by := map[string]*serviceGroup{}
-	for _, r := range u.b.State().Services("") {
+	for _, r := range st.Services("") {
 		g := by[r.ServiceName]
 		if g == nil {
 			g = &serviceGroup{Name: r.ServiceName}

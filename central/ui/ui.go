@@ -5,6 +5,7 @@ import (
 	"context"
 	"embed"
 	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -26,13 +27,16 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// Reader is the part of central's state store the UI reads (api.Reader
-// has it all).
+// Reader is central's state as one request's token may see it
+// (Backend.Authorize returns it): lists hold only what the token may read,
+// and a lookup of anything else finds nothing, exactly as if it did not
+// exist. Pages read state only through it.
 type Reader interface {
 	Nodes() []*structs.Node
 	Jobs(ns string) []*jobspec.Job
 	JobByID(ns, id string) *jobspec.Job
 	AllocsByJob(ns, jobID string) []*structs.Allocation
+	AllocsByNode(nodeID string) []*structs.Allocation
 	AllocByID(id string) *structs.Allocation
 	AllocsByIDPrefix(prefix string) []*structs.Allocation
 	Services(ns string) []*structs.ServiceRegistration
@@ -46,9 +50,26 @@ type Member struct {
 	Leader                bool
 }
 
+// Page names, passed to Backend.Authorize: one per page that renders
+// state (the token page renders none but is named too, so that every page
+// goes through Authorize).
+const (
+	PageServers  = "servers"
+	PageClients  = "clients"
+	PageJobs     = "jobs"
+	PageJob      = "job"
+	PageAlloc    = "alloc"
+	PageServices = "services"
+	PageTokens   = "tokens"
+)
+
 // Backend is what the UI needs from central.
 type Backend interface {
-	State() Reader
+	// Authorize checks a request for page (a Page* name) as the HTTP API
+	// checks the endpoint that serves the same data, and returns the state
+	// as the request's token may see it. A non-nil error refuses the
+	// page: the UI answers 403 with the error's message.
+	Authorize(r *http.Request, page string) (Reader, error)
 	Members() []Member
 	// LastHeartbeat is when the leader last heard from a node (zero if
 	// unknown, e.g. on a follower).
@@ -63,7 +84,7 @@ type page struct {
 	name   string // template name, also the nav key
 	title  string
 	tables []string // state tables whose change refreshes it
-	build  func(r *http.Request) (any, error)
+	build  func(r *http.Request, st Reader) (any, error)
 }
 
 // UI serves the web UI.
@@ -81,13 +102,13 @@ func New(b Backend, logger *slog.Logger) *UI {
 	}
 	u := &UI{b: b, log: logger, tmpls: map[string]*template.Template{}, mux: http.NewServeMux()}
 	pages := []page{
-		{"servers", "Servers", nil, u.servers},
-		{"clients", "Clients", []string{"nodes", "allocs"}, u.clients},
-		{"jobs", "Jobs", []string{"jobs", "allocs"}, u.jobs},
-		{"job", "Job", []string{"jobs", "allocs"}, u.job},
-		{"alloc", "Allocation", []string{"allocs"}, u.alloc},
-		{"services", "Services", []string{"services"}, u.services},
-		{"tokens", "ACL token", nil, func(*http.Request) (any, error) { return nil, nil }},
+		{PageServers, "Servers", nil, u.servers},
+		{PageClients, "Clients", []string{"nodes", "allocs"}, u.clients},
+		{PageJobs, "Jobs", []string{"jobs", "allocs"}, u.jobs},
+		{PageJob, "Job", []string{"jobs", "allocs"}, u.job},
+		{PageAlloc, "Allocation", []string{"allocs"}, u.alloc},
+		{PageServices, "Services", []string{"services"}, u.services},
+		{PageTokens, "ACL token", nil, func(*http.Request, Reader) (any, error) { return nil, nil }},
 	}
 	funcs := template.FuncMap{"ago": ago, "ts": ts, "short": short, "join": strings.Join, "statusClass": statusClass}
 	for _, p := range pages {
@@ -99,13 +120,13 @@ func New(b Backend, logger *slog.Logger) *UI {
 		routes[p.name] = p
 	}
 	u.mux.Handle("GET /ui/{$}", http.RedirectHandler("/ui/jobs", http.StatusFound))
-	u.mux.Handle("GET /ui/servers", u.serve(routes["servers"]))
-	u.mux.Handle("GET /ui/clients", u.serve(routes["clients"]))
-	u.mux.Handle("GET /ui/jobs", u.serve(routes["jobs"]))
-	u.mux.Handle("GET /ui/jobs/{id}", u.serve(routes["job"]))
-	u.mux.Handle("GET /ui/allocations/{id}", u.serve(routes["alloc"]))
-	u.mux.Handle("GET /ui/services", u.serve(routes["services"]))
-	u.mux.Handle("GET /ui/settings/tokens", u.serve(routes["tokens"]))
+	for _, rt := range Routes() {
+		p, ok := routes[rt.Page]
+		if !ok {
+			panic("BUG: ui: route " + rt.Pattern + " names no page " + rt.Page)
+		}
+		u.mux.Handle("GET "+rt.Pattern, u.serve(p))
+	}
 	sub, _ := fs.Sub(staticFS, "static")
 	u.mux.Handle("GET /ui/static/", http.StripPrefix("/ui/static/", http.FileServerFS(sub)))
 	u.mux.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
@@ -115,6 +136,24 @@ func New(b Backend, logger *slog.Logger) *UI {
 }
 
 func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) { u.mux.ServeHTTP(w, r) }
+
+// Route is one page's URL pattern (net/http's syntax).
+type Route struct{ Pattern, Page string }
+
+// Routes returns every page the UI serves (GET only); besides them there
+// are only /ui/ (a redirect to /ui/jobs) and the static assets, which show
+// no state.
+func Routes() []Route {
+	return []Route{
+		{"/ui/servers", PageServers},
+		{"/ui/clients", PageClients},
+		{"/ui/jobs", PageJobs},
+		{"/ui/jobs/{id}", PageJob},
+		{"/ui/allocations/{id}", PageAlloc},
+		{"/ui/services", PageServices},
+		{"/ui/settings/tokens", PageTokens},
+	}
+}
 
 // view is what every template gets.
 type view struct {
@@ -127,15 +166,20 @@ type view struct {
 // serve renders a page, or only its <main> for a live refresh.
 func (u *UI) serve(p page) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st, err := u.b.Authorize(r, p.name)
+		if err != nil {
+			denied(w, err)
+			return
+		}
 		q := r.URL.Query()
 		fragment := q.Get("fragment") == "1"
 		if fragment {
 			if min, err := strconv.ParseUint(q.Get("index"), 10, 64); err == nil {
-				u.wait(r.Context(), p.tables, min)
+				wait(r.Context(), st, p.tables, min)
 			}
 		}
-		idx := u.index(p.tables)
-		data, err := p.build(r)
+		idx := index(st, p.tables)
+		data, err := p.build(r, st)
 		if errors.Is(err, ErrNotFound) {
 			http.Error(w, err.Error(), http.StatusNotFound)
 			return
@@ -162,20 +206,29 @@ func (u *UI) serve(p page) http.Handler {
 	})
 }
 
+// denied answers a refused page: the reason, and a link to the token page.
+func denied(w http.ResponseWriter, err error) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusForbidden)
+	fmt.Fprintf(w, "<!doctype html><title>Not authorized</title><p>%s</p><p><a href=\"/ui/settings/tokens\">Set an ACL token</a></p>\n", template.HTMLEscapeString(err.Error()))
+}
+
 // index is the highest index of tables.
-func (u *UI) index(tables []string) uint64 {
+func index(st Reader, tables []string) uint64 {
 	var idx uint64
 	for _, t := range tables {
-		idx = max(idx, u.b.State().Index(t))
+		idx = max(idx, st.Index(t))
 	}
 	return idx
 }
 
 // wait returns when a table passes min, after liveWait, or when ctx ends.
-func (u *UI) wait(ctx context.Context, tables []string, min uint64) {
+func wait(ctx context.Context, st Reader, tables []string, min uint64) {
 	ctx, cancel := context.WithTimeout(ctx, liveWait)
 	defer cancel()
-	if u.index(tables) > min {
+	if index(st, tables) > min {
 		return
 	}
 	if len(tables) == 0 {
@@ -185,7 +238,7 @@ func (u *UI) wait(ctx context.Context, tables []string, min uint64) {
 	done := make(chan struct{}, len(tables))
 	for _, t := range tables {
 		go func() {
-			u.b.State().Wait(ctx, t, min)
+			st.Wait(ctx, t, min)
 			done <- struct{}{}
 		}()
 	}
