@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tether-edge/tether/internal/testhost"
 )
 
 func TestCompletionBash(t *testing.T) {
@@ -21,9 +23,7 @@ func TestCompletionBash(t *testing.T) {
 		}
 	}
 	bash, err := exec.LookPath("bash")
-	if err != nil {
-		t.Skip("no bash to run the script")
-	}
+	testhost.Require(t, err == nil, "bash", "apt-get install bash")
 	// Complete "central job st" with the real script.
 	path := filepath.Join(t.TempDir(), "c.sh")
 	os.WriteFile(path, []byte(script+"\nCOMP_WORDS=(central job st); COMP_CWORD=2; _central; echo \"${COMPREPLY[@]}\"\n"), 0o644)

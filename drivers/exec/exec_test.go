@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/tether-edge/tether/drivers"
+
+	"github.com/tether-edge/tether/internal/testhost"
 )
 
 func TestOutputAndExitCode(t *testing.T) {
@@ -195,13 +197,9 @@ func TestConfigErrors(t *testing.T) {
 }
 
 func TestUser(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("running a task as another user needs root; this test runs as uid " + strconv.Itoa(os.Geteuid()))
-	}
+	testhost.Require(t, os.Geteuid() == 0, "root to run a task as another user (uid is "+strconv.Itoa(os.Geteuid())+")", "run the tests as root, as CI does")
 	nobody, err := user.Lookup("nobody")
-	if err != nil {
-		t.Skip("no user nobody on this host")
-	}
+	testhost.Require(t, err == nil, "the user nobody", "adduser --system nobody")
 	dir, err := os.MkdirTemp("", "tether-exec-user-")
 	if err != nil {
 		t.Fatal(err)
