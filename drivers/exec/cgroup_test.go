@@ -10,17 +10,19 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tether-edge/tether/internal/testhost"
 )
 
-// cgroupDriver returns a driver with per-task cgroups, or skips the test
-// with the reason the host has none.
+// cgroupDriver returns a driver with per-task cgroups that enforce memory
+// and cpu limits (through cgroup2, or cgroup v1 on a hybrid host). Under
+// CI=true a host without them fails the test.
 func cgroupDriver(t *testing.T) *Driver {
 	t.Helper()
 	d := New(testLogger())
-	if parent, _, reason := d.CgroupStatus(); parent == "" {
-		t.Log("skipping: " + reason)
-		t.Skip("host lacks a writable cgroup2 hierarchy: " + reason)
-	}
+	parent, controllers, reason := d.CgroupStatus()
+	testhost.Require(t, parent != "", "a writable cgroup2 hierarchy ("+reason+")", "run as root with cgroupfs mounted read-write")
+	testhost.Require(t, strings.Join(controllers, ",") == "cpu,memory", "the cpu and memory controllers, in cgroup2 or cgroup v1 (have "+strings.Join(controllers, ",")+")", "mount them read-write")
 	return d
 }
 
@@ -45,37 +47,47 @@ func TestCgroupPerTask(t *testing.T) {
 		t.Fatalf("a child of the task sees cgroups %q, want 0::%s", got, rel)
 	}
 
-	t.Run("memory.max", func(t *testing.T) {
-		if !d.cg.controllers["memory"] {
-			t.Skip("memory controller not available in cgroup2 on this host (bound to cgroup v1); memory.max cannot be set")
+	t.Run("memory", func(t *testing.T) {
+		file := filepath.Join(cg, "memory.max")
+		if v1 := d.cg.v1Path("memory", cg); v1 != "" {
+			file = filepath.Join(v1, "memory.limit_in_bytes")
+			if procs := strings.Fields(readTrim(filepath.Join(v1, "cgroup.procs"))); !contains(procs, strconv.Itoa(h.sd.Pid)) {
+				t.Errorf("v1 %s/cgroup.procs = %v, want the task pid %d in it", v1, procs, h.sd.Pid)
+			}
 		}
-		if got := readTrim(filepath.Join(cg, "memory.max")); got != strconv.Itoa(64<<20) {
-			t.Fatalf("memory.max = %q, want %d", got, 64<<20)
-		}
-	})
-	t.Run("cpu.weight", func(t *testing.T) {
-		if !d.cg.controllers["cpu"] {
-			t.Skip("cpu controller not available in cgroup2 on this host (bound to cgroup v1); cpu.weight cannot be set")
-		}
-		if got := readTrim(filepath.Join(cg, "cpu.weight")); got != strconv.Itoa(cpuWeight(500)) {
-			t.Fatalf("cpu.weight = %q, want %d", got, cpuWeight(500))
+		if got := readTrim(file); got != strconv.Itoa(64<<20) {
+			t.Fatalf("%s = %q, want %d", file, got, 64<<20)
 		}
 	})
+	t.Run("cpu", func(t *testing.T) {
+		file, want := filepath.Join(cg, "cpu.weight"), cpuWeight(500)
+		if v1 := d.cg.v1Path("cpu", cg); v1 != "" {
+			file, want = filepath.Join(v1, "cpu.shares"), 500
+		}
+		if got := readTrim(file); got != strconv.Itoa(want) {
+			t.Fatalf("%s = %q, want %d", file, got, want)
+		}
+	})
+	// Children forked by the task are in its limits too.
+	if v1 := d.cg.v1Path("memory", cg); v1 != "" {
+		if a, b := len(strings.Fields(readTrim(filepath.Join(cg, "cgroup.procs")))), len(strings.Fields(readTrim(filepath.Join(v1, "cgroup.procs")))); a != b {
+			t.Errorf("cgroup2 holds %d processes of the task, its v1 memory cgroup %d", a, b)
+		}
+	}
 
 	if err := h.Stop(5*time.Second, ""); err != nil {
 		t.Fatal(err)
 	}
 	wait(t, h, time.Second)
-	if _, err := os.Stat(cg); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("cgroup %s still exists after the task exited: %v", cg, err)
+	for _, dir := range []string{cg, d.cg.v1Path("memory", cg), d.cg.v1Path("cpu", cg)} {
+		if _, err := os.Stat(dir); dir != "" && !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("cgroup %s still exists after the task exited: %v", dir, err)
+		}
 	}
 }
 
 func TestCgroupOOMKilled(t *testing.T) {
 	d := cgroupDriver(t)
-	if !d.cg.controllers["memory"] {
-		t.Skip("memory controller not available in cgroup2 on this host (bound to cgroup v1); OOM detection needs it")
-	}
 	cfg := newTask(t, "a1/hog", `x=$(head -c 200000000 /dev/zero | tr '\0' a); echo survived`)
 	cfg.MemoryMB = 16
 	r := wait(t, start(t, d, cfg), 60*time.Second)

@@ -29,6 +29,10 @@ type Options struct {
 	// CgroupParent names the cgroup the per-task cgroups live in
 	// (default "tether").
 	CgroupParent string
+	// CgroupV1Root is where a hybrid host's cgroup v1 hierarchies are
+	// mounted (default DefaultCgroupV1Root); memory and cpu limits are set
+	// there when the cgroup2 hierarchy lacks those controllers.
+	CgroupV1Root string
 	// DisableCgroups turns per-task cgroups off.
 	DisableCgroups bool
 }
@@ -56,6 +60,9 @@ func NewWithOptions(o Options) *Driver {
 	if len(o.CgroupMounts) == 0 {
 		o.CgroupMounts = DefaultCgroupMounts
 	}
+	if o.CgroupV1Root == "" {
+		o.CgroupV1Root = DefaultCgroupV1Root
+	}
 	if o.CgroupParent == "" {
 		o.CgroupParent = "tether"
 	}
@@ -73,7 +80,7 @@ func (d *Driver) cgroups() *cgroups {
 			d.cgReason = "cgroups disabled in the agent's configuration"
 		} else {
 			var notes []string
-			d.cg, d.cgReason, notes = detectCgroups(d.opts.CgroupMounts, d.opts.CgroupParent)
+			d.cg, d.cgReason, notes = detectCgroups(d.opts.CgroupMounts, d.opts.CgroupV1Root, d.opts.CgroupParent)
 			for _, n := range notes {
 				d.log.Warn("exec driver: "+n, "cgroup", d.cg.parent)
 			}
@@ -81,7 +88,7 @@ func (d *Driver) cgroups() *cgroups {
 		if d.cg == nil {
 			d.log.Warn("exec driver: running tasks without cgroups: " + d.cgReason)
 		} else {
-			d.log.Info("exec driver: per-task cgroups", "parent", d.cg.parent, "controllers", d.cg.controllerList())
+			d.log.Info("exec driver: per-task cgroups", "parent", d.cg.parent, "controllers", d.cg.controllerList(), "through_v1", d.cg.v1List())
 		}
 	})
 	return d.cg
@@ -102,13 +109,19 @@ func (d *Driver) CgroupStatus() (parent string, controllers []string, reason str
 }
 
 // Detect implements drivers.Driver. Attributes: driver.exec = "1",
-// driver.exec.cgroup = "v2" | "none", driver.exec.cgroup.controllers =
-// the limits that are enforced ("cpu,memory", possibly empty).
+// driver.exec.cgroup = "v2" | "hybrid" | "none",
+// driver.exec.cgroup.controllers = the limits that are enforced
+// ("cpu,memory", possibly empty), and on a hybrid host
+// driver.exec.cgroup.v1 = those enforced through cgroup v1.
 func (d *Driver) Detect(ctx context.Context) (map[string]string, error) {
 	attrs := map[string]string{"driver.exec": "1", "driver.exec.cgroup": "none"}
 	if cg := d.cgroups(); cg != nil {
 		attrs["driver.exec.cgroup"] = "v2"
 		attrs["driver.exec.cgroup.controllers"] = cg.controllerList()
+		if v1 := cg.v1List(); v1 != "" {
+			attrs["driver.exec.cgroup"] = "hybrid"
+			attrs["driver.exec.cgroup.v1"] = v1
+		}
 	}
 	return attrs, nil
 }
@@ -197,6 +210,7 @@ func (d *Driver) startInCgroup(newCmd func() *osexec.Cmd, cgPath string) (*osexe
 		err = cmd.Start()
 		unix.Close(fd)
 		if err == nil {
+			d.joinV1(cmd.Process.Pid, cgPath)
 			return cmd, nil
 		}
 		// Old kernel (no clone3 / CLONE_INTO_CGROUP) or an exec error: a
@@ -209,8 +223,17 @@ func (d *Driver) startInCgroup(newCmd func() *osexec.Cmd, cgPath string) (*osexe
 	}
 	if err := addProc(cgPath, cmd.Process.Pid); err != nil {
 		d.log.Warn("exec driver: could not move task into its cgroup; limits not applied", "pid", cmd.Process.Pid, "cgroup", cgPath, "err", err)
+		return cmd, nil
 	}
+	d.joinV1(cmd.Process.Pid, cgPath)
 	return cmd, nil
+}
+
+// joinV1 moves a started task into its cgroup v1 limits, if any.
+func (d *Driver) joinV1(pid int, cgPath string) {
+	if err := d.cg.joinV1(cgPath); err != nil {
+		d.log.Warn("exec driver: cgroup v1 limits not applied; "+err.Error(), "pid", pid)
+	}
 }
 
 // Recover implements drivers.Driver: it re-attaches to a task started by an

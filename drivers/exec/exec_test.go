@@ -242,11 +242,14 @@ func TestDetect(t *testing.T) {
 	}
 	parent, ctrls, reason := d.CgroupStatus()
 	switch attrs["driver.exec.cgroup"] {
-	case "v2":
+	case "v2", "hybrid":
 		if parent == "" {
-			t.Error("cgroup v2 reported but no parent cgroup")
+			t.Error("cgroups reported but no parent cgroup")
 		}
-		t.Logf("cgroup v2 at %s, controllers %v", parent, ctrls)
+		if hybrid := attrs["driver.exec.cgroup.v1"] != ""; hybrid != (attrs["driver.exec.cgroup"] == "hybrid") {
+			t.Errorf("driver.exec.cgroup = %q but driver.exec.cgroup.v1 = %q", attrs["driver.exec.cgroup"], attrs["driver.exec.cgroup.v1"])
+		}
+		t.Logf("cgroup %s at %s, controllers %v", attrs["driver.exec.cgroup"], parent, ctrls)
 	case "none":
 		if reason == "" {
 			t.Error("cgroup none without a reason")

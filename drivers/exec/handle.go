@@ -56,7 +56,7 @@ func newHandle(d *Driver, taskID string, startedAt time.Time, sd stateData) *han
 func (h *handle) exited(res drivers.ExitResult) {
 	_ = unix.Kill(-h.sd.Pgid, syscall.SIGKILL) // leftovers of the group; ESRCH when none
 	if cg := h.d.cg; cg != nil && h.sd.Cgroup != "" {
-		if oomKills(h.sd.Cgroup) > 0 {
+		if cg.oomKills(h.sd.Cgroup) > 0 {
 			res.OOMKilled = true
 		}
 		if err := cg.remove(h.sd.Cgroup); err != nil {
@@ -155,7 +155,11 @@ func (h *handle) Stats() (drivers.Usage, error) {
 	}
 	var u drivers.Usage
 	if cg := h.sd.Cgroup; cg != "" {
-		if v, err := strconv.ParseUint(readTrim(filepath.Join(cg, "memory.current")), 10, 64); err == nil {
+		mem := filepath.Join(cg, "memory.current")
+		if v1 := h.d.cg.v1Path("memory", cg); v1 != "" {
+			mem = filepath.Join(v1, "memory.usage_in_bytes")
+		}
+		if v, err := strconv.ParseUint(readTrim(mem), 10, 64); err == nil {
 			u.RSSBytes = v
 		}
 		for _, line := range splitLines(readTrim(filepath.Join(cg, "cpu.stat"))) {
