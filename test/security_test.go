@@ -45,7 +45,8 @@ func mqttClient(t *testing.T, url string, e *enrolment, onMsg func(topic string,
 	o := paho.NewClientOptions().AddBroker(url).SetClientID(fmt.Sprintf("sec-%d", time.Now().UnixNano())).
 		SetAutoReconnect(false).SetConnectTimeout(5 * time.Second)
 	if e != nil {
-		o.SetUsername(e.MQTTUsername).SetPassword(e.MQTTPassword)
+		// Brokers tie client IDs to logins: a node's is its username.
+		o.SetUsername(e.MQTTUsername).SetPassword(e.MQTTPassword).SetClientID(e.MQTTUsername)
 	}
 	if onMsg != nil {
 		o.SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) { onMsg(m.Topic(), m.Payload()) })

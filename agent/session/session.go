@@ -38,10 +38,21 @@ type Event struct {
 	Err     error  // Lost
 }
 
+// ClientID is the MQTT client ID of node nodeID's session: its login's
+// username when it has one, since brokers that check logins tie client IDs
+// to usernames (the embedded broker refuses any other; Mosquitto replaces
+// it with use_username_as_clientid), else tether-agent-<node id>.
+func ClientID(username, nodeID string) string {
+	if username != "" {
+		return username
+	}
+	return "tether-agent-" + nodeID
+}
+
 // Options configure a Session.
 type Options struct {
 	Brokers  []string
-	ClientID string
+	ClientID string // see ClientID
 	// Will is published by the broker (retained, QoS 1) when the agent
 	// vanishes without disconnecting.
 	WillTopic   string

@@ -132,16 +132,42 @@ func (h *authHook) Provides(b byte) bool {
 	return bytes.Contains([]byte{mqtt.OnConnectAuthenticate, mqtt.OnACLCheck}, []byte{b})
 }
 
+// OnConnectAuthenticate admits a CONNECT only with a valid login, the
+// client ID that login owns (ClientIDAllowed), and a Will, if any, on a
+// topic the login may publish to: mochi publishes a Will without asking
+// OnACLCheck, so it is checked here, once, like every publish would be.
 func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 	user, pw := string(pk.Connect.Username), string(pk.Connect.Password) // "": anonymous, refused
-	ok := user != ""
-	if ok {
-		ok, _ = h.auth.Login(user, pw)
+	ok, central := false, false
+	if user != "" {
+		ok, central = h.auth.Login(user, pw)
+	}
+	switch {
+	case !ok:
+	case !ClientIDAllowed(user, central, cl.ID):
+		h.count.badClientID.Add(1)
+		ok = false
+	case pk.Connect.WillFlag && !central && !(NodeRules{Topics: h.topics, NodeID: user}).Allows(pk.Connect.WillTopic, true):
+		h.count.badWill.Add(1)
+		ok = false
 	}
 	if !ok {
 		h.count.refused.Add(1)
 	}
 	return ok
+}
+
+// ClientIDAllowed reports whether a client logged in as user may use
+// clientID. A node's client ID is its username (the node id), so no login
+// can take over another's session (MQTT disconnects the older client of
+// an ID). Central's login may add "-<suffix>" to its username: its gateway
+// names one client per broker that way. Mosquitto gets the same rule from
+// use_username_as_clientid (docs/security.md).
+func ClientIDAllowed(user string, central bool, clientID string) bool {
+	if clientID == user {
+		return true
+	}
+	return central && strings.HasPrefix(clientID, user+"-") && len(clientID) > len(user)+1
 }
 
 func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
@@ -160,23 +186,36 @@ func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 
 // Counters are the embedded broker's refusals, for /v1/metrics.
 type Counters struct {
-	// RefusedConnects counts CONNECTs refused for a missing or wrong login
-	// (only with an Authority: without one every login is accepted).
+	// RefusedConnects counts CONNECTs refused for a missing or wrong
+	// login, a client ID the login does not own or a Will on a topic the
+	// login may not publish to (only with an Authority: without one every
+	// CONNECT is accepted).
 	RefusedConnects uint64
+	// RefusedClientIDs and RefusedWills count the refusals for a client ID
+	// and for a Will topic (included in RefusedConnects).
+	RefusedClientIDs, RefusedWills uint64
 	// DeniedTopics counts publishes and subscribes the topic ACL refused.
 	DeniedTopics uint64
 	// TooLarge counts clients cut off for sending a packet over the
 	// broker's maximum packet size.
 	TooLarge uint64
+	// OverLimit counts connections closed at once because the broker had
+	// MaxConnections open (listener.go).
+	OverLimit uint64
+	// AcceptErrors counts failed accepts (EMFILE...), each retried after
+	// a backoff.
+	AcceptErrors uint64
 }
 
 // counters is the live form of Counters, shared by the broker's hooks.
 type counters struct {
-	refused, denied, tooLarge atomic.Uint64
+	refused, badClientID, badWill, denied, tooLarge atomic.Uint64
+	overLimit, acceptErrors                         atomic.Uint64
 }
 
 func (c *counters) snapshot() Counters {
-	return Counters{RefusedConnects: c.refused.Load(), DeniedTopics: c.denied.Load(), TooLarge: c.tooLarge.Load()}
+	return Counters{RefusedConnects: c.refused.Load(), RefusedClientIDs: c.badClientID.Load(), RefusedWills: c.badWill.Load(),
+		DeniedTopics: c.denied.Load(), TooLarge: c.tooLarge.Load(), OverLimit: c.overLimit.Load(), AcceptErrors: c.acceptErrors.Load()}
 }
 
 // countHook counts the clients the broker cuts off for an oversized packet.

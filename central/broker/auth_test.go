@@ -87,9 +87,21 @@ func (a *testAuthority) Known(u string) (bool, bool) {
 	return a.nodes[u], false
 }
 
+// connect logs in as user with the client ID brokers tie to that login
+// (the username; "anon" for no login).
 func connect(t *testing.T, url, user, pw string) (paho.Client, error) {
 	t.Helper()
-	o := paho.NewClientOptions().AddBroker(url).SetClientID("c-" + user + fmt.Sprint(time.Now().UnixNano())).
+	id := user
+	if id == "" {
+		id = "anon"
+	}
+	return connectID(t, url, user, pw, id)
+}
+
+// connectID is connect with any client ID.
+func connectID(t *testing.T, url, user, pw, clientID string) (paho.Client, error) {
+	t.Helper()
+	o := paho.NewClientOptions().AddBroker(url).SetClientID(clientID).
 		SetConnectTimeout(5 * time.Second).SetAutoReconnect(false)
 	if user != "" {
 		o.SetUsername(user).SetPassword(pw)
@@ -123,10 +135,6 @@ func TestBrokerEnforcesNodeACL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	na, err := connect(t, b.URL(), "a", "pw-a")
-	if err != nil {
-		t.Fatal(err)
-	}
 
 	// Central hears a's hello but not the hello a publishes as b.
 	heard := make(chan string, 16)
@@ -144,6 +152,10 @@ func TestBrokerEnforcesNodeACL(t *testing.T) {
 		}
 		return nil
 	})
+	na, err := connect(t, b.URL(), "a", "pw-a")
+	if err != nil {
+		t.Fatal(err)
+	}
 	na.Publish(tp.Hello("a"), 1, false, []byte("real")).Wait()
 	select {
 	case got := <-heard:

@@ -7,7 +7,11 @@
 //	url := b.URL() // tcp://127.0.0.1:1883, for central's own client and local agents
 //
 // StartTLS serves MQTT over TLS instead (URL ssl://...); its tls.Config
-// decides whether clients must present a certificate.
+// decides whether clients must present a certificate. Run takes every
+// setting (Config): with an Authority the broker checks each CONNECT's
+// login, client ID and Will topic (auth.go); its listener survives accept
+// errors, bounds open connections and closes those that send no CONNECT
+// in time (listener.go).
 package broker
 
 import (
@@ -16,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -30,49 +35,90 @@ import (
 type Broker struct {
 	srv   *mqtt.Server
 	addr  net.Addr
-	count *counters // refusals (auth.go)
+	count *counters // refusals (auth.go, listener.go)
 	tls   bool
+	guard *guardListener
 }
 
-// handshakeTimeout bounds a TLS client's handshake and CONNECT packet;
-// the broker replaces the deadline with the keepalive once connected.
-const handshakeTimeout = 10 * time.Second
+// Config configures an embedded broker. Zero values take the defaults.
+type Config struct {
+	Addr   string // "127.0.0.1:0" picks a free port
+	Logger *slog.Logger
+	// Auth enforces logins, topic ACLs (Wills included) and client IDs
+	// (auth.go); nil lets every client do anything.
+	Auth   Authority
+	Topics protocol.Topics
+	// TLS serves MQTT over TLS (nil: plain TCP); its ClientAuth decides
+	// whether clients need a certificate signed by its ClientCAs.
+	TLS *tls.Config
+	// MaxConnections bounds the open TCP connections, connected or not;
+	// one more is closed as soon as it is accepted. Default
+	// DefaultMaxConnections.
+	MaxConnections int
+	// ConnectTimeout is how long a new connection may take to finish its
+	// TLS handshake and send CONNECT before it is closed. Default
+	// DefaultConnectTimeout.
+	ConnectTimeout time.Duration
+}
 
 // Start listens on addr ("127.0.0.1:0" picks a free port) and serves MQTT
 // until Close.
 func Start(addr string, logger *slog.Logger) (*Broker, error) {
-	return StartAuth(addr, logger, nil, protocol.Topics{})
+	return Run(Config{Addr: addr, Logger: logger})
 }
 
 // StartAuth is Start with client authentication and topic ACLs enforced
 // by auth (auth.go); a nil auth lets every client do anything.
 func StartAuth(addr string, logger *slog.Logger, auth Authority, topics protocol.Topics) (*Broker, error) {
-	return StartTLS(addr, logger, auth, topics, nil)
+	return Run(Config{Addr: addr, Logger: logger, Auth: auth, Topics: topics})
 }
 
 // StartTLS is StartAuth serving MQTT over TLS with tlsCfg (plain TCP when
 // tlsCfg is nil). tlsCfg.ClientAuth decides whether clients need a
 // certificate signed by tlsCfg.ClientCAs.
 func StartTLS(addr string, logger *slog.Logger, auth Authority, topics protocol.Topics, tlsCfg *tls.Config) (*Broker, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("embedded broker: listen on %s: %w (is another broker running there? pick another with -mqtt)", addr, err)
+	return Run(Config{Addr: addr, Logger: logger, Auth: auth, Topics: topics, TLS: tlsCfg})
+}
+
+// Run starts a broker as cfg says and serves MQTT until Close.
+func Run(cfg Config) (*Broker, error) {
+	if cfg.MaxConnections == 0 {
+		cfg.MaxConnections = DefaultMaxConnections
 	}
-	bound := ln.Addr()
-	if tlsCfg != nil {
-		ln = tls.NewListener(deadlineListener{ln}, tlsCfg)
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = DefaultConnectTimeout
+	}
+	if cfg.MaxConnections < 0 {
+		return nil, fmt.Errorf("embedded broker: mqtt_max_connections = %d: use a positive number (default %d)", cfg.MaxConnections, DefaultMaxConnections)
+	}
+	if cfg.ConnectTimeout < 0 {
+		return nil, fmt.Errorf("embedded broker: connect timeout %v: use a positive duration (default %v)", cfg.ConnectTimeout, DefaultConnectTimeout)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	logger := cfg.Logger.With("component", "broker")
+	raw, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("embedded broker: listen on %s: %w (is another broker running there? pick another with -mqtt)", cfg.Addr, err)
+	}
+	bound := raw.Addr()
+	count := new(counters)
+	guard := newGuardListener(raw, cfg.MaxConnections, cfg.ConnectTimeout, logger, count)
+	var ln net.Listener = guard
+	if cfg.TLS != nil {
+		ln = tls.NewListener(guard, cfg.TLS)
 	}
 	caps := mqtt.NewDefaultServerCapabilities()
 	caps.MaximumPacketSize = 1 << 20 // matches protocol.MaxMessageSize
 	caps.MaximumSessionExpiryInterval = 7 * 24 * 3600
 	srv := mqtt.New(&mqtt.Options{
-		Logger:       logger.With("component", "broker"),
+		Logger:       logger,
 		Capabilities: caps,
 	})
-	count := new(counters)
 	var hook mqtt.Hook = new(allow.AllowHook)
-	if auth != nil {
-		hook = &authHook{auth: auth, topics: topics, count: count}
+	if cfg.Auth != nil {
+		hook = &authHook{auth: cfg.Auth, topics: cfg.Topics, count: count}
 	}
 	if err := errors.Join(srv.AddHook(hook, nil), srv.AddHook(&countHook{c: count}, nil)); err != nil {
 		ln.Close()
@@ -86,20 +132,7 @@ func StartTLS(addr string, logger *slog.Logger, auth Authority, topics protocol.
 		ln.Close()
 		return nil, fmt.Errorf("embedded broker: %w", err)
 	}
-	return &Broker{srv: srv, addr: bound, count: count, tls: tlsCfg != nil}, nil
-}
-
-// deadlineListener gives each new connection handshakeTimeout to finish
-// the TLS handshake and send CONNECT, so a silent client cannot hold a
-// connection open forever.
-type deadlineListener struct{ net.Listener }
-
-func (l deadlineListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err == nil {
-		c.SetDeadline(time.Now().Add(handshakeTimeout))
-	}
-	return c, err
+	return &Broker{srv: srv, addr: bound, count: count, tls: cfg.TLS != nil, guard: guard}, nil
 }
 
 // Addr is the address the broker listens on.
@@ -114,8 +147,9 @@ func (b *Broker) URL() string {
 	return "tcp://" + b.addr.String()
 }
 
-// Counters returns the broker's refusals: bad logins, denied topics,
-// oversized packets.
+// Counters returns the broker's refusals: bad logins, client IDs and
+// Wills, denied topics, oversized packets, connections over the limit and
+// accept errors.
 func (b *Broker) Counters() Counters { return b.count.snapshot() }
 
 // Close stops the broker and disconnects its clients.
@@ -126,6 +160,9 @@ func (b *Broker) Close() error { return b.srv.Close() }
 func (b *Broker) DisconnectUser(username string) {
 	for _, cl := range b.srv.Clients.GetAll() {
 		if string(cl.Properties.Username) == username {
+			// A login that no longer exists publishes nothing, its Will
+			// included (mochi sends the Will of a client it disconnects).
+			atomic.StoreUint32(&cl.Properties.Will.Flag, 0)
 			b.srv.DisconnectClient(cl, packets.ErrNotAuthorized)
 		}
 	}

@@ -63,7 +63,11 @@ func httpJSON(t *testing.T, method, url string, body, out any) int {
 }
 
 func mqttConnect(url, user, pw string) (paho.Client, error) {
-	o := paho.NewClientOptions().AddBroker(url).SetClientID(fmt.Sprintf("t-%s-%d", user, time.Now().UnixNano())).
+	id := fmt.Sprintf("t-%d", time.Now().UnixNano())
+	if user != "" {
+		id = user // the broker ties client IDs to logins
+	}
+	o := paho.NewClientOptions().AddBroker(url).SetClientID(id).
 		SetAutoReconnect(false).SetConnectTimeout(5 * time.Second)
 	if user != "" {
 		o.SetUsername(user).SetPassword(pw)

@@ -1,0 +1,159 @@
+package broker
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Connection hygiene of the embedded broker's listener (docs/security.md):
+// mochi's TCP listener returns from its accept loop on the first error, so
+// one EMFILE would end the broker for good. guardListener, the net.Listener
+// mochi is given, never returns an error but the listener's own closing:
+// it retries the others with backoff. It also bounds the open connections
+// (one over the limit is closed at once) and gives each new connection
+// ConnectTimeout to finish its TLS handshake and send CONNECT; mochi
+// replaces that deadline with the client's keepalive once connected.
+
+// Defaults of Config.
+const (
+	DefaultMaxConnections = 16384
+	DefaultConnectTimeout = 10 * time.Second
+)
+
+// Bounds of the accept retry's backoff.
+const (
+	acceptBackoffMin = 5 * time.Millisecond
+	acceptBackoffMax = time.Second
+)
+
+// warnEvery is the least time between two log lines about the same kind of
+// refusal, so a flood of connections cannot flood the log too.
+const warnEvery = time.Minute
+
+type guardListener struct {
+	net.Listener
+	max     int
+	timeout time.Duration
+	log     *slog.Logger
+	count   *counters
+	done    chan struct{} // closed by Close: stop any backoff
+
+	closeOnce sync.Once
+	lastWarn  [2]atomic.Int64 // unix ns of the last accept-error and over-limit warnings
+
+	mu    sync.Mutex // guards conns
+	conns map[*guardConn]struct{}
+}
+
+func newGuardListener(ln net.Listener, max int, timeout time.Duration, log *slog.Logger, count *counters) *guardListener {
+	return &guardListener{Listener: ln, max: max, timeout: timeout, log: log, count: count,
+		done: make(chan struct{}), conns: map[*guardConn]struct{}{}}
+}
+
+// Accept returns the next connection within the limit. It returns an
+// error only once the listener is closed.
+func (l *guardListener) Accept() (net.Conn, error) {
+	backoff := time.Duration(0)
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			select {
+			case <-l.done:
+				return nil, err
+			default:
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return nil, err
+			}
+			// EMFILE, ENFILE, ECONNABORTED, ENOBUFS...: wait and try again.
+			l.count.acceptErrors.Add(1)
+			if backoff == 0 {
+				backoff = acceptBackoffMin
+			} else if backoff *= 2; backoff > acceptBackoffMax {
+				backoff = acceptBackoffMax
+			}
+			l.warn(0, "broker cannot accept connections; retrying", "err", err, "retry_in", backoff,
+				"accept_errors", l.count.acceptErrors.Load())
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+			case <-l.done:
+				t.Stop()
+				return nil, err
+			}
+			continue
+		}
+		backoff = 0
+		g := &guardConn{Conn: c, l: l}
+		l.mu.Lock()
+		over := len(l.conns) >= l.max
+		if !over {
+			l.conns[g] = struct{}{}
+		}
+		l.mu.Unlock()
+		if over {
+			c.Close()
+			l.count.overLimit.Add(1)
+			l.warn(1, "broker connection limit reached; closing new connections", "max_connections", l.max,
+				"refused", l.count.overLimit.Load())
+			continue
+		}
+		c.SetDeadline(time.Now().Add(l.timeout))
+		return g, nil
+	}
+}
+
+// warn logs at most once per warnEvery for each kind.
+func (l *guardListener) warn(kind int, msg string, args ...any) {
+	now := time.Now().UnixNano()
+	last := l.lastWarn[kind].Load()
+	if now-last < int64(warnEvery) || !l.lastWarn[kind].CompareAndSwap(last, now) {
+		return
+	}
+	l.log.Warn(msg, args...)
+}
+
+// Close stops accepting and closes every connection still open: mochi has
+// disconnected its clients by then, but not those that never sent CONNECT.
+func (l *guardListener) Close() error {
+	err := l.Listener.Close()
+	l.closeOnce.Do(func() { close(l.done) })
+	l.mu.Lock()
+	open := make([]*guardConn, 0, len(l.conns))
+	for g := range l.conns {
+		open = append(open, g)
+	}
+	l.mu.Unlock()
+	for _, g := range open {
+		g.Close()
+	}
+	return err
+}
+
+// open is the number of connections counted against the limit.
+func (l *guardListener) open() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.conns)
+}
+
+// guardConn frees its place under the limit when closed.
+type guardConn struct {
+	net.Conn
+	l    *guardListener
+	once sync.Once
+}
+
+func (g *guardConn) Close() error {
+	err := g.Conn.Close()
+	g.once.Do(func() {
+		g.l.mu.Lock()
+		delete(g.l.conns, g)
+		g.l.mu.Unlock()
+	})
+	return err
+}
