@@ -163,7 +163,7 @@ func New(opts Options) (*Agent, error) {
 		cfg:        cfg,
 		log:        log.With("node_id", nodeID),
 		opts:       opts,
-		artifacts:  newFetcher(cfg), // artifacts.go
+		artifacts:  artifact.New(filepath.Join(cfg.DataDir, "artifacts"), nil),
 		store:      st,
 		nodeID:     nodeID,
 		topics:     protocol.Topics{Prefix: cfg.TopicPrefix},
