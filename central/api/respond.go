@@ -25,6 +25,11 @@ type httpError struct {
 func (e *httpError) Error() string { return e.msg }
 func (e *httpError) Unwrap() error { return e.err }
 
+// ErrInvalid is wrapped by a Backend write that refuses what the client
+// asked for (a job too large for an agent, say): it is answered 400 with
+// the error's text.
+var ErrInvalid = errors.New("invalid request")
+
 func badRequest(format string, args ...any) error {
 	return &httpError{code: http.StatusBadRequest, msg: fmt.Sprintf(format, args...), err: errBadRequest}
 }
@@ -55,6 +60,10 @@ func (s *server) methods(m map[string]handlerFunc) http.Handler {
 		var he *httpError
 		if errors.As(err, &he) {
 			writeError(w, he.code, he.msg)
+			return
+		}
+		if errors.Is(err, ErrInvalid) {
+			writeError(w, http.StatusBadRequest, err.Error())
 			return
 		}
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)

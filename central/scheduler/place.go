@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 
+	"github.com/tether-edge/tether/central/desired"
 	"github.com/tether-edge/tether/central/structs"
 	"github.com/tether-edge/tether/jobspec"
 	"github.com/tether-edge/tether/protocol"
@@ -156,7 +157,10 @@ func (s *sched) place(p placeReq) {
 // commit records a placed alloc in the per-node tables so later placements
 // of this plan see it.
 func (s *sched) commit(g *groupCtx, i int, a *structs.Allocation) {
-	s.usageOf(i).res = s.usageOf(i).res.Add(a.Resources) // ports were taken by assignPorts
+	u := s.usageOf(i)
+	u.res = u.res.Add(a.Resources) // ports were taken by assignPorts
+	u.allocs++
+	u.bytes += s.allocBytes(s.job, g.tg) + desired.DatacenterBytes(s.nodes[i].Datacenter)
 	s.jobCount[i]++
 	g.count[i]++
 	n := s.nodes[i]

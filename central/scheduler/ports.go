@@ -12,6 +12,9 @@ type nodeUsage struct {
 	res     structs.Resources
 	ports   map[int]struct{}
 	dynUsed int // used ports inside the dynamic range
+	// allocs and bytes are the node's desired state: the allocations in
+	// it (desired.Included) and an upper bound on their encoded size.
+	allocs, bytes int
 }
 
 // usageOf returns node i's usage, reading its allocs on first use.
@@ -25,6 +28,10 @@ func (s *sched) usageOf(i int) *nodeUsage {
 			continue
 		}
 		u.add(a.Resources, a.Ports, s.opts)
+		if n, ok := s.desiredBytes(a, i); ok {
+			u.allocs++
+			u.bytes += n
+		}
 	}
 	s.usage[i] = u
 	return u

@@ -96,6 +96,9 @@ func (s *sched) fit(g *groupCtx, i int, m *structs.AllocMetric) (float64, bool) 
 	case g.need.Cores > 0 && util.Cores > n.Resources.Cores:
 		return 0, exhaust(m, DimCores)
 	}
+	if dim := s.budgetExhausted(g, i, u); dim != "" {
+		return 0, exhaust(m, dim)
+	}
 	for k, p := range g.static {
 		if u.used(p) || containsBefore(g.static, k, p) {
 			return 0, exhaust(m, "port "+strconv.Itoa(p))

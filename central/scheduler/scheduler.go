@@ -11,6 +11,7 @@ import (
 
 	version "github.com/hashicorp/go-version"
 
+	"github.com/tether-edge/tether/central/desired"
 	"github.com/tether-edge/tether/central/structs"
 	"github.com/tether-edge/tether/jobspec"
 	"github.com/tether-edge/tether/protocol"
@@ -66,6 +67,11 @@ type Options struct {
 	// a service or batch job. Zero means Nomad's default: max(2,
 	// ceil(log2(ready nodes))) for service jobs and 2 for batch jobs.
 	CandidateLimit int
+	// MaxAllocsPerNode and MaxNodeBytes bound what one node's desired
+	// state holds: allocations, and their encoded size. Zero means
+	// desired.MaxAllocsPerNode and desired.MaxNodeBytes; tests set them
+	// lower. Central never sets them above those.
+	MaxAllocsPerNode, MaxNodeBytes int
 }
 
 // Compute reconciles the evaluated job's allocations with its spec and
@@ -83,6 +89,12 @@ func Compute(st State, eval *structs.Evaluation, opts Options) (*structs.Plan, e
 	if opts.PortMin == 0 && opts.PortMax == 0 {
 		opts.PortMin, opts.PortMax = DefaultPortMin, DefaultPortMax
 	}
+	if opts.MaxAllocsPerNode <= 0 {
+		opts.MaxAllocsPerNode = desired.MaxAllocsPerNode
+	}
+	if opts.MaxNodeBytes <= 0 {
+		opts.MaxNodeBytes = desired.MaxNodeBytes
+	}
 	if opts.PortMin <= 0 || opts.PortMax > 65535 || opts.PortMin > opts.PortMax {
 		return nil, fmt.Errorf("%w: %d-%d; use 1 <= PortMin <= PortMax <= 65535", ErrBadPortRange, opts.PortMin, opts.PortMax)
 	}
@@ -96,6 +108,7 @@ func Compute(st State, eval *structs.Evaluation, opts Options) (*structs.Plan, e
 		plan: &structs.Plan{EvalID: eval.ID},
 
 		stopping: map[string]bool{},
+		sizes:    map[sizeKey]int{},
 	}
 	s.job = st.JobByID(eval.Namespace, job)
 	allocs := slices.Clone(st.AllocsByJob(eval.Namespace, job))
@@ -179,6 +192,8 @@ type sched struct {
 	// known.
 	liveJobAllocs []*structs.Allocation
 	primed        bool
+
+	sizes map[sizeKey]int // desired-state bytes of one alloc, by job version and group
 
 	regexps  map[string]*regexp.Regexp
 	versions map[string]version.Constraints

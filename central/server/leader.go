@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tether-edge/tether/central/desired"
 	"github.com/tether-edge/tether/central/gateway"
 	"github.com/tether-edge/tether/central/state"
 	"github.com/tether-edge/tether/central/structs"
@@ -203,7 +204,7 @@ func (l *leader) publish() {
 			if n := snap.NodeByID(id); n != nil {
 				dc = n.Datacenter
 			}
-			d := buildDesired(id, dc, snap.AllocsByNode(id), index, now)
+			d := desired.Build(id, dc, snap.AllocsByNode(id), index, now)
 			if err := l.gw.PublishDesiredAt(id, dc, d); err != nil {
 				l.s.log.Warn("publish desired state", "node", id, "err", err)
 			}

@@ -1,4 +1,4 @@
-package server
+package desired
 
 import (
 	"testing"
@@ -9,12 +9,12 @@ import (
 )
 
 func TestDesiredCarriesTemplateSourceAndSplay(t *testing.T) {
-	j := testJob(1)
+	j := testJob()
 	j.TaskGroups[0].Tasks[0].Templates = []*jobspec.Template{
 		{Source: "local/up.tpl", Destination: "local/up.conf", ChangeMode: "restart", Splay: 2500 * time.Millisecond},
 	}
 	a := &structs.Allocation{ID: "a1", JobID: j.ID, TaskGroup: "g", DesiredStatus: "run", ClientStatus: "running", Job: j}
-	d := buildDesired("n1", "dc1", []*structs.Allocation{a}, 1, 0)
+	d := Build("n1", "dc1", []*structs.Allocation{a}, 1, 0)
 	if len(d.Allocs) != 1 {
 		t.Fatalf("desired: %+v", d)
 	}

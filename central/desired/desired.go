@@ -1,4 +1,4 @@
-package server
+package desired
 
 import (
 	"maps"
@@ -9,30 +9,41 @@ import (
 	"github.com/tether-edge/tether/protocol"
 )
 
-// buildDesired computes the desired state of one node from its allocations:
-// every allocation central wants running there. An allocation left out is
-// one the agent must stop. It is pure: the caller publishes the result.
-func buildDesired(nodeID string, dc string, allocs []*structs.Allocation, index uint64, now int64) *protocol.Desired {
+// Build computes the desired state of one node from its allocations: every
+// allocation central wants running there (Included). An allocation left
+// out is one the agent must stop.
+func Build(nodeID string, dc string, allocs []*structs.Allocation, index uint64, now int64) *protocol.Desired {
 	d := &protocol.Desired{V: protocol.Version, NodeID: nodeID, Index: index, Time: now / 1e6, Allocs: []protocol.DesiredAlloc{}}
 	for _, a := range allocs {
-		if a.DesiredStatus != protocol.DesiredRun || a.Job == nil {
-			continue
-		}
-		switch a.ClientStatus {
-		case protocol.AllocComplete, protocol.AllocFailed, protocol.AllocLost:
+		if !Included(a) {
 			continue
 		}
 		tg := a.Job.LookupTaskGroup(a.TaskGroup)
 		if tg == nil {
 			continue
 		}
-		d.Allocs = append(d.Allocs, desiredAlloc(a, tg, dc))
+		d.Allocs = append(d.Allocs, Alloc(a, tg, dc))
 	}
 	sort.Slice(d.Allocs, func(i, j int) bool { return d.Allocs[i].ID < d.Allocs[j].ID })
 	return d
 }
 
-func desiredAlloc(a *structs.Allocation, tg *jobspec.TaskGroup, dc string) protocol.DesiredAlloc {
+// Included reports whether a goes into its node's desired state: central
+// wants it to run and its client has not finished it. The scheduler counts
+// exactly these against a node's budgets.
+func Included(a *structs.Allocation) bool {
+	if a == nil || a.DesiredStatus != protocol.DesiredRun || a.Job == nil {
+		return false
+	}
+	switch a.ClientStatus {
+	case protocol.AllocComplete, protocol.AllocFailed, protocol.AllocLost:
+		return false
+	}
+	return true
+}
+
+// Alloc is one allocation as its agent needs it to run it.
+func Alloc(a *structs.Allocation, tg *jobspec.TaskGroup, dc string) protocol.DesiredAlloc {
 	job := a.Job
 	meta := map[string]string{}
 	maps.Copy(meta, job.Meta)
