@@ -87,6 +87,9 @@ func (s *Server) Metrics() []api.Metric {
 		api.Gauge("tether_raft_applied_index", "Last Raft index applied to the state store.", num("applied_index")),
 		api.Gauge("tether_raft_peers", "Other voters in the Raft configuration.", num("num_peers")),
 	)
+	if s.raftStream != nil { // set once in New
+		out = append(out, api.Counter("tether_raft_refused_connections_total", "Connections to the Raft port refused for failing to authenticate as a server of this cluster (TLS or join secret).", float64(s.raftStream.Refused())))
+	}
 	if s.broker != nil { // set once in New
 		bc := s.broker.Counters()
 		out = append(out,

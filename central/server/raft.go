@@ -41,17 +41,9 @@ func (s *Server) openRaft(fsm raft.FSM, logOut io.Writer) error {
 		return fmt.Errorf("server: open raft snapshots: %w", err)
 	}
 	s.snaps = snaps
-	addr, err := net.ResolveTCPAddr("tcp", s.cfg.RaftAddr)
+	trans, err := s.raftTransport(logOut)
 	if err != nil {
-		return fmt.Errorf("server: raft address %q: %w", s.cfg.RaftAddr, err)
-	}
-	var advertise net.Addr = addr
-	if addr.Port == 0 {
-		advertise = nil // advertise the port the listener got
-	}
-	trans, err := raft.NewTCPTransport(s.cfg.RaftAddr, advertise, 3, 10*time.Second, logOut)
-	if err != nil {
-		return fmt.Errorf("server: raft listen on %s: %w (pick another with -raft)", s.cfg.RaftAddr, err)
+		return err
 	}
 	s.closers = append(s.closers, trans.Close)
 
@@ -96,4 +88,49 @@ func (s *Server) openRaft(fsm raft.FSM, logOut io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// raftTransport listens on RaftAddr. With TLS or a join secret every
+// connection authenticates first (raftauth.go, raftstream.go); with
+// neither it is plain TCP, and a warning when that is reachable beyond
+// this machine.
+func (s *Server) raftTransport(logOut io.Writer) (*raft.NetworkTransport, error) {
+	addr, err := net.ResolveTCPAddr("tcp", s.cfg.RaftAddr)
+	if err != nil {
+		return nil, fmt.Errorf("server: raft address %q: %w", s.cfg.RaftAddr, err)
+	}
+	srvTLS, cliTLS, mode, err := s.raftTLS()
+	if err != nil {
+		return nil, err
+	}
+	if mode == raftAuthNone {
+		var advertise net.Addr = addr
+		if addr.Port == 0 {
+			advertise = nil // advertise the port the listener got
+		}
+		trans, err := raft.NewTCPTransport(s.cfg.RaftAddr, advertise, 3, 10*time.Second, logOut)
+		if err != nil {
+			return nil, fmt.Errorf("server: raft listen on %s: %w (pick another with -raft)", s.cfg.RaftAddr, err)
+		}
+		if !addr.IP.IsLoopback() {
+			s.log.Warn("Raft listens on "+s.cfg.RaftAddr+" without authentication: anyone who reaches this port can rewrite the cluster's state (jobs, ACL tokens); set a tls block with ca_file, or the same join_secret (-join-secret), on every server (docs/ha.md)",
+				"raft", s.cfg.RaftAddr)
+		}
+		return trans, nil
+	}
+	if addr.IP == nil || addr.IP.IsUnspecified() {
+		return nil, fmt.Errorf("server: raft address %q: give the IP address the other servers reach this one at (e.g. -raft 10.0.0.1:7601), not an unspecified one", s.cfg.RaftAddr)
+	}
+	stream, err := newRaftStream(s.cfg.RaftAddr, srvTLS, cliTLS, s.log)
+	if err != nil {
+		return nil, fmt.Errorf("server: raft listen on %s: %w (pick another with -raft)", s.cfg.RaftAddr, err)
+	}
+	s.raftStream = stream
+	s.log.Debug("Raft peers authenticate", "by", mode, "raft", stream.Addr().String())
+	return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  stream,
+		MaxPool: 3,
+		Timeout: 10 * time.Second,
+		Logger:  hclog.New(&hclog.LoggerOptions{Name: "raft-net", Output: logOut, Level: hclog.DefaultLevel}),
+	}), nil
 }
