@@ -163,7 +163,7 @@ func New(opts Options) (*Agent, error) {
 		cfg:        cfg,
 		log:        log.With("node_id", nodeID),
 		opts:       opts,
-		artifacts:  artifact.New(filepath.Join(cfg.DataDir, "artifacts"), nil),
+		artifacts:  newFetcher(cfg), // artifacts.go
 		store:      st,
 		nodeID:     nodeID,
 		topics:     protocol.Topics{Prefix: cfg.TopicPrefix},

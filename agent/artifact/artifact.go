@@ -2,18 +2,24 @@ package artifact
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Sentinel errors. Fetch wraps them with the artifact's source and details.
@@ -30,6 +36,13 @@ var (
 	// ErrDownload: the server answered with something other than 200 OK,
 	// or the transfer failed.
 	ErrDownload = errors.New("artifact: download failed")
+	// ErrFileNotAllowed: a file:// source outside the directories the
+	// agent's artifact_file_paths allows (none by default).
+	ErrFileNotAllowed = errors.New("artifact: file source not allowed")
+	// ErrAddressRefused: the download would connect to central's API, a
+	// broker, or a loopback or link-local address the agent's
+	// artifact_allow_networks does not allow.
+	ErrAddressRefused = errors.New("artifact: address refused")
 )
 
 // Modes of Artifact.Mode.
@@ -37,6 +50,9 @@ const (
 	ModeAny  = "any"  // Destination is a directory; the file is named after the URL path (default)
 	ModeFile = "file" // Destination is the file itself
 )
+
+// downloadMode is the mode of a downloaded file: an exec task may run it.
+const downloadMode = 0o755
 
 // Artifact is one artifact block of a task.
 type Artifact struct {
@@ -46,10 +62,31 @@ type Artifact struct {
 	Mode        string // ModeAny (default) or ModeFile
 }
 
+// Options configure a Fetcher. They come from the agent's config.
+type Options struct {
+	// CacheDir holds verified downloads, one file per checksum (created on
+	// first use).
+	CacheDir string
+	// FilePaths are the directories file:// sources may be read from
+	// (artifact_file_paths). Empty: every file:// source is refused.
+	FilePaths []string
+	// AllowNetworks are loopback, link-local and other local prefixes that
+	// downloads may reach anyway (artifact_allow_networks). Central's API
+	// and the brokers stay refused.
+	AllowNetworks []netip.Prefix
+	// Deny are host:port endpoints a download never connects to: central's
+	// API and the brokers. Names are resolved again for every download.
+	Deny []string
+	// TLS is the client TLS config for https sources (nil: system roots).
+	TLS *tls.Config
+}
+
 // Fetcher downloads artifacts into task dirs through a cache of verified
 // files. Its methods are safe for concurrent use.
 type Fetcher struct {
 	cacheDir string
+	files    []string // cleaned absolute artifact_file_paths
+	guard    *guard
 	client   *http.Client
 
 	mu       sync.Mutex       // guards inflight
@@ -63,18 +100,32 @@ type call struct {
 	err  error
 }
 
-// New returns a Fetcher caching under cacheDir (created on first use);
-// client nil means http.DefaultClient.
-func New(cacheDir string, client *http.Client) *Fetcher {
-	if client == nil {
-		client = http.DefaultClient
+// New returns a Fetcher. Its HTTP client checks every address it dials
+// (guard.go) and ignores HTTP_PROXY: through a proxy the check would see
+// only the proxy.
+func New(o Options) *Fetcher {
+	g := &guard{allow: o.AllowNetworks, deny: o.Deny}
+	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, ControlContext: g.control}
+	tr := &http.Transport{
+		Proxy:                 nil,
+		DialContext:           g.wrapDial(d.DialContext),
+		TLSClientConfig:       o.TLS,
+		TLSHandshakeTimeout:   30 * time.Second,
+		ResponseHeaderTimeout: 2 * time.Minute,
+		IdleConnTimeout:       30 * time.Second,
+		ForceAttemptHTTP2:     true,
 	}
-	return &Fetcher{cacheDir: cacheDir, client: client, inflight: map[string]*call{}}
+	var files []string
+	for _, p := range o.FilePaths {
+		files = append(files, filepath.Clean(p))
+	}
+	return &Fetcher{cacheDir: o.CacheDir, files: files, guard: g, client: &http.Client{Transport: tr}, inflight: map[string]*call{}}
 }
 
 // Fetch puts the artifact in place under taskDir and returns the path of the
 // file it wrote. With a checksum, a second Fetch of the same checksum is
-// served from the cache without a network request.
+// served from the cache without a network request. A file:// source is
+// read where it is, every time, and never cached.
 func (f *Fetcher) Fetch(ctx context.Context, a Artifact, taskDir string) (string, error) {
 	src, err := parseSource(a.Source)
 	if err != nil {
@@ -88,26 +139,56 @@ func (f *Fetcher) Fetch(ctx context.Context, a Artifact, taskDir string) (string
 	if err != nil {
 		return "", fmt.Errorf("artifact %s: %w", a.Source, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
-		return "", fmt.Errorf("artifact %s: creating %s: %v", a.Source, filepath.Dir(dest), err)
+	var local *os.File
+	if src.Scheme == "file" {
+		// Refused before anything is created in the task dir.
+		if local, err = f.openFile(src); err != nil {
+			return "", err
+		}
+		defer local.Close()
 	}
-	if err := checkNoSymlinkEscape(taskDir, filepath.Dir(dest)); err != nil {
+	dir, err := openDestDir(taskDir, dest)
+	if err != nil {
 		return "", fmt.Errorf("artifact %s: %w", a.Source, err)
 	}
-	if sum == nil {
+	defer dir.Close()
+	base := filepath.Base(dest)
+	switch {
+	case local != nil:
+		// At most the source's own permissions: a file only its owner may
+		// read stays so in the task dir.
+		fi, err := local.Stat()
+		if err != nil {
+			return "", fmt.Errorf("artifact %s: %w: %v", src.Redacted(), ErrDownload, err)
+		}
+		if err := place(dir, base, local, sum, fi.Mode().Perm()&downloadMode, src); err != nil {
+			return "", err
+		}
+	case sum == nil:
 		// Unverified: straight into the task dir, never cached.
-		tmp, err := f.download(ctx, src, filepath.Dir(dest), nil)
+		body, err := f.get(ctx, src)
 		if err != nil {
 			return "", err
 		}
-		return dest, renameOrRemove(tmp, dest)
-	}
-	cached, err := f.cached(ctx, src, sum)
-	if err != nil {
-		return "", err
-	}
-	if err := copyInto(cached, dest); err != nil {
-		return "", fmt.Errorf("artifact %s: copying from cache to %s: %v", a.Source, dest, err)
+		defer body.Close()
+		if err := place(dir, base, body, nil, downloadMode, src); err != nil {
+			return "", err
+		}
+	default:
+		cached, err := f.cached(ctx, src, sum)
+		if err != nil {
+			return "", err
+		}
+		in, err := os.Open(cached)
+		if err != nil {
+			return "", fmt.Errorf("artifact %s: reading the cache: %v", a.Source, err)
+		}
+		defer in.Close()
+		// A copy, not a hard link: a task that changes its file must not
+		// change the cache.
+		if err := place(dir, base, in, nil, downloadMode, src); err != nil {
+			return "", fmt.Errorf("artifact %s: copying from cache to %s: %w", a.Source, dest, err)
+		}
 	}
 	return dest, nil
 }
@@ -155,71 +236,30 @@ func (f *Fetcher) fill(ctx context.Context, src *url.URL, sum *checksum, p strin
 	if err := os.MkdirAll(f.cacheDir, 0o700); err != nil {
 		return fmt.Errorf("artifact cache %s: %v (check that the agent's data_dir is writable)", f.cacheDir, err)
 	}
-	tmp, err := f.download(ctx, src, f.cacheDir, sum)
+	cache, err := os.OpenRoot(f.cacheDir)
+	if err != nil {
+		return fmt.Errorf("artifact cache %s: %v (check that the agent's data_dir is writable)", f.cacheDir, err)
+	}
+	defer cache.Close()
+	body, err := f.get(ctx, src)
 	if err != nil {
 		return err
 	}
-	return renameOrRemove(tmp, p)
-}
-
-// download copies src into a temp file in dir, hashing it when sum is set,
-// and returns the temp file's path once the checksum matched. On any error
-// the temp file is removed.
-func (f *Fetcher) download(ctx context.Context, src *url.URL, dir string, sum *checksum) (path string, err error) {
-	body, err := f.open(ctx, src)
-	if err != nil {
-		return "", err
-	}
 	defer body.Close()
-	tmp, err := os.CreateTemp(dir, ".artifact-*")
-	if err != nil {
-		return "", fmt.Errorf("artifact %s: temp file in %s: %v", src.Redacted(), dir, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	var w io.Writer = tmp
-	var h hash.Hash
-	if sum != nil {
-		h = sum.newHash()
-		w = io.MultiWriter(tmp, h)
-	}
-	if _, err = io.Copy(w, body); err != nil {
-		return "", fmt.Errorf("artifact %s: %w: reading: %v", src.Redacted(), ErrDownload, err)
-	}
-	if sum != nil {
-		if got := hex.EncodeToString(h.Sum(nil)); got != sum.hex {
-			return "", fmt.Errorf("artifact %s: %w: expected %s:%s, got %s:%s; fix the job file's checksum or the file on the server",
-				src.Redacted(), ErrChecksumMismatch, sum.algo, sum.hex, sum.algo, got)
-		}
-	}
-	if err = tmp.Chmod(0o755); err != nil {
-		return "", fmt.Errorf("artifact %s: %v", src.Redacted(), err)
-	}
-	if err = tmp.Close(); err != nil {
-		return "", fmt.Errorf("artifact %s: writing %s: %v", src.Redacted(), tmp.Name(), err)
-	}
-	return tmp.Name(), nil
+	return place(cache, filepath.Base(p), body, sum, downloadMode, src)
 }
 
-// open returns the body of src.
-func (f *Fetcher) open(ctx context.Context, src *url.URL) (io.ReadCloser, error) {
-	if src.Scheme == "file" {
-		fh, err := os.Open(src.Path)
-		if err != nil {
-			return nil, fmt.Errorf("artifact %s: %w: %v", src.Redacted(), ErrDownload, err)
-		}
-		return fh, nil
-	}
+// get returns the body of the http or https source src.
+func (f *Fetcher) get(ctx context.Context, src *url.URL) (io.ReadCloser, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src.String(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("artifact %s: %w: %v", src.Redacted(), ErrBadSource, err)
 	}
 	resp, err := f.client.Do(req)
 	if err != nil {
+		if re := (*refusedError)(nil); errors.As(err, &re) {
+			return nil, fmt.Errorf("artifact %s: %w: %v", src.Redacted(), ErrAddressRefused, re)
+		}
 		return nil, fmt.Errorf("artifact %s: %w: %v", src.Redacted(), ErrDownload, err)
 	}
 	if resp.StatusCode != http.StatusOK {
@@ -227,6 +267,64 @@ func (f *Fetcher) open(ctx context.Context, src *url.URL) (io.ReadCloser, error)
 		return nil, fmt.Errorf("artifact %s: %w: server answered %s; check the source URL", src.Redacted(), ErrDownload, resp.Status)
 	}
 	return resp.Body, nil
+}
+
+// place copies r into a new temp file in dir, hashing it when sum is set,
+// and renames it to name once the checksum matched; on any error the temp
+// file is removed and nothing is at name that was not there before.
+func place(dir *os.Root, name string, r io.Reader, sum *checksum, mode os.FileMode, src *url.URL) (err error) {
+	tmp, f, err := createTemp(dir)
+	if err != nil {
+		return fmt.Errorf("artifact %s: temp file in %s: %v", src.Redacted(), dir.Name(), err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			dir.Remove(tmp)
+		}
+	}()
+	var w io.Writer = f
+	var h hash.Hash
+	if sum != nil {
+		h = sum.newHash()
+		w = io.MultiWriter(f, h)
+	}
+	if _, err = io.Copy(w, r); err != nil {
+		return fmt.Errorf("artifact %s: %w: reading: %v", src.Redacted(), ErrDownload, err)
+	}
+	if sum != nil {
+		if got := hex.EncodeToString(h.Sum(nil)); got != sum.hex {
+			return fmt.Errorf("artifact %s: %w: expected %s:%s, got %s:%s; fix the job file's checksum or the file on the server",
+				src.Redacted(), ErrChecksumMismatch, sum.algo, sum.hex, sum.algo, got)
+		}
+	}
+	if err = f.Chmod(mode); err != nil {
+		return fmt.Errorf("artifact %s: %v", src.Redacted(), err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("artifact %s: writing %s: %v", src.Redacted(), filepath.Join(dir.Name(), tmp), err)
+	}
+	if err = dir.Rename(tmp, name); err != nil {
+		return fmt.Errorf("artifact: putting %s in place: %v", filepath.Join(dir.Name(), name), err)
+	}
+	return nil
+}
+
+// createTemp creates a new hidden file in dir, readable only by the agent
+// until place sets its mode, refusing anything that exists (O_EXCL, so
+// never through a symlink).
+func createTemp(dir *os.Root) (string, *os.File, error) {
+	for range 10 {
+		name := ".artifact-" + rand.Text()
+		f, err := dir.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			return name, f, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return "", nil, err
+		}
+	}
+	return "", nil, fmt.Errorf("cannot create a temporary file in %s", dir.Name())
 }
 
 // parseSource accepts http, https and file URLs.
@@ -293,58 +391,60 @@ func relInside(d string) (string, error) {
 	return filepath.Clean(filepath.FromSlash(d)), nil
 }
 
-// checkNoSymlinkEscape rejects a destination dir that a symlink inside the
-// task dir leads out of it.
-func checkNoSymlinkEscape(taskDir, dir string) error {
-	root, err := filepath.EvalSymlinks(taskDir)
+// openDestDir creates the directories of dest below taskDir and opens
+// the last one. Both go through an os.Root on the task dir: every
+// component is opened relative to its parent, so a symlink that leads out
+// of the task dir (or is absolute) is refused before any directory is
+// created, and a task cannot swap one in while the agent writes.
+func openDestDir(taskDir, dest string) (*os.Root, error) {
+	rel, err := filepath.Rel(taskDir, filepath.Dir(dest))
 	if err != nil {
-		return fmt.Errorf("task dir %s: %v", taskDir, err)
+		return nil, fmt.Errorf("%w: %v", ErrPathEscape, err)
 	}
-	real, err := filepath.EvalSymlinks(dir)
+	root, err := os.OpenRoot(taskDir)
 	if err != nil {
-		return fmt.Errorf("destination %s: %v", dir, err)
+		return nil, fmt.Errorf("task dir %s: %v", taskDir, err)
 	}
-	if rel, err := filepath.Rel(root, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return fmt.Errorf("%w: %s leads to %s through a symlink", ErrPathEscape, dir, real)
+	defer root.Close()
+	if err := root.MkdirAll(rel, 0o755); err != nil {
+		return nil, explainEscape(taskDir, rel, err)
 	}
-	return nil
+	dir, err := root.OpenRoot(rel)
+	if err != nil {
+		return nil, explainEscape(taskDir, rel, err)
+	}
+	return dir, nil
 }
 
-// copyInto copies the cache file src to dest through a temp file in dest's
-// dir, so the task never sees a half-written file. A copy, not a hard link:
-// a task that changes its file must not change the cache.
-func copyInto(src, dest string) (err error) {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
+// explainEscape names the symlink that made os.Root refuse rel (read-only:
+// the refusal itself was race-free) and wraps ErrPathEscape; other
+// errors pass through.
+func explainEscape(taskDir, rel string, err error) error {
+	root, rerr := filepath.EvalSymlinks(taskDir)
+	if rerr != nil {
+		root = taskDir
 	}
-	defer in.Close()
-	tmp, err := os.CreateTemp(filepath.Dir(dest), ".artifact-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
+	cur := taskDir
+	for _, el := range strings.Split(filepath.ToSlash(rel), "/") {
+		if el == "" || el == "." {
+			continue
 		}
-	}()
-	if _, err = io.Copy(tmp, in); err != nil {
-		return err
+		cur = filepath.Join(cur, el)
+		fi, lerr := os.Lstat(cur)
+		if lerr != nil {
+			break
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			continue
+		}
+		target, _ := os.Readlink(cur)
+		real, rerr := filepath.EvalSymlinks(cur)
+		if r, err := filepath.Rel(root, real); rerr != nil || err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
+			return fmt.Errorf("%w: %s is a symlink to %s, outside the task dir; nothing was created", ErrPathEscape, cur, target)
+		}
+		if filepath.IsAbs(target) {
+			return fmt.Errorf("%w: %s is an absolute symlink (to %s); only relative links inside the task dir are followed", ErrPathEscape, cur, target)
+		}
 	}
-	if err = tmp.Chmod(0o755); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), dest)
-}
-
-func renameOrRemove(tmp, dest string) error {
-	if err := os.Rename(tmp, dest); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("artifact: putting %s in place: %v", dest, err)
-	}
-	return nil
+	return fmt.Errorf("creating %s: %v", filepath.Join(taskDir, rel), err)
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,6 +40,13 @@ func newServer(t *testing.T, files map[string][]byte) *server {
 	return s
 }
 
+// loopbackOK are the options of a Fetcher that may download from the
+// test's servers on loopback, as an agent configured with
+// artifact_allow_networks = ["127.0.0.0/8", "::1/128"].
+func loopbackOK(cache string) Options {
+	return Options{CacheDir: cache, AllowNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}}
+}
+
 func sha256Of(b []byte) string {
 	s := sha256.Sum256(b)
 	return "sha256:" + hex.EncodeToString(s[:])
@@ -57,7 +65,7 @@ var payload = []byte("\x00asm\x01\x00\x00\x00 pretend module")
 
 func TestFetchVerifiesAndPlaces(t *testing.T) {
 	srv := newServer(t, map[string][]byte{"/apps/app.wasm": payload})
-	f := New(filepath.Join(t.TempDir(), "cache"), srv.Client())
+	f := New(loopbackOK(filepath.Join(t.TempDir(), "cache")))
 	task := newTaskDir(t)
 	got, err := f.Fetch(context.Background(), Artifact{
 		Source: srv.URL + "/apps/app.wasm", Checksum: sha256Of(payload),
@@ -93,7 +101,7 @@ func TestFetchCacheHitMakesNoRequest(t *testing.T) {
 	srv := newServer(t, map[string][]byte{"/app.wasm": payload})
 	cache := filepath.Join(t.TempDir(), "cache")
 	a := Artifact{Source: srv.URL + "/app.wasm", Checksum: sha256Of(payload)}
-	if _, err := New(cache, srv.Client()).Fetch(context.Background(), a, newTaskDir(t)); err != nil {
+	if _, err := New(loopbackOK(cache)).Fetch(context.Background(), a, newTaskDir(t)); err != nil {
 		t.Fatal(err)
 	}
 	if n := srv.requests.Load(); n != 1 {
@@ -101,7 +109,7 @@ func TestFetchCacheHitMakesNoRequest(t *testing.T) {
 	}
 	// A new Fetcher (an agent restart) on the same cache, another task.
 	task := newTaskDir(t)
-	got, err := New(cache, srv.Client()).Fetch(context.Background(), a, task)
+	got, err := New(loopbackOK(cache)).Fetch(context.Background(), a, task)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +121,7 @@ func TestFetchCacheHitMakesNoRequest(t *testing.T) {
 	}
 	// The task's copy is not the cache: changing it leaves the cache intact.
 	os.WriteFile(got, []byte("changed"), 0o644)
-	got2, err := New(cache, srv.Client()).Fetch(context.Background(), a, newTaskDir(t))
+	got2, err := New(loopbackOK(cache)).Fetch(context.Background(), a, newTaskDir(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +132,7 @@ func TestFetchCacheHitMakesNoRequest(t *testing.T) {
 
 func TestFetchConcurrentSameChecksumDownloadsOnce(t *testing.T) {
 	srv := newServer(t, map[string][]byte{"/app.wasm": payload})
-	f := New(filepath.Join(t.TempDir(), "cache"), srv.Client())
+	f := New(loopbackOK(filepath.Join(t.TempDir(), "cache")))
 	a := Artifact{Source: srv.URL + "/app.wasm", Checksum: sha256Of(payload)}
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
@@ -154,7 +162,7 @@ func TestFetchChecksumMismatchLeavesNothing(t *testing.T) {
 	cache := filepath.Join(t.TempDir(), "cache")
 	task := newTaskDir(t)
 	wrong := sha256Of([]byte("something else"))
-	_, err := New(cache, srv.Client()).Fetch(context.Background(), Artifact{Source: srv.URL + "/app.wasm", Checksum: wrong}, task)
+	_, err := New(loopbackOK(cache)).Fetch(context.Background(), Artifact{Source: srv.URL + "/app.wasm", Checksum: wrong}, task)
 	if !errors.Is(err, ErrChecksumMismatch) {
 		t.Fatalf("error = %v, want ErrChecksumMismatch", err)
 	}
@@ -193,7 +201,7 @@ func TestFetchErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			task := newTaskDir(t)
-			_, err := New(filepath.Join(t.TempDir(), "cache"), srv.Client()).Fetch(context.Background(), tc.a, task)
+			_, err := New(loopbackOK(filepath.Join(t.TempDir(), "cache"))).Fetch(context.Background(), tc.a, task)
 			if err == nil {
 				t.Fatal("Fetch succeeded")
 			}
@@ -217,7 +225,7 @@ func TestFetchSymlinkEscapeRejected(t *testing.T) {
 	if err := os.Symlink(outside, filepath.Join(task, "out")); err != nil {
 		t.Fatal(err)
 	}
-	_, err := New(filepath.Join(t.TempDir(), "cache"), srv.Client()).Fetch(context.Background(),
+	_, err := New(loopbackOK(filepath.Join(t.TempDir(), "cache"))).Fetch(context.Background(),
 		Artifact{Source: srv.URL + "/app.wasm", Destination: "out/", Checksum: sha256Of(payload)}, task)
 	if !errors.Is(err, ErrPathEscape) {
 		t.Fatalf("error = %v, want ErrPathEscape", err)
@@ -228,30 +236,41 @@ func TestFetchSymlinkEscapeRejected(t *testing.T) {
 }
 
 func TestFetchFileURLAndNoChecksum(t *testing.T) {
-	src := filepath.Join(t.TempDir(), "mod.wasm")
+	allowed := t.TempDir()
+	src := filepath.Join(allowed, "mod.wasm")
 	os.WriteFile(src, payload, 0o644)
 	cache := filepath.Join(t.TempDir(), "cache")
+	opts := Options{CacheDir: cache, FilePaths: []string{allowed}}
 	task := newTaskDir(t)
-	got, err := New(cache, nil).Fetch(context.Background(), Artifact{Source: "file://" + src, Checksum: sha256Of(payload)}, task)
+	got, err := New(opts).Fetch(context.Background(), Artifact{Source: "file://" + src, Checksum: sha256Of(payload)}, task)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(got); string(b) != string(payload) {
 		t.Errorf("content = %q", b)
 	}
-	// Without a checksum the file is placed but not cached.
-	cache2 := filepath.Join(t.TempDir(), "cache2")
-	got, err = New(cache2, nil).Fetch(context.Background(), Artifact{Source: "file://" + src, Destination: "local/x.wasm", Mode: ModeFile}, task)
+	// A file source is never cached, with or without a checksum: it is on
+	// the node already, and the cache must not hand it to another job that
+	// names its checksum.
+	got, err = New(opts).Fetch(context.Background(), Artifact{Source: "file://" + src, Destination: "local/x.wasm", Mode: ModeFile}, task)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(got); string(b) != string(payload) {
 		t.Errorf("content = %q", b)
 	}
-	if _, err := os.Stat(cache2); !os.IsNotExist(err) {
-		t.Errorf("unverified download was cached: %v", err)
+	if _, err := os.Stat(cache); !os.IsNotExist(err) {
+		t.Errorf("a file source was cached: %v", err)
 	}
-	if _, err := New(cache, nil).Fetch(context.Background(), Artifact{Source: "file://" + src + ".nope"}, task); !errors.Is(err, ErrDownload) {
+	if _, err := New(opts).Fetch(context.Background(), Artifact{Source: "file://" + src + ".nope"}, task); !errors.Is(err, ErrDownload) {
 		t.Errorf("missing file: %v", err)
+	}
+	// A wrong checksum leaves nothing.
+	_, err = New(opts).Fetch(context.Background(), Artifact{Source: "file://" + src, Destination: "local/y.wasm", Mode: ModeFile, Checksum: sha256Of([]byte("other"))}, task)
+	if !errors.Is(err, ErrChecksumMismatch) {
+		t.Errorf("wrong checksum: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(task, "local", "y.wasm")); err == nil {
+		t.Errorf("a file with the wrong checksum was put in place")
 	}
 }

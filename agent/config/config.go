@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"sort"
@@ -49,6 +50,13 @@ type Config struct {
 	// TLS is the CA and client certificate for TLS brokers and an
 	// https:// central (tls.go); zero: system roots, no certificate.
 	TLS TLS
+	// ArtifactFilePaths are the directories file:// artifact sources may
+	// be read from; empty: file:// artifacts are refused.
+	ArtifactFilePaths []string
+	// ArtifactAllowNetworks are loopback, link-local and other node-local
+	// prefixes that artifact downloads may reach anyway (refused by
+	// default). Central's API and the brokers are refused regardless.
+	ArtifactAllowNetworks []netip.Prefix
 }
 
 // Default returns the configuration used when nothing is set. Name defaults
