@@ -16,6 +16,7 @@ import (
 
 	"github.com/tether-edge/tether/central/api"
 	"github.com/tether-edge/tether/central/broker"
+	"github.com/tether-edge/tether/central/desired"
 	"github.com/tether-edge/tether/central/state"
 	"github.com/tether-edge/tether/central/structs"
 	"github.com/tether-edge/tether/jobspec"
@@ -40,6 +41,7 @@ type Server struct {
 	http    *http.Server
 	httpLn  net.Listener
 	tls     tlsConfigs // nil configs without a tls block
+	secrets *secretBox // the key-encryption key and what it opened (kek.go)
 
 	reg      *registry
 	fwd      *http.Client // forwards writes to the leader
@@ -92,6 +94,9 @@ func New(cfg Config, logger *slog.Logger, logOut io.Writer) (*Server, error) {
 	if s.tls, err = cfg.TLS.load(); err != nil {
 		return nil, err
 	}
+	if s.secrets, err = newSecretBox(cfg.DataDir); err != nil {
+		return nil, err
+	}
 	s.brokers = cfg.Brokers
 	if len(s.brokers) == 0 {
 		start := s.startBroker // security.go
@@ -117,7 +122,7 @@ func New(cfg Config, logger *slog.Logger, logOut io.Writer) (*Server, error) {
 	s.httpLn = ln
 	s.http = &http.Server{Handler: s.handler(api.New(s, logger)), ReadHeaderTimeout: 10 * time.Second,
 		TLSConfig: s.tls.server, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug)}
-	s.wg.Add(3)
+	s.wg.Add(4)
 	go func() {
 		defer s.wg.Done()
 		serve := s.http.Serve
@@ -135,6 +140,10 @@ func New(cfg Config, logger *slog.Logger, logOut io.Writer) (*Server, error) {
 	go func() {
 		defer s.wg.Done()
 		s.clusterLoop()
+	}()
+	go func() {
+		defer s.wg.Done()
+		s.kekLoop() // kek.go
 	}()
 	ok = true
 	return s, nil
@@ -171,7 +180,7 @@ func (s *Server) peerTransport() *http.Transport {
 func (s *Server) startBrokerTLS() (*broker.Broker, error) {
 	var auth broker.Authority // nil: every client may do anything
 	if s.cfg.MQTTAuth {
-		auth = storeAuthority{s.store}
+		auth = storeAuthority{s.store, s.secrets}
 	}
 	return broker.StartTLS(s.cfg.MQTTAddr, s.log, auth, protocol.Topics{Prefix: s.cfg.TopicPrefix}, s.tls.server)
 }
@@ -310,6 +319,9 @@ func (s *Server) State() api.Reader { return s.store }
 
 // SubmitJob registers a job version and its evaluation.
 func (s *Server) SubmitJob(ctx context.Context, job *jobspec.Job) (string, uint64, error) {
+	if err := desired.CheckJob(job); err != nil { // an agent must be able to receive it
+		return "", 0, refused{err}
+	}
 	now := time.Now().UnixNano()
 	eval := &structs.Evaluation{
 		ID: structs.GenerateID(), Namespace: job.Namespace, Priority: job.Priority, Type: job.Type,
@@ -322,6 +334,13 @@ func (s *Server) SubmitJob(ctx context.Context, job *jobspec.Job) (string, uint6
 	}
 	return eval.ID, res.JobIndex, nil
 }
+
+// refused is a write refused for what it asks: the API answers 400 with
+// the error's own text.
+type refused struct{ err error }
+
+func (r refused) Error() string   { return r.err.Error() }
+func (r refused) Unwrap() []error { return []error{api.ErrInvalid, r.err} }
 
 // StopJob stops (or purges) a job and evaluates it so its allocations stop.
 func (s *Server) StopJob(ctx context.Context, ns, id string, purge bool) (string, uint64, error) {
