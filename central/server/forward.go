@@ -42,7 +42,9 @@ func (s *Server) handler(apiH http.Handler) http.Handler {
 	mux.Handle("POST /v1/operator/raft/join", s.joinAuth(resolver, s.handleJoin)) // cluster.go
 	mux.Handle("GET /v1/operator/raft/configuration", guard(false, s.handleRaftConfig))
 	mux.Handle("DELETE /v1/operator/raft/peer", s.leaderOnly(guard(true, s.handleRemovePeer)))
-	mux.Handle("GET /v1/operator/snapshot", s.leaderOnly(guard(false, s.handleSnapshotSave)))
+	// Saving a snapshot needs operator write: the file is the whole state.
+	mux.Handle("GET /v1/operator/snapshot", s.leaderOnly(guard(true, s.handleSnapshotSave)))
+	mux.Handle("POST /v1/operator/keyring/kek", s.joinAuth(resolver, s.handleKEK)) // kek.go
 	mux.Handle("PUT /v1/operator/snapshot", s.leaderOnly(guard(true, s.handleSnapshotRestore)))
 	s.securityRoutes(mux, guard) // security.go
 	mux.Handle("/", s.leaderOnly(apiH))

@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"bytes"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/tether-edge/tether/central/state"
+	"github.com/tether-edge/tether/protocol"
 )
 
 // Operator endpoints (served by every server; writes run on the leader):
@@ -202,8 +206,54 @@ func (s *Server) handleSnapshotRestore(w http.ResponseWriter, r *http.Request) {
 	// The restored registry may name another cluster's addresses: record
 	// ours again (followers do the same from their join loop).
 	s.registerSelf()
+	out := map[string]any{"restored_index": meta.Index}
+	rotated, err := s.rekeyAfterRestore()
+	if err != nil {
+		writeErr(w, http.StatusInternalServerError, "restore snapshot: the state is restored, but its keyring is not usable: "+err.Error())
+		s.restartLeading()
+		return
+	}
+	if rotated {
+		out["keyring_rotated"] = true
+	}
 	s.restartLeading()
-	writeJSONBody(w, map[string]any{"restored_index": meta.Index})
+	writeJSONBody(w, out)
+}
+
+// rekeyAfterRestore is the rotate-on-restore (docs/ha.md): a restored
+// keyring sealed with a key-encryption key that neither this server nor
+// a peer holds (the snapshot came from another cluster, whose
+// keyring.kek was not copied here) cannot be opened, so it is replaced:
+// a new signing key, starting a new key chain one index above the old
+// one (agents enrolled with the old chain must be enrolled again), and a
+// new broker password for central (re-export Mosquitto's files).
+func (s *Server) rekeyAfterRestore() (bool, error) {
+	kr := s.store.Keyring()
+	if kr == nil || kr.KEK == "" || kr.KEK == s.secrets.ID() {
+		return false, nil // none, legacy (sealed by securitySetup), or ours
+	}
+	client := &http.Client{Timeout: 3 * time.Second, Transport: s.peerTransport()}
+	if err := s.fetchKEK(client, kr.KEK); err == nil {
+		return false, nil
+	}
+	k, priv, err := newSigningKey()
+	if err != nil {
+		return false, err
+	}
+	next := &state.Keyring{Keys: []state.SigningKey{k}, CentralUsername: kr.CentralUsername,
+		Chain: []protocol.KeyLink{{Index: kr.ActiveIndex() + 1, PublicKey: k.Public}}}
+	sealed, err := s.secrets.sealKeyring(next, []ed25519.PrivateKey{priv}, randomSecret())
+	if err != nil {
+		return false, err
+	}
+	if _, err := s.apply(&state.Command{Ops: []state.Op{{Security: &state.SecurityOp{ReplaceKeyring: sealed}}}}); err != nil {
+		return false, err
+	}
+	s.log.Error("the restored keyring was sealed with another cluster's key-encryption key, which no server here holds: "+
+		"made a new signing key and central broker password (rotate-on-restore). Enrol the agents again (their pinned key is not in the new chain), "+
+		"and re-export Mosquitto's files (central mqtt export-auth). To keep the old keys instead, put the old cluster's "+KEKFile+" in every server's data dir before restoring",
+		"old_kek", kr.KEK, "new_kek", sealed.KEK, "key_index", next.Chain[0].Index)
+	return true, nil
 }
 
 func writeJSONBody(w http.ResponseWriter, v any) {

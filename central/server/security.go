@@ -72,12 +72,17 @@ type MosquittoAuth struct {
 	ACLFile      string `json:"acl_file"`
 }
 
-// storeAuthority checks broker logins against the replicated state.
-type storeAuthority struct{ store *state.Store }
+// storeAuthority checks broker logins against the replicated state;
+// central's own password is opened from the sealed keyring.
+type storeAuthority struct {
+	store   *state.Store
+	secrets *secretBox
+}
 
 func (a storeAuthority) Login(user, pw string) (ok, central bool) {
 	if kr := a.store.Keyring(); kr != nil && user == kr.CentralUsername {
-		return subtle.ConstantTimeCompare([]byte(pw), []byte(kr.CentralPassword)) == 1, true
+		_, want, err := a.secrets.open(kr)
+		return err == nil && want != "" && subtle.ConstantTimeCompare([]byte(pw), []byte(want)) == 1, true
 	}
 	c := a.store.NodeCredential(user)
 	return c != nil && broker.CheckPassword(c.PasswordHash, pw), false
@@ -90,31 +95,62 @@ func (a storeAuthority) Known(user string) (ok, central bool) {
 	return a.store.NodeCredential(user) != nil, false
 }
 
-// securitySetup runs when this server takes up leadership: with
-// -mqtt-auth it makes sure a keyring exists and returns central's MQTT
-// login for the gateway.
+// securitySetup runs when this server takes up leadership: it seals a
+// keyring still holding clear secrets (written before sealing existed,
+// or restored from such a snapshot), checks that this server can open
+// the keyring, and with -mqtt-auth makes sure a keyring exists and
+// returns central's MQTT login for the gateway. A server that cannot
+// open the keyring (it lacks the cluster's key-encryption key) hands
+// leadership to another server.
 func (s *Server) securitySetup() (user, pw string, err error) {
+	kr := s.store.Keyring()
+	if kr == nil && !s.cfg.MQTTAuth {
+		return "", "", nil
+	}
+	if kr == nil {
+		if kr, err = s.ensureKeyring(); err != nil {
+			return "", "", err
+		}
+	}
+	keys, pw, err := s.secrets.open(kr)
+	if err != nil {
+		if errors.Is(err, errNoKEK) {
+			s.raft.LeadershipTransfer() // to a server that holds it, if any
+		}
+		return "", "", fmt.Errorf("server: open the keyring: %w", err)
+	}
+	if !kr.Sealed() || kr.KEK != s.secrets.ID() {
+		sealed, err := s.secrets.sealKeyring(kr, keys, pw)
+		if err != nil {
+			return "", "", err
+		}
+		if _, err := s.apply(&state.Command{Ops: []state.Op{{Security: &state.SecurityOp{ReplaceKeyring: sealed}}}}); err != nil {
+			return "", "", fmt.Errorf("server: seal the keyring: %w", err)
+		}
+		s.log.Info("sealed the keyring's secrets with this cluster's key-encryption key", "kek", sealed.KEK)
+	}
 	if !s.cfg.MQTTAuth {
 		return "", "", nil
 	}
-	kr, err := s.ensureKeyring()
-	if err != nil {
-		return "", "", err
-	}
-	return kr.CentralUsername, kr.CentralPassword, nil
+	return kr.CentralUsername, pw, nil
 }
 
-// ensureKeyring creates the keyring through Raft if there is none.
+// ensureKeyring creates the keyring through Raft if there is none, its
+// secrets sealed with this server's key-encryption key (made if needed).
 func (s *Server) ensureKeyring() (*state.Keyring, error) {
 	if kr := s.store.Keyring(); kr != nil {
 		return kr, nil
 	}
-	k, err := newSigningKey()
+	k, priv, err := newSigningKey()
 	if err != nil {
 		return nil, err
 	}
-	kr := &state.Keyring{Keys: []state.SigningKey{k}, CentralUsername: centralMQTTUser, CentralPassword: randomSecret()}
-	if _, err := s.apply(&state.Command{Ops: []state.Op{{Security: &state.SecurityOp{InitKeyring: kr}}}}); err != nil {
+	kr := &state.Keyring{Keys: []state.SigningKey{k}, CentralUsername: centralMQTTUser}
+	sealed, err := s.secrets.sealKeyring(kr, []ed25519.PrivateKey{priv}, randomSecret())
+	if err != nil {
+		return nil, fmt.Errorf("server: create the signing keyring: %w", err)
+	}
+	if _, err := s.apply(&state.Command{Ops: []state.Op{{Security: &state.SecurityOp{InitKeyring: sealed}}}}); err != nil {
 		return nil, fmt.Errorf("server: create the signing keyring: %w", err)
 	}
 	if kr := s.store.Keyring(); kr != nil {
@@ -123,26 +159,39 @@ func (s *Server) ensureKeyring() (*state.Keyring, error) {
 	return nil, errors.New("server: keyring missing after it was created")
 }
 
-// signingKeys are the keys the gateway signs with: none until a keyring exists.
+// signingKeys are the keys the gateway signs with: none until a keyring
+// exists (or while this server cannot open it: securitySetup refused to
+// lead then).
 func (s *Server) signingKeys() []ed25519.PrivateKey {
 	kr := s.store.Keyring()
 	if kr == nil {
 		return nil
 	}
-	out := make([]ed25519.PrivateKey, 0, len(kr.Keys))
-	for _, k := range kr.Keys {
-		out = append(out, ed25519.PrivateKey(k.Private))
+	keys, _, err := s.secrets.open(kr)
+	if err != nil {
+		s.log.Error("cannot sign", "err", err)
+		return nil
 	}
-	return out
+	return keys
 }
 
-func newSigningKey() (state.SigningKey, error) {
+// signingKeyIndex is the chain index of the active signing key (0: none).
+func (s *Server) signingKeyIndex() uint64 {
+	if kr := s.store.Keyring(); kr != nil {
+		return kr.ActiveIndex()
+	}
+	return 0
+}
+
+// newSigningKey returns a new key (without its private half, which is
+// returned apart to be sealed).
+func newSigningKey() (state.SigningKey, ed25519.PrivateKey, error) {
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
-		return state.SigningKey{}, fmt.Errorf("server: generate signing key: %w", err)
+		return state.SigningKey{}, nil, fmt.Errorf("server: generate signing key: %w", err)
 	}
 	sum := sha256.Sum256(pub)
-	return state.SigningKey{ID: hex.EncodeToString(sum[:8]), Private: priv, Public: pub, Created: time.Now().UnixMilli()}, nil
+	return state.SigningKey{ID: hex.EncodeToString(sum[:8]), Public: pub, Created: time.Now().UnixMilli()}, priv, nil
 }
 
 func randomSecret() string {
@@ -304,20 +353,60 @@ func (s *Server) handleRevokeNode(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleKeyringRotate(w http.ResponseWriter, r *http.Request) {
-	if s.store.Keyring() == nil {
+	kr := s.store.Keyring()
+	if kr == nil {
 		writeErr(w, http.StatusConflict, "keyring rotate: there is no keyring yet (start central with -mqtt-auth or enrol a node first)")
 		return
 	}
-	k, err := newSigningKey()
-	if err == nil {
-		_, err = s.apply(&state.Command{Ops: []state.Op{{Security: &state.SecurityOp{RotateKey: &k}}}})
-	}
-	if err != nil {
+	if err := s.rotateKey(kr); err != nil {
 		writeErr(w, http.StatusInternalServerError, "keyring rotate: "+err.Error())
 		return
 	}
-	kr := s.store.Keyring()
-	writeJSONBody(w, map[string]any{"active_key": k.ID, "index": kr.ActiveIndex()})
+	kr = s.store.Keyring()
+	writeJSONBody(w, map[string]any{"active_key": kr.Keys[0].ID, "index": kr.ActiveIndex()})
+}
+
+// rotateKey makes a new signing key active, endorsed by the active one
+// (opened here: the FSM only sees sealed keys), and has every node's
+// desired state published again, so that agents meet the new key (and
+// re-pin to it) without waiting for a change.
+func (s *Server) rotateKey(kr *state.Keyring) error {
+	keys, _, err := s.secrets.open(kr)
+	if err != nil {
+		return err
+	}
+	k, priv, err := newSigningKey()
+	if err != nil {
+		return err
+	}
+	if k, err = s.secrets.sealKey(k, priv); err != nil {
+		return err
+	}
+	next := kr.ActiveIndex() + 1
+	e, err := protocol.EndorseKey(keys[0], next, k.Public)
+	if err != nil {
+		return err
+	}
+	op := &state.SecurityOp{RotateKey: &k, RotateEndorsement: e}
+	if _, err := s.apply(&state.Command{Ops: []state.Op{{Security: op}}}); err != nil {
+		return err
+	}
+	s.log.Info("signing key rotated", "active_key", k.ID, "index", next)
+	s.republishAll()
+	return nil
+}
+
+// republishAll marks every node's desired state for publishing (leader).
+func (s *Server) republishAll() {
+	l := s.currentLeader()
+	if l == nil {
+		return
+	}
+	var ids []string
+	for _, n := range s.store.Nodes() {
+		ids = append(ids, n.ID)
+	}
+	l.pub.mark(ids...)
 }
 
 func (s *Server) handleMosquittoExport(w http.ResponseWriter, r *http.Request) {
@@ -326,7 +415,12 @@ func (s *Server) handleMosquittoExport(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusConflict, "mqtt export-auth: there is no keyring yet (start central with -mqtt-auth or enrol a node first)")
 		return
 	}
-	centralHash, err := broker.HashPassword(kr.CentralPassword)
+	_, centralPW, err := s.secrets.open(kr)
+	if err != nil {
+		writeErr(w, http.StatusServiceUnavailable, "mqtt export-auth: "+err.Error())
+		return
+	}
+	centralHash, err := broker.HashPassword(centralPW)
 	if err != nil {
 		writeErr(w, http.StatusInternalServerError, err.Error())
 		return
@@ -348,5 +442,5 @@ func (s *Server) startBroker() (*broker.Broker, error) {
 	if !s.cfg.MQTTAuth {
 		return broker.Start(s.cfg.MQTTAddr, s.log)
 	}
-	return broker.StartAuth(s.cfg.MQTTAddr, s.log, storeAuthority{s.store}, protocol.Topics{Prefix: s.cfg.TopicPrefix})
+	return broker.StartAuth(s.cfg.MQTTAddr, s.log, storeAuthority{s.store, s.secrets}, protocol.Topics{Prefix: s.cfg.TopicPrefix})
 }
