@@ -1,0 +1,64 @@
+package api_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/tether-edge/tether/central/acl"
+	"github.com/tether-edge/tether/central/api"
+	"github.com/tether-edge/tether/central/structs"
+)
+
+// TestAllocPrefixLookupSeesOnlyReadable: an allocation ID prefix is
+// resolved among the allocations the request may see, anonymous ones
+// included; an ambiguous prefix lists only those.
+func TestAllocPrefixLookupSeesOnlyReadable(t *testing.T) {
+	b, srv, mgmt := aclServer(t) // bbbb0001 and bbbb0002 in default
+	const hidden = "bbbb0003-0000-0000-0000-000000000003"
+	b.PutAlloc(&structs.Allocation{ID: hidden, Namespace: "secret", JobID: "vault", TaskGroup: "g",
+		NodeID: "aaaa1111-0000-0000-0000-000000000001", DesiredStatus: "run", ClientStatus: "running"})
+
+	// Without an anonymous policy nothing is looked up at all.
+	for _, path := range []string{"/v1/allocation/b", "/v1/allocation/bbbb", "/v1/client/fs/logs/bbbb"} {
+		r := doTok(t, srv, "GET", path, "", nil)
+		if r.code != http.StatusForbidden || strings.Contains(string(r.body), "bbbb000") {
+			t.Errorf("anonymous %s: %d %s, want 403 naming no allocation", path, r.code, r.body)
+		}
+	}
+
+	// An anonymous policy that reads namespace default: the prefix is
+	// ambiguous among default's two allocations only.
+	if r := doTok(t, srv, "PUT", "/v1/acl/policy/anonymous", mgmt, api.PolicyRequest{Rules: `namespace "default" { policy = "read" }`}); r.code != 200 {
+		t.Fatalf("anonymous policy: %d %s", r.code, r.body)
+	}
+	for _, path := range []string{"/v1/allocation/bbbb", "/v1/client/fs/logs/bbbb"} {
+		r := doTok(t, srv, "GET", path, "", nil)
+		msg := errorOf(t, r)
+		if r.code != 400 || !strings.Contains(msg, "matches 2 allocations") || !strings.Contains(msg, "bbbb0001") || strings.Contains(msg, "bbbb0003") {
+			t.Errorf("anonymous %s: %d %s, want 400 listing bbbb0001 and bbbb0002 only", path, r.code, r.body)
+		}
+	}
+	if r := doTok(t, srv, "GET", "/v1/allocation/"+hidden, "", nil); r.code != 404 || strings.Contains(string(r.body), "secret") {
+		t.Errorf("anonymous full ID in secret: %d %s, want 404 as for a missing one", r.code, r.body)
+	}
+	if r := doTok(t, srv, "GET", "/v1/allocation/bbbb0003", mgmt, nil); r.code != 200 {
+		t.Errorf("management token, bbbb0003: %d %s", r.code, r.body)
+	}
+	// The logs endpoint finds what the request may read or read logs of,
+	// and then needs read-logs: anonymous may read default but not its logs.
+	if r := doTok(t, srv, "GET", "/v1/client/fs/logs/bbbb0001", "", nil); r.code != 403 || !strings.Contains(errorOf(t, r), `"read-logs" in namespace "default"`) {
+		t.Errorf("anonymous logs of bbbb0001: %d %s, want 403 naming read-logs", r.code, r.body)
+	}
+
+	// A token that may only read logs in secret: bbbb is unique to it.
+	doTok(t, srv, "PUT", "/v1/acl/policy/secret-logs", mgmt, api.PolicyRequest{Rules: `namespace "secret" { capabilities = ["read-logs"] }`})
+	r := doTok(t, srv, "POST", "/v1/acl/token", mgmt, api.TokenRequest{Name: "logs", Policies: []string{"secret-logs"}})
+	logs := decode[acl.TokenView](t, r).SecretID
+	if r := doTok(t, srv, "GET", "/v1/client/fs/logs/bbbb", logs, nil); !strings.Contains(string(r.body), hidden) || strings.Contains(string(r.body), "bbbb0001") {
+		t.Errorf("logs of bbbb with read-logs in secret: %d %s, want bbbb0003 found (it has no task to name)", r.code, r.body)
+	}
+	if r := doTok(t, srv, "GET", "/v1/allocation/bbbb", logs, nil); r.code != 403 || strings.Contains(string(r.body), "bbbb000") {
+		t.Errorf("alloc bbbb with only read-logs: %d %s, want 403 (read-job in no namespace)", r.code, r.body)
+	}
+}
