@@ -232,7 +232,9 @@ func (s *Server) watchLeadership() {
 				s.stopLeading()
 			}
 		case <-s.restart:
-			if s.currentLeader() != nil {
+			// Also when taking up the duties failed (a keyring this
+			// server could not open until now, kek.go).
+			if s.currentLeader() != nil || s.raft.State() == raft.Leader {
 				s.stopLeading()
 				s.startLeading()
 			}
