@@ -80,12 +80,8 @@ func (s *server) getEval(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	id := r.PathValue("id")
-	e := s.b.State().EvalByID(id)
-	if e == nil {
-		return notFound("evaluation %q not found (give the full ID)", id)
-	}
-	if err := allowNS(r, evalNamespace(e), acl.CapReadJob); err != nil {
+	e, err := lookupEval(r, s.b.State(), r.PathValue("id"))
+	if err != nil {
 		return err
 	}
 	return writeJSON(w, idx, e)
@@ -97,12 +93,8 @@ func (s *server) evalAllocs(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	st := s.b.State()
-	id := r.PathValue("id")
-	e := st.EvalByID(id)
-	if e == nil {
-		return notFound("evaluation %q not found (give the full ID)", id)
-	}
-	if err := allowNS(r, evalNamespace(e), acl.CapReadJob); err != nil {
+	e, err := lookupEval(r, st, r.PathValue("id"))
+	if err != nil {
 		return err
 	}
 	out := []*structs.Allocation{}
@@ -112,6 +104,21 @@ func (s *server) evalAllocs(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	return writeJSON(w, idx, out)
+}
+
+// lookupEval finds an evaluation by full ID among those the request may
+// see (read-job in its namespace): one it may not see is "not found", as
+// if it did not exist. A token that may read no namespace is refused
+// before the lookup.
+func lookupEval(r *http.Request, st Reader, id string) (*structs.Evaluation, error) {
+	if err := allowNS(r, "*", acl.CapReadJob); err != nil {
+		return nil, err
+	}
+	e := st.EvalByID(id)
+	if e == nil || !canNS(r, evalNamespace(e), acl.CapReadJob) {
+		return nil, notFound("evaluation %q not found (give the full ID)", id)
+	}
+	return e, nil
 }
 
 // readableAllocs keeps the allocations whose namespace grants read-job.

@@ -45,6 +45,16 @@ func TestAllocPrefixLookupSeesOnlyReadable(t *testing.T) {
 	if r := doTok(t, srv, "GET", "/v1/allocation/bbbb0003", mgmt, nil); r.code != 200 {
 		t.Errorf("management token, bbbb0003: %d %s", r.code, r.body)
 	}
+	// Evaluations: one in a namespace the request may not read is missing too.
+	b.PutEval(&structs.Evaluation{ID: "eeee0003-0000-0000-0000-000000000003", Namespace: "secret", JobID: "vault"})
+	for _, path := range []string{"/v1/evaluation/eeee0003-0000-0000-0000-000000000003", "/v1/evaluation/eeee0003-0000-0000-0000-000000000003/allocations"} {
+		if r := doTok(t, srv, "GET", path, "", nil); r.code != 404 || strings.Contains(string(r.body), "secret") {
+			t.Errorf("anonymous %s: %d %s, want 404 as for a missing one", path, r.code, r.body)
+		}
+		if r := doTok(t, srv, "GET", path, mgmt, nil); r.code != 200 {
+			t.Errorf("management token, %s: %d %s", path, r.code, r.body)
+		}
+	}
 	// The logs endpoint finds what the request may read or read logs of,
 	// and then needs read-logs: anonymous may read default but not its logs.
 	if r := doTok(t, srv, "GET", "/v1/client/fs/logs/bbbb0001", "", nil); r.code != 403 || !strings.Contains(errorOf(t, r), `"read-logs" in namespace "default"`) {
