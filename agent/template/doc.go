@@ -18,6 +18,7 @@
 // and attr.X, meta.X and node.* of the node; toJSON, toJSONPretty, join,
 // split, contains, toLower, toUpper, trimSpace, replaceAll.
 //
-// text/template parses; internal/texec, text/template's executor without
-// method calls on values, executes (it keeps the agent 1.5 MB smaller).
+// text/template/parse parses; internal/eval checks the tree against the
+// supported subset and executes it without reflection (docs/RATIONALE.md:
+// text/template's executor would cost the agent 1.5 MB).
 package template

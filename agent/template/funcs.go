@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"text/template"
 
+	"github.com/tether-edge/tether/agent/template/internal/eval"
 	"github.com/tether-edge/tether/protocol"
 )
 
@@ -24,6 +24,37 @@ type ServiceInstance struct {
 	Address    string
 	Port       int
 	Tags       []string
+}
+
+// instanceFields are the fields a template may read: {{ .Address }}.
+var instanceFields = []string{"ID", "Name", "Namespace", "NodeID", "Datacenter", "JobID", "AllocID", "Address", "Port", "Tags"}
+
+// Field returns the field called name (eval.Record): the evaluator reads
+// fields through this switch, not through reflection.
+func (s ServiceInstance) Field(name string) (any, bool) {
+	switch name {
+	case "ID":
+		return s.ID, true
+	case "Name":
+		return s.Name, true
+	case "Namespace":
+		return s.Namespace, true
+	case "NodeID":
+		return s.NodeID, true
+	case "Datacenter":
+		return s.Datacenter, true
+	case "JobID":
+		return s.JobID, true
+	case "AllocID":
+		return s.AllocID, true
+	case "Address":
+		return s.Address, true
+	case "Port":
+		return s.Port, true
+	case "Tags":
+		return s.Tags, true
+	}
+	return nil, false
 }
 
 // Lookup is what a render reads.
@@ -62,26 +93,32 @@ type renderer struct {
 	used   map[string]bool // service names looked up
 }
 
-func (r *renderer) service(q string) ([]ServiceInstance, error) {
+// service returns the healthy instances matching q, sorted by address,
+// port and ID, as eval.Records (each a ServiceInstance).
+func (r *renderer) service(q string) ([]eval.Record, error) {
 	pq, err := parseQuery(q)
 	if err != nil {
 		return nil, err
 	}
 	r.used[pq.name] = true
 	set, _ := r.lookup.Service(pq.name)
-	out := make([]ServiceInstance, 0, len(set.Instances))
+	var found []ServiceInstance
 	for _, in := range set.Instances {
 		if !in.Healthy || (pq.dc != "" && in.Datacenter != pq.dc) || (pq.tag != "" && !hasTag(in.Tags, pq.tag)) {
 			continue
 		}
-		out = append(out, ServiceInstance{
+		var tags []string
+		if len(in.Tags) > 0 {
+			tags = make([]string, len(in.Tags))
+			copy(tags, in.Tags)
+		}
+		found = append(found, ServiceInstance{
 			ID: in.ID, Name: pq.name, Namespace: "default", NodeID: in.NodeID, Datacenter: in.Datacenter,
-			JobID: in.JobID, AllocID: in.AllocID, Address: in.Address, Port: in.Port,
-			Tags: append([]string(nil), in.Tags...),
+			JobID: in.JobID, AllocID: in.AllocID, Address: in.Address, Port: in.Port, Tags: tags,
 		})
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
+	sort.Slice(found, func(i, j int) bool {
+		a, b := found[i], found[j]
 		if a.Address != b.Address {
 			return a.Address < b.Address
 		}
@@ -90,6 +127,11 @@ func (r *renderer) service(q string) ([]ServiceInstance, error) {
 		}
 		return a.ID < b.ID
 	})
+	// Exactly as long as it is (slice may reach up to the capacity).
+	out := make([]eval.Record, len(found))
+	for i, in := range found {
+		out[i] = in
+	}
 	return out, nil
 }
 
@@ -105,20 +147,38 @@ func hasTag(tags []string, tag string) bool {
 // serviceFuncs are the names that query services; Names scans for them.
 var serviceFuncs = map[string]bool{"service": true, "nomadService": true}
 
-func (r *renderer) funcs() template.FuncMap {
-	return template.FuncMap{
-		"service":      r.service,
-		"nomadService": r.service,
-		"env":          func(k string) string { return r.lookup.Env(k) },
-		"toJSON":       toJSON,
-		"toJSONPretty": toJSONPretty,
-		"join":         func(sep string, l []string) string { return strings.Join(l, sep) },
-		"split":        func(sep, s string) []string { return strings.Split(s, sep) },
-		"contains":     func(needle string, l []string) bool { return hasTag(l, needle) },
-		"toLower":      strings.ToLower,
-		"toUpper":      strings.ToUpper,
-		"trimSpace":    strings.TrimSpace,
-		"replaceAll":   func(from, to, s string) string { return strings.ReplaceAll(s, from, to) },
+func (r *renderer) env(k string) string { return r.lookup.Env(k) }
+
+func join(sep string, l []string) string      { return strings.Join(l, sep) }
+func split(sep, s string) []string            { return strings.Split(s, sep) }
+func contains(needle string, l []string) bool { return hasTag(l, needle) }
+func replaceAll(from, to, s string) string    { return strings.ReplaceAll(s, from, to) }
+
+// funcs are the functions a template may call besides the builtins, with
+// their parameter types for the evaluator.
+func (r *renderer) funcs() map[string]eval.Func {
+	str := []eval.Type{eval.String}
+	strFn := func(f func(string) string) eval.Func {
+		return eval.Func{Params: str, Call: func(a []any) (any, error) { return f(a[0].(string)), nil }}
+	}
+	service := eval.Func{Params: str, Call: func(a []any) (any, error) { return r.service(a[0].(string)) }}
+	return map[string]eval.Func{
+		"service":      service,
+		"nomadService": service,
+		"env":          strFn(r.env),
+		"toJSON":       {Params: []eval.Type{eval.Any}, Call: func(a []any) (any, error) { return toJSON(a[0]) }},
+		"toJSONPretty": {Params: []eval.Type{eval.Any}, Call: func(a []any) (any, error) { return toJSONPretty(a[0]) }},
+		"join": {Params: []eval.Type{eval.String, eval.Strings},
+			Call: func(a []any) (any, error) { return join(a[0].(string), a[1].([]string)), nil }},
+		"split": {Params: []eval.Type{eval.String, eval.String},
+			Call: func(a []any) (any, error) { return split(a[0].(string), a[1].(string)), nil }},
+		"contains": {Params: []eval.Type{eval.String, eval.Strings},
+			Call: func(a []any) (any, error) { return contains(a[0].(string), a[1].([]string)), nil }},
+		"toLower":   strFn(strings.ToLower),
+		"toUpper":   strFn(strings.ToUpper),
+		"trimSpace": strFn(strings.TrimSpace),
+		"replaceAll": {Params: []eval.Type{eval.String, eval.String, eval.String},
+			Call: func(a []any) (any, error) { return replaceAll(a[0].(string), a[1].(string), a[2].(string)), nil }},
 	}
 }
 

@@ -9,10 +9,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"text/template"
 	"text/template/parse"
 
-	"github.com/tether-edge/tether/agent/template/internal/texec"
+	"github.com/tether-edge/tether/agent/template/internal/eval"
 	"github.com/tether-edge/tether/protocol"
 )
 
@@ -47,7 +46,7 @@ type Template struct {
 	Perm os.FileMode // of the written file
 	Name string      // the destination as written, to name it in errors
 
-	x *texec.Template // executes the trees text/template parsed
+	x *eval.Template
 	r *renderer
 	// static are the service names found in the text: prefetched before
 	// the first render.
@@ -63,8 +62,9 @@ type Paths struct {
 }
 
 // Parse checks a template block and parses its text (Data, or the file
-// Source in the task dir). Errors wrap ErrInvalid and name the template;
-// text/template's parse errors carry the line.
+// Source in the task dir). Errors wrap ErrInvalid, name the template and
+// carry the line, for syntax errors and for what the evaluator does not
+// support ({{define}}, method calls, unknown functions and fields, ...).
 func Parse(spec protocol.Template, p Paths) (*Template, error) {
 	interp := p.Interpolate
 	if interp == nil {
@@ -104,19 +104,12 @@ func Parse(spec protocol.Template, p Paths) (*Template, error) {
 		text = string(b)
 	}
 	r := &renderer{}
-	funcs := r.funcs()
-	t, err := template.New(name).
-		Delims(spec.LeftDelim, spec.RightDelim).
-		Option("missingkey=error").
-		Funcs(funcs).
-		Parse(text)
+	x, err := eval.Parse(name, text, spec.LeftDelim, spec.RightDelim, eval.Options{Funcs: r.funcs(), Fields: instanceFields})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	// Parsed by text/template, executed by texec: text/template's Execute
-	// would cost the agent 1.6 MB (see texec's doc).
-	tm := &Template{Spec: spec, Dest: dest, Perm: perm, Name: name, x: texec.New(t, funcs, true), r: r}
-	tm.static, err = scanNames(t)
+	tm := &Template{Spec: spec, Dest: dest, Perm: perm, Name: name, x: x, r: r}
+	tm.static, err = scanNames(x.Tree())
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
@@ -133,7 +126,7 @@ func (t *Template) Render(l Lookup) (out []byte, used []string, err error) {
 	t.r.used = map[string]bool{}
 	defer func() { t.r.lookup = nil }()
 	var buf bytes.Buffer
-	err = t.x.Execute(&limitWriter{w: &buf, left: MaxOutputSize}, nil)
+	err = t.x.Execute(&limitWriter{w: &buf, left: MaxOutputSize})
 	for n := range t.r.used {
 		used = append(used, n)
 	}
@@ -194,13 +187,12 @@ func readLimited(path string, limit int64) ([]byte, error) {
 	return b, nil
 }
 
-// scanNames walks the parse trees for service "..." / nomadService "..."
+// scanNames walks the parse tree for service "..." / nomadService "..."
 // with a constant argument and returns the service names, checked.
-func scanNames(t *template.Template) ([]string, error) {
+func scanNames(tree *parse.Tree) ([]string, error) {
 	seen := map[string]bool{}
 	var names []string
 	var firstErr error
-	var cur *parse.Tree
 	var walk func(n parse.Node)
 	walk = func(n parse.Node) {
 		switch n := n.(type) {
@@ -227,7 +219,7 @@ func scanNames(t *template.Template) ([]string, error) {
 					if s, ok := n.Args[1].(*parse.StringNode); ok {
 						q, err := parseQuery(s.Text)
 						if err != nil && firstErr == nil {
-							firstErr = fmt.Errorf("%s: %v", location(cur, n), err)
+							firstErr = fmt.Errorf("%s: %v", location(tree, n), err)
 						}
 						if err == nil && !seen[q.name] {
 							seen[q.name] = true
@@ -251,16 +243,11 @@ func scanNames(t *template.Template) ([]string, error) {
 			walk(n.Pipe)
 			walk(n.List)
 			walk(n.ElseList)
-		case *parse.TemplateNode:
-			walk(n.Pipe)
+		case *parse.ChainNode:
+			walk(n.Node)
 		}
 	}
-	for _, tt := range t.Templates() {
-		if tt.Tree != nil {
-			cur = tt.Tree
-			walk(tt.Tree.Root)
-		}
-	}
+	walk(tree.Root)
 	return names, firstErr
 }
 

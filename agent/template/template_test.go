@@ -109,7 +109,7 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestRenderErrorHasLine(t *testing.T) {
-	tm, err := Parse(protocol.Template{Data: "line1\n{{ range service \"api\" }}{{ .Nope }}{{ end }}", Destination: "local/app.conf"}, testPaths(t))
+	tm, err := Parse(protocol.Template{Data: "line1\n{{ range service \"api\" }}{{ index .Tags 5 }}{{ end }}", Destination: "local/app.conf"}, testPaths(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func TestWriteRefusesSymlinkEscape(t *testing.T) {
 }
 
 func TestScanNames(t *testing.T) {
-	text := `{{ define "x" }}{{ service "inner" }}{{ end }}
+	text := `{{ with (service "inner") }}{{ end }}
 {{ range service "prod.api@dc1" }}{{ end }}
 {{ if nomadService "db" }}{{ else }}{{ with service "cache" }}{{ end }}{{ end }}
 {{ range $i, $s := (service "api") }}{{ end }}
