@@ -20,8 +20,14 @@
 // X-Tether-Token once (management for everyone when ACLs are off); each
 // route is wrapped in guard(check, handler) with the capability it needs,
 // and handlers that learn a namespace only after a lookup check it with
-// allowNS, while lists drop what canNS refuses. /v1/acl/ holds bootstrap,
-// policies and tokens. docs/acl.md lists what every endpoint needs.
+// allowNS, while lists drop what canNS refuses. Lookups by ID or prefix
+// (lookupAlloc, lookupEval) consider only what the token may read, so a
+// hidden object is "not found" and prefix errors list no hidden ID. The
+// web UI gets the same checks: each page names the API endpoint whose
+// check it takes (uiPageChecks) and reads state through tokenView, the
+// state filtered by canNS and readableAllocs (ui.go). /v1/acl/ holds
+// bootstrap, policies and tokens. docs/acl.md lists what every endpoint
+// needs.
 //
 //	route("/v1/job/{id}", get(s.guard(nsCap(acl.CapReadJob), s.getJob)))
 //

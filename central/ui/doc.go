@@ -7,10 +7,12 @@
 // returns when a table the page shows changes (or after a short wait, so
 // heartbeat ages refresh too). Templates and assets are embedded.
 //
-//	h := ui.New(backend)          // backend: State(), Members(), LastHeartbeat()
+//	h := ui.New(backend, logger)  // backend: Authorize(r, page), Members(), LastHeartbeat()
 //	mux.Handle("/ui/", h)
 //
-//	GET /ui/<page>                → layout + page
+//	GET /ui/<page>                → Authorize: the API's check for the page,
+//	                                then the state as the token may see it
+//	                              → layout + page (403 page if refused)
 //	GET /ui/<page>?fragment=1&index=N
 //	    wait until a table of the page passes N (≤ 10s) → <main> only
 //
