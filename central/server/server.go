@@ -41,6 +41,7 @@ type Server struct {
 	http    *http.Server
 	httpLn  net.Listener
 	tls     tlsConfigs // nil configs without a tls block
+	secrets *secretBox // the key-encryption key and what it opened (kek.go)
 
 	reg      *registry
 	fwd      *http.Client // forwards writes to the leader
@@ -93,6 +94,9 @@ func New(cfg Config, logger *slog.Logger, logOut io.Writer) (*Server, error) {
 	if s.tls, err = cfg.TLS.load(); err != nil {
 		return nil, err
 	}
+	if s.secrets, err = newSecretBox(cfg.DataDir); err != nil {
+		return nil, err
+	}
 	s.brokers = cfg.Brokers
 	if len(s.brokers) == 0 {
 		start := s.startBroker // security.go
@@ -118,7 +122,7 @@ func New(cfg Config, logger *slog.Logger, logOut io.Writer) (*Server, error) {
 	s.httpLn = ln
 	s.http = &http.Server{Handler: s.handler(api.New(s, logger)), ReadHeaderTimeout: 10 * time.Second,
 		TLSConfig: s.tls.server, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug)}
-	s.wg.Add(3)
+	s.wg.Add(4)
 	go func() {
 		defer s.wg.Done()
 		serve := s.http.Serve
@@ -136,6 +140,10 @@ func New(cfg Config, logger *slog.Logger, logOut io.Writer) (*Server, error) {
 	go func() {
 		defer s.wg.Done()
 		s.clusterLoop()
+	}()
+	go func() {
+		defer s.wg.Done()
+		s.kekLoop() // kek.go
 	}()
 	ok = true
 	return s, nil
@@ -172,7 +180,7 @@ func (s *Server) peerTransport() *http.Transport {
 func (s *Server) startBrokerTLS() (*broker.Broker, error) {
 	var auth broker.Authority // nil: every client may do anything
 	if s.cfg.MQTTAuth {
-		auth = storeAuthority{s.store}
+		auth = storeAuthority{s.store, s.secrets}
 	}
 	return broker.StartTLS(s.cfg.MQTTAddr, s.log, auth, protocol.Topics{Prefix: s.cfg.TopicPrefix}, s.tls.server)
 }
