@@ -112,7 +112,7 @@ func (s *Server) raftTransport(logOut io.Writer) (*raft.NetworkTransport, error)
 		if err != nil {
 			return nil, fmt.Errorf("server: raft listen on %s: %w (pick another with -raft)", s.cfg.RaftAddr, err)
 		}
-		if !addr.IP.IsLoopback() {
+		if raftReachableBeyondHost(addr) {
 			s.log.Warn("Raft listens on "+s.cfg.RaftAddr+" without authentication: anyone who reaches this port can rewrite the cluster's state (jobs, ACL tokens); set a tls block with ca_file, or the same join_secret (-join-secret), on every server (docs/ha.md)",
 				"raft", s.cfg.RaftAddr)
 		}
@@ -134,3 +134,7 @@ func (s *Server) raftTransport(logOut io.Writer) (*raft.NetworkTransport, error)
 		Logger:  hclog.New(&hclog.LoggerOptions{Name: "raft-net", Output: logOut, Level: hclog.DefaultLevel}),
 	}), nil
 }
+
+// raftReachableBeyondHost reports whether a Raft listener on addr can be
+// reached from other machines (anything but a loopback address).
+func raftReachableBeyondHost(addr *net.TCPAddr) bool { return !addr.IP.IsLoopback() }
