@@ -126,6 +126,9 @@ func (s *Server) raftTransport(logOut io.Writer) (*raft.NetworkTransport, error)
 		return nil, fmt.Errorf("server: raft listen on %s: %w (pick another with -raft)", s.cfg.RaftAddr, err)
 	}
 	s.raftStream = stream
+	if mode == raftAuthSecret && len(s.cfg.JoinSecret) < minJoinSecretLen {
+		s.log.Warn(fmt.Sprintf("join_secret is %d characters: it authenticates the Raft transport, and a short one can be guessed offline by anyone who reaches a Raft port; use a random one of at least %d (openssl rand -base64 32)", len(s.cfg.JoinSecret), minJoinSecretLen))
+	}
 	s.log.Debug("Raft peers authenticate", "by", mode, "raft", stream.Addr().String())
 	return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  stream,

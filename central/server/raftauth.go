@@ -40,6 +40,9 @@ const (
 // guessing a short secret offline, without slowing a server's start much.
 const raftKDFIterations = 20_000
 
+// minJoinSecretLen is the join secret length below which the server warns.
+const minJoinSecretLen = 24
+
 // raftKDFSalt is fixed: the secret is the cluster's, and the key must be
 // the same on every server.
 var raftKDFSalt = []byte("tether raft transport v1")
