@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"github.com/tether-edge/tether/central/acl"
-
 	"github.com/tether-edge/tether/central/structs"
 )
 

@@ -24,7 +24,7 @@
 // (lookupAlloc, lookupEval) consider only what the token may read, so a
 // hidden object is "not found" and prefix errors list no hidden ID. The
 // web UI gets the same checks: each page names the API endpoint whose
-// check it takes (uiPageChecks) and reads state through tokenView, the
+// check it takes (uiPageCheck) and reads state through tokenView, the
 // state filtered by canNS and readableAllocs (ui.go). /v1/acl/ holds
 // bootstrap, policies and tokens. docs/acl.md lists what every endpoint
 // needs.

@@ -15,24 +15,37 @@ import (
 // uiBackend adapts a Backend to the web UI's needs.
 type uiBackend struct{ b Backend }
 
-// uiPageChecks holds, for each UI page, the check of the API endpoint that
-// serves the same data; the page's content is then filtered by tokenView,
-// as that endpoint filters its answer.
-var uiPageChecks = map[string]check{
-	ui.PageServers:  agentCap(acl.Read),                                                      // GET /v1/agent/members
-	ui.PageClients:  nodeCap(acl.Read),                                                       // GET /v1/nodes (+ /v1/node/<id>/allocations, filtered)
-	ui.PageJobs:     func(r *http.Request) error { return allowNS(r, "*", acl.CapListJobs) }, // GET /v1/jobs?namespace=*
-	ui.PageJob:      nsCap(acl.CapReadJob),                                                   // GET /v1/job/<id>?namespace= and its /allocations
-	ui.PageAlloc:    func(r *http.Request) error { return allowNS(r, "*", acl.CapReadJob) },  // GET /v1/allocation/<id or prefix>
-	ui.PageServices: func(r *http.Request) error { return allowNS(r, "*", acl.CapReadJob) },  // GET /v1/services?namespace=*
-	ui.PageTokens:   open,                                                                    // shows no state
+// uiPageCheck is, for each UI page, the check of the API endpoint that
+// serves the same data (nil for an unknown page); the page's content is
+// then filtered by tokenView, as that endpoint filters its answer.
+func uiPageCheck(page string) check {
+	anyNS := func(capability string) check {
+		return func(r *http.Request) error { return allowNS(r, "*", capability) }
+	}
+	switch page {
+	case ui.PageServers:
+		return agentCap(acl.Read) // GET /v1/agent/members
+	case ui.PageClients:
+		return nodeCap(acl.Read) // GET /v1/nodes, /v1/node/<id>/allocations (filtered)
+	case ui.PageJobs:
+		return anyNS(acl.CapListJobs) // GET /v1/jobs?namespace=*
+	case ui.PageJob:
+		return nsCap(acl.CapReadJob) // GET /v1/job/<id>?namespace= and its /allocations
+	case ui.PageAlloc:
+		return anyNS(acl.CapReadJob) // GET /v1/allocation/<id or prefix> (lookupAlloc)
+	case ui.PageServices:
+		return anyNS(acl.CapReadJob) // GET /v1/services?namespace=*
+	case ui.PageTokens:
+		return open // shows no state
+	}
+	return nil
 }
 
 // Authorize implements ui.Backend: the page's API check, then the state as
 // the request's token may see it. A page without a check is refused.
 func (u uiBackend) Authorize(r *http.Request, page string) (ui.Reader, error) {
-	c, ok := uiPageChecks[page]
-	if !ok {
+	c := uiPageCheck(page)
+	if c == nil {
 		return nil, fmt.Errorf("BUG: UI page %q has no ACL check; it is refused until it has one", page)
 	}
 	if err := c(r); err != nil {
