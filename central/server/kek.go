@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tether-edge/tether/central/state"
@@ -65,6 +66,10 @@ const (
 // *Keyring until the keyring changes).
 type secretBox struct {
 	path string
+	// restoring is set while a snapshot restore runs: a keyring this
+	// server cannot open is then the restore's to settle, not a reason
+	// to hand leadership away.
+	restoring atomic.Bool
 
 	mu     sync.Mutex // guards the fields below
 	key    []byte     // nil: no KEK yet
@@ -274,8 +279,12 @@ func (s *Server) kekLoop() {
 	client := &http.Client{Timeout: 3 * time.Second, Transport: s.peerTransport()}
 	for {
 		if kr := s.store.Keyring(); kr != nil && kr.KEK != "" && kr.KEK != s.secrets.ID() {
-			if err := s.fetchKEK(client, kr.KEK); err != nil {
+			err := s.fetchKEK(client, kr.KEK)
+			switch {
+			case err != nil:
 				s.log.Debug("fetching the key-encryption key from the other servers", "want", kr.KEK, "err", err)
+			case s.currentLeader() == nil:
+				s.restartLeading() // a leader that could not open the keyring now can
 			}
 		}
 		select {

@@ -199,6 +199,8 @@ func (s *Server) handleSnapshotRestore(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, "snapshot file: bad metadata: "+fmt.Sprint(err))
 		return
 	}
+	s.secrets.restoring.Store(true) // kek.go
+	defer s.secrets.restoring.Store(false)
 	if err := s.raft.Restore(&meta, br, 5*time.Minute); err != nil {
 		writeErr(w, http.StatusInternalServerError, "restore snapshot: "+err.Error())
 		return

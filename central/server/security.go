@@ -114,7 +114,7 @@ func (s *Server) securitySetup() (user, pw string, err error) {
 	}
 	keys, pw, err := s.secrets.open(kr)
 	if err != nil {
-		if errors.Is(err, errNoKEK) {
+		if errors.Is(err, errNoKEK) && !s.secrets.restoring.Load() {
 			s.raft.LeadershipTransfer() // to a server that holds it, if any
 		}
 		return "", "", fmt.Errorf("server: open the keyring: %w", err)
