@@ -3,16 +3,27 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/tether-edge/tether/protocol"
 )
+
+// EnvJoinToken is the environment variable the agent reads a join token
+// from when neither -join-token nor -join-token-file is given. The agent
+// removes it from its own environment once read, so tasks (and ${env.*})
+// never see it.
+const EnvJoinToken = "TETHER_JOIN_TOKEN"
+
+// MaxJoinTokenFileSize bounds the join token file read.
+const MaxJoinTokenFileSize = 4 << 10
 
 // Defaults.
 const (
@@ -34,8 +45,13 @@ type Config struct {
 	Brokers    []string
 	DataDir    string
 	// JoinToken enrols the agent at Central (docs/security.md) when it
-	// holds no credentials yet.
+	// holds no credentials yet. Load fills it from JoinTokenFile or the
+	// environment (EnvJoinToken) too: a token on the command line is
+	// visible to every user of the machine in ps.
 	JoinToken string
+	// JoinTokenFile is the file Load read JoinToken from (join_token_file,
+	// -join-token-file); "" when the token came from elsewhere.
+	JoinTokenFile string
 	// Central is the URL of central's HTTP API the agent enrols at
 	// (e.g. http://10.0.0.1:7600); needed with JoinToken.
 	Central string
@@ -110,6 +126,11 @@ func (c *Config) Validate() error {
 			bad("broker %q has no host: use tcp://host:1883", b)
 		}
 	}
+	for _, p := range c.ArtifactFilePaths {
+		if !filepath.IsAbs(p) {
+			bad(`artifact_file_paths: %q is not an absolute directory: use e.g. artifact_file_paths = ["/srv/artifacts"]`, p)
+		}
+	}
 	if c.DataDir == "" {
 		bad(`data_dir is empty: set data_dir = "/var/lib/tether-agent" or -data-dir`)
 	}
@@ -145,4 +166,42 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// readJoinTokenFile sets JoinToken from JoinTokenFile. The file holds the
+// token alone (surrounding white space and a final newline are trimmed)
+// and must not be readable by every user of the machine.
+func (c *Config) readJoinTokenFile() error {
+	f, err := os.Open(c.JoinTokenFile)
+	if err != nil {
+		return fmt.Errorf("%w: join_token_file: %v (create it with the token from `central node join-token create`, mode 0600, or remove the key once the agent is enrolled)", ErrInvalid, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("%w: join_token_file: %v", ErrInvalid, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%w: join_token_file %s is not a regular file", ErrInvalid, c.JoinTokenFile)
+	}
+	if fi.Mode().Perm()&0o004 != 0 {
+		return fmt.Errorf("%w: join_token_file %s is readable by every user (mode %04o): chmod 600 %s", ErrInvalid, c.JoinTokenFile, fi.Mode().Perm(), c.JoinTokenFile)
+	}
+	b := make([]byte, MaxJoinTokenFileSize+1)
+	n, err := io.ReadFull(f, b)
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return fmt.Errorf("%w: join_token_file: %v", ErrInvalid, err)
+	}
+	if n > MaxJoinTokenFileSize {
+		return fmt.Errorf("%w: join_token_file %s is larger than %d bytes: it should hold only the token", ErrInvalid, c.JoinTokenFile, MaxJoinTokenFileSize)
+	}
+	tok := strings.TrimSpace(string(b[:n]))
+	switch {
+	case tok == "":
+		return fmt.Errorf("%w: join_token_file %s is empty: write the token from `central node join-token create` into it", ErrInvalid, c.JoinTokenFile)
+	case strings.ContainsAny(tok, " \t\r\n"):
+		return fmt.Errorf("%w: join_token_file %s holds more than one word: it should hold only the token", ErrInvalid, c.JoinTokenFile)
+	}
+	c.JoinToken = tok
+	return nil
 }

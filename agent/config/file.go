@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -12,7 +13,7 @@ import (
 const MaxFileSize = 1 << 20
 
 // fileKeys are the keys a config file may set, in the order docs list them.
-var fileKeys = []string{"name", "datacenter", "brokers", "data_dir", "join_token", "central", "topic_prefix", "heartbeat", "meta", "log_level", "advertise", "tls"}
+var fileKeys = []string{"name", "datacenter", "brokers", "data_dir", "join_token", "join_token_file", "central", "topic_prefix", "heartbeat", "meta", "log_level", "advertise", "tls", "artifact_file_paths", "artifact_allow_networks"}
 
 // LoadFile reads the config file at path and applies it over cfg.
 func LoadFile(path string, cfg *Config) error {
@@ -97,6 +98,11 @@ func (p *parser) parse(cfg *Config) error {
 		p.skipNewlines()
 		t := p.next()
 		if t.kind == tokEOF {
+			a, tok := p.seen["join_token"]
+			b, file := p.seen["join_token_file"]
+			if tok && file {
+				return p.errAt(max(a, b), "join_token and join_token_file are both set (lines %d and %d): keep one; join_token_file keeps the token out of this file", min(a, b), max(a, b))
+			}
 			return nil
 		}
 		if t.kind != tokIdent && t.kind != tokString {
@@ -200,6 +206,20 @@ func (p *parser) set(cfg *Config, key string, v value) error {
 			return wrong("a list of broker URLs", `brokers = ["tcp://10.0.0.2:1883"]`)
 		}
 		cfg.Brokers = v.list
+	case "artifact_file_paths":
+		if v.list == nil {
+			return wrong("a list of directories", `artifact_file_paths = ["/srv/artifacts"]`)
+		}
+		cfg.ArtifactFilePaths = v.list
+	case "artifact_allow_networks":
+		if v.list == nil {
+			return wrong("a list of networks", `artifact_allow_networks = ["127.0.0.0/8"]`)
+		}
+		nets, err := ParseNetworks(v.list)
+		if err != nil {
+			return p.errAt(v.line, "artifact_allow_networks: %v", err)
+		}
+		cfg.ArtifactAllowNetworks = nets
 	case "meta":
 		if v.m == nil {
 			return wrong("a block", `meta { rack = "r1" }`)
@@ -242,6 +262,8 @@ func (p *parser) set(cfg *Config, key string, v value) error {
 			cfg.DataDir = v.str
 		case "join_token":
 			cfg.JoinToken = v.str
+		case "join_token_file":
+			cfg.JoinTokenFile = v.str
 		case "central":
 			cfg.Central = v.str
 		case "advertise":
@@ -255,4 +277,22 @@ func (p *parser) set(cfg *Config, key string, v value) error {
 		}
 	}
 	return nil
+}
+
+// ParseNetworks parses CIDR prefixes ("127.0.0.0/8", "fe80::/10"); a bare
+// address stands for itself alone (/32 or /128).
+func ParseNetworks(list []string) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(list))
+	for _, s := range list {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a network: write a CIDR prefix such as \"127.0.0.0/8\" or \"::1/128\"", s)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }

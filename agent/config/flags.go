@@ -3,6 +3,7 @@ package config
 import (
 	"flag"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 )
@@ -16,6 +17,9 @@ type Flags struct {
 	brokers    listFlag
 	dataDir    string
 	joinToken  string
+	tokenFile  string
+	filePaths  listFlag
+	allowNets  listFlag
 	central    string
 	advertise  string
 	prefix     string
@@ -34,7 +38,10 @@ func RegisterFlags(fs *flag.FlagSet) *Flags {
 	fs.StringVar(&f.datacenter, "datacenter", d.Datacenter, "datacenter of this node")
 	fs.Var(&f.brokers, "broker", "MQTT broker `URL` (repeatable; default "+DefaultBroker+")")
 	fs.StringVar(&f.dataDir, "data-dir", d.DataDir, "`dir` for the state file and alloc dirs")
-	fs.StringVar(&f.joinToken, "join-token", "", "join token to enrol at central with (see -central)")
+	fs.StringVar(&f.joinToken, "join-token", "", "join token to enrol at central with (see -central); visible to every user in ps: prefer -join-token-file or $"+EnvJoinToken)
+	fs.StringVar(&f.tokenFile, "join-token-file", "", "`file` holding the join token (mode 0600)")
+	fs.Var(&f.filePaths, "artifact-file-path", "`dir` that file:// artifact sources may be read from (repeatable; default none)")
+	fs.Var(&f.allowNets, "artifact-allow-network", "loopback or link-local `CIDR` that artifact downloads may reach (repeatable; default none)")
 	fs.StringVar(&f.central, "central", "", "central's HTTP API `URL` to enrol at with -join-token")
 	fs.StringVar(&f.advertise, "advertise", "", "IP address given for this node's task ports and services (default: first non-loopback IPv4)")
 	fs.StringVar(&f.prefix, "topic-prefix", d.TopicPrefix, "MQTT topic prefix")
@@ -48,15 +55,23 @@ func RegisterFlags(fs *flag.FlagSet) *Flags {
 }
 
 // Load builds the Config after fs.Parse: defaults, then the -config file,
-// then every flag given on the command line, then Validate.
-func (f *Flags) Load() (*Config, error) {
+// then the environment (EnvJoinToken), then every flag given on the command
+// line, then Validate; last it reads the join token file, if any.
+func (f *Flags) Load() (*Config, error) { return f.LoadEnv(os.LookupEnv) }
+
+// LoadEnv is Load with the environment read through lookup.
+func (f *Flags) LoadEnv(lookup func(string) (string, bool)) (*Config, error) {
 	cfg := Default()
 	if f.configFile != "" {
 		if err := LoadFile(f.configFile, &cfg); err != nil {
 			return nil, err
 		}
 	}
+	if tok, ok := lookup(EnvJoinToken); ok && tok != "" {
+		cfg.JoinToken, cfg.JoinTokenFile = strings.TrimSpace(tok), ""
+	}
 	var err error
+	tokenFlags := 0
 	f.fs.Visit(func(fl *flag.Flag) {
 		switch fl.Name {
 		case "name":
@@ -68,7 +83,20 @@ func (f *Flags) Load() (*Config, error) {
 		case "data-dir":
 			cfg.DataDir = f.dataDir
 		case "join-token":
-			cfg.JoinToken = f.joinToken
+			cfg.JoinToken, cfg.JoinTokenFile = f.joinToken, ""
+			tokenFlags++
+		case "join-token-file":
+			cfg.JoinToken, cfg.JoinTokenFile = "", f.tokenFile
+			tokenFlags++
+		case "artifact-file-path":
+			cfg.ArtifactFilePaths = append([]string(nil), f.filePaths...)
+		case "artifact-allow-network":
+			nets, perr := ParseNetworks(f.allowNets)
+			if perr != nil {
+				err = fmt.Errorf("%w: -artifact-allow-network: %v", ErrInvalid, perr)
+				return
+			}
+			cfg.ArtifactAllowNetworks = nets
 		case "central":
 			cfg.Central = f.central
 		case "advertise":
@@ -102,8 +130,16 @@ func (f *Flags) Load() (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	if tokenFlags > 1 {
+		return nil, fmt.Errorf("%w: -join-token and -join-token-file are both given: keep -join-token-file", ErrInvalid)
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.JoinTokenFile != "" {
+		if err := cfg.readJoinTokenFile(); err != nil {
+			return nil, err
+		}
 	}
 	return &cfg, nil
 }

@@ -57,11 +57,19 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return 0
 	}
 	cfg, err := flags.Load()
+	// Read once, gone from the environment: tasks (${env.*}, child
+	// processes) never see the join token.
+	os.Unsetenv(config.EnvJoinToken)
 	if err != nil {
 		fmt.Fprintf(stderr, "agent: %v\n", err)
 		return 1
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level(cfg.LogLevel)}))
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "join-token" {
+			logger.Warn("-join-token on the command line is visible to every user of this machine (ps, /proc/<pid>/cmdline): use -join-token-file FILE (mode 0600) or the environment variable " + config.EnvJoinToken)
+		}
+	})
 	ds, closeDrivers := buildDrivers(cfg, logger)
 	defer closeDrivers()
 	a, err := agent.New(agent.Options{

@@ -126,3 +126,16 @@ func TestRunConnectsAndStopsOnSIGTERM(t *testing.T) {
 		t.Fatal(fmt.Errorf("state file: %w", err))
 	}
 }
+
+// The join token in the environment is read once and removed, so the
+// agent's tasks (${env.TETHER_JOIN_TOKEN}, child processes) never see it.
+func TestRunRemovesJoinTokenFromEnvironment(t *testing.T) {
+	t.Setenv("TETHER_JOIN_TOKEN", "s3cret")
+	var out, errb bytes.Buffer
+	if code := run([]string{"agent", "-broker", "http://x:1"}, &out, &errb); code != 1 {
+		t.Fatalf("code %d stderr %q", code, errb.String())
+	}
+	if v, ok := os.LookupEnv("TETHER_JOIN_TOKEN"); ok {
+		t.Fatalf("TETHER_JOIN_TOKEN still in the environment: %q", v)
+	}
+}
