@@ -253,7 +253,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		case ev := <-a.events:
 			a.handleSession(ev)
 		case u := <-a.updates:
-			a.handleUpdate(u)
+			a.handleUpdates(a.drainUpdates(u))
 		case id := <-a.runnerDone:
 			a.handleRunnerDone(id)
 		case <-a.svc.NewNames():
@@ -383,6 +383,9 @@ func (a *Agent) startRunner(e *allocEntry, prev *protocol.AllocUpdate, handles m
 // to stop or no longer listed. The same alloc id again changes nothing.
 func (a *Agent) apply(d *protocol.Desired) {
 	want := make(map[string]bool, len(d.Allocs))
+	// Records are saved in one transaction before any runner starts.
+	var save []*state.AllocRecord
+	var start, stop []*allocEntry
 	for i := range d.Allocs {
 		da := d.Allocs[i]
 		if err := checkAlloc(&da); err != nil {
@@ -398,22 +401,27 @@ func (a *Agent) apply(d *protocol.Desired) {
 			}
 			e = &allocEntry{rec: state.AllocRecord{Alloc: da}}
 			a.allocs[da.ID] = e
-			if err := a.store.PutAlloc(&e.rec); err != nil {
-				a.log.Error("saving allocation", "alloc", da.ID, "err", err)
-			}
-			a.log.Info("starting allocation", "alloc", da.ID, "job", da.JobID, "group", da.TaskGroup)
-			a.startRunner(e, nil, nil)
+			save = append(save, &e.rec)
+			start = append(start, e)
 			continue
 		}
 		e.removed = false
 		e.rec.Alloc = da
-		if err := a.store.PutAlloc(&e.rec); err != nil {
-			a.log.Error("saving allocation", "alloc", da.ID, "err", err)
-		}
+		save = append(save, &e.rec)
 		if da.DesiredStatus == protocol.DesiredStop && e.runner != nil {
-			a.log.Info("stopping allocation", "alloc", da.ID)
-			e.runner.Stop()
+			stop = append(stop, e)
 		}
+	}
+	if err := a.store.PutAllocs(save); err != nil {
+		a.log.Error("saving allocations", "allocs", len(save), "err", err)
+	}
+	for _, e := range start {
+		a.log.Info("starting allocation", "alloc", e.rec.Alloc.ID, "job", e.rec.Alloc.JobID, "group", e.rec.Alloc.TaskGroup)
+		a.startRunner(e, nil, nil)
+	}
+	for _, e := range stop {
+		a.log.Info("stopping allocation", "alloc", e.rec.Alloc.ID)
+		e.runner.Stop()
 	}
 	for id, e := range a.allocs {
 		if want[id] {
@@ -447,21 +455,51 @@ func (a *Agent) handleRunnerDone(id string) {
 	}
 }
 
-func (a *Agent) handleUpdate(u allocrunner.Update) {
-	e := a.allocs[u.AllocID]
-	if e == nil {
+// drainUpdates returns first and the runners' updates already waiting
+// behind it (at most MaxBatch in all), so that a burst of task state
+// changes (a desired state of hundreds of allocations, a reboot) is
+// recorded in one transaction and published in one batch.
+func (a *Agent) drainUpdates(first allocrunner.Update) []allocrunner.Update {
+	us := []allocrunner.Update{first}
+	for len(us) < MaxBatch {
+		select {
+		case u := <-a.updates:
+			us = append(us, u)
+		default:
+			return us
+		}
+	}
+	return us
+}
+
+// handleUpdates records the runners' updates and publishes them.
+func (a *Agent) handleUpdates(us []allocrunner.Update) {
+	var cs []state.Change
+	var es []*allocEntry
+	for _, u := range us {
+		e := a.allocs[u.AllocID]
+		if e == nil {
+			continue
+		}
+		u.Client.JobVersion = e.rec.Alloc.JobVersion
+		cs = append(cs, state.Change{Alloc: &e.rec.Alloc, Update: u.Client})
+		es = append(es, e)
+	}
+	if len(cs) == 0 {
 		return
 	}
-	u.Client.JobVersion = e.rec.Alloc.JobVersion
-	rec, err := a.store.RecordUpdate(&e.rec.Alloc, u.Client)
+	recs, err := a.store.RecordUpdates(cs)
 	if err != nil {
-		a.log.Error("recording allocation update", "alloc", u.AllocID, "err", err)
+		a.log.Error("recording allocation updates", "allocs", len(cs), "err", err)
 		return
 	}
-	if rec.ClientStatus != e.rec.Client.ClientStatus {
-		a.log.Info("allocation status", "alloc", u.AllocID, "status", rec.ClientStatus, "seq", rec.Seq)
+	for i, rec := range recs {
+		e := es[i]
+		if rec.ClientStatus != e.rec.Client.ClientStatus {
+			a.log.Info("allocation status", "alloc", rec.AllocID, "status", rec.ClientStatus, "seq", rec.Seq)
+		}
+		e.rec.Client = rec
 	}
-	e.rec.Client = rec
 	a.flush()
 }
 

@@ -213,8 +213,22 @@ func (s *Store) Allocs() ([]AllocRecord, error) {
 }
 
 // PutAlloc saves an allocation record without touching the outbox.
-func (s *Store) PutAlloc(r *AllocRecord) error {
-	return s.db.Update(func(tx *bolt.Tx) error { return put(tx.Bucket(bAllocs), []byte(r.Alloc.ID), r) })
+func (s *Store) PutAlloc(r *AllocRecord) error { return s.PutAllocs([]*AllocRecord{r}) }
+
+// PutAllocs saves allocation records in one transaction (one sync of the
+// file, however many), without touching the outbox.
+func (s *Store) PutAllocs(rs []*AllocRecord) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		for _, r := range rs {
+			if err := put(tx.Bucket(bAllocs), []byte(r.Alloc.ID), r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // DeleteAlloc removes an allocation record and its task handles. Its outbox
@@ -242,32 +256,54 @@ func deletePrefix(b *bolt.Bucket, prefix []byte) error {
 // (alloc + u) and puts u in the outbox, replacing the alloc's previous
 // unacknowledged entry. All in one transaction.
 func (s *Store) RecordUpdate(alloc *protocol.DesiredAlloc, u protocol.AllocUpdate) (protocol.AllocUpdate, error) {
+	out, err := s.RecordUpdates([]Change{{Alloc: alloc, Update: u}})
+	if err != nil {
+		return u, err
+	}
+	return out[0], nil
+}
+
+// Change is one allocation's new client state, for RecordUpdates.
+type Change struct {
+	Alloc  *protocol.DesiredAlloc
+	Update protocol.AllocUpdate
+}
+
+// RecordUpdates records each change as RecordUpdate does, in order, in one
+// transaction: many tasks changing state at once cost one sync of the
+// file. It returns the updates with their sequence numbers.
+func (s *Store) RecordUpdates(cs []Change) ([]protocol.AllocUpdate, error) {
+	out := make([]protocol.AllocUpdate, len(cs))
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		meta, ob, idx := tx.Bucket(bMeta), tx.Bucket(bOutbox), tx.Bucket(bOutboxIdx)
 		var seq uint64
 		if v := meta.Get(kSeq); len(v) == 8 {
 			seq = binary.BigEndian.Uint64(v)
 		}
-		seq++
-		u.Seq = seq
-		u.AllocID = alloc.ID
-		if err := meta.Put(kSeq, seqKey(seq)); err != nil {
-			return err
-		}
-		if old := idx.Get([]byte(alloc.ID)); old != nil {
-			if err := ob.Delete(old); err != nil {
+		for i, c := range cs {
+			seq++
+			u := c.Update
+			u.Seq = seq
+			u.AllocID = c.Alloc.ID
+			if old := idx.Get([]byte(u.AllocID)); old != nil {
+				if err := ob.Delete(old); err != nil {
+					return err
+				}
+			}
+			if err := put(ob, seqKey(seq), &u); err != nil {
 				return err
 			}
+			if err := idx.Put([]byte(u.AllocID), seqKey(seq)); err != nil {
+				return err
+			}
+			if err := put(tx.Bucket(bAllocs), []byte(u.AllocID), &AllocRecord{Alloc: *c.Alloc, Client: u}); err != nil {
+				return err
+			}
+			out[i] = u
 		}
-		if err := put(ob, seqKey(seq), &u); err != nil {
-			return err
-		}
-		if err := idx.Put([]byte(alloc.ID), seqKey(seq)); err != nil {
-			return err
-		}
-		return put(tx.Bucket(bAllocs), []byte(alloc.ID), &AllocRecord{Alloc: *alloc, Client: u})
+		return meta.Put(kSeq, seqKey(seq))
 	})
-	return u, err
+	return out, err
 }
 
 // Outbox returns up to max entries with seq > after, oldest first.
