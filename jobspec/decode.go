@@ -23,6 +23,7 @@ type decoder struct {
 	errs   Errors
 	warns  Errors
 	pos    positions
+	budget *budget // what evaluating the file may still cost (limits.go)
 }
 
 // spec says which names a block body accepts.
@@ -136,11 +137,26 @@ func (d *decoder) labels(b *hclsyntax.Block, n int, hint string) bool {
 // eval evaluates an attribute's expression, leaving runtime references as
 // "${...}" text. ok is false (and an error recorded) when it failed or is null.
 func (d *decoder) eval(a *hclsyntax.Attribute) (cty.Value, bool) {
+	if d.budget.err != nil {
+		return cty.NilVal, false // reported once, where it ran out
+	}
 	a.Expr = rewriteRuntime(a.Expr, nil)
 	if !d.checkRefs(a.Expr) {
 		return cty.NilVal, false
 	}
+	// After checkRefs: hcl's Variables() does not see through a metered node.
+	a.Expr = meter(a.Expr, d.budget)
 	v, ds := a.Expr.Value(d.ctx)
+	if d.budget.err == nil {
+		d.budget.spend(v, a.Expr.Range())
+	}
+	if e := d.budget.err; e != nil {
+		if e.Line == 0 { // ran out inside a function
+			e.File, e.Line, e.Column = a.Expr.Range().Filename, a.Expr.Range().Start.Line, a.Expr.Range().Start.Column
+		}
+		d.errs = append(d.errs, e)
+		return cty.NilVal, false
+	}
 	if !d.diags(ds) {
 		return cty.NilVal, false
 	}

@@ -68,6 +68,15 @@ func functions() map[string]function.Function {
 	}
 }
 
+// meteredFunctions is functions() with every call charged to b.
+func meteredFunctions(b *budget) map[string]function.Function {
+	fs := functions()
+	for name, f := range fs {
+		fs[name] = meteredFunc(f, b)
+	}
+	return fs
+}
+
 // Limits on functions that could otherwise build a huge string from a
 // small file (format("%900000000s", "x") takes ~1 GB and 40 s).
 const (

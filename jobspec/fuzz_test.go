@@ -3,7 +3,11 @@ package jobspec
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
 // FuzzParse feeds arbitrary bytes to Parse: it must never panic (the
@@ -14,6 +18,14 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`job "a" { group "g" { task "t" { driver = "exec" } } }`), "")
 	f.Add([]byte("job \"a\" {\n group \"g\" {\n task \"t\" {\n driver = \"exec\"\n config { args = [\"${NOMAD_PORT_http}\", attr.cpu.arch] }\n }\n }\n}\n"), "")
 	f.Add([]byte("variable \"n\" {\n type = number\n}\njob \"a\" {\n group \"g\" {\n count = var.n\n task \"t\" { driver = \"exec\" }\n }\n}\n"), "n=3")
+	// Deep nesting and evaluation bombs (limits_test.go) must come back
+	// as errors.
+	for _, src := range deepShapes() {
+		f.Add([]byte(src), "")
+	}
+	for _, src := range bombs() {
+		f.Add([]byte(src), "")
+	}
 	f.Fuzz(func(t *testing.T, src []byte, varArg string) {
 		var vars map[string]string
 		if varArg != "" {
@@ -46,4 +58,46 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("parsed job fails validation after a JSON round trip: %v\n%s", err, b)
 		}
 	})
+}
+
+// FuzzNestingBound checks checkNesting against the parser: whatever it
+// lets through parses into a tree at most a few times MaxNesting deep (a
+// counted level becomes at most a handful of nodes), so hcl's recursive
+// parser and evaluator stay far from the stack's end. A shape it
+// under-counts shows up here as a deep tree, or as a stack overflow.
+func FuzzNestingBound(f *testing.F) {
+	f.Add([]byte(okJob))
+	for _, src := range deepShapes() {
+		f.Add([]byte(src[:min(len(src), 4096)]))
+	}
+	f.Add([]byte("a = " + strings.Repeat("x[y]", 300)))
+	f.Add([]byte("a = " + strings.Repeat("true ? 1 : ", 300) + "1"))
+	f.Add([]byte("a = \"" + strings.Repeat("%{ for x in y }", 300) + "\""))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		if checkNesting("fuzz.hcl", src, false) != nil {
+			return
+		}
+		file, _ := hclsyntax.ParseConfig(src, "fuzz.hcl", hcl.Pos{Line: 1, Column: 1})
+		if file == nil {
+			return
+		}
+		w := &depthWalker{}
+		hclsyntax.Walk(file.Body.(*hclsyntax.Body), w)
+		if w.max > 6*MaxNesting {
+			t.Fatalf("checkNesting passed a file whose tree is %d nodes deep", w.max)
+		}
+	})
+}
+
+type depthWalker struct{ depth, max int }
+
+func (w *depthWalker) Enter(hclsyntax.Node) hcl.Diagnostics {
+	w.depth++
+	w.max = max(w.max, w.depth)
+	return nil
+}
+
+func (w *depthWalker) Exit(hclsyntax.Node) hcl.Diagnostics {
+	w.depth--
+	return nil
 }

@@ -51,10 +51,15 @@ func ParseWithWarnings(filename string, src []byte, vars map[string]string) (job
 	if len(src) > MaxFileBytes {
 		return nil, nil, &Error{File: filename, Summary: fmt.Sprintf("job file is %d bytes, more than %d", len(src), MaxFileBytes), Fix: "make it smaller"}
 	}
+	if e := checkNesting(filename, src, false); e != nil {
+		return nil, nil, e
+	}
+	b := newBudget()
 	d := &decoder{
-		file: filename,
-		ctx:  &hcl.EvalContext{Variables: map[string]cty.Value{}, Functions: functions()},
-		pos:  positions{},
+		file:   filename,
+		ctx:    &hcl.EvalContext{Variables: map[string]cty.Value{}, Functions: meteredFunctions(b)},
+		pos:    positions{},
+		budget: b,
 	}
 	f, ds := hclsyntax.ParseConfig(src, filename, hcl.Pos{Line: 1, Column: 1})
 	if !d.diags(ds) {

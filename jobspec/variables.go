@@ -63,7 +63,7 @@ func (d *decoder) variables(blocks []*hclsyntax.Block, given map[string]string) 
 		}
 		var val cty.Value
 		if raw, ok := given[name]; ok {
-			v, err := varFromString(raw, typ)
+			v, err := d.varFromString(raw, typ)
 			if err != nil {
 				d.errs = append(d.errs, &Error{File: d.file, Summary: fmt.Sprintf("-var %s=%q: %v", name, raw, err),
 					Fix: fmt.Sprintf("pass a value of type %s", typ.FriendlyNameForConstraint())})
@@ -144,7 +144,7 @@ func (d *decoder) validation(b *hclsyntax.Block) {
 // varFromString converts a -var value to the variable's type: strings as
 // they are, numbers and bools by conversion, lists/maps/objects as HCL
 // expressions (-var 'dcs=["dc1","dc2"]').
-func varFromString(s string, typ cty.Type) (cty.Value, error) {
+func (d *decoder) varFromString(s string, typ cty.Type) (cty.Value, error) {
 	if typ == cty.DynamicPseudoType || typ == cty.String {
 		return cty.StringVal(s), nil
 	}
@@ -155,11 +155,17 @@ func varFromString(s string, typ cty.Type) (cty.Value, error) {
 		}
 		return v, nil
 	}
+	if e := checkNesting("-var", []byte(s), true); e != nil {
+		return cty.NilVal, fmt.Errorf("%s; %s", e.Summary, e.Fix)
+	}
 	expr, ds := hclsyntax.ParseExpression([]byte(s), "-var", hcl.Pos{Line: 1, Column: 1})
 	if ds.HasErrors() {
 		return cty.NilVal, fmt.Errorf("not an HCL value: %s", ds[0].Summary)
 	}
-	v, ds := expr.Value(&hcl.EvalContext{Functions: functions()})
+	v, ds := meter(expr, d.budget).Value(&hcl.EvalContext{Functions: meteredFunctions(d.budget)})
+	if e := d.budget.err; e != nil || (!ds.HasErrors() && !d.budget.spend(v, expr.Range())) {
+		return cty.NilVal, fmt.Errorf("%s; %s", d.budget.err.Summary, d.budget.err.Fix)
+	}
 	if ds.HasErrors() {
 		return cty.NilVal, fmt.Errorf("cannot evaluate: %s", ds[0].Detail)
 	}
