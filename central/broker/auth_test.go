@@ -108,7 +108,10 @@ func connectID(t *testing.T, url, user, pw, clientID string) (paho.Client, error
 	}
 	c := paho.NewClient(o)
 	tok := c.Connect()
-	tok.WaitTimeout(5 * time.Second)
+	if !tok.WaitTimeout(10 * time.Second) {
+		c.Disconnect(0)
+		return nil, fmt.Errorf("no CONNACK from %s within 10s", url)
+	}
 	if tok.Error() != nil {
 		return nil, tok.Error()
 	}

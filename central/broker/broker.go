@@ -153,7 +153,10 @@ func (b *Broker) URL() string {
 func (b *Broker) Counters() Counters { return b.count.snapshot() }
 
 // Close stops the broker and disconnects its clients.
-func (b *Broker) Close() error { return b.srv.Close() }
+func (b *Broker) Close() error {
+	b.guard.drain(2 * DefaultConnectTimeout)
+	return b.srv.Close()
+}
 
 // DisconnectUser disconnects every client logged in as username (a revoked
 // node), so it keeps no subscription.

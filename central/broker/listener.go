@@ -41,6 +41,7 @@ type guardListener struct {
 	log     *slog.Logger
 	count   *counters
 	done    chan struct{} // closed by Close: stop any backoff
+	closed  chan struct{} // capacity 1: a connection was closed (drain)
 
 	closeOnce sync.Once
 	lastWarn  [2]atomic.Int64 // unix ns of the last accept-error and over-limit warnings
@@ -51,7 +52,7 @@ type guardListener struct {
 
 func newGuardListener(ln net.Listener, max int, timeout time.Duration, log *slog.Logger, count *counters) *guardListener {
 	return &guardListener{Listener: ln, max: max, timeout: timeout, log: log, count: count,
-		done: make(chan struct{}), conns: map[*guardConn]struct{}{}}
+		done: make(chan struct{}), closed: make(chan struct{}, 1), conns: map[*guardConn]struct{}{}}
 }
 
 // Accept returns the next connection within the limit. It returns an
@@ -122,30 +123,64 @@ func (l *guardListener) warn(kind int, msg string, args ...any) {
 func (l *guardListener) Close() error {
 	err := l.Listener.Close()
 	l.closeOnce.Do(func() { close(l.done) })
-	l.mu.Lock()
-	open := make([]*guardConn, 0, len(l.conns))
-	for g := range l.conns {
-		open = append(open, g)
-	}
-	l.mu.Unlock()
-	for _, g := range open {
+	for _, g := range l.snapshot(false) {
 		g.Close()
 	}
 	return err
 }
 
-// open is the number of connections counted against the limit.
-func (l *guardListener) open() int {
+// drain stops accepting, ends the connections that have not sent CONNECT
+// and waits (up to wait) until mochi has let go of them. mochi counts a
+// connection in a WaitGroup only once its goroutine runs, and its Close
+// waits on that group: closing while a connection is being set up races
+// (the race detector sees it). After drain no connection is in that state.
+func (l *guardListener) drain(wait time.Duration) {
+	l.Listener.Close()
+	l.closeOnce.Do(func() { close(l.done) })
+	for _, g := range l.snapshot(true) {
+		g.Conn.SetDeadline(time.Now()) // mochi's read fails and it closes g
+	}
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	for len(l.snapshot(true)) > 0 {
+		select {
+		case <-l.closed:
+		case <-deadline.C:
+			return
+		}
+	}
+}
+
+// snapshot lists the open connections; with pending, only those that have
+// not sent CONNECT yet.
+func (l *guardListener) snapshot(pending bool) []*guardConn {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.conns)
+	out := make([]*guardConn, 0, len(l.conns))
+	for g := range l.conns {
+		if !pending || !g.connected.Load() {
+			out = append(out, g)
+		}
+	}
+	return out
 }
+
+// open is the number of connections counted against the limit.
+func (l *guardListener) open() int { return len(l.snapshot(false)) }
 
 // guardConn frees its place under the limit when closed.
 type guardConn struct {
 	net.Conn
 	l    *guardListener
 	once sync.Once
+	// connected is set when mochi first sets a deadline: it does so once
+	// it has read a valid CONNECT (the keepalive replaces ConnectTimeout).
+	connected atomic.Bool
+}
+
+func (g *guardConn) SetDeadline(t time.Time) error {
+	g.connected.Store(true)
+	return g.Conn.SetDeadline(t)
 }
 
 func (g *guardConn) Close() error {
@@ -154,6 +189,10 @@ func (g *guardConn) Close() error {
 		g.l.mu.Lock()
 		delete(g.l.conns, g)
 		g.l.mu.Unlock()
+		select {
+		case g.l.closed <- struct{}{}:
+		default:
+		}
 	})
 	return err
 }
