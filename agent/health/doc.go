@@ -7,7 +7,7 @@
 //
 // One goroutine per check, all stopped by the context:
 //
-//	w := health.Watch(ctx, checks, func(s health.Status) { ... })  // called on every change, first result included
+//	done := health.Watch(ctx, checks, func(s health.Status) { ... })  // called on every change, first result included; done closes after ctx ends and every probe returned
 //	// per check:  probe now; every Interval: probe, with Timeout
 //	//             http: GET http://addr/path, 2xx passes
 //	//             tcp:  connect passes

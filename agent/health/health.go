@@ -116,15 +116,27 @@ var errPending = errors.New("pending")
 // report with the service's status on every change, starting with the
 // first one that follows each check's first result. report is called from
 // the check goroutines, one call at a time, never after Watch's goroutines
-// have seen ctx done.
-func Watch(ctx context.Context, checks []Check, report func(Status)) {
+// have seen ctx done. The channel it returns is closed once every check's
+// goroutine has returned: no probe runs after that.
+func Watch(ctx context.Context, checks []Check, report func(Status)) <-chan struct{} {
 	w := &watcher{report: report, results: make([]error, len(checks))}
 	for i := range w.results {
 		w.results[i] = errPending
 	}
+	var wg sync.WaitGroup
 	for i, c := range checks {
-		go w.run(ctx, i, c)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.run(ctx, i, c)
+		}()
 	}
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	return done
 }
 
 func (w *watcher) run(ctx context.Context, i int, c Check) {

@@ -141,7 +141,7 @@ func TestWatchFlipsAndStops(t *testing.T) {
 	addr := strings.TrimPrefix(srv.URL, "http://")
 	ctx, cancel := context.WithCancel(context.Background())
 	rec := &recorder{}
-	Watch(ctx, []Check{{Type: "http", Addr: addr, Interval: 20 * time.Millisecond, Timeout: time.Second}}, rec.report)
+	done := Watch(ctx, []Check{{Type: "http", Addr: addr, Interval: 20 * time.Millisecond, Timeout: time.Second}}, rec.report)
 	wantSeq := func(n int, healthy bool) {
 		t.Helper()
 		eventually(t, 5*time.Second, func() error {
@@ -161,19 +161,31 @@ func TestWatchFlipsAndStops(t *testing.T) {
 	code.Store(200)
 	wantSeq(3, true)
 	cancel()
-	// After cancel, probes stop: the hit count settles.
-	var last int32 = -1
-	eventually(t, 5*time.Second, func() error {
-		n := hits.Load()
-		if n != last {
-			last = n
-			time.Sleep(60 * time.Millisecond) // three intervals: a running loop would have probed
-			if hits.Load() != n {
-				return fmt.Errorf("still probing")
-			}
+	// After cancel the check goroutine returns, and no probe follows: a
+	// watch that is still running against another server probes three
+	// more times meanwhile. At most one probe may have been in flight at
+	// the server when the goroutine returned.
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Watch's goroutines still running 10 s after cancel")
+	}
+	n := hits.Load()
+	var controlHits atomic.Int32
+	control := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { controlHits.Add(1) }))
+	defer control.Close()
+	cctx, ccancel := context.WithCancel(context.Background())
+	defer ccancel()
+	Watch(cctx, []Check{{Type: "http", Addr: strings.TrimPrefix(control.URL, "http://"), Interval: 20 * time.Millisecond, Timeout: time.Second}}, func(Status) {})
+	eventually(t, 10*time.Second, func() error {
+		if c := controlHits.Load(); c < 3 {
+			return fmt.Errorf("control watch probed %d times", c)
 		}
 		return nil
 	})
+	if got := hits.Load(); got > n+1 {
+		t.Fatalf("probes after the watch ended: %d hits when it ended, %d now", n, got)
+	}
 }
 
 func TestWatchAllChecksMustPass(t *testing.T) {

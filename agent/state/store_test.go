@@ -208,3 +208,42 @@ func TestServiceSetsSurviveReopen(t *testing.T) {
 		t.Fatalf("service sets after reopen: %+v", got)
 	}
 }
+
+// Changes recorded together get consecutive sequence numbers in order, and
+// a second change of the same alloc in the batch replaces its outbox entry.
+func TestRecordUpdatesInOneTransaction(t *testing.T) {
+	s := mustOpen(t, t.TempDir())
+	a := &protocol.DesiredAlloc{ID: "a1"}
+	b := &protocol.DesiredAlloc{ID: "b1"}
+	if _, err := s.RecordUpdate(a, protocol.AllocUpdate{ClientStatus: protocol.AllocPending}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.RecordUpdates([]Change{
+		{Alloc: b, Update: protocol.AllocUpdate{ClientStatus: protocol.AllocPending}},
+		{Alloc: a, Update: protocol.AllocUpdate{ClientStatus: protocol.AllocRunning}},
+		{Alloc: b, Update: protocol.AllocUpdate{ClientStatus: protocol.AllocRunning}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seqs []uint64
+	for _, u := range got {
+		seqs = append(seqs, u.Seq)
+	}
+	if len(got) != 3 || got[0].AllocID != "b1" || got[1].AllocID != "a1" || seqs[0] != 2 || seqs[1] != 3 || seqs[2] != 4 {
+		t.Fatalf("recorded %+v (seqs %v), want b1, a1, b1 with seqs 2, 3, 4", got, seqs)
+	}
+	box, _ := s.Outbox(0, 10)
+	if len(box) != 2 || box[0].AllocID != "a1" || box[0].Seq != 3 || box[1].AllocID != "b1" || box[1].Seq != 4 {
+		t.Fatalf("outbox %+v, want a1@3 and b1@4", box)
+	}
+	if seq, _ := s.Seq(); seq != 4 {
+		t.Fatalf("seq %d, want 4", seq)
+	}
+	recs, _ := s.Allocs()
+	for _, r := range recs {
+		if r.Client.ClientStatus != protocol.AllocRunning {
+			t.Errorf("record %s: %s, want running", r.Alloc.ID, r.Client.ClientStatus)
+		}
+	}
+}
