@@ -63,7 +63,7 @@ func (a *Agent) handleMessage(topic string, payload []byte) {
 			a.log.Warn("desired state for another node dropped", "for", d.NodeID)
 			return
 		}
-		if d.Index < a.desiredIndex {
+		if !a.newerDesired(&d) { // verify.go
 			a.stale.Add(1)
 			a.log.Info("stale desired state ignored", "index", d.Index, "held", a.desiredIndex)
 			return
@@ -72,6 +72,7 @@ func (a *Agent) handleMessage(topic string, payload []byte) {
 			a.log.Error("caching desired state", "err", err)
 		}
 		a.desiredIndex = d.Index
+		a.desiredAccepted()
 		a.applied.Add(1)
 		a.log.Debug("applying desired state", "index", d.Index, "allocs", len(d.Allocs))
 		a.apply(&d)

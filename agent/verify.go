@@ -29,6 +29,17 @@ import (
 // and re-pins the newest key, stored in data_dir/enrolment.json. The held
 // messages then go through the normal path again. A chain that does not
 // verify is counted (Counters.BadKeyChain), logged, and changes nothing.
+//
+// Key generations. Central signs with its active key first and the key
+// before it second (it co-signs after a rotation). A desired state whose
+// first signature is not the pinned key's, but a later one is, comes from
+// a newer key: it is held and the chain fetched, like one the pinned key
+// did not sign at all. So the agent accepts a desired state only when the
+// pinned key is the active one, and the Raft index it orders desired
+// states by counts within one pinned key: the first desired state
+// accepted after a re-pin replaces the held one whatever its index. A
+// stolen key that signed a desired state with a huge index therefore
+// locks the node out only until central rotates its key (docs/security.md).
 
 // KeyRefreshInterval is the least time between two key chain fetches.
 const KeyRefreshInterval = 30 * time.Second
@@ -56,12 +67,17 @@ type keyPin struct {
 	badChain atomic.Uint64 // key chains refused
 	repinned atomic.Uint64 // newer keys pinned
 
-	mu       sync.Mutex // guards the fields below
-	pub      ed25519.PublicKey
-	last     time.Time // when the last fetch started
-	fetching bool      // a fetch is running
-	held     []heldMsg // messages signed by an unknown key, oldest first
-	heldSize int       // bytes in held
+	mu  sync.Mutex // guards the fields below
+	pub ed25519.PublicKey
+	gen int64 // re-pins since the agent started
+	// heldGen is gen when the held desired state was accepted; older
+	// (smaller) when it was accepted under a key since replaced.
+	heldGen   int64
+	heldKnown bool      // heldGen is set (else it is worked out from the cache)
+	last      time.Time // when the last fetch started
+	fetching  bool      // a fetch is running
+	held      []heldMsg // messages signed by an unknown key, oldest first
+	heldSize  int       // bytes in held
 }
 
 // heldMsg is a message held while the key chain is fetched.
@@ -150,6 +166,7 @@ func (p *keyPin) refresh() {
 		p.log.Error("storing central's new signing key; it stays pinned until restart only", "err", err)
 	}
 	p.pub = newest
+	p.gen++
 	n := p.repinned.Add(1)
 	p.log.Info("pinned central's new signing key, endorsed by the chain from the old one", "key_index", idx, "repins", n)
 	for _, m := range held { // oldest first: a newer desired state wins
@@ -229,6 +246,17 @@ func (a *Agent) verifyDesired(d *protocol.Desired) bool {
 		return true
 	}
 	err := protocol.VerifyDesired(d, pub)
+	if err == nil && a.pinned.central != "" && !signedFirstBy(d, pub) {
+		// Signed by a newer key first, co-signed by the pinned one:
+		// follow the rotation before applying (see Key generations).
+		// Without central's address the agent cannot follow rotations
+		// and takes the co-signature, as it always did.
+		a.log.Info("desired state signed by a newer key than the pinned one: fetching central's key chain", "index", d.Index)
+		if b, encErr := protocol.Encode(d); encErr == nil {
+			a.pinned.unknownKey(a.topics.Desired(a.nodeID), b)
+		}
+		return false
+	}
 	if err == nil {
 		return true
 	}
@@ -240,6 +268,52 @@ func (a *Agent) verifyDesired(d *protocol.Desired) bool {
 		}
 	}
 	return false
+}
+
+// signedFirstBy reports whether d's first signature is pub's: central
+// puts its active key's signature first.
+func signedFirstBy(d *protocol.Desired, pub ed25519.PublicKey) bool {
+	if len(d.Sig) < ed25519.SignatureSize {
+		return false
+	}
+	c := *d
+	c.Sig = d.Sig[:ed25519.SignatureSize]
+	return protocol.VerifyDesired(&c, pub) == nil
+}
+
+// newerDesired reports whether d, verified, replaces the held desired
+// state: when its index is not below the held one's, or when the held
+// one was accepted under a key the agent has since replaced.
+func (a *Agent) newerDesired(d *protocol.Desired) bool {
+	p := a.pinned
+	if p == nil {
+		return d.Index >= a.desiredIndex
+	}
+	p.mu.Lock()
+	if !p.heldKnown {
+		// The desired state cached before a restart: was it signed by
+		// the pinned key as the active one?
+		p.heldKnown, p.heldGen = true, p.gen
+		if held, err := a.store.Desired(); err == nil && !signedFirstBy(held, p.pub) {
+			p.heldGen = p.gen - 1
+		}
+	}
+	older := p.heldGen < p.gen
+	p.mu.Unlock()
+	if older && d.Index < a.desiredIndex {
+		a.log.Warn("desired state accepted below the held index: the held one was signed by a key central has since replaced", "index", d.Index, "held", a.desiredIndex)
+	}
+	return older || d.Index >= a.desiredIndex
+}
+
+// desiredAccepted records that the held desired state is now one signed
+// by the pinned key.
+func (a *Agent) desiredAccepted() {
+	if p := a.pinned; p != nil {
+		p.mu.Lock()
+		p.heldKnown, p.heldGen = true, p.gen
+		p.mu.Unlock()
+	}
 }
 
 // verifyService is verifyDesired for a service set's payload. An empty
