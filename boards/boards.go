@@ -173,10 +173,13 @@ type ConfigParams struct {
 	Name       string
 	Datacenter string
 	Brokers    []string
-	JoinToken  string
-	DataDir    string
-	Meta       map[string]string // written sorted, after the board's own keys
-	Board      *Profile          // set by RenderConfig
+	// JoinTokenFile is the file on the device that holds the join token
+	// (join_token_file): the token itself is never written into the
+	// config, nor onto the agent's command line, where ps shows it.
+	JoinTokenFile string
+	DataDir       string
+	Meta          map[string]string // written sorted, after the board's own keys
+	Board         *Profile          // set by RenderConfig
 }
 
 // MetaKeys are Meta's keys, sorted, for the template.

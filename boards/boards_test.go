@@ -64,7 +64,7 @@ func TestRenderedConfigParsesWithAgentConfig(t *testing.T) {
 			}
 			out, err := b.RenderConfig(boards.ConfigParams{
 				Name: "pi-07", Datacenter: "dc2", Brokers: []string{"tcp://site:1883", "tcp://backup:1883"},
-				JoinToken: `to"k\en`, DataDir: "/var/lib/tether-agent",
+				JoinTokenFile: `/etc/te"ther\join-token`, DataDir: "/var/lib/tether-agent",
 				Meta: map[string]string{"rack": "r1", "owner.name": "a\tb\nc"},
 			})
 			if err != nil {
@@ -78,7 +78,7 @@ func TestRenderedConfigParsesWithAgentConfig(t *testing.T) {
 				t.Fatalf("%v\n%s", err, out)
 			}
 			hb, _ := time.ParseDuration(b.Heartbeat)
-			if cfg.Name != "pi-07" || cfg.Datacenter != "dc2" || cfg.JoinToken != `to"k\en` || cfg.Heartbeat != hb ||
+			if cfg.Name != "pi-07" || cfg.Datacenter != "dc2" || cfg.JoinTokenFile != `/etc/te"ther\join-token` || cfg.JoinToken != "" || cfg.Heartbeat != hb ||
 				strings.Join(cfg.Brokers, " ") != "tcp://site:1883 tcp://backup:1883" || cfg.DataDir != "/var/lib/tether-agent" {
 				t.Fatalf("parsed %+v from\n%s", cfg, out)
 			}

@@ -211,14 +211,15 @@ func TestBoardBundleIntoRoot(t *testing.T) {
 	bundle := []string{"board", "bundle", "-board", "rpi-zero", "-name", "pi-07", "-datacenter", "dc2",
 		"-broker", "tcp://site:1883", "-join-token", "tok-1", "-agent", agent, "-root", root, "-first-boot"}
 	out, code := runCentral(t, bundle...)
-	if code != 0 || !strings.Contains(out, "8 path(s) written, 0 unchanged") {
+	if code != 0 || !strings.Contains(out, "9 path(s) written, 0 unchanged") {
 		t.Fatalf("bundle exited %d:\n%s", code, out)
 	}
 	want := map[string]string{
-		"usr/local/bin/agent":                                                 "file 755",
-		"etc/tether/agent.hcl":                                                "file 600",
-		"etc/systemd/system/tether-agent.service":                             "file 644",
-		"etc/systemd/system/multi-user.target.wants/tether-agent.service":     "link /etc/systemd/system/tether-agent.service",
+		"usr/local/bin/agent":                     "file 755",
+		"etc/tether/agent.hcl":                    "file 600",
+		"etc/tether/join-token":                   "file 600",
+		"etc/systemd/system/tether-agent.service": "file 644",
+		"etc/systemd/system/multi-user.target.wants/tether-agent.service": "link /etc/systemd/system/tether-agent.service",
 		"var/lib/tether-agent":                                                "dir 700",
 		"usr/local/lib/tether/firstboot.sh":                                   "file 755",
 		"etc/systemd/system/tether-firstboot.service":                         "file 644",
@@ -257,7 +258,7 @@ func TestBoardBundleIntoRoot(t *testing.T) {
 		t.Error("unit differs from boards/rpi-zero")
 	}
 	cfg := readFile(t, filepath.Join(root, "etc/tether/agent.hcl"))
-	for _, s := range []string{`name       = "pi-07"`, `datacenter = "dc2"`, `brokers    = ["tcp://site:1883"]`, `join_token = "tok-1"`, `"board"                 = "rpi-zero"`} {
+	for _, s := range []string{`name       = "pi-07"`, `datacenter = "dc2"`, `brokers    = ["tcp://site:1883"]`, `join_token_file = "/etc/tether/join-token"`, `"board"                 = "rpi-zero"`} {
 		if !strings.Contains(cfg, s) {
 			t.Errorf("agent.hcl lacks %s:\n%s", s, cfg)
 		}
@@ -270,7 +271,7 @@ func TestBoardBundleIntoRoot(t *testing.T) {
 	}
 
 	out, code = runCentral(t, bundle...)
-	if code != 0 || !strings.Contains(out, "0 path(s) written, 8 unchanged") {
+	if code != 0 || !strings.Contains(out, "0 path(s) written, 9 unchanged") {
 		t.Fatalf("second bundle exited %d:\n%s", code, out)
 	}
 

@@ -27,6 +27,7 @@ var (
 const (
 	AgentPath     = "usr/local/bin/agent"
 	ConfigPath    = "etc/tether/agent.hcl"
+	TokenPath     = "etc/tether/join-token"
 	UnitPath      = "etc/systemd/system/tether-agent.service"
 	WantsPath     = "etc/systemd/system/multi-user.target.wants/tether-agent.service"
 	DataDir       = "var/lib/tether-agent"
@@ -41,7 +42,7 @@ type Options struct {
 	Name       string // node name
 	Datacenter string
 	Brokers    []string
-	JoinToken  string
+	JoinToken  string // written to TokenPath (0600), named by join_token_file
 	Meta       map[string]string
 	Dir        string // where the tree goes
 	// Root says Dir is an OS root (e.g. an SD card's mounted rootfs): it
@@ -94,6 +95,9 @@ func Bundle(o Options) (Report, error) {
 			return rep, fmt.Errorf("%w: meta key %q is set by the board profile: pick another key", ErrBadOptions, k)
 		}
 	}
+	if o.JoinToken != "" && strings.TrimSpace(o.JoinToken) != o.JoinToken || strings.ContainsAny(o.JoinToken, " \t\r\n") {
+		return rep, fmt.Errorf("%w: the join token contains white space: pass the token exactly as `central node join-token create` printed it", ErrBadOptions)
+	}
 	if err := CheckBinary(o.Agent, b.Target); err != nil && !o.Force {
 		return rep, err
 	}
@@ -105,10 +109,11 @@ func Bundle(o Options) (Report, error) {
 	if arch, where := RootArch(o.Dir); arch != "" && arch != b.RootArch && !o.Force {
 		return rep, fmt.Errorf("%w: %s holds an OS for %s (%s) but board %s needs %s: pick the board that matches the OS image, or pass -force", ErrWrongArch, o.Dir, arch, where, b.Name, b.RootArch)
 	}
-	cfg, err := b.RenderConfig(boards.ConfigParams{
-		Name: o.Name, Datacenter: o.Datacenter, Brokers: o.Brokers, JoinToken: o.JoinToken,
-		DataDir: "/" + DataDir, Meta: o.Meta,
-	})
+	params := boards.ConfigParams{Name: o.Name, Datacenter: o.Datacenter, Brokers: o.Brokers, DataDir: "/" + DataDir, Meta: o.Meta}
+	if o.JoinToken != "" {
+		params.JoinTokenFile = "/" + TokenPath
+	}
+	cfg, err := b.RenderConfig(params)
 	if err != nil {
 		return rep, err
 	}
@@ -122,6 +127,9 @@ func Bundle(o Options) (Report, error) {
 	w := &writer{dir: o.Dir, rep: &rep}
 	w.dirAt(DataDir, 0o700)
 	w.file(AgentPath, agent, 0o755)
+	if o.JoinToken != "" {
+		w.file(TokenPath, []byte(o.JoinToken+"\n"), 0o600)
+	}
 	w.file(ConfigPath, cfg, 0o600)
 	w.file(UnitPath, b.Unit, 0o644)
 	w.link(WantsPath, "/"+UnitPath)
@@ -356,8 +364,11 @@ func (w *writer) link(rel, target string) {
 
 // Paths lists the tree's paths for the options, sorted (for callers that
 // check a bundle).
-func Paths(firstBoot bool) []string {
+func Paths(firstBoot, joinToken bool) []string {
 	out := []string{AgentPath, ConfigPath, UnitPath, WantsPath, DataDir + "/"}
+	if joinToken {
+		out = append(out, TokenPath)
+	}
 	if firstBoot {
 		out = append(out, FirstBootPath, FirstUnitPath, FirstWants)
 	}

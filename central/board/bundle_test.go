@@ -75,8 +75,8 @@ func TestBundleWritesTreeAndIsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Changed() != len(Paths(true)) {
-		t.Fatalf("first run changed %d paths, want %d: %+v", rep.Changed(), len(Paths(true)), rep.Changes)
+	if rep.Changed() != len(Paths(true, true)) {
+		t.Fatalf("first run changed %d paths, want %d: %+v", rep.Changed(), len(Paths(true, true)), rep.Changes)
 	}
 	checkTree(t, root, agent, true)
 
@@ -84,7 +84,7 @@ func TestBundleWritesTreeAndIsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Changed() != 0 || len(rep.Changes) != len(Paths(true)) {
+	if rep.Changed() != 0 || len(rep.Changes) != len(Paths(true, true)) {
 		t.Fatalf("second run: %+v", rep.Changes)
 	}
 
@@ -103,7 +103,7 @@ func TestBundleWritesTreeAndIsIdempotent(t *testing.T) {
 
 func checkTree(t *testing.T, root, agent string, firstBoot bool) {
 	t.Helper()
-	want := map[string]os.FileMode{AgentPath: 0o755, ConfigPath: 0o600, UnitPath: 0o644}
+	want := map[string]os.FileMode{AgentPath: 0o755, ConfigPath: 0o600, TokenPath: 0o600, UnitPath: 0o644}
 	if firstBoot {
 		want[FirstBootPath], want[FirstUnitPath] = 0o755, 0o644
 	}
@@ -130,8 +130,19 @@ func checkTree(t *testing.T, root, agent string, firstBoot bool) {
 	if err := config.LoadFile(filepath.Join(root, ConfigPath), &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Name != "pi-07" || cfg.DataDir != "/var/lib/tether-agent" || cfg.Meta["board"] != "rpi4" || cfg.Meta["rack"] != "r1" || cfg.JoinToken != "tok" {
+	// The token is in its own file, named by join_token_file, not in the
+	// config (nor on the unit's command line).
+	if cfg.Name != "pi-07" || cfg.DataDir != "/var/lib/tether-agent" || cfg.Meta["board"] != "rpi4" || cfg.Meta["rack"] != "r1" ||
+		cfg.JoinToken != "" || cfg.JoinTokenFile != "/"+TokenPath {
 		t.Errorf("config %+v", cfg)
+	}
+	if tok := string(must(os.ReadFile(filepath.Join(root, TokenPath)))); tok != "tok\n" {
+		t.Errorf("join token file holds %q", tok)
+	}
+	for _, p := range []string{ConfigPath, UnitPath} {
+		if strings.Contains(string(must(os.ReadFile(filepath.Join(root, p)))), "tok\n") {
+			t.Errorf("%s holds the join token", p)
+		}
 	}
 	if firstBoot {
 		s := string(must(os.ReadFile(filepath.Join(root, FirstBootPath))))

@@ -42,12 +42,13 @@ func (e *env) boardBundle(args []string) int {
 	fs := e.flags()
 	var o board.Options
 	var brokers, meta listValue
-	var out, root string
+	var out, root, tokenFile string
 	fs.StringVar(&o.Board, "board", "", "board profile: "+strings.Join(boards.Names(), ", "))
 	fs.StringVar(&o.Name, "name", "", "node name")
 	fs.StringVar(&o.Datacenter, "datacenter", "dc1", "datacenter of the node")
 	fs.Var(&brokers, "broker", "MQTT broker URL, e.g. tcp://site:1883 (repeatable)")
-	fs.StringVar(&o.JoinToken, "join-token", "", "join token for enrolment")
+	fs.StringVar(&o.JoinToken, "join-token", "", "join token for enrolment, written to etc/tether/join-token (visible in ps here: prefer -join-token-file)")
+	fs.StringVar(&tokenFile, "join-token-file", "", "read the join token from this `file`")
 	fs.Var(&meta, "meta", "node meta key=value (repeatable)")
 	fs.StringVar(&out, "out", "", "write the tree into this directory (created if missing)")
 	fs.StringVar(&root, "root", "", "write the tree into this OS root, e.g. an SD card's mounted rootfs")
@@ -68,6 +69,18 @@ func (e *env) boardBundle(args []string) int {
 		o.Dir, o.Root = root, true
 	default:
 		o.Dir = out
+	}
+	if tokenFile != "" {
+		if o.JoinToken != "" {
+			fmt.Fprintln(e.stderr, "Error: use -join-token or -join-token-file, not both.")
+			return exitUsage
+		}
+		b, err := os.ReadFile(tokenFile)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "Error: -join-token-file: %v\n", err)
+			return exitError
+		}
+		o.JoinToken = strings.TrimSpace(string(b))
 	}
 	o.Brokers = brokers
 	if len(o.Brokers) == 0 {

@@ -24,19 +24,25 @@ func TestBoardBundleCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
+	tokFile := filepath.Join(t.TempDir(), "token")
+	os.WriteFile(tokFile, []byte("tok\n"), 0o600)
 	args := []string{"board", "bundle", "-board", "x86-gateway", "-name", "gw-1", "-datacenter", "dc2",
-		"-broker", "tcp://site:1883", "-join-token", "tok", "-meta", "rack=r1", "-agent", self, "-out", dir}
+		"-broker", "tcp://site:1883", "-join-token-file", tokFile, "-meta", "rack=r1", "-agent", self, "-out", dir}
 	code, out, errs := runBoard(args...)
-	if code != 0 || !strings.Contains(out, "created   "+filepath.Join(dir, "etc/tether/agent.hcl")) || !strings.Contains(out, "==> board x86-gateway: 5 path(s) written, 0 unchanged") {
+	if code != 0 || !strings.Contains(out, "created   "+filepath.Join(dir, "etc/tether/agent.hcl")) || !strings.Contains(out, "==> board x86-gateway: 6 path(s) written, 0 unchanged") {
 		t.Fatalf("code %d\n%s\n%s", code, out, errs)
 	}
 	code, out, _ = runBoard(args...)
-	if code != 0 || !strings.Contains(out, "0 path(s) written, 5 unchanged") {
+	if code != 0 || !strings.Contains(out, "0 path(s) written, 6 unchanged") {
 		t.Fatalf("second run: code %d\n%s", code, out)
 	}
 	cfg, _ := os.ReadFile(filepath.Join(dir, "etc/tether/agent.hcl"))
-	if !strings.Contains(string(cfg), `"rack" = "r1"`) || !strings.Contains(string(cfg), `datacenter = "dc2"`) {
+	if !strings.Contains(string(cfg), `"rack" = "r1"`) || !strings.Contains(string(cfg), `datacenter = "dc2"`) ||
+		!strings.Contains(string(cfg), `join_token_file = "/etc/tether/join-token"`) || strings.Contains(string(cfg), "tok\n") {
 		t.Fatalf("config:\n%s", cfg)
+	}
+	if tok, _ := os.ReadFile(filepath.Join(dir, "etc/tether/join-token")); string(tok) != "tok\n" {
+		t.Fatalf("join token file holds %q", tok)
 	}
 
 	tests := []struct {
@@ -48,6 +54,8 @@ func TestBoardBundleCLI(t *testing.T) {
 		{"wrong arch", []string{"-board", "rpi4", "-agent", self, "-broker", "tcp://s:1", "-name", "n", "-out", t.TempDir()}, exitError, "the board needs linux-arm64"},
 		{"out and root", []string{"-board", "rpi4", "-out", "a", "-root", "b", "-broker", "tcp://s:1"}, exitUsage, "not both"},
 		{"no broker", []string{"-board", "rpi4", "-out", "a"}, exitUsage, "no broker"},
+		{"both token flags", []string{"-board", "rpi4", "-out", "a", "-broker", "tcp://s:1", "-join-token", "x", "-join-token-file", tokFile}, exitUsage, "not both"},
+		{"missing token file", []string{"-board", "rpi4", "-out", "a", "-broker", "tcp://s:1", "-join-token-file", tokFile + ".nope"}, exitError, "-join-token-file: open"},
 		{"bad meta", []string{"-board", "rpi4", "-out", "a", "-broker", "tcp://s:1", "-meta", "x"}, exitUsage, "use -meta key=value"},
 		{"unknown board", []string{"-board", "pi", "-out", "a", "-broker", "tcp://s:1"}, exitError, `unknown board "pi"`},
 		{"missing default agent", []string{"-board", "rpi-zero", "-name", "n", "-out", t.TempDir(), "-broker", "tcp://s:1"}, exitError, "agent-linux-armv6"},
