@@ -10,6 +10,9 @@ var (
 	// ErrNotFound is returned by an op that names a job, node or
 	// allocation the store does not hold.
 	ErrNotFound = errors.New("state: not found")
+	// ErrNameTaken is returned when a node registers with a name that
+	// another node that is not down holds.
+	ErrNameTaken = errors.New("state: node name taken")
 	// ErrBadSnapshot wraps every failure to restore a snapshot.
 	ErrBadSnapshot = errors.New("state: bad snapshot")
 )

@@ -3,6 +3,8 @@ package state
 import (
 	"fmt"
 
+	"github.com/hashicorp/go-memdb"
+
 	"github.com/tether-edge/tether/central/structs"
 )
 
@@ -12,6 +14,23 @@ func validNodeStatus(s string) bool {
 		return true
 	}
 	return false
+}
+
+// nameHolder returns the first node of it (the nodes of one name) that is
+// not down and is not node id, or nil. Node names are unique among the
+// nodes that are not down, so a constraint on a name (or a job's secrets
+// meant for it) reaches one machine: the first to hold the name keeps it
+// until it is down.
+func nameHolder(it memdb.ResultIterator, err error, id string) *structs.Node {
+	if err != nil {
+		return nil
+	}
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		if n := raw.(*structs.Node); n.ID != id && n.Status != structs.NodeDown {
+			return n
+		}
+	}
+	return nil
 }
 
 func (a *applier) node(id string) (*structs.Node, error) {
@@ -37,6 +56,13 @@ func (a *applier) upsertNode(n *structs.Node) error {
 	}
 	if !validNodeStatus(n.Status) {
 		return fmt.Errorf("%w: node %q: unknown status %q", ErrBadCommand, n.ID, n.Status)
+	}
+	if n.Name != "" && n.Status != structs.NodeDown {
+		it, err := a.txn.Get(TableNodes, "name", n.Name)
+		if h := nameHolder(it, err, n.ID); h != nil {
+			return fmt.Errorf("%w: node %s registers as %q, the name of node %s (%s): constraints on node names would match both; start one of the agents with another -name",
+				ErrNameTaken, n.ID, n.Name, h.ID, h.Status)
+		}
 	}
 	if old := firstTxn[*structs.Node](a.txn, TableNodes, n.ID); old != nil {
 		n.CreateIndex = old.CreateIndex

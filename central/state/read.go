@@ -108,6 +108,14 @@ func (r reader) NodeByID(id string) *structs.Node {
 	return first[*structs.Node](r.db, TableNodes, "id", id)
 }
 
+// NodeNameHolder returns a node other than id, not down, named name: the
+// node that would make id's registration under that name fail
+// (ErrNameTaken). Nil if there is none.
+func (r reader) NodeNameHolder(name, id string) *structs.Node {
+	it, err := r.get(TableNodes, "name", name)
+	return nameHolder(it, err, id)
+}
+
 // AllocByID returns an allocation, or nil.
 func (r reader) AllocByID(id string) *structs.Allocation {
 	return first[*structs.Allocation](r.db, TableAllocs, "id", id)
@@ -196,7 +204,10 @@ func (s *Store) JobVersions(ns, id string) []*jobspec.Job { return s.live().JobV
 func (s *Store) Jobs(ns string) []*jobspec.Job            { return s.live().Jobs(ns) }
 func (s *Store) Nodes() []*structs.Node                   { return s.live().Nodes() }
 func (s *Store) NodeByID(id string) *structs.Node         { return s.live().NodeByID(id) }
-func (s *Store) AllocByID(id string) *structs.Allocation  { return s.live().AllocByID(id) }
+func (s *Store) NodeNameHolder(name, id string) *structs.Node {
+	return s.live().NodeNameHolder(name, id)
+}
+func (s *Store) AllocByID(id string) *structs.Allocation { return s.live().AllocByID(id) }
 func (s *Store) AllocsByIDPrefix(p string) []*structs.Allocation {
 	return s.live().AllocsByIDPrefix(p)
 }

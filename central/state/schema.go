@@ -164,6 +164,8 @@ func baseSchema() *memdb.DBSchema {
 			Name: TableNodes,
 			Indexes: map[string]*memdb.IndexSchema{
 				"id": idIndex(func(o any) ([]string, bool) { return []string{o.(*structs.Node).ID}, true }),
+				// Not unique: down nodes may share a name (see nameHolder).
+				"name": {Name: "name", Indexer: strIndex{func(o any) ([]string, bool) { return []string{o.(*structs.Node).Name}, true }}},
 			},
 		},
 		TableAllocs: {
