@@ -129,6 +129,7 @@ func TestSameAsTextTemplate(t *testing.T) {
 		`{{$n := 0}}{{range service "api"}}{{$n = .Port}}{{end}}{{$n}}`,
 		`{{range $i, $e := service "api"}}{{if eq $i 1}}{{break}}{{end}}{{$e.Port}}{{end}}`,
 		`{{range $i := 5}}{{if eq $i 1}}{{continue}}{{end}}{{$i}}{{end}} {{range 0}}x{{else}}zero{{end}} {{range -3}}x{{end}}`,
+		`{{range 3}}{{.}}{{range 0}}{{else}}{{continue}}{{end}}x{{end}} {{range 3}}{{range 2}}{{if eq . 1}}{{break}}{{end}}{{.}}{{end}}{{end}}`,
 		`{{range (index "a" 0)}}{{end}}{{range $x := (index "c" 0)}}{{if lt $x 97}}{{continue}}{{end}}{{printf "%c%T" $x $x}}{{end}}`,
 		`{{- " trimmed " -}}  {{/* comment */}} {{1.5}} {{1e3}} {{0x10}} {{'a'}} {{2i}} {{-7}}`,
 		`{{ "A,b" | split "," | toJSON }} {{ "x" | toUpper | printf "%s!" }}`,
@@ -207,6 +208,7 @@ func TestRefusedAtParse(t *testing.T) {
 		{"{{$}}", "$ is the template's data"},
 		{"{{$.X}}", "$ is the template's data"},
 		{"{{$ = 1}}", "$ is the template's data"},
+		{"{{range 2}}{{range 0}}{{else}}{{if true}}{{break}}{{end}}{{end}}{{end}}", "{{break}} in the {{else}} of a {{range}} is not supported"},
 		{"{{nil}}", "nil is not supported"},
 		{"{{toJSON nil}}", "nil is not supported"},
 		{"{{join}}", "join takes 2 arguments, not 0"},
@@ -496,6 +498,7 @@ func FuzzSameAsTextTemplate(f *testing.F) {
 	}
 	f.Add(`{{range $i, $e := service "api"}}{{if eq $i 1}}{{break}}{{end}}{{$e.Port}}{{end}}`)
 	f.Add(`{{printf "%T %v" (slice (service "api") 0 1) (index "ab" 1)}}`)
+	f.Add(`{{range 2}}{{.}}{{range 0}}{{else}}{{continue}}{{end}}x{{end}}`)
 	f.Fuzz(func(t *testing.T, text string) {
 		refused, ours, std, skip := both(t, text, 100_000)
 		if refused != nil || skip {

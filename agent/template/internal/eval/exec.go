@@ -146,19 +146,18 @@ func (s *state) rangeOver(dot any, r *parse.RangeNode) (flow, error) {
 		if len(decl) > 1 {
 			return next, s.errorf(r, "can't use %v to iterate over more than one variable", v)
 		}
-		n := x
-		if b, ok := x.(uint8); ok {
-			for k := uint8(0); k < b; k++ {
-				ran = true
-				if stop, err := one(nil, k); stop || err != nil {
-					return next, err
-				}
-			}
-			break
+		// 0, 1, ... n-1, of the number's own type.
+		n, isInt := x.(int)
+		if !isInt {
+			n = int(x.(uint8))
 		}
-		for k := 0; k < n.(int); k++ {
+		for k := 0; k < n; k++ {
 			ran = true
-			if stop, err := one(nil, k); stop || err != nil {
+			var e any = k
+			if !isInt {
+				e = uint8(k)
+			}
+			if stop, err := one(nil, e); stop || err != nil {
 				return next, err
 			}
 		}

@@ -61,7 +61,7 @@ func Parse(name, text, left, right string, o Options) (*Template, error) {
 	}
 	t.tree = tree
 	c := checker{t: t}
-	if err := c.list(tree.Root, true); err != nil {
+	if err := c.list(tree.Root, scope{top: true}); err != nil {
 		return nil, err
 	}
 	for n, other := range trees {
@@ -77,9 +77,14 @@ func Parse(name, text, left, right string, o Options) (*Template, error) {
 func (t *Template) Tree() *parse.Tree { return t.tree }
 
 // checker walks a parse tree and refuses what Execute does not support.
-// top is whether dot is still the template's data (always empty there).
 type checker struct {
 	t *Template
+}
+
+// scope is where a node is: top, dot is still the template's data (always
+// empty); rangeElse, in the else branch of a range (and no range since).
+type scope struct {
+	top, rangeElse bool
 }
 
 func (c *checker) refuse(n parse.Node, format string, args ...any) error {
@@ -87,46 +92,53 @@ func (c *checker) refuse(n parse.Node, format string, args ...any) error {
 	return fmt.Errorf("template: %s: "+format, append([]any{loc}, args...)...)
 }
 
-func (c *checker) list(l *parse.ListNode, top bool) error {
+func (c *checker) list(l *parse.ListNode, in scope) error {
 	if l == nil {
 		return nil
 	}
 	for _, n := range l.Nodes {
-		if err := c.node(n, top); err != nil {
+		if err := c.node(n, in); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (c *checker) node(n parse.Node, top bool) error {
+func (c *checker) node(n parse.Node, in scope) error {
 	switch n := n.(type) {
-	case *parse.TextNode, *parse.CommentNode, *parse.BreakNode, *parse.ContinueNode:
+	case *parse.TextNode, *parse.CommentNode, *parse.ContinueNode:
+		return nil
+	case *parse.BreakNode:
+		// text/template ends only the inner range there, not the loop
+		// the break is in: refused rather than guessed.
+		if in.rangeElse {
+			return c.refuse(n, "{{break}} in the {{else}} of a {{range}} is not supported: move it out of the {{else}}, or use {{if}}")
+		}
 		return nil
 	case *parse.ActionNode:
-		return c.pipe(n.Pipe, top)
+		return c.pipe(n.Pipe, in.top)
 	case *parse.IfNode:
-		return c.branch(&n.BranchNode, top, top)
+		return c.branch(&n.BranchNode, in.top, in, in)
 	case *parse.WithNode:
-		return c.branch(&n.BranchNode, top, false)
+		return c.branch(&n.BranchNode, in.top, scope{rangeElse: in.rangeElse}, in)
 	case *parse.RangeNode:
-		return c.branch(&n.BranchNode, top, false)
+		return c.branch(&n.BranchNode, in.top, scope{}, scope{top: in.top, rangeElse: true})
 	case *parse.TemplateNode:
 		return c.refuse(n, "{{template %q}} (or {{block}}) is not supported: a template cannot call other templates; write the text where it is used", n.Name)
 	}
 	return c.refuse(n, "%s is not supported", n)
 }
 
-// branch checks if, with and range: the body's dot is the pipeline's
-// value for with and range (inner), the else branch keeps the outer one.
-func (c *checker) branch(b *parse.BranchNode, top, inner bool) error {
+// branch checks the pipeline of if, with and range (top: dot is the data
+// there), its body and its else branch, each in its scope.
+func (c *checker) branch(b *parse.BranchNode, top bool, body, otherwise scope) error {
 	if err := c.pipe(b.Pipe, top); err != nil {
 		return err
 	}
-	if err := c.list(b.List, inner); err != nil {
+	if err := c.list(b.List, body); err != nil {
 		return err
 	}
-	return c.list(b.ElseList, top)
+	return c.list(b.ElseList, otherwise)
 }
 
 func (c *checker) pipe(p *parse.PipeNode, top bool) error {
