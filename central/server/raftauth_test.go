@@ -303,11 +303,16 @@ func TestRaftJoinSecretReplayRefused(t *testing.T) {
 
 // authCluster starts n servers that bootstrap together, each with mod
 // applied to its configuration.
-func authCluster(t *testing.T, n int, mod func(*Config)) []*Server {
+func authCluster(t testing.TB, n int, mod func(*Config)) []*Server {
 	t.Helper()
 	addrs := make([]string, n)
 	for i := range addrs {
-		addrs[i] = freeAddr(t)
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs[i] = l.Addr().String()
+		l.Close()
 	}
 	var out []*Server
 	for i := range n {

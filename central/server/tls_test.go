@@ -17,7 +17,7 @@ import (
 )
 
 // tlsFiles makes a CA and a server certificate with `central tls`.
-func tlsFiles(t *testing.T) (ca, cert, key string) {
+func tlsFiles(t testing.TB) (ca, cert, key string) {
 	t.Helper()
 	dir := t.TempDir()
 	for _, args := range [][]string{{"tls", "ca", "create", "-out", dir}, {"tls", "cert", "create", "-server", "-out", dir}} {
