@@ -63,6 +63,9 @@ type Counters struct {
 	Acked     uint64 // outbox entries deleted by acks
 	// SvcMalformed counts svc/<name> payloads dropped as malformed.
 	SvcMalformed uint64
+	// SvcStale counts service sets ignored as older than the one held
+	// (a lower index: a replay).
+	SvcStale uint64
 	// BadSignature counts desired states and service sets dropped because
 	// they were unsigned or not signed with central's pinned key.
 	BadSignature uint64
@@ -218,7 +221,7 @@ func (a *Agent) NodeID() string { return a.nodeID }
 // Counters returns a snapshot of the agent's counters. Safe from any goroutine.
 func (a *Agent) Counters() Counters {
 	return Counters{Malformed: a.malformed.Load(), Stale: a.stale.Load(), Applied: a.applied.Load(), Acked: a.acked.Load(),
-		SvcMalformed: a.svc.Malformed(), BadSignature: a.badSig.Load(), BadKeyChain: a.pinned.badChains(),
+		SvcMalformed: a.svc.Malformed(), SvcStale: a.svc.Stale(), BadSignature: a.badSig.Load(), BadKeyChain: a.pinned.badChains(),
 		TooLarge: a.sess.RefusedTooLarge()}
 }
 

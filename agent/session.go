@@ -1,10 +1,12 @@
 package agent
 
 import (
+	"errors"
 	"sort"
 	"time"
 
 	"github.com/tether-edge/tether/agent/session"
+	"github.com/tether-edge/tether/agent/svccache"
 	"github.com/tether-edge/tether/protocol"
 )
 
@@ -38,7 +40,9 @@ func (a *Agent) handleMessage(topic string, payload []byte) {
 		if !a.verifyService(id, payload) { // verify.go
 			return
 		}
-		if err := a.svc.Update(id, payload); err != nil {
+		if err := a.svc.Update(id, payload); errors.Is(err, svccache.ErrStale) {
+			a.log.Info("stale service set ignored (older than the one held: a replay?)", "service", id, "err", err)
+		} else if err != nil {
 			a.log.Warn("malformed service set dropped; templates keep the last good one", "service", id, "err", err, "bytes", len(payload))
 		}
 		return

@@ -16,6 +16,12 @@ import (
 // ServiceSet for the topic's service.
 var ErrMalformed = errors.New("svccache: malformed service set")
 
+// ErrStale is returned by Update and Put for a set older than the one
+// held: a lower Index, or the held Index with other instances (central
+// publishes one set per Raft index, so that is a replay too). Index 0
+// carries no order (sets from before central numbered them).
+var ErrStale = errors.New("svccache: stale service set")
+
 // Store persists the cache (agent/state.Store).
 type Store interface {
 	PutServiceSet(name string, set *protocol.ServiceSet) error
@@ -27,6 +33,7 @@ type Cache struct {
 	store     Store
 	log       *slog.Logger
 	malformed atomic.Uint64
+	stale     atomic.Uint64
 	newNames  chan struct{} // capacity 1: "the watched names grew"
 
 	mu       sync.Mutex // guards sets, enc, watched, watchers
@@ -92,22 +99,36 @@ func Decode(name string, payload []byte) (protocol.ServiceSet, error) {
 	return set, nil
 }
 
+// Stale is the number of sets dropped as older than the one held.
+func (c *Cache) Stale() uint64 { return c.stale.Load() }
+
 // Update applies a message received on svc/<name>. A malformed payload is
-// counted and dropped (the cached set stays). Watchers of name are
-// notified if the set changed; the new set is saved in the store.
+// counted and dropped, and so is a stale one (ErrStale): the cached set
+// stays. An empty payload (central cleared the service) leaves no
+// instances but keeps the held index, so the cleared set cannot be
+// replayed either. Watchers of name are notified if the set changed; the
+// new set is saved in the store.
 func (c *Cache) Update(name string, payload []byte) error {
 	set, err := Decode(name, payload)
 	if err != nil {
 		c.malformed.Add(1)
 		return err
 	}
-	c.Put(set)
-	return nil
+	return c.put(set, len(payload) == 0)
 }
 
 // Put stores set (already decoded) under set.Name and notifies watchers if
-// it changed.
-func (c *Cache) Put(set protocol.ServiceSet) {
+// it changed. It refuses (ErrStale, counted) a set older than the one held.
+func (c *Cache) Put(set protocol.ServiceSet) error { return c.put(set, false) }
+
+// put is Put; cleared (an empty payload) always applies, keeping the held
+// index.
+func (c *Cache) put(set protocol.ServiceSet, cleared bool) error {
+	if cleared {
+		c.mu.Lock()
+		set.Index = c.sets[set.Name].Index
+		c.mu.Unlock()
+	}
 	enc, err := protocol.Encode(&set)
 	if err != nil {
 		panic("BUG: encoding a decoded ServiceSet: " + err.Error())
@@ -116,7 +137,12 @@ func (c *Cache) Put(set protocol.ServiceSet) {
 	old, known := c.enc[set.Name]
 	if known && bytes.Equal(old, enc) {
 		c.mu.Unlock()
-		return
+		return nil
+	}
+	if held, ok := c.sets[set.Name]; ok && !cleared && stale(set, held) {
+		c.mu.Unlock()
+		c.stale.Add(1)
+		return fmt.Errorf("%w: %q index %d, holding index %d", ErrStale, set.Name, set.Index, held.Index)
 	}
 	c.sets[set.Name] = set
 	c.enc[set.Name] = enc
@@ -135,6 +161,24 @@ func (c *Cache) Put(set protocol.ServiceSet) {
 	for _, w := range notify {
 		w.poke()
 	}
+	return nil
+}
+
+// stale reports whether set must not replace held (see ErrStale).
+func stale(set, held protocol.ServiceSet) bool {
+	switch {
+	case set.Index < held.Index:
+		return true
+	case set.Index > held.Index || set.Index == 0:
+		return false
+	}
+	return !sameInstances(set.Instances, held.Instances)
+}
+
+func sameInstances(a, b []protocol.ServiceInstance) bool {
+	x, err1 := protocol.Encode(&protocol.ServiceSet{Instances: a})
+	y, err2 := protocol.Encode(&protocol.ServiceSet{Instances: b})
+	return err1 == nil && err2 == nil && bytes.Equal(x, y)
 }
 
 // Get returns the cached set of a service; known is false if nothing was

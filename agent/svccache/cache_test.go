@@ -147,3 +147,61 @@ func TestCacheSurvivesRestart(t *testing.T) {
 		t.Fatal("cached set not known to a watcher")
 	}
 }
+
+// TestStaleSetsIgnored: a set with a lower index than the one held, or
+// the held index with other instances, is a replay: refused, counted, and
+// the held set stays. A cleared service keeps its index, so the set it
+// replaced cannot come back either; a newer set always applies.
+func TestStaleSetsIgnored(t *testing.T) {
+	c := New(nil, quiet())
+	w := c.Watch("api")
+	mustUpdate := func(payload []byte) {
+		t.Helper()
+		if err := c.Update("api", payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stale := func(payload []byte, want uint64) {
+		t.Helper()
+		if err := c.Update("api", payload); !errors.Is(err, ErrStale) || c.Stale() != want {
+			t.Fatalf("err %v, stale %d; want ErrStale and %d", err, c.Stale(), want)
+		}
+	}
+	held := func(addr string) {
+		t.Helper()
+		set, _ := c.Get("api")
+		got := ""
+		if len(set.Instances) > 0 {
+			got = set.Instances[0].Address
+		}
+		if got != addr {
+			t.Fatalf("held %q, want %q", got, addr)
+		}
+	}
+	mustUpdate(enc(t, apiSet(5, "10.0.0.5")))
+	fired(w)
+	stale(enc(t, apiSet(3, "10.0.0.3")), 1)
+	stale(enc(t, apiSet(5, "10.0.0.6")), 2)
+	stale(enc(t, apiSet(0, "10.0.0.0")), 3)
+	held("10.0.0.5")
+	if fired(w) {
+		t.Fatal("watcher notified of a stale set")
+	}
+	mustUpdate(enc(t, apiSet(5, "10.0.0.5"))) // the same set again (a resubscribe)
+	mustUpdate(nil)                           // central cleared the service
+	held("")
+	stale(enc(t, apiSet(5, "10.0.0.5")), 4)
+	held("")
+	mustUpdate(enc(t, apiSet(8, "10.0.0.8")))
+	held("10.0.0.8")
+	if !fired(w) {
+		t.Fatal("watcher not notified of the newer set")
+	}
+	// Sets without an index (index 0) carry no order among themselves.
+	d := New(nil, quiet())
+	for _, addr := range []string{"10.0.1.1", "10.0.1.2"} {
+		if err := d.Update("api", enc(t, apiSet(0, addr))); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
