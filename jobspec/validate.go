@@ -3,6 +3,7 @@ package jobspec
 import (
 	"encoding/hex"
 	"fmt"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -379,11 +380,39 @@ func shortDuration(d time.Duration) string {
 
 var artifactModes = []string{"", "any", "file"}
 
+// artifactSourceProblem says why the agent would refuse source (the same
+// rules as agent/artifact's parseSource), or "". Whether a file:// path is
+// allowed is each agent's own config (artifact_file_paths), so that is
+// decided on the node.
+func artifactSourceProblem(source string) string {
+	u, err := url.Parse(strings.TrimSpace(source))
+	switch {
+	case err != nil:
+		return "is not a URL"
+	case u.Scheme == "http" || u.Scheme == "https":
+		if u.Host == "" {
+			return "has no host"
+		}
+	case u.Scheme == "file":
+		if u.Host != "" && u.Host != "localhost" {
+			return "names a host: a file source is a file on the node, file:///absolute/path"
+		}
+		if !strings.HasPrefix(u.Path, "/") {
+			return "needs an absolute path (file:///opt/apps/app.wasm)"
+		}
+	default:
+		return fmt.Sprintf("has scheme %q: the agent downloads only http, https and file sources", u.Scheme)
+	}
+	return ""
+}
+
 // artifact checks one artifact block: a source, a checksum of a known
 // algorithm and length, a destination inside the task directory.
 func (v *validator) artifact(a *Artifact, path string) {
 	if a.Source == "" {
 		v.add(a, "", path, `set source = "https://example.com/app.tar.gz"`, "artifact has no source")
+	} else if why := artifactSourceProblem(a.Source); why != "" {
+		v.add(a, "source", path, `use source = "https://host/path/app" (or http://, or file:///absolute/path for a file on the node, which the agent reads only from its artifact_file_paths)`, "artifact source %q %s", a.Source, why)
 	}
 	if a.Checksum != "" {
 		algo, sum, ok := strings.Cut(a.Checksum, ":")

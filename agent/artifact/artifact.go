@@ -339,6 +339,9 @@ func parseSource(s string) (*url.URL, error) {
 			return nil, fmt.Errorf("artifact %q: %w: no host in the URL", s, ErrBadSource)
 		}
 	case "file":
+		if u.Host != "" && u.Host != "localhost" {
+			return nil, fmt.Errorf("artifact %q: %w: a file URL names a file on this node, without a host: file:///opt/apps/app.wasm", s, ErrBadSource)
+		}
 		if u.Path == "" || !path.IsAbs(u.Path) {
 			return nil, fmt.Errorf("artifact %q: %w: a file URL needs an absolute path, e.g. file:///opt/apps/app.wasm", s, ErrBadSource)
 		}

@@ -193,6 +193,7 @@ func TestFetchErrors(t *testing.T) {
 		{"bare dot-dot", Artifact{Source: srv.URL + "/app.wasm", Destination: "..", Checksum: good}, ErrPathEscape, ".."},
 		{"absolute", Artifact{Source: srv.URL + "/app.wasm", Destination: "/etc/", Checksum: good}, ErrPathEscape, "absolute"},
 		{"ftp", Artifact{Source: "ftp://127.0.0.1/app.wasm", Checksum: good}, ErrBadSource, "use http, https or file"},
+		{"file with host", Artifact{Source: "file://server/etc/app.wasm", Checksum: good}, ErrBadSource, "without a host"},
 		{"md5", Artifact{Source: srv.URL + "/app.wasm", Checksum: "md5:d41d8cd98f00b204e9800998ecf8427e"}, ErrBadChecksum, "sha256 or sha512"},
 		{"short hex", Artifact{Source: srv.URL + "/app.wasm", Checksum: "sha256:abcd"}, ErrBadChecksum, "64 hex digits"},
 		{"no algo", Artifact{Source: srv.URL + "/app.wasm", Checksum: "abcd"}, ErrBadChecksum, "sha256:<hex>"},
