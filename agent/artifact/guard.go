@@ -79,7 +79,7 @@ func (g *guard) control(ctx context.Context, network, address string, _ syscall.
 	if err != nil {
 		return &refusedError{why: fmt.Sprintf("(%q) is not an IP address and port", address)}
 	}
-	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	ap = netip.AddrPortFrom(ap.Addr().Unmap().WithZone(""), ap.Port()) // fe80::1%eth0 is judged as fe80::1
 	if deny, _ := ctx.Value(denyKey{}).(map[netip.AddrPort]string); deny != nil {
 		if ep, ok := deny[ap]; ok {
 			return &refusedError{addr: ap, why: fmt.Sprintf("is central's API or a broker of this agent (%s); artifacts are never fetched from them: serve the file from another address", ep)}

@@ -92,10 +92,17 @@ func TestLocalKind(t *testing.T) {
 			t.Errorf("localKind(%s) = %q, want %q", addr, got, want)
 		}
 	}
-	// IPv4 in IPv6 is judged as IPv4.
+	// IPv4 in IPv6 is judged as IPv4; a zone does not hide a link-local
+	// address, nor keep an allowed one out.
 	g := &guard{}
-	if err := g.control(context.Background(), "tcp6", "[::ffff:127.0.0.1]:80", nil); !errors.Is(err, ErrAddressRefused) {
-		t.Errorf("::ffff:127.0.0.1 was not refused: %v", err)
+	for _, addr := range []string{"[::ffff:127.0.0.1]:80", "[fe80::1%eth0]:80", "0.0.0.0:80", "[::]:80"} {
+		if err := g.control(context.Background(), "tcp", addr, nil); !errors.Is(err, ErrAddressRefused) {
+			t.Errorf("%s was not refused: %v", addr, err)
+		}
+	}
+	g.allow = []netip.Prefix{netip.MustParsePrefix("fe80::/10")}
+	if err := g.control(context.Background(), "tcp6", "[fe80::1%eth0]:80", nil); err != nil {
+		t.Errorf("fe80::1%%eth0 refused although fe80::/10 is allowed: %v", err)
 	}
 }
 
