@@ -240,6 +240,7 @@ func TestRaftJoinNeedsSecretWithACLs(t *testing.T) {
 		info := map[string]string{"id": h.servers[0].name, "raft_addr": h.servers[0].raft, "http_addr": h.servers[0].http}
 		b, _ := json.Marshal(info)
 		req, _ := http.NewRequest(http.MethodPost, "http://"+leader.http+"/v1/operator/raft/join", bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
 		if secret != "" {
 			req.Header.Set("X-Tether-Join-Secret", secret)
 		}

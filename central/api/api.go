@@ -107,8 +107,9 @@ func New(b Backend, logger *slog.Logger) http.Handler {
 	readJob, listJobs := nsCap(acl.CapReadJob), nsCap(acl.CapListJobs)
 
 	route("/v1/jobs", map[string]handlerFunc{
-		http.MethodGet:  s.guard(listJobs, s.listJobs),
-		http.MethodPost: s.guard(open, s.submitJob), http.MethodPut: s.guard(open, s.submitJob), // submit-job in the job's namespace
+		http.MethodGet: s.guard(listJobs, s.listJobs),
+		// submit-job checked before the body is read, and again in the parsed job's namespace
+		http.MethodPost: s.guard(canSubmit, s.submitJob), http.MethodPut: s.guard(canSubmit, s.submitJob),
 	})
 	route("/v1/job/{id}", map[string]handlerFunc{
 		http.MethodGet:    s.guard(readJob, s.getJob),

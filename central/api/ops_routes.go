@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tether-edge/tether/central/acl"
 	"github.com/tether-edge/tether/protocol"
@@ -131,6 +132,9 @@ type flushWriter struct {
 
 func (f *flushWriter) Write(p []byte) (int, error) {
 	f.wrote = true
+	// A followed stream has no write deadline (listen.go): each write
+	// gets its own, so a client that stops reading is let go.
+	_ = http.NewResponseController(f.w).SetWriteDeadline(time.Now().Add(DefaultWriteTimeout))
 	n, err := f.w.Write(p)
 	if fl, ok := f.w.(http.Flusher); ok {
 		fl.Flush()

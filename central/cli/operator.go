@@ -123,6 +123,7 @@ func (e *env) snapshotRestore(args []string) int {
 	if err != nil {
 		return e.fail("restoring the snapshot", err)
 	}
+	req.Header.Set("Content-Type", "application/octet-stream")
 	if e.token != "" {
 		req.Header.Set(TokenHeader, e.token)
 	}

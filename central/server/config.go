@@ -7,6 +7,10 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/tether-edge/tether/central/broker"
+
+	"github.com/tether-edge/tether/central/api"
 )
 
 // Config configures one central server. It is validated once by New and
@@ -56,8 +60,17 @@ type Config struct {
 	// enforce per-node topic ACLs, and central authenticate to its brokers
 	// with the cluster's generated login (docs/security.md).
 	MQTTAuth bool
+	// MQTTMaxConns bounds the embedded broker's open connections
+	// (config mqtt_max_conns; default broker.DefaultMaxConnections): one
+	// more is closed at once, so a flood of idle connections cannot take
+	// every file descriptor from central.
+	MQTTMaxConns int
 	// DevMode shortens Raft timeouts for a fast single-server start.
 	DevMode bool
+	// HTTPMaxConns bounds the HTTP listener's concurrent connections
+	// (config http_max_conns; default api.DefaultMaxConns). At the limit a
+	// new connection evicts the oldest idle one.
+	HTTPMaxConns int
 	// TLS secures the HTTP API, the embedded broker, calls between
 	// servers and central's MQTT client. Zero: plain TCP, as before.
 	TLS TLS
@@ -100,6 +113,12 @@ func (c *Config) setDefaults() error {
 	}
 	if c.BootstrapExpect > 1 && len(c.Join) == 0 {
 		return fmt.Errorf("server: bootstrap_expect = %d needs the other servers' HTTP addresses: set retry_join (or -join)", c.BootstrapExpect)
+	}
+	if c.HTTPMaxConns < 0 {
+		return fmt.Errorf("server: http_max_conns = %d: use a positive number, or leave it out for %d", c.HTTPMaxConns, api.DefaultMaxConns)
+	}
+	if c.MQTTMaxConns < 0 {
+		return fmt.Errorf("server: mqtt_max_conns = %d: use a positive number, or leave it out for %d", c.MQTTMaxConns, broker.DefaultMaxConnections)
 	}
 	if c.RaftMultiplier == 0 {
 		c.RaftMultiplier = 1

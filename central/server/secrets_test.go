@@ -168,7 +168,7 @@ func waitSigningLeader(t *testing.T, s *Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := mqttConnectID(s.BrokerURLs()[0], kr.CentralUsername, pw)
+	c, err := mqttConnectAs(s.BrokerURLs()[0], kr.CentralUsername+"-probe", kr.CentralUsername, pw)
 	if err != nil {
 		t.Fatalf("%s: central's broker password does not open its broker: %v", s.cfg.Name, err)
 	}
@@ -178,6 +178,7 @@ func waitSigningLeader(t *testing.T, s *Server) {
 func restoreSnapshot(t *testing.T, s *Server, snap []byte) map[string]any {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPut, "http://"+s.HTTPAddr()+"/v1/operator/snapshot", bytes.NewReader(snap))
+	req.Header.Set("Content-Type", "application/octet-stream")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -319,10 +320,52 @@ func TestKEKReachesFollowersAndNewLeaderSigns(t *testing.T) {
 // mqttConnectID logs in with the username as client ID (the broker ties a
 // node's client ID to its login).
 func mqttConnectID(url, user, pw string) (paho.Client, error) {
-	o := paho.NewClientOptions().AddBroker(url).SetClientID(user).SetUsername(user).SetPassword(pw).
+	return mqttConnectAs(url, user, user, pw)
+}
+
+func mqttConnectAs(url, clientID, user, pw string) (paho.Client, error) {
+	o := paho.NewClientOptions().AddBroker(url).SetClientID(clientID).SetUsername(user).SetPassword(pw).
 		SetAutoReconnect(false).SetConnectTimeout(5 * time.Second)
 	c := paho.NewClient(o)
 	tok := c.Connect()
 	tok.WaitTimeout(5 * time.Second)
 	return c, tok.Error()
+}
+
+// After a theft of central's broker password, rotate -broker-password
+// ends the sessions logged in with it and refuses it; the leader's
+// gateway logs in again with the new one.
+func TestRotateBrokerPasswordEndsOldSessions(t *testing.T) {
+	s := authServer(t)
+	kr := s.store.Keyring()
+	_, stolen, err := s.secrets.open(kr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	atk, err := mqttConnectAs(s.BrokerURLs()[0], kr.CentralUsername+"-attacker", kr.CentralUsername, stolen)
+	if err != nil {
+		t.Fatalf("the stolen password does not log in before the rotation: %v", err)
+	}
+	defer atk.Disconnect(0)
+	var out map[string]any
+	if code := httpJSON(t, "POST", "http://"+s.HTTPAddr()+"/v1/security/keyring/rotate?broker_password=true", nil, &out); code != http.StatusOK || out["broker_password_rotated"] != true {
+		t.Fatalf("rotate: %d %v", code, out)
+	}
+	eventually(t, 10*time.Second, func() error {
+		if atk.IsConnectionOpen() {
+			return fmt.Errorf("the session with the old password is still open")
+		}
+		return nil
+	})
+	if c, err := mqttConnectAs(s.BrokerURLs()[0], kr.CentralUsername+"-attacker", kr.CentralUsername, stolen); err == nil {
+		c.Disconnect(0)
+		t.Fatal("the old password still logs in")
+	}
+	eventually(t, 10*time.Second, func() error {
+		if l := s.currentLeader(); l == nil || !l.gw.Connected() {
+			return fmt.Errorf("the gateway is not logged in again")
+		}
+		return nil
+	})
+	waitSigningLeader(t, s)
 }

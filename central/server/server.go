@@ -20,7 +20,6 @@ import (
 	"github.com/tether-edge/tether/central/state"
 	"github.com/tether-edge/tether/central/structs"
 	"github.com/tether-edge/tether/jobspec"
-	"github.com/tether-edge/tether/protocol"
 )
 
 // Version is central's build version, set by the linker.
@@ -58,6 +57,8 @@ type Server struct {
 	discovered map[string]ServerInfo // servers met before any cluster exists
 
 	closers []func() error
+	// closeTimeout bounds each stage of Close (defaultCloseTimeout).
+	closeTimeout time.Duration
 
 	mu     sync.Mutex // guards leader
 	leader *leader    // non-nil while this server leads
@@ -82,7 +83,7 @@ func New(cfg Config, logger *slog.Logger, logOut io.Writer) (*Server, error) {
 		return nil, fmt.Errorf("server: create data dir %s: %w", cfg.DataDir, err)
 	}
 	var err error
-	s := &Server{cfg: cfg, log: logger, store: state.NewStore(), done: make(chan struct{}),
+	s := &Server{cfg: cfg, log: logger, store: state.NewStore(), done: make(chan struct{}), closeTimeout: defaultCloseTimeout,
 		reg: newRegistry(), discovered: map[string]ServerInfo{}, restart: make(chan struct{}, 1)}
 	ok := false
 	defer func() {
@@ -99,11 +100,7 @@ func New(cfg Config, logger *slog.Logger, logOut io.Writer) (*Server, error) {
 	}
 	s.brokers = cfg.Brokers
 	if len(s.brokers) == 0 {
-		start := s.startBroker // security.go
-		if s.tls.server != nil {
-			start = s.startBrokerTLS
-		}
-		b, err := start()
+		b, err := s.startBroker() // security.go
 		if err != nil {
 			return nil, err
 		}
@@ -120,8 +117,10 @@ func New(cfg Config, logger *slog.Logger, logOut io.Writer) (*Server, error) {
 		return nil, fmt.Errorf("server: HTTP listen on %s: %w (pick another with -http)", cfg.HTTPAddr, err)
 	}
 	s.httpLn = ln
-	s.http = &http.Server{Handler: s.handler(api.New(s, logger)), ReadHeaderTimeout: 10 * time.Second,
-		TLSConfig: s.tls.server, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug)}
+	// Timeouts, the connection limit, same-origin and body checks:
+	// central/api/listen.go.
+	s.http, ln = api.NewHTTPServer(ln, api.PreAuthorize(s, s.handler(api.New(s, logger))), api.HTTPLimits{MaxConns: cfg.HTTPMaxConns})
+	s.http.TLSConfig, s.http.ErrorLog = s.tls.server, slog.NewLogLogger(logger.Handler(), slog.LevelDebug)
 	s.wg.Add(4)
 	go func() {
 		defer s.wg.Done()
@@ -176,22 +175,18 @@ func (s *Server) peerTransport() *http.Transport {
 	}
 }
 
-// startBrokerTLS is startBroker (security.go) with a TLS listener.
-func (s *Server) startBrokerTLS() (*broker.Broker, error) {
-	var auth broker.Authority // nil: every client may do anything
-	if s.cfg.MQTTAuth {
-		auth = storeAuthority{s.store, s.secrets}
-	}
-	return broker.StartTLS(s.cfg.MQTTAddr, s.log, auth, protocol.Topics{Prefix: s.cfg.TopicPrefix}, s.tls.server)
-}
-
 // BrokerURLs are the brokers agents connect to.
 func (s *Server) BrokerURLs() []string { return s.brokers }
 
 // Store is the server's state store (read-only use).
 func (s *Server) Store() *state.Store { return s.store }
 
-// Close stops the server. Agents' tasks are not affected.
+// defaultCloseTimeout bounds each step of Close.
+const defaultCloseTimeout = 10 * time.Second
+
+// Close stops the server. Agents' tasks are not affected. Each step is
+// given closeTimeout; a step that takes longer is left behind and named in
+// the error, so Close always returns.
 func (s *Server) Close() error {
 	select {
 	case <-s.done:
@@ -204,18 +199,48 @@ func (s *Server) Close() error {
 		s.http.Shutdown(ctx)
 		cancel()
 	}
-	s.stopLeading() // leader duties end before Raft does
-	if s.raft != nil {
-		s.raft.Shutdown().Error()
-	}
-	s.wg.Wait()
-	s.stopLeading() // in case leadership was being taken up meanwhile
-	if s.broker != nil {
-		s.broker.Close()
-	}
 	var errs []error
+	// stage runs one step of the shutdown and gives up on it after
+	// closeTimeout: a stuck step (a broker waiting on a client that never
+	// leaves) must not keep the process from exiting.
+	stage := func(name string, f func() error) bool {
+		finished := make(chan struct{})
+		var err error
+		go func() {
+			defer close(finished)
+			err = f()
+		}()
+		t := time.NewTimer(s.closeTimeout)
+		defer t.Stop()
+		select {
+		case <-finished:
+			errs = append(errs, err)
+			return true
+		case <-t.C:
+			s.log.Error("shutdown step did not finish; giving up on it", "step", name, "after", s.closeTimeout)
+			errs = append(errs, fmt.Errorf("server: %s did not finish within %s", name, s.closeTimeout))
+			return false
+		}
+	}
+	stage("leader duties", func() error { s.stopLeading(); return nil }) // leader duties end before Raft does
+	raftDown := true
+	if s.raft != nil {
+		raftDown = stage("raft shutdown", func() error { s.raft.Shutdown().Error(); return nil })
+	}
+	stage("background loops", func() error {
+		s.wg.Wait()
+		s.stopLeading() // in case leadership was being taken up meanwhile
+		return nil
+	})
+	if s.broker != nil {
+		stage("embedded broker", func() error { s.broker.Close(); return nil })
+	}
+	if !raftDown {
+		// Raft may still use its log store: leave the files to the exit.
+		return errors.Join(errs...)
+	}
 	for i := len(s.closers) - 1; i >= 0; i-- {
-		errs = append(errs, s.closers[i]())
+		stage(fmt.Sprintf("closer %d of %d", len(s.closers)-i, len(s.closers)), s.closers[i])
 	}
 	return errors.Join(errs...)
 }

@@ -42,6 +42,11 @@ type fileConfig struct {
 
 	RaftMultiplier        int `hcl:"raft_multiplier,optional"`
 	RaftSnapshotThreshold int `hcl:"raft_snapshot_threshold,optional"`
+	// HTTPMaxConns bounds the HTTP API's concurrent connections.
+	HTTPMaxConns int `hcl:"http_max_conns,optional"`
+
+	// MQTTMaxConns bounds the embedded broker's open connections.
+	MQTTMaxConns int `hcl:"mqtt_max_conns,optional"`
 
 	// Server is the HA block: server { bootstrap_expect = 3, retry_join = [...] }.
 	Server *serverBlock `hcl:"server,block"`
@@ -164,6 +169,8 @@ func serverFlags(name string, args []string, stderr io.Writer, dev bool) (server
 		TopicPrefix:     file.TopicPrefix,
 
 		ServiceJSONMirror: fc.ServiceJSONMirror || file.ServiceJSONMirror,
+		MQTTMaxConns:      file.MQTTMaxConns,
+		HTTPMaxConns:      file.HTTPMaxConns,
 	}
 	if len(brokers) > 0 {
 		cfg.Brokers = brokers
@@ -259,7 +266,8 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	<-ctx.Done()
-	fmt.Fprintln(stdout, "==> Shutting down")
+	stop() // a second Ctrl-C (or SIGTERM) ends the process at once
+	fmt.Fprintln(stdout, "==> Shutting down (Ctrl-C again to exit at once)")
 	if err := srv.Close(); err != nil {
 		fmt.Fprintln(stderr, "Error during shutdown:", err)
 		return 1
