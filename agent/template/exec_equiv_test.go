@@ -507,3 +507,19 @@ func FuzzSameAsTextTemplate(f *testing.F) {
 		agree(t, text, ours, std)
 	})
 }
+
+// TestStepBudget: a render that would run for hours ends with ErrTooLong,
+// with the line, after the step budget.
+func TestStepBudget(t *testing.T) {
+	r := &renderer{lookup: oracleLookup(), used: map[string]bool{}}
+	x, err := eval.Parse("t", "ok\n{{range 2000000000}}{{range 2000000000}}{{end}}{{end}}", "", "",
+		eval.Options{Funcs: r.funcs(), Fields: instanceFields, MaxSteps: 10_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	err = x.Execute(&b)
+	if !errors.Is(err, eval.ErrTooLong) || !strings.Contains(err.Error(), "t:2:") || b.String() != "ok\n" {
+		t.Fatalf("got %q, %v; want ErrTooLong at line 2", b.String(), err)
+	}
+}
