@@ -84,15 +84,17 @@ func TestHelloHeartbeatOnlineAndBatchLifecycle(t *testing.T) {
 		t.Fatal("outbox empty before any ack")
 	}
 	b.publish(topics.Ack(id), &protocol.Ack{V: protocol.Version, Seq: ups[len(ups)-1].Seq}, false)
+	// The counter is bumped just after the outbox entries are deleted:
+	// wait for both.
 	eventually(t, 5*time.Second, func() error {
 		if n := a.store.OutboxLen(); n != 0 {
 			return fmt.Errorf("outbox has %d entries after ack", n)
 		}
+		if c := a.Counters(); c.Acked == 0 || c.Applied != 1 {
+			return fmt.Errorf("counters %+v", c)
+		}
 		return nil
 	})
-	if c := a.Counters(); c.Acked == 0 || c.Applied != 1 {
-		t.Fatalf("counters %+v", c)
-	}
 }
 
 func TestMalformedAndStaleDesired(t *testing.T) {
