@@ -123,7 +123,20 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 		agentDone <- err
 		return 1
 	}
-	fmt.Fprintln(stdout, "==> Stopping jobs and shutting down")
+	stop()
+	// A second Ctrl-C (or SIGTERM) ends dev mode at once: the agent is
+	// killed, its tasks are left running, central exits.
+	again := make(chan os.Signal, 1)
+	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(again)
+	go func() {
+		if _, ok := <-again; ok {
+			fmt.Fprintln(stderr, "==> Interrupted again: exiting now; the local agent is killed and its tasks keep running")
+			agent.Process.Kill()
+			os.Exit(exitError)
+		}
+	}()
+	fmt.Fprintln(stdout, "==> Stopping jobs and shutting down (Ctrl-C again to exit at once)")
 	stopAll(srv, 10*time.Second)
 	return 0
 }
