@@ -194,6 +194,7 @@ func writeAuthFiles(dir, pw, acl string) error {
 
 func (e *env) keyringRotate(args []string) int {
 	fs := e.flags()
+	brokerPW := fs.Bool("broker-password", false, "also give central's own broker login a new password (after a theft; re-export Mosquitto's files afterwards)")
 	if code, ok := e.parse(fs, args); !ok {
 		return code
 	}
@@ -202,7 +203,11 @@ func (e *env) keyringRotate(args []string) int {
 	}
 	ctx, cancel := e.ctx()
 	defer cancel()
-	b, _, err := e.call(ctx, http.MethodPost, "/v1/security/keyring/rotate", nil, nil)
+	path := "/v1/security/keyring/rotate"
+	if *brokerPW {
+		path += "?broker_password=true"
+	}
+	b, _, err := e.call(ctx, http.MethodPost, path, nil, nil)
 	if err != nil {
 		return e.fail("rotating the signing key", err)
 	}
@@ -215,5 +220,8 @@ func (e *env) keyringRotate(args []string) int {
 	}
 	json.Unmarshal(b, &out)
 	fmt.Fprintf(e.stdout, "Signing key %s (key %d) is active, endorsed by the previous key, which keeps co-signing until the next rotation\nEnrolled agents fetch the endorsement chain from GET /v1/security/keyring and re-pin it\n", out.ActiveKey, out.Index)
+	if *brokerPW {
+		fmt.Fprintf(e.stdout, "Central's broker login has a new password; sessions with the old one are ended. Where sites run Mosquitto, export its files again: central mqtt export-auth -dir DIR\n")
+	}
 	return exitOK
 }

@@ -77,6 +77,17 @@ type secretBox struct {
 	opened *state.Keyring // the keyring keys and pw were opened from
 	keys   []ed25519.PrivateKey
 	pw     string
+	seenPW string // central's broker password when last checked (pwChanged)
+}
+
+// pwChanged records pw as central's broker password and reports whether
+// it differs from the one recorded before (none recorded: false).
+func (b *secretBox) pwChanged(pw string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	changed := b.seenPW != "" && b.seenPW != pw
+	b.seenPW = pw
+	return changed
 }
 
 // newSecretBox loads dataDir's KEK if there is one.
@@ -252,6 +263,19 @@ func (b *secretBox) sealKeyring(kr *state.Keyring, keys []ed25519.PrivateKey, pw
 	return &out, nil
 }
 
+// centralPasswordChanged ends every session of central's login on this
+// server's embedded broker and, on the leader, logs the gateway in again
+// (with the new password).
+func (s *Server) centralPasswordChanged(user string) {
+	s.log.Info("central's broker password changed: ending the sessions logged in with the old one")
+	if s.broker != nil {
+		s.broker.DisconnectUser(user)
+	}
+	if s.currentLeader() != nil {
+		s.restartLeading()
+	}
+}
+
 // KEK exchange between servers: POST /v1/operator/keyring/kek, guarded
 // like a join (the servers' join secret, or with ACLs a token with
 // operator write), answers this server's KEK.
@@ -274,17 +298,26 @@ func (s *Server) handleKEK(w http.ResponseWriter, r *http.Request) {
 }
 
 // kekLoop fetches the cluster's KEK from the peers while the keyring is
-// sealed with one this server does not hold.
+// sealed with one this server does not hold, and when central's broker
+// password changes (keyring rotate -broker-password) ends every session
+// of central's login on this server's embedded broker (an attacker's
+// among them) and, on the leader, reconnects the gateway with the new one.
 func (s *Server) kekLoop() {
 	client := &http.Client{Timeout: 3 * time.Second, Transport: s.peerTransport()}
 	for {
-		if kr := s.store.Keyring(); kr != nil && kr.KEK != "" && kr.KEK != s.secrets.ID() {
+		kr := s.store.Keyring()
+		if kr != nil && kr.KEK != "" && kr.KEK != s.secrets.ID() {
 			err := s.fetchKEK(client, kr.KEK)
 			switch {
 			case err != nil:
 				s.log.Debug("fetching the key-encryption key from the other servers", "want", kr.KEK, "err", err)
 			case s.currentLeader() == nil:
 				s.restartLeading() // a leader that could not open the keyring now can
+			}
+		}
+		if kr != nil {
+			if _, pw, err := s.secrets.open(kr); err == nil && s.secrets.pwChanged(pw) {
+				s.centralPasswordChanged(kr.CentralUsername)
 			}
 		}
 		select {

@@ -27,7 +27,8 @@ import (
 //	DELETE /v1/security/join-token/{acc}   delete a join token by accessor (operator write)
 //	GET    /v1/security/keyring            the public key chain [{index, public_key, endorsement}] (no token: public)
 //	DELETE /v1/security/node/{id}          revoke an enrolled node's MQTT login (operator write)
-//	POST   /v1/security/keyring/rotate     new signing key endorsed by the previous one, which co-signs (operator write)
+//	POST   /v1/security/keyring/rotate     new signing key endorsed by the previous one, which co-signs (operator write);
+//	                                       ?broker_password=true also gives central's broker login a new password
 //	GET    /v1/security/mosquitto          password_file + acl_file for a site's Mosquitto (operator write)
 
 // centralMQTTUser is the MQTT username of central's own broker client.
@@ -363,7 +364,15 @@ func (s *Server) handleKeyringRotate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	kr = s.store.Keyring()
-	writeJSONBody(w, map[string]any{"active_key": kr.Keys[0].ID, "index": kr.ActiveIndex()})
+	out := map[string]any{"active_key": kr.Keys[0].ID, "index": kr.ActiveIndex()}
+	if r.URL.Query().Get("broker_password") == "true" {
+		if err := s.rotateCentralPassword(kr); err != nil {
+			writeErr(w, http.StatusInternalServerError, "keyring rotate: the signing key is rotated, but central's broker password is not: "+err.Error())
+			return
+		}
+		out["broker_password_rotated"] = true
+	}
+	writeJSONBody(w, out)
 }
 
 // rotateKey makes a new signing key active, endorsed by the active one
@@ -393,6 +402,32 @@ func (s *Server) rotateKey(kr *state.Keyring) error {
 	}
 	s.log.Info("signing key rotated", "active_key", k.ID, "index", next)
 	s.republishAll()
+	return nil
+}
+
+// rotateCentralPassword gives central's broker login a new password.
+// Every server then ends the sessions logged in with the old one and the
+// leader's gateway logs in again (kekLoop); an external Mosquitto needs
+// its password_file exported again (GET /v1/security/mosquitto).
+func (s *Server) rotateCentralPassword(kr *state.Keyring) error {
+	keys, _, err := s.secrets.open(kr)
+	if err != nil {
+		return err
+	}
+	sealed, err := s.secrets.sealKeyring(kr, keys, randomSecret())
+	if err != nil {
+		return err
+	}
+	if _, err := s.apply(&state.Command{Ops: []state.Op{{Security: &state.SecurityOp{ReplaceKeyring: sealed}}}}); err != nil {
+		return err
+	}
+	if kr := s.store.Keyring(); kr != nil {
+		if _, pw, err := s.secrets.open(kr); err == nil {
+			s.secrets.pwChanged(pw) // done here: kekLoop need not
+		}
+	}
+	s.centralPasswordChanged(kr.CentralUsername)
+	s.log.Info("central's broker password rotated: re-export Mosquitto's password_file (central mqtt export-auth) where sites run Mosquitto")
 	return nil
 }
 
@@ -437,10 +472,13 @@ func (s *Server) handleMosquittoExport(w http.ResponseWriter, r *http.Request) {
 	writeJSONBody(w, &MosquittoAuth{PasswordFile: pw, ACLFile: acl})
 }
 
-// startBroker starts the embedded broker, enforcing logins with -mqtt-auth.
+// startBroker starts the embedded broker, enforcing logins with -mqtt-auth
+// and serving TLS with a tls block.
 func (s *Server) startBroker() (*broker.Broker, error) {
-	if !s.cfg.MQTTAuth {
-		return broker.Start(s.cfg.MQTTAddr, s.log)
+	cfg := broker.Config{Addr: s.cfg.MQTTAddr, Logger: s.log, Topics: protocol.Topics{Prefix: s.cfg.TopicPrefix},
+		TLS: s.tls.server, MaxConnections: s.cfg.MQTTMaxConns}
+	if s.cfg.MQTTAuth {
+		cfg.Auth = storeAuthority{s.store, s.secrets}
 	}
-	return broker.StartAuth(s.cfg.MQTTAddr, s.log, storeAuthority{s.store, s.secrets}, protocol.Topics{Prefix: s.cfg.TopicPrefix})
+	return broker.Run(cfg)
 }
