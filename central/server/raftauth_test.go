@@ -4,10 +4,12 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -433,4 +435,58 @@ func TestRaftOpenWarning(t *testing.T) {
 			t.Errorf("%s: warn %v, want %v", addr, got, want)
 		}
 	}
+}
+
+// TestRaftStalledHandshakesBounded: connections that never complete their
+// handshake hold a slot for at most raftHandshakeTimeout, at most
+// maxRaftHandshakesPerIP of them per address (more are refused at once),
+// and meanwhile another server still connects.
+func TestRaftStalledHandshakesBounded(t *testing.T) {
+	const secret = "a join secret of this cluster, long enough"
+	s := raftServer(t, Config{JoinSecret: secret})
+	from := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}, Timeout: 5 * time.Second}
+	var stalled []net.Conn
+	for range maxRaftHandshakesPerIP + 1 {
+		c, err := from.Dial("tcp", s.raftAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		stalled = append(stalled, c)
+	}
+	eventually(t, 10*time.Second, func() error {
+		if n := s.raftStream.Refused(); n != 1 {
+			return fmt.Errorf("%d connections refused, want the one over the limit", n)
+		}
+		return nil
+	})
+	start := time.Now()
+
+	// Another server connects meanwhile (from 127.0.0.1): Raft answers.
+	peer := secretRaftClient(t, secret)
+	var resp raft.AppendEntriesResponse
+	req := &raft.AppendEntriesRequest{RPCHeader: raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte("s2"), Addr: []byte(peer.LocalAddr())}}
+	if err := peer.AppendEntries("s1", raft.ServerAddress(s.raftAddr), req, &resp); err != nil {
+		t.Fatalf("a server with the join secret could not connect while handshakes stalled: %v", err)
+	}
+	if resp.Success {
+		t.Fatal("a term-0 AppendEntries succeeded")
+	}
+
+	// The stalled ones are closed by the handshake deadline.
+	for _, c := range stalled {
+		c.SetReadDeadline(time.Now().Add(3 * raftHandshakeTimeout))
+		if _, err := c.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("a stalled handshake was not closed within %v: %v", 3*raftHandshakeTimeout, err)
+		}
+	}
+	if waited := time.Since(start); waited > 3*raftHandshakeTimeout {
+		t.Fatalf("stalled handshakes closed after %v", waited)
+	}
+	eventually(t, 10*time.Second, func() error {
+		if n := s.raftStream.Refused(); n != maxRaftHandshakesPerIP+1 {
+			return fmt.Errorf("%d connections refused, want %d", n, maxRaftHandshakesPerIP+1)
+		}
+		return nil
+	})
 }

@@ -19,7 +19,8 @@ import (
 // authenticates the peer before Raft reads or writes a byte on it:
 //
 //	listener → acceptLoop → handshake (one goroutine each, at most
-//	maxRaftHandshakes at once, raftHandshakeTimeout each) → accepted → Accept (Raft)
+//	maxRaftHandshakes at once and maxRaftHandshakesPerIP from one address,
+//	raftHandshakeTimeout each) → accepted → Accept (Raft)
 //
 // Raft's own accept loop only ever sees authenticated connections, and a
 // peer that stalls its handshake holds one goroutine for at most the
@@ -31,9 +32,13 @@ type raftStream struct {
 	log    *slog.Logger
 
 	accepted chan net.Conn // authenticated inbound connections
-	slots    chan struct{} // one per handshake in progress
 	done     chan struct{} // closed by Close
 	once     sync.Once
+
+	mu      sync.Mutex            // guards pending, perIP and closed
+	pending map[net.Conn]struct{} // inbound connections still in their handshake
+	perIP   map[string]int        // how many of them come from each remote IP
+	closed  bool
 
 	refused  atomic.Uint64 // inbound connections refused (metric)
 	lastWarn atomic.Int64  // unix ns of the last refusal logged
@@ -42,9 +47,12 @@ type raftStream struct {
 const (
 	// raftHandshakeTimeout bounds one TLS handshake, inbound or outbound.
 	raftHandshakeTimeout = 5 * time.Second
-	// maxRaftHandshakes bounds the inbound handshakes in progress; more
+	// maxRaftHandshakes bounds the inbound handshakes in progress, and
+	// maxRaftHandshakesPerIP those from one address, so that one host
+	// stalling handshakes cannot keep the other servers out; more
 	// connections are closed at once (and counted as refused).
-	maxRaftHandshakes = 64
+	maxRaftHandshakes      = 256
+	maxRaftHandshakesPerIP = 16
 	// raftRefusalLogEvery rate-limits the log line about refusals; the
 	// metric counts every one.
 	raftRefusalLogEvery = 10 * time.Second
@@ -64,7 +72,7 @@ func newRaftStream(addr string, server, client *tls.Config, log *slog.Logger) (*
 		return nil, err
 	}
 	r := &raftStream{ln: ln, server: server, client: client, log: log,
-		accepted: make(chan net.Conn), slots: make(chan struct{}, maxRaftHandshakes), done: make(chan struct{})}
+		accepted: make(chan net.Conn), done: make(chan struct{}), pending: map[net.Conn]struct{}{}, perIP: map[string]int{}}
 	go r.acceptLoop()
 	return r, nil
 }
@@ -92,19 +100,51 @@ func (r *raftStream) acceptLoop() {
 			continue
 		}
 		delay = 0
-		select {
-		case r.slots <- struct{}{}:
-			go r.handshake(c)
-		default:
+		if !r.admit(c) {
 			c.Close()
 			r.refuse(c.RemoteAddr(), errTooManyHandshakes)
+			continue
 		}
+		go r.handshake(c)
 	}
+}
+
+// admit records c as handshaking, unless that would pass a limit or the
+// stream is closed.
+func (r *raftStream) admit(c net.Conn) bool {
+	ip := remoteIP(c)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed || len(r.pending) >= maxRaftHandshakes || r.perIP[ip] >= maxRaftHandshakesPerIP {
+		return false
+	}
+	r.pending[c] = struct{}{}
+	r.perIP[ip]++
+	return true
+}
+
+// release forgets c's handshake.
+func (r *raftStream) release(c net.Conn) {
+	ip := remoteIP(c)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.pending, c)
+	if r.perIP[ip]--; r.perIP[ip] <= 0 {
+		delete(r.perIP, ip)
+	}
+}
+
+func remoteIP(c net.Conn) string {
+	host, _, err := net.SplitHostPort(c.RemoteAddr().String())
+	if err != nil {
+		return c.RemoteAddr().String()
+	}
+	return host
 }
 
 // handshake authenticates one inbound connection and passes it to Accept.
 func (r *raftStream) handshake(raw net.Conn) {
-	defer func() { <-r.slots }()
+	defer r.release(raw)
 	c := tls.Server(raw, r.server)
 	if err := handshakeWithin(c, raw, raftHandshakeTimeout); err != nil {
 		c.Close()
@@ -155,12 +195,18 @@ func (r *raftStream) Accept() (net.Conn, error) {
 	}
 }
 
-// Close stops listening; handshakes in progress end by their deadline.
+// Close stops listening and ends the handshakes in progress.
 func (r *raftStream) Close() error {
 	err := net.ErrClosed
 	r.once.Do(func() {
 		close(r.done)
 		err = r.ln.Close()
+		r.mu.Lock()
+		r.closed = true
+		for c := range r.pending {
+			c.Close()
+		}
+		r.mu.Unlock()
 	})
 	return err
 }
