@@ -93,7 +93,11 @@ func (s *Server) Metrics() []api.Metric {
 	if s.broker != nil { // set once in New
 		bc := s.broker.Counters()
 		out = append(out,
-			api.Counter("tether_mqtt_broker_refused_connects_total", "CONNECTs the embedded broker refused for a missing or wrong login (-mqtt-auth).", float64(bc.RefusedConnects)),
+			api.Counter("tether_mqtt_broker_refused_connects_total", "CONNECTs the embedded broker refused (-mqtt-auth): a missing or wrong login, a client ID the login does not own, a Will on a topic it may not publish to.", float64(bc.RefusedConnects)),
+			api.Counter("tether_mqtt_broker_refused_client_ids_total", "CONNECTs refused for a client ID the login does not own (included in refused_connects).", float64(bc.RefusedClientIDs)),
+			api.Counter("tether_mqtt_broker_refused_wills_total", "CONNECTs refused for a Will on a topic the login may not publish to (included in refused_connects).", float64(bc.RefusedWills)),
+			api.Counter("tether_mqtt_broker_over_limit_total", "Connections the embedded broker closed at once because mqtt_max_conns were open.", float64(bc.OverLimit)),
+			api.Counter("tether_mqtt_broker_accept_errors_total", "Failed accepts on the embedded broker's listener (EMFILE...), each retried after a backoff.", float64(bc.AcceptErrors)),
 			api.Counter("tether_mqtt_broker_denied_total", "Publishes and subscribes the embedded broker's topic ACL refused (-mqtt-auth).", float64(bc.DeniedTopics)),
 			api.Counter("tether_mqtt_broker_too_large_total", "Clients the embedded broker disconnected for a packet over its maximum packet size.", float64(bc.TooLarge)),
 		)

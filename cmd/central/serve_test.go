@@ -61,3 +61,15 @@ func TestServerSiteFlagNeedsDatacenterAndURL(t *testing.T) {
 		}
 	}
 }
+
+func TestServerConfigMQTTMaxConns(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "central.hcl")
+	os.WriteFile(file, []byte("data_dir = \"/tmp/x\"\nmqtt_max_conns = 5000\n"), 0o644)
+	cfg, _, _, err := serverFlags("server", []string{"-config", file}, io.Discard, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MQTTMaxConns != 5000 {
+		t.Fatalf("mqtt_max_conns %d, want 5000", cfg.MQTTMaxConns)
+	}
+}
