@@ -127,3 +127,51 @@ func TestSecurityOpsAndSnapshot(t *testing.T) {
 		t.Fatal("join token survives delete")
 	}
 }
+
+// A sealed keyring: the FSM cannot open the active key, so a rotation
+// carries the leader's endorsement, which the FSM checks; a replacement
+// keyring must hold no secret in clear.
+func TestSealedKeyringRotationAndReplace(t *testing.T) {
+	h := newHarness(t)
+	k1 := testKey(t, "k1")
+	priv1 := ed25519.PrivateKey(k1.Private)
+	sealed1 := SigningKey{ID: k1.ID, Public: k1.Public, Sealed: []byte("ciphertext")}
+	h.mustApply(Op{Security: &SecurityOp{InitKeyring: &Keyring{Keys: []SigningKey{sealed1}, CentralUsername: "c", CentralPasswordSealed: []byte("x"), KEK: "kek1"}}})
+	if kr := h.store.Keyring(); !kr.Sealed() || kr.ActiveIndex() != 1 {
+		t.Fatalf("sealed keyring %+v", kr)
+	}
+	k2 := testKey(t, "k2")
+	sealed2 := SigningKey{ID: k2.ID, Public: k2.Public, Sealed: []byte("ciphertext2")}
+	// No endorsement, or one by another key: refused.
+	if res := h.apply(Op{Security: &SecurityOp{RotateKey: &sealed2}}); !errors.Is(res.Err, ErrBadCommand) {
+		t.Fatalf("rotation without an endorsement: %v", res.Err)
+	}
+	bad, _ := protocol.EndorseKey(ed25519.PrivateKey(k2.Private), 2, k2.Public)
+	if res := h.apply(Op{Security: &SecurityOp{RotateKey: &sealed2, RotateEndorsement: bad}}); !errors.Is(res.Err, ErrBadCommand) {
+		t.Fatalf("rotation endorsed by the new key itself: %v", res.Err)
+	}
+	e, _ := protocol.EndorseKey(priv1, 2, k2.Public)
+	h.mustApply(Op{Security: &SecurityOp{RotateKey: &sealed2, RotateEndorsement: e}})
+	kr := h.store.Keyring()
+	if newest, idx, err := protocol.VerifyKeyChain(k1.Public, kr.KeyChain()); err != nil || idx != 2 || !newest.Equal(ed25519.PublicKey(k2.Public)) {
+		t.Fatalf("chain after a sealed rotation: %d %v", idx, err)
+	}
+	if !kr.Sealed() || kr.KEK != "kek1" {
+		t.Fatalf("rotation unsealed or lost the KEK id: %+v", kr)
+	}
+	// A replacement with a clear key or password, or no KEK id, is refused.
+	for _, r := range []*Keyring{
+		{Keys: []SigningKey{k2}, KEK: "kek2"},
+		{Keys: []SigningKey{sealed2}, CentralPassword: "pw", KEK: "kek2"},
+		{Keys: []SigningKey{sealed2}},
+	} {
+		if res := h.apply(Op{Security: &SecurityOp{ReplaceKeyring: r}}); !errors.Is(res.Err, ErrBadCommand) {
+			t.Fatalf("replacement %+v: %v", r, res.Err)
+		}
+	}
+	h.mustApply(Op{Security: &SecurityOp{ReplaceKeyring: &Keyring{Keys: []SigningKey{sealed2}, CentralUsername: "c", KEK: "kek2",
+		Chain: []protocol.KeyLink{{Index: 3, PublicKey: k2.Public}}}}})
+	if kr := h.store.Keyring(); kr.KEK != "kek2" || kr.ActiveIndex() != 3 {
+		t.Fatalf("after replace: %+v", kr)
+	}
+}
