@@ -123,12 +123,20 @@ func (a *Agent) subscribeServices() {
 
 // hello registers the node: fingerprint, resources and every alloc's state.
 func (a *Agent) hello() {
-	seq, _ := a.store.Seq()
 	allocs := make([]protocol.AllocUpdate, 0, len(a.allocs))
+	var highest uint64 // of the updates held in memory
 	for _, e := range a.allocs {
 		if e.rec.Client.ClientStatus != "" {
 			allocs = append(allocs, e.rec.Client)
+			highest = max(highest, e.rec.Client.Seq)
 		}
+	}
+	seq, err := a.store.Seq()
+	if err != nil {
+		// Central must not take an older seq for the newest: send the
+		// highest the agent holds in memory instead.
+		a.log.Error("reading the update sequence number from the state file; sending the highest held in memory", "err", err, "seq", highest)
+		seq = highest
 	}
 	sort.Slice(allocs, func(i, j int) bool { return allocs[i].AllocID < allocs[j].AllocID })
 	a.publish(a.topics.Hello(a.nodeID), 1, false, &protocol.Hello{

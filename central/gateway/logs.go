@@ -97,6 +97,9 @@ func (g *Gateway) OpenLogs(ctx context.Context, nodeID string, req protocol.Logs
 		}
 	})
 	if err := waitToken(ctx, tok); err != nil {
+		// The subscribe may still complete at the broker: take it back,
+		// or its handler and the broker's subscription outlive the call.
+		c.Unsubscribe(s.topic)
 		return nil, fmt.Errorf("gateway: subscribe %s: %w", s.topic, err)
 	}
 	if err := s.send(req); err != nil {

@@ -209,6 +209,7 @@ func (lc *logCopier) saveCursor() {
 func (lc *logCopier) run(ctx context.Context, exited <-chan struct{}) {
 	defer lc.close()
 	backoff := 50 * time.Millisecond
+	failing := false // the last session could not write the log files
 	for {
 		rc, err := lc.c.logs(ctx, lc.id, lc.cur.since())
 		if err == nil {
@@ -226,9 +227,14 @@ func (lc *logCopier) run(ctx context.Context, exited <-chan struct{}) {
 			}
 		} else if isNotFound(err) {
 			return
+		} else if errors.Is(err, errLogWrite) {
+			if !failing {
+				lc.log.Warn("podman driver: cannot write the task's log; retrying from the last line written", "container", lc.id, "error", err)
+			}
 		} else {
 			lc.log.Debug("podman driver: log stream broke, reopening", "container", lc.id, "error", err)
 		}
+		failing = errors.Is(err, errLogWrite)
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
@@ -240,21 +246,34 @@ func (lc *logCopier) run(ctx context.Context, exited <-chan struct{}) {
 	}
 }
 
+// errLogWrite wraps a failure to write the task's log files (a full
+// disk): the cursor stays where the files end, and the lines are copied
+// again from Podman's own log when the stream is reopened.
+var errLogWrite = errors.New("podman driver: write task log")
+
 // copy copies one stream session, skipping what the cursor says is copied.
-func (lc *logCopier) copy(r io.Reader) error {
+// The cursor moves only past lines that reached the log files.
+func (lc *logCopier) copy(r io.Reader) (err error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	out := bufio.NewWriterSize(lc.stdout, 32<<10)
 	errw := bufio.NewWriterSize(lc.stderr, 32<<10)
-	flush := func() {
-		if err := out.Flush(); err != nil {
-			lc.log.Warn("podman driver: write stdout log", "error", err)
-		}
-		if err := errw.Flush(); err != nil {
-			lc.log.Warn("podman driver: write stderr log", "error", err)
+	saved := lc.cur // what the log files hold
+	flush := func() error {
+		for _, w := range []*bufio.Writer{out, errw} {
+			if err := w.Flush(); err != nil {
+				lc.cur = saved
+				return fmt.Errorf("%w: %w", errLogWrite, err)
+			}
 		}
 		lc.saveCursor()
+		saved = lc.cur
+		return nil
 	}
-	defer flush()
+	defer func() {
+		if ferr := flush(); err == nil {
+			err = ferr
+		}
+	}()
 	resume := lc.cur
 	var buf []byte
 	for {
@@ -287,7 +306,10 @@ func (lc *logCopier) copy(r io.Reader) error {
 			lc.log.Warn("podman driver: message on log stream", "container", lc.id, "stream", stream, "message", string(msg))
 		}
 		if br.Buffered() == 0 {
-			flush() // about to block: make what we have visible and durable
+			// About to block: make what we have visible and durable.
+			if err := flush(); err != nil {
+				return err
+			}
 		}
 	}
 }

@@ -368,3 +368,40 @@ func (rt rewriteTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	r2.Host = ""
 	return http.DefaultTransport.RoundTrip(r2)
 }
+
+// A log file that cannot be written (a full disk: /dev/full) fails the
+// copy with errLogWrite and leaves the cursor where the file ends, so the
+// lines are copied again once there is room; nothing is skipped.
+func TestLogCopyFullDiskKeepsCursor(t *testing.T) {
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer full.Close()
+	cursorPath := filepath.Join(t.TempDir(), "cursor")
+	lc, err := openLogCopier(nil, "c1", "", "", cursorPath, false, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lc.close()
+	lc.stdout = full
+	in := append(frame(1, "2026-11-26T12:23:50Z one\n"), frame(1, "2026-11-26T12:23:51Z two\n")...)
+	if err := lc.copy(bytes.NewReader(in)); !errors.Is(err, errLogWrite) {
+		t.Fatalf("copy to /dev/full = %v, want errLogWrite", err)
+	}
+	if lc.cur != (cursor{}) {
+		t.Fatalf("cursor moved to %+v past lines that were not written", lc.cur)
+	}
+	// Room again: the same stream is copied whole, and the cursor moves.
+	var out bytes.Buffer
+	lc.stdout = &out
+	if err := lc.copy(bytes.NewReader(in)); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "one\ntwo\n" {
+		t.Fatalf("copied %q, want both lines", out.String())
+	}
+	if b, _ := os.ReadFile(cursorPath); !strings.HasPrefix(string(b), "1795695831 1") {
+		t.Fatalf("cursor file %q, want it at the second line", b)
+	}
+}
