@@ -190,24 +190,9 @@ func TestMosquittoExportAuth(t *testing.T) {
 // -mqtt-auth: it enrols with a join token, logs in to the authenticated
 // embedded broker and runs a job from signed desired state.
 func TestEnrolledAgentRunsJob(t *testing.T) {
-	dir := t.TempDir()
-	c := &cluster{t: t, dir: dir, agents: map[string]*proc{}}
-	c.http = fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	mq := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	c.broker = "tcp://" + mq
-	c.centralArgs = []string{"server", "-data-dir", filepath.Join(dir, "central"), "-http", c.http,
-		"-raft", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "-mqtt", mq, "-mqtt-auth"}
-	c.central = start(t, "central", bins.central, c.centralArgs...)
-	c.waitLeader()
-	if _, err := mqttClient(t, c.broker, nil, nil); err == nil {
-		t.Fatal("the embedded broker let an anonymous client in")
-	}
-	out, code := c.cli("node", "join-token", "create")
-	m := regexp.MustCompile(`Join token: (\S+)`).FindStringSubmatch(out)
-	if code != 0 || m == nil {
-		t.Fatalf("join-token create (exit %d): %s", code, out)
-	}
-	c.startAgent("a", "-join-token", m[1], "-central", "http://"+c.http)
+	c, token := startAuthCentral(t)
+	dir := c.dir
+	c.startAgent("a", "-join-token", token, "-central", "http://"+c.http)
 	n := c.waitNode("a", "ready", 20*time.Second)
 	st, err := os.Stat(filepath.Join(dir, "agent-a", "enrolment.json"))
 	if err != nil || st.Mode().Perm() != 0o600 {
@@ -288,4 +273,28 @@ func TestRaftJoinNeedsSecretWithACLs(t *testing.T) {
 			t.Errorf("join with %s: %d %s, want %d", tc.name, code, body, tc.want)
 		}
 	}
+}
+
+// startAuthCentral starts central with -mqtt-auth (an anonymous MQTT client
+// is refused) and returns it with a new join token.
+func startAuthCentral(t *testing.T) (*cluster, string) {
+	t.Helper()
+	dir := t.TempDir()
+	c := &cluster{t: t, dir: dir, agents: map[string]*proc{}}
+	c.http = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	mq := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	c.broker = "tcp://" + mq
+	c.centralArgs = []string{"server", "-data-dir", filepath.Join(dir, "central"), "-http", c.http,
+		"-raft", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "-mqtt", mq, "-mqtt-auth"}
+	c.central = start(t, "central", bins.central, c.centralArgs...)
+	c.waitLeader()
+	if _, err := mqttClient(t, c.broker, nil, nil); err == nil {
+		t.Fatal("the embedded broker let an anonymous client in")
+	}
+	out, code := c.cli("node", "join-token", "create")
+	m := regexp.MustCompile(`Join token: (\S+)`).FindStringSubmatch(out)
+	if code != 0 || m == nil {
+		t.Fatalf("join-token create (exit %d): %s", code, out)
+	}
+	return c, m[1]
 }
