@@ -523,3 +523,28 @@ func TestStepBudget(t *testing.T) {
 		t.Fatalf("got %q, %v; want ErrTooLong at line 2", b.String(), err)
 	}
 }
+
+// TestTextBudget: templates that would make gigabytes of text fail the
+// render instead of exhausting the agent's memory.
+func TestTextBudget(t *testing.T) {
+	mb := `(printf "%01000000d" 1)`
+	tests := []struct{ name, text, want string }{
+		{"one printf repeating a long argument", `{{$s := ` + mb + `}}{{printf "` + strings.Repeat("%[1]s", 40) + `" $s}}`, "bytes of text made"},
+		{"a width applied to every element", `{{$l := split "" (printf "%0100000d" 0)}}{{printf "%1000v" $l}}`, "bytes of text made"},
+		{"many calls in a loop", `{{range 100000}}{{$x := print ` + mb + `}}{{end}}`, "bytes of text made"},
+		{"split into millions", `{{split "" (print ` + mb + ` ` + mb + `)}}`, "2000002 parts"},
+		{"replaceAll that multiplies", `{{replaceAll "" "` + strings.Repeat("x", 20) + `" ` + mb + `}}`, "replaceAll: the result would be more than"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tm, err := Parse(protocol.Template{Data: "\n" + tc.text, Destination: "local/x"}, testPaths(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _, err = tm.Render(apiLookup())
+			if !errors.Is(err, ErrRender) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "local/x:2:") {
+				t.Fatalf("got %v, want a render error at line 2 with %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -150,9 +150,25 @@ var serviceFuncs = map[string]bool{"service": true, "nomadService": true}
 func (r *renderer) env(k string) string { return r.lookup.Env(k) }
 
 func join(sep string, l []string) string      { return strings.Join(l, sep) }
-func split(sep, s string) []string            { return strings.Split(s, sep) }
 func contains(needle string, l []string) bool { return hasTag(l, needle) }
-func replaceAll(from, to, s string) string    { return strings.ReplaceAll(s, from, to) }
+
+// maxMade bounds what one split or replaceAll may make: their output can
+// be many times their input (split "" of 1 MB is a million strings).
+const maxMade = 16 << 20
+
+func split(sep, s string) ([]string, error) {
+	if parts := strings.Count(s, sep) + 1; parts*16 > maxMade {
+		return nil, fmt.Errorf("split: %d parts is more than a template may make", parts)
+	}
+	return strings.Split(s, sep), nil
+}
+
+func replaceAll(from, to, s string) (string, error) {
+	if n := strings.Count(s, from); len(s)+n*len(to) > maxMade {
+		return "", fmt.Errorf("replaceAll: the result would be more than %d bytes", maxMade)
+	}
+	return strings.ReplaceAll(s, from, to), nil
+}
 
 // funcs are the functions a template may call besides the builtins, with
 // their parameter types for the evaluator.
@@ -171,14 +187,14 @@ func (r *renderer) funcs() map[string]eval.Func {
 		"join": {Params: []eval.Type{eval.String, eval.Strings},
 			Call: func(a []any) (any, error) { return join(a[0].(string), a[1].([]string)), nil }},
 		"split": {Params: []eval.Type{eval.String, eval.String},
-			Call: func(a []any) (any, error) { return split(a[0].(string), a[1].(string)), nil }},
+			Call: func(a []any) (any, error) { return split(a[0].(string), a[1].(string)) }},
 		"contains": {Params: []eval.Type{eval.String, eval.Strings},
 			Call: func(a []any) (any, error) { return contains(a[0].(string), a[1].([]string)), nil }},
 		"toLower":   strFn(strings.ToLower),
 		"toUpper":   strFn(strings.ToUpper),
 		"trimSpace": strFn(strings.TrimSpace),
 		"replaceAll": {Params: []eval.Type{eval.String, eval.String, eval.String},
-			Call: func(a []any) (any, error) { return replaceAll(a[0].(string), a[1].(string), a[2].(string)), nil }},
+			Call: func(a []any) (any, error) { return replaceAll(a[0].(string), a[1].(string), a[2].(string)) }},
 	}
 }
 

@@ -8,23 +8,24 @@ import (
 )
 
 // ErrTooLong is wrapped by the error of an execution that ran out of
-// steps (Options.MaxSteps).
+// steps or bytes (Options.MaxSteps, Options.MaxBytes).
 var ErrTooLong = errors.New("template runs too long")
 
 // Execute renders the template to w. An error names the template, the
 // line and the action; what was written before it stays written.
 func (t *Template) Execute(w io.Writer) error {
-	s := &state{t: t, w: w, left: t.steps}
+	s := &state{t: t, w: w, left: t.steps, bytesLeft: t.bytes}
 	_, err := s.walk(nil, t.tree.Root)
 	return err
 }
 
 // state is one execution: the variables in scope, innermost last.
 type state struct {
-	t    *Template
-	w    io.Writer
-	vars []variable
-	left int // steps
+	t         *Template
+	w         io.Writer
+	vars      []variable
+	left      int // steps
+	bytesLeft int
 }
 
 type variable struct {
@@ -50,6 +51,15 @@ func (s *state) step(n parse.Node) error {
 	s.left--
 	if s.left < 0 {
 		return s.errorf(n, "%w (more than %d steps)", ErrTooLong, s.t.steps)
+	}
+	return nil
+}
+
+// spend counts n bytes of text made by a function.
+func (s *state) spend(n parse.Node, bytes int) error {
+	s.bytesLeft -= bytes
+	if s.bytesLeft < 0 {
+		return s.errorf(n, "%w (more than %d bytes of text made by functions)", ErrTooLong, s.t.bytes)
 	}
 	return nil
 }
@@ -329,9 +339,19 @@ func (s *state) call(dot any, id *parse.IdentifierNode, args []parse.Node, final
 			return nil, s.errorf(id, "wrong type for value; expected %s; got %T", params[i], v)
 		}
 	}
+	// What the print family may make is counted before the call (one
+	// printf can make gigabytes), what our functions made after it.
+	if err := s.spend(id, textEstimate(name, argv)); err != nil {
+		return nil, err
+	}
 	v, err := fn(argv)
 	if err != nil {
 		return nil, s.errorf(id, "error calling %s: %w", name, err)
+	}
+	if _, builtin := builtins[name]; !builtin {
+		if err := s.spend(id, size(v)); err != nil {
+			return nil, err
+		}
 	}
 	return v, nil
 }

@@ -8,9 +8,16 @@ import (
 	"text/template/parse"
 )
 
-// DefaultMaxSteps bounds one execution: every node walked and every
-// command evaluated is a step.
-const DefaultMaxSteps = 10_000_000
+// Bounds of one execution.
+const (
+	// DefaultMaxSteps: every node walked and every command evaluated is
+	// a step.
+	DefaultMaxSteps = 10_000_000
+	// DefaultMaxBytes: the text functions make (print, printf, join,
+	// split, ...), counted before the call where one call could make a
+	// lot (printf "%[1]s%[1]s..." of a long string).
+	DefaultMaxBytes = 16 << 20
+)
 
 // Options are what a template may use.
 type Options struct {
@@ -21,8 +28,8 @@ type Options struct {
 	// Fields are every field name a Record has: any other .Name is
 	// refused when parsing.
 	Fields []string
-	// MaxSteps bounds an execution (0: DefaultMaxSteps).
-	MaxSteps int
+	// MaxSteps and MaxBytes bound an execution (0: the defaults).
+	MaxSteps, MaxBytes int
 }
 
 // Template is one parsed template. Executions may run in parallel.
@@ -31,15 +38,19 @@ type Template struct {
 	funcs  map[string]Func
 	fields map[string]bool
 	steps  int
+	bytes  int
 }
 
 // Parse parses text with the given delimiters ("" for {{ and }}) and
 // checks it uses only what Execute supports. Errors name the template and
 // the line: "template: local/app.conf:3: ...".
 func Parse(name, text, left, right string, o Options) (*Template, error) {
-	t := &Template{funcs: o.Funcs, fields: map[string]bool{}, steps: o.MaxSteps}
+	t := &Template{funcs: o.Funcs, fields: map[string]bool{}, steps: o.MaxSteps, bytes: o.MaxBytes}
 	if t.steps <= 0 {
 		t.steps = DefaultMaxSteps
+	}
+	if t.bytes <= 0 {
+		t.bytes = DefaultMaxBytes
 	}
 	for _, f := range o.Fields {
 		t.fields[f] = true
