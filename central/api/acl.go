@@ -101,9 +101,19 @@ type check func(r *http.Request) error
 func (s *server) guard(c check, h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if err := c(r); err != nil {
+			closeUnread(w, r)
 			return err
 		}
 		return h(w, r)
+	}
+}
+
+// closeUnread, on a request refused before its body was read, closes the
+// connection after the answer: otherwise net/http reads up to 256 KB of
+// the unwanted body first, and holds the answer back while it waits.
+func closeUnread(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength != 0 {
+		w.Header().Set("Connection", "close")
 	}
 }
 

@@ -31,10 +31,12 @@ func SameOrigin(next http.Handler) http.Handler {
 			return
 		}
 		if msg := crossOrigin(r); msg != "" {
+			closeUnread(w, r)
 			writeError(w, http.StatusForbidden, msg)
 			return
 		}
 		if msg := badContentType(r); msg != "" {
+			closeUnread(w, r)
 			writeError(w, http.StatusUnsupportedMediaType, msg)
 			return
 		}

@@ -123,6 +123,7 @@ func PreAuthorize(b Backend, next http.Handler) http.Handler {
 		if err := canSubmit(r.WithContext(context.WithValue(r.Context(), aclCtxKey{}, z))); err != nil {
 			var he *httpError
 			errors.As(err, &he)
+			closeUnread(w, r)
 			writeError(w, he.code, he.msg)
 			return
 		}
