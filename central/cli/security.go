@@ -58,8 +58,10 @@ func (e *env) joinTokenCreate(args []string) int {
 	if err := json.Unmarshal(b, &out); err != nil {
 		return e.fail("creating join token", err)
 	}
-	fmt.Fprintf(e.stdout, "Join token: %s\nAccessor:   %s\nExpires:    %s\nStart agents with -join-token %s -central %s\n",
-		out.Secret, out.Accessor, formatMillis(out.Expires, "never"), out.Secret, e.address)
+	fmt.Fprintf(e.stdout, "Join token: %s\nAccessor:   %s\nExpires:    %s\n"+
+		"Start agents with the token in a file only root can read (not -join-token: ps shows it to every user):\n"+
+		"  agent -join-token-file /etc/tether/join-token -central %s\n",
+		out.Secret, out.Accessor, formatMillis(out.Expires, "never"), e.address)
 	return exitOK
 }
 

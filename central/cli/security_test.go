@@ -60,7 +60,7 @@ func TestJoinTokenVerbs(t *testing.T) {
 		request string   // the request sent ("" none)
 	}{
 		{[]string{"node", "join-token", "create", "-description", "kitchen Pis", "-ttl", "24h"}, 0,
-			[]string{"Join token: s3cret", "Accessor:   acc1", "-join-token s3cret"}, "POST /v1/security/join-token?description=kitchen+Pis&ttl=24h0m0s"},
+			[]string{"Join token: s3cret", "Accessor:   acc1", "agent -join-token-file /etc/tether/join-token -central "}, "POST /v1/security/join-token?description=kitchen+Pis&ttl=24h0m0s"},
 		{[]string{"node", "join-token", "create"}, 0, []string{"Expires:    never"}, "POST /v1/security/join-token?description="},
 		{[]string{"node", "join-token", "create", "-ttl", "-1h"}, exitUsage, []string{"negative"}, ""},
 		{[]string{"node", "join-token", "list"}, 0,
