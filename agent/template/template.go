@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -97,7 +96,7 @@ func Parse(spec protocol.Template, p Paths) (*Template, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w %q: source %v", ErrInvalid, name, err)
 		}
-		b, err := readLimited(src, MaxSourceSize)
+		b, err := readSource(src, p, MaxSourceSize) // write.go
 		if err != nil {
 			return nil, fmt.Errorf("%w %q: source: %v", ErrInvalid, name, err)
 		}
@@ -169,22 +168,6 @@ func within(path string, p Paths) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%q is outside the task directory: use a path under local/, secrets/ or ../alloc/", path)
-}
-
-func readLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
-	}
-	return b, nil
 }
 
 // scanNames walks the parse tree for service "..." / nomadService "..."

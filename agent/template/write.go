@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -71,6 +72,41 @@ func (t *Template) write(data []byte, p Paths) (changed bool, err error) {
 		return false, fmt.Errorf("template %s: write %s: %w", t.Name, t.Dest, err)
 	}
 	return true, nil
+}
+
+// readSource reads a template's source file through an os.Root on the
+// task dir (or the shared alloc dir), so a task that replaced its source
+// with a symlink to a file outside (say /etc/shadow) does not get the
+// agent, as root, to read that file into a template it can then read.
+func readSource(path string, p Paths, limit int64) ([]byte, error) {
+	rootDir, rel, err := rootOf(path, p)
+	if err != nil {
+		return nil, err
+	}
+	root, err := os.OpenRoot(rootDir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	f, err := root.Open(rel)
+	if err != nil {
+		if _, serr := os.Stat(path); serr == nil {
+			return nil, fmt.Errorf("%s leads outside the task directory through a symlink: keep the source file itself inside the task directory", path)
+		}
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
+	}
+	return b, nil
 }
 
 // rootOf splits dest into the root it lies in (the task dir or the alloc's
