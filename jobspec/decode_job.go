@@ -39,8 +39,8 @@ var (
 	serviceSpec = spec{attrs: []string{"name", "port", "tags", "address", "address_mode", "provider"}, blocks: []string{"check"},
 		ignored: []string{"canary_tags", "meta", "canary_meta", "enable_tag_override", "connect", "on_update", "task",
 			"identity", "weights", "tagged_addresses", "kind", "cluster"}}
-	checkSpec = spec{attrs: []string{"type", "path", "interval", "timeout", "port", "name"},
-		ignored: []string{"method", "header", "protocol", "expose", "address_mode", "initial_status",
+	checkSpec = spec{attrs: []string{"type", "path", "interval", "timeout", "port", "name", "address_mode"},
+		ignored: []string{"method", "header", "protocol", "expose", "initial_status",
 			"success_before_passing", "failures_before_critical", "failures_before_warning", "check_restart",
 			"tls_skip_verify", "tls_server_name", "command", "args", "grpc_service", "grpc_use_tls", "task",
 			"on_update", "body", "notes"}}
@@ -171,7 +171,11 @@ func (d *decoder) group(b *hclsyntax.Block, j *Job) *TaskGroup {
 		if d.str(rc, "mode", &r.Mode) {
 			d.pos.set(r, "mode", rc.attrs["mode"].Expr.Range())
 		}
-		d.boolean(rc, "render_templates", &r.RenderTemplates)
+		var render bool
+		if d.boolean(rc, "render_templates", &render) {
+			r.RenderTemplates = &render
+			d.pos.set(r, "render_templates", rc.attrs["render_templates"].Expr.Range())
+		}
 		g.Restart = r
 	}
 	if db := d.single(c, s, "disconnect"); db != nil && d.labels(db, 0, "disconnect { ... }") {
@@ -229,7 +233,9 @@ func (d *decoder) network(b *hclsyntax.Block, where string) *Network {
 		if d.integer(pc, "to", &p.To) {
 			d.pos.set(p, "to", pc.attrs["to"].Expr.Range())
 		}
-		d.str(pc, "host_network", &p.HostNetwork)
+		if d.str(pc, "host_network", &p.HostNetwork) {
+			d.pos.set(p, "host_network", pc.attrs["host_network"].Expr.Range())
+		}
 		n.Ports = append(n.Ports, p)
 	}
 	return n
@@ -273,6 +279,9 @@ func (d *decoder) service(b *hclsyntax.Block, where string) *Service {
 		d.duration(cc, "timeout", &ch.Timeout)
 		if d.str(cc, "port", &ch.PortLabel) {
 			d.pos.set(ch, "port", cc.attrs["port"].Expr.Range())
+		}
+		if d.str(cc, "address_mode", &ch.AddressMode) {
+			d.pos.set(ch, "address_mode", cc.attrs["address_mode"].Expr.Range())
 		}
 		svc.Checks = append(svc.Checks, ch)
 	}

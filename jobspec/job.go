@@ -72,11 +72,14 @@ type Port struct {
 
 // RestartPolicy says what the agent does when a task exits.
 type RestartPolicy struct {
-	Attempts        int           `json:"attempts"`
-	Interval        time.Duration `json:"interval"`
-	Delay           time.Duration `json:"delay"`
-	Mode            string        `json:"mode"` // fail | delay
-	RenderTemplates bool          `json:"render_templates,omitempty"`
+	Attempts int           `json:"attempts"`
+	Interval time.Duration `json:"interval"`
+	Delay    time.Duration `json:"delay"`
+	Mode     string        `json:"mode"` // fail | delay
+	// RenderTemplates may only be left out or true: Tether renders a
+	// task's templates again before every restart (Nomad's default is
+	// false: keep the files of the last render).
+	RenderTemplates *bool `json:"render_templates,omitempty"`
 }
 
 // Disconnect is the group's policy when its node loses contact with central.
@@ -145,6 +148,9 @@ type Check struct {
 	Interval  time.Duration `json:"interval"`
 	Timeout   time.Duration `json:"timeout"`
 	PortLabel string        `json:"port,omitempty"`
+	// AddressMode is which address the check probes: only "host" (the
+	// node's address and the host port) is supported.
+	AddressMode string `json:"address_mode,omitempty"`
 }
 
 // Artifact is a file the agent downloads into the task dir before the task

@@ -18,10 +18,14 @@ var (
 	changeModes    = []string{"restart", "signal", "noop"}
 	networkModes   = []string{"host", "bridge", "none"}
 	addressModes   = []string{"auto", "host", "driver", "alloc"}
-	providers      = []string{"tether", "nomad"}
-	checkTypes     = []string{"http", "tcp"}
-	hooks          = []string{"prestart", "poststart", "poststop"}
-	operators      = []string{OpEqual, "==", OpNotEqual, OpLess, OpLessEqual, OpGreater, OpGreaterEqual, OpRegexp,
+	// What Tether honours of those: tasks use the host's network, and
+	// services and checks use the node's address with the host port.
+	hostNetworkModes = []string{"host"}
+	hostAddressModes = []string{"auto", "host"}
+	providers        = []string{"tether", "nomad"}
+	checkTypes       = []string{"http", "tcp"}
+	hooks            = []string{"prestart", "poststart", "poststop"}
+	operators        = []string{OpEqual, "==", OpNotEqual, OpLess, OpLessEqual, OpGreater, OpGreaterEqual, OpRegexp,
 		OpVersion, OpSemver, OpSetContains, OpSetContainsAny, OpIsSet, OpIsNotSet, OpDistinctHosts, OpDistinctProperty}
 )
 
@@ -156,8 +160,12 @@ func (v *validator) group(j *Job, g *TaskGroup, path string) {
 		if n == nil {
 			continue
 		}
-		if !slices.Contains(networkModes, n.Mode) {
-			v.add(n, "mode", path, oneOf(networkModes), "unknown network mode %q", n.Mode)
+		switch {
+		case !slices.Contains(networkModes, n.Mode):
+			v.add(n, "mode", path, oneOf(hostNetworkModes), "unknown network mode %q", n.Mode)
+		case !slices.Contains(hostNetworkModes, n.Mode):
+			v.add(n, "mode", path, `write mode = "host" or leave it out; a Podman task can have its own network with config { network_mode = "`+n.Mode+`" }`,
+				"network mode %q is not supported: a group's tasks share the host's network (there is no group network namespace)", n.Mode)
 		}
 		for _, p := range n.Ports {
 			if p == nil {
@@ -176,11 +184,19 @@ func (v *validator) group(j *Job, g *TaskGroup, path string) {
 			if p.To < -1 || p.To > 65535 {
 				v.add(p, "to", path, "use a port between 1 and 65535", "port %q: to %d is out of range", p.Label, p.To)
 			}
+			if p.HostNetwork != "" && p.HostNetwork != "default" {
+				v.add(p, "host_network", path, `remove host_network (or write "default"): ports are on the address the agent advertises (its -advertise flag)`,
+					"port %q: host network %q is not supported: agents have no named host networks", p.Label, p.HostNetwork)
+			}
 		}
 	}
 	if r := g.Restart; r != nil {
 		if !slices.Contains(restartModes, r.Mode) {
 			v.add(r, "mode", path, oneOf(restartModes), "unknown restart mode %q", r.Mode)
+		}
+		if r.RenderTemplates != nil && !*r.RenderTemplates {
+			v.add(r, "render_templates", path, "remove render_templates, or write render_templates = true",
+				"render_templates = false is not supported: Tether always renders a task's templates again before restarting it")
 		}
 		if r.Attempts < 0 || r.Interval < 0 || r.Delay < 0 {
 			v.add(r, "", path, "use values of zero or more", "restart attempts, interval and delay must not be negative")
@@ -259,8 +275,13 @@ func (v *validator) services(ss []*Service, ports map[string]bool, path string) 
 		case !slices.Contains(providers, s.Provider):
 			v.add(s, "provider", spath, oneOf(providers), "unknown service provider %q", s.Provider)
 		}
-		if s.AddressMode != "" && !slices.Contains(addressModes, s.AddressMode) {
-			v.add(s, "address_mode", spath, oneOf(addressModes), "unknown address_mode %q", s.AddressMode)
+		switch {
+		case s.AddressMode == "" || slices.Contains(hostAddressModes, s.AddressMode):
+		case !slices.Contains(addressModes, s.AddressMode):
+			v.add(s, "address_mode", spath, oneOf(hostAddressModes), "unknown address_mode %q", s.AddressMode)
+		default:
+			v.add(s, "address_mode", spath, `write address_mode = "host" or leave it out`,
+				"address_mode %q is not supported: a service is registered with the node's address and the host port", s.AddressMode)
 		}
 		for _, c := range s.Checks {
 			if c == nil {
@@ -276,6 +297,10 @@ func (v *validator) services(ss []*Service, ports map[string]bool, path string) 
 			}
 			if c.PortLabel != "" && !ports[c.PortLabel] && !isPortNumber(c.PortLabel) {
 				v.add(c, "port", spath, portFix(c.PortLabel, ports), "check uses port %q, which the group's network does not define", c.PortLabel)
+			}
+			if c.AddressMode != "" && c.AddressMode != "host" {
+				v.add(c, "address_mode", spath, `write address_mode = "host" or leave it out`,
+					"check address_mode %q is not supported: checks probe the node's address and the host port", c.AddressMode)
 			}
 			if c.Interval <= 0 || c.Timeout <= 0 {
 				v.add(c, "", spath, `set interval = "10s" and timeout = "2s"`, "check interval and timeout must be positive")

@@ -42,7 +42,7 @@ job "sys" {
     max_client_disconnect = "5h"
 
     network {
-      mode = "bridge"
+      mode = "host"
       port "http" {
         to = 8080
       }
