@@ -117,6 +117,21 @@ func (a *Agent) handleLogsTopic(topic string, payload []byte) bool {
 	return true
 }
 
+// openLog opens <alloc>/alloc/logs/<file> through an os.Root on the
+// alloc's shared dir, which its tasks may write: a log file (or logs dir)
+// that a task replaced with a symlink out of it is refused, so `alloc
+// logs` cannot be made to stream a file of the node that the task itself
+// may not read (a wasm guest can plant a symlink in its preopened dir).
+func openLog(path string) (*os.File, error) {
+	logs := filepath.Dir(path)
+	root, err := os.OpenRoot(filepath.Dir(logs))
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	return root.Open(filepath.Join(filepath.Base(logs), filepath.Base(path)))
+}
+
 // streamLog sends a log file as chunks: from the start, or from req.Lines
 // lines before the end; then, when following, what is appended until ctx
 // ends or the request is not renewed. The first chunk goes out at once,
@@ -129,7 +144,7 @@ func streamLog(ctx context.Context, path string, req protocol.LogsRequest, s *lo
 		seq++
 		return send(c)
 	}
-	f, err := os.Open(path)
+	f, err := openLog(path)
 	for errors.Is(err, fs.ErrNotExist) && req.Follow {
 		if seq == 0 {
 			if err := emit(nil, false, ""); err != nil {
@@ -139,7 +154,7 @@ func streamLog(ctx context.Context, path string, req protocol.LogsRequest, s *lo
 		if !waitPoll(ctx, s) {
 			return emit(nil, true, "")
 		}
-		f, err = os.Open(path)
+		f, err = openLog(path)
 	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return emit(nil, true, "") // nothing logged yet

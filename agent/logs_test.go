@@ -152,3 +152,33 @@ func eventuallyLogs(t *testing.T, f func() bool) {
 		time.Sleep(10 * time.Millisecond) // polling interval
 	}
 }
+
+// A task that replaces its log file, or the logs dir, with a symlink to a
+// file it may not read does not get the agent to stream that file.
+func TestStreamLogRefusesSymlinkOut(t *testing.T) {
+	secretDir := t.TempDir()
+	secret := filepath.Join(secretDir, "web.stdout.0")
+	os.WriteFile(secret, []byte("root:SECRET"), 0o600)
+	for _, plant := range []func(logs string){
+		func(logs string) { os.MkdirAll(logs, 0o755); os.Symlink(secret, filepath.Join(logs, "web.stdout.0")) },
+		func(logs string) { os.Symlink(secretDir, logs) },
+	} {
+		alloc := filepath.Join(t.TempDir(), "alloc")
+		os.MkdirAll(alloc, 0o755)
+		logs := filepath.Join(alloc, "logs")
+		plant(logs)
+		var sink chunkSink
+		s := &logStream{}
+		s.renewed.Store(time.Now().UnixNano())
+		if err := streamLog(context.Background(), filepath.Join(logs, "web.stdout.0"), protocol.LogsRequest{}, s, sink.send); err != nil {
+			t.Fatal(err)
+		}
+		got, eof := sink.text()
+		if strings.Contains(got, "SECRET") || !eof {
+			t.Fatalf("streamed %q (eof %v) through a symlink out of the alloc dir", got, eof)
+		}
+		if len(sink.chunks) == 0 || !strings.Contains(sink.chunks[len(sink.chunks)-1].Err, "open log") {
+			t.Errorf("no error chunk: %+v", sink.chunks)
+		}
+	}
+}
