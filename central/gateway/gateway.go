@@ -94,6 +94,11 @@ type Config struct {
 	// Handle receives every well-formed message. It is called from the MQTT
 	// client's goroutine and must not block for long.
 	Handle func(Inbound)
+	// Known, when set, reports whether central knows a node. The broker a
+	// node was heard through is remembered (for routing) on a hello, and
+	// on other messages only from known nodes, so made-up node IDs do not
+	// grow that map. Nil: every node is remembered.
+	Known func(nodeID string) bool
 }
 
 // Counters are the gateway's message counters.
@@ -284,9 +289,11 @@ func (g *Gateway) receive(site int, m paho.Message) {
 		g.drop(m.Topic(), err)
 		return
 	}
-	g.mu.Lock()
-	g.nodeSite[nodeID] = site
-	g.mu.Unlock()
+	if kind == protocol.KindHello || g.cfg.Known == nil || g.cfg.Known(nodeID) {
+		g.mu.Lock()
+		g.nodeSite[nodeID] = site
+		g.mu.Unlock()
+	}
 	g.cfg.Handle(in)
 }
 
@@ -414,6 +421,37 @@ func (g *Gateway) publish(c paho.Client, topic string, qos byte, retain bool, b 
 		return fmt.Errorf("gateway: publish %s: %w", topic, tok.Error())
 	}
 	return nil
+}
+
+// ForgetNodes drops the broker remembered for every node for which keep
+// is false (the leader calls it for nodes the state store no longer
+// holds) and returns how many it dropped.
+func (g *Gateway) ForgetNodes(keep func(nodeID string) bool) int {
+	g.mu.Lock()
+	ids := make([]string, 0, len(g.nodeSite))
+	for id := range g.nodeSite {
+		ids = append(ids, id)
+	}
+	g.mu.Unlock()
+	var drop []string
+	for _, id := range ids { // keep may be slow: not under the lock
+		if !keep(id) {
+			drop = append(drop, id)
+		}
+	}
+	g.mu.Lock()
+	for _, id := range drop {
+		delete(g.nodeSite, id)
+	}
+	g.mu.Unlock()
+	return len(drop)
+}
+
+// NodeSites is how many nodes the gateway remembers a broker for.
+func (g *Gateway) NodeSites() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.nodeSite)
 }
 
 // Connected reports whether every broker connection is up.

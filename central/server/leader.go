@@ -29,7 +29,9 @@ type leader struct {
 	brokers []string   // shared brokers the gateway connected to
 
 	hellos, heartbeats, updates, nodesDown, plans atomic.Uint64
-	ops                                           opsStats // heartbeats per node, scheduler latency (metrics.go)
+	ops                                           opsStats      // heartbeats per node, scheduler latency (metrics.go)
+	entries                                       nodeEntries   // sizes of the loop's node maps (nodemaps.go)
+	namesRefused                                  atomic.Uint64 // hellos refused for a name another node holds
 }
 
 // batchItem is a set of ops to commit, and what to do once committed.
@@ -48,6 +50,7 @@ func startLeader(s *Server) (*leader, error) {
 		pub:     newPublisher(),
 		svcPub:  newPublisher(),
 	}
+	l.entries.pruned = newPruned()
 	cctx, ccancel := context.WithTimeout(ctx, 30*time.Second)
 	defer ccancel()
 	brokers, mirror := s.gatewayBrokers()
@@ -70,6 +73,7 @@ func startLeader(s *Server) (*leader, error) {
 		Logger:       s.log,
 		// Devices that cannot decode CBOR read the JSON mirror.
 		ServiceJSONMirror: s.cfg.ServiceJSONMirror,
+		Known:             func(id string) bool { return s.store.NodeByID(id) != nil },
 		Handle: func(m gateway.Inbound) {
 			select {
 			case l.inbound <- m:

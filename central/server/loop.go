@@ -23,6 +23,7 @@ func (l *leader) loop() {
 	// it, and later when the outbox stays non-empty for outboxStuck.
 	ob := newOutboxWatch()
 	now := time.Now()
+	lastPrune := now
 	// Every node that was ready under the previous leader gets a full TTL
 	// to show it is still alive.
 	for _, n := range l.s.store.Nodes() {
@@ -38,6 +39,9 @@ func (l *leader) loop() {
 			return
 		case m := <-l.inbound:
 			l.handle(m, live, rehello)
+			if !live.tracked(m.NodeID) && l.s.store.NodeByID(m.NodeID) == nil {
+				continue // a node we do not know leaves nothing behind
+			}
 			if m.Kind == protocol.KindUp && m.Update != nil && l.firstUpdateGap(ob, m) {
 				l.askRehello(m.NodeID)
 			}
@@ -54,6 +58,11 @@ func (l *leader) loop() {
 			for _, e := range exp.due(now) {
 				l.windowExpired(e, now)
 			}
+			if now.Sub(lastPrune) >= l.s.cfg.HeartbeatTTL {
+				l.pruneNodeMaps(now, live, rehello, ob)
+				lastPrune = now
+			}
+			l.entries.record(live, rehello, ob)
 		}
 	}
 }
@@ -63,26 +72,31 @@ func (l *leader) handle(m gateway.Inbound, live *liveness, rehello map[string]ti
 	switch m.Kind {
 	case protocol.KindHello:
 		l.hellos.Add(1)
+		if !l.nameFree(m.Hello) {
+			return
+		}
 		live.touch(m.NodeID, now)
 		delete(rehello, m.NodeID)
 		l.nodeHello(m.Hello, now)
 	case protocol.KindHB:
 		l.heartbeats.Add(1)
-		l.ops.heartbeat(m.NodeID, m.Heartbeat, now)
 		if live.tracked(m.NodeID) {
+			l.ops.heartbeat(m.NodeID, m.Heartbeat, now)
 			live.touch(m.NodeID, now)
 			return
 		}
 		n := l.s.store.NodeByID(m.NodeID)
 		if n == nil {
 			// A node we do not know keeps beating: ask it to register,
-			// at most once per TTL.
-			if now.Sub(rehello[m.NodeID]) > l.s.cfg.HeartbeatTTL {
+			// at most once per TTL, and for at most maxRehello nodes per
+			// TTL (made-up node IDs cannot grow the map without bound).
+			if now.Sub(rehello[m.NodeID]) > l.s.cfg.HeartbeatTTL && roomToRehello(rehello, now, l.s.cfg.HeartbeatTTL) {
 				rehello[m.NodeID] = now
 				l.askRehello(m.NodeID)
 			}
 			return
 		}
+		l.ops.heartbeat(m.NodeID, m.Heartbeat, now)
 		live.touch(m.NodeID, now)
 		if n.Status != structs.NodeReady && now.Sub(rehello[m.NodeID]) > l.s.cfg.HeartbeatTTL {
 			// Heartbeats from a node we had given up on: its link to us

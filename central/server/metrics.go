@@ -126,6 +126,14 @@ func (s *Server) Metrics() []api.Metric {
 		api.Counter("tether_scheduler_plans_total", "Plans computed.", float64(st["plans"])),
 		api.Gauge("tether_evals_queued", "Evaluations waiting for the scheduler.", float64(st["evals_queued"])),
 	)
+	out = append(out, api.Counter("tether_node_registrations_refused_total", "Hellos refused because another node that is not down holds the node's name.", float64(l.namesRefused.Load())))
+	sizes := l.entrySizes()
+	for _, k := range sortedKeys(sizes) {
+		out = append(out, api.Gauge("tether_leader_node_entries", "Nodes the leader holds something about, by map (bounded by the registered nodes; see docs/security.md).", float64(sizes[k]), "map", k))
+	}
+	for _, k := range sortedKeys(l.entries.pruned) {
+		out = append(out, api.Counter("tether_leader_node_entries_pruned_total", "Entries dropped from the leader's node maps for nodes the state store does not hold, by map.", float64(l.entries.pruned[k].Load()), "map", k))
+	}
 	l.ops.mu.Lock()
 	out = append(out,
 		api.Counter("tether_scheduler_evals_total", "Evaluations scheduled.", float64(l.ops.evals)),
