@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -64,12 +65,20 @@ func newCluster(t *testing.T) *testCluster {
 	t.Helper()
 	c := &testCluster{b: apitest.New()}
 	h := api.New(c.b, nil)
-	c.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// Served as central serves it (timeouts, connection limit, same-origin
+	// and content-type checks), so the CLI's requests pass those too.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs, hln := api.NewHTTPServer(ln, api.PreAuthorize(c.b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.mu.Lock()
 		c.token = r.Header.Get(TokenHeader)
 		c.mu.Unlock()
 		h.ServeHTTP(w, r)
-	}))
+	})), api.HTTPLimits{})
+	c.srv = &httptest.Server{Listener: hln, Config: hs}
+	c.srv.Start()
 	t.Cleanup(c.srv.Close)
 	return c
 }
