@@ -151,7 +151,7 @@ func (l *leader) nodeHello(h *protocol.Hello, now time.Time) {
 	}
 	l.submit(batchItem{ops: ops, after: func(*state.ApplyResult) {
 		if seq > 0 {
-			l.gw.PublishAck(h.NodeID, seq)
+			l.ack(h.NodeID, seq)
 		}
 		l.pub.mark(h.NodeID) // the agent may have missed its desired state
 	}})
@@ -197,8 +197,18 @@ func (l *leader) clientUpdate(nodeID string, allocs []protocol.AllocUpdate, now 
 	}
 	op, seq := clientUpdateOp(nodeID, allocs, now.UnixNano())
 	l.submit(batchItem{ops: []state.Op{{ClientUpdate: op}}, after: func(*state.ApplyResult) {
-		l.gw.PublishAck(nodeID, seq)
+		l.ack(nodeID, seq)
 	}})
+}
+
+// ack tells a node its updates up to seq are applied. A lost ack loses
+// nothing: the agent keeps those updates in its outbox and the next
+// (cumulative) ack, or its next hello, covers them; but the failure is
+// logged, as a broker refusing central's publishes needs an operator.
+func (l *leader) ack(nodeID string, seq uint64) {
+	if err := l.gw.PublishAck(nodeID, seq); err != nil {
+		l.s.log.Warn("acknowledging a node's updates; it keeps them until the next ack", "node", nodeID, "seq", seq, "err", err)
+	}
 }
 
 func clientUpdateOp(nodeID string, allocs []protocol.AllocUpdate, now int64) (*state.ClientUpdate, uint64) {
