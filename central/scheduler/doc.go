@@ -14,7 +14,7 @@
 //	for each place request:
 //	    walk the shuffled ready nodes:           // PRNG seeded from the eval ID
 //	        feasible?  drivers, constraints, distinct_hosts, distinct_property
-//	        fits?      cpu, memory, static ports, dynamic ports
+//	        fits?      cpu, memory, desired-state budgets (allocs, bytes), ports
 //	        score      bin-packing + job anti-affinity
 //	    until Options.CandidateLimit (default log2(nodes)) nodes were ranked
 //	    best node → new alloc (ports picked, Score and Metrics recorded)
