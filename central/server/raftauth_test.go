@@ -324,9 +324,13 @@ func authCluster(t testing.TB, n int, mod func(*Config)) []*Server {
 				join = append(join, a)
 			}
 		}
+		// Raft's default timings, not dev mode's: a TLS handshake under
+		// the race detector on a loaded machine can take longer than dev
+		// mode's 100 ms leader lease, and a new leader opens new
+		// connections to each follower.
 		cfg := Config{
 			Name: fmt.Sprintf("s%d", i+1), DataDir: t.TempDir(), HTTPAddr: addrs[i], RaftAddr: "127.0.0.1:0",
-			MQTTAddr: "127.0.0.1:0", BootstrapExpect: n, Join: join, DevMode: true,
+			MQTTAddr: "127.0.0.1:0", BootstrapExpect: n, Join: join,
 		}
 		mod(&cfg)
 		s, err := New(cfg, discardLog, io.Discard)

@@ -87,7 +87,10 @@ func TestTLSClusterJoinsAndForwards(t *testing.T) {
 		}
 		s, err := New(Config{
 			Name: fmt.Sprintf("s%d", i+1), DataDir: t.TempDir(), HTTPAddr: addrs[i], RaftAddr: "127.0.0.1:0",
-			MQTTAddr: "127.0.0.1:0", BootstrapExpect: 3, Join: join, DevMode: true, TLS: cfgTLS,
+			// Raft's default timings: Raft is mutual TLS too, and a
+			// handshake under the race detector on a loaded machine can
+			// outlast dev mode's 100 ms leader lease.
+			MQTTAddr: "127.0.0.1:0", BootstrapExpect: 3, Join: join, TLS: cfgTLS,
 		}, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
 		if err != nil {
 			t.Fatal(err)
