@@ -243,7 +243,7 @@ func (a *applier) applySecurity(op *Op) (ok bool, err error) {
 				return true, fmt.Errorf("%w: rotate key: %v", ErrBadCommand, err)
 			}
 		}
-		if len(chain) > 0 && (len(e) != ed25519.SignatureSize ||
+		if len(chain) > 0 && (len(e) != ed25519.SignatureSize || len(chain[len(chain)-1].PublicKey) != ed25519.PublicKeySize ||
 			!ed25519.Verify(chain[len(chain)-1].PublicKey, protocol.EndorsementBody(next, o.RotateKey.Public), e)) {
 			return true, fmt.Errorf("%w: rotate key: the new key is not endorsed by the active one", ErrBadCommand)
 		}
