@@ -131,6 +131,15 @@ func (c *limitedConn) Close() error {
 	return c.Conn.Close()
 }
 
+// CloseWrite lets net/http half-close a connection after refusing a request
+// whose body it did not read, so the answer arrives before the reset.
+func (c *limitedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 func (l *connLimiter) Accept() (net.Conn, error) {
 	for {
 		nc, err := l.Listener.Accept()
