@@ -81,7 +81,7 @@ func TestMosquittoExportAuth(t *testing.T) {
 	chownMosquitto(t, authDir)
 	port := freePort(t)
 	conf := filepath.Join(authDir, "mosquitto.conf")
-	os.WriteFile(conf, []byte(fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous false\npassword_file %s\nacl_file %s\npersistence false\nmax_packet_size 1048576\n",
+	os.WriteFile(conf, []byte(fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous false\nuse_username_as_clientid true\npassword_file %s\nacl_file %s\npersistence false\nmax_packet_size 1048576\n",
 		port, pwFile, aclFile)), 0o644)
 	mq := start(t, "mosquitto", bin, "-c", conf)
 	url := fmt.Sprintf("tcp://127.0.0.1:%d", port)

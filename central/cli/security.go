@@ -171,7 +171,7 @@ func (e *env) mqttExportAuth(args []string) int {
 	if err := writeAuthFiles(*dir, out.PasswordFile, out.ACLFile); err != nil {
 		return e.fail("exporting broker auth", err)
 	}
-	fmt.Fprintf(e.stdout, "Wrote %s and %s\nIn mosquitto.conf: allow_anonymous false, password_file and acl_file pointing at them\n",
+	fmt.Fprintf(e.stdout, "Wrote %s and %s\nIn mosquitto.conf: allow_anonymous false, use_username_as_clientid true, password_file and acl_file pointing at them\n",
 		filepath.Join(*dir, "password_file"), filepath.Join(*dir, "acl_file"))
 	return exitOK
 }
