@@ -136,6 +136,14 @@ func (e *env) snapshotRestore(args []string) int {
 		return e.fail("restoring the snapshot", apiErrorFrom(resp))
 	}
 	fmt.Fprintf(e.stdout, "Restored snapshot from %s\n", fs.Arg(0))
+	var out struct {
+		KeyringRotated bool `json:"keyring_rotated"`
+	}
+	if b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20)); json.Unmarshal(b, &out) == nil && out.KeyringRotated {
+		fmt.Fprintf(e.stdout, "The snapshot's keyring was sealed by another cluster's key-encryption key, which no server here holds:\n"+
+			"central made a new signing key and broker password. Enrol the agents again and re-export Mosquitto's files\n"+
+			"(central mqtt export-auth). To keep the old keys, copy the old cluster's keyring.kek into every server's data dir and restore again.\n")
+	}
 	return exitOK
 }
 
