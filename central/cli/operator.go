@@ -142,7 +142,7 @@ func (e *env) snapshotRestore(args []string) int {
 	if b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20)); json.Unmarshal(b, &out) == nil && out.KeyringRotated {
 		fmt.Fprintf(e.stdout, "The snapshot's keyring was sealed by another cluster's key-encryption key, which no server here holds:\n"+
 			"central made a new signing key and broker password. Enrol the agents again and re-export Mosquitto's files\n"+
-			"(central mqtt export-auth). To keep the old keys, copy the old cluster's keyring.kek into every server's data dir and restore again.\n")
+			"(central mqtt export-auth). To keep the old keys: stop the servers, copy the old cluster's keyring.kek into every server's data dir, start them and restore again.\n")
 	}
 	return exitOK
 }
