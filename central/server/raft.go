@@ -129,7 +129,7 @@ func (s *Server) raftTransport(logOut io.Writer) (*raft.NetworkTransport, error)
 	if mode == raftAuthSecret && len(s.cfg.JoinSecret) < minJoinSecretLen {
 		s.log.Warn(fmt.Sprintf("join_secret is %d characters: it authenticates the Raft transport, and a short one can be guessed offline by anyone who reaches a Raft port; use a random one of at least %d (openssl rand -base64 32)", len(s.cfg.JoinSecret), minJoinSecretLen))
 	}
-	s.log.Debug("Raft peers authenticate", "by", mode, "raft", stream.Addr().String())
+	s.log.Info("Raft connections authenticate their peer", "by", mode, "raft", stream.Addr().String())
 	return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  stream,
 		MaxPool: 3,
