@@ -29,15 +29,16 @@ var notMetrics = map[string]string{
 // docSeries is a metric series as the docs name it.
 type docSeries struct {
 	name   string
-	labels []string // label names, sorted; nil when the docs give none
-	typ    string   // counter or gauge, from the Metrics table; "" elsewhere
-	values []string // label values the table lists (its third column)
-	where  string   // file:line
+	labels []string          // label names, sorted; nil when the docs give none
+	typ    string            // counter or gauge, from the Metrics table; "" elsewhere
+	values []string          // label values the table lists (its third column)
+	wants  map[string]string // label="value" pairs a page quotes: some sample has them
+	where  string            // file:line
 }
 
 var (
 	backquoted = regexp.MustCompile("`([^`]+)`")
-	seriesWord = regexp.MustCompile(`^(tether_[a-z0-9_]+|_[a-z0-9_]+)(?:\{([a-z_, ]+)\})?(?: .*)?$`)
+	seriesWord = regexp.MustCompile(`^(tether_[a-z0-9_]+|_[a-z0-9_]+)(?:\{([a-z_]+(?:="[^"]*")?(?:, ?[a-z_]+(?:="[^"]*")?)*)\})?(?: .*)?$`)
 )
 
 // documentedSeries reads every metric series the docs name: the rows of
@@ -105,8 +106,9 @@ func documentedSeries(t *testing.T) []docSeries {
 	return out
 }
 
-// parseSeriesWord parses `tether_x_y{label}` or, after one, `_z` (which
-// takes the tether_x prefix of the first name of its cell).
+// parseSeriesWord parses `tether_x_y{label}`, `tether_x_y{label="v"}` or,
+// after one, `_z` (which takes the tether_x prefix of the first name of
+// its cell).
 func parseSeriesWord(word string, prefix *string) (docSeries, bool) {
 	m := seriesWord.FindStringSubmatch(word)
 	if m == nil {
@@ -125,7 +127,14 @@ func parseSeriesWord(word string, prefix *string) (docSeries, bool) {
 	s := docSeries{name: name}
 	if m[2] != "" {
 		for _, l := range strings.Split(m[2], ",") {
-			s.labels = append(s.labels, strings.TrimSpace(l))
+			k, v, quoted := strings.Cut(strings.TrimSpace(l), "=")
+			s.labels = append(s.labels, k)
+			if quoted {
+				if s.wants == nil {
+					s.wants = map[string]string{}
+				}
+				s.wants[k] = strings.Trim(v, `"`)
+			}
 		}
 		sort.Strings(s.labels)
 	}
@@ -251,6 +260,15 @@ func TestMetricsDocumentedSeriesAreServed(t *testing.T) {
 				t.Errorf("%s: %s{%s} is documented with values %v, served with %v", d.where, d.name, d.labels[0], want, served)
 			}
 		}
+		for k, v := range d.wants {
+			found := false
+			for _, x := range got {
+				found = found || x.labels[k] == v
+			}
+			if !found {
+				t.Errorf("%s: the docs quote %s{%s=%q}; no such sample is served", d.where, d.name, k, v)
+			}
+		}
 		seen[d.name] = true
 	}
 	// The parser must have found the table: a few series it must hold.
@@ -258,6 +276,13 @@ func TestMetricsDocumentedSeriesAreServed(t *testing.T) {
 		if !seen[name] {
 			t.Errorf("the docs parser did not find %s in docs/operations.md's Metrics table", name)
 		}
+	}
+	quoted := false
+	for _, d := range docs {
+		quoted = quoted || (d.name == "tether_mqtt_dropped_total" && d.wants["reason"] == "too_large")
+	}
+	if !quoted {
+		t.Error(`the docs parser did not find tether_mqtt_dropped_total{reason="too_large"} (docs/fuzzing.md)`)
 	}
 }
 
