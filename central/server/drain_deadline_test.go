@@ -102,7 +102,11 @@ func TestNodeDrainDeadlineExpires(t *testing.T) {
 		return fmt.Errorf("no replacement on %s yet", other)
 	})
 	eventually(t, 10*time.Second, func() error {
-		for _, da := range from.currentDesired().Allocs {
+		d := from.currentDesired()
+		if d == nil {
+			return fmt.Errorf("agent %s has no desired state yet", old.NodeID)
+		}
+		for _, da := range d.Allocs {
 			if da.ID == old.ID && da.DesiredStatus == protocol.DesiredRun {
 				return fmt.Errorf("agent %s is still told to run %s", old.NodeID, old.ID)
 			}
