@@ -108,7 +108,7 @@ func bombs() map[string]string {
 		"template for": jobWith("locals { l = "+ten+" }", `"%{ for a in local.l }%{ for b in local.l }%{ for c in local.l }%{ for d in local.l }%{ for e in local.l }%{ for f in local.l }x%{ endfor }%{ endfor }%{ endfor }%{ endfor }%{ endfor }%{ endfor }"`),
 		"doubling":     jobWith(doubling, "local.s12"),
 		"repeated arg": jobWith("locals {\n s = \""+strings.Repeat("y", 1000)+"\"\n t = join(\"\", [for i in "+ten+" : local.s])\n u = join(\"\", [for i in "+ten+" : local.t])\n v = join(\"\", [for i in "+ten+" : local.u])\n w = join(\"\", [for i in "+ten+" : local.v])\n}", "local.w"),
-		"tuple of big": jobWith("locals { s = \""+strings.Repeat("y", 1<<20)+"\" }", "join(\"\", ["+strings.Repeat("local.s, ", 200)+"])"),
+		"tuple of big": jobWith("locals { s = \""+strings.Repeat("y", 512<<10)+"\" }", "join(\"\", ["+strings.Repeat("local.s, ", 200)+"])"),
 	}
 }
 
