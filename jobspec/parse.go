@@ -14,8 +14,10 @@ import (
 // MaxFileBytes bounds a job file; central parses files users submit, and
 // hcl's lexer and parser hold about 400 bytes per byte of a file (a 4 MiB
 // file took 1.6 to 1.9 GB). A node's desired state is one MQTT message of
-// at most 1 MiB, so no larger job could be placed anyway.
-const MaxFileBytes = 1 << 20
+// at most 1 MiB, so a job file much larger could not be placed anyway; 2 MiB
+// leaves room for the server's own, clearer refusal of what is too large
+// for a node.
+const MaxFileBytes = 2 << 20
 
 var fileSpec = spec{where: "file", blocks: []string{"variable", "locals", "job"}}
 
