@@ -45,6 +45,30 @@ const (
 // the first place where it nests deeper than MaxNesting. expr is true for
 // a lone expression (a -var value), false for a whole file.
 func checkNesting(filename string, src []byte, expr bool) *Error {
+	// Lexing holds about 500 bytes per byte of input. The lexer reads left
+	// to right, so the tokens of a prefix are the file's own up to the cut
+	// (the last one or two may differ): a file that is already too deep
+	// in its first 64 KB is refused without lexing the rest of it.
+	const prefix, margin = 64 << 10, 64
+	if len(src) > prefix {
+		if e := nestingIn(filename, src[:prefix], expr); e != nil && e.end < prefix-margin {
+			return e.Error
+		}
+	}
+	if e := nestingIn(filename, src, expr); e != nil {
+		return e.Error
+	}
+	return nil
+}
+
+// nestingErr is checkNesting's error and the byte offset where the token
+// that went too deep ends.
+type nestingErr struct {
+	*Error
+	end int
+}
+
+func nestingIn(filename string, src []byte, expr bool) *nestingErr {
 	lex := hclsyntax.LexConfig
 	if expr {
 		lex = hclsyntax.LexExpression
@@ -116,9 +140,9 @@ func checkNesting(filename string, src []byte, expr bool) *Error {
 			depth++
 		}
 		if depth > MaxNesting {
-			return &Error{File: filename, Line: t.Range.Start.Line, Column: t.Range.Start.Column,
+			return &nestingErr{end: t.Range.End.Byte, Error: &Error{File: filename, Line: t.Range.Start.Line, Column: t.Range.Start.Column,
 				Summary: fmt.Sprintf("nested more than %d levels deep (brackets, braces, parentheses, strings, template directives and the operators of one expression each count one)", MaxNesting),
-				Fix:     "flatten it: move parts into locals { } or split the expression"}
+				Fix:     "flatten it: move parts into locals { } or split the expression"}}
 		}
 	}
 	return nil
