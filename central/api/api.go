@@ -88,6 +88,7 @@ type server struct {
 	b        Backend
 	log      *slog.Logger
 	resolver *acl.Resolver
+	parsing  chan struct{} // one token per job submission being read and parsed (submit.go)
 }
 
 // New returns the HTTP handler for the /v1/ API.
@@ -95,7 +96,7 @@ func New(b Backend, logger *slog.Logger) http.Handler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &server{b: b, log: logger, resolver: acl.NewResolver()}
+	s := &server{b: b, log: logger, resolver: acl.NewResolver(), parsing: newParseSlots()}
 	mux := http.NewServeMux()
 	route := func(pattern string, methods map[string]handlerFunc) {
 		mux.Handle(pattern, s.methods(methods))

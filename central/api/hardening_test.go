@@ -391,3 +391,49 @@ func TestBlockingQueryOutlivesWriteTimeout(t *testing.T) {
 		t.Fatal("a request whose body never ends was not cut by the read timeout")
 	}
 }
+
+// TestSubmitQueue: submissions that hold their turn by sending their body
+// slowly are cut after the body wait; meanwhile, others are told to retry
+// (503) rather than queue up without end; afterwards a submission goes
+// through.
+func TestSubmitQueue(t *testing.T) {
+	defer api.SetSubmitWaits(time.Second, 3*time.Second)()
+	b := apitest.New()
+	base := listenAPI(t, b, api.HTTPLimits{})
+	addr := strings.TrimPrefix(base, "http://")
+	cut := make(chan struct{}, api.ParseSlots())
+	for range api.ParseSlots() {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "POST /v1/jobs HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{", addr)
+		go func() {
+			io.Copy(io.Discard, c)
+			cut <- struct{}{}
+		}()
+	}
+	job, _ := json.Marshal(map[string]string{"hcl": webHCL})
+	code, body := 0, ""
+	eventually(t, 20*time.Second, func() error {
+		code, body = send(t, base, "POST", "/v1/jobs", strings.NewReader(string(job)), "Content-Type: application/json")
+		if code != http.StatusServiceUnavailable {
+			return fmt.Errorf("%d %s", code, body)
+		}
+		return nil
+	})
+	if !strings.Contains(body, "retry") {
+		t.Fatalf("503 without advice: %s", body)
+	}
+	for i := range api.ParseSlots() {
+		select {
+		case <-cut:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("only %d slow submissions were cut", i)
+		}
+	}
+	if code, body := send(t, base, "POST", "/v1/jobs", strings.NewReader(string(job)), "Content-Type: application/json"); code != 200 {
+		t.Fatalf("submit after the slow ones were cut: %d %s", code, body)
+	}
+}

@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"time"
 
@@ -131,7 +133,35 @@ func PreAuthorize(b Backend, next http.Handler) http.Handler {
 	})
 }
 
+// Parsing a job file is bounded (jobspec's limits) but not cheap: hcl
+// holds about 400 bytes per byte of a file. So only a few submissions are
+// read and parsed at once; the others wait up to parseQueueWait, holding
+// their connection but not their body, and are then told to retry. One
+// that has its turn must send its body within submitBodyWait, so a slow
+// sender cannot keep the turn.
+var (
+	parseQueueWait = 30 * time.Second
+	submitBodyWait = 20 * time.Second
+)
+
+func newParseSlots() chan struct{} {
+	return make(chan struct{}, min(max(runtime.GOMAXPROCS(0), 2), 8))
+}
+
 func (s *server) submitJob(w http.ResponseWriter, r *http.Request) error {
+	t := time.NewTimer(parseQueueWait)
+	defer t.Stop()
+	select {
+	case s.parsing <- struct{}{}:
+		defer func() { <-s.parsing }()
+	case <-t.C:
+		w.Header().Set("Retry-After", "5")
+		closeUnread(w, r)
+		return &httpError{code: http.StatusServiceUnavailable, msg: fmt.Sprintf("central is reading and parsing %d other job files; retry in a few seconds", cap(s.parsing))}
+	case <-r.Context().Done():
+		return nil // the client is gone
+	}
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(submitBodyWait))
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSubmitBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
