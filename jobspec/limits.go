@@ -215,7 +215,8 @@ func (b *budget) fail(rng hcl.Range, summary, fix string) {
 
 func (b *budget) charge(v cty.Value) {
 	b.left -= scalarCost
-	if b.left < 0 || v.IsMarked() || !v.IsKnown() || v.IsNull() {
+	v, _ = v.Unmark() // a mark says nothing about size; elements unmark in turn
+	if b.left < 0 || !v.IsKnown() || v.IsNull() {
 		return
 	}
 	ty := v.Type()
