@@ -189,3 +189,43 @@ func TestClientIDAllowed(t *testing.T) {
 		}
 	}
 }
+
+// TestRevokedNodeSendsNoWill: a node cut off because its login was
+// revoked (DisconnectUser) does not get its Will published, though the
+// Will was its own topic when it connected.
+func TestRevokedNodeSendsNoWill(t *testing.T) {
+	auth := &testAuthority{nodes: map[string]bool{"a": true}}
+	b, err := StartAuth("127.0.0.1:0", slog.New(slog.NewTextHandler(io.Discard, nil)), auth, protocol.Topics{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	tp := protocol.Topics{}
+	heard := make(chan string, 16)
+	central, err := connect(t, b.URL(), "central", "pw-central")
+	if err != nil {
+		t.Fatal(err)
+	}
+	central.Subscribe("#", 1, func(_ paho.Client, m paho.Message) { heard <- m.Topic() }).Wait()
+	code, conn := rawConnect(t, b.Addr().String(), "a", "pw-a", "a", tp.Online("a"), []byte("offline"))
+	if code != 0 {
+		t.Fatalf("node a refused: code %d", code)
+	}
+	auth.mu.Lock()
+	delete(auth.nodes, "a")
+	auth.mu.Unlock()
+	b.DisconnectUser("a")
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.Copy(io.Discard, conn); err != nil { // until the broker closes it
+		t.Fatalf("node a not disconnected: %v", err)
+	}
+	central.Publish("marker", 1, false, []byte("m")).Wait()
+	select {
+	case topic := <-heard:
+		if topic != "marker" {
+			t.Fatalf("central heard %s from a revoked node", topic)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("central's marker never arrived")
+	}
+}
