@@ -154,7 +154,7 @@ func (b *Broker) Counters() Counters { return b.count.snapshot() }
 
 // Close stops the broker and disconnects its clients.
 func (b *Broker) Close() error {
-	b.guard.drain(2 * DefaultConnectTimeout)
+	b.guard.drain(5 * time.Second) // well within the 10 s a server gives each shutdown step
 	return b.srv.Close()
 }
 
