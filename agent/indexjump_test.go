@@ -3,7 +3,11 @@ package agent
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -158,4 +162,38 @@ func TestMadeUpFirstSignatureDoesNotPassAsRotation(t *testing.T) {
 	if n := drv.Starts("evil/t"); n != 0 {
 		t.Fatalf("the forged alloc started %d times", n)
 	}
+}
+
+// A message held within the rate limit does not wait for another message:
+// the fetch put off is made when the interval ends.
+func TestKeyPinFetchesWhenTheIntervalEnds(t *testing.T) {
+	_, chain := keyChain(t, 2)
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		json.NewEncoder(w).Encode(chain[:1]) // no newer key yet
+	}))
+	t.Cleanup(srv.Close)
+	p := newKeyPin("", srv.URL, chain[0].PublicKey, srv.Client(), quietLogger(), nil)
+	p.every = 300 * time.Millisecond
+	p.redeliver = func(string, []byte) bool { return true }
+	p.unknownKey("d", []byte("1"))
+	eventually(t, 5*time.Second, func() error {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if hits.Load() != 1 || p.fetching {
+			return fmt.Errorf("first fetch not done (%d)", hits.Load())
+		}
+		return nil
+	})
+	p.unknownKey("d", []byte("2")) // within the interval: put off
+	if n := hits.Load(); n != 1 {
+		t.Fatalf("%d fetches within the interval, want 1", n)
+	}
+	eventually(t, 5*time.Second, func() error {
+		if n := hits.Load(); n != 2 {
+			return fmt.Errorf("%d fetches, want the one put off to run", n)
+		}
+		return nil
+	})
 }

@@ -44,6 +44,10 @@ import (
 // KeyRefreshInterval is the least time between two key chain fetches.
 const KeyRefreshInterval = 30 * time.Second
 
+// newerKeyRefresh is that least time when the pinned key co-signed the
+// message behind a newer key (newerKey).
+const newerKeyRefresh = time.Second
+
 // Limits of the key chain fetch.
 const (
 	maxKeyChainBody = 1 << 20
@@ -73,11 +77,13 @@ type keyPin struct {
 	// heldGen is gen when the held desired state was accepted; older
 	// (smaller) when it was accepted under a key since replaced.
 	heldGen   int64
-	heldKnown bool      // heldGen is set (else it is worked out from the cache)
-	last      time.Time // when the last fetch started
-	fetching  bool      // a fetch is running
-	held      []heldMsg // messages signed by an unknown key, oldest first
-	heldSize  int       // bytes in held
+	heldKnown bool        // heldGen is set (else it is worked out from the cache)
+	last      time.Time   // when the last fetch started
+	fetching  bool        // a fetch is running
+	due       *time.Timer // a fetch put off by the rate limit (fetchDue), nil: none
+	dueAt     time.Time   // when due fires
+	held      []heldMsg   // messages signed by an unknown key, oldest first
+	heldSize  int         // bytes in held
 }
 
 // heldMsg is a message held while the key chain is fetched.
@@ -116,8 +122,22 @@ func (p *keyPin) badChains() uint64 {
 }
 
 // unknownKey holds a message that is signed, but not with the pinned key,
-// and starts a key chain fetch unless one ran less than p.every ago.
+// and starts a key chain fetch unless one ran less than p.every ago; then
+// the fetch is due when that interval ends, so held messages never wait
+// for another message to arrive.
 func (p *keyPin) unknownKey(topic string, payload []byte) {
+	p.hold(topic, payload, p.every)
+}
+
+// newerKey holds a message the pinned key co-signed behind a newer key:
+// central after a rotation (or a thief of the pinned key, who can do
+// worse). Only every newerKeyRefresh does it fetch the chain, so that
+// rotations in quick succession are followed at once.
+func (p *keyPin) newerKey(topic string, payload []byte) {
+	p.hold(topic, payload, min(p.every, newerKeyRefresh))
+}
+
+func (p *keyPin) hold(topic string, payload []byte, every time.Duration) {
 	if p.central == "" {
 		return
 	}
@@ -130,7 +150,28 @@ func (p *keyPin) unknownKey(topic string, payload []byte) {
 		p.heldSize -= len(p.held[0].payload)
 		p.held = p.held[1:]
 	}
-	if p.fetching || (!p.last.IsZero() && time.Since(p.last) < p.every) {
+	if p.fetching {
+		return
+	}
+	if wait := every - time.Since(p.last); !p.last.IsZero() && wait > 0 {
+		if at := time.Now().Add(wait); p.due == nil || at.Before(p.dueAt) {
+			if p.due != nil {
+				p.due.Stop()
+			}
+			p.due, p.dueAt = time.AfterFunc(wait, p.fetchDue), at
+		}
+		return
+	}
+	p.fetching, p.last = true, time.Now()
+	go p.refresh()
+}
+
+// fetchDue starts the fetch that hold put off, unless one runs.
+func (p *keyPin) fetchDue() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.due = nil
+	if p.fetching || len(p.held) == 0 {
 		return
 	}
 	p.fetching, p.last = true, time.Now()
@@ -253,7 +294,7 @@ func (a *Agent) verifyDesired(d *protocol.Desired) bool {
 		// and takes the co-signature, as it always did.
 		a.log.Info("desired state signed by a newer key than the pinned one: fetching central's key chain", "index", d.Index)
 		if b, encErr := protocol.Encode(d); encErr == nil {
-			a.pinned.unknownKey(a.topics.Desired(a.nodeID), b)
+			a.pinned.newerKey(a.topics.Desired(a.nodeID), b)
 		}
 		return false
 	}
