@@ -223,3 +223,29 @@ func TestBrokerClosesIdleBeforeConnect(t *testing.T) {
 		t.Fatalf("a client after the idle connections: %v", err)
 	}
 }
+
+// TestBrokerCloseEndsConnectionsBeforeCONNECT: Close does not wait for
+// connections that never sent CONNECT (mochi's Close waits for every
+// connection it was handed).
+func TestBrokerCloseEndsConnectionsBeforeCONNECT(t *testing.T) {
+	b, err := Run(Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		ConnectTimeout: 10 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := dialIdle(t, b.Addr().String(), 100)
+	eventually(t, 10*time.Second, func() error {
+		if n := b.guard.open(); n != 100 {
+			return fmt.Errorf("%d connections accepted, want 100", n)
+		}
+		return nil
+	})
+	closed := make(chan error, 1)
+	go func() { closed <- b.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close still waiting on connections that never sent CONNECT")
+	}
+	waitClosed(t, conns, 10*time.Second)
+}
