@@ -18,6 +18,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/tether-edge/tether/central/acl"
+	"github.com/tether-edge/tether/central/state"
 	"github.com/tether-edge/tether/protocol"
 )
 
@@ -368,4 +369,36 @@ func TestRotateBrokerPasswordEndsOldSessions(t *testing.T) {
 		return nil
 	})
 	waitSigningLeader(t, s)
+}
+
+// A keyring written by an older build holds its secrets in clear (as a
+// legacy Raft entry or snapshot brings it): the leader seals it when it
+// takes office, keeping the keys, and snapshots hold no clear secret.
+func TestLegacyClearKeyringSealedByLeader(t *testing.T) {
+	s := testServer(t, 10*time.Second)
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	legacy := &state.Keyring{Keys: []state.SigningKey{{ID: "old", Private: priv, Public: pub}}, CentralUsername: centralMQTTUser, CentralPassword: "legacy-password-in-clear"}
+	if _, err := s.apply(&state.Command{Ops: []state.Op{{Security: &state.SecurityOp{InitKeyring: legacy}}}}); err != nil {
+		t.Fatal(err)
+	}
+	s.restartLeading()
+	eventually(t, 10*time.Second, func() error {
+		if kr := s.store.Keyring(); !kr.Sealed() || kr.KEK != s.secrets.ID() {
+			return fmt.Errorf("keyring not sealed yet")
+		}
+		return nil
+	})
+	if kr := s.store.Keyring(); !bytes.Equal(kr.Keys[0].Public, pub) {
+		t.Fatal("sealing changed the signing key")
+	}
+	keys, pw, err := s.secrets.open(s.store.Keyring())
+	if err != nil || !bytes.Equal(keys[0], priv) || pw != "legacy-password-in-clear" {
+		t.Fatalf("the sealed keyring does not open to the same secrets: %v", err)
+	}
+	snap := saveSnapshot(t, s)
+	for _, sec := range [][]byte{priv, priv.Seed(), []byte(pw)} {
+		if bytes.Contains(snap, sec) {
+			t.Fatal("a snapshot taken after sealing holds a legacy secret in clear")
+		}
+	}
 }
