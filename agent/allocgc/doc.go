@@ -1,0 +1,20 @@
+// Package allocgc decides which terminal allocation directories an agent
+// removes, as Nomad's client GC does. It is pure: the directories, the
+// filesystem's usage and the time come in, the removals go out; the agent
+// (agent/gc.go) lists, measures and deletes.
+//
+//	dirs, usage := list(data_dir/allocs), statfs(data_dir)
+//	for _, r := range allocgc.Select(policy, live, dirs, usage, now) {
+//		os.RemoveAll(data_dir/allocs/r.ID)
+//	}
+//
+// Three reasons to remove a directory, checked in this order, oldest
+// finished first within each:
+//   - collectable: central has not listed the allocation for Interval;
+//   - max_allocs: the agent holds more than MaxAllocs allocations
+//     (running ones included, as Nomad counts them);
+//   - disk_usage: the data dir's filesystem is fuller than DiskThreshold.
+//
+// A running allocation is never a candidate: the caller passes only
+// finished ones.
+package allocgc
