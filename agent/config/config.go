@@ -32,7 +32,15 @@ const (
 	DefaultDataDir    = "/var/lib/tether-agent"
 	DefaultHeartbeat  = 5 * time.Second
 	DefaultLogLevel   = "info"
+	// Allocation GC (Nomad's client defaults).
+	DefaultGCInterval           = time.Minute
+	DefaultGCMaxAllocs          = 50
+	DefaultGCDiskUsageThreshold = 80.0
 )
+
+// MaxGCMaxAllocs bounds gc_max_allocs (a node's desired state holds at
+// most 1,024 allocations).
+const MaxGCMaxAllocs = 100_000
 
 // ErrInvalid wraps every validation error.
 var ErrInvalid = errors.New("invalid agent config")
@@ -73,6 +81,16 @@ type Config struct {
 	// prefixes that artifact downloads may reach anyway (refused by
 	// default). Central's API and the brokers are refused regardless.
 	ArtifactAllowNetworks []netip.Prefix
+	// GCInterval is how often the agent checks for finished allocations'
+	// directories to remove, and how long one central no longer lists is
+	// kept (gc_interval). GCMaxAllocs is how many allocations, running
+	// and finished, the agent holds before it removes the oldest finished
+	// ones (gc_max_allocs). GCDiskUsageThreshold is the percentage of the
+	// data dir's filesystem in use above which it removes finished ones,
+	// oldest first (gc_disk_usage_threshold). See docs/agent.md.
+	GCInterval           time.Duration
+	GCMaxAllocs          int
+	GCDiskUsageThreshold float64
 }
 
 // Default returns the configuration used when nothing is set. Name defaults
@@ -88,6 +106,10 @@ func Default() Config {
 		Heartbeat:   DefaultHeartbeat,
 		Meta:        map[string]string{},
 		LogLevel:    DefaultLogLevel,
+
+		GCInterval:           DefaultGCInterval,
+		GCMaxAllocs:          DefaultGCMaxAllocs,
+		GCDiskUsageThreshold: DefaultGCDiskUsageThreshold,
 	}
 }
 
@@ -139,6 +161,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Heartbeat < 10*time.Millisecond || c.Heartbeat > 10*time.Minute {
 		bad(`heartbeat %s out of range: use a duration between 10ms and 10m, e.g. heartbeat = "5s"`, c.Heartbeat)
+	}
+	if c.GCInterval < time.Second || c.GCInterval > 7*24*time.Hour {
+		bad(`gc_interval %s out of range: use a duration between 1s and 168h, e.g. gc_interval = "1m" (the default)`, c.GCInterval)
+	}
+	if c.GCMaxAllocs < 1 || c.GCMaxAllocs > MaxGCMaxAllocs {
+		bad(`gc_max_allocs %d out of range: use a number of allocations between 1 and %d, e.g. gc_max_allocs = 50 (the default)`, c.GCMaxAllocs, MaxGCMaxAllocs)
+	}
+	if !(c.GCDiskUsageThreshold > 0 && c.GCDiskUsageThreshold <= 100) { // NaN too
+		bad(`gc_disk_usage_threshold %v out of range: use a percentage above 0 and at most 100, e.g. gc_disk_usage_threshold = 80 (the default; 100 turns the disk check off)`, c.GCDiskUsageThreshold)
 	}
 	if !contains([]string{"debug", "info", "warn", "error"}, c.LogLevel) {
 		bad(`log_level %q unknown: use one of debug, info, warn, error`, c.LogLevel)

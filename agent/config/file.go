@@ -13,7 +13,7 @@ import (
 const MaxFileSize = 1 << 20
 
 // fileKeys are the keys a config file may set, in the order docs list them.
-var fileKeys = []string{"name", "datacenter", "brokers", "data_dir", "join_token", "join_token_file", "central", "topic_prefix", "heartbeat", "meta", "log_level", "advertise", "tls", "artifact_file_paths", "artifact_allow_networks"}
+var fileKeys = []string{"name", "datacenter", "brokers", "data_dir", "join_token", "join_token_file", "central", "topic_prefix", "heartbeat", "meta", "log_level", "advertise", "tls", "artifact_file_paths", "artifact_allow_networks", "gc_interval", "gc_max_allocs", "gc_disk_usage_threshold"}
 
 // LoadFile reads the config file at path and applies it over cfg.
 func LoadFile(path string, cfg *Config) error {
@@ -233,22 +233,29 @@ func (p *parser) set(cfg *Config, key string, v value) error {
 			return p.errAt(v.line, "%v", err)
 		}
 	case "heartbeat":
-		switch v.kind {
-		case tokString:
-			d, err := time.ParseDuration(v.str)
-			if err != nil {
-				return p.errAt(v.line, "heartbeat %q is not a duration: use e.g. heartbeat = \"5s\"", v.str)
-			}
-			cfg.Heartbeat = d
-		case tokNumber:
-			f, err := strconv.ParseFloat(strings.ReplaceAll(v.str, "_", ""), 64)
-			if err != nil || f < 0 || f > 1e6 {
-				return p.errAt(v.line, "heartbeat %s is not a number of seconds: use e.g. heartbeat = \"5s\"", v.str)
-			}
-			cfg.Heartbeat = time.Duration(f * float64(time.Second))
-		default:
-			return wrong("a duration", `heartbeat = "5s"`)
+		d, err := p.duration(key, v, "5s")
+		if err != nil {
+			return err
 		}
+		cfg.Heartbeat = d
+	case "gc_interval":
+		d, err := p.duration(key, v, "1m")
+		if err != nil {
+			return err
+		}
+		cfg.GCInterval = d
+	case "gc_max_allocs":
+		n, err := strconv.Atoi(strings.ReplaceAll(v.str, "_", ""))
+		if v.kind != tokNumber || err != nil {
+			return p.errAt(v.line, "gc_max_allocs must be a whole number of allocations, got %s %s: e.g. gc_max_allocs = 50", v.describe(), v.str)
+		}
+		cfg.GCMaxAllocs = n
+	case "gc_disk_usage_threshold":
+		f, err := strconv.ParseFloat(strings.ReplaceAll(v.str, "_", ""), 64)
+		if v.kind != tokNumber || err != nil {
+			return p.errAt(v.line, "gc_disk_usage_threshold must be a percentage (a number), got %s %s: e.g. gc_disk_usage_threshold = 80", v.describe(), v.str)
+		}
+		cfg.GCDiskUsageThreshold = f
 	default:
 		if v.kind != tokString {
 			return wrong("a quoted string", key+` = "value"`)
@@ -277,6 +284,25 @@ func (p *parser) set(cfg *Config, key string, v value) error {
 		}
 	}
 	return nil
+}
+
+// duration reads a duration key: a string ("5s") or a number of seconds.
+func (p *parser) duration(key string, v value, example string) (time.Duration, error) {
+	switch v.kind {
+	case tokString:
+		d, err := time.ParseDuration(v.str)
+		if err != nil {
+			return 0, p.errAt(v.line, "%s %q is not a duration: use e.g. %s = %q", key, v.str, key, example)
+		}
+		return d, nil
+	case tokNumber:
+		f, err := strconv.ParseFloat(strings.ReplaceAll(v.str, "_", ""), 64)
+		if err != nil || f < 0 || f > 1e6 {
+			return 0, p.errAt(v.line, "%s %s is not a number of seconds: use e.g. %s = %q", key, v.str, key, example)
+		}
+		return time.Duration(f * float64(time.Second)), nil
+	}
+	return 0, p.errAt(v.line, "%s must be a duration, got %s: e.g. %s = %q", key, v.describe(), key, example)
 }
 
 // ParseNetworks parses CIDR prefixes ("127.0.0.0/8", "fe80::/10"); a bare

@@ -27,6 +27,9 @@ type Flags struct {
 	meta       listFlag
 	logLevel   string
 	tls        TLS
+	gcInterval time.Duration
+	gcMax      int
+	gcDisk     float64
 }
 
 // RegisterFlags registers every agent flag on fs.
@@ -51,6 +54,9 @@ func RegisterFlags(fs *flag.FlagSet) *Flags {
 	fs.StringVar(&f.tls.CAFile, "tls-ca-file", "", "PEM CA `file` trusted for ssl:// brokers and an https:// central (default: system roots)")
 	fs.StringVar(&f.tls.CertFile, "tls-cert-file", "", "PEM client certificate `file` for TLS brokers and central")
 	fs.StringVar(&f.tls.KeyFile, "tls-key-file", "", "PEM private key `file` of -tls-cert-file")
+	fs.DurationVar(&f.gcInterval, "gc-interval", d.GCInterval, "how often finished allocations' directories are checked for removal, and how long one central no longer lists is kept")
+	fs.IntVar(&f.gcMax, "gc-max-allocs", d.GCMaxAllocs, "allocations held (running and finished) above which the oldest finished ones' directories are removed")
+	fs.Float64Var(&f.gcDisk, "gc-disk-usage-threshold", d.GCDiskUsageThreshold, "percentage of the data dir's filesystem in use above which finished allocations' directories are removed, oldest first (100: off)")
 	return f
 }
 
@@ -113,6 +119,12 @@ func (f *Flags) LoadEnv(lookup func(string) (string, bool)) (*Config, error) {
 			cfg.TLS.CertFile = f.tls.CertFile
 		case "tls-key-file":
 			cfg.TLS.KeyFile = f.tls.KeyFile
+		case "gc-interval":
+			cfg.GCInterval = f.gcInterval
+		case "gc-max-allocs":
+			cfg.GCMaxAllocs = f.gcMax
+		case "gc-disk-usage-threshold":
+			cfg.GCDiskUsageThreshold = f.gcDisk
 		case "meta":
 			if cfg.Meta == nil {
 				cfg.Meta = map[string]string{}
