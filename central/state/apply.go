@@ -46,8 +46,10 @@ type ApplyResult struct {
 	ServicesChanged []string
 	// Ignored counts updates skipped as stale: client updates for allocs
 	// that do not exist or belong to another node, stops and events for
-	// missing allocs.
+	// missing allocs, GC deletions of objects that changed meanwhile.
 	Ignored int
+	// GC counts what GC ops deleted (gc.go).
+	GC GCCounts
 }
 
 type jobKey struct{ ns, id string }
@@ -121,7 +123,7 @@ func (a *applier) apply(op *Op) error {
 	set := aclOps(op) + securityOps(op)
 	for _, isSet := range []bool{op.UpsertJob != nil, op.StopJob != nil, op.UpsertNode != nil,
 		op.NodeStatus != nil, op.NodeEligibility != nil, op.UpsertEvals != nil,
-		op.ApplyPlan != nil, op.ClientUpdate != nil, op.AllocEvents != nil, op.DeleteService != nil} {
+		op.ApplyPlan != nil, op.ClientUpdate != nil, op.AllocEvents != nil, op.DeleteService != nil, op.GC != nil} {
 		if isSet {
 			set++
 		}
@@ -157,6 +159,8 @@ func (a *applier) apply(op *Op) error {
 		return a.clientUpdate(op.ClientUpdate)
 	case op.DeleteService != nil:
 		return a.deleteService(op.DeleteService)
+	case op.GC != nil:
+		return a.gc(op.GC)
 	default:
 		return a.allocEvents(op.AllocEvents)
 	}

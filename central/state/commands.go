@@ -38,6 +38,7 @@ type Op struct {
 	ClientUpdate    *ClientUpdate         `json:"client_update,omitempty"`
 	AllocEvents     *AllocEvents          `json:"alloc_events,omitempty"`
 	DeleteService   *DeleteService        `json:"delete_service,omitempty"`
+	GC              *GC                   `json:"gc,omitempty"` // garbage collection (gc.go)
 
 	// ACL ops (acl.go).
 	UpsertACLPolicies []*acl.Policy `json:"upsert_acl_policies,omitempty"`
@@ -56,6 +57,9 @@ type UpsertJob struct {
 	Job  *jobspec.Job        `json:"job"`
 	Eval *structs.Evaluation `json:"eval,omitempty"`
 	Now  int64               `json:"now"` // unix ns, set by the leader
+	// KeepVersions is how many versions of the job are kept (the
+	// leader's job_tracked_versions; 0: the default, 6).
+	KeepVersions int `json:"keep_versions,omitempty"`
 }
 
 // StopJob stops a job (a new version with Stop set) or, with Purge, deletes it.
@@ -65,6 +69,8 @@ type StopJob struct {
 	Purge     bool                `json:"purge,omitempty"`
 	Eval      *structs.Evaluation `json:"eval,omitempty"`
 	Now       int64               `json:"now"`
+	// KeepVersions: as UpsertJob's.
+	KeepVersions int `json:"keep_versions,omitempty"`
 }
 
 // NodeStatus changes a node's status (ready, disconnected, down, ...).

@@ -12,7 +12,8 @@
 //	services      service instances                   id, name (service_name, namespace), alloc (alloc_id)
 //	index         raft index at which a table changed id (table name)
 //
-// A job keeps its newest 6 versions, plus any older version an allocation
+// A job keeps its newest versions (UpsertJob.KeepVersions, the leader's
+// job_tracked_versions, default 6), plus any older version an allocation
 // in the store still refers to. Allocation.Job is not serialised: the
 // store points it at the job version (JobID, JobVersion) whenever it
 // inserts or restores an allocation. Stored values are immutable; every
@@ -35,6 +36,10 @@
 //	                 each with its full set of service instances
 //	AllocEvents      central's decisions on allocs (Lost, Reconnected, ...)
 //	DeleteService    an operator removes one service instance
+//	GC               deletes what the leader's garbage collection chose
+//	                 (central/gc), each object checked again: unchanged
+//	                 since the leader looked, terminal; a job goes with
+//	                 its allocs, evals and versions
 //
 // Service instances belong to their allocation: a ClientUpdate replaces
 // the alloc's set (identity fields taken from the alloc and node, not the

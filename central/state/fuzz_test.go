@@ -47,6 +47,9 @@ func seedCommands() (base [][]byte, seeds [][]byte) {
 		enc(Op{DeleteService: &DeleteService{Namespace: "default", Name: "api", ID: structs.ServiceID("a1", "server", "api", "http")}}),
 		enc(Op{}),
 		{0xa0},
+		enc(Op{GC: &GC{Jobs: []GCRef{{Namespace: "default", ID: "web", ModifyIndex: 1}}, Allocs: []GCRef{{ID: "a2", ModifyIndex: 2}},
+			Evals: []GCRef{{ID: "e1", ModifyIndex: 2}}, Nodes: []GCRef{{ID: "n2", ModifyIndex: 1}}, JoinTokens: []string{"h1"},
+			PruneVersions: []GCRef{{Namespace: "default", ID: "web"}}, KeepVersions: 1, Now: 5}}),
 	}
 	return base, seeds
 }

@@ -53,19 +53,20 @@ func (a *applier) nextVersion(ns, id string) uint64 {
 	return 0
 }
 
-// putJobVersion writes j as the latest version of its job.
-func (a *applier) putJobVersion(j *jobspec.Job) {
+// putJobVersion writes j as the latest version of its job and keeps its
+// newest keep versions (0: keepJobVersions).
+func (a *applier) putJobVersion(j *jobspec.Job, keep int) {
 	a.insert(TableJobs, j)
 	a.insert(TableJobVersions, j)
 	a.jobs[jobKey{j.Namespace, j.ID}] = true
-	a.pruneVersions(j.Namespace, j.ID, keepJobVersions)
+	a.pruneVersions(j.Namespace, j.ID, keepOrDefault(keep))
 }
 
 // pruneVersions deletes all but the newest keep versions of a job, except
 // versions an allocation in the store still refers to. (Terminal allocs
 // count too: alloc.Job must be the same on a server that applied the log
-// and on one restored from a snapshot.)
-func (a *applier) pruneVersions(ns, id string, keep int) {
+// and on one restored from a snapshot.) It returns how many it deleted.
+func (a *applier) pruneVersions(ns, id string, keep int) int {
 	var versions []*jobspec.Job
 	it, err := a.txn.Get(TableJobVersions, "id_prefix", ns, id)
 	if err != nil {
@@ -75,7 +76,7 @@ func (a *applier) pruneVersions(ns, id string, keep int) {
 		versions = append(versions, raw.(*jobspec.Job))
 	}
 	if len(versions) <= keep {
-		return
+		return 0
 	}
 	used := make(map[uint64]bool)
 	ait, err := a.txn.Get(TableAllocs, "job", ns, id)
@@ -85,11 +86,14 @@ func (a *applier) pruneVersions(ns, id string, keep int) {
 	for raw := ait.Next(); raw != nil; raw = ait.Next() {
 		used[raw.(*structs.Allocation).JobVersion] = true
 	}
+	n := 0
 	for _, v := range versions[:len(versions)-keep] {
 		if !used[v.Version] {
 			a.delete(TableJobVersions, v)
+			n++
 		}
 	}
+	return n
 }
 
 func (a *applier) upsertJob(op *UpsertJob) error {
@@ -118,7 +122,7 @@ func (a *applier) upsertJob(op *UpsertJob) error {
 		j.ModifyIndex, j.JobModifyIndex = a.index, a.index
 		j.Status = jobspec.JobStatusPending
 		j.SubmitTime = op.Now
-		a.putJobVersion(j)
+		a.putJobVersion(j, op.KeepVersions)
 		a.res.JobIndex = a.index
 	}
 	if op.Eval != nil {
@@ -157,7 +161,7 @@ func (a *applier) stopJob(op *StopJob) error {
 		j.Version = old.Version + 1
 		j.ModifyIndex, j.JobModifyIndex = a.index, a.index
 		j.SubmitTime = op.Now
-		a.putJobVersion(&j)
+		a.putJobVersion(&j, op.KeepVersions)
 		a.res.JobIndex = a.index
 	}
 	if op.Eval != nil {
