@@ -1,0 +1,294 @@
+package logfile
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// files returns base's files by index with their contents.
+func files(t *testing.T, base string) (idxs []int, content map[int]string) {
+	t.Helper()
+	idxs, err := Indexes(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	content = map[int]string{}
+	for _, i := range idxs {
+		b, err := os.ReadFile(Name(base, i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		content[i] = string(b)
+	}
+	return idxs, content
+}
+
+func joined(idxs []int, content map[int]string) string {
+	var sb strings.Builder
+	for _, i := range idxs {
+		sb.WriteString(content[i])
+	}
+	return sb.String()
+}
+
+func lines(from, to int) string {
+	var sb strings.Builder
+	for i := from; i < to; i++ {
+		fmt.Fprintf(&sb, "line %06d\n", i) // 12 bytes
+	}
+	return sb.String()
+}
+
+func TestWriterRotatesBySizeAndKeepsMaxFiles(t *testing.T) {
+	base := filepath.Join(t.TempDir(), "logs", "web.stdout")
+	w, err := Open(base, Policy{MaxFiles: 3, MaxFileSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := lines(0, 500) // 6000 bytes: files 0..5, 3 kept
+	for i := 0; i < len(all); i += 700 {
+		if _, err := w.Write([]byte(all[i:min(i+700, len(all))])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	idxs, content := files(t, base)
+	if !slices.Equal(idxs, []int{3, 4, 5}) {
+		t.Fatalf("files %v, want web.stdout.3, .4, .5", idxs)
+	}
+	for _, i := range idxs {
+		if len(content[i]) != 1000 {
+			t.Errorf("web.stdout.%d holds %d bytes, want 1000", i, len(content[i]))
+		}
+	}
+	if got := joined(idxs, content); got != all[3000:] {
+		t.Errorf("kept files do not hold the newest 3000 bytes in order")
+	}
+
+	// A new Writer (a task restart) appends to a file with room, then
+	// rotates on.
+	if err := os.WriteFile(Name(base, 5), []byte("short\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w, err = Open(base, Policy{MaxFiles: 3, MaxFileSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(bytes.Repeat([]byte("x"), 1500)); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	idxs, content = files(t, base)
+	if !slices.Equal(idxs, []int{4, 5, 6}) || len(content[5]) != 1000 || !strings.HasPrefix(content[5], "short\n") || len(content[6]) != 506 {
+		t.Fatalf("after reopen: files %v, sizes %d %d, want .4 .5 .6 with .5 = short + 994 bytes and .6 = 506 bytes", idxs, len(content[5]), len(content[6]))
+	}
+}
+
+func TestOpenCurrentStartsNextWhenFull(t *testing.T) {
+	base := filepath.Join(t.TempDir(), "web.stderr")
+	if err := os.WriteFile(Name(base, 0), bytes.Repeat([]byte("x"), 10), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, idx, size, err := OpenCurrent(base, Policy{MaxFiles: 2, MaxFileSize: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if idx != 1 || size != 0 {
+		t.Fatalf("OpenCurrent = index %d size %d, want a new web.stderr.1", idx, size)
+	}
+	// Names that only look like log files are not counted.
+	for _, n := range []string{"web.stderr.01", "web.stderr.x", "web.stderr.", ".web.stderr.rotating.0", "web.stdout.7"} {
+		if err := os.WriteFile(filepath.Join(filepath.Dir(base), n), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if idxs, _ := Indexes(base); !slices.Equal(idxs, []int{0, 1}) {
+		t.Fatalf("Indexes = %v, want [0 1]", idxs)
+	}
+}
+
+// An exec task's file: another holder writes with O_APPEND while the
+// agent rotates by copy and truncate.
+func TestRotateSharedWithAppendingWriter(t *testing.T) {
+	base := filepath.Join(t.TempDir(), "logs", "job.stdout")
+	p := Policy{MaxFiles: 3, MaxFileSize: 1000}
+	task, idx, _, err := OpenCurrent(base, p) // what the exec driver hands the task
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer task.Close()
+	if idx != 0 {
+		t.Fatalf("first file index %d, want 0", idx)
+	}
+	write := func(s string) {
+		if _, err := task.WriteString(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all := lines(0, 100) // 1200 bytes
+	write(all)
+	if rotated, err := RotateShared(base, p); err != nil || !rotated {
+		t.Fatalf("RotateShared = %v, %v; want a rotation of a 1200 byte file", rotated, err)
+	}
+	idxs, content := files(t, base)
+	if !slices.Equal(idxs, []int{0, 1, 2}) || content[0] != all[:1000] || content[1] != all[1000:] || content[2] != "" {
+		t.Fatalf("after rotation: files %v sizes %d/%d/%d; want .0 = first 1000 bytes, .1 = the other 200, .2 empty (the task's)", idxs, len(content[0]), len(content[1]), len(content[2]))
+	}
+	// The task keeps writing, now into .2, at its start (O_APPEND).
+	more := lines(100, 150)
+	write(more)
+	if _, content = files(t, base); content[2] != more {
+		t.Fatalf("the task's writes after the rotation: .2 holds %q, want %d bytes of new lines", content[2], len(more))
+	}
+	if rotated, _ := RotateShared(base, p); rotated {
+		t.Fatal("a 600 byte file was rotated (max 1000)")
+	}
+	// 3504 bytes more: .2 holds 4104, cut into pieces .2 .. .6 with the
+	// task's file at .7; MaxFiles 3 keeps .5, .6 and .7.
+	big := lines(150, 442)
+	write(big)
+	if _, err := RotateShared(base, p); err != nil {
+		t.Fatal(err)
+	}
+	write("tail\n")
+	idxs, content = files(t, base)
+	stream := more + big
+	if !slices.Equal(idxs, []int{5, 6, 7}) || content[5] != stream[3000:4000] || content[6] != stream[4000:] || content[7] != "tail\n" {
+		t.Fatalf("files %v sizes %d/%d/%d; want .5 and .6 the newest pieces, .7 the task's newest write", idxs, len(content[5]), len(content[6]), len(content[7]))
+	}
+	for _, i := range idxs[:len(idxs)-1] {
+		if len(content[i]) > 1000 {
+			t.Errorf(".%d holds %d bytes, over max_file_size", i, len(content[i]))
+		}
+	}
+	if ents, _ := os.ReadDir(filepath.Dir(base)); len(ents) != 3 {
+		t.Errorf("logs dir holds %d entries, want 3 (no temporary files left)", len(ents))
+	}
+}
+
+// readAll reads what r has now, going past the states a rotation passes
+// through (two EOFs in a row).
+func readAll(t *testing.T, r *Reader) string {
+	t.Helper()
+	var sb strings.Builder
+	buf := make([]byte, 333)
+	eofs := 0
+	for eofs < 2 {
+		n, err := r.Read(buf)
+		sb.Write(buf[:n])
+		switch {
+		case errors.Is(err, io.EOF):
+			eofs++
+		case err != nil:
+			t.Fatal(err)
+		default:
+			eofs = 0
+		}
+	}
+	return sb.String()
+}
+
+func TestReaderFollowsBothRotations(t *testing.T) {
+	dir := t.TempDir()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	p := Policy{MaxFiles: 50, MaxFileSize: 1000}
+
+	// Writer rotation (wasm, podman).
+	w, err := Open(filepath.Join(dir, "logs", "a.stdout"), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewReader(root, "logs/a.stdout")
+	var got, want strings.Builder
+	for i := 0; i < 400; i += 37 {
+		s := lines(i, i+37)
+		w.Write([]byte(s))
+		want.WriteString(s)
+		got.WriteString(readAll(t, r))
+	}
+	w.Close()
+	if got.String() != want.String() {
+		t.Fatalf("reader across Writer rotations: %d bytes, want %d", got.Len(), want.Len())
+	}
+
+	// Shared rotation (exec): the reader is mid-file, at the end, or
+	// behind by several pieces when a rotation happens.
+	base := filepath.Join(dir, "logs", "b.stdout")
+	task, _, _, err := OpenCurrent(base, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer task.Close()
+	r = NewReader(root, "logs/b.stdout")
+	got.Reset()
+	want.Reset()
+	n := 0
+	for step := 0; step < 60; step++ {
+		s := lines(n, n+step*7%53+1)
+		n += step*7%53 + 1
+		task.WriteString(s)
+		want.WriteString(s)
+		switch step % 3 {
+		case 0:
+			got.WriteString(readAll(t, r))
+			RotateShared(base, p)
+		case 1:
+			RotateShared(base, p)
+			got.WriteString(readAll(t, r))
+		case 2: // fall behind
+		}
+	}
+	got.WriteString(readAll(t, r))
+	if got.String() != want.String() {
+		t.Fatalf("reader across shared rotations: %d bytes, want %d", got.Len(), want.Len())
+	}
+}
+
+func TestTailSpansFiles(t *testing.T) {
+	dir := t.TempDir()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	w, err := Open(filepath.Join(dir, "t.stdout"), Policy{MaxFiles: 10, MaxFileSize: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := lines(0, 50) // 600 bytes: 6 files, lines split across files
+	w.Write([]byte(all))
+	w.Close()
+	for _, n := range []int{1, 8, 9, 25, 50, 80} {
+		r := NewReader(root, "t.stdout")
+		if err := r.Tail(n); err != nil {
+			t.Fatal(err)
+		}
+		want := lines(max(0, 50-n), 50)
+		if got := readAll(t, r); got != want {
+			t.Errorf("Tail(%d) read %q, want %q", n, got, want)
+		}
+	}
+	// An unterminated last line counts as a line.
+	w, _ = Open(filepath.Join(dir, "t.stdout"), Policy{MaxFiles: 10, MaxFileSize: 100})
+	w.Write([]byte("partial"))
+	w.Close()
+	r := NewReader(root, "t.stdout")
+	r.Tail(2)
+	if got := readAll(t, r); got != "line 000049\npartial" {
+		t.Errorf("Tail(2) with a partial last line = %q", got)
+	}
+}

@@ -1,0 +1,166 @@
+package logfile
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// How often Watch looks at a shared file: faster while it rotates, slower
+// while it stays small.
+const (
+	minInterval   = 100 * time.Millisecond
+	startInterval = time.Second
+	maxInterval   = 2 * time.Second
+)
+
+// RotateShared rotates base's current file when it has reached
+// MaxFileSize, for a file that another process (an exec task) holds open
+// with O_APPEND and keeps writing: it copies the content into pieces of
+// MaxFileSize that take the file's index and the ones after it, truncates
+// the file in place, and gives it the next free index. The writer never
+// notices; bytes it writes between the last copy and the truncation (a
+// few microseconds) are lost, the price of copytruncate.
+//
+// At every moment a reader finds the content under the names it expects
+// (see Reader): the pieces appear under their final names by rename, the
+// first one last, replacing the file's old name.
+func RotateShared(base string, p Policy) (rotated bool, err error) {
+	_, rotated, err = rotateShared(base, p.WithDefaults())
+	return rotated, err
+}
+
+func rotateShared(base string, p Policy) (size int64, rotated bool, err error) {
+	idxs, err := Indexes(base)
+	if err != nil || len(idxs) == 0 {
+		return 0, false, err
+	}
+	h := idxs[len(idxs)-1]
+	live := Name(base, h)
+	f, err := os.OpenFile(live, os.O_RDWR, 0)
+	if err != nil {
+		return 0, false, fmt.Errorf("open log file: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return 0, false, err
+	}
+	size = st.Size()
+	if size < p.MaxFileSize {
+		return size, false, nil
+	}
+	pieces := int((size + p.MaxFileSize - 1) / p.MaxFileSize)
+	next := h + pieces            // the live file's new index
+	keep := next - p.MaxFiles + 1 // lowest index kept
+
+	dir, name := filepath.Dir(base), filepath.Base(base)
+	tmp := func(j int) string { return filepath.Join(dir, "."+name+".rotating."+strconv.Itoa(j)) }
+	var written []int // pieces copied, ascending
+	defer func() {
+		if err != nil {
+			for _, j := range written {
+				_ = os.Remove(tmp(j))
+			}
+		}
+	}()
+	for j := 0; j < pieces; j++ {
+		if h+j < keep {
+			continue
+		}
+		off := int64(j) * p.MaxFileSize
+		if err := copyRange(f, off, min(p.MaxFileSize, size-off), tmp(j), false); err != nil {
+			return size, false, err
+		}
+		written = append(written, j)
+	}
+	// What the task wrote while we copied goes to the last piece.
+	if st, err := f.Stat(); err == nil && st.Size() > size && len(written) > 0 {
+		if err := copyRange(f, size, st.Size()-size, tmp(written[len(written)-1]), true); err != nil {
+			return size, false, err
+		}
+	}
+	if err := f.Truncate(0); err != nil {
+		return size, false, fmt.Errorf("truncate log file: %w", err)
+	}
+	_ = os.Remove(Name(base, next))
+	if err := os.Link(live, Name(base, next)); err != nil {
+		return size, false, fmt.Errorf("link log file: %w", err)
+	}
+	for k := len(written) - 1; k >= 0; k-- {
+		j := written[k]
+		if err := os.Rename(tmp(j), Name(base, h+j)); err != nil {
+			return size, false, fmt.Errorf("rename rotated log file: %w", err)
+		}
+	}
+	if len(written) == 0 || written[0] != 0 {
+		_ = os.Remove(live) // the file keeps its new name
+	}
+	purge(base, idxs, keep-1)
+	return size, true, nil
+}
+
+// copyRange copies n bytes of f from off into the file at path (appending
+// when app, else replacing it).
+func copyRange(f *os.File, off, n int64, path string, app bool) error {
+	flag := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	if app {
+		flag = os.O_WRONLY | os.O_APPEND
+	}
+	out, err := os.OpenFile(path, flag, 0o644)
+	if err != nil {
+		return fmt.Errorf("rotate log file: %w", err)
+	}
+	_, err = io.Copy(out, io.NewSectionReader(f, off, n))
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("rotate log file: %w", err)
+	}
+	return nil
+}
+
+// Watch keeps the shared files of bases rotated (RotateShared) until ctx
+// ends, then checks once more. It looks every second, down to every
+// 100 ms while files fill up quickly and up to every 2 s while they stay
+// small. onErr (nil: ignored) hears each new error once.
+func Watch(ctx context.Context, p Policy, onErr func(error), bases ...string) {
+	p = p.WithDefaults()
+	interval := startInterval
+	last := ""
+	check := func() {
+		rotated, small := false, true
+		for _, b := range bases {
+			size, r, err := rotateShared(b, p)
+			if err != nil && onErr != nil && err.Error() != last {
+				last = err.Error()
+				onErr(err)
+			}
+			rotated = rotated || r
+			small = small && size < p.MaxFileSize/2
+		}
+		switch {
+		case rotated:
+			interval = max(interval/2, minInterval)
+		case small:
+			interval = min(interval*2, maxInterval)
+		}
+	}
+	t := time.NewTimer(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			check()
+			return
+		case <-t.C:
+		}
+		check()
+		t.Reset(interval)
+	}
+}
