@@ -125,7 +125,7 @@ func (r *Reader) Read(buf []byte) (int, error) {
 		i, found := slices.BinarySearch(idxs, r.idx+1)
 		switch {
 		case r.off == size && found:
-			r.idx, r.off = r.idx+1, r.off-size
+			r.idx, r.off = r.idx+1, 0
 		case r.off == size && i == len(idxs):
 			return 0, io.EOF
 		case !r.odd:
