@@ -30,8 +30,8 @@ var (
 		"version", "semver", "regexp", "set_contains", "set_contains_any"}}
 	taskSpec = spec{
 		attrs:  []string{"driver", "user", "kill_timeout", "kill_signal", "leader", "config", "env", "meta"},
-		blocks: []string{"config", "env", "meta", "resources", "constraint", "service", "template", "lifecycle", "artifact"},
-		ignored: []string{"logs", "restart", "vault", "volume_mount", "identity", "consul", "affinity",
+		blocks: []string{"config", "env", "meta", "resources", "constraint", "service", "template", "lifecycle", "artifact", "logs"},
+		ignored: []string{"restart", "vault", "volume_mount", "identity", "consul", "affinity",
 			"scaling", "dispatch_payload", "csi_plugin", "shutdown_delay", "kind", "schedule", "action"},
 	}
 	resourcesSpec = spec{attrs: []string{"cpu", "memory", "cores"},
@@ -48,6 +48,7 @@ var (
 		"left_delimiter", "right_delimiter", "source", "splay"},
 		ignored: []string{"uid", "gid", "error_on_missing_key", "wait", "change_script", "once", "vault_grace"}}
 	lifecycleSpec = spec{attrs: []string{"hook", "sidecar"}}
+	logsSpec      = spec{attrs: []string{"max_files", "max_file_size", "disabled", "enabled"}}
 	artifactSpec  = spec{attrs: []string{"source", "destination", "checksum", "mode"}, blocks: []string{"options"},
 		ignored: []string{"headers", "chown"}}
 	artifactOptionsSpec = spec{attrs: []string{"checksum"},
@@ -326,6 +327,9 @@ func (d *decoder) task(b *hclsyntax.Block, where string) *Task {
 		d.boolean(lc, "sidecar", &l.Sidecar)
 		t.Lifecycle = l
 	}
+	if lb := d.single(c, s, "logs"); lb != nil && d.labels(lb, 0, "logs { max_files = 10, max_file_size = 10 }") {
+		t.Logs = d.logs(lb, s.where)
+	}
 	for _, sb := range c.blocks["service"] {
 		if svc := d.service(sb, s.where); svc != nil {
 			t.Services = append(t.Services, svc)
@@ -425,4 +429,28 @@ func (d *decoder) template(b *hclsyntax.Block, where string) *Template {
 	d.str(c, "left_delimiter", &t.LeftDelim)
 	d.str(c, "right_delimiter", &t.RightDelim)
 	return t
+}
+
+// logs decodes a task's logs block. Counts given in the file must be 1 or
+// more; left out, they take Nomad's defaults (Canonicalize). Nomad 1.6's
+// enabled = false is the same as disabled = true.
+func (d *decoder) logs(b *hclsyntax.Block, where string) *LogConfig {
+	l := &LogConfig{}
+	d.pos.set(l, "", b.DefRange())
+	c := d.content(b.Body, within(logsSpec, where+" logs"))
+	for _, f := range []struct {
+		name string
+		dst  *int
+	}{{"max_files", &l.MaxFiles}, {"max_file_size", &l.MaxFileSizeMB}} {
+		if d.integer(c, f.name, f.dst) && *f.dst < 1 {
+			d.errorf(c.attrs[f.name].Expr.Range(), fmt.Sprintf("use %s = 1 or more (default 10), or disabled = true to keep no logs", f.name),
+				"logs: %s must be at least 1, got %d", f.name, *f.dst)
+		}
+	}
+	d.boolean(c, "disabled", &l.Disabled)
+	enabled := true
+	if d.boolean(c, "enabled", &enabled) && !enabled {
+		l.Disabled = true
+	}
+	return l
 }

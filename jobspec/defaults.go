@@ -185,6 +185,14 @@ func (t *Task) canonicalize(j *Job, g *TaskGroup) {
 	if t.KillTimeout == 0 {
 		t.KillTimeout = DefaultKillTimeout
 	}
+	if l := t.Logs; l != nil {
+		if l.MaxFiles == 0 {
+			l.MaxFiles = DefaultLogMaxFiles
+		}
+		if l.MaxFileSizeMB == 0 {
+			l.MaxFileSizeMB = DefaultLogMaxFileSizeMB
+		}
+	}
 	canonConstraints(t.Constraints)
 	canonServices(t.Services, fmt.Sprintf("%s-%s-%s", j.ID, g.Name, t.Name))
 	for _, tmpl := range t.Templates {

@@ -114,7 +114,23 @@ type Task struct {
 	KillSignal  string            `json:"kill_signal,omitempty"`
 	Leader      bool              `json:"leader,omitempty"`
 	Lifecycle   *Lifecycle        `json:"lifecycle,omitempty"`
+	Logs        *LogConfig        `json:"logs,omitempty"` // nil: Nomad's defaults
 }
+
+// LogConfig bounds a task's log files on the node: per stream, at most
+// MaxFiles files of MaxFileSizeMB each (Nomad's defaults: 10 and 10).
+// Disabled discards the output.
+type LogConfig struct {
+	MaxFiles      int  `json:"max_files"`
+	MaxFileSizeMB int  `json:"max_file_size"` // MB
+	Disabled      bool `json:"disabled,omitempty"`
+}
+
+// Nomad's defaults for a task's logs block.
+const (
+	DefaultLogMaxFiles      = 10
+	DefaultLogMaxFileSizeMB = 10
+)
 
 // Resources a task asks for.
 type Resources struct {

@@ -349,6 +349,9 @@ func (v *validator) task(t *Task, ports map[string]bool, path string) {
 	if t.KillTimeout < 0 {
 		v.add(t, "", path, "use a positive duration", "task %q: negative kill_timeout", t.Name)
 	}
+	if l := t.Logs; l != nil && (l.MaxFiles < 0 || l.MaxFileSizeMB < 0) {
+		v.add(l, "", path, "use max_files and max_file_size of 1 or more (default 10 and 10)", "task %q: negative logs max_files or max_file_size", t.Name)
+	}
 	v.constraints(t.Constraints, path)
 	v.services(t.Services, ports, path)
 	if l := t.Lifecycle; l != nil && !slices.Contains(hooks, l.Hook) {
