@@ -200,6 +200,16 @@ type Task struct {
 	Lifecycle   string            `cbor:"12,keyasint,omitempty"` // prestart | poststart | poststop
 	Sidecar     bool              `cbor:"13,keyasint,omitempty"`
 	Artifacts   []Artifact        `cbor:"14,keyasint,omitempty"`
+	// Logs bounds the task's log files; nil: 10 files of 10 MB per stream.
+	// An agent older than this field refuses a desired state that has it.
+	Logs *LogConfig `cbor:"15,keyasint,omitempty"`
+}
+
+// LogConfig is a task's logs block.
+type LogConfig struct {
+	MaxFiles      int  `cbor:"0,keyasint"`
+	MaxFileSizeMB int  `cbor:"1,keyasint"`
+	Disabled      bool `cbor:"2,keyasint,omitempty"`
 }
 
 // Artifact is a file the agent downloads into the task dir before the task

@@ -97,6 +97,9 @@ func Alloc(a *structs.Allocation, tg *jobspec.TaskGroup, dc string) protocol.Des
 		if t.Lifecycle != nil {
 			pt.Lifecycle, pt.Sidecar = t.Lifecycle.Hook, t.Lifecycle.Sidecar
 		}
+		if l := t.Logs; l != nil {
+			pt.Logs = &protocol.LogConfig{MaxFiles: l.MaxFiles, MaxFileSizeMB: l.MaxFileSizeMB, Disabled: l.Disabled}
+		}
 		for _, ar := range t.Artifacts {
 			pt.Artifacts = append(pt.Artifacts, protocol.Artifact{Source: ar.Source, Destination: ar.Destination, Checksum: ar.Checksum, Mode: ar.Mode})
 		}
