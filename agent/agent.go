@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tether-edge/tether/agent/allocgc"
 	"github.com/tether-edge/tether/agent/allocrunner"
 	"github.com/tether-edge/tether/agent/config"
 	"github.com/tether-edge/tether/agent/fingerprint"
@@ -53,6 +54,9 @@ type Options struct {
 	// TemplateWait bounds how long a task's first template render waits
 	// for the services it uses (0: template.DefaultFirstWait).
 	TemplateWait time.Duration
+	// Statfs reads the data dir's disk usage for the allocation GC
+	// (default: statfs(2); tests inject a full disk).
+	Statfs func(path string) (allocgc.Usage, error)
 }
 
 // Counters are the agent's exported counters.
@@ -75,6 +79,13 @@ type Counters struct {
 	// TooLarge counts messages the agent refused to publish because they
 	// exceed the broker's packet limit (agent/session).
 	TooLarge uint64
+	// GCRemoved and GCBytesFreed count the finished allocations'
+	// directories the allocation GC removed and the space they took;
+	// GCFailed counts removals that failed (gc.go).
+	GCRemoved, GCBytesFreed, GCFailed uint64
+	// DiskUsed and DiskAvail are the data dir's filesystem at the GC's
+	// last check, in bytes, as df shows them.
+	DiskUsed, DiskAvail uint64
 }
 
 // Agent is the edge agent.
@@ -103,6 +114,7 @@ type Agent struct {
 	// rotations (verify.go; nil: not enrolled, messages are not verified).
 	pinned *keyPin
 	logs   logStreams // task log requests (logs.go)
+	gc     allocGC    // finished allocations' directories (gc.go)
 
 	ran       atomic.Bool
 	closeOnce sync.Once
@@ -140,6 +152,9 @@ func New(opts Options) (*Agent, error) {
 	}
 	if opts.LookupEnv == nil {
 		opts.LookupEnv = os.LookupEnv
+	}
+	if opts.Statfs == nil {
+		opts.Statfs = statfs // gc.go
 	}
 	log := opts.Logger
 	st, moved, err := state.Open(cfg.DataDir, log)
@@ -222,7 +237,9 @@ func (a *Agent) NodeID() string { return a.nodeID }
 func (a *Agent) Counters() Counters {
 	return Counters{Malformed: a.malformed.Load(), Stale: a.stale.Load(), Applied: a.applied.Load(), Acked: a.acked.Load(),
 		SvcMalformed: a.svc.Malformed(), SvcStale: a.svc.Stale(), BadSignature: a.badSig.Load(), BadKeyChain: a.pinned.badChains(),
-		TooLarge: a.sess.RefusedTooLarge()}
+		TooLarge:  a.sess.RefusedTooLarge(),
+		GCRemoved: a.gc.removed.Load(), GCBytesFreed: a.gc.freed.Load(), GCFailed: a.gc.fails.Load(),
+		DiskUsed: a.gc.used.Load(), DiskAvail: a.gc.avail.Load()}
 }
 
 // Close releases an Agent that was never Run. Run closes it itself.
@@ -244,10 +261,14 @@ func (a *Agent) Run(ctx context.Context) error {
 		"drivers", a.fp.Drivers, "data_dir", a.cfg.DataDir)
 	a.downSince = time.Now()
 	a.restore()
+	a.gcInit(time.Now()) // gc.go
+	a.collect(time.Now())
 	a.cleanupDrivers()
 	a.sess.Connect()
 	hb := time.NewTicker(a.cfg.Heartbeat)
 	defer hb.Stop()
+	gcTick := time.NewTicker(a.gcInterval()) // gc.go
+	defer gcTick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -264,6 +285,8 @@ func (a *Agent) Run(ctx context.Context) error {
 		case <-hb.C:
 			a.heartbeat()
 			a.stopCutOff(time.Now())
+		case now := <-gcTick.C:
+			a.collect(now)
 		}
 	}
 }
@@ -438,9 +461,16 @@ func (a *Agent) apply(d *protocol.Desired) {
 		}
 		a.forget(id)
 	}
+	a.collect(time.Now()) // new allocations count toward gc_max_allocs
 }
 
+// forget drops a finished allocation central no longer lists. Its last
+// update stays in the outbox until central acknowledges it; its directory
+// stays until the allocation GC removes it (gc.go).
 func (a *Agent) forget(id string) {
+	if e := a.allocs[id]; e != nil {
+		a.gcForget(e, time.Now())
+	}
 	delete(a.allocs, id)
 	if err := a.store.DeleteAlloc(id); err != nil {
 		a.log.Error("deleting allocation from state", "alloc", id, "err", err)
@@ -456,6 +486,7 @@ func (a *Agent) handleRunnerDone(id string) {
 	if e.removed {
 		a.forget(id)
 	}
+	a.collect(time.Now())
 }
 
 // drainUpdates returns first and the runners' updates already waiting

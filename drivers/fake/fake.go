@@ -106,7 +106,9 @@ func (d *Driver) Start(ctx context.Context, cfg *drivers.TaskConfig) (drivers.Ha
 	}
 	d.tasks[cfg.ID] = t
 	if hasAfter {
+		t.mu.Lock() // the timer may fire before AfterFunc returns: ExitWith reads t.timer
 		t.timer = time.AfterFunc(after, func() { t.Exit(int(code)) })
+		t.mu.Unlock()
 	}
 	return t.newHandle(), nil
 }

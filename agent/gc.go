@@ -1,0 +1,193 @@
+package agent
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/tether-edge/tether/agent/allocgc"
+	"github.com/tether-edge/tether/agent/allocrunner"
+	"github.com/tether-edge/tether/agent/config"
+)
+
+// allocGC removes finished allocations' directories, as Nomad's client GC
+// does (agent/allocgc decides which; docs/agent.md). It runs on the Run
+// goroutine, so a directory is never removed while a runner for the same
+// allocation starts. The maps are owned by the Run goroutine; the
+// counters may be read from any.
+type allocGC struct {
+	// unlisted are allocations the agent has forgotten (central no longer
+	// lists them) whose directories remain, by id.
+	unlisted map[string]allocgc.Dir
+	// gone are allocations still held whose directories were removed.
+	gone map[string]bool
+
+	removed, freed  atomic.Uint64 // directories removed, bytes they took
+	used, avail     atomic.Uint64 // the data dir's filesystem at the last check
+	statErrs, fails atomic.Uint64 // statfs failures; directories that could not be removed
+}
+
+// statfs reads the usage of the filesystem holding path.
+func statfs(path string) (allocgc.Usage, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(path, &st); err != nil {
+		return allocgc.Usage{}, err
+	}
+	bs := uint64(st.Bsize)
+	return allocgc.Usage{Used: (uint64(st.Blocks) - uint64(st.Bfree)) * bs, Avail: uint64(st.Bavail) * bs}, nil
+}
+
+// gcInterval is gc_interval (the default for a config built without
+// config.Default: a zero interval would stop the ticker from starting).
+func (a *Agent) gcInterval() time.Duration {
+	if a.cfg.GCInterval <= 0 {
+		return config.DefaultGCInterval
+	}
+	return a.cfg.GCInterval
+}
+
+func (a *Agent) allocsDir() string { return filepath.Join(a.cfg.DataDir, "allocs") }
+
+// gcInit finds, after restore, the directories of allocations the agent
+// no longer holds (forgotten before a restart, or left by a lost state
+// file): they count as unlisted from now, finished when their directory
+// was last changed.
+func (a *Agent) gcInit(now time.Time) {
+	a.gc.unlisted = map[string]allocgc.Dir{}
+	a.gc.gone = map[string]bool{}
+	ents, err := os.ReadDir(a.allocsDir())
+	if err != nil && !os.IsNotExist(err) {
+		a.log.Warn("allocation GC: listing allocation directories", "err", err)
+	}
+	present := map[string]bool{}
+	for _, de := range ents {
+		id := de.Name()
+		if !de.IsDir() || !safeName(id) {
+			continue
+		}
+		present[id] = true
+		if a.allocs[id] != nil {
+			continue
+		}
+		d := allocgc.Dir{ID: id, Finished: now, Unlisted: now}
+		if fi, err := de.Info(); err == nil {
+			d.Finished = fi.ModTime()
+		}
+		a.gc.unlisted[id] = d
+	}
+	for id, e := range a.allocs {
+		if !present[id] && e.runner == nil {
+			a.gc.gone[id] = true
+		}
+	}
+	if len(a.gc.unlisted) > 0 {
+		a.log.Info("allocation GC: directories of allocations no longer held", "count", len(a.gc.unlisted))
+	}
+}
+
+// gcForget is called when the agent forgets a finished allocation: its
+// directory stays until the GC removes it.
+func (a *Agent) gcForget(e *allocEntry, now time.Time) {
+	if a.gc.unlisted == nil {
+		return // restoring: gcInit finds the directory
+	}
+	id := e.rec.Alloc.ID
+	if a.gc.gone[id] {
+		delete(a.gc.gone, id)
+		return
+	}
+	if e.rec.Client.ClientStatus == "" {
+		return // never started: no directory
+	}
+	a.gc.unlisted[id] = allocgc.Dir{ID: id, Finished: time.UnixMilli(e.rec.Client.Time), Unlisted: now}
+}
+
+// collect removes the directories allocgc.Select picks. It is called on
+// every gc_interval tick, and when allocations start or finish (the
+// gc_max_allocs check).
+func (a *Agent) collect(now time.Time) {
+	if a.gc.unlisted == nil {
+		return // before gcInit
+	}
+	var dirs []allocgc.Dir
+	live := 0
+	for id, e := range a.allocs {
+		delete(a.gc.unlisted, id) // listed again: it is the entry's now
+		switch {
+		case e.runner != nil || !allocrunner.Terminal(e.rec.Client.ClientStatus) && e.rec.Client.ClientStatus != "":
+			live++
+		case allocrunner.Terminal(e.rec.Client.ClientStatus) && !a.gc.gone[id]:
+			dirs = append(dirs, allocgc.Dir{ID: id, Finished: time.UnixMilli(e.rec.Client.Time)})
+		}
+	}
+	for _, d := range a.gc.unlisted {
+		dirs = append(dirs, d)
+	}
+	usage, err := a.opts.Statfs(a.cfg.DataDir)
+	if err != nil {
+		a.gc.statErrs.Add(1)
+		a.log.Warn("allocation GC: reading the data dir's disk usage; the disk check waits for the next try", "err", err)
+	} else {
+		a.gc.used.Store(usage.Used)
+		a.gc.avail.Store(usage.Avail)
+	}
+	policy := allocgc.Policy{Interval: a.gcInterval(), MaxAllocs: a.cfg.GCMaxAllocs, DiskThreshold: a.cfg.GCDiskUsageThreshold}
+	if err != nil {
+		policy.DiskThreshold = 0
+	}
+	if policy.DiskThreshold > 0 && usage.Percent() > policy.DiskThreshold {
+		for i := range dirs {
+			dirs[i].Bytes = diskUsage(filepath.Join(a.allocsDir(), dirs[i].ID))
+		}
+	}
+	for _, r := range allocgc.Select(policy, live, dirs, usage, now) {
+		a.removeAllocDir(r, usage)
+	}
+}
+
+func (a *Agent) removeAllocDir(r allocgc.Removal, usage allocgc.Usage) {
+	dir := filepath.Join(a.allocsDir(), r.ID)
+	bytes := r.Bytes
+	if bytes == 0 {
+		bytes = diskUsage(dir)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		a.gc.fails.Add(1)
+		a.log.Error("allocation GC: removing an allocation directory; tried again at the next check", "alloc", r.ID, "dir", dir, "err", err)
+		return
+	}
+	if a.allocs[r.ID] != nil {
+		a.gc.gone[r.ID] = true
+	}
+	delete(a.gc.unlisted, r.ID)
+	a.gc.removed.Add(1)
+	a.gc.freed.Add(bytes)
+	a.log.Info("allocation GC: removed a finished allocation's directory", "alloc", r.ID, "reason", r.Reason,
+		"bytes", bytes, "disk_used_percent", int(usage.Percent()))
+}
+
+// diskUsage is the space the files under dir take (allocated blocks; the
+// apparent size where the file system does not say). Symbolic links are
+// not followed.
+func diskUsage(dir string) uint64 {
+	var n uint64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			n += uint64(st.Blocks) * 512
+		} else {
+			n += uint64(max(fi.Size(), 0))
+		}
+		return nil
+	})
+	return n
+}

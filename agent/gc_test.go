@@ -1,0 +1,223 @@
+package agent
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tether-edge/tether/agent/allocgc"
+	"github.com/tether-edge/tether/agent/config"
+	"github.com/tether-edge/tether/drivers"
+	"github.com/tether-edge/tether/drivers/fake"
+	"github.com/tether-edge/tether/protocol"
+)
+
+// startAgentGC is startAgent with the GC settings and disk usage given.
+func startAgentGC(t *testing.T, dir, broker string, drv drivers.Driver, mod func(*config.Config), statfs func(string) (allocgc.Usage, error)) *runningAgent {
+	t.Helper()
+	cfg := testConfig(dir, broker)
+	mod(cfg)
+	a, err := New(Options{
+		Config: cfg, Drivers: []drivers.Driver{drv}, Logger: quietLogger(), Version: "test",
+		FingerprintRoot: "fingerprint/testdata/pi4", RetryInterval: 50 * time.Millisecond,
+		LookupEnv: func(string) (string, bool) { return "", false },
+		Statfs:    statfs,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &runningAgent{Agent: a, cancel: cancel, done: make(chan struct{})}
+	go func() { r.err = a.Run(ctx); close(r.done) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-r.done:
+		case <-time.After(10 * time.Second):
+		}
+	})
+	return r
+}
+
+// allocDirs lists the allocation directories under dataDir.
+func allocDirs(t *testing.T, dataDir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(filepath.Join(dataDir, "allocs"))
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	sort.Strings(out)
+	return out
+}
+
+func batchAlloc(id string) protocol.DesiredAlloc {
+	a := serviceAlloc(id, map[string]any{"exit_after": "20ms"})
+	a.JobID, a.JobType = "batch-"+id, "batch"
+	return a
+}
+
+// markRunning writes a file into a running allocation's directory: the
+// GC must never remove it.
+func markRunning(t *testing.T, dataDir, id string) string {
+	t.Helper()
+	marker := filepath.Join(dataDir, "allocs", id, "alloc", "data", "marker")
+	eventually(t, 10*time.Second, func() error { return os.WriteFile(marker, []byte("x"), 0o644) })
+	return marker
+}
+
+// 50 short batch allocations run on one agent with gc_max_allocs = 10,
+// five at a time, each set dropped from the desired state once central
+// has their final status (as central does): at most 10 allocations'
+// directories remain, the oldest go first, the running service's stays,
+// and the state file forgets the finished ones.
+func TestGCMaxAllocs(t *testing.T) {
+	b := startBroker(t, "127.0.0.1:0")
+	dir := t.TempDir()
+	a := startAgentGC(t, dir, b.url(), fake.New(), func(c *config.Config) {
+		c.GCMaxAllocs = 10
+		c.GCInterval = time.Hour // not collectable by time in this test
+	}, func(string) (allocgc.Usage, error) { return allocgc.Usage{Used: 1, Avail: 99}, nil })
+	id := a.NodeID()
+
+	svc := serviceAlloc("svc", nil)
+	index := uint64(1)
+	b.publish(topics.Desired(id), desired(id, index, svc), true)
+	waitStatus(t, b, id, "svc", protocol.AllocRunning)
+	marker := markRunning(t, dir, "svc")
+
+	var order []string // batch allocations in the order they ran
+	for wave := 0; wave < 10; wave++ {
+		allocs := []protocol.DesiredAlloc{svc}
+		for i := 0; i < 5; i++ {
+			bid := fmt.Sprintf("b%02d", wave*5+i)
+			allocs = append(allocs, batchAlloc(bid))
+			order = append(order, bid)
+		}
+		index++
+		b.publish(topics.Desired(id), desired(id, index, allocs...), true)
+		for _, ba := range allocs[1:] {
+			waitStatus(t, b, id, ba.ID, protocol.AllocComplete)
+		}
+		if n := len(allocDirs(t, dir)); n > 10+5 {
+			t.Fatalf("wave %d: %d allocation directories", wave, n)
+		}
+		index++ // central drops finished allocations from the desired state
+		b.publish(topics.Desired(id), desired(id, index, svc), true)
+	}
+	// 1 running + the 9 that finished last (by the time of their final
+	// update; the ties of one wave broken by id).
+	finished := map[string]int64{}
+	for _, u := range b.updates(id) {
+		if u.ClientStatus == protocol.AllocComplete {
+			finished[u.AllocID] = u.Time
+		}
+	}
+	slices.SortFunc(order, func(x, y string) int {
+		if c := cmp.Compare(finished[x], finished[y]); c != 0 {
+			return c
+		}
+		return cmp.Compare(x, y)
+	})
+	want := append([]string{"svc"}, order[len(order)-9:]...)
+	sort.Strings(want)
+	eventually(t, 10*time.Second, func() error {
+		if got := allocDirs(t, dir); !slices.Equal(got, want) {
+			return fmt.Errorf("allocation directories %v, want %v", got, want)
+		}
+		recs, err := a.store.Allocs()
+		if err != nil || len(recs) != 1 || recs[0].Alloc.ID != "svc" {
+			return fmt.Errorf("state file holds %d allocations (%v), want only svc", len(recs), err)
+		}
+		return nil
+	})
+	if _, err := os.Stat(marker); err != nil {
+		t.Fatalf("the running allocation's directory was touched: %v", err)
+	}
+	if got := lastStatus(b.updates(id), "svc"); got != protocol.AllocRunning {
+		t.Fatalf("svc is %q", got)
+	}
+	c := a.Counters()
+	if c.GCRemoved != 41 || c.GCBytesFreed == 0 || c.GCFailed != 0 || c.DiskUsed != 1 || c.DiskAvail != 99 {
+		t.Fatalf("counters %+v (want 41 directories removed)", c)
+	}
+}
+
+// Over gc_disk_usage_threshold every finished allocation's directory goes,
+// oldest first, until the usage (less what was freed) is under it; the
+// running allocation's stays. A directory central stopped listing goes
+// after gc_interval, with the disk below the threshold.
+func TestGCDiskUsageAndInterval(t *testing.T) {
+	b := startBroker(t, "127.0.0.1:0")
+	dir := t.TempDir()
+	var full atomic.Bool
+	a := startAgentGC(t, dir, b.url(), fake.New(), func(c *config.Config) {
+		c.GCInterval = 300 * time.Millisecond
+	}, func(string) (allocgc.Usage, error) {
+		if full.Load() {
+			return allocgc.Usage{Used: 95 << 30, Avail: 5 << 30}, nil
+		}
+		return allocgc.Usage{Used: 10 << 30, Avail: 90 << 30}, nil
+	})
+	id := a.NodeID()
+	svc := serviceAlloc("svc", nil)
+	b.publish(topics.Desired(id), desired(id, 1, svc, batchAlloc("b1"), batchAlloc("b2")), true)
+	for _, x := range []string{"b1", "b2"} {
+		waitStatus(t, b, id, x, protocol.AllocComplete)
+	}
+	waitStatus(t, b, id, "svc", protocol.AllocRunning)
+	marker := markRunning(t, dir, "svc")
+	if got := allocDirs(t, dir); !slices.Equal(got, []string{"b1", "b2", "svc"}) {
+		t.Fatalf("below the threshold: %v", got)
+	}
+
+	// The disk fills up; the next check (a new allocation) empties it of
+	// finished allocations.
+	full.Store(true)
+	b.publish(topics.Desired(id), desired(id, 2, svc, batchAlloc("b1"), batchAlloc("b2"), batchAlloc("b3")), true)
+	waitStatus(t, b, id, "b3", protocol.AllocComplete)
+	eventually(t, 10*time.Second, func() error {
+		if got := allocDirs(t, dir); !slices.Equal(got, []string{"svc"}) {
+			return fmt.Errorf("disk full: directories %v, want only svc", got)
+		}
+		return nil
+	})
+	if _, err := os.Stat(marker); err != nil {
+		t.Fatalf("the running allocation's directory was touched: %v", err)
+	}
+	if c := a.Counters(); c.GCRemoved != 3 || c.DiskUsed != 95<<30 {
+		t.Fatalf("counters %+v", c)
+	}
+
+	// Room again: a finished allocation stays while central lists it,
+	// and goes gc_interval after central stopped listing it.
+	full.Store(false)
+	b.publish(topics.Desired(id), desired(id, 3, svc, batchAlloc("b4")), true)
+	waitStatus(t, b, id, "b4", protocol.AllocComplete)
+	if got := allocDirs(t, dir); !slices.Equal(got, []string{"b4", "svc"}) {
+		t.Fatalf("listed and finished: %v", got)
+	}
+	b.publish(topics.Desired(id), desired(id, 4, svc), true)
+	eventually(t, 10*time.Second, func() error {
+		if got := allocDirs(t, dir); !slices.Equal(got, []string{"svc"}) {
+			return fmt.Errorf("unlisted for gc_interval: directories %v, want only svc", got)
+		}
+		return nil
+	})
+	if c := a.Counters(); c.GCRemoved != 4 || c.DiskUsed != 10<<30 {
+		t.Fatalf("counters %+v", c)
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Fatalf("the running allocation's directory was touched: %v", err)
+	}
+}
