@@ -51,6 +51,9 @@ func verbs() map[string]verb {
 	for k, v := range tlsVerbs() { // tls.go
 		vs[k] = v
 	}
+	for k, v := range systemVerbs() { // system.go
+		vs[k] = v
+	}
 	return vs
 }
 

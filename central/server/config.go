@@ -74,6 +74,9 @@ type Config struct {
 	// TLS secures the HTTP API, the embedded broker, calls between
 	// servers and central's MQTT client. Zero: plain TCP, as before.
 	TLS TLS
+	// GC holds the state garbage collection's interval, thresholds and
+	// job_tracked_versions (gc.go); zero values take the defaults.
+	GC GCConfig
 }
 
 // Site is one datacenter's MQTT broker.
@@ -148,7 +151,7 @@ func (c *Config) setDefaults() error {
 	if c.HeartbeatTTL < time.Second {
 		return fmt.Errorf("server: heartbeat_ttl %v is too short: use at least 1s", c.HeartbeatTTL)
 	}
-	return nil
+	return c.GC.setDefaults()
 }
 
 // TLS turns on TLS for the HTTP API, the embedded broker's listener, the

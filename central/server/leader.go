@@ -100,7 +100,7 @@ func startLeader(s *Server) (*leader, error) {
 	for _, r := range s.store.Services("") {
 		l.svcPub.mark(r.ServiceName)
 	}
-	for _, f := range []func(){l.loop, l.batcher, l.evalWorker, l.publish, l.publishServices, l.watchBrokers} {
+	for _, f := range []func(){l.loop, l.batcher, l.evalWorker, l.publish, l.publishServices, l.watchBrokers, l.gcLoop} {
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()

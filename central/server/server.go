@@ -63,6 +63,8 @@ type Server struct {
 	mu     sync.Mutex // guards leader
 	leader *leader    // non-nil while this server leads
 
+	gcStats gcStats // state garbage collection (gc.go)
+
 	done chan struct{}
 	wg   sync.WaitGroup
 }
@@ -355,7 +357,7 @@ func (s *Server) SubmitJob(ctx context.Context, job *jobspec.Job) (string, uint6
 		TriggeredBy: structs.TriggerJobRegister, JobID: job.ID, Status: structs.EvalPending,
 		CreateTime: now, ModifyTime: now,
 	}
-	res, err := s.apply(&state.Command{Ops: []state.Op{{UpsertJob: &state.UpsertJob{Job: job, Eval: eval, Now: now}}}})
+	res, err := s.apply(&state.Command{Ops: []state.Op{{UpsertJob: &state.UpsertJob{Job: job, Eval: eval, Now: now, KeepVersions: s.cfg.GC.TrackedVersions}}}})
 	if err != nil {
 		return "", 0, err
 	}
@@ -381,7 +383,7 @@ func (s *Server) StopJob(ctx context.Context, ns, id string, purge bool) (string
 		TriggeredBy: structs.TriggerJobDeregister, JobID: id, Status: structs.EvalPending,
 		CreateTime: now, ModifyTime: now,
 	}
-	res, err := s.apply(&state.Command{Ops: []state.Op{{StopJob: &state.StopJob{Namespace: ns, JobID: id, Purge: purge, Eval: eval, Now: now}}}})
+	res, err := s.apply(&state.Command{Ops: []state.Op{{StopJob: &state.StopJob{Namespace: ns, JobID: id, Purge: purge, Eval: eval, Now: now, KeepVersions: s.cfg.GC.TrackedVersions}}}})
 	if err != nil {
 		return "", 0, err
 	}

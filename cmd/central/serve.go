@@ -54,6 +54,15 @@ type fileConfig struct {
 	Sites []siteBlock `hcl:"site,block"`
 	// TLS is tls { ca_file, cert_file, key_file, verify_client } (docs/tls.md).
 	TLS *tlsBlock `hcl:"tls,block"`
+
+	// Garbage collection keys (gcconfig.go).
+	JobGCInterval        string `hcl:"job_gc_interval,optional"`
+	JobGCThreshold       string `hcl:"job_gc_threshold,optional"`
+	EvalGCThreshold      string `hcl:"eval_gc_threshold,optional"`
+	BatchEvalGCThreshold string `hcl:"batch_eval_gc_threshold,optional"`
+	NodeGCThreshold      string `hcl:"node_gc_threshold,optional"`
+	JoinTokenGCThreshold string `hcl:"join_token_gc_threshold,optional"`
+	JobTrackedVersions   int    `hcl:"job_tracked_versions,optional"`
 }
 
 // tlsBlock turns on TLS for the HTTP API and MQTT.
@@ -69,6 +78,15 @@ type serverBlock struct {
 	BootstrapExpect int      `hcl:"bootstrap_expect,optional"`
 	RetryJoin       []string `hcl:"retry_join,optional"`
 	RaftMultiplier  int      `hcl:"raft_multiplier,optional"`
+
+	// Garbage collection keys, where Nomad has them (gcconfig.go).
+	JobGCInterval        string `hcl:"job_gc_interval,optional"`
+	JobGCThreshold       string `hcl:"job_gc_threshold,optional"`
+	EvalGCThreshold      string `hcl:"eval_gc_threshold,optional"`
+	BatchEvalGCThreshold string `hcl:"batch_eval_gc_threshold,optional"`
+	NodeGCThreshold      string `hcl:"node_gc_threshold,optional"`
+	JoinTokenGCThreshold string `hcl:"join_token_gc_threshold,optional"`
+	JobTrackedVersions   int    `hcl:"job_tracked_versions,optional"`
 }
 
 // siteBlock is one datacenter's broker.
@@ -210,6 +228,11 @@ func serverFlags(name string, args []string, stderr io.Writer, dev bool) (server
 		KeyFile:      pick(tlsFlags.KeyFile, ft.KeyFile),
 		VerifyClient: tlsFlags.VerifyClient || ft.VerifyClient,
 	}
+	gcc, err := gcConfig(file.gcKeys(), file.Server.gcKeys())
+	if err != nil {
+		return cfg, "", fs, err
+	}
+	cfg.GC = gcc
 	if t := pick(ttl, file.HeartbeatTTL); t != "" {
 		d, err := time.ParseDuration(t)
 		if err != nil {
