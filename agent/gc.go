@@ -2,8 +2,10 @@ package agent
 
 import (
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -47,6 +49,24 @@ func (a *Agent) gcInterval() time.Duration {
 		return config.DefaultGCInterval
 	}
 	return a.cfg.GCInterval
+}
+
+// helloAttributes are the fingerprint's attributes and, as Nomad's
+// storage fingerprint names them, the data dir's filesystem now:
+// unique.storage.bytestotal (used + available, as df's percentage counts
+// it) and unique.storage.bytesfree (available to the agent).
+func (a *Agent) helloAttributes() map[string]string {
+	u, err := a.opts.Statfs(a.cfg.DataDir)
+	if err != nil {
+		return a.fp.Attributes
+	}
+	attrs := maps.Clone(a.fp.Attributes)
+	if attrs == nil {
+		attrs = map[string]string{}
+	}
+	attrs["unique.storage.bytestotal"] = strconv.FormatUint(u.Used+u.Avail, 10)
+	attrs["unique.storage.bytesfree"] = strconv.FormatUint(u.Avail, 10)
+	return attrs
 }
 
 func (a *Agent) allocsDir() string { return filepath.Join(a.cfg.DataDir, "allocs") }

@@ -170,6 +170,22 @@ func TestGCDiskUsageAndInterval(t *testing.T) {
 		return allocgc.Usage{Used: 10 << 30, Avail: 90 << 30}, nil
 	})
 	id := a.NodeID()
+	// The hello carries the data dir's storage as Nomad names it.
+	eventually(t, 10*time.Second, func() error {
+		h := b.received(topics.Hello(id))
+		if len(h) == 0 {
+			return fmt.Errorf("no hello")
+		}
+		var hello protocol.Hello
+		if err := protocol.Decode(h[0], &hello); err != nil {
+			return err
+		}
+		if hello.Attributes["unique.storage.bytestotal"] != fmt.Sprint(100<<30) || hello.Attributes["unique.storage.bytesfree"] != fmt.Sprint(90<<30) ||
+			hello.Attributes["driver.fake"] != "1" {
+			return fmt.Errorf("hello attributes %v", hello.Attributes)
+		}
+		return nil
+	})
 	svc := serviceAlloc("svc", nil)
 	b.publish(topics.Desired(id), desired(id, 1, svc, batchAlloc("b1"), batchAlloc("b2")), true)
 	for _, x := range []string{"b1", "b2"} {

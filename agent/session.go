@@ -144,7 +144,7 @@ func (a *Agent) hello() {
 		NodeID:       a.nodeID,
 		Name:         a.cfg.Name,
 		Datacenter:   a.cfg.Datacenter,
-		Attributes:   a.fp.Attributes,
+		Attributes:   a.helloAttributes(), // the fingerprint and the data dir's storage (gc.go)
 		Meta:         a.cfg.Meta,
 		Drivers:      a.fp.Drivers,
 		Resources:    a.fp.Resources,
