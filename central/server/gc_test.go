@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tether-edge/tether/central/api"
 	"github.com/tether-edge/tether/central/structs"
 	"github.com/tether-edge/tether/jobspec"
 	"github.com/tether-edge/tether/protocol"
@@ -264,4 +266,64 @@ func TestGCTimerCollectsAfterRestart(t *testing.T) {
 	if s2.gcStats.deleted.Jobs != 1 || s2.gcStats.forced != 0 {
 		t.Fatalf("after restart: %+v, want the job collected by the timer", s2.gcStats.deleted)
 	}
+}
+
+// With ACLs on, a forced collection needs operator write: anonymous
+// requests and tokens with operator read (or none) get 403 and collect
+// nothing; a management token or operator write may.
+func TestSystemGCNeedsOperatorWrite(t *testing.T) {
+	s := aclTestServer(t)
+	_, body := aclReq(t, s, "POST", "/v1/acl/bootstrap", "")
+	var mgmt struct {
+		SecretID string `json:"secret_id"`
+	}
+	json.Unmarshal([]byte(body), &mgmt)
+	token := func(name, rules string) string {
+		t.Helper()
+		if code, body := aclReqBody(t, s, "PUT", "/v1/acl/policy/"+name, mgmt.SecretID, api.PolicyRequest{Rules: rules}); code != 200 {
+			t.Fatalf("policy %s: %d %s", name, code, body)
+		}
+		code, body := aclReqBody(t, s, "POST", "/v1/acl/token", mgmt.SecretID, api.TokenRequest{Name: name, Policies: []string{name}})
+		var tok struct {
+			SecretID string `json:"secret_id"`
+		}
+		if code != 200 || json.Unmarshal([]byte(body), &tok) != nil {
+			t.Fatalf("token %s: %d %s", name, code, body)
+		}
+		return tok.SecretID
+	}
+	opRead := token("op-read", `operator { policy = "read" }`)
+	jobs := token("jobs", `namespace "default" { policy = "write" }`)
+	opWrite := token("op-write", `operator { policy = "write" }`)
+	for _, who := range []struct{ name, token string }{{"anonymous", ""}, {"operator read", opRead}, {"namespace write", jobs}} {
+		if code, body := aclReq(t, s, "PUT", "/v1/system/gc", who.token); code != http.StatusForbidden || !strings.Contains(body, "operator") {
+			t.Errorf("system gc as %s: %d %s, want 403 naming operator write", who.name, code, body)
+		}
+	}
+	s.gcStats.mu.Lock()
+	forced := s.gcStats.forced
+	s.gcStats.mu.Unlock()
+	if forced != 0 {
+		t.Fatalf("%d forced passes ran for refused requests", forced)
+	}
+	for _, tok := range []string{mgmt.SecretID, opWrite} {
+		if code, body := aclReq(t, s, "PUT", "/v1/system/gc", tok); code != 200 || !strings.Contains(body, `"deleted"`) {
+			t.Errorf("system gc with operator write: %d %s", code, body)
+		}
+	}
+}
+
+func aclReqBody(t *testing.T, s *Server, method, path, token string, body any) (int, string) {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(method, "http://"+s.HTTPAddr()+path, bytes.NewReader(b))
+	req.Header.Set("X-Tether-Token", token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(out)
 }
