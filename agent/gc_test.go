@@ -237,3 +237,36 @@ func TestGCDiskUsageAndInterval(t *testing.T) {
 		t.Fatalf("the running allocation's directory was touched: %v", err)
 	}
 }
+
+// Directories of allocations the agent forgot before it restarted are
+// found at start and removed gc_interval later; those it still holds are
+// kept.
+func TestGCAfterRestart(t *testing.T) {
+	b := startBroker(t, "127.0.0.1:0")
+	dir := t.TempDir()
+	roomy := func(string) (allocgc.Usage, error) { return allocgc.Usage{Used: 1, Avail: 99}, nil }
+	a := startAgentGC(t, dir, b.url(), fake.New(), func(c *config.Config) { c.GCInterval = time.Hour }, roomy)
+	id := a.NodeID()
+	b.publish(topics.Desired(id), desired(id, 1, batchAlloc("b1"), batchAlloc("b2")), true)
+	waitStatus(t, b, id, "b1", protocol.AllocComplete)
+	waitStatus(t, b, id, "b2", protocol.AllocComplete)
+	b.publish(topics.Desired(id), desired(id, 2, batchAlloc("b2")), true) // b1 is forgotten, b2 still listed
+	eventually(t, 10*time.Second, func() error {
+		if recs, _ := a.store.Allocs(); len(recs) != 1 {
+			return fmt.Errorf("%d allocations held", len(recs))
+		}
+		return nil
+	})
+	a.stop(t)
+
+	a = startAgentGC(t, dir, b.url(), fake.New(), func(c *config.Config) { c.GCInterval = 300 * time.Millisecond }, roomy)
+	eventually(t, 10*time.Second, func() error {
+		if got := allocDirs(t, dir); !slices.Equal(got, []string{"b2"}) {
+			return fmt.Errorf("directories %v, want b2 only", got)
+		}
+		return nil
+	})
+	if c := a.Counters(); c.GCRemoved != 1 {
+		t.Fatalf("counters %+v", c)
+	}
+}
