@@ -44,6 +44,8 @@ type Reader interface {
 	Allocs() []*structs.Allocation
 	EvalByID(id string) *structs.Evaluation
 	EvalsByJob(ns, jobID string) []*structs.Evaluation
+	// Evals returns every evaluation, sorted by ID.
+	Evals() []*structs.Evaluation
 	// Services returns every service instance of namespace ns ("" = all),
 	// sorted by service name.
 	Services(ns string) []*structs.ServiceRegistration
@@ -127,6 +129,7 @@ func New(b Backend, logger *slog.Logger) http.Handler {
 	route("/v1/allocations", get(s.guard(open, s.listAllocs)))   // filtered by read-job
 	route("/v1/allocation/{id}", get(s.guard(open, s.getAlloc))) // read-job in its namespace
 	route("/v1/evaluation/{id}", get(s.guard(open, s.getEval)))  // read-job in its namespace
+	route("/v1/evaluations", get(s.guard(open, s.listEvals)))    // filtered by read-job (evals.go)
 	route("/v1/evaluation/{id}/allocations", get(s.guard(open, s.evalAllocs)))
 	route("/v1/services", get(s.guard(readJob, s.listServices)))
 	route("/v1/service/{name}", get(s.guard(readJob, s.getService)))

@@ -193,7 +193,17 @@ func TestSystemGCRemovesDeadBatchJobsOnly(t *testing.T) {
 			t.Errorf("GET /v1/evaluation/%s: %d, want 404", id, code)
 		}
 	}
-	_, body := getStatus(t, s, "/v1/allocations")
+	_, body := getStatus(t, s, "/v1/evaluations")
+	var evals []structs.Evaluation
+	if err := json.Unmarshal([]byte(body), &evals); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evals {
+		if e.JobID != "web" {
+			t.Errorf("/v1/evaluations still lists %s of job %s", e.ID, e.JobID)
+		}
+	}
+	_, body = getStatus(t, s, "/v1/allocations")
 	var allocs []structs.Allocation
 	if err := json.Unmarshal([]byte(body), &allocs); err != nil {
 		t.Fatal(err)

@@ -352,6 +352,18 @@ func (b *Backend) EvalsByJob(ns, jobID string) []*structs.Evaluation {
 	return out
 }
 
+// Evals implements api.Reader.
+func (b *Backend) Evals() []*structs.Evaluation {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]*structs.Evaluation, 0, len(b.evals))
+	for _, e := range b.evals {
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, k int) bool { return out[i].ID < out[k].ID })
+	return out
+}
+
 // Index implements api.Reader.
 func (b *Backend) Index(table string) uint64 {
 	b.mu.Lock()
