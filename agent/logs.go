@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tether-edge/tether/drivers/logfile"
 	"github.com/tether-edge/tether/protocol"
 )
 
@@ -88,11 +89,11 @@ func (a *Agent) handleLogsTopic(topic string, payload []byte) bool {
 		fail("too many log streams on this node; try again later")
 		return true
 	}
-	kind := ".stdout.0"
+	rel := "logs/" + req.Task + ".stdout"
 	if req.Stderr {
-		kind = ".stderr.0"
+		rel = "logs/" + req.Task + ".stderr"
 	}
-	path := filepath.Join(a.cfg.DataDir, "allocs", req.AllocID, "alloc", "logs", req.Task+kind)
+	shared := filepath.Join(a.cfg.DataDir, "allocs", req.AllocID, "alloc")
 	ctx, cancel := context.WithCancel(a.runnerCtx)
 	s := &logStream{cancel: cancel}
 	s.renewed.Store(time.Now().UnixNano())
@@ -110,41 +111,34 @@ func (a *Agent) handleLogsTopic(topic string, payload []byte) bool {
 			c.V, c.ID = protocol.Version, req.ID
 			return a.sess.PublishWait(reply, 1, false, a.encode(c), 10*time.Second)
 		}
-		if err := streamLog(ctx, path, req, s, send); err != nil {
+		if err := streamLog(ctx, shared, rel, req, s, send); err != nil {
 			a.log.Debug("log stream ended", "alloc", req.AllocID, "task", req.Task, "err", err)
 		}
 	}()
 	return true
 }
 
-// openLog opens <alloc>/alloc/logs/<file> through an os.Root on the
-// alloc's shared dir, which its tasks may write: a log file (or logs dir)
-// that a task replaced with a symlink out of it is refused, so `alloc
-// logs` cannot be made to stream a file of the node that the task itself
-// may not read (a wasm guest can plant a symlink in its preopened dir).
-func openLog(path string) (*os.File, error) {
-	logs := filepath.Dir(path)
-	root, err := os.OpenRoot(filepath.Dir(logs))
-	if err != nil {
-		return nil, err
-	}
-	defer root.Close()
-	return root.Open(filepath.Join(filepath.Base(logs), filepath.Base(path)))
-}
-
-// streamLog sends a log file as chunks: from the start, or from req.Lines
-// lines before the end; then, when following, what is appended until ctx
-// ends or the request is not renewed. The first chunk goes out at once,
-// empty if there is nothing to send, so central knows the agent answered.
-// A chunk's Data is valid only during send.
-func streamLog(ctx context.Context, path string, req protocol.LogsRequest, s *logStream, send func(*protocol.LogsChunk) error) error {
+// streamLog sends a task's log stream rel ("logs/web.stdout") of the
+// alloc's shared dir as chunks, across its rotated files: from the oldest
+// file kept, or from req.Lines lines before the end; then, when following,
+// what is appended (through rotations) until ctx ends or the request is not
+// renewed. The first chunk goes out at once, empty if there is nothing to
+// send, so central knows the agent answered. A chunk's Data is valid only
+// during send.
+//
+// Files are read through an os.Root on the shared dir, which the alloc's
+// tasks may write: a log file or logs dir that a task replaced with a
+// symlink out of it is refused, so `alloc logs` cannot be made to stream a
+// file of the node that the task itself may not read (a wasm guest can
+// plant a symlink in its preopened dir).
+func streamLog(ctx context.Context, shared, rel string, req protocol.LogsRequest, s *logStream, send func(*protocol.LogsChunk) error) error {
 	var seq uint64
 	emit := func(data []byte, eof bool, msg string) error {
 		c := &protocol.LogsChunk{Seq: seq, Data: data, EOF: eof, Err: msg}
 		seq++
 		return send(c)
 	}
-	f, err := openLog(path)
+	root, err := os.OpenRoot(shared)
 	for errors.Is(err, fs.ErrNotExist) && req.Follow {
 		if seq == 0 {
 			if err := emit(nil, false, ""); err != nil {
@@ -154,7 +148,7 @@ func streamLog(ctx context.Context, path string, req protocol.LogsRequest, s *lo
 		if !waitPoll(ctx, s) {
 			return emit(nil, true, "")
 		}
-		f, err = openLog(path)
+		root, err = os.OpenRoot(shared)
 	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return emit(nil, true, "") // nothing logged yet
@@ -162,17 +156,23 @@ func streamLog(ctx context.Context, path string, req protocol.LogsRequest, s *lo
 	if err != nil {
 		return emit(nil, true, "open log: "+err.Error())
 	}
-	defer f.Close()
-	var off int64
+	defer root.Close()
+	r := logfile.NewReader(root, rel)
 	if req.Lines > 0 {
-		if off, err = tailOffset(f, req.Lines); err != nil {
+		if err := r.Tail(req.Lines); err != nil {
 			return emit(nil, true, "read log: "+err.Error())
 		}
 	}
 	buf := make([]byte, protocol.MaxLogChunk)
+	settling := false // the last read ended in the middle of a rotation
 	for {
-		n, err := f.ReadAt(buf, off)
-		off += int64(n)
+		n := 0
+		var err error
+		for n < len(buf) && err == nil {
+			var m int
+			m, err = r.Read(buf[n:])
+			n += m
+		}
 		switch {
 		case err != nil && !errors.Is(err, io.EOF):
 			return emit(buf[:n], true, "read log: "+err.Error())
@@ -181,19 +181,32 @@ func streamLog(ctx context.Context, path string, req protocol.LogsRequest, s *lo
 				return err
 			}
 			continue
-		case !req.Follow:
+		case !req.Follow && (r.Settled() || settling):
 			return emit(buf[:n], true, "")
 		case n > 0 || seq == 0:
 			if err := emit(buf[:n], false, ""); err != nil {
 				return err
 			}
 		}
-		if !waitPoll(ctx, s) {
+		settling = !r.Settled()
+		if req.Follow && !waitPoll(ctx, s) {
 			return emit(nil, true, "")
 		}
-		if st, err := f.Stat(); err == nil && st.Size() < off {
-			off = 0 // truncated: start over
+		if !req.Follow && !waitRotation(ctx) {
+			return emit(nil, true, "")
 		}
+	}
+}
+
+// waitRotation gives a rotation in progress time to finish.
+func waitRotation(ctx context.Context) bool {
+	t := time.NewTimer(50 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
@@ -207,48 +220,4 @@ func waitPoll(ctx context.Context, s *logStream) bool {
 	case <-t.C:
 	}
 	return time.Since(time.Unix(0, s.renewed.Load())) < protocol.LogFollowTTL*time.Second
-}
-
-// tailOffset returns the offset of the start of the last n lines of f (a
-// final newline does not start an empty line).
-func tailOffset(f *os.File, n int) (int64, error) {
-	st, err := f.Stat()
-	if err != nil {
-		return 0, err
-	}
-	end := st.Size()
-	if end == 0 {
-		return 0, nil
-	}
-	const block = 8 << 10
-	buf := make([]byte, block)
-	pos := end
-	seen := 0
-	skipLast := true // the newline that ends the last line
-	for pos > 0 {
-		size := int64(block)
-		if pos < size {
-			size = pos
-		}
-		pos -= size
-		if _, err := f.ReadAt(buf[:size], pos); err != nil && !errors.Is(err, io.EOF) {
-			return 0, err
-		}
-		chunk := buf[:size]
-		for i := len(chunk) - 1; i >= 0; i-- {
-			if chunk[i] != '\n' {
-				skipLast = false
-				continue
-			}
-			if skipLast && pos+int64(i) == end-1 {
-				skipLast = false
-				continue
-			}
-			seen++
-			if seen == n {
-				return pos + int64(i) + 1, nil
-			}
-		}
-	}
-	return 0, nil
 }

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,44 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tether-edge/tether/drivers/logfile"
 	"github.com/tether-edge/tether/protocol"
 )
-
-func TestTailOffset(t *testing.T) {
-	tests := []struct {
-		text string
-		n    int
-		want string
-	}{
-		{"a\nb\nc\n", 1, "c\n"},
-		{"a\nb\nc\n", 2, "b\nc\n"},
-		{"a\nb\nc", 1, "c"},
-		{"a\nb\nc", 5, "a\nb\nc"},
-		{"", 3, ""},
-		{"\n\n", 1, "\n"},
-		{strings.Repeat("x", 20000) + "\nlast\n", 1, "last\n"},
-		{"first\n" + strings.Repeat("y\n", 9000), 9000, strings.Repeat("y\n", 9000)},
-	}
-	for i, tt := range tests {
-		path := filepath.Join(t.TempDir(), "log")
-		if err := os.WriteFile(path, []byte(tt.text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		f, _ := os.Open(path)
-		off, err := tailOffset(f, tt.n)
-		f.Close()
-		if err != nil || tt.text[off:] != tt.want {
-			t.Errorf("%d: tail %d of %q = %q (%v), want %q", i, tt.n, trunc(tt.text), trunc(tt.text[off:]), err, trunc(tt.want))
-		}
-	}
-}
-
-func trunc(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "..."
-	}
-	return s
-}
 
 // chunkSink collects what streamLog sends.
 type chunkSink struct {
@@ -78,14 +44,25 @@ func (c *chunkSink) text() (string, bool) {
 	return b.String(), eof
 }
 
+// logFile creates the shared dir of an alloc with logs/<name> holding
+// text; it returns the shared dir.
+func logFile(t *testing.T, name, text string) string {
+	t.Helper()
+	shared := t.TempDir()
+	os.MkdirAll(filepath.Join(shared, "logs"), 0o755)
+	if err := os.WriteFile(filepath.Join(shared, "logs", name), []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return shared
+}
+
 func TestStreamLogWholeFileInChunks(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "web.stdout.0")
 	big := strings.Repeat("0123456789abcdef", 3000) // 48000 bytes: 3 chunks
-	os.WriteFile(path, []byte(big), 0o644)
+	shared := logFile(t, "web.stdout.0", big)
 	var sink chunkSink
 	s := &logStream{}
 	s.renewed.Store(time.Now().UnixNano())
-	if err := streamLog(context.Background(), path, protocol.LogsRequest{}, s, sink.send); err != nil {
+	if err := streamLog(context.Background(), shared, "logs/web.stdout", protocol.LogsRequest{}, s, sink.send); err != nil {
 		t.Fatal(err)
 	}
 	got, eof := sink.text()
@@ -97,7 +74,7 @@ func TestStreamLogWholeFileInChunks(t *testing.T) {
 func TestStreamLogMissingFileIsEmpty(t *testing.T) {
 	var sink chunkSink
 	s := &logStream{}
-	if err := streamLog(context.Background(), filepath.Join(t.TempDir(), "none"), protocol.LogsRequest{}, s, sink.send); err != nil {
+	if err := streamLog(context.Background(), filepath.Join(t.TempDir(), "none"), "logs/web.stdout", protocol.LogsRequest{}, s, sink.send); err != nil {
 		t.Fatal(err)
 	}
 	if got, eof := sink.text(); got != "" || !eof {
@@ -106,14 +83,16 @@ func TestStreamLogMissingFileIsEmpty(t *testing.T) {
 }
 
 func TestStreamLogFollowsAppendsUntilCancelled(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "web.stdout.0")
-	os.WriteFile(path, []byte("one\ntwo\n"), 0o644)
+	shared := logFile(t, "web.stdout.0", "one\ntwo\n")
+	path := filepath.Join(shared, "logs", "web.stdout.0")
 	var sink chunkSink
 	s := &logStream{}
 	s.renewed.Store(time.Now().UnixNano())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- streamLog(ctx, path, protocol.LogsRequest{Follow: true, Lines: 1}, s, sink.send) }()
+	go func() {
+		done <- streamLog(ctx, shared, "logs/web.stdout", protocol.LogsRequest{Follow: true, Lines: 1}, s, sink.send)
+	}()
 	eventuallyLogs(t, func() bool { got, _ := sink.text(); return got == "two\n" })
 	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
 	f.WriteString("three\n")
@@ -129,12 +108,11 @@ func TestStreamLogFollowsAppendsUntilCancelled(t *testing.T) {
 }
 
 func TestStreamLogFollowEndsWithoutRenewal(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "web.stdout.0")
-	os.WriteFile(path, nil, 0o644)
+	shared := logFile(t, "web.stdout.0", "")
 	var sink chunkSink
 	s := &logStream{}
 	s.renewed.Store(time.Now().Add(-time.Hour).UnixNano()) // never renewed
-	if err := streamLog(context.Background(), path, protocol.LogsRequest{Follow: true}, s, sink.send); err != nil {
+	if err := streamLog(context.Background(), shared, "logs/web.stdout", protocol.LogsRequest{Follow: true}, s, sink.send); err != nil {
 		t.Fatal(err)
 	}
 	if got, eof := sink.text(); got != "" || !eof {
@@ -170,15 +148,54 @@ func TestStreamLogRefusesSymlinkOut(t *testing.T) {
 		var sink chunkSink
 		s := &logStream{}
 		s.renewed.Store(time.Now().UnixNano())
-		if err := streamLog(context.Background(), filepath.Join(logs, "web.stdout.0"), protocol.LogsRequest{}, s, sink.send); err != nil {
+		if err := streamLog(context.Background(), alloc, "logs/web.stdout", protocol.LogsRequest{}, s, sink.send); err != nil {
 			t.Fatal(err)
 		}
 		got, eof := sink.text()
 		if strings.Contains(got, "SECRET") || !eof {
 			t.Fatalf("streamed %q (eof %v) through a symlink out of the alloc dir", got, eof)
 		}
-		if len(sink.chunks) == 0 || !strings.Contains(sink.chunks[len(sink.chunks)-1].Err, "open log") {
-			t.Errorf("no error chunk: %+v", sink.chunks)
-		}
+	}
+}
+
+// alloc logs spans rotated files: -n counts lines across them, and a
+// follow goes on into the files of later rotations, by either kind.
+func TestStreamLogAcrossRotations(t *testing.T) {
+	shared := t.TempDir()
+	p := logfile.Policy{MaxFiles: 100, MaxFileSize: 100}
+	w, err := logfile.Open(filepath.Join(shared, "logs", "web.stdout"), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	line := func(i int) string { return fmt.Sprintf("line %04d\n", i) } // 10 bytes
+	for i := 0; i < 35; i++ {
+		w.Write([]byte(line(i)))
+	}
+	var sink chunkSink
+	s := &logStream{}
+	s.renewed.Store(time.Now().UnixNano())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- streamLog(ctx, shared, "logs/web.stdout", protocol.LogsRequest{Follow: true, Lines: 12}, s, sink.send)
+	}()
+	want := ""
+	for i := 23; i < 35; i++ { // 12 lines from web.stdout.2 and .3
+		want += line(i)
+	}
+	eventuallyLogs(t, func() bool { got, _ := sink.text(); return got == want })
+	for i := 35; i < 60; i++ { // into web.stdout.4 and .5
+		w.Write([]byte(line(i)))
+		want += line(i)
+	}
+	eventuallyLogs(t, func() bool { got, _ := sink.text(); return got == want })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := logfile.Indexes(filepath.Join(shared, "logs", "web.stdout")); len(n) != 6 {
+		t.Fatalf("files %v, want 6", n)
 	}
 }

@@ -20,6 +20,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/tether-edge/tether/drivers/logfile"
 )
 
 // Sentinel errors shared by every driver.
@@ -84,16 +86,20 @@ type Usage struct {
 
 // TaskConfig is everything a driver needs to start one task.
 type TaskConfig struct {
-	ID         string // unique: <alloc id>/<task name>
-	AllocID    string
-	TaskName   string
-	JobID      string
-	AllocDir   string // the alloc's shared dir: <alloc>/alloc
-	TaskDir    string // the task's working dir: <alloc>/<task>
-	LocalDir   string // <alloc>/<task>/local
-	SecretDir  string // <alloc>/<task>/secrets
-	StdoutPath string // log files the driver writes the task's output to
+	ID        string // unique: <alloc id>/<task name>
+	AllocID   string
+	TaskName  string
+	JobID     string
+	AllocDir  string // the alloc's shared dir: <alloc>/alloc
+	TaskDir   string // the task's working dir: <alloc>/<task>
+	LocalDir  string // <alloc>/<task>/local
+	SecretDir string // <alloc>/<task>/secrets
+	// StdoutPath and StderrPath name the task's log streams: the driver
+	// writes <path>.0, <path>.1, ... (Nomad's <task>.stdout.N) through
+	// drivers/logfile, bounded by Logs. Empty: the output is discarded.
+	StdoutPath string
 	StderrPath string
+	Logs       logfile.Policy
 	Env        map[string]string // fully resolved environment
 	Config     map[string]any    // the task's driver config block
 	User       string

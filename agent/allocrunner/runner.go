@@ -15,6 +15,7 @@ import (
 	"github.com/tether-edge/tether/agent/svccache"
 	"github.com/tether-edge/tether/agent/taskenv"
 	"github.com/tether-edge/tether/drivers"
+	"github.com/tether-edge/tether/drivers/logfile"
 	"github.com/tether-edge/tether/protocol"
 )
 
@@ -307,6 +308,14 @@ func (r *Runner) taskConfig(task *protocol.Task, extra map[string]string) *drive
 		ports = append(ports, drivers.Port{Label: p.Label, Value: p.Value, To: p.To})
 	}
 	logs := filepath.Join(base, "alloc", "logs")
+	stdout, stderr := filepath.Join(logs, task.Name+".stdout"), filepath.Join(logs, task.Name+".stderr")
+	var policy logfile.Policy
+	if l := task.Logs; l != nil {
+		policy = logfile.Policy{MaxFiles: l.MaxFiles, MaxFileSize: int64(l.MaxFileSizeMB) << 20}
+		if l.Disabled {
+			stdout, stderr = "", ""
+		}
+	}
 	return &drivers.TaskConfig{
 		ID:         r.alloc.ID + "/" + task.Name,
 		AllocID:    r.alloc.ID,
@@ -316,8 +325,9 @@ func (r *Runner) taskConfig(task *protocol.Task, extra map[string]string) *drive
 		TaskDir:    taskDir,
 		LocalDir:   dirs.LocalDir,
 		SecretDir:  dirs.SecretsDir,
-		StdoutPath: filepath.Join(logs, task.Name+".stdout.0"),
-		StderrPath: filepath.Join(logs, task.Name+".stderr.0"),
+		StdoutPath: stdout,
+		StderrPath: stderr,
+		Logs:       policy,
 		Env:        env.Vars,
 		Config:     env.ReplaceConfig(task.Config),
 		User:       task.User,

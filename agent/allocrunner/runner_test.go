@@ -197,7 +197,7 @@ func TestTaskConfigEnvAndDirs(t *testing.T) {
 	drv.mu.Unlock()
 	base := h.runner.AllocDir()
 	if cfg.TaskDir != filepath.Join(base, "t") || cfg.LocalDir != filepath.Join(base, "t", "local") ||
-		cfg.StdoutPath != filepath.Join(base, "alloc", "logs", "t.stdout.0") || cfg.StderrPath != filepath.Join(base, "alloc", "logs", "t.stderr.0") {
+		cfg.StdoutPath != filepath.Join(base, "alloc", "logs", "t.stdout") || cfg.StderrPath != filepath.Join(base, "alloc", "logs", "t.stderr") {
 		t.Fatalf("paths %+v", cfg)
 	}
 	for _, d := range []string{"alloc", "alloc/logs", "t/local", "t/secrets", "t/tmp"} {
@@ -341,5 +341,36 @@ func TestRestartTracker(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A task's logs block reaches its driver: the bounds, or no log files at
+// all when disabled.
+func TestTaskConfigLogs(t *testing.T) {
+	for _, c := range []struct {
+		logs       *protocol.LogConfig
+		stdout     string
+		files, max int64
+	}{
+		{nil, "t.stdout", 0, 0},
+		{&protocol.LogConfig{MaxFiles: 2, MaxFileSizeMB: 1}, "t.stdout", 2, 1 << 20},
+		{&protocol.LogConfig{MaxFiles: 2, MaxFileSizeMB: 1, Disabled: true}, "", 2, 1 << 20},
+	} {
+		drv := &recordingDriver{Driver: fake.New()}
+		a := oneTask("a1", "service", nil, protocol.RestartPolicy{})
+		a.Tasks[0].Logs = c.logs
+		h := startRunnerWith(t, a, drv, newMemStore(), nil, nil)
+		h.waitStatus(protocol.AllocRunning)
+		drv.mu.Lock()
+		cfg := *drv.last
+		drv.mu.Unlock()
+		want := ""
+		if c.stdout != "" {
+			want = filepath.Join(h.runner.AllocDir(), "alloc", "logs", c.stdout)
+		}
+		if cfg.StdoutPath != want || (want == "") != (cfg.StderrPath == "") ||
+			int64(cfg.Logs.MaxFiles) != c.files || cfg.Logs.MaxFileSize != c.max {
+			t.Errorf("logs %+v: stdout %q stderr %q policy %+v; want stdout %q, %d files of %d bytes", c.logs, cfg.StdoutPath, cfg.StderrPath, cfg.Logs, want, c.files, c.max)
+		}
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	osexec "os/exec"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tether-edge/tether/drivers"
+	"github.com/tether-edge/tether/drivers/logfile"
 )
 
 // Options configure the driver. The zero value is the production setup.
@@ -139,12 +139,12 @@ func (d *Driver) Start(ctx context.Context, cfg *drivers.TaskConfig) (drivers.Ha
 	if err != nil {
 		return nil, err
 	}
-	stdout, err := openLog(cfg.StdoutPath)
+	stdout, err := openLog(cfg.StdoutPath, cfg.Logs)
 	if err != nil {
 		return nil, err
 	}
 	defer stdout.Close()
-	stderr, err := openLog(cfg.StderrPath)
+	stderr, err := openLog(cfg.StderrPath, cfg.Logs)
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +185,13 @@ func (d *Driver) Start(ctx context.Context, cfg *drivers.TaskConfig) (drivers.Ha
 		// Our unreaped child always has a /proc entry.
 		panic("BUG: read /proc stat of our child: " + err.Error())
 	}
-	h := newHandle(d, cfg.ID, time.Now(), stateData{Pid: pid, StartTime: st.StartTime, Pgid: pid, Cgroup: cgPath})
+	sd := stateData{Pid: pid, StartTime: st.StartTime, Pgid: pid, Cgroup: cgPath}
+	if cfg.StdoutPath != "" || cfg.StderrPath != "" {
+		p := cfg.Logs.WithDefaults()
+		sd.Logs = &logState{Stdout: cfg.StdoutPath, Stderr: cfg.StderrPath, MaxFiles: p.MaxFiles, MaxFileSize: p.MaxFileSize}
+	}
+	h := newHandle(d, cfg.ID, time.Now(), sd)
+	h.rotateLogs()
 	go func() {
 		_ = cmd.Wait()
 		ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
@@ -256,6 +262,7 @@ func (d *Driver) Recover(ctx context.Context, hs drivers.HandleState) (drivers.H
 	if err := d.attach(h); err != nil {
 		return nil, fmt.Errorf("exec: recover %q: %w", hs.TaskID, err)
 	}
+	h.rotateLogs()
 	d.log.Info("task re-attached", "task", hs.TaskID, "pid", sd.Pid, "traced", h.traced)
 	return h, nil
 }
@@ -277,15 +284,16 @@ func checkAlive(sd stateData) error {
 	return nil
 }
 
-func openLog(path string) (*os.File, error) {
-	if path == "" {
-		path = os.DevNull
-	} else if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("exec: create log dir: %w", err)
+// openLog opens the file of the log stream base that the task writes to,
+// with O_APPEND: the agent rotates it by copy and truncate (rotateLogs),
+// so the task writes straight into it and needs no agent to run.
+func openLog(base string, p logfile.Policy) (*os.File, error) {
+	if base == "" {
+		return os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, _, _, err := logfile.OpenCurrent(base, p)
 	if err != nil {
-		return nil, fmt.Errorf("exec: open task log: %w", err)
+		return nil, fmt.Errorf("exec: task log %s: %w", base, err)
 	}
 	return f, nil
 }

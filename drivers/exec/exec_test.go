@@ -27,10 +27,10 @@ func TestOutputAndExitCode(t *testing.T) {
 	if r.ExitCode != 3 || r.Signal != 0 || r.Err != nil {
 		t.Fatalf("result = %+v, want exit code 3", r)
 	}
-	if got := readFile(t, cfg.StdoutPath); got != "out\n" {
+	if got := readFile(t, cfg.StdoutPath+".0"); got != "out\n" {
 		t.Errorf("stdout = %q", got)
 	}
-	if got := readFile(t, cfg.StderrPath); got != "err\n" {
+	if got := readFile(t, cfg.StderrPath+".0"); got != "err\n" {
 		t.Errorf("stderr = %q", got)
 	}
 }
@@ -43,7 +43,7 @@ func TestLogsAreAppended(t *testing.T) {
 			t.Fatalf("run %d: %+v", i, r)
 		}
 	}
-	if got := readFile(t, cfg.StdoutPath); got != "run\nrun\n" {
+	if got := readFile(t, cfg.StdoutPath+".0"); got != "run\nrun\n" {
 		t.Fatalf("stdout = %q, want two runs appended", got)
 	}
 }
@@ -142,7 +142,7 @@ func TestEnvIsTheTaskEnvOnly(t *testing.T) {
 	if r := wait(t, start(t, d, cfg), 10*time.Second); !r.Successful() {
 		t.Fatalf("result = %+v", r)
 	}
-	got := readFile(t, cfg.StdoutPath)
+	got := readFile(t, cfg.StdoutPath+".0")
 	want := "foo=bar baz secret= path=" + os.Getenv("PATH") + "\n"
 	if os.Getenv("PATH") == "" {
 		want = "foo=bar baz secret= path=" + defaultPath + "\n"
@@ -163,7 +163,7 @@ func TestWorkDirAndArgsLenient(t *testing.T) {
 		t.Fatalf("result = %+v", r)
 	}
 	want := filepath.Join(cfg.TaskDir, "sub") + "\n8080\n"
-	if got := readFile(t, cfg.StdoutPath); got != want {
+	if got := readFile(t, cfg.StdoutPath+".0"); got != want {
 		t.Fatalf("stdout = %q, want %q", got, want)
 	}
 }
@@ -212,9 +212,9 @@ func TestUser(t *testing.T) {
 	cfg := newTaskIn(t, dir, "a1/web", `id -u; id -g; touch mine`)
 	cfg.User = "nobody"
 	if r := wait(t, start(t, d, cfg), 10*time.Second); !r.Successful() {
-		t.Fatalf("result = %+v, stderr %q", r, readFile(t, cfg.StderrPath))
+		t.Fatalf("result = %+v, stderr %q", r, readFile(t, cfg.StderrPath+".0"))
 	}
-	if got, want := readFile(t, cfg.StdoutPath), nobody.Uid+"\n"+nobody.Gid+"\n"; got != want {
+	if got, want := readFile(t, cfg.StdoutPath+".0"), nobody.Uid+"\n"+nobody.Gid+"\n"; got != want {
 		t.Fatalf("id output = %q, want %q", got, want)
 	}
 	fi, err := os.Stat(filepath.Join(dir, "mine"))

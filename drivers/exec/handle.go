@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tether-edge/tether/drivers"
+	"github.com/tether-edge/tether/drivers/logfile"
 )
 
 // killWait bounds how long Stop waits for a task to die after SIGKILL (a
@@ -49,6 +50,24 @@ func newHandle(d *Driver, taskID string, startedAt time.Time, sd stateData) *han
 		done:   make(chan struct{}),
 		waitCh: make(chan drivers.ExitResult, 1),
 	}
+}
+
+// rotateLogs keeps the task's log files within their bounds until it
+// exits: the task holds its file open, so they are rotated by copy and
+// truncate (logfile.Watch) on one goroutine per task.
+func (h *handle) rotateLogs() {
+	l := h.sd.Logs
+	if l == nil {
+		return
+	}
+	var bases []string
+	for _, b := range []string{l.Stdout, l.Stderr} {
+		if b != "" {
+			bases = append(bases, b)
+		}
+	}
+	onErr := func(err error) { h.d.log.Warn("exec driver: rotate task log: "+err.Error(), "task", h.taskID) }
+	go logfile.Watch(h.done, logfile.Policy{MaxFiles: l.MaxFiles, MaxFileSize: l.MaxFileSize}, onErr, bases...)
 }
 
 // exited records the task's exit: it kills what is left of its process

@@ -14,6 +14,17 @@ type stateData struct {
 	StartTime uint64 `json:"start_time"` // /proc/<pid>/stat field 22, detects pid reuse
 	Pgid      int    `json:"pgid"`
 	Cgroup    string `json:"cgroup,omitempty"` // absolute cgroupfs path, "" when none
+	// Logs is what the agent rotates for the task; absent in the state of
+	// a task started before rotation existed (its log is then left alone).
+	Logs *logState `json:"logs,omitempty"`
+}
+
+// logState names a task's log streams and their bounds.
+type logState struct {
+	Stdout      string `json:"stdout,omitempty"` // base paths (logfile)
+	Stderr      string `json:"stderr,omitempty"`
+	MaxFiles    int    `json:"max_files"`
+	MaxFileSize int64  `json:"max_file_size"` // bytes
 }
 
 const stateVersion = 1

@@ -292,3 +292,35 @@ func TestTailSpansFiles(t *testing.T) {
 		t.Errorf("Tail(2) with a partial last line = %q", got)
 	}
 }
+
+func TestTailOneFile(t *testing.T) {
+	tests := []struct {
+		text string
+		n    int
+		want string
+	}{
+		{"a\nb\nc\n", 1, "c\n"},
+		{"a\nb\nc\n", 2, "b\nc\n"},
+		{"a\nb\nc", 1, "c"},
+		{"a\nb\nc", 5, "a\nb\nc"},
+		{"", 3, ""},
+		{"\n\n", 1, "\n"},
+		{strings.Repeat("x", 20000) + "\nlast\n", 1, "last\n"},
+		{"first\n" + strings.Repeat("y\n", 9000), 9000, strings.Repeat("y\n", 9000)},
+	}
+	for i, tt := range tests {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "w.stdout.0"), []byte(tt.text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		root, _ := os.OpenRoot(dir)
+		r := NewReader(root, "w.stdout")
+		if err := r.Tail(tt.n); err != nil {
+			t.Fatal(err)
+		}
+		if got := readAll(t, r); got != tt.want {
+			t.Errorf("%d: tail %d of a %d byte file = %d bytes, want %d", i, tt.n, len(tt.text), len(got), len(tt.want))
+		}
+		root.Close()
+	}
+}

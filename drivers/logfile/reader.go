@@ -143,6 +143,11 @@ func (r *Reader) Read(buf []byte) (int, error) {
 	}
 }
 
+// Settled reports whether the last Read that found nothing more ended at
+// the end of the stream, not in a state a rotation passes through; a
+// reader that stops at the end waits a moment and reads again when not.
+func (r *Reader) Settled() bool { return !r.odd }
+
 // Tail moves the Reader to the start of the last n lines of the stream,
 // counted across its files (a final newline does not start an empty
 // line).

@@ -1,7 +1,6 @@
 package logfile
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
@@ -125,11 +124,11 @@ func copyRange(f *os.File, off, n int64, path string, app bool) error {
 	return nil
 }
 
-// Watch keeps the shared files of bases rotated (RotateShared) until ctx
-// ends, then checks once more. It looks every second, down to every
+// Watch keeps the shared files of bases rotated (RotateShared) until done
+// is closed, then checks once more. It looks every second, down to every
 // 100 ms while files fill up quickly and up to every 2 s while they stay
 // small. onErr (nil: ignored) hears each new error once.
-func Watch(ctx context.Context, p Policy, onErr func(error), bases ...string) {
+func Watch(done <-chan struct{}, p Policy, onErr func(error), bases ...string) {
 	p = p.WithDefaults()
 	interval := startInterval
 	last := ""
@@ -155,7 +154,7 @@ func Watch(ctx context.Context, p Policy, onErr func(error), bases ...string) {
 	defer t.Stop()
 	for {
 		select {
-		case <-ctx.Done():
+		case <-done:
 			check()
 			return
 		case <-t.C:

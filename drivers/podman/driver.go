@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tether-edge/tether/drivers"
+	"github.com/tether-edge/tether/drivers/logfile"
 )
 
 // DefaultSocket is the rootful Podman API socket (podman.socket's).
@@ -131,7 +132,8 @@ func (d *Driver) Start(ctx context.Context, cfg *drivers.TaskConfig) (drivers.Ha
 		return nil, fmt.Errorf("podman driver: create container for task %s: %w", cfg.ID, err)
 	}
 	cursorPath := logCursorPath(cfg)
-	lc, err := openLogCopier(d.client, id, cfg.StdoutPath, cfg.StderrPath, cursorPath, false, d.log)
+	lp := cfg.Logs.WithDefaults()
+	lc, err := openLogCopier(d.client, id, cfg.StdoutPath, cfg.StderrPath, cursorPath, lp, false, d.log)
 	if err != nil {
 		d.removeQuietly(id)
 		return nil, err
@@ -147,6 +149,7 @@ func (d *Driver) Start(ctx context.Context, cfg *drivers.TaskConfig) (drivers.Ha
 		StartedAt: time.Now().UnixMilli(),
 		Data: stateData{
 			ID: id, Name: spec.Name, Stdout: cfg.StdoutPath, Stderr: cfg.StderrPath, Cursor: cursorPath,
+			LogMaxFiles: lp.MaxFiles, LogMaxFileSize: lp.MaxFileSize,
 		}.encode(),
 	}
 	d.log.Info("podman driver: started", "task", cfg.ID, "container", spec.Name, "id", id[:12], "image", tc.image)
@@ -212,7 +215,11 @@ func (d *Driver) Recover(ctx context.Context, st drivers.HandleState) (drivers.H
 	if err != nil {
 		return nil, fmt.Errorf("podman driver: re-attach to container %s of task %s: %w", s.Name, st.TaskID, err)
 	}
-	lc, err := openLogCopier(d.client, s.ID, s.Stdout, s.Stderr, s.Cursor, true, d.log)
+	if s.LogMaxFiles == 0 { // started by an agent before log rotation: its paths name file 0
+		s.Stdout, s.Stderr = strings.TrimSuffix(s.Stdout, ".0"), strings.TrimSuffix(s.Stderr, ".0")
+	}
+	lp := logfile.Policy{MaxFiles: s.LogMaxFiles, MaxFileSize: s.LogMaxFileSize}
+	lc, err := openLogCopier(d.client, s.ID, s.Stdout, s.Stderr, s.Cursor, lp, true, d.log)
 	if err != nil {
 		return nil, err
 	}

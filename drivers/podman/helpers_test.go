@@ -81,8 +81,8 @@ func (e *env) taskB(t testing.TB, name, script string) *drivers.TaskConfig {
 		TaskDir:    filepath.Join(root, name),
 		LocalDir:   filepath.Join(root, name, "local"),
 		SecretDir:  filepath.Join(root, name, "secrets"),
-		StdoutPath: filepath.Join(root, "alloc", "logs", name+".stdout.0"),
-		StderrPath: filepath.Join(root, "alloc", "logs", name+".stderr.0"),
+		StdoutPath: filepath.Join(root, "alloc", "logs", name+".stdout"),
+		StderrPath: filepath.Join(root, "alloc", "logs", name+".stderr"),
 		Env:        map[string]string{"TETHER_TASK_NAME": name},
 		Config: map[string]any{
 			"image":   e.image,

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tether-edge/tether/drivers/logfile"
 )
 
 // The logs endpoint (non-tty container) multiplexes both streams in frames:
@@ -130,14 +132,29 @@ type logCopier struct {
 	stderr io.Writer
 	cursor *os.File // nil: no resume point kept
 	cur    cursor
-	files  []*os.File // closed when run returns
+	files  []io.Closer // closed when run returns
 }
 
-// openLogCopier opens the log files (appending) and the cursor file. With
-// resume, it continues from the cursor the file holds; otherwise it starts
-// the cursor afresh.
-func openLogCopier(c *client, id, stdoutPath, stderrPath, cursorPath string, resume bool, log *slog.Logger) (*logCopier, error) {
+// openLogCopier opens the log streams (appending, rotated by size as
+// logfile.Writer does) and the cursor file. With resume, it continues from
+// the cursor the file holds; otherwise it starts the cursor afresh.
+func openLogCopier(c *client, id, stdoutPath, stderrPath, cursorPath string, p logfile.Policy, resume bool, log *slog.Logger) (*logCopier, error) {
 	lc := &logCopier{c: c, id: id, log: log, stdout: io.Discard, stderr: io.Discard}
+	for _, s := range []struct {
+		base string
+		dst  *io.Writer
+	}{{stdoutPath, &lc.stdout}, {stderrPath, &lc.stderr}} {
+		if s.base == "" {
+			continue
+		}
+		w, err := logfile.Open(s.base, p)
+		if err != nil {
+			lc.close()
+			return nil, fmt.Errorf("podman driver: task log %s: %w", s.base, err)
+		}
+		lc.files = append(lc.files, w)
+		*s.dst = w
+	}
 	open := func(path string, flag int) (*os.File, error) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return nil, fmt.Errorf("podman driver: log dir: %w", err)
@@ -148,22 +165,6 @@ func openLogCopier(c *client, id, stdoutPath, stderrPath, cursorPath string, res
 		}
 		lc.files = append(lc.files, f)
 		return f, nil
-	}
-	if stdoutPath != "" {
-		f, err := open(stdoutPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND)
-		if err != nil {
-			lc.close()
-			return nil, err
-		}
-		lc.stdout = f
-	}
-	if stderrPath != "" {
-		f, err := open(stderrPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND)
-		if err != nil {
-			lc.close()
-			return nil, err
-		}
-		lc.stderr = f
 	}
 	if cursorPath != "" {
 		if resume {

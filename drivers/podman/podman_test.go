@@ -56,9 +56,9 @@ func TestStartExitCodeEnvLogsAndAllocDir(t *testing.T) {
 	if r.ExitCode != 3 || r.Err != nil || r.OOMKilled || r.Signal != 0 {
 		t.Fatalf("ExitResult = %+v, want exit code 3", r)
 	}
-	fileHas(t, cfg.StdoutPath, "out:hello world\n")
-	fileHas(t, cfg.StderrPath, "err:web\n")
-	if b, _ := os.ReadFile(cfg.StdoutPath); strings.Contains(string(b), "err:") {
+	fileHas(t, cfg.StdoutPath+".0", "out:hello world\n")
+	fileHas(t, cfg.StderrPath+".0", "err:web\n")
+	if b, _ := os.ReadFile(cfg.StdoutPath + ".0"); strings.Contains(string(b), "err:") {
 		t.Errorf("stderr output landed in stdout: %q", b)
 	}
 	b, err := os.ReadFile(filepath.Join(cfg.AllocDir, "x"))
@@ -83,7 +83,7 @@ func TestLocalAndSecretsMounted(t *testing.T) {
 	if !r.Successful() {
 		t.Fatalf("ExitResult = %+v", r)
 	}
-	fileHas(t, cfg.StdoutPath, "local-in\nsecret-in\n")
+	fileHas(t, cfg.StdoutPath+".0", "local-in\nsecret-in\n")
 	fileHas(t, filepath.Join(cfg.LocalDir, "out"), "from-task")
 }
 
@@ -92,7 +92,7 @@ func TestStopTrappedTermKillsAfterTimeout(t *testing.T) {
 	d := e.driver(Options{})
 	cfg := e.task(t, "stubborn", `trap 'echo got-term' TERM; echo ready; while true; do sleep 0.1; done`)
 	h := start(t, d, cfg)
-	fileHas(t, cfg.StdoutPath, "ready")
+	fileHas(t, cfg.StdoutPath+".0", "ready")
 	begin := time.Now()
 	if err := h.Stop(1500*time.Millisecond, "SIGTERM"); err != nil {
 		t.Fatalf("Stop: %v", err)
@@ -105,7 +105,7 @@ func TestStopTrappedTermKillsAfterTimeout(t *testing.T) {
 	if r.ExitCode != 137 || r.Signal != 9 {
 		t.Fatalf("ExitResult = %+v, want exit code 137 (SIGKILL)", r)
 	}
-	fileHas(t, cfg.StdoutPath, "got-term")
+	fileHas(t, cfg.StdoutPath+".0", "got-term")
 	eventually(t, 10*time.Second, func() error {
 		if _, err := d.client.inspect(context.Background(), containerName(cfg)); !isNotFound(err) {
 			return fmt.Errorf("inspect after Stop = %v, want not found (removed)", err)
@@ -119,7 +119,7 @@ func TestStopPlainTermIsQuick(t *testing.T) {
 	d := e.driver(Options{})
 	cfg := e.task(t, "polite", `trap 'echo bye; exit 0' TERM; echo ready; while true; do sleep 0.1; done`)
 	h := start(t, d, cfg)
-	fileHas(t, cfg.StdoutPath, "ready")
+	fileHas(t, cfg.StdoutPath+".0", "ready")
 	begin := time.Now()
 	if err := h.Stop(20*time.Second, ""); err != nil {
 		t.Fatalf("Stop: %v", err)
@@ -130,7 +130,7 @@ func TestStopPlainTermIsQuick(t *testing.T) {
 	if r := wait(t, h, time.Second); !r.Successful() {
 		t.Fatalf("ExitResult = %+v, want a clean exit", r)
 	}
-	fileHas(t, cfg.StdoutPath, "bye")
+	fileHas(t, cfg.StdoutPath+".0", "bye")
 }
 
 func TestResourcesAndLabels(t *testing.T) {
@@ -202,7 +202,7 @@ func TestRecoverAfterRestartThenStop(t *testing.T) {
 	d1 := e.driver(Options{})
 	cfg := e.task(t, "long", `i=0; while true; do echo "line $i"; i=$((i+1)); sleep 0.2; done`)
 	h1 := start(t, d1, cfg)
-	fileHas(t, cfg.StdoutPath, "line 2\n")
+	fileHas(t, cfg.StdoutPath+".0", "line 2\n")
 	st := h1.State()
 	h1.(*handle).detach() // the agent process dies
 
@@ -214,7 +214,7 @@ func TestRecoverAfterRestartThenStop(t *testing.T) {
 	if h2.State().TaskID != st.TaskID {
 		t.Fatalf("recovered State = %+v, want %+v", h2.State(), st)
 	}
-	fileHas(t, cfg.StdoutPath, "line 12\n") // logs keep flowing after the re-attach
+	fileHas(t, cfg.StdoutPath+".0", "line 12\n") // logs keep flowing after the re-attach
 	if err := h2.Stop(time.Second, ""); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
@@ -223,7 +223,7 @@ func TestRecoverAfterRestartThenStop(t *testing.T) {
 		t.Fatalf("ExitResult = %+v, want killed by a signal", r)
 	}
 	// Every line exactly once, in order: the cursor prevents both gaps and repeats.
-	b, _ := os.ReadFile(cfg.StdoutPath)
+	b, _ := os.ReadFile(cfg.StdoutPath + ".0")
 	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
 	for i, l := range lines {
 		if want := fmt.Sprintf("line %d", i); l != want {
@@ -237,7 +237,7 @@ func TestRecoverExitedContainerYieldsExitCode(t *testing.T) {
 	d1 := e.driver(Options{})
 	cfg := e.task(t, "batch", `echo before; read x < /local/go-fifo 2>/dev/null || sleep 1; echo after; exit 7`)
 	h1 := start(t, d1, cfg)
-	fileHas(t, cfg.StdoutPath, "before\n")
+	fileHas(t, cfg.StdoutPath+".0", "before\n")
 	st := h1.State()
 	h1.(*handle).detach() // the agent dies while the task runs
 	// The task exits while no agent watches.
@@ -251,7 +251,7 @@ func TestRecoverExitedContainerYieldsExitCode(t *testing.T) {
 	if r.ExitCode != 7 || r.Err != nil {
 		t.Fatalf("ExitResult = %+v, want exit code 7", r)
 	}
-	b, _ := os.ReadFile(cfg.StdoutPath)
+	b, _ := os.ReadFile(cfg.StdoutPath + ".0")
 	if string(b) != "before\nafter\n" {
 		t.Fatalf("stdout = %q, want what the task wrote unattended appended once", b)
 	}
@@ -365,7 +365,7 @@ func TestSocketVanishes(t *testing.T) {
 	d := e.driver(Options{LostContactTimeout: 2 * time.Second})
 	cfg := e.task(t, "orphan", `echo up; sleep 60`)
 	h := start(t, d, cfg)
-	fileHas(t, cfg.StdoutPath, "up\n")
+	fileHas(t, cfg.StdoutPath+".0", "up\n")
 	podmantest.Kill(t, e.socket)
 	begin := time.Now()
 	r := wait(t, h, 20*time.Second)
@@ -404,7 +404,7 @@ func TestRestartSameTaskReplacesExitedContainer(t *testing.T) {
 			t.Fatalf("run %d: ExitResult = %+v", i, r)
 		}
 	}
-	fileHas(t, cfg.StdoutPath, "run\nrun\n") // the second run appends
+	fileHas(t, cfg.StdoutPath+".0", "run\nrun\n") // the second run appends
 	list, err := d.client.list(context.Background(), labelAllocID+"="+cfg.AllocID)
 	if err != nil || len(list) != 1 {
 		t.Fatalf("containers of the alloc = %+v, %v; want only the latest run's", list, err)
@@ -416,7 +416,7 @@ func TestStopWithBadSignalStillStops(t *testing.T) {
 	d := e.driver(Options{})
 	cfg := e.task(t, "typo", `echo ready; sleep 60`)
 	h := start(t, d, cfg)
-	fileHas(t, cfg.StdoutPath, "ready")
+	fileHas(t, cfg.StdoutPath+".0", "ready")
 	if err := h.Stop(500*time.Millisecond, "SIGNOPE"); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}

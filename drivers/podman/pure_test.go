@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/tether-edge/tether/drivers"
+
+	"github.com/tether-edge/tether/drivers/logfile"
 )
 
 func TestSocketPath(t *testing.T) {
@@ -298,7 +300,7 @@ func TestLogCopyResume(t *testing.T) {
 	dir := t.TempDir()
 	out, errp, cur := filepath.Join(dir, "out"), filepath.Join(dir, "err"), filepath.Join(dir, "cursor")
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	lc, err := openLogCopier(nil, "x", out, errp, cur, false, log)
+	lc, err := openLogCopier(nil, "x", out, errp, cur, logfile.Policy{}, false, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +310,7 @@ func TestLogCopyResume(t *testing.T) {
 	}
 	lc.close()
 	// The agent restarts: Podman replays from the cursor's second (12:00:01).
-	lc, err = openLogCopier(nil, "x", out, errp, cur, true, log)
+	lc, err = openLogCopier(nil, "x", out, errp, cur, logfile.Policy{}, true, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -319,10 +321,10 @@ func TestLogCopyResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	lc.close()
-	if b, _ := os.ReadFile(out); string(b) != "a\nb\nc\nd\n" {
+	if b, _ := os.ReadFile(out + ".0"); string(b) != "a\nb\nc\nd\n" {
 		t.Errorf("stdout = %q", b)
 	}
-	if b, _ := os.ReadFile(errp); string(b) != "e1\ne2\n" {
+	if b, _ := os.ReadFile(errp + ".0"); string(b) != "e1\ne2\n" {
 		t.Errorf("stderr = %q", b)
 	}
 }
@@ -379,7 +381,7 @@ func TestLogCopyFullDiskKeepsCursor(t *testing.T) {
 	}
 	defer full.Close()
 	cursorPath := filepath.Join(t.TempDir(), "cursor")
-	lc, err := openLogCopier(nil, "c1", "", "", cursorPath, false, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	lc, err := openLogCopier(nil, "c1", "", "", cursorPath, logfile.Policy{}, false, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,10 @@ type stateData struct {
 	Stdout string `json:"stdout,omitempty"`
 	Stderr string `json:"stderr,omitempty"`
 	Cursor string `json:"cursor,omitempty"` // the log cursor file, "" when none
+	// The bounds of the log streams Stdout and Stderr (logfile bases);
+	// 0 in the state of a task started before log rotation.
+	LogMaxFiles    int   `json:"log_max_files,omitempty"`
+	LogMaxFileSize int64 `json:"log_max_file_size,omitempty"`
 }
 
 const stateVersion = 1

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/tether-edge/tether/drivers"
+
+	"github.com/tether-edge/tether/drivers/logfile"
 )
 
 func TestRunsGuestWithArgsEnvAndLogs(t *testing.T) {
@@ -23,12 +25,12 @@ func TestRunsGuestWithArgsEnvAndLogs(t *testing.T) {
 	}
 	res := waitExit(t, h, 10*time.Second)
 	if !res.Successful() {
-		t.Fatalf("result %+v, stderr %q", res, readFile(t, cfg.StderrPath))
+		t.Fatalf("result %+v, stderr %q", res, readFile(t, cfg.StderrPath+".0"))
 	}
-	if got, want := readFile(t, cfg.StdoutPath), "arg:one\narg:two words\nenv:hi there\n"; got != want {
+	if got, want := readFile(t, cfg.StdoutPath+".0"), "arg:one\narg:two words\nenv:hi there\n"; got != want {
 		t.Errorf("stdout = %q, want %q", got, want)
 	}
-	if got := readFile(t, cfg.StderrPath); got != "to stderr\n" {
+	if got := readFile(t, cfg.StderrPath+".0"); got != "to stderr\n" {
 		t.Errorf("stderr = %q", got)
 	}
 	if _, open := <-h.Wait(); open {
@@ -62,7 +64,7 @@ func TestDirsPreopened(t *testing.T) {
 		t.Fatal(err)
 	}
 	if res := waitExit(t, h, 10*time.Second); !res.Successful() {
-		t.Fatalf("write: %+v, stderr %q", res, readFile(t, cfg.StderrPath))
+		t.Fatalf("write: %+v, stderr %q", res, readFile(t, cfg.StderrPath+".0"))
 	}
 	if got := readFile(t, filepath.Join(cfg.AllocDir, "out.txt")); got != "shared" {
 		t.Errorf("alloc/out.txt = %q", got)
@@ -79,9 +81,9 @@ func TestDirsPreopened(t *testing.T) {
 			t.Fatal(err)
 		}
 		if res := waitExit(t, h, 10*time.Second); !res.Successful() {
-			t.Fatalf("cat %s: %+v, stderr %q", dir, res, readFile(t, c.StderrPath))
+			t.Fatalf("cat %s: %+v, stderr %q", dir, res, readFile(t, c.StderrPath+".0"))
 		}
-		if got := readFile(t, c.StdoutPath); got != "from "+dir {
+		if got := readFile(t, c.StdoutPath+".0"); got != "from "+dir {
 			t.Errorf("cat %s = %q", dir, got)
 		}
 	}
@@ -92,7 +94,7 @@ func TestDirsPreopened(t *testing.T) {
 		t.Fatal(err)
 	}
 	if res := waitExit(t, h, 10*time.Second); res.ExitCode != 2 {
-		t.Errorf("cat /etc/hostname: %+v, stdout %q", res, readFile(t, c.StdoutPath))
+		t.Errorf("cat /etc/hostname: %+v, stdout %q", res, readFile(t, c.StdoutPath+".0"))
 	}
 }
 
@@ -218,7 +220,7 @@ func TestGuestOutOfMemory(t *testing.T) {
 	if !res.OOMKilled || res.Successful() {
 		t.Errorf("result %+v, want OOMKilled", res)
 	}
-	stderr := readFile(t, cfg.StderrPath)
+	stderr := readFile(t, cfg.StderrPath+".0")
 	t.Logf("stderr: %q", stderr)
 	if !strings.Contains(stderr, "ran out of memory") || !strings.Contains(stderr, "of the 16 MiB") {
 		t.Errorf("stderr does not explain: %q", stderr)
@@ -236,7 +238,7 @@ func TestTrapReported(t *testing.T) {
 	if res.ExitCode != 134 || res.OOMKilled || res.Err != nil {
 		t.Errorf("result %+v, want exit 134", res)
 	}
-	if s := readFile(t, cfg.StderrPath); !strings.Contains(s, "guest crashed") || !strings.Contains(s, "unreachable") {
+	if s := readFile(t, cfg.StderrPath+".0"); !strings.Contains(s, "guest crashed") || !strings.Contains(s, "unreachable") {
 		t.Errorf("stderr = %q", s)
 	}
 }
@@ -292,9 +294,9 @@ func TestGoGuest(t *testing.T) {
 	}
 	res := waitExit(t, h, 30*time.Second)
 	if res.ExitCode != 4 {
-		t.Fatalf("result %+v, stderr %q", res, readFile(t, cfg.StderrPath))
+		t.Fatalf("result %+v, stderr %q", res, readFile(t, cfg.StderrPath+".0"))
 	}
-	if got := readFile(t, cfg.StdoutPath); got != "go guest args: [x y]\nenv: gopher\n" {
+	if got := readFile(t, cfg.StdoutPath+".0"); got != "go guest args: [x y]\nenv: gopher\n" {
 		t.Errorf("stdout = %q", got)
 	}
 	if got := readFile(t, filepath.Join(cfg.AllocDir, "go-guest.txt")); got != "written by go" {
@@ -362,5 +364,29 @@ func concurrentStarts(t *testing.T, d *Driver, mod string, n int) {
 		case <-time.After(30 * time.Second):
 			t.Fatal("tasks did not finish")
 		}
+	}
+}
+
+// A guest's output goes through the rotating writer: files of at most
+// max_file_size, the oldest removed past max_files.
+func TestGuestLogsRotate(t *testing.T) {
+	d := newDriver(t, Options{})
+	cfg := newTask(t, guest(t, "tool"), "echo", "one", "two words")
+	cfg.Env["GREETING"] = "hi there"
+	cfg.Logs = logfile.Policy{MaxFiles: 2, MaxFileSize: 10}
+	h, err := d.Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := waitExit(t, h, 10*time.Second); !res.Successful() {
+		t.Fatalf("result %+v", res)
+	}
+	// "arg:one\narg:two words\nenv:hi there\n" is 35 bytes: files 0 to 3.
+	idxs, err := logfile.Indexes(cfg.StdoutPath)
+	if err != nil || len(idxs) != 2 || idxs[0] != 2 || idxs[1] != 3 {
+		t.Fatalf("stdout files %v (%v), want .2 and .3", idxs, err)
+	}
+	if got, want := readFile(t, cfg.StdoutPath+".2")+readFile(t, cfg.StdoutPath+".3"), "arg:one\narg:two words\nenv:hi there\n"[20:]; got != want {
+		t.Errorf("kept stdout = %q, want the last 15 bytes %q", got, want)
 	}
 }

@@ -54,13 +54,13 @@ func TestGuestServesHTTPOnTaskPort(t *testing.T) {
 		path := fmt.Sprintf("/req/%d", i)
 		body, err := get(path)
 		if err != nil {
-			t.Fatalf("GET %s: %v (stderr %q)", path, err, readFile(t, cfg.StderrPath))
+			t.Fatalf("GET %s: %v (stderr %q)", path, err, readFile(t, cfg.StderrPath+".0"))
 		}
 		if want := "hello from wasm: " + path + "\n"; body != want {
 			t.Errorf("GET %s = %q, want %q", path, body, want)
 		}
 	}
-	if s := readFile(t, cfg.StdoutPath); !strings.Contains(s, "serving on fd 6") {
+	if s := readFile(t, cfg.StdoutPath+".0"); !strings.Contains(s, "serving on fd 6") {
 		t.Errorf("stdout = %q, want the listener on fd 6 (after 3 stdio and 3 dirs)", s)
 	}
 	// Stop ends a guest blocked in recv on an idle connection (or in

@@ -21,6 +21,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/tether-edge/tether/drivers"
+	"github.com/tether-edge/tether/drivers/logfile"
 )
 
 // maxModuleBytes bounds what Start reads into memory.
@@ -104,12 +105,12 @@ func (d *Driver) instantiate(ctx, runCtx context.Context, cancel context.CancelF
 		return nil, err
 	}
 
-	stdout, stdoutC, err := openLog(cfg.StdoutPath)
+	stdout, stdoutC, err := openLog(cfg.StdoutPath, cfg.Logs)
 	if err != nil {
 		return nil, err
 	}
 	closers = append(closers, stdoutC)
-	stderr, stderrC, err := openLog(cfg.StderrPath)
+	stderr, stderrC, err := openLog(cfg.StderrPath, cfg.Logs)
 	if err != nil {
 		return nil, err
 	}
@@ -216,15 +217,17 @@ func checkEntrypoint(compiled wazero.CompiledModule, tc taskConfig) error {
 }
 
 // openLog opens a task log file for appending; an empty path discards.
-func openLog(path string) (io.Writer, io.Closer, error) {
-	if path == "" {
+// openLog opens the task's log stream base, rotated by size as the guest
+// writes (the guest's output passes through this process).
+func openLog(base string, p logfile.Policy) (io.Writer, io.Closer, error) {
+	if base == "" {
 		return io.Discard, io.NopCloser(nil), nil
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+	w, err := logfile.Open(base, p)
 	if err != nil {
-		return nil, nil, fmt.Errorf("wasm driver: opening log file: %v", err)
+		return nil, nil, fmt.Errorf("wasm driver: task log %s: %v", base, err)
 	}
-	return f, f, nil
+	return w, w, nil
 }
 
 // guestFS pre-opens the alloc, local and secrets dirs as /alloc, /local and
