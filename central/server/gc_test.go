@@ -337,3 +337,73 @@ func aclReqBody(t *testing.T, s *Server, method, path, token string, body any) (
 	out, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(out)
 }
+
+// docs/ha.md, docs/operations.md: the GC timer is a leader duty whose
+// decisions rest on times in the replicated state. A join token expires
+// under one leader; that leader is stopped before the threshold passes;
+// the next leader collects it on time.
+func TestGCTimerCarriesOnAfterFailover(t *testing.T) {
+	gcc := GCConfig{Interval: 50 * time.Millisecond, JoinTokenThreshold: 10 * time.Second}
+	addrs := []string{freeAddr(t), freeAddr(t), freeAddr(t)}
+	var servers []*Server
+	for i := range addrs {
+		var join []string
+		for j, a := range addrs {
+			if j != i {
+				join = append(join, a)
+			}
+		}
+		s, err := New(Config{
+			Name: fmt.Sprintf("s%d", i+1), DataDir: t.TempDir(), HTTPAddr: addrs[i], RaftAddr: "127.0.0.1:0",
+			MQTTAddr: "127.0.0.1:0", BootstrapExpect: 3, Join: join, DevMode: true, GC: gcc,
+		}, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		servers = append(servers, s)
+	}
+	old := leaderOf(t, servers)
+	resp, err := http.Post(old.HTTPURL()+"/v1/security/join-token?ttl=1s", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("join token create: %d", resp.StatusCode)
+	}
+	eventually(t, 10*time.Second, func() error {
+		for _, s := range servers {
+			if len(s.store.JoinTokens()) != 1 {
+				return fmt.Errorf("%s holds %d join tokens", s.cfg.Name, len(s.store.JoinTokens()))
+			}
+		}
+		return nil
+	})
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if old.gcStats.deleted.JoinTokens != 0 || len(old.store.JoinTokens()) != 1 {
+		t.Fatal("the old leader collected the token before join_token_gc_threshold")
+	}
+	var rest []*Server
+	for _, s := range servers {
+		if s != old {
+			rest = append(rest, s)
+		}
+	}
+	next := leaderOf(t, rest)
+	eventually(t, 30*time.Second, func() error {
+		for _, s := range rest {
+			if n := len(s.store.JoinTokens()); n != 0 {
+				return fmt.Errorf("%s still holds %d join tokens", s.cfg.Name, n)
+			}
+		}
+		return nil
+	})
+	next.gcStats.mu.Lock()
+	defer next.gcStats.mu.Unlock()
+	if next.gcStats.deleted.JoinTokens != 1 || next.gcStats.forced != 0 {
+		t.Fatalf("new leader's gc: %+v (forced %d), want the token collected by its timer", next.gcStats.deleted, next.gcStats.forced)
+	}
+}
