@@ -11,11 +11,13 @@ import (
 	"os"
 	osexec "os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tether-edge/tether/drivers"
+	"github.com/tether-edge/tether/drivers/logfile"
 )
 
 // The recover tests simulate an agent restart for real: the test binary
@@ -26,6 +28,7 @@ const (
 	agentEnv       = "TETHER_EXEC_TEST_AGENT"
 	agentDirEnv    = "TETHER_EXEC_TEST_DIR"
 	agentScriptEnv = "TETHER_EXEC_TEST_SCRIPT"
+	agentLogMaxEnv = "TETHER_EXEC_TEST_LOG_MAX" // max_file_size in bytes, with max_files 2
 	statePrefix    = "STATE "
 )
 
@@ -39,6 +42,10 @@ func TestMain(m *testing.M) {
 // fakeAgent is the child "agent" process: start one task, print its state.
 func fakeAgent() int {
 	cfg := taskConfigFor(os.Getenv(agentDirEnv), "a1/recover", os.Getenv(agentScriptEnv))
+	if v := os.Getenv(agentLogMaxEnv); v != "" {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		cfg.Logs = logfile.Policy{MaxFiles: 2, MaxFileSize: n}
+	}
 	h, err := New(nil).Start(context.Background(), cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "fake agent:", err)
@@ -54,10 +61,11 @@ func fakeAgent() int {
 }
 
 // startInOtherAgent runs the fake agent and returns the orphaned task's state.
-func startInOtherAgent(t *testing.T, dir, script string) drivers.HandleState {
+func startInOtherAgent(t *testing.T, dir, script string, env ...string) drivers.HandleState {
 	t.Helper()
 	cmd := osexec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), agentEnv+"=1", agentDirEnv+"="+dir, agentScriptEnv+"="+script)
+	cmd.Env = append(cmd.Env, env...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

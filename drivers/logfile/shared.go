@@ -13,7 +13,7 @@ import (
 // while it stays small.
 const (
 	minInterval   = 100 * time.Millisecond
-	startInterval = time.Second
+	startInterval = 250 * time.Millisecond
 	maxInterval   = 2 * time.Second
 )
 
@@ -125,7 +125,7 @@ func copyRange(f *os.File, off, n int64, path string, app bool) error {
 }
 
 // Watch keeps the shared files of bases rotated (RotateShared) until done
-// is closed, then checks once more. It looks every second, down to every
+// is closed, then checks once more. It looks every 250 ms at first, down to every
 // 100 ms while files fill up quickly and up to every 2 s while they stay
 // small. onErr (nil: ignored) hears each new error once.
 func Watch(done <-chan struct{}, p Policy, onErr func(error), bases ...string) {
