@@ -86,6 +86,10 @@ type Counters struct {
 	// DiskUsed and DiskAvail are the data dir's filesystem at the GC's
 	// last check, in bytes, as df shows them.
 	DiskUsed, DiskAvail uint64
+	// HeldUpdates is how many allocations' updates are held in memory
+	// because the state file could not record them (a full disk);
+	// RecordFailures counts the failed attempts (diskfull.go).
+	HeldUpdates, RecordFailures uint64
 }
 
 // Agent is the edge agent.
@@ -113,8 +117,9 @@ type Agent struct {
 	// pinned is central's signing key from enrolment, which follows key
 	// rotations (verify.go; nil: not enrolled, messages are not verified).
 	pinned *keyPin
-	logs   logStreams // task log requests (logs.go)
-	gc     allocGC    // finished allocations' directories (gc.go)
+	logs   logStreams  // task log requests (logs.go)
+	gc     allocGC     // finished allocations' directories (gc.go)
+	unrec  heldUpdates // updates the state file could not take yet (diskfull.go)
 
 	ran       atomic.Bool
 	closeOnce sync.Once
@@ -239,7 +244,8 @@ func (a *Agent) Counters() Counters {
 		SvcMalformed: a.svc.Malformed(), SvcStale: a.svc.Stale(), BadSignature: a.badSig.Load(), BadKeyChain: a.pinned.badChains(),
 		TooLarge:  a.sess.RefusedTooLarge(),
 		GCRemoved: a.gc.removed.Load(), GCBytesFreed: a.gc.freed.Load(), GCFailed: a.gc.fails.Load(),
-		DiskUsed: a.gc.used.Load(), DiskAvail: a.gc.avail.Load()}
+		DiskUsed: a.gc.used.Load(), DiskAvail: a.gc.avail.Load(),
+		HeldUpdates: a.unrec.held.Load(), RecordFailures: a.unrec.failures.Load()}
 }
 
 // Close releases an Agent that was never Run. Run closes it itself.
@@ -283,6 +289,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		case <-a.svc.NewNames():
 			a.subscribeServices()
 		case <-hb.C:
+			a.retryHeld() // diskfull.go
 			a.heartbeat()
 			a.stopCutOff(time.Now())
 		case now := <-gcTick.C:
@@ -508,8 +515,7 @@ func (a *Agent) drainUpdates(first allocrunner.Update) []allocrunner.Update {
 
 // handleUpdates records the runners' updates and publishes them.
 func (a *Agent) handleUpdates(us []allocrunner.Update) {
-	var cs []state.Change
-	var es []*allocEntry
+	cs, es := a.takeHeld() // those a full disk kept from the state file (diskfull.go)
 	for _, u := range us {
 		e := a.allocs[u.AllocID]
 		if e == nil {
@@ -524,9 +530,10 @@ func (a *Agent) handleUpdates(us []allocrunner.Update) {
 	}
 	recs, err := a.store.RecordUpdates(cs)
 	if err != nil {
-		a.log.Error("recording allocation updates", "allocs", len(cs), "err", err)
+		a.hold(cs, es, err)
 		return
 	}
+	a.recordedHeld()
 	for i, rec := range recs {
 		e := es[i]
 		if rec.ClientStatus != e.rec.Client.ClientStatus {
