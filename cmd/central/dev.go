@@ -68,7 +68,11 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 		agentBin = siblingBinary("agent")
 	}
 	agentArgs := []string{"-name", "dev-agent", "-datacenter", "dc1",
-		"-broker", srv.BrokerURLs()[0], "-data-dir", filepath.Join(cfg.DataDir, "agent"), "-heartbeat", "2s"}
+		"-broker", srv.BrokerURLs()[0], "-data-dir", filepath.Join(cfg.DataDir, "agent"), "-heartbeat", "2s",
+		// Artifacts may come from a server on this machine (everything in
+		// dev mode is on loopback); -central names central's API so the
+		// agent still refuses to fetch from it (docs/artifacts.md).
+		"-central", addr, "-artifact-allow-network", "127.0.0.0/8", "-artifact-allow-network", "::1/128"}
 	agent := exec.Command(agentBin, append(agentArgs, devAgentTLS(cfg.TLS)...)...)
 	agent.Stdout, agent.Stderr = stderr, stderr
 	// Its own process group: Ctrl-C in the terminal reaches only central,
