@@ -8,7 +8,7 @@ import (
 
 func systemVerbs() map[string]verb {
 	return map[string]verb{
-		"system gc": {"Garbage collect the state now, ignoring the thresholds (finished jobs, evaluations, allocations, down nodes, expired join tokens)", "[options]", (*env).systemGC},
+		"system gc": {"Garbage collect the state now, ignoring the thresholds (finished jobs, evaluations, allocations, down nodes, expired join and ACL tokens)", "[options]", (*env).systemGC},
 	}
 }
 
@@ -20,6 +20,7 @@ type gcDeleted struct {
 	Allocs      int `json:"allocs"`
 	Nodes       int `json:"nodes"`
 	JoinTokens  int `json:"join_tokens"`
+	ACLTokens   int `json:"acl_tokens"`
 }
 
 // systemGC runs one garbage collection on the leader, as `nomad system gc`
@@ -49,7 +50,7 @@ func (e *env) systemGC(args []string) int {
 		return e.fail("garbage collection", fmt.Errorf("decoding response: %w", err))
 	}
 	d := resp.Deleted
-	fmt.Fprintf(e.stdout, "Garbage collected: %d jobs, %d job versions, %d evaluations, %d allocations, %d nodes, %d join tokens\n",
-		d.Jobs, d.JobVersions, d.Evals, d.Allocs, d.Nodes, d.JoinTokens)
+	fmt.Fprintf(e.stdout, "Garbage collected: %d jobs, %d job versions, %d evaluations, %d allocations, %d nodes, %d join tokens, %d ACL tokens\n",
+		d.Jobs, d.JobVersions, d.Evals, d.Allocs, d.Nodes, d.JoinTokens, d.ACLTokens)
 	return exitOK
 }

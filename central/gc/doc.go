@@ -20,6 +20,7 @@
 //	             and versions
 //	node         down for node_gc_threshold, with no live allocation
 //	join token   expired for join_token_gc_threshold
+//	ACL token    expired for acl_token_gc_threshold
 //	versions     a job with more than job_tracked_versions versions
 //
 // Forced (`central system gc`) ignores every threshold, never the rules.

@@ -3,6 +3,7 @@ package gc
 import (
 	"time"
 
+	"github.com/tether-edge/tether/central/acl"
 	"github.com/tether-edge/tether/central/state"
 	"github.com/tether-edge/tether/central/structs"
 	"github.com/tether-edge/tether/jobspec"
@@ -16,6 +17,7 @@ type Source interface {
 	Evals() []*structs.Evaluation
 	Nodes() []*structs.Node
 	JoinTokens() []*state.JoinToken
+	ACLTokens() []*acl.Token
 }
 
 var _ Source = (*state.Snapshot)(nil)
@@ -29,6 +31,7 @@ type Thresholds struct {
 	Job       time.Duration // job_gc_threshold
 	Node      time.Duration // node_gc_threshold
 	JoinToken time.Duration // join_token_gc_threshold
+	ACLToken  time.Duration // acl_token_gc_threshold
 	// KeepVersions is job_tracked_versions (0: the default, 6).
 	KeepVersions int
 }
@@ -126,6 +129,11 @@ func Compute(src Source, now time.Time, th Thresholds, force bool) *state.GC {
 			op.JoinTokens = append(op.JoinTokens, jt.Hash)
 		}
 	}
+	for _, tok := range src.ACLTokens() {
+		if tok.Expired(now) && older(tok.ExpireTime, th.ACLToken) {
+			op.ACLTokens = append(op.ACLTokens, tok.AccessorID)
+		}
+	}
 	return op
 }
 
@@ -154,7 +162,7 @@ func jobCollectable(j *jobspec.Job, allocs []*structs.Allocation, evals []*struc
 
 // Empty reports whether op deletes nothing.
 func Empty(op *state.GC) bool {
-	return len(op.Jobs)+len(op.Evals)+len(op.Allocs)+len(op.Nodes)+len(op.JoinTokens)+len(op.PruneVersions) == 0
+	return len(op.Jobs)+len(op.Evals)+len(op.Allocs)+len(op.Nodes)+len(op.JoinTokens)+len(op.ACLTokens)+len(op.PruneVersions) == 0
 }
 
 // Split cuts op into ops of at most n references each, so no Raft entry
@@ -189,6 +197,9 @@ func Split(op *state.GC, n int) []*state.GC {
 	}
 	for _, h := range op.JoinTokens {
 		add(func(c *state.GC) { c.JoinTokens = append(c.JoinTokens, h) })
+	}
+	for _, id := range op.ACLTokens {
+		add(func(c *state.GC) { c.ACLTokens = append(c.ACLTokens, id) })
 	}
 	for _, r := range op.PruneVersions {
 		add(func(c *state.GC) { c.PruneVersions = append(c.PruneVersions, r) })

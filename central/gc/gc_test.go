@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tether-edge/tether/central/acl"
 	"github.com/tether-edge/tether/central/state"
 	"github.com/tether-edge/tether/central/structs"
 	"github.com/tether-edge/tether/jobspec"
@@ -18,6 +19,7 @@ type fake struct {
 	evals    []*structs.Evaluation
 	nodes    []*structs.Node
 	tokens   []*state.JoinToken
+	acls     []*acl.Token
 }
 
 func (f *fake) Jobs(string) []*jobspec.Job { return f.jobs }
@@ -28,13 +30,14 @@ func (f *fake) Allocs() []*structs.Allocation  { return f.allocs }
 func (f *fake) Evals() []*structs.Evaluation   { return f.evals }
 func (f *fake) Nodes() []*structs.Node         { return f.nodes }
 func (f *fake) JoinTokens() []*state.JoinToken { return f.tokens }
+func (f *fake) ACLTokens() []*acl.Token        { return f.acls }
 
 var now = time.Date(2026, 1, 2, 12, 0, 0, 0, time.UTC)
 
 // ago is a unix ns time d before now.
 func ago(d time.Duration) int64 { return now.Add(-d).UnixNano() }
 
-var th = Thresholds{Eval: time.Hour, BatchEval: 24 * time.Hour, Job: 4 * time.Hour, Node: 24 * time.Hour, JoinToken: time.Hour, KeepVersions: 6}
+var th = Thresholds{Eval: time.Hour, BatchEval: 24 * time.Hour, Job: 4 * time.Hour, Node: 24 * time.Hour, JoinToken: time.Hour, ACLToken: time.Hour, KeepVersions: 6}
 
 func job(id, typ, status string, stop bool, submitted time.Duration) *jobspec.Job {
 	return &jobspec.Job{ID: id, Namespace: "default", Type: typ, Status: status, Stop: stop, SubmitTime: ago(submitted), ModifyIndex: 7}
@@ -59,7 +62,7 @@ func ids(refs []state.GCRef) []string {
 
 func TestCompute(t *testing.T) {
 	const h = time.Hour
-	type want struct{ jobs, allocs, evals, nodes, tokens, prune []string }
+	type want struct{ jobs, allocs, evals, nodes, tokens, acls, prune []string }
 	cases := []struct {
 		name  string
 		src   *fake
@@ -159,6 +162,13 @@ func TestCompute(t *testing.T) {
 		force: true,
 		want:  want{tokens: []string{"recent"}},
 	}, {
+		name: "ACL tokens: expired for acl_token_gc_threshold (forced: any expired)",
+		src: &fake{acls: []*acl.Token{
+			{AccessorID: "old", ExpireTime: ago(2 * h)}, {AccessorID: "recent", ExpireTime: ago(time.Minute)},
+			{AccessorID: "valid", ExpireTime: now.Add(h).UnixNano()}, {AccessorID: "forever"},
+		}},
+		want: want{acls: []string{"old"}},
+	}, {
 		name: "versions over job_tracked_versions are pruned",
 		src: &fake{
 			jobs:     []*jobspec.Job{job("many", "service", "running", false, h), job("few", "service", "running", false, h)},
@@ -175,7 +185,8 @@ func TestCompute(t *testing.T) {
 				what      string
 				got, want []string
 			}{{"jobs", ids(op.Jobs), c.want.jobs}, {"allocs", ids(op.Allocs), c.want.allocs}, {"evals", ids(op.Evals), c.want.evals},
-				{"nodes", ids(op.Nodes), c.want.nodes}, {"join tokens", tokens, c.want.tokens}, {"prune", ids(op.PruneVersions), c.want.prune}} {
+				{"nodes", ids(op.Nodes), c.want.nodes}, {"join tokens", tokens, c.want.tokens}, {"acl tokens", append([]string{}, op.ACLTokens...), c.want.acls},
+				{"prune", ids(op.PruneVersions), c.want.prune}} {
 				if x.want == nil {
 					x.want = []string{}
 				}

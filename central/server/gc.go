@@ -30,6 +30,7 @@ type GCConfig struct {
 	JobThreshold       time.Duration // job_gc_threshold, default 4h
 	NodeThreshold      time.Duration // node_gc_threshold, default 24h
 	JoinTokenThreshold time.Duration // join_token_gc_threshold, default 1h
+	ACLTokenThreshold  time.Duration // acl_token_gc_threshold, default 1h
 	// TrackedVersions is job_tracked_versions: versions kept per job
 	// (default 6, at most maxTrackedVersions).
 	TrackedVersions int
@@ -54,6 +55,7 @@ func (g *GCConfig) setDefaults() error {
 		{"job_gc_threshold", &g.JobThreshold, 4 * time.Hour},
 		{"node_gc_threshold", &g.NodeThreshold, 24 * time.Hour},
 		{"join_token_gc_threshold", &g.JoinTokenThreshold, time.Hour},
+		{"acl_token_gc_threshold", &g.ACLTokenThreshold, time.Hour},
 	} {
 		if *d.v < 0 {
 			return fmt.Errorf("server: %s = %v: use a positive duration, or leave it out for %v", d.key, *d.v, d.def)
@@ -73,7 +75,7 @@ func (g *GCConfig) setDefaults() error {
 
 func (g *GCConfig) thresholds() gc.Thresholds {
 	return gc.Thresholds{Eval: g.EvalThreshold, BatchEval: g.BatchEvalThreshold, Job: g.JobThreshold,
-		Node: g.NodeThreshold, JoinToken: g.JoinTokenThreshold, KeepVersions: g.TrackedVersions}
+		Node: g.NodeThreshold, JoinToken: g.JoinTokenThreshold, ACLToken: g.ACLTokenThreshold, KeepVersions: g.TrackedVersions}
 }
 
 // gcStats counts this server's collections (it may have led several
@@ -123,7 +125,7 @@ func (s *Server) collect(ctx context.Context, force bool) (state.GCCounts, error
 	}
 	if total.Total() > 0 {
 		s.log.Info("garbage collected the state", "forced", force, "jobs", total.Jobs, "job_versions", total.JobVersions,
-			"evals", total.Evals, "allocs", total.Allocs, "nodes", total.Nodes, "join_tokens", total.JoinTokens)
+			"evals", total.Evals, "allocs", total.Allocs, "nodes", total.Nodes, "join_tokens", total.JoinTokens, "acl_tokens", total.ACLTokens)
 	}
 	return total, nil
 }
@@ -180,7 +182,7 @@ func (s *Server) gcMetrics() []api.Metric {
 	for _, k := range []struct {
 		kind string
 		n    int
-	}{{"allocs", d.Allocs}, {"evals", d.Evals}, {"jobs", d.Jobs}, {"job_versions", d.JobVersions}, {"nodes", d.Nodes}, {"join_tokens", d.JoinTokens}} {
+	}{{"allocs", d.Allocs}, {"evals", d.Evals}, {"jobs", d.Jobs}, {"job_versions", d.JobVersions}, {"nodes", d.Nodes}, {"join_tokens", d.JoinTokens}, {"acl_tokens", d.ACLTokens}} {
 		out = append(out, api.Counter("tether_gc_deleted_total", help, float64(k.n), "kind", k.kind))
 	}
 	return out

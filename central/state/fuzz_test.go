@@ -48,7 +48,7 @@ func seedCommands() (base [][]byte, seeds [][]byte) {
 		enc(Op{}),
 		{0xa0},
 		enc(Op{GC: &GC{Jobs: []GCRef{{Namespace: "default", ID: "web", ModifyIndex: 1}}, Allocs: []GCRef{{ID: "a2", ModifyIndex: 2}},
-			Evals: []GCRef{{ID: "e1", ModifyIndex: 2}}, Nodes: []GCRef{{ID: "n2", ModifyIndex: 1}}, JoinTokens: []string{"h1"},
+			Evals: []GCRef{{ID: "e1", ModifyIndex: 2}}, Nodes: []GCRef{{ID: "n2", ModifyIndex: 1}}, JoinTokens: []string{"h1"}, ACLTokens: []string{"acc"},
 			PruneVersions: []GCRef{{Namespace: "default", ID: "web"}}, KeepVersions: 1, Now: 5}}),
 	}
 	return base, seeds

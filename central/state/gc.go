@@ -1,6 +1,9 @@
 package state
 
 import (
+	"time"
+
+	"github.com/tether-edge/tether/central/acl"
 	"github.com/tether-edge/tether/central/structs"
 	"github.com/tether-edge/tether/jobspec"
 )
@@ -15,13 +18,14 @@ import (
 // A job is deleted with all its allocations, evaluations and versions,
 // and only if every allocation is terminal and every evaluation finished.
 // A node is deleted only while down with no live allocation; a join token
-// only once expired at Now.
+// or an ACL token only once expired at Now.
 type GC struct {
 	Jobs       []GCRef  `json:"jobs,omitempty"`
 	Evals      []GCRef  `json:"evals,omitempty"`
 	Allocs     []GCRef  `json:"allocs,omitempty"`
 	Nodes      []GCRef  `json:"nodes,omitempty"`
 	JoinTokens []string `json:"join_tokens,omitempty"` // hashes
+	ACLTokens  []string `json:"acl_tokens,omitempty"`  // accessor IDs; deleted if expired at Now
 	// PruneVersions lists jobs to cut to their newest KeepVersions
 	// versions (after job_tracked_versions was lowered).
 	PruneVersions []GCRef `json:"prune_versions,omitempty"`
@@ -45,17 +49,18 @@ type GCCounts struct {
 	Allocs      int `json:"allocs"`
 	Nodes       int `json:"nodes"`
 	JoinTokens  int `json:"join_tokens"`
+	ACLTokens   int `json:"acl_tokens"`
 }
 
 // Add returns c + o.
 func (c GCCounts) Add(o GCCounts) GCCounts {
 	return GCCounts{Jobs: c.Jobs + o.Jobs, JobVersions: c.JobVersions + o.JobVersions, Evals: c.Evals + o.Evals,
-		Allocs: c.Allocs + o.Allocs, Nodes: c.Nodes + o.Nodes, JoinTokens: c.JoinTokens + o.JoinTokens}
+		Allocs: c.Allocs + o.Allocs, Nodes: c.Nodes + o.Nodes, JoinTokens: c.JoinTokens + o.JoinTokens, ACLTokens: c.ACLTokens + o.ACLTokens}
 }
 
 // Total is the number of objects deleted.
 func (c GCCounts) Total() int {
-	return c.Jobs + c.JobVersions + c.Evals + c.Allocs + c.Nodes + c.JoinTokens
+	return c.Jobs + c.JobVersions + c.Evals + c.Allocs + c.Nodes + c.JoinTokens + c.ACLTokens
 }
 
 // EvalTerminal reports whether an evaluation's status is final.
@@ -115,6 +120,15 @@ func (a *applier) gc(op *GC) error {
 		}
 		a.delete(TableSecurity, e)
 		a.res.GC.JoinTokens++
+	}
+	for _, id := range op.ACLTokens {
+		tok := firstTxn[*acl.Token](a.txn, TableACLTokens, id)
+		if tok == nil || !tok.Expired(time.Unix(0, op.Now)) {
+			a.res.Ignored++
+			continue
+		}
+		a.delete(TableACLTokens, tok)
+		a.res.GC.ACLTokens++
 	}
 	for _, r := range op.PruneVersions {
 		touched[jobKey{r.Namespace, r.ID}] = true

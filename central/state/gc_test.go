@@ -2,8 +2,10 @@ package state
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
+	"github.com/tether-edge/tether/central/acl"
 	"github.com/tether-edge/tether/central/structs"
 )
 
@@ -124,5 +126,21 @@ func TestJobVersionsBoundedByKeepVersions(t *testing.T) {
 	}
 	if h.store.JobByID("default", "web").Version != 4 {
 		t.Fatal("the newest version was pruned")
+	}
+}
+
+func TestGCOpDeletesExpiredACLTokensOnly(t *testing.T) {
+	h := newHarness(t)
+	h.mustApply(Op{UpsertACLTokens: []*acl.Token{
+		{AccessorID: "old", SecretHash: strings.Repeat("1", 64), Type: acl.TypeManagement, ExpireTime: 1000},
+		{AccessorID: "valid", SecretHash: strings.Repeat("2", 64), Type: acl.TypeManagement, ExpireTime: 5000},
+		{AccessorID: "forever", SecretHash: strings.Repeat("3", 64), Type: acl.TypeManagement},
+	}})
+	res := h.mustApply(Op{GC: &GC{ACLTokens: []string{"old", "valid", "forever", "missing"}, Now: 2000}})
+	if res.GC.ACLTokens != 1 || res.Ignored != 3 {
+		t.Fatalf("deleted %d, ignored %d; want 1 and 3", res.GC.ACLTokens, res.Ignored)
+	}
+	if h.store.ACLToken("old") != nil || h.store.ACLToken("valid") == nil || h.store.ACLToken("forever") == nil {
+		t.Fatal("wrong ACL tokens deleted")
 	}
 }

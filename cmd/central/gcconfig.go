@@ -17,6 +17,7 @@ type gcKeys struct {
 	BatchEvalGCThreshold string
 	NodeGCThreshold      string
 	JoinTokenGCThreshold string
+	ACLTokenGCThreshold  string
 	JobTrackedVersions   int
 }
 
@@ -43,6 +44,7 @@ func gcConfig(top gcKeys, srv *gcKeys) (server.GCConfig, error) {
 		{"batch_eval_gc_threshold", pick(top.BatchEvalGCThreshold, in.BatchEvalGCThreshold), &out.BatchEvalThreshold},
 		{"node_gc_threshold", pick(top.NodeGCThreshold, in.NodeGCThreshold), &out.NodeThreshold},
 		{"join_token_gc_threshold", pick(top.JoinTokenGCThreshold, in.JoinTokenGCThreshold), &out.JoinTokenThreshold},
+		{"acl_token_gc_threshold", pick(top.ACLTokenGCThreshold, in.ACLTokenGCThreshold), &out.ACLTokenThreshold},
 	} {
 		if d.val == "" {
 			continue
@@ -62,7 +64,7 @@ func gcConfig(top gcKeys, srv *gcKeys) (server.GCConfig, error) {
 
 func (f *fileConfig) gcKeys() gcKeys {
 	return gcKeys{f.JobGCInterval, f.JobGCThreshold, f.EvalGCThreshold, f.BatchEvalGCThreshold,
-		f.NodeGCThreshold, f.JoinTokenGCThreshold, f.JobTrackedVersions}
+		f.NodeGCThreshold, f.JoinTokenGCThreshold, f.ACLTokenGCThreshold, f.JobTrackedVersions}
 }
 
 // gcKeys of a missing server block is nil.
@@ -71,5 +73,5 @@ func (b *serverBlock) gcKeys() *gcKeys {
 		return nil
 	}
 	return &gcKeys{b.JobGCInterval, b.JobGCThreshold, b.EvalGCThreshold, b.BatchEvalGCThreshold,
-		b.NodeGCThreshold, b.JoinTokenGCThreshold, b.JobTrackedVersions}
+		b.NodeGCThreshold, b.JoinTokenGCThreshold, b.ACLTokenGCThreshold, b.JobTrackedVersions}
 }

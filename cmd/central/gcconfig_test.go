@@ -13,6 +13,7 @@ func TestServerConfigGCKeys(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "central.hcl")
 	os.WriteFile(file, []byte(`data_dir = "/tmp/x"
 job_gc_threshold = "2h"
+acl_token_gc_threshold = "3h"
 server {
   job_gc_threshold     = "9h"
   eval_gc_threshold    = "30m"
@@ -25,7 +26,7 @@ server {
 		t.Fatal(err)
 	}
 	g := cfg.GC
-	if g.JobThreshold != 2*time.Hour || g.EvalThreshold != 30*time.Minute || g.NodeThreshold != 48*time.Hour || g.TrackedVersions != 3 {
+	if g.JobThreshold != 2*time.Hour || g.EvalThreshold != 30*time.Minute || g.NodeThreshold != 48*time.Hour || g.TrackedVersions != 3 || g.ACLTokenThreshold != 3*time.Hour {
 		t.Fatalf("gc config %+v: want the top-level job_gc_threshold, the server block's others", g)
 	}
 	if g.Interval != 0 || g.BatchEvalThreshold != 0 {

@@ -62,6 +62,7 @@ type fileConfig struct {
 	BatchEvalGCThreshold string `hcl:"batch_eval_gc_threshold,optional"`
 	NodeGCThreshold      string `hcl:"node_gc_threshold,optional"`
 	JoinTokenGCThreshold string `hcl:"join_token_gc_threshold,optional"`
+	ACLTokenGCThreshold  string `hcl:"acl_token_gc_threshold,optional"`
 	JobTrackedVersions   int    `hcl:"job_tracked_versions,optional"`
 }
 
@@ -86,6 +87,7 @@ type serverBlock struct {
 	BatchEvalGCThreshold string `hcl:"batch_eval_gc_threshold,optional"`
 	NodeGCThreshold      string `hcl:"node_gc_threshold,optional"`
 	JoinTokenGCThreshold string `hcl:"join_token_gc_threshold,optional"`
+	ACLTokenGCThreshold  string `hcl:"acl_token_gc_threshold,optional"`
 	JobTrackedVersions   int    `hcl:"job_tracked_versions,optional"`
 }
 
