@@ -267,8 +267,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		"drivers", a.fp.Drivers, "data_dir", a.cfg.DataDir)
 	a.downSince = time.Now()
 	a.restore()
-	a.gcInit(time.Now()) // gc.go
-	a.collect(time.Now())
+	a.gcInit(time.Now()) // gc.go; the first check waits for central's desired state, a runner, or gc_interval
 	a.cleanupDrivers()
 	a.sess.Connect()
 	hb := time.NewTicker(a.cfg.Heartbeat)
