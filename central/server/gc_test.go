@@ -224,9 +224,11 @@ func TestSystemGCRemovesDeadBatchJobsOnly(t *testing.T) {
 		}
 		return nil
 	})
-	if after := snapshotSize(t, s); after >= before {
+	after := snapshotSize(t, s)
+	if after >= before {
 		t.Fatalf("snapshot %d bytes after gc, %d before: want smaller", after, before)
 	}
+	t.Logf("snapshot: %d bytes before system gc, %d after", before, after)
 	if s.store.JobByID("default", "web") == nil {
 		t.Fatal("the running service job was collected")
 	}
