@@ -94,6 +94,22 @@ func TestCompute(t *testing.T) {
 		},
 		want: want{},
 	}, {
+		name: "a batch job's finished allocs stay past batch_eval_gc_threshold while the job does (a recent eval keeps it)",
+		src: &fake{
+			jobs:   []*jobspec.Job{job("b", "batch", "dead", false, 40*h)},
+			allocs: []*structs.Allocation{alloc("b1", "b", "n1", "complete", 30*h)},
+			evals:  []*structs.Evaluation{eval("old", "b", "batch", "complete", 30*h), eval("recent", "b", "batch", "complete", h)},
+		},
+		want: want{},
+	}, {
+		name: "a stopped batch job's finished allocs and evals go after batch_eval_gc_threshold",
+		src: &fake{
+			jobs:   []*jobspec.Job{job("b", "batch", "dead", true, 40*h)},
+			allocs: []*structs.Allocation{alloc("b1", "b", "n1", "complete", 30*h)},
+			evals:  []*structs.Evaluation{eval("old", "b", "batch", "complete", 30*h), eval("recent", "b", "batch", "complete", h)},
+		},
+		want: want{allocs: []string{"b1"}, evals: []string{"old"}},
+	}, {
 		name: "a dead batch job past job_gc_threshold goes, with its allocs and evals (not listed apart)",
 		src: &fake{
 			jobs:   []*jobspec.Job{job("b", "batch", "dead", false, 5*h)},
