@@ -20,6 +20,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tether-edge/tether/agent/internal/rootpath"
 )
 
 // Sentinel errors. Fetch wraps them with the artifact's source and details.
@@ -423,31 +425,11 @@ func openDestDir(taskDir, dest string) (*os.Root, error) {
 // the refusal itself was race-free) and wraps ErrPathEscape; other
 // errors pass through.
 func explainEscape(taskDir, rel string, err error) error {
-	root, rerr := filepath.EvalSymlinks(taskDir)
-	if rerr != nil {
-		root = taskDir
-	}
-	cur := taskDir
-	for _, el := range strings.Split(filepath.ToSlash(rel), "/") {
-		if el == "" || el == "." {
-			continue
+	if l, ok := rootpath.Escape(taskDir, rel); ok {
+		if l.Outside {
+			return fmt.Errorf("%w: %s is a symlink to %s, outside the task dir; nothing was created", ErrPathEscape, l.Path, l.Target)
 		}
-		cur = filepath.Join(cur, el)
-		fi, lerr := os.Lstat(cur)
-		if lerr != nil {
-			break
-		}
-		if fi.Mode()&fs.ModeSymlink == 0 {
-			continue
-		}
-		target, _ := os.Readlink(cur)
-		real, rerr := filepath.EvalSymlinks(cur)
-		if r, err := filepath.Rel(root, real); rerr != nil || err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
-			return fmt.Errorf("%w: %s is a symlink to %s, outside the task dir; nothing was created", ErrPathEscape, cur, target)
-		}
-		if filepath.IsAbs(target) {
-			return fmt.Errorf("%w: %s is an absolute symlink (to %s); only relative links inside the task dir are followed", ErrPathEscape, cur, target)
-		}
+		return fmt.Errorf("%w: %s is an absolute symlink (to %s); only relative links inside the task dir are followed", ErrPathEscape, l.Path, l.Target)
 	}
 	return fmt.Errorf("creating %s: %v", filepath.Join(taskDir, rel), err)
 }

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/tether-edge/tether/agent/internal/rootpath"
 )
 
 // write puts data at t.Dest if the file's content differs, atomically (a
@@ -142,46 +144,16 @@ func createTemp(dir *os.Root) (string, *os.File, error) {
 }
 
 // explainEscape turns os.Root's refusal to follow a symlink out of the
-// root into an error that names the link and where it leads. It only
-// reads (Lstat, Readlink): the refusal itself happened race-free in
-// os.Root, this just finds the words for it.
+// root into an error that names the link and where it leads
+// (rootpath.Escape only reads: the refusal happened race-free in os.Root).
 func explainEscape(root, dir string, err error) error {
-	cur := root
-	for _, el := range strings.Split(filepath.ToSlash(filepath.Clean(dir)), "/") {
-		if el == "." || el == "" {
-			continue
-		}
-		cur = filepath.Join(cur, el)
-		fi, lerr := os.Lstat(cur)
-		if lerr != nil {
-			break
-		}
-		if fi.Mode()&fs.ModeSymlink == 0 {
-			continue
-		}
-		target, _ := os.Readlink(cur)
-		real, rerr := filepath.EvalSymlinks(cur)
-		if rerr != nil {
-			real = target
-		}
-		switch {
-		case !inside(root, real):
+	if l, ok := rootpath.Escape(root, dir); ok {
+		if l.Outside {
 			return fmt.Errorf("destination directory %s: %s is a symlink to %s, outside the task directory; nothing was created: use a destination whose directories stay inside the task directory",
-				filepath.Join(root, dir), cur, target)
-		case filepath.IsAbs(target):
-			return fmt.Errorf("destination directory %s: %s is an absolute symlink (to %s); nothing was created: templates follow only relative links that stay inside the task directory",
-				filepath.Join(root, dir), cur, target)
+				filepath.Join(root, dir), l.Path, l.Target)
 		}
+		return fmt.Errorf("destination directory %s: %s is an absolute symlink (to %s); nothing was created: templates follow only relative links that stay inside the task directory",
+			filepath.Join(root, dir), l.Path, l.Target)
 	}
 	return fmt.Errorf("create directory %s: %w", filepath.Join(root, dir), err)
-}
-
-// inside reports whether path, resolved, is root or below it.
-func inside(root, path string) bool {
-	rr, err := filepath.EvalSymlinks(root)
-	if err != nil {
-		rr = root
-	}
-	rel, err := filepath.Rel(rr, path)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }

@@ -1,0 +1,60 @@
+// Package rootpath explains os.Root's refusals. The agent creates task
+// files through an os.Root on the task dir, which refuses, race-free, to
+// follow a symlink out of it; Escape only finds the words for that
+// refusal (which link, leading where), reading with Lstat and Readlink.
+package rootpath
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Link is a symlink on the way to a path below a root that os.Root does
+// not follow.
+type Link struct {
+	Path     string // the symlink, under root
+	Target   string // what it points to, as written
+	Outside  bool   // it leads out of root
+	Absolute bool   // it is absolute (os.Root follows only relative links)
+}
+
+// Escape walks rel below root and returns the first symlink os.Root would
+// refuse to follow: one that leads out of root, or an absolute one.
+func Escape(root, rel string) (Link, bool) {
+	cur := root
+	for _, el := range strings.Split(filepath.ToSlash(filepath.Clean(rel)), "/") {
+		if el == "" || el == "." {
+			continue
+		}
+		cur = filepath.Join(cur, el)
+		fi, err := os.Lstat(cur)
+		if err != nil {
+			return Link{}, false
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			continue
+		}
+		target, _ := os.Readlink(cur)
+		real, err := filepath.EvalSymlinks(cur)
+		if err != nil {
+			real = target
+		}
+		l := Link{Path: cur, Target: target, Outside: !Inside(root, real), Absolute: filepath.IsAbs(target)}
+		if l.Outside || l.Absolute {
+			return l, true
+		}
+	}
+	return Link{}, false
+}
+
+// Inside reports whether path, resolved, is root (resolved) or below it.
+func Inside(root, path string) bool {
+	rr, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		rr = root
+	}
+	rel, err := filepath.Rel(rr, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
