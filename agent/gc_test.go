@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"fmt"
@@ -268,5 +269,52 @@ func TestGCAfterRestart(t *testing.T) {
 	})
 	if c := a.Counters(); c.GCRemoved != 1 {
 		t.Fatalf("counters %+v", c)
+	}
+}
+
+// A finished task that left a symbolic link to a directory outside its
+// allocation: the GC removes the link, never what it points to, and does
+// not count the target's bytes as freed.
+func TestGCDoesNotFollowSymlinks(t *testing.T) {
+	b := startBroker(t, "127.0.0.1:0")
+	dir := t.TempDir()
+	outside := t.TempDir()
+	precious := filepath.Join(outside, "precious")
+	if err := os.WriteFile(precious, bytes.Repeat([]byte{1}, 1<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var full atomic.Bool
+	drv := fake.New()
+	a := startAgentGC(t, dir, b.url(), drv, func(c *config.Config) { c.GCInterval = time.Hour }, func(string) (allocgc.Usage, error) {
+		if full.Load() {
+			return allocgc.Usage{Used: 99, Avail: 1}, nil
+		}
+		return allocgc.Usage{Used: 1, Avail: 99}, nil
+	})
+	id := a.NodeID()
+	ba := batchAlloc("b1")
+	ba.Tasks[0].Config = nil // exits when the test says
+	b.publish(topics.Desired(id), desired(id, 1, ba), true)
+	waitStatus(t, b, id, "b1", protocol.AllocRunning)
+	data := filepath.Join(dir, "allocs", "b1", "alloc", "data")
+	if err := os.Symlink(outside, filepath.Join(data, "escape")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(precious, filepath.Join(data, "escape-file")); err != nil {
+		t.Fatal(err)
+	}
+	full.Store(true)
+	drv.Task("b1/t").Exit(0)
+	eventually(t, 10*time.Second, func() error {
+		if got := allocDirs(t, dir); len(got) != 0 {
+			return fmt.Errorf("directories %v", got)
+		}
+		return nil
+	})
+	if fi, err := os.Stat(precious); err != nil || fi.Size() != 1<<20 {
+		t.Fatalf("the file behind the link: %v", err)
+	}
+	if c := a.Counters(); c.GCRemoved != 1 || c.GCBytesFreed >= 1<<20 {
+		t.Fatalf("counters %+v: the link's target was counted", c)
 	}
 }
