@@ -1,0 +1,139 @@
+package test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// docs/operations.md "Garbage collection on central", end to end with
+// real processes: ten short batch jobs run to completion on a real agent;
+// `central system gc` removes them from `job status`, /v1/allocations and
+// /v1/evaluations, and a snapshot saved afterwards is smaller. A running
+// service job is untouched.
+func TestSystemGCAfterShortBatchJobs(t *testing.T) {
+	c := startCentral(t, clusterOpts{})
+	c.startAgent("edge-1")
+	c.waitNode("edge-1", "ready", 20*time.Second)
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		f := filepath.Join(dir, name+".hcl")
+		if err := os.WriteFile(f, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	svc := write("keep", `job "keep" {
+  datacenters = ["dc1"]
+  group "g" {
+    task "t" {
+      driver = "exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["300"]
+      }
+      resources {
+        cpu    = 10
+        memory = 16
+      }
+    }
+  }
+}
+`)
+	if out, code := c.cli("job", "submit", svc); code != 0 {
+		t.Fatalf("submit keep exited %d:\n%s", code, out)
+	}
+	c.waitRunning("keep", 1, 30*time.Second)
+	const n = 10
+	for i := range n {
+		f := write(fmt.Sprintf("short%d", i), fmt.Sprintf(`job "short-%d" {
+  type        = "batch"
+  datacenters = ["dc1"]
+  group "g" {
+    task "t" {
+      driver = "exec"
+      config {
+        command = "/bin/true"
+      }
+      resources {
+        cpu    = 10
+        memory = 16
+      }
+    }
+  }
+}
+`, i))
+		if out, code := c.cli("job", "submit", "-detach", f); code != 0 {
+			t.Fatalf("submit short-%d exited %d:\n%s", i, code, out)
+		}
+	}
+	eventually(t, 60*time.Second, func() error {
+		var jobs []struct {
+			ID     string `json:"id"`
+			Status string `json:"status"`
+		}
+		if err := c.get("/v1/jobs", &jobs); err != nil {
+			return err
+		}
+		dead := 0
+		for _, j := range jobs {
+			if strings.HasPrefix(j.ID, "short-") && j.Status == "dead" {
+				dead++
+			}
+		}
+		if dead != n {
+			return fmt.Errorf("%d of %d short jobs dead", dead, n)
+		}
+		return nil
+	})
+	snap := func(name string) int64 {
+		f := filepath.Join(dir, name)
+		if out, code := c.cli("operator", "snapshot", "save", f); code != 0 {
+			t.Fatalf("snapshot save exited %d:\n%s", code, out)
+		}
+		fi, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	before := snap("before.snap")
+
+	out, code := c.cli("system", "gc")
+	if code != 0 || !strings.Contains(out, fmt.Sprintf("Garbage collected: %d jobs", n)) {
+		t.Fatalf("system gc exited %d:\n%s", code, out)
+	}
+	out, _ = c.cli("job", "status")
+	if strings.Contains(out, "short-") || !strings.Contains(out, "keep") {
+		t.Fatalf("job status after gc:\n%s", out)
+	}
+	var allocs []struct {
+		JobID        string `json:"job_id"`
+		ClientStatus string `json:"client_status"`
+	}
+	if err := c.get("/v1/allocations", &allocs); err != nil {
+		t.Fatal(err)
+	}
+	if len(allocs) != 1 || allocs[0].JobID != "keep" || allocs[0].ClientStatus != "running" {
+		t.Fatalf("/v1/allocations after gc: %+v, want keep's running allocation only", allocs)
+	}
+	var evals []struct {
+		JobID string `json:"job_id"`
+	}
+	if err := c.get("/v1/evaluations", &evals); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evals {
+		if strings.HasPrefix(e.JobID, "short-") {
+			t.Fatalf("/v1/evaluations still lists an evaluation of %s", e.JobID)
+		}
+	}
+	after := snap("after.snap")
+	if after >= before {
+		t.Fatalf("snapshot %d bytes after gc, %d before: want smaller", after, before)
+	}
+	t.Logf("snapshot: %d bytes before system gc, %d after (%d short batch jobs collected)", before, after, n)
+}
