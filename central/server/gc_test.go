@@ -404,8 +404,30 @@ func TestGCTimerCarriesOnAfterFailover(t *testing.T) {
 		return nil
 	})
 	next.gcStats.mu.Lock()
+	deleted, forced := next.gcStats.deleted, next.gcStats.forced
+	next.gcStats.mu.Unlock()
+	if deleted.JoinTokens != 1 || forced != 0 {
+		t.Fatalf("new leader's gc: %+v (forced %d), want the token collected by its timer", deleted, forced)
+	}
+
+	// A forced pass asked of a follower runs on the leader.
+	follower := rest[0]
+	if follower == next {
+		follower = rest[1]
+	}
+	req, _ := http.NewRequest(http.MethodPut, follower.HTTPURL()+"/v1/system/gc", nil)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"deleted"`) {
+		t.Fatalf("system gc through a follower: %d %s", resp.StatusCode, body)
+	}
+	next.gcStats.mu.Lock()
 	defer next.gcStats.mu.Unlock()
-	if next.gcStats.deleted.JoinTokens != 1 || next.gcStats.forced != 0 {
-		t.Fatalf("new leader's gc: %+v (forced %d), want the token collected by its timer", next.gcStats.deleted, next.gcStats.forced)
+	if next.gcStats.forced != 1 {
+		t.Fatalf("the leader ran %d forced passes, want 1 (forwarded by the follower)", next.gcStats.forced)
 	}
 }
