@@ -130,6 +130,9 @@ type Agent struct {
 	connected    bool
 	sentUpTo     uint64          // highest outbox seq published on this connection
 	svcSubs      map[string]bool // svc/<name> subscribed on this connection
+	// repinned is poked when a new signing key is pinned: service sets
+	// are then subscribed again, their indexes no longer ordering them.
+	repinned chan struct{}
 	downSince    time.Time       // when the broker connection was lost (or the agent started unconnected); zero while connected
 	hbSeq        uint64
 	connects     uint64 // MQTT connections made, the first included
@@ -207,6 +210,8 @@ func New(opts Options) (*Agent, error) {
 		}
 		a.pinned = newKeyPin(filepath.Join(cfg.DataDir, EnrolmentFile), cfg.Central, ed25519.PublicKey(enr.SigningPublicKey),
 			client, a.log.With("component", "keyring"), a.events)
+		a.repinned = make(chan struct{}, 1)
+		a.pinned.onRepin = a.servicesRepinned // verify.go
 		user, pass = enr.MQTTUsername, enr.MQTTPassword
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -287,6 +292,8 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.handleRunnerDone(id)
 		case <-a.svc.NewNames():
 			a.subscribeServices()
+		case <-a.repinned:
+			a.resubscribeServices() // verify.go
 		case <-hb.C:
 			a.retryHeld() // diskfull.go
 			a.heartbeat()

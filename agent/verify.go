@@ -67,6 +67,9 @@ type keyPin struct {
 	every   time.Duration
 	// redeliver hands a held message back to the Run goroutine (non-blocking).
 	redeliver func(topic string, payload []byte) bool
+	// onRepin, if set, is called after a new key is pinned, before the
+	// held messages are handed back (from the fetching goroutine).
+	onRepin func()
 
 	badChain atomic.Uint64 // key chains refused
 	repinned atomic.Uint64 // newer keys pinned
@@ -210,6 +213,9 @@ func (p *keyPin) refresh() {
 	p.gen++
 	n := p.repinned.Add(1)
 	p.log.Info("pinned central's new signing key, endorsed by the chain from the old one", "key_index", idx, "repins", n)
+	if p.onRepin != nil {
+		p.onRepin()
+	}
 	for _, m := range held { // oldest first: a newer desired state wins
 		if !p.redeliver(m.topic, m.payload) {
 			p.log.Warn("held message dropped: the agent is busy; central's next update brings it again", "topic", m.topic)
@@ -355,6 +361,27 @@ func (a *Agent) desiredAccepted() {
 		p.heldKnown, p.heldGen = true, p.gen
 		p.mu.Unlock()
 	}
+}
+
+// servicesRepinned is the keyPin's onRepin: like a desired state's, a
+// service set's index counts within one pinned key. The sets held were
+// accepted under a key central has replaced (a thief of it could have
+// signed one with a huge index), so the next set of each service
+// replaces the held one whatever its index, and the services are
+// subscribed again for the broker to send their retained sets.
+func (a *Agent) servicesRepinned() {
+	a.svc.ForgetIndexes()
+	select {
+	case a.repinned <- struct{}{}:
+	default:
+	}
+}
+
+// resubscribeServices subscribes again to every service the templates
+// use (Run goroutine): the broker sends each retained set again.
+func (a *Agent) resubscribeServices() {
+	a.svcSubs = map[string]bool{}
+	a.subscribeServices()
 }
 
 // verifyService is verifyDesired for a service set's payload. An empty

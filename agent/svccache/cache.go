@@ -36,11 +36,14 @@ type Cache struct {
 	stale     atomic.Uint64
 	newNames  chan struct{} // capacity 1: "the watched names grew"
 
-	mu       sync.Mutex // guards sets, enc, watched, watchers
-	sets     map[string]protocol.ServiceSet
-	enc      map[string][]byte // canonical encoding of sets[name], to skip no-op updates
-	watched  map[string]int    // name → number of watchers using it
-	watchers map[*Watcher]struct{}
+	mu   sync.Mutex // guards sets, enc, unordered, watched, watchers
+	sets map[string]protocol.ServiceSet
+	// unordered names held sets whose index no longer orders the next
+	// one (ForgetIndexes): the next set replaces them whatever its index.
+	unordered map[string]bool
+	enc       map[string][]byte // canonical encoding of sets[name], to skip no-op updates
+	watched   map[string]int    // name → number of watchers using it
+	watchers  map[*Watcher]struct{}
 }
 
 // New loads the cached sets from store. An unreadable entry is logged and
@@ -139,13 +142,14 @@ func (c *Cache) put(set protocol.ServiceSet, cleared bool) error {
 		c.mu.Unlock()
 		return nil
 	}
-	if held, ok := c.sets[set.Name]; ok && !cleared && stale(set, held) {
+	if held, ok := c.sets[set.Name]; ok && !cleared && !c.unordered[set.Name] && stale(set, held) {
 		c.mu.Unlock()
 		c.stale.Add(1)
 		return fmt.Errorf("%w: %q index %d, holding index %d", ErrStale, set.Name, set.Index, held.Index)
 	}
 	c.sets[set.Name] = set
 	c.enc[set.Name] = enc
+	delete(c.unordered, set.Name)
 	var notify []*Watcher
 	for w := range c.watchers {
 		if w.names[set.Name] {
@@ -162,6 +166,21 @@ func (c *Cache) put(set protocol.ServiceSet, cleared bool) error {
 		w.poke()
 	}
 	return nil
+}
+
+// ForgetIndexes makes the next set of every held service replace it
+// whatever its index: the agent pinned a new signing key, and the index
+// of a set accepted under the old key orders nothing any more (a thief of
+// that key could have signed one with a huge index).
+func (c *Cache) ForgetIndexes() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.unordered == nil {
+		c.unordered = map[string]bool{}
+	}
+	for name := range c.sets {
+		c.unordered[name] = true
+	}
 }
 
 // stale reports whether set must not replace held (see ErrStale).

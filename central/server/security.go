@@ -431,7 +431,10 @@ func (s *Server) rotateCentralPassword(kr *state.Keyring) error {
 	return nil
 }
 
-// republishAll marks every node's desired state for publishing (leader).
+// republishAll marks every node's desired state and every service set for
+// publishing (leader), signed with the active key: agents re-pin a
+// rotated key on the first desired state, and then take each service's
+// next set whatever its index (agent/verify.go).
 func (s *Server) republishAll() {
 	l := s.currentLeader()
 	if l == nil {
@@ -442,6 +445,13 @@ func (s *Server) republishAll() {
 		ids = append(ids, n.ID)
 	}
 	l.pub.mark(ids...)
+	names := map[string]bool{}
+	for _, r := range s.store.Services("") {
+		if !names[r.ServiceName] {
+			names[r.ServiceName] = true
+			l.svcPub.mark(r.ServiceName)
+		}
+	}
 }
 
 func (s *Server) handleMosquittoExport(w http.ResponseWriter, r *http.Request) {
