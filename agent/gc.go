@@ -27,9 +27,9 @@ type allocGC struct {
 	// gone are allocations still held whose directories were removed.
 	gone map[string]bool
 
-	removed, freed  atomic.Uint64 // directories removed, bytes they took
-	used, avail     atomic.Uint64 // the data dir's filesystem at the last check
-	statErrs, fails atomic.Uint64 // statfs failures; directories that could not be removed
+	removed, freed atomic.Uint64 // directories removed, bytes they took
+	used, avail    atomic.Uint64 // the data dir's filesystem at the last check
+	fails          atomic.Uint64 // directories that could not be removed
 }
 
 // statfs reads the usage of the filesystem holding path.
@@ -148,7 +148,6 @@ func (a *Agent) collect(now time.Time) {
 	}
 	usage, err := a.opts.Statfs(a.cfg.DataDir)
 	if err != nil {
-		a.gc.statErrs.Add(1)
 		a.log.Warn("allocation GC: reading the data dir's disk usage; the disk check waits for the next try", "err", err)
 	} else {
 		a.gc.used.Store(usage.Used)
@@ -170,6 +169,10 @@ func (a *Agent) collect(now time.Time) {
 
 func (a *Agent) removeAllocDir(r allocgc.Removal, usage allocgc.Usage) {
 	dir := filepath.Join(a.allocsDir(), r.ID)
+	if _, err := os.Lstat(dir); os.IsNotExist(err) {
+		a.forgetDir(r.ID) // never created (a task that could not start), or removed by hand
+		return
+	}
 	bytes := r.Bytes
 	if bytes == 0 {
 		bytes = diskUsage(dir)
@@ -179,14 +182,19 @@ func (a *Agent) removeAllocDir(r allocgc.Removal, usage allocgc.Usage) {
 		a.log.Error("allocation GC: removing an allocation directory; tried again at the next check", "alloc", r.ID, "dir", dir, "err", err)
 		return
 	}
-	if a.allocs[r.ID] != nil {
-		a.gc.gone[r.ID] = true
-	}
-	delete(a.gc.unlisted, r.ID)
+	a.forgetDir(r.ID)
 	a.gc.removed.Add(1)
 	a.gc.freed.Add(bytes)
 	a.log.Info("allocation GC: removed a finished allocation's directory", "alloc", r.ID, "reason", r.Reason,
 		"bytes", bytes, "disk_used_percent", int(usage.Percent()))
+}
+
+// forgetDir notes that allocation id has no directory any more.
+func (a *Agent) forgetDir(id string) {
+	if a.allocs[id] != nil {
+		a.gc.gone[id] = true
+	}
+	delete(a.gc.unlisted, id)
 }
 
 // diskUsage is the space the files under dir take (allocated blocks; the
