@@ -132,12 +132,12 @@ type Agent struct {
 	svcSubs      map[string]bool // svc/<name> subscribed on this connection
 	// repinned is poked when a new signing key is pinned: service sets
 	// are then subscribed again, their indexes no longer ordering them.
-	repinned chan struct{}
-	downSince    time.Time       // when the broker connection was lost (or the agent started unconnected); zero while connected
-	hbSeq        uint64
-	connects     uint64 // MQTT connections made, the first included
-	runnerCtx    context.Context
-	runners      sync.WaitGroup
+	repinned  chan struct{}
+	downSince time.Time // when the broker connection was lost (or the agent started unconnected); zero while connected
+	hbSeq     uint64
+	connects  uint64 // MQTT connections made, the first included
+	runnerCtx context.Context
+	runners   sync.WaitGroup
 }
 
 // allocEntry is one allocation the agent holds.
