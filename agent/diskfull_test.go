@@ -15,6 +15,7 @@ import (
 	"github.com/tether-edge/tether/agent/config"
 	"github.com/tether-edge/tether/drivers"
 	"github.com/tether-edge/tether/drivers/fake"
+	"github.com/tether-edge/tether/internal/testhost"
 	"github.com/tether-edge/tether/protocol"
 )
 
@@ -22,9 +23,7 @@ import (
 // at cleanup. It needs root (CI runs as root).
 func smallFS(t *testing.T, size int) string {
 	t.Helper()
-	if os.Geteuid() != 0 && os.Getenv("CI") == "" {
-		t.Skip("mounting a tmpfs needs root")
-	}
+	testhost.Require(t, os.Geteuid() == 0, "root to mount a tmpfs", "run the tests as root, as CI does")
 	dir := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d,mode=0700", size), "tmpfs", dir).CombinedOutput(); err != nil {
 		t.Fatalf("mount tmpfs: %v: %s", err, out)
