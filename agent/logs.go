@@ -81,9 +81,14 @@ func (a *Agent) handleLogsTopic(topic string, payload []byte) bool {
 		fail("allocation " + req.AllocID + " is not on this node")
 		return true
 	}
-	if !slices.ContainsFunc(e.rec.Alloc.Tasks, func(t protocol.Task) bool { return t.Name == req.Task }) {
+	ti := slices.IndexFunc(e.rec.Alloc.Tasks, func(t protocol.Task) bool { return t.Name == req.Task })
+	if ti < 0 {
 		fail("allocation " + req.AllocID + " has no task " + req.Task)
 		return true
+	}
+	var policy logfile.Policy
+	if l := e.rec.Alloc.Tasks[ti].Logs; l != nil {
+		policy = logfile.Policy{MaxFiles: l.MaxFiles, MaxFileSize: int64(l.MaxFileSizeMB) << 20}
 	}
 	if n >= maxLogStreams {
 		fail("too many log streams on this node; try again later")
@@ -111,7 +116,7 @@ func (a *Agent) handleLogsTopic(topic string, payload []byte) bool {
 			c.V, c.ID = protocol.Version, req.ID
 			return a.sess.PublishWait(reply, 1, false, a.encode(c), 10*time.Second)
 		}
-		if err := streamLog(ctx, shared, rel, req, s, send); err != nil {
+		if err := streamLog(ctx, shared, rel, policy, req, s, send); err != nil {
 			a.log.Debug("log stream ended", "alloc", req.AllocID, "task", req.Task, "err", err)
 		}
 	}()
@@ -119,10 +124,10 @@ func (a *Agent) handleLogsTopic(topic string, payload []byte) bool {
 }
 
 // streamLog sends a task's log stream rel ("logs/web.stdout") of the
-// alloc's shared dir as chunks, across its rotated files: from the oldest
-// file kept, or from req.Lines lines before the end; then, when following,
-// what is appended (through rotations) until ctx ends or the request is not
-// renewed. The first chunk goes out at once, empty if there is nothing to
+// alloc's shared dir, written with policy, as chunks, across its rotated
+// files: from the oldest file kept, or from req.Lines lines before the
+// end; then, when following, what is appended (through rotations) until
+// ctx ends or the request is not renewed. The first chunk goes out at once, empty if there is nothing to
 // send, so central knows the agent answered. A chunk's Data is valid only
 // during send.
 //
@@ -131,7 +136,7 @@ func (a *Agent) handleLogsTopic(topic string, payload []byte) bool {
 // symlink out of it is refused, so `alloc logs` cannot be made to stream a
 // file of the node that the task itself may not read (a wasm guest can
 // plant a symlink in its preopened dir).
-func streamLog(ctx context.Context, shared, rel string, req protocol.LogsRequest, s *logStream, send func(*protocol.LogsChunk) error) error {
+func streamLog(ctx context.Context, shared, rel string, policy logfile.Policy, req protocol.LogsRequest, s *logStream, send func(*protocol.LogsChunk) error) error {
 	var seq uint64
 	emit := func(data []byte, eof bool, msg string) error {
 		c := &protocol.LogsChunk{Seq: seq, Data: data, EOF: eof, Err: msg}
@@ -157,7 +162,7 @@ func streamLog(ctx context.Context, shared, rel string, req protocol.LogsRequest
 		return emit(nil, true, "open log: "+err.Error())
 	}
 	defer root.Close()
-	r := logfile.NewReader(root, rel)
+	r := logfile.NewReader(root, rel, policy)
 	if req.Lines > 0 {
 		if err := r.Tail(req.Lines); err != nil {
 			return emit(nil, true, "read log: "+err.Error())

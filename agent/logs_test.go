@@ -62,7 +62,7 @@ func TestStreamLogWholeFileInChunks(t *testing.T) {
 	var sink chunkSink
 	s := &logStream{}
 	s.renewed.Store(time.Now().UnixNano())
-	if err := streamLog(context.Background(), shared, "logs/web.stdout", protocol.LogsRequest{}, s, sink.send); err != nil {
+	if err := streamLog(context.Background(), shared, "logs/web.stdout", logfile.Policy{}, protocol.LogsRequest{}, s, sink.send); err != nil {
 		t.Fatal(err)
 	}
 	got, eof := sink.text()
@@ -74,7 +74,7 @@ func TestStreamLogWholeFileInChunks(t *testing.T) {
 func TestStreamLogMissingFileIsEmpty(t *testing.T) {
 	var sink chunkSink
 	s := &logStream{}
-	if err := streamLog(context.Background(), filepath.Join(t.TempDir(), "none"), "logs/web.stdout", protocol.LogsRequest{}, s, sink.send); err != nil {
+	if err := streamLog(context.Background(), filepath.Join(t.TempDir(), "none"), "logs/web.stdout", logfile.Policy{}, protocol.LogsRequest{}, s, sink.send); err != nil {
 		t.Fatal(err)
 	}
 	if got, eof := sink.text(); got != "" || !eof {
@@ -91,7 +91,7 @@ func TestStreamLogFollowsAppendsUntilCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- streamLog(ctx, shared, "logs/web.stdout", protocol.LogsRequest{Follow: true, Lines: 1}, s, sink.send)
+		done <- streamLog(ctx, shared, "logs/web.stdout", logfile.Policy{}, protocol.LogsRequest{Follow: true, Lines: 1}, s, sink.send)
 	}()
 	eventuallyLogs(t, func() bool { got, _ := sink.text(); return got == "two\n" })
 	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
@@ -112,7 +112,7 @@ func TestStreamLogFollowEndsWithoutRenewal(t *testing.T) {
 	var sink chunkSink
 	s := &logStream{}
 	s.renewed.Store(time.Now().Add(-time.Hour).UnixNano()) // never renewed
-	if err := streamLog(context.Background(), shared, "logs/web.stdout", protocol.LogsRequest{Follow: true}, s, sink.send); err != nil {
+	if err := streamLog(context.Background(), shared, "logs/web.stdout", logfile.Policy{}, protocol.LogsRequest{Follow: true}, s, sink.send); err != nil {
 		t.Fatal(err)
 	}
 	if got, eof := sink.text(); got != "" || !eof {
@@ -148,7 +148,7 @@ func TestStreamLogRefusesSymlinkOut(t *testing.T) {
 		var sink chunkSink
 		s := &logStream{}
 		s.renewed.Store(time.Now().UnixNano())
-		if err := streamLog(context.Background(), alloc, "logs/web.stdout", protocol.LogsRequest{}, s, sink.send); err != nil {
+		if err := streamLog(context.Background(), alloc, "logs/web.stdout", logfile.Policy{}, protocol.LogsRequest{}, s, sink.send); err != nil {
 			t.Fatal(err)
 		}
 		got, eof := sink.text()
@@ -179,7 +179,7 @@ func TestStreamLogAcrossRotations(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		done <- streamLog(ctx, shared, "logs/web.stdout", protocol.LogsRequest{Follow: true, Lines: 12}, s, sink.send)
+		done <- streamLog(ctx, shared, "logs/web.stdout", p, protocol.LogsRequest{Follow: true, Lines: 12}, s, sink.send)
 	}()
 	want := ""
 	for i := 23; i < 35; i++ { // 12 lines from web.stdout.2 and .3

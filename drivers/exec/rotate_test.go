@@ -81,7 +81,7 @@ func maxInt(a, b int64) int64 {
 
 // checkNewest stops the writer and checks that the stream's last lines,
 // read across its files as alloc logs reads them, are its newest.
-func checkNewest(t *testing.T, dir, base string, h drivers.Handle) {
+func checkNewest(t *testing.T, dir, base string, max int64, h drivers.Handle) {
 	t.Helper()
 	if err := os.WriteFile(filepath.Join(dir, "stop"), nil, 0o644); err != nil {
 		t.Fatal(err)
@@ -95,7 +95,7 @@ func checkNewest(t *testing.T, dir, base string, h drivers.Handle) {
 	}
 	defer root.Close()
 	eventually(t, 10*time.Second, func() error {
-		r := logfile.NewReader(root, filepath.Base(base))
+		r := logfile.NewReader(root, filepath.Base(base), logfile.Policy{MaxFiles: 2, MaxFileSize: max})
 		if err := r.Tail(4); err != nil {
 			return err
 		}
@@ -133,7 +133,7 @@ func TestLogsRotateWhileTaskWrites(t *testing.T) {
 	begin := time.Now()
 	peak := watchBound(t, cfg.StdoutPath, 1<<20, 8)
 	t.Logf("8 rotations in %v; at most %d bytes on disk", time.Since(begin).Round(time.Millisecond), peak)
-	checkNewest(t, dir, cfg.StdoutPath, h)
+	checkNewest(t, dir, cfg.StdoutPath, 1<<20, h)
 	if idxs, _ := logfile.Indexes(cfg.StdoutPath); len(idxs) > 2 {
 		t.Errorf("files %v after the task exited, want at most 2", idxs)
 	}
@@ -156,5 +156,5 @@ func TestLogsRotateAfterAgentRestart(t *testing.T) {
 	h := recoverTraced(t, New(testLogger()), hs)
 	_, _, idx := logUsage(t, base)
 	watchBound(t, base, 256<<10, idx+8)
-	checkNewest(t, dir, base, h)
+	checkNewest(t, dir, base, 256<<10, h)
 }

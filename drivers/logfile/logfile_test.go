@@ -117,10 +117,29 @@ func TestOpenCurrentStartsNextWhenFull(t *testing.T) {
 	}
 }
 
+// tempDirs are the dirs to run a test in: the test's temp dir and, when
+// there is one, a dir on tmpfs, so that both ways of cutting a shared file
+// (collapse on ext4/xfs, truncate elsewhere) are tested where the machine
+// has them.
+func tempDirs(t *testing.T) map[string]string {
+	dirs := map[string]string{"tempdir": t.TempDir()}
+	if d, err := os.MkdirTemp("/dev/shm", "logfile-test-"); err == nil {
+		t.Cleanup(func() { os.RemoveAll(d) })
+		dirs["shm"] = d
+	}
+	return dirs
+}
+
 // An exec task's file: another holder writes with O_APPEND while the
-// agent rotates by copy and truncate.
+// agent rotates by copy and cut.
 func TestRotateSharedWithAppendingWriter(t *testing.T) {
-	base := filepath.Join(t.TempDir(), "logs", "job.stdout")
+	for name, dir := range tempDirs(t) {
+		t.Run(name, func(t *testing.T) { rotateSharedWithAppendingWriter(t, dir) })
+	}
+}
+
+func rotateSharedWithAppendingWriter(t *testing.T, dir string) {
+	base := filepath.Join(dir, "logs", "job.stdout")
 	p := Policy{MaxFiles: 3, MaxFileSize: 1000}
 	task, idx, _, err := OpenCurrent(base, p) // what the exec driver hands the task
 	if err != nil {
@@ -135,7 +154,7 @@ func TestRotateSharedWithAppendingWriter(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	all := lines(0, 100) // 1200 bytes
+	all := lines(0, 100) // 1200 bytes: less than a 4 KiB block, so never collapsed
 	write(all)
 	if rotated, err := RotateShared(base, p); err != nil || !rotated {
 		t.Fatalf("RotateShared = %v, %v; want a rotation of a 1200 byte file", rotated, err)
@@ -154,7 +173,8 @@ func TestRotateSharedWithAppendingWriter(t *testing.T) {
 		t.Fatal("a 600 byte file was rotated (max 1000)")
 	}
 	// 3504 bytes more: .2 holds 4104, cut into pieces .2 .. .6 with the
-	// task's file at .7; MaxFiles 3 keeps .5, .6 and .7.
+	// task's file at .7; MaxFiles 3 keeps .5, .6 and .7. (Collapsing cuts
+	// 4096 bytes and leaves 8 in the task's file; truncating cuts all.)
 	big := lines(150, 442)
 	write(big)
 	if _, err := RotateShared(base, p); err != nil {
@@ -162,14 +182,11 @@ func TestRotateSharedWithAppendingWriter(t *testing.T) {
 	}
 	write("tail\n")
 	idxs, content = files(t, base)
-	stream := more + big
-	if !slices.Equal(idxs, []int{5, 6, 7}) || content[5] != stream[3000:4000] || content[6] != stream[4000:] || content[7] != "tail\n" {
-		t.Fatalf("files %v sizes %d/%d/%d; want .5 and .6 the newest pieces, .7 the task's newest write", idxs, len(content[5]), len(content[6]), len(content[7]))
-	}
-	for _, i := range idxs[:len(idxs)-1] {
-		if len(content[i]) > 1000 {
-			t.Errorf(".%d holds %d bytes, over max_file_size", i, len(content[i]))
-		}
+	stream := more + big + "tail\n"
+	got := joined(idxs, content)
+	if !slices.Equal(idxs, []int{5, 6, 7}) || len(content[5]) != 1000 || len(content[6]) > 1000 ||
+		!strings.HasSuffix(content[7], "tail\n") || got != stream[len(stream)-len(got):] {
+		t.Fatalf("files %v sizes %d/%d/%d; want .5 and .6 the newest pieces, .7 the task's newest writes, in order", idxs, len(content[5]), len(content[6]), len(content[7]))
 	}
 	if ents, _ := os.ReadDir(filepath.Dir(base)); len(ents) != 3 {
 		t.Errorf("logs dir holds %d entries, want 3 (no temporary files left)", len(ents))
@@ -199,7 +216,12 @@ func readAll(t *testing.T, r *Reader) string {
 }
 
 func TestReaderFollowsBothRotations(t *testing.T) {
-	dir := t.TempDir()
+	for name, dir := range tempDirs(t) {
+		t.Run(name, func(t *testing.T) { readerFollowsBothRotations(t, dir) })
+	}
+}
+
+func readerFollowsBothRotations(t *testing.T, dir string) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -212,7 +234,7 @@ func TestReaderFollowsBothRotations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := NewReader(root, "logs/a.stdout")
+	r := NewReader(root, "logs/a.stdout", p)
 	var got, want strings.Builder
 	for i := 0; i < 400; i += 37 {
 		s := lines(i, i+37)
@@ -233,7 +255,7 @@ func TestReaderFollowsBothRotations(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer task.Close()
-	r = NewReader(root, "logs/b.stdout")
+	r = NewReader(root, "logs/b.stdout", p)
 	got.Reset()
 	want.Reset()
 	n := 0
@@ -273,7 +295,7 @@ func TestTailSpansFiles(t *testing.T) {
 	w.Write([]byte(all))
 	w.Close()
 	for _, n := range []int{1, 8, 9, 25, 50, 80} {
-		r := NewReader(root, "t.stdout")
+		r := NewReader(root, "t.stdout", Policy{MaxFiles: 10, MaxFileSize: 100})
 		if err := r.Tail(n); err != nil {
 			t.Fatal(err)
 		}
@@ -286,7 +308,7 @@ func TestTailSpansFiles(t *testing.T) {
 	w, _ = Open(filepath.Join(dir, "t.stdout"), Policy{MaxFiles: 10, MaxFileSize: 100})
 	w.Write([]byte("partial"))
 	w.Close()
-	r := NewReader(root, "t.stdout")
+	r := NewReader(root, "t.stdout", Policy{MaxFiles: 10, MaxFileSize: 100})
 	r.Tail(2)
 	if got := readAll(t, r); got != "line 000049\npartial" {
 		t.Errorf("Tail(2) with a partial last line = %q", got)
@@ -314,7 +336,7 @@ func TestTailOneFile(t *testing.T) {
 			t.Fatal(err)
 		}
 		root, _ := os.OpenRoot(dir)
-		r := NewReader(root, "w.stdout")
+		r := NewReader(root, "w.stdout", Policy{})
 		if err := r.Tail(tt.n); err != nil {
 			t.Fatal(err)
 		}
@@ -322,5 +344,128 @@ func TestTailOneFile(t *testing.T) {
 			t.Errorf("%d: tail %d of a %d byte file = %d bytes, want %d", i, tt.n, len(tt.text), len(got), len(tt.want))
 		}
 		root.Close()
+	}
+}
+
+// A task that writes all the time while the agent rotates its file: where
+// the filesystem collapses, the stream read across the files is exactly
+// what the task wrote; where it truncates, a little may be lost at a
+// rotation but nothing is read twice or out of order.
+func TestRotateSharedUnderConcurrentWrites(t *testing.T) {
+	for name, dir := range tempDirs(t) {
+		t.Run(name, func(t *testing.T) { rotateSharedUnderConcurrentWrites(t, dir) })
+	}
+}
+
+func rotateSharedUnderConcurrentWrites(t *testing.T, dir string) {
+	base := filepath.Join(dir, "w.stdout")
+	p := Policy{MaxFiles: 1000, MaxFileSize: 16 << 10}
+	task, _, _, err := OpenCurrent(base, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer task.Close()
+	exact := collapsible(task, p.MaxFileSize)
+	const total = 20000 // 240 KB
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < total; i += 10 {
+			task.WriteString(lines(i, i+10))
+		}
+	}()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	r := NewReader(root, "w.stdout", p)
+	var got strings.Builder
+	rotations := 0
+	for finished := false; !finished; {
+		select {
+		case <-done:
+			finished = true
+		default:
+		}
+		if ok, err := RotateShared(base, p); err != nil {
+			t.Fatal(err)
+		} else if ok {
+			rotations++
+		}
+		got.WriteString(readAll(t, r))
+	}
+	got.WriteString(readAll(t, r))
+	want := lines(0, total)
+	if exact {
+		if got.String() != want {
+			t.Fatalf("read %d bytes after %d rotations by collapse, want exactly the %d written", got.Len(), rotations, len(want))
+		}
+		return
+	}
+	prev, breaks := -1, 0
+	for _, l := range strings.Split(strings.TrimSuffix(got.String(), "\n"), "\n") {
+		var n int
+		if _, err := fmt.Sscanf(l, "line %06d", &n); err != nil || len(l) != 11 || n <= prev {
+			breaks++
+			continue
+		}
+		prev = n
+	}
+	if breaks > 2*rotations {
+		t.Fatalf("%d broken or repeated lines after %d rotations by truncation", breaks, rotations)
+	}
+	t.Logf("%d rotations by truncation: %d lines broken, last line %d", rotations, breaks, prev)
+}
+
+// A reader in the middle of a shared file that is cut into several pieces,
+// of which max_files keeps only the newest, goes on where it was: it never
+// reads a line twice.
+func TestReaderBehindAShortHistory(t *testing.T) {
+	for name, dir := range tempDirs(t) {
+		t.Run(name, func(t *testing.T) {
+			base := filepath.Join(dir, "s.stdout")
+			p := Policy{MaxFiles: 2, MaxFileSize: 4096}
+			task, _, _, err := OpenCurrent(base, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer task.Close()
+			root, _ := os.OpenRoot(dir)
+			defer root.Close()
+			r := NewReader(root, "s.stdout", p)
+			var got strings.Builder
+			n := 0
+			for step := 0; step < 30; step++ {
+				k := 300 + step*97%700 // 3.6 to 12 KB: 1 to 3 pieces
+				task.WriteString(lines(n, n+k))
+				n += k
+				if step%2 == 0 {
+					got.WriteString(readAll(t, r)) // caught up, then cut
+				} else {
+					buf := make([]byte, 1000) // part way into the file, then cut
+					m, _ := r.Read(buf)
+					got.Write(buf[:m])
+				}
+				if _, err := RotateShared(base, p); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got.WriteString(readAll(t, r))
+			prev := -1
+			for _, l := range strings.Split(strings.TrimSuffix(got.String(), "\n"), "\n") {
+				var v int
+				if _, err := fmt.Sscanf(l, "line %06d", &v); err != nil || len(l) != 11 {
+					continue // a line cut where content was rotated away unread
+				}
+				if v <= prev {
+					t.Fatalf("read line %d after line %d", v, prev)
+				}
+				prev = v
+			}
+			if prev != n-1 {
+				t.Fatalf("last line read %d, want %d", prev, n-1)
+			}
+		})
 	}
 }

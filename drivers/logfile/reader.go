@@ -29,15 +29,17 @@ import (
 type Reader struct {
 	root *os.Root
 	rel  string // <dir>/<task>.stdout, slash-separated, relative to root
+	max  int64  // the stream's MaxFileSize: piece j of a shared rotation starts at j × max
 	idx  int
 	off  int64
 	odd  bool // the last Read saw a state a rotation passes through
 }
 
-// NewReader reads the stream rel ("logs/web.stdout") under root from its
-// oldest file. The caller keeps root open while using the Reader.
-func NewReader(root *os.Root, rel string) *Reader {
-	r := &Reader{root: root, rel: rel}
+// NewReader reads the stream rel ("logs/web.stdout") under root, written
+// with Policy p, from its oldest file. The caller keeps root open while
+// using the Reader.
+func NewReader(root *os.Root, rel string, p Policy) *Reader {
+	r := &Reader{root: root, rel: rel, max: p.WithDefaults().MaxFileSize}
 	if idxs, err := r.indexes(); err == nil && len(idxs) > 0 {
 		r.idx = idxs[0]
 	}
@@ -95,7 +97,7 @@ func (r *Reader) Read(buf []byte) (int, error) {
 				r.odd = true
 				return 0, io.EOF
 			}
-			r.idx, r.off = idxs[i], 0 // rotated away while we were behind
+			r.skip(idxs[i]) // rotated away (or on) while we were behind
 			continue
 		}
 		st, err := f.Stat()
@@ -134,13 +136,23 @@ func (r *Reader) Read(buf []byte) (int, error) {
 		case found: // a piece of a shared rotation: the offset carries over
 			r.idx, r.off = r.idx+1, r.off-size
 		case i < len(idxs): // files removed while we were behind
-			r.idx, r.off = idxs[i], 0
+			r.skip(idxs[i])
 		default: // truncated in place
 			r.off = 0
 			r.odd = false
 			return 0, io.EOF
 		}
 	}
+}
+
+// skip moves on to file to when the files between are gone. A piece of a
+// shared rotation starts MaxFileSize after the previous one, so a reader
+// that was in the file before that rotation goes on where it was; one
+// that was in a complete file (at most MaxFileSize) starts to's content
+// from its beginning.
+func (r *Reader) skip(to int) {
+	r.off = max(0, r.off-int64(to-r.idx)*r.max)
+	r.idx = to
 }
 
 // Settled reports whether the last Read that found nothing more ended at

@@ -20,14 +20,22 @@ const (
 // RotateShared rotates base's current file when it has reached
 // MaxFileSize, for a file that another process (an exec task) holds open
 // with O_APPEND and keeps writing: it copies the content into pieces of
-// MaxFileSize that take the file's index and the ones after it, truncates
-// the file in place, and gives it the next free index. The writer never
-// notices; bytes it writes between the last copy and the truncation (a
-// few microseconds) are lost, the price of copytruncate.
+// MaxFileSize that take the file's index and the ones after it, removes
+// that content from the file in place, and gives the file the next free
+// index. The writer never notices.
 //
-// At every moment a reader finds the content under the names it expects
-// (see Reader): the pieces appear under their final names by rename, the
-// first one last, replacing the file's old name.
+// Where the filesystem can (ext4, xfs, f2fs) and MaxFileSize is a whole
+// number of its blocks (it is for sizes in MB), the copied pieces are cut
+// from the file's start with FALLOC_FL_COLLAPSE_RANGE, which nothing
+// written concurrently can slip past, and the last partial piece stays in
+// the file; elsewhere (tmpfs, btrfs) the file is truncated, and bytes the
+// task writes between the last copy and the truncation (a few
+// microseconds) are lost: the price of copytruncate. Either way piece j
+// holds the bytes from j × MaxFileSize, which readers rely on.
+//
+// A reader (see Reader) never meets old content under a new name: the
+// file takes its new name before it is cut, and the pieces appear under
+// theirs only after, lowest first.
 func RotateShared(base string, p Policy) (rotated bool, err error) {
 	_, rotated, err = rotateShared(base, p.WithDefaults())
 	return rotated, err
@@ -53,7 +61,13 @@ func rotateShared(base string, p Policy) (size int64, rotated bool, err error) {
 	if size < p.MaxFileSize {
 		return size, false, nil
 	}
-	pieces := int((size + p.MaxFileSize - 1) / p.MaxFileSize)
+	// Collapse whole pieces, leaving the last partial one in the file, or
+	// truncate and copy everything.
+	cut, collapse := size, false
+	if c := (size - 1) / p.MaxFileSize * p.MaxFileSize; c > 0 && collapsible(f, c) {
+		cut, collapse = c, true
+	}
+	pieces := int((cut + p.MaxFileSize - 1) / p.MaxFileSize)
 	next := h + pieces            // the live file's new index
 	keep := next - p.MaxFiles + 1 // lowest index kept
 
@@ -61,10 +75,8 @@ func rotateShared(base string, p Policy) (size int64, rotated bool, err error) {
 	tmp := func(j int) string { return filepath.Join(dir, "."+name+".rotating."+strconv.Itoa(j)) }
 	var written []int // pieces copied, ascending
 	defer func() {
-		if err != nil {
-			for _, j := range written {
-				_ = os.Remove(tmp(j))
-			}
+		for _, j := range written {
+			_ = os.Remove(tmp(j)) // left only on error
 		}
 	}()
 	for j := 0; j < pieces; j++ {
@@ -72,32 +84,37 @@ func rotateShared(base string, p Policy) (size int64, rotated bool, err error) {
 			continue
 		}
 		off := int64(j) * p.MaxFileSize
-		if err := copyRange(f, off, min(p.MaxFileSize, size-off), tmp(j), false); err != nil {
+		if err := copyRange(f, off, min(p.MaxFileSize, cut-off), tmp(j), false); err != nil {
 			return size, false, err
 		}
 		written = append(written, j)
 	}
-	// What the task wrote while we copied goes to the last piece.
-	if st, err := f.Stat(); err == nil && st.Size() > size && len(written) > 0 {
-		if err := copyRange(f, size, st.Size()-size, tmp(written[len(written)-1]), true); err != nil {
-			return size, false, err
+	_ = os.Remove(Name(base, next))
+	if err := os.Rename(live, Name(base, next)); err != nil {
+		return size, false, fmt.Errorf("rename log file: %w", err)
+	}
+	if collapse {
+		if err := collapseStart(f, cut); err != nil {
+			collapse = false // refused after all: truncate
 		}
 	}
-	if err := f.Truncate(0); err != nil {
-		return size, false, fmt.Errorf("truncate log file: %w", err)
+	if !collapse {
+		// What the task wrote while we copied goes to the last piece.
+		if st, err := f.Stat(); err == nil && st.Size() > cut && len(written) > 0 {
+			if err := copyRange(f, cut, st.Size()-cut, tmp(written[len(written)-1]), true); err != nil {
+				return size, false, err
+			}
+		}
+		if err := f.Truncate(0); err != nil {
+			return size, false, fmt.Errorf("truncate log file: %w", err)
+		}
 	}
-	_ = os.Remove(Name(base, next))
-	if err := os.Link(live, Name(base, next)); err != nil {
-		return size, false, fmt.Errorf("link log file: %w", err)
-	}
-	for k := len(written) - 1; k >= 0; k-- {
-		j := written[k]
+	for len(written) > 0 {
+		j := written[0]
 		if err := os.Rename(tmp(j), Name(base, h+j)); err != nil {
 			return size, false, fmt.Errorf("rename rotated log file: %w", err)
 		}
-	}
-	if len(written) == 0 || written[0] != 0 {
-		_ = os.Remove(live) // the file keeps its new name
+		written = written[1:]
 	}
 	purge(base, idxs, keep-1)
 	return size, true, nil
