@@ -71,6 +71,10 @@ func rotateShared(base string, p Policy) (size int64, rotated bool, err error) {
 	next := h + pieces            // the live file's new index
 	keep := next - p.MaxFiles + 1 // lowest index kept
 
+	// Files past MaxFiles go first: the disk never holds more than
+	// MaxFiles of them plus the copy being made.
+	purge(base, idxs, min(keep-1, h-1))
+
 	dir, name := filepath.Dir(base), filepath.Base(base)
 	tmp := func(j int) string { return filepath.Join(dir, "."+name+".rotating."+strconv.Itoa(j)) }
 	var written []int // pieces copied, ascending
@@ -116,7 +120,6 @@ func rotateShared(base string, p Policy) (size int64, rotated bool, err error) {
 		}
 		written = written[1:]
 	}
-	purge(base, idxs, keep-1)
 	return size, true, nil
 }
 
