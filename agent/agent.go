@@ -482,7 +482,7 @@ func (a *Agent) apply(d *protocol.Desired) {
 // stays until the allocation GC removes it (gc.go).
 func (a *Agent) forget(id string) {
 	if e := a.allocs[id]; e != nil {
-		a.gcForget(e, time.Now())
+		a.gcForget(e)
 	}
 	delete(a.allocs, id)
 	if err := a.store.DeleteAlloc(id); err != nil {

@@ -92,7 +92,7 @@ func (a *Agent) gcInit(now time.Time) {
 		if a.allocs[id] != nil {
 			continue
 		}
-		d := allocgc.Dir{ID: id, Finished: now, Unlisted: now}
+		d := allocgc.Dir{ID: id, Finished: now}
 		if fi, err := de.Info(); err == nil {
 			d.Finished = fi.ModTime()
 		}
@@ -110,7 +110,7 @@ func (a *Agent) gcInit(now time.Time) {
 
 // gcForget is called when the agent forgets a finished allocation: its
 // directory stays until the GC removes it.
-func (a *Agent) gcForget(e *allocEntry, now time.Time) {
+func (a *Agent) gcForget(e *allocEntry) {
 	if a.gc.unlisted == nil {
 		return // restoring: gcInit finds the directory
 	}
@@ -122,7 +122,7 @@ func (a *Agent) gcForget(e *allocEntry, now time.Time) {
 	if e.rec.Client.ClientStatus == "" {
 		return // never started: no directory
 	}
-	a.gc.unlisted[id] = allocgc.Dir{ID: id, Finished: time.UnixMilli(e.rec.Client.Time), Unlisted: now}
+	a.gc.unlisted[id] = allocgc.Dir{ID: id, Finished: time.UnixMilli(e.rec.Client.Time)}
 }
 
 // collect removes the directories allocgc.Select picks. It is called on
@@ -153,7 +153,7 @@ func (a *Agent) collect(now time.Time) {
 		a.gc.used.Store(usage.Used)
 		a.gc.avail.Store(usage.Avail)
 	}
-	policy := allocgc.Policy{Interval: a.gcInterval(), MaxAllocs: a.cfg.GCMaxAllocs, DiskThreshold: a.cfg.GCDiskUsageThreshold}
+	policy := allocgc.Policy{MaxAllocs: a.cfg.GCMaxAllocs, DiskThreshold: a.cfg.GCDiskUsageThreshold}
 	if err != nil {
 		policy.DiskThreshold = 0
 	}
@@ -162,7 +162,7 @@ func (a *Agent) collect(now time.Time) {
 			dirs[i].Bytes = diskUsage(filepath.Join(a.allocsDir(), dirs[i].ID))
 		}
 	}
-	for _, r := range allocgc.Select(policy, live, dirs, usage, now) {
+	for _, r := range allocgc.Select(policy, live, dirs, usage) {
 		a.removeAllocDir(r, usage)
 	}
 }

@@ -87,7 +87,7 @@ func TestGCMaxAllocs(t *testing.T) {
 	dir := t.TempDir()
 	a := startAgentGC(t, dir, b.url(), fake.New(), func(c *config.Config) {
 		c.GCMaxAllocs = 10
-		c.GCInterval = time.Hour // not collectable by time in this test
+		c.GCInterval = time.Hour // checks come from allocations starting and finishing
 	}, func(string) (allocgc.Usage, error) { return allocgc.Usage{Used: 1, Avail: 99}, nil })
 	id := a.NodeID()
 
@@ -156,19 +156,22 @@ func TestGCMaxAllocs(t *testing.T) {
 
 // Over gc_disk_usage_threshold every finished allocation's directory goes,
 // oldest first, until the usage (less what was freed) is under it; the
-// running allocation's stays. A directory central stopped listing goes
-// after gc_interval, with the disk below the threshold.
+// running allocation's stays. Below the thresholds a finished directory
+// stays, however many gc_interval checks pass after central stopped
+// listing it (gc_interval is only how often the agent checks, as Nomad's).
 func TestGCDiskUsageAndInterval(t *testing.T) {
 	b := startBroker(t, "127.0.0.1:0")
 	dir := t.TempDir()
 	var full atomic.Bool
+	var used atomic.Uint64 // below the threshold: the usage each check reads
+	used.Store(10 << 30)
 	a := startAgentGC(t, dir, b.url(), fake.New(), func(c *config.Config) {
 		c.GCInterval = 300 * time.Millisecond
 	}, func(string) (allocgc.Usage, error) {
 		if full.Load() {
 			return allocgc.Usage{Used: 95 << 30, Avail: 5 << 30}, nil
 		}
-		return allocgc.Usage{Used: 10 << 30, Avail: 90 << 30}, nil
+		return allocgc.Usage{Used: used.Load(), Avail: 100<<30 - used.Load()}, nil
 	})
 	id := a.NodeID()
 	// The hello carries the data dir's storage as Nomad names it.
@@ -216,8 +219,10 @@ func TestGCDiskUsageAndInterval(t *testing.T) {
 		t.Fatalf("counters %+v", c)
 	}
 
-	// Room again: a finished allocation stays while central lists it,
-	// and goes gc_interval after central stopped listing it.
+	// Room again: a finished allocation stays while central lists it, and
+	// after central stopped listing it too: the checks that follow (the
+	// usage they read changes, so each one shows in DiskUsed) remove
+	// nothing below the thresholds.
 	full.Store(false)
 	b.publish(topics.Desired(id), desired(id, 3, svc, batchAlloc("b4")), true)
 	waitStatus(t, b, id, "b4", protocol.AllocComplete)
@@ -225,13 +230,19 @@ func TestGCDiskUsageAndInterval(t *testing.T) {
 		t.Fatalf("listed and finished: %v", got)
 	}
 	b.publish(topics.Desired(id), desired(id, 4, svc), true)
-	eventually(t, 10*time.Second, func() error {
-		if got := allocDirs(t, dir); !slices.Equal(got, []string{"svc"}) {
-			return fmt.Errorf("unlisted for gc_interval: directories %v, want only svc", got)
-		}
-		return nil
-	})
-	if c := a.Counters(); c.GCRemoved != 4 || c.DiskUsed != 10<<30 {
+	for _, u := range []uint64{11 << 30, 12 << 30, 13 << 30} {
+		used.Store(u)
+		eventually(t, 10*time.Second, func() error {
+			if c := a.Counters(); c.DiskUsed != u {
+				return fmt.Errorf("no check has read %d bytes used yet (DiskUsed %d)", u, c.DiskUsed)
+			}
+			return nil
+		})
+	}
+	if got := allocDirs(t, dir); !slices.Equal(got, []string{"b4", "svc"}) {
+		t.Fatalf("unlisted, below the thresholds, after three checks: directories %v, want b4 and svc", got)
+	}
+	if c := a.Counters(); c.GCRemoved != 3 {
 		t.Fatalf("counters %+v", c)
 	}
 	if _, err := os.Stat(marker); err != nil {
@@ -240,8 +251,8 @@ func TestGCDiskUsageAndInterval(t *testing.T) {
 }
 
 // Directories of allocations the agent forgot before it restarted are
-// found at start and removed gc_interval later; those it still holds are
-// kept.
+// found at start and count toward gc_max_allocs, oldest first; those it
+// still holds are kept.
 func TestGCAfterRestart(t *testing.T) {
 	b := startBroker(t, "127.0.0.1:0")
 	dir := t.TempDir()
@@ -260,7 +271,10 @@ func TestGCAfterRestart(t *testing.T) {
 	})
 	a.stop(t)
 
-	a = startAgentGC(t, dir, b.url(), fake.New(), func(c *config.Config) { c.GCInterval = 300 * time.Millisecond }, roomy)
+	a = startAgentGC(t, dir, b.url(), fake.New(), func(c *config.Config) {
+		c.GCInterval = 300 * time.Millisecond
+		c.GCMaxAllocs = 1
+	}, roomy)
 	eventually(t, 10*time.Second, func() error {
 		if got := allocDirs(t, dir); !slices.Equal(got, []string{"b2"}) {
 			return fmt.Errorf("directories %v, want b2 only", got)

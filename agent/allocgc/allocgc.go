@@ -8,7 +8,6 @@ import (
 
 // Reasons a directory is removed (also the log's and the counters' labels).
 const (
-	ReasonCollectable = "collectable"
 	ReasonMaxAllocs   = "max_allocs"
 	ReasonDiskUsage   = "disk_usage"
 )
@@ -16,7 +15,6 @@ const (
 // Policy is the agent's GC configuration (gc_interval, gc_max_allocs,
 // gc_disk_usage_threshold).
 type Policy struct {
-	Interval      time.Duration
 	MaxAllocs     int
 	DiskThreshold float64 // percent of the filesystem in use, 0 < t <= 100
 }
@@ -25,9 +23,6 @@ type Policy struct {
 type Dir struct {
 	ID       string
 	Finished time.Time // when its last task stopped: older goes first
-	// Unlisted is when central stopped listing the allocation in the
-	// node's desired state; zero while it still lists it.
-	Unlisted time.Time
 	Bytes    uint64 // disk space the directory takes (0 if not measured)
 }
 
@@ -55,7 +50,7 @@ type Removal struct {
 // Select returns the directories to remove, oldest finished first within
 // each reason. live is the number of allocations the agent holds that
 // are not in dirs (running, starting, stopping). dirs is not modified.
-func Select(p Policy, live int, dirs []Dir, u Usage, now time.Time) []Removal {
+func Select(p Policy, live int, dirs []Dir, u Usage) []Removal {
 	order := slices.Clone(dirs)
 	slices.SortFunc(order, func(a, b Dir) int {
 		if c := a.Finished.Compare(b.Finished); c != 0 {
@@ -64,14 +59,7 @@ func Select(p Policy, live int, dirs []Dir, u Usage, now time.Time) []Removal {
 		return cmp.Compare(a.ID, b.ID)
 	})
 	var out []Removal
-	keep := order[:0]
-	for _, d := range order {
-		if !d.Unlisted.IsZero() && now.Sub(d.Unlisted) >= p.Interval {
-			out = append(out, Removal{ID: d.ID, Reason: ReasonCollectable, Bytes: d.Bytes})
-			continue
-		}
-		keep = append(keep, d)
-	}
+	keep := order
 	for len(keep) > 0 && p.MaxAllocs > 0 && live+len(keep) > p.MaxAllocs {
 		out = append(out, Removal{ID: keep[0].ID, Reason: ReasonMaxAllocs, Bytes: keep[0].Bytes})
 		keep = keep[1:]

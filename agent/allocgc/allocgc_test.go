@@ -17,16 +17,7 @@ func TestSelect(t *testing.T) {
 		{ID: "d", Finished: ago(1 * time.Minute), Bytes: 5 * mb},
 		{ID: "b", Finished: ago(5 * time.Minute), Bytes: 20 * mb},
 	}
-	unlisted := func(id string, since time.Duration) []Dir {
-		out := slices.Clone(dirs)
-		for i := range out {
-			if out[i].ID == id {
-				out[i].Unlisted = ago(since)
-			}
-		}
-		return out
-	}
-	def := Policy{Interval: time.Minute, MaxAllocs: 50, DiskThreshold: 80}
+	def := Policy{MaxAllocs: 50, DiskThreshold: 80}
 	// 100 MB filesystem.
 	usage := func(usedMB uint64) Usage { return Usage{Used: usedMB * mb, Avail: (100 - usedMB) * mb} }
 	tests := []struct {
@@ -39,33 +30,29 @@ func TestSelect(t *testing.T) {
 	}{
 		{"nothing to do", def, 3, dirs, usage(50), nil},
 		{"empty", def, 100, nil, usage(99), nil},
-		{"count: oldest first until live+dirs fit", Policy{Interval: time.Hour, MaxAllocs: 4}, 2, dirs, usage(10),
+		{"count: oldest first until live+dirs fit", Policy{MaxAllocs: 4}, 2, dirs, usage(10),
 			[]string{"a/max_allocs", "b/max_allocs"}},
-		{"count: running allocs alone over the limit remove every dir but never more", Policy{Interval: time.Hour, MaxAllocs: 2}, 5, dirs, usage(10),
+		{"count: running allocs alone over the limit remove every dir but never more", Policy{MaxAllocs: 2}, 5, dirs, usage(10),
 			[]string{"a/max_allocs", "b/max_allocs", "c/max_allocs", "d/max_allocs"}},
-		{"count: exactly at the limit", Policy{Interval: time.Hour, MaxAllocs: 4}, 0, dirs, usage(10), nil},
+		{"count: exactly at the limit", Policy{MaxAllocs: 4}, 0, dirs, usage(10), nil},
 		{"disk: at the threshold is not over it", def, 0, dirs, usage(80), nil},
 		{"disk: oldest until the sizes bring usage under", def, 0, dirs, usage(85), []string{"a/disk_usage"}},
-		{"disk: 99 % over 60 needs a and b (69 %, then 49 %)", Policy{Interval: time.Hour, MaxAllocs: 50, DiskThreshold: 60}, 0, dirs, usage(99),
+		{"disk: 99 % over 60 needs a and b (69 %, then 49 %)", Policy{MaxAllocs: 50, DiskThreshold: 60}, 0, dirs, usage(99),
 			[]string{"a/disk_usage", "b/disk_usage"}},
 		{"disk: 95 % over 80 needs a alone (65 %)", def, 0, dirs, usage(95), []string{"a/disk_usage"}},
 		{"disk: 99 % with unmeasured dirs removes all of them", def, 0, []Dir{{ID: "x", Finished: ago(time.Hour)}, {ID: "y", Finished: ago(time.Minute)}}, usage(99),
 			[]string{"x/disk_usage", "y/disk_usage"}},
-		{"disk: sizes count after the count reason freed some", Policy{Interval: time.Hour, MaxAllocs: 3, DiskThreshold: 60}, 0, dirs, usage(95),
+		{"disk: sizes count after the count reason freed some", Policy{MaxAllocs: 3, DiskThreshold: 60}, 0, dirs, usage(95),
 			[]string{"a/max_allocs", "b/disk_usage"}},
-		{"collectable once unlisted for the interval", def, 0, unlisted("c", time.Minute), usage(10), []string{"c/collectable"}},
-		{"not yet collectable", def, 0, unlisted("c", 59*time.Second), usage(10), nil},
-		{"collectable counts toward the limit first", Policy{Interval: time.Minute, MaxAllocs: 3}, 0, unlisted("d", time.Hour), usage(10),
-			[]string{"d/collectable"}},
-		{"ties broken by id", Policy{Interval: time.Hour, MaxAllocs: 1}, 0,
+		{"ties broken by id", Policy{MaxAllocs: 1}, 0,
 			[]Dir{{ID: "z", Finished: ago(time.Minute)}, {ID: "y", Finished: ago(time.Minute)}}, usage(10), []string{"y/max_allocs"}},
-		{"threshold 100 never removes for disk", Policy{Interval: time.Hour, MaxAllocs: 50, DiskThreshold: 100}, 0, dirs, usage(100), nil},
+		{"threshold 100 never removes for disk", Policy{MaxAllocs: 50, DiskThreshold: 100}, 0, dirs, usage(100), nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := slices.Clone(tt.dirs)
 			var got []string
-			for _, r := range Select(tt.policy, tt.live, tt.dirs, tt.usage, now) {
+			for _, r := range Select(tt.policy, tt.live, tt.dirs, tt.usage) {
 				got = append(got, r.ID+"/"+r.Reason)
 			}
 			if !slices.Equal(got, tt.want) {
