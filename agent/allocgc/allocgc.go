@@ -8,8 +8,8 @@ import (
 
 // Reasons a directory is removed (also the log's and the counters' labels).
 const (
-	ReasonMaxAllocs   = "max_allocs"
-	ReasonDiskUsage   = "disk_usage"
+	ReasonMaxAllocs = "max_allocs"
+	ReasonDiskUsage = "disk_usage"
 )
 
 // Policy is the agent's GC configuration (gc_interval, gc_max_allocs,
@@ -23,7 +23,7 @@ type Policy struct {
 type Dir struct {
 	ID       string
 	Finished time.Time // when its last task stopped: older goes first
-	Bytes    uint64 // disk space the directory takes (0 if not measured)
+	Bytes    uint64    // disk space the directory takes (0 if not measured)
 }
 
 // Usage is the data dir's filesystem as statfs sees it: Used and Avail as
