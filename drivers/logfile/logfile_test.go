@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -465,6 +466,39 @@ func TestReaderBehindAShortHistory(t *testing.T) {
 			}
 			if prev != n-1 {
 				t.Fatalf("last line read %d, want %d", prev, n-1)
+			}
+		})
+	}
+}
+
+// When the pieces cannot be written (a full disk), the rotation still
+// cuts the task's file, dropping its oldest output, and says so.
+func TestRotateSharedDropsWhatItCannotCopy(t *testing.T) {
+	for name, dir := range tempDirs(t) {
+		t.Run(name, func(t *testing.T) {
+			base := filepath.Join(dir, "d.stdout")
+			p := Policy{MaxFiles: 3, MaxFileSize: 4096}
+			task, _, _, err := OpenCurrent(base, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer task.Close()
+			task.WriteString(lines(0, 1000)) // 12000 bytes
+			// The piece cannot be created: its temporary name is taken.
+			for j := 0; j < 3; j++ {
+				os.Mkdir(filepath.Join(dir, ".d.stdout.rotating."+strconv.Itoa(j)), 0o755)
+			}
+			rotated, err := RotateShared(base, p)
+			if !rotated || err == nil || !strings.Contains(err.Error(), "dropped the task's oldest output") {
+				t.Fatalf("RotateShared = %v, %v; want a rotation that says it dropped output", rotated, err)
+			}
+			idxs, content := files(t, base)
+			if len(idxs) != 1 || len(content[idxs[0]]) >= 4096 {
+				t.Fatalf("files %v, newest %d bytes; want only the task's file, cut below max_file_size", idxs, len(content[idxs[0]]))
+			}
+			task.WriteString("after\n")
+			if _, content = files(t, base); !strings.HasSuffix(content[idxs[0]], "after\n") {
+				t.Fatal("the task's writes after the rotation are not in its file")
 			}
 		})
 	}

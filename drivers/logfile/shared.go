@@ -83,13 +83,21 @@ func rotateShared(base string, p Policy) (size int64, rotated bool, err error) {
 			_ = os.Remove(tmp(j)) // left only on error
 		}
 	}()
+	var copyErr error
 	for j := 0; j < pieces; j++ {
 		if h+j < keep {
 			continue
 		}
 		off := int64(j) * p.MaxFileSize
-		if err := copyRange(f, off, min(p.MaxFileSize, cut-off), tmp(j), false); err != nil {
-			return size, false, err
+		if copyErr = copyRange(f, off, min(p.MaxFileSize, cut-off), tmp(j), false); copyErr != nil {
+			// A full disk: the content is dropped rather than kept
+			// growing, so the task's logs free space instead of taking it.
+			for _, j := range written {
+				_ = os.Remove(tmp(j))
+			}
+			written = nil
+			copyErr = fmt.Errorf("%w; dropped the task's oldest output instead", copyErr)
+			break
 		}
 		written = append(written, j)
 	}
@@ -104,6 +112,8 @@ func rotateShared(base string, p Policy) (size int64, rotated bool, err error) {
 	}
 	if !collapse {
 		// What the task wrote while we copied goes to the last piece.
+		// (With no piece kept, from a full disk or max_files 1, it is
+		// dropped.)
 		if st, err := f.Stat(); err == nil && st.Size() > cut && len(written) > 0 {
 			if err := copyRange(f, cut, st.Size()-cut, tmp(written[len(written)-1]), true); err != nil {
 				return size, false, err
@@ -120,7 +130,7 @@ func rotateShared(base string, p Policy) (size int64, rotated bool, err error) {
 		}
 		written = written[1:]
 	}
-	return size, true, nil
+	return size, true, copyErr
 }
 
 // copyRange copies n bytes of f from off into the file at path (appending
