@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -405,5 +406,31 @@ func TestLogCopyFullDiskKeepsCursor(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(cursorPath); !strings.HasPrefix(string(b), "1795695831 1") {
 		t.Fatalf("cursor file %q, want it at the second line", b)
+	}
+}
+
+// A container's output is rotated by the task's logs block as it is
+// copied: files of at most max_file_size, the oldest past max_files gone.
+func TestLogCopyRotates(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "logs", "web.stdout")
+	lc, err := openLogCopier(nil, "x", out, "", "", logfile.Policy{MaxFiles: 2, MaxFileSize: 10}, false, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stream []byte
+	for i := 0; i < 5; i++ {
+		stream = append(stream, frame(1, fmt.Sprintf("2026-11-26T12:00:0%dZ line %d\n", i, i))...) // 7 bytes a line
+	}
+	if err := lc.copy(bytes.NewReader(stream)); err != nil {
+		t.Fatal(err)
+	}
+	lc.close()
+	// 35 bytes: web.stdout.0 to .3, .2 and .3 kept.
+	idxs, _ := logfile.Indexes(out)
+	a, _ := os.ReadFile(out + ".2")
+	b, _ := os.ReadFile(out + ".3")
+	if len(idxs) != 2 || idxs[0] != 2 || string(a)+string(b) != "line 0\nline 1\nline 2\nline 3\nline 4\n"[20:] {
+		t.Fatalf("files %v holding %q + %q; want .2 and .3 with the last 15 bytes", idxs, a, b)
 	}
 }
