@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -39,61 +40,117 @@ func (p Policy) WithDefaults() Policy {
 // (<logs dir>/<task>.stdout).
 func Name(base string, i int) string { return base + "." + strconv.Itoa(i) }
 
-// Indexes lists the indexes of base's files, ascending. A missing
-// directory is no files.
-func Indexes(base string) ([]int, error) {
-	ents, err := os.ReadDir(filepath.Dir(base))
+// stream is one stream's files, reached through an os.Root on the dir
+// above the logs dir (the allocation's shared dir): a symlink that a task
+// planted there or in the logs dir (a wasm guest can make them in its
+// /alloc) never leads a write, truncation or removal out of it.
+type stream struct {
+	root *os.Root
+	rel  string // "logs/web.stdout", slash-separated
+}
+
+// openStream opens base's stream, creating its logs dir when create.
+func openStream(base string, create bool) (*stream, error) {
+	logs := filepath.Dir(base)
+	if create {
+		if err := os.MkdirAll(filepath.Dir(logs), 0o755); err != nil {
+			return nil, fmt.Errorf("log dir: %w", err)
+		}
+	}
+	root, err := os.OpenRoot(filepath.Dir(logs))
+	if err != nil {
+		return nil, fmt.Errorf("log dir: %w", err)
+	}
+	s := &stream{root: root, rel: path.Join(filepath.Base(logs), filepath.Base(base))}
+	if create {
+		if err := root.MkdirAll(filepath.Base(logs), 0o755); err != nil {
+			root.Close()
+			return nil, fmt.Errorf("log dir: %w", err)
+		}
+	}
+	return s, nil
+}
+
+func (s *stream) close()            { s.root.Close() }
+func (s *stream) name(i int) string { return s.rel + "." + strconv.Itoa(i) }
+
+// indexes lists the indexes of the stream's files, ascending; a missing
+// logs dir is no files. Only regular files count.
+func (s *stream) indexes() ([]int, error) {
+	d, err := s.root.Open(path.Dir(s.rel))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	prefix := filepath.Base(base) + "."
+	defer d.Close()
+	ents, err := d.ReadDir(-1)
+	if err != nil {
+		return nil, err
+	}
+	prefix := path.Base(s.rel) + "."
 	var out []int
 	for _, e := range ents {
 		rest, ok := strings.CutPrefix(e.Name(), prefix)
 		if !ok || rest == "" || (len(rest) > 1 && rest[0] == '0') {
 			continue
 		}
-		i, err := strconv.Atoi(rest)
-		if err != nil || i < 0 || !e.Type().IsRegular() {
-			continue
+		if i, err := strconv.Atoi(rest); err == nil && i >= 0 && e.Type().IsRegular() {
+			out = append(out, i)
 		}
-		out = append(out, i)
 	}
 	slices.Sort(out)
 	return out, nil
 }
 
-// purge removes base's files with index at most upTo.
-func purge(base string, idxs []int, upTo int) {
+// purge removes the stream's files with index at most upTo.
+func (s *stream) purge(idxs []int, upTo int) {
 	for _, i := range idxs {
 		if i <= upTo {
-			_ = os.Remove(Name(base, i))
+			_ = s.root.Remove(s.name(i))
 		}
 	}
+}
+
+// Indexes lists the indexes of base's files, ascending. A missing
+// directory is no files.
+func Indexes(base string) ([]int, error) {
+	s, err := openStream(base, false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	return s.indexes()
 }
 
 // OpenCurrent opens the file of base that is being written, for appending:
 // the highest index, or the next one when that is full (index 0 when there
 // is none). It creates the logs dir if needed.
 func OpenCurrent(base string, p Policy) (f *os.File, idx int, size int64, err error) {
-	p = p.WithDefaults()
-	if err := os.MkdirAll(filepath.Dir(base), 0o755); err != nil {
-		return nil, 0, 0, fmt.Errorf("log dir: %w", err)
+	s, err := openStream(base, true)
+	if err != nil {
+		return nil, 0, 0, err
 	}
-	idxs, err := Indexes(base)
+	defer s.close()
+	return s.openCurrent(p.WithDefaults())
+}
+
+func (s *stream) openCurrent(p Policy) (f *os.File, idx int, size int64, err error) {
+	idxs, err := s.indexes()
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("list log files: %w", err)
 	}
 	if len(idxs) > 0 {
 		idx = idxs[len(idxs)-1]
-		if st, err := os.Stat(Name(base, idx)); err == nil && st.Size() >= p.MaxFileSize {
+		if st, err := s.root.Stat(s.name(idx)); err == nil && st.Size() >= p.MaxFileSize {
 			idx++
 		}
 	}
-	f, err = os.OpenFile(Name(base, idx), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err = s.root.OpenFile(s.name(idx), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("open log file: %w", err)
 	}
@@ -102,15 +159,15 @@ func OpenCurrent(base string, p Policy) (f *os.File, idx int, size int64, err er
 		f.Close()
 		return nil, 0, 0, fmt.Errorf("open log file: %w", err)
 	}
-	purge(base, idxs, idx-p.MaxFiles)
+	s.purge(idxs, idx-p.MaxFiles)
 	return f, idx, st.Size(), nil
 }
 
 // Writer writes one stream into base's files, rotating by size. It is safe
 // for concurrent use.
 type Writer struct {
-	base string
-	p    Policy
+	s *stream
+	p Policy
 
 	mu   sync.Mutex // guards the fields below
 	f    *os.File
@@ -122,11 +179,16 @@ type Writer struct {
 // Open returns a Writer appending to base's current file.
 func Open(base string, p Policy) (*Writer, error) {
 	p = p.WithDefaults()
-	f, idx, size, err := OpenCurrent(base, p)
+	s, err := openStream(base, true)
 	if err != nil {
 		return nil, err
 	}
-	return &Writer{base: base, p: p, f: f, idx: idx, size: size}, nil
+	f, idx, size, err := s.openCurrent(p)
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	return &Writer{s: s, p: p, f: f, idx: idx, size: size}, nil
 }
 
 // Write writes b, splitting it so that no file passes MaxFileSize.
@@ -164,14 +226,14 @@ func (w *Writer) rotate() error {
 	_ = w.f.Close()
 	w.f = nil
 	next := w.idx + 1
-	f, err := os.OpenFile(Name(w.base, next), os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := w.s.root.OpenFile(w.s.name(next), os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		w.err = fmt.Errorf("rotate log file: %w", err)
 		return w.err
 	}
 	w.f, w.idx, w.size = f, next, 0
-	if idxs, err := Indexes(w.base); err == nil {
-		purge(w.base, idxs, next-w.p.MaxFiles)
+	if idxs, err := w.s.indexes(); err == nil {
+		w.s.purge(idxs, next-w.p.MaxFiles)
 	}
 	return nil
 }
@@ -180,10 +242,15 @@ func (w *Writer) rotate() error {
 func (w *Writer) Close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.f == nil {
+	if w.s == nil {
 		return nil
 	}
-	err := w.f.Close()
-	w.f = nil
+	var err error
+	if w.f != nil {
+		err = w.f.Close()
+		w.f = nil
+	}
+	w.s.close()
+	w.s = nil
 	return err
 }

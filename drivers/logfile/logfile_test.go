@@ -503,3 +503,89 @@ func TestRotateSharedDropsWhatItCannotCopy(t *testing.T) {
 		})
 	}
 }
+
+// A task that plants symlinks in its logs dir, or swaps the logs dir for a
+// symlink (a wasm guest can, in its /alloc), does not get the agent to
+// write, truncate or create a file outside the allocation.
+func TestSymlinksDoNotLeadOut(t *testing.T) {
+	outside := t.TempDir()
+	secret := filepath.Join(outside, "secret")
+	check := func(t *testing.T) {
+		t.Helper()
+		if b, err := os.ReadFile(secret); err != nil || string(b) != "SECRET" {
+			t.Fatalf("the file outside now holds %q (%v)", b, err)
+		}
+		if ents, _ := os.ReadDir(outside); len(ents) != 1 {
+			t.Fatalf("%d files outside, want only the secret", len(ents))
+		}
+	}
+	reset := func() { os.WriteFile(secret, []byte("SECRET"), 0o600) }
+
+	t.Run("next file of a Writer", func(t *testing.T) {
+		reset()
+		alloc := t.TempDir()
+		base := filepath.Join(alloc, "logs", "w.stdout")
+		w, err := Open(base, Policy{MaxFiles: 5, MaxFileSize: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Close()
+		os.Symlink(secret, Name(base, 1))
+		w.Write([]byte("0123456789overwrite"))
+		check(t)
+	})
+	t.Run("logs dir of a Writer", func(t *testing.T) {
+		reset()
+		alloc := t.TempDir()
+		base := filepath.Join(alloc, "logs", "w.stdout")
+		w, err := Open(base, Policy{MaxFiles: 5, MaxFileSize: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Close()
+		os.Rename(filepath.Join(alloc, "logs"), filepath.Join(alloc, "old"))
+		os.Symlink(outside, filepath.Join(alloc, "logs"))
+		w.Write([]byte("0123456789new file"))
+		check(t)
+	})
+	t.Run("pieces of a shared rotation", func(t *testing.T) {
+		reset()
+		alloc := t.TempDir()
+		base := filepath.Join(alloc, "logs", "s.stdout")
+		p := Policy{MaxFiles: 5, MaxFileSize: 10}
+		task, _, _, err := OpenCurrent(base, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer task.Close()
+		task.WriteString("0123456789abcdefghij")
+		for j := 0; j < 2; j++ {
+			os.Symlink(secret, filepath.Join(alloc, "logs", ".s.stdout.rotating."+strconv.Itoa(j)))
+		}
+		os.Symlink(secret, Name(base, 2)) // where the task's file goes
+		RotateShared(base, p)
+		check(t)
+	})
+	t.Run("logs dir of a shared rotation", func(t *testing.T) {
+		reset()
+		alloc := t.TempDir()
+		base := filepath.Join(alloc, "logs", "s.stdout")
+		p := Policy{MaxFiles: 5, MaxFileSize: 10}
+		task, _, _, err := OpenCurrent(base, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer task.Close()
+		task.WriteString("0123456789abcdefghij")
+		os.WriteFile(filepath.Join(outside, "s.stdout.0"), []byte("0123456789abcdefghij"), 0o644)
+		defer os.Remove(filepath.Join(outside, "s.stdout.0"))
+		os.Rename(filepath.Join(alloc, "logs"), filepath.Join(alloc, "old"))
+		os.Symlink(outside, filepath.Join(alloc, "logs"))
+		RotateShared(base, p)
+		if b, _ := os.ReadFile(filepath.Join(outside, "s.stdout.0")); string(b) != "0123456789abcdefghij" {
+			t.Fatalf("a file outside was rotated: %q", b)
+		}
+		os.Remove(filepath.Join(outside, "s.stdout.0"))
+		check(t)
+	})
+}

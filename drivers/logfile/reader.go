@@ -5,10 +5,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"slices"
-	"strconv"
-	"strings"
 )
 
 // Reader reads one stream across its rotated files, in order, through an
@@ -27,60 +24,33 @@ import (
 // when it is still there at the next Read, after the rotation finished. A
 // Reader is not safe for concurrent use.
 type Reader struct {
-	root *os.Root
-	rel  string // <dir>/<task>.stdout, slash-separated, relative to root
-	max  int64  // the stream's MaxFileSize: piece j of a shared rotation starts at j × max
-	idx  int
-	off  int64
-	odd  bool // the last Read saw a state a rotation passes through
+	s   stream // the Reader does not own s.root
+	max int64  // the stream's MaxFileSize: piece j of a shared rotation starts at j × max
+	idx int
+	off int64
+	odd bool // the last Read saw a state a rotation passes through
 }
 
 // NewReader reads the stream rel ("logs/web.stdout") under root, written
 // with Policy p, from its oldest file. The caller keeps root open while
 // using the Reader.
 func NewReader(root *os.Root, rel string, p Policy) *Reader {
-	r := &Reader{root: root, rel: rel, max: p.WithDefaults().MaxFileSize}
+	r := &Reader{s: stream{root: root, rel: rel}, max: p.WithDefaults().MaxFileSize}
 	if idxs, err := r.indexes(); err == nil && len(idxs) > 0 {
 		r.idx = idxs[0]
 	}
 	return r
 }
 
-func (r *Reader) name(i int) string { return r.rel + "." + strconv.Itoa(i) }
-
-func (r *Reader) indexes() ([]int, error) {
-	d, err := r.root.Open(path.Dir(r.rel))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer d.Close()
-	ents, err := d.ReadDir(-1)
-	if err != nil {
-		return nil, err
-	}
-	prefix := path.Base(r.rel) + "."
-	var out []int
-	for _, e := range ents {
-		rest, ok := strings.CutPrefix(e.Name(), prefix)
-		if !ok || rest == "" || (len(rest) > 1 && rest[0] == '0') {
-			continue
-		}
-		if i, err := strconv.Atoi(rest); err == nil && i >= 0 && e.Type().IsRegular() {
-			out = append(out, i)
-		}
-	}
-	slices.Sort(out)
-	return out, nil
-}
+func (r *Reader) name(i int) string            { return r.s.name(i) }
+func (r *Reader) indexes() ([]int, error)      { return r.s.indexes() }
+func (r *Reader) open(i int) (*os.File, error) { return r.s.root.Open(r.name(i)) }
 
 // Read reads what the stream holds past the Reader's position. It returns
 // 0, io.EOF when there is nothing more now; more may come later.
 func (r *Reader) Read(buf []byte) (int, error) {
 	for {
-		f, err := r.root.Open(r.name(r.idx))
+		f, err := r.open(r.idx)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return 0, err
 		}
@@ -172,7 +142,7 @@ func (r *Reader) Tail(n int) error {
 	skipLast := true
 	seen := 0
 	for k := len(idxs) - 1; k >= 0; k-- {
-		f, err := r.root.Open(r.name(idxs[k]))
+		f, err := r.open(idxs[k])
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}

@@ -1,10 +1,12 @@
 package logfile
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
-	"path/filepath"
+	"path"
 	"strconv"
 	"time"
 )
@@ -42,22 +44,34 @@ func RotateShared(base string, p Policy) (rotated bool, err error) {
 }
 
 func rotateShared(base string, p Policy) (size int64, rotated bool, err error) {
-	idxs, err := Indexes(base)
+	st, err := openStream(base, false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	defer st.close()
+	return st.rotateShared(p)
+}
+
+func (s *stream) rotateShared(p Policy) (size int64, rotated bool, err error) {
+	idxs, err := s.indexes()
 	if err != nil || len(idxs) == 0 {
 		return 0, false, err
 	}
 	h := idxs[len(idxs)-1]
-	live := Name(base, h)
-	f, err := os.OpenFile(live, os.O_RDWR, 0)
+	live := s.name(h)
+	f, err := s.root.OpenFile(live, os.O_RDWR, 0)
 	if err != nil {
 		return 0, false, fmt.Errorf("open log file: %w", err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
+	fi, err := f.Stat()
 	if err != nil {
 		return 0, false, err
 	}
-	size = st.Size()
+	size = fi.Size()
 	if size < p.MaxFileSize {
 		return size, false, nil
 	}
@@ -73,14 +87,15 @@ func rotateShared(base string, p Policy) (size int64, rotated bool, err error) {
 
 	// Files past MaxFiles go first: the disk never holds more than
 	// MaxFiles of them plus the copy being made.
-	purge(base, idxs, min(keep-1, h-1))
+	s.purge(idxs, min(keep-1, h-1))
 
-	dir, name := filepath.Dir(base), filepath.Base(base)
-	tmp := func(j int) string { return filepath.Join(dir, "."+name+".rotating."+strconv.Itoa(j)) }
+	tmp := func(j int) string {
+		return path.Join(path.Dir(s.rel), "."+path.Base(s.rel)+".rotating."+strconv.Itoa(j))
+	}
 	var written []int // pieces copied, ascending
 	defer func() {
 		for _, j := range written {
-			_ = os.Remove(tmp(j)) // left only on error
+			_ = s.root.Remove(tmp(j)) // left only on error
 		}
 	}()
 	var copyErr error
@@ -89,11 +104,11 @@ func rotateShared(base string, p Policy) (size int64, rotated bool, err error) {
 			continue
 		}
 		off := int64(j) * p.MaxFileSize
-		if copyErr = copyRange(f, off, min(p.MaxFileSize, cut-off), tmp(j), false); copyErr != nil {
+		if copyErr = s.copyRange(f, off, min(p.MaxFileSize, cut-off), tmp(j), false); copyErr != nil {
 			// A full disk: the content is dropped rather than kept
 			// growing, so the task's logs free space instead of taking it.
 			for _, j := range written {
-				_ = os.Remove(tmp(j))
+				_ = s.root.Remove(tmp(j))
 			}
 			written = nil
 			copyErr = fmt.Errorf("%w; dropped the task's oldest output instead", copyErr)
@@ -101,8 +116,8 @@ func rotateShared(base string, p Policy) (size int64, rotated bool, err error) {
 		}
 		written = append(written, j)
 	}
-	_ = os.Remove(Name(base, next))
-	if err := os.Rename(live, Name(base, next)); err != nil {
+	_ = s.root.Remove(s.name(next))
+	if err := s.root.Rename(live, s.name(next)); err != nil {
 		return size, false, fmt.Errorf("rename log file: %w", err)
 	}
 	if collapse {
@@ -114,8 +129,8 @@ func rotateShared(base string, p Policy) (size int64, rotated bool, err error) {
 		// What the task wrote while we copied goes to the last piece.
 		// (With no piece kept, from a full disk or max_files 1, it is
 		// dropped.)
-		if st, err := f.Stat(); err == nil && st.Size() > cut && len(written) > 0 {
-			if err := copyRange(f, cut, st.Size()-cut, tmp(written[len(written)-1]), true); err != nil {
+		if fi, err := f.Stat(); err == nil && fi.Size() > cut && len(written) > 0 {
+			if err := s.copyRange(f, cut, fi.Size()-cut, tmp(written[len(written)-1]), true); err != nil {
 				return size, false, err
 			}
 		}
@@ -125,7 +140,7 @@ func rotateShared(base string, p Policy) (size int64, rotated bool, err error) {
 	}
 	for len(written) > 0 {
 		j := written[0]
-		if err := os.Rename(tmp(j), Name(base, h+j)); err != nil {
+		if err := s.root.Rename(tmp(j), s.name(h+j)); err != nil {
 			return size, false, fmt.Errorf("rename rotated log file: %w", err)
 		}
 		written = written[1:]
@@ -133,14 +148,14 @@ func rotateShared(base string, p Policy) (size int64, rotated bool, err error) {
 	return size, true, copyErr
 }
 
-// copyRange copies n bytes of f from off into the file at path (appending
+// copyRange copies n bytes of f from off into the file name (appending
 // when app, else replacing it).
-func copyRange(f *os.File, off, n int64, path string, app bool) error {
+func (s *stream) copyRange(f *os.File, off, n int64, name string, app bool) error {
 	flag := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
 	if app {
 		flag = os.O_WRONLY | os.O_APPEND
 	}
-	out, err := os.OpenFile(path, flag, 0o644)
+	out, err := s.root.OpenFile(name, flag, 0o644)
 	if err != nil {
 		return fmt.Errorf("rotate log file: %w", err)
 	}
