@@ -25,3 +25,10 @@ func collapsible(f *os.File, n int64) bool {
 func collapseStart(f *os.File, n int64) error {
 	return unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_COLLAPSE_RANGE, 0, n)
 }
+
+// lockRotation takes f's rotation lock without waiting: false when another
+// rotation of the same file holds it (the checks of a task that just
+// exited and of its restart may overlap). Closing f releases it.
+func lockRotation(f *os.File) bool {
+	return unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil
+}

@@ -589,3 +589,30 @@ func TestSymlinksDoNotLeadOut(t *testing.T) {
 		check(t)
 	})
 }
+
+// Two rotations of one file at once (the last check of a task that exited
+// and the first of its restart): the second leaves the file alone.
+func TestRotateSharedOneAtATime(t *testing.T) {
+	base := filepath.Join(t.TempDir(), "logs", "o.stdout")
+	p := Policy{MaxFiles: 5, MaxFileSize: 10}
+	task, _, _, err := OpenCurrent(base, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer task.Close()
+	task.WriteString("0123456789abcdefghij")
+	other, err := os.Open(Name(base, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !lockRotation(other) {
+		t.Fatal("could not take the rotation lock")
+	}
+	if rotated, err := RotateShared(base, p); rotated || err != nil {
+		t.Fatalf("RotateShared during another rotation = %v, %v; want it to leave the file", rotated, err)
+	}
+	other.Close()
+	if rotated, err := RotateShared(base, p); !rotated || err != nil {
+		t.Fatalf("RotateShared after the other one = %v, %v; want a rotation", rotated, err)
+	}
+}

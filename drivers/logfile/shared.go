@@ -72,7 +72,7 @@ func (s *stream) rotateShared(p Policy) (size int64, rotated bool, err error) {
 		return 0, false, err
 	}
 	size = fi.Size()
-	if size < p.MaxFileSize {
+	if size < p.MaxFileSize || !lockRotation(f) {
 		return size, false, nil
 	}
 	// Collapse whole pieces, leaving the last partial one in the file, or
