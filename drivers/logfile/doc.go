@@ -10,8 +10,12 @@
 //
 //	Shared  (exec: the task holds the current file open with O_APPEND and
 //	        outlives the agent, so nothing of ours may sit in its output path)
-//	        every interval: current file past MaxFileSize?
-//	        -> copy it into MaxFileSize pieces -> truncate it -> it becomes N+k
+//	        Watch, every 100 ms to 2 s: current file N past MaxFileSize?
+//	        -> copy k whole pieces out -> rename it N+k -> cut them from its
+//	           start (collapse range, else truncate) -> pieces become N..N+k-1
+//
+// Every path goes through an os.Root on the allocation's shared dir (the
+// logs dir's parent), so symlinks a task plants cannot lead out of it.
 //
 // Readers (agent/logs.go) walk the same indexes with Reader positions that
 // survive both kinds of rotation.

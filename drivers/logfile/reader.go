@@ -15,9 +15,11 @@ import (
 //
 //   - Writer: the file it reads is complete and the next index appears;
 //     at the end of the file it moves on to the next.
-//   - RotateShared: the file it reads shrinks (truncated) and comes back as
-//     its first piece, with the rest in the next indexes; an offset past a
-//     piece carries over into the next one.
+//   - RotateShared: the file it reads moves to a higher index and is cut,
+//     and pieces of MaxFileSize bytes holding its old content appear under
+//     its old index and the next ones (the oldest may be dropped past
+//     MaxFiles); an offset past a piece carries over into the next one,
+//     and past the dropped ones into the first kept.
 //
 // A state that only appears in the middle of a rotation (a file shorter
 // than the offset, a missing file, a gap in the indexes) is resolved only
