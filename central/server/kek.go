@@ -328,6 +328,22 @@ func (s *Server) kekLoop() {
 	}
 }
 
+// openKeyring opens kr's secrets; a server that does not hold the KEK yet
+// (a follower that just joined, before kekLoop's next round) fetches it
+// from its peers at once and tries again, so a request it serves does
+// not fail for want of a key the cluster has.
+func (s *Server) openKeyring(kr *state.Keyring) ([]ed25519.PrivateKey, string, error) {
+	keys, pw, err := s.secrets.open(kr)
+	if !errors.Is(err, errNoKEK) || kr.KEK == "" {
+		return keys, pw, err
+	}
+	client := &http.Client{Timeout: 3 * time.Second, Transport: s.peerTransport()}
+	if ferr := s.fetchKEK(client, kr.KEK); ferr != nil {
+		return nil, "", fmt.Errorf("%w (fetching it from the other servers: %v)", err, ferr)
+	}
+	return s.secrets.open(kr)
+}
+
 // fetchKEK asks every known peer for its KEK and installs the one whose
 // ID is want.
 func (s *Server) fetchKEK(client *http.Client, want string) error {

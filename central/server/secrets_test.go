@@ -303,6 +303,32 @@ func TestKEKReachesFollowersAndNewLeaderSigns(t *testing.T) {
 		}
 		return nil
 	})
+	// A follower that has not fetched the KEK yet (wiped here, as just
+	// after it joined) still serves the Mosquitto export: it fetches the
+	// KEK from its peers on demand (the tutorial replay once got a 503).
+	var follower *Server
+	for _, s := range servers {
+		if s != leader {
+			follower = s
+			break
+		}
+	}
+	follower.secrets.mu.Lock()
+	follower.secrets.key, follower.secrets.id, follower.secrets.opened = nil, "", nil
+	follower.secrets.mu.Unlock()
+	resp, err := http.Get("http://" + follower.HTTPAddr() + "/v1/security/mosquitto")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte("password_file")) {
+		t.Fatalf("export through a follower without the KEK: %d %s", resp.StatusCode, body)
+	}
+	if follower.secrets.ID() != follower.store.Keyring().KEK {
+		t.Fatal("the follower did not install the fetched KEK")
+	}
+
 	active := leader.store.Keyring().Keys[0].Public
 	leader.Close()
 	var rest []*Server

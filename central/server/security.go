@@ -460,7 +460,7 @@ func (s *Server) handleMosquittoExport(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusConflict, "mqtt export-auth: there is no keyring yet (start central with -mqtt-auth or enrol a node first)")
 		return
 	}
-	_, centralPW, err := s.secrets.open(kr)
+	_, centralPW, err := s.openKeyring(kr) // kek.go
 	if err != nil {
 		writeErr(w, http.StatusServiceUnavailable, "mqtt export-auth: "+err.Error())
 		return
