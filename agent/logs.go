@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -76,19 +77,32 @@ func (a *Agent) handleLogsTopic(topic string, payload []byte) bool {
 	fail := func(msg string) {
 		a.publish(reply, 1, false, &protocol.LogsChunk{V: protocol.Version, ID: req.ID, EOF: true, Err: msg})
 	}
-	e := a.allocs[req.AllocID]
-	if e == nil {
-		fail("allocation " + req.AllocID + " is not on this node")
-		return true
-	}
-	ti := slices.IndexFunc(e.rec.Alloc.Tasks, func(t protocol.Task) bool { return t.Name == req.Task })
-	if ti < 0 {
-		fail("allocation " + req.AllocID + " has no task " + req.Task)
-		return true
-	}
 	var policy logfile.Policy
-	if l := e.rec.Alloc.Tasks[ti].Logs; l != nil {
-		policy = logfile.Policy{MaxFiles: l.MaxFiles, MaxFileSize: int64(l.MaxFileSizeMB) << 20}
+	if e := a.allocs[req.AllocID]; e != nil {
+		ti := slices.IndexFunc(e.rec.Alloc.Tasks, func(t protocol.Task) bool { return t.Name == req.Task })
+		if ti < 0 {
+			fail("allocation " + req.AllocID + " has no task " + req.Task)
+			return true
+		}
+		if l := e.rec.Alloc.Tasks[ti].Logs; l != nil {
+			policy = logfile.Policy{MaxFiles: l.MaxFiles, MaxFileSize: int64(l.MaxFileSizeMB) << 20}
+		}
+		switch e.rec.Client.ClientStatus {
+		case protocol.AllocComplete, protocol.AllocFailed, protocol.AllocLost:
+			req.Follow = false // finished: nothing more will come, as Nomad's -f ends
+		}
+	} else if _, kept := a.gc.unlisted[req.AllocID]; kept {
+		// Finished and no longer listed by central, its directory not yet
+		// collected (gc.go): its logs are still there to read, and no
+		// more will come. The task is known by its log files only.
+		if !safeName(req.Task) || !a.hasLogs(req.AllocID, req.Task) {
+			fail("allocation " + req.AllocID + " has no logs of a task " + req.Task + " on this node")
+			return true
+		}
+		req.Follow = false
+	} else {
+		fail("allocation " + req.AllocID + " is not on this node (a finished allocation's logs stay until the agent's GC removes its directory: gc_max_allocs, gc_disk_usage_threshold)")
+		return true
 	}
 	if n >= maxLogStreams {
 		fail("too many log streams on this node; try again later")
@@ -121,6 +135,25 @@ func (a *Agent) handleLogsTopic(topic string, payload []byte) bool {
 		}
 	}()
 	return true
+}
+
+// hasLogs reports whether a finished allocation's directory holds a log
+// file of task (read through an os.Root on its shared dir).
+func (a *Agent) hasLogs(allocID, task string) bool {
+	root, err := os.OpenRoot(filepath.Join(a.cfg.DataDir, "allocs", allocID, "alloc"))
+	if err != nil {
+		return false
+	}
+	defer root.Close()
+	dir, err := root.Open("logs")
+	if err != nil {
+		return false
+	}
+	defer dir.Close()
+	names, _ := dir.Readdirnames(-1)
+	return slices.ContainsFunc(names, func(n string) bool {
+		return strings.HasPrefix(n, task+".stdout.") || strings.HasPrefix(n, task+".stderr.")
+	})
 }
 
 // streamLog sends a task's log stream rel ("logs/web.stdout") of the

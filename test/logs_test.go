@@ -189,3 +189,96 @@ func numbers(s string) []int {
 	}
 	return out
 }
+
+// A finished batch allocation's logs stay readable while its directory
+// does: while the agent holds it, and after central stops listing it and
+// the agent forgets it (answered from the directory the GC has not
+// collected); `alloc logs -f` ends (nothing more will come) instead of
+// hanging.
+func TestFinishedAllocationLogsReadable(t *testing.T) {
+	c := startCentral(t, clusterOpts{})
+	c.startAgent("a")
+	c.waitNode("a", "ready", 20*time.Second)
+	job := filepath.Join(t.TempDir(), "once.hcl")
+	os.WriteFile(job, []byte(`job "once" {
+  datacenters = ["dc1"]
+  type        = "batch"
+  group "g" {
+    task "say" {
+      driver = "exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo said-before-exit; echo oops >&2"]
+      }
+    }
+  }
+}
+`), 0o644)
+	if out, code := c.cli("job", "submit", job); code != 0 {
+		t.Fatalf("submit exited %d:\n%s", code, out)
+	}
+	var id string
+	eventually(t, 30*time.Second, func() error {
+		as := c.allocs("once")
+		if len(as) != 1 || as[0].ClientStatus != "complete" {
+			return fmt.Errorf("allocations %+v", as)
+		}
+		id = as[0].ID
+		return nil
+	})
+	// The agent forgets the allocation once central stops listing it; its
+	// directory stays (gc_max_allocs 50 is far away).
+	dir := filepath.Join(c.dir, "agent-a", "allocs", id)
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("the finished allocation's directory: %v", err)
+	}
+	eventually(t, 20*time.Second, func() error {
+		out, code := c.cli("alloc", "logs", id)
+		if code != 0 || !strings.Contains(out, "said-before-exit") {
+			return fmt.Errorf("alloc logs exited %d: %s", code, out)
+		}
+		return nil
+	})
+	out, code := c.cli("alloc", "logs", "-stderr", id)
+	if code != 0 || !strings.Contains(out, "oops") {
+		t.Fatalf("alloc logs -stderr exited %d: %s", code, out)
+	}
+	// Another job on the node: central's next desired state for it no
+	// longer lists the finished allocation, and the agent forgets it
+	// (its directory stays until the GC needs the room).
+	next := filepath.Join(t.TempDir(), "next.hcl")
+	os.WriteFile(next, []byte(`job "next" {
+  datacenters = ["dc1"]
+  group "g" {
+    task "t" {
+      driver = "exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["300"]
+      }
+    }
+  }
+}
+`), 0o644)
+	if out, code := c.cli("job", "submit", next); code != 0 {
+		t.Fatalf("submit exited %d:\n%s", code, out)
+	}
+	c.waitRunning("next", 1, 30*time.Second)
+	out, code = c.cli("alloc", "logs", id)
+	if code != 0 || !strings.Contains(out, "said-before-exit") {
+		t.Fatalf("alloc logs of the forgotten allocation exited %d: %s", code, out)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		out, code = c.cli("alloc", "logs", "-f", id)
+	}()
+	select {
+	case <-done:
+		if code != 0 || !strings.Contains(out, "said-before-exit") {
+			t.Fatalf("alloc logs -f exited %d: %s", code, out)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("alloc logs -f of a finished allocation still running after 20 s")
+	}
+}
