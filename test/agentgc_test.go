@@ -63,26 +63,7 @@ func TestAgentGCMaxAllocs(t *testing.T) {
 		return len(ents)
 	}
 	for i := range n {
-		f := write(fmt.Sprintf("short%d", i), fmt.Sprintf(`job "short-%d" {
-  type        = "batch"
-  datacenters = ["dc1"]
-  group "g" {
-    task "t" {
-      driver = "exec"
-      config {
-        command = "/bin/true"
-      }
-      resources {
-        cpu    = 10
-        memory = 16
-      }
-    }
-  }
-}
-`, i))
-		if out, code := c.cli("job", "submit", "-detach", f); code != 0 {
-			t.Fatalf("submit short-%d exited %d:\n%s", i, code, out)
-		}
+		c.submitShortBatch(dir, i)
 		count()
 	}
 	eventually(t, 120*time.Second, func() error {

@@ -49,26 +49,7 @@ func TestSystemGCAfterShortBatchJobs(t *testing.T) {
 	c.waitRunning("keep", 1, 30*time.Second)
 	const n = 10
 	for i := range n {
-		f := write(fmt.Sprintf("short%d", i), fmt.Sprintf(`job "short-%d" {
-  type        = "batch"
-  datacenters = ["dc1"]
-  group "g" {
-    task "t" {
-      driver = "exec"
-      config {
-        command = "/bin/true"
-      }
-      resources {
-        cpu    = 10
-        memory = 16
-      }
-    }
-  }
-}
-`, i))
-		if out, code := c.cli("job", "submit", "-detach", f); code != 0 {
-			t.Fatalf("submit short-%d exited %d:\n%s", i, code, out)
-		}
+		c.submitShortBatch(dir, i)
 	}
 	eventually(t, 60*time.Second, func() error {
 		var jobs []struct {
@@ -136,4 +117,34 @@ func TestSystemGCAfterShortBatchJobs(t *testing.T) {
 		t.Fatalf("snapshot %d bytes after gc, %d before: want smaller", after, before)
 	}
 	t.Logf("snapshot: %d bytes before system gc, %d after (%d short batch jobs collected)", before, after, n)
+}
+
+// submitShortBatch writes job "short-<i>", a batch job of one /bin/true
+// exec task, under dir and submits it without waiting for it.
+func (c *cluster) submitShortBatch(dir string, i int) {
+	c.t.Helper()
+	f := filepath.Join(dir, fmt.Sprintf("short%d.hcl", i))
+	src := fmt.Sprintf(`job "short-%d" {
+  type        = "batch"
+  datacenters = ["dc1"]
+  group "g" {
+    task "t" {
+      driver = "exec"
+      config {
+        command = "/bin/true"
+      }
+      resources {
+        cpu    = 10
+        memory = 16
+      }
+    }
+  }
+}
+`, i)
+	if err := os.WriteFile(f, []byte(src), 0o644); err != nil {
+		c.t.Fatal(err)
+	}
+	if out, code := c.cli("job", "submit", "-detach", f); code != 0 {
+		c.t.Fatalf("submit short-%d exited %d:\n%s", i, code, out)
+	}
 }
