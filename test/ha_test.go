@@ -593,3 +593,68 @@ func TestHAEmbeddedBrokers(t *testing.T) {
 	})
 	h.waitNodes(10*time.Second, "edge")
 }
+
+// Task logs come through the leader's broker connection; `alloc logs`
+// against a follower is relayed to the leader and streamed back, -f
+// included, instead of a 503.
+func TestHALogsThroughAFollower(t *testing.T) {
+	h := startHA(t, 3, nil)
+	leader := h.waitLeader(20 * time.Second)
+	h.startAgent("edge", "dc1", "tcp://"+leader.mqtt)
+	h.waitNodes(30*time.Second, "edge")
+	if err := h.submit(leader, `job "talk" {
+  datacenters = ["dc1"]
+  group "g" {
+    task "t" {
+      driver = "exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo hello-through-a-follower; exec sleep 300"]
+      }
+    }
+  }
+}`); err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	eventually(t, 30*time.Second, func() error {
+		var as []alloc
+		if err := h.get("/v1/job/talk/allocations", &as); err != nil {
+			return err
+		}
+		if len(as) != 1 || as[0].ClientStatus != "running" {
+			return fmt.Errorf("allocations: %+v", as)
+		}
+		id = as[0].ID
+		return nil
+	})
+	var follower *haServer
+	for _, s := range h.live() {
+		if s != leader {
+			follower = s
+			break
+		}
+	}
+	eventually(t, 20*time.Second, func() error {
+		out, code := h.cli(follower, "alloc", "logs", id)
+		if code != 0 || !strings.Contains(out, "hello-through-a-follower") {
+			return fmt.Errorf("alloc logs through %s exited %d: %s", follower.name, code, out)
+		}
+		return nil
+	})
+	// A follow through the follower streams as the leader sends.
+	cmd := exec.Command(bins.central, "alloc", "logs", "-f", id)
+	cmd.Env = append(os.Environ(), "CENTRAL_ADDR=http://"+follower.http)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	eventually(t, 20*time.Second, func() error {
+		if !strings.Contains(out.String(), "hello-through-a-follower") {
+			return fmt.Errorf("alloc logs -f through %s printed %q", follower.name, out.String())
+		}
+		return nil
+	})
+}

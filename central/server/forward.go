@@ -51,8 +51,71 @@ func (s *Server) handler(apiH http.Handler) http.Handler {
 	// management-only `system gc`.
 	mux.Handle("PUT /v1/system/gc", s.leaderOnly(guard(true, s.handleSystemGC)))
 	mux.Handle("POST /v1/system/gc", s.leaderOnly(guard(true, s.handleSystemGC)))
+	// Task logs come through the leader's broker connection: a follower
+	// relays the read.
+	mux.Handle("GET /v1/client/fs/logs/", s.logsViaLeader(apiH))
 	mux.Handle("/", s.leaderOnly(apiH))
 	return mux
+}
+
+// logRelayWriteTimeout bounds one write of a relayed log stream to the
+// reader (a followed stream has no overall deadline).
+const logRelayWriteTimeout = time.Minute
+
+// logsViaLeader serves a log read here when this server leads (only the
+// leader holds the broker connection the logs come through) and relays it
+// from a follower to the leader, streaming what the leader sends as it
+// arrives. The leader checks the token.
+func (s *Server) logsViaLeader(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.currentLeader() != nil || r.Header.Get(forwardedHeader) != "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), leaderWait)
+		addr, err := s.waitLeader(ctx, leaderWait)
+		cancel()
+		if err != nil {
+			writeErr(w, http.StatusServiceUnavailable, err.Error())
+			return
+		}
+		if addr == s.HTTPAddr() || addr == s.selfInfo().HTTPAddr {
+			next.ServeHTTP(w, r)
+			return
+		}
+		req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, s.httpScheme()+"://"+addr+r.URL.RequestURI(), nil)
+		if err != nil {
+			writeErr(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		req.Header = r.Header.Clone()
+		req.Header.Set(forwardedHeader, s.cfg.Name)
+		resp, err := s.fwd.Do(req)
+		if err != nil {
+			writeErr(w, http.StatusBadGateway, "relaying logs from the leader at "+addr+": "+err.Error())
+			return
+		}
+		defer resp.Body.Close()
+		for k, vs := range resp.Header {
+			w.Header()[k] = vs
+		}
+		w.WriteHeader(resp.StatusCode)
+		rc := http.NewResponseController(w)
+		buf := make([]byte, 32<<10)
+		for {
+			n, rerr := resp.Body.Read(buf)
+			if n > 0 {
+				_ = rc.SetWriteDeadline(time.Now().Add(logRelayWriteTimeout))
+				if _, err := w.Write(buf[:n]); err != nil {
+					return
+				}
+				_ = rc.Flush()
+			}
+			if rerr != nil {
+				return
+			}
+		}
+	})
 }
 
 // isWrite reports whether a request changes state and must run on the leader.

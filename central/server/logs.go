@@ -19,8 +19,9 @@ const logsAnswerTimeout = 10 * time.Second
 // the chunks to w. Nothing is streamed unless someone reads: the reply
 // topic is subscribed for the life of the call, a follow is renewed every
 // protocol.LogRenewEvery seconds and cancelled when the reader leaves.
-// Only the leader holds a broker connection; a follower answers
-// api.ErrLogsUnavailable.
+// Only the leader holds a broker connection: a follower relays the HTTP
+// read to the leader (logsViaLeader, forward.go), and answers
+// api.ErrLogsUnavailable only while leadership is changing.
 func (s *Server) StreamLogs(ctx context.Context, req api.LogsRequest, w io.Writer) error {
 	l := s.currentLeader()
 	if l == nil {
