@@ -2,14 +2,12 @@ package artifact
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
 	"io"
-	"io/fs"
 	"net"
 	"net/http"
 	"net/netip"
@@ -275,7 +273,7 @@ func (f *Fetcher) get(ctx context.Context, src *url.URL) (io.ReadCloser, error) 
 // and renames it to name once the checksum matched; on any error the temp
 // file is removed and nothing is at name that was not there before.
 func place(dir *os.Root, name string, r io.Reader, sum *checksum, mode os.FileMode, src *url.URL) (err error) {
-	tmp, f, err := createTemp(dir)
+	tmp, f, err := rootpath.CreateTemp(dir, ".artifact-")
 	if err != nil {
 		return fmt.Errorf("artifact %s: temp file in %s: %v", src.Redacted(), dir.Name(), err)
 	}
@@ -310,23 +308,6 @@ func place(dir *os.Root, name string, r io.Reader, sum *checksum, mode os.FileMo
 		return fmt.Errorf("artifact: putting %s in place: %v", filepath.Join(dir.Name(), name), err)
 	}
 	return nil
-}
-
-// createTemp creates a new hidden file in dir, readable only by the agent
-// until place sets its mode, refusing anything that exists (O_EXCL, so
-// never through a symlink).
-func createTemp(dir *os.Root) (string, *os.File, error) {
-	for range 10 {
-		name := ".artifact-" + rand.Text()
-		f, err := dir.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err == nil {
-			return name, f, nil
-		}
-		if !errors.Is(err, fs.ErrExist) {
-			return "", nil, err
-		}
-	}
-	return "", nil, fmt.Errorf("cannot create a temporary file in %s", dir.Name())
 }
 
 // parseSource accepts http, https and file URLs.

@@ -2,11 +2,8 @@ package template
 
 import (
 	"bytes"
-	"crypto/rand"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,7 +49,7 @@ func (t *Template) write(data []byte, p Paths) (changed bool, err error) {
 		return false, fmt.Errorf("template %s: %w", t.Name, explainEscape(rootDir, dir, err))
 	}
 	defer sub.Close()
-	tmp, f, err := createTemp(sub)
+	tmp, f, err := rootpath.CreateTemp(sub, ".tether-tmpl-")
 	if err != nil {
 		return false, fmt.Errorf("template %s: %w", t.Name, err)
 	}
@@ -124,23 +121,6 @@ func rootOf(dest string, p Paths) (root, rel string, err error) {
 		}
 	}
 	return "", "", fmt.Errorf("destination %s is outside the task directory: use a path under local/, secrets/ or ../alloc/", dest)
-}
-
-// createTemp creates a new hidden file in dir, private until write sets
-// the template's mode, refusing anything that already exists (O_EXCL, so
-// never through a symlink).
-func createTemp(dir *os.Root) (string, *os.File, error) {
-	for range 10 {
-		name := ".tether-tmpl-" + rand.Text()
-		f, err := dir.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err == nil {
-			return name, f, nil
-		}
-		if !errors.Is(err, fs.ErrExist) {
-			return "", nil, err
-		}
-	}
-	return "", nil, fmt.Errorf("cannot create a temporary file in %s", dir.Name())
 }
 
 // explainEscape turns os.Root's refusal to follow a symlink out of the

@@ -5,6 +5,9 @@
 package rootpath
 
 import (
+	"crypto/rand"
+	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -57,4 +60,21 @@ func Inside(root, path string) bool {
 	}
 	rel, err := filepath.Rel(rr, path)
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// CreateTemp creates a new file named prefix plus random text in dir,
+// readable only by the agent (0600) until the caller sets its mode, and
+// refuses anything that exists (O_EXCL, so never through a symlink).
+func CreateTemp(dir *os.Root, prefix string) (string, *os.File, error) {
+	for range 10 {
+		name := prefix + rand.Text()
+		f, err := dir.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			return name, f, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return "", nil, err
+		}
+	}
+	return "", nil, fmt.Errorf("cannot create a temporary file in %s", dir.Name())
 }
