@@ -83,13 +83,11 @@ func (s *Server) logsViaLeader(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, s.httpScheme()+"://"+addr+r.URL.RequestURI(), nil)
+		req, err := s.toLeader(r.Context(), r, addr, nil)
 		if err != nil {
 			writeErr(w, http.StatusInternalServerError, err.Error())
 			return
 		}
-		req.Header = r.Header.Clone()
-		req.Header.Set(forwardedHeader, s.cfg.Name)
 		resp, err := s.fwd.Do(req)
 		if err != nil {
 			writeErr(w, http.StatusBadGateway, "relaying logs from the leader at "+addr+": "+err.Error())
@@ -175,13 +173,11 @@ func (s *Server) forward(ctx context.Context, w http.ResponseWriter, r *http.Req
 		body = b
 	}
 	for {
-		req, err := http.NewRequestWithContext(ctx, r.Method, s.httpScheme()+"://"+addr+r.URL.RequestURI(), bytes.NewReader(body))
+		req, err := s.toLeader(ctx, r, addr, bytes.NewReader(body))
 		if err != nil {
 			writeErr(w, http.StatusInternalServerError, err.Error())
 			return
 		}
-		req.Header = r.Header.Clone()
-		req.Header.Set(forwardedHeader, s.cfg.Name)
 		resp, err := s.fwd.Do(req)
 		if err == nil {
 			defer resp.Body.Close()
@@ -219,6 +215,18 @@ func (s *Server) forward(ctx context.Context, w http.ResponseWriter, r *http.Req
 		}
 		addr = next
 	}
+}
+
+// toLeader is r, sent on to the leader at addr with body, marked as
+// forwarded by this server.
+func (s *Server) toLeader(ctx context.Context, r *http.Request, addr string, body io.Reader) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, r.Method, s.httpScheme()+"://"+addr+r.URL.RequestURI(), body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header = r.Header.Clone()
+	req.Header.Set(forwardedHeader, s.cfg.Name)
+	return req, nil
 }
 
 func isDialError(err error) bool {
