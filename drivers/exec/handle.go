@@ -31,8 +31,9 @@ type handle struct {
 	sd        stateData
 	traced    bool // re-attached with ptrace (set before the handle is shared)
 
-	done   chan struct{}           // closed by exited
-	waitCh chan drivers.ExitResult // cap 1: the one result, then closed
+	done    chan struct{}           // closed by exited
+	rotated chan struct{}           // closed when the log rotator has made its last pass; nil when none runs
+	waitCh  chan drivers.ExitResult // cap 1: the one result, then closed
 
 	mu     sync.Mutex // guards result
 	result drivers.ExitResult
@@ -45,11 +46,15 @@ var (
 )
 
 func newHandle(d *Driver, taskID string, startedAt time.Time, sd stateData) *handle {
-	return &handle{
+	h := &handle{
 		d: d, taskID: taskID, startedAt: startedAt, sd: sd,
 		done:   make(chan struct{}),
 		waitCh: make(chan drivers.ExitResult, 1),
 	}
+	if sd.Logs != nil {
+		h.rotated = make(chan struct{}) // rotateLogs must be called once the task is watched
+	}
+	return h
 }
 
 // rotateLogs keeps the task's log files within their bounds until it
@@ -67,7 +72,10 @@ func (h *handle) rotateLogs() {
 		}
 	}
 	onErr := func(err error) { h.d.log.Warn("exec driver: rotate task log: "+err.Error(), "task", h.taskID) }
-	go logfile.Watch(h.done, logfile.Policy{MaxFiles: l.MaxFiles, MaxFileSize: l.MaxFileSize}, onErr, bases...)
+	go func() {
+		defer close(h.rotated)
+		logfile.Watch(h.done, logfile.Policy{MaxFiles: l.MaxFiles, MaxFileSize: l.MaxFileSize}, onErr, bases...)
+	}()
 }
 
 // exited records the task's exit: it kills what is left of its process
@@ -86,6 +94,11 @@ func (h *handle) exited(res drivers.ExitResult) {
 	h.result = res
 	h.mu.Unlock()
 	close(h.done)
+	if h.rotated != nil {
+		// The rotator's last pass touches the log files: whoever waits
+		// for the exit may remove them next (alloc GC, a test's TempDir).
+		<-h.rotated
+	}
 	h.waitCh <- res
 	close(h.waitCh)
 	h.d.log.Info("task exited", "task", h.taskID, "pid", h.sd.Pid, "code", res.ExitCode, "signal", res.Signal, "oom", res.OOMKilled, "err", res.Err)
