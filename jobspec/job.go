@@ -30,6 +30,16 @@ type Job struct {
 	Constraints []*Constraint     `json:"constraints,omitempty"`
 	TaskGroups  []*TaskGroup      `json:"task_groups"`
 
+	Update        *UpdateStrategy `json:"update,omitempty"` // job level; decode merges it into each group's
+	Periodic      *Periodic       `json:"periodic,omitempty"`
+	Parameterized *Parameterized  `json:"parameterized,omitempty"`
+	// ParentID names the periodic or parameterized job a child was
+	// launched from; Payload is a dispatched child's payload.
+	ParentID string `json:"parent_id,omitempty"`
+	Payload  []byte `json:"payload,omitempty"`
+	// Stable is set by central once a deployment of this version succeeded.
+	Stable bool `json:"stable,omitempty"`
+
 	Version        uint64 `json:"version"`
 	Stop           bool   `json:"stop"`
 	Status         string `json:"status,omitempty"`
@@ -41,12 +51,14 @@ type Job struct {
 
 // TaskGroup is a set of tasks placed together on one node, Count times.
 type TaskGroup struct {
-	Name        string         `json:"name"`
-	Count       int            `json:"count"`
-	Constraints []*Constraint  `json:"constraints,omitempty"`
-	Networks    []*Network     `json:"networks,omitempty"`
-	Restart     *RestartPolicy `json:"restart,omitempty"`
-	Disconnect  *Disconnect    `json:"disconnect,omitempty"`
+	Name        string            `json:"name"`
+	Count       int               `json:"count"`
+	Constraints []*Constraint     `json:"constraints,omitempty"`
+	Networks    []*Network        `json:"networks,omitempty"`
+	Restart     *RestartPolicy    `json:"restart,omitempty"`
+	Disconnect  *Disconnect       `json:"disconnect,omitempty"`
+	Update      *UpdateStrategy   `json:"update,omitempty"`
+	Reschedule  *ReschedulePolicy `json:"reschedule,omitempty"`
 	// MaxClientDisconnect is Nomad's older form of disconnect.lost_after;
 	// Canonicalize folds it into Disconnect.
 	MaxClientDisconnect       *time.Duration    `json:"max_client_disconnect,omitempty"`
@@ -99,22 +111,24 @@ type Constraint struct {
 
 // Task is one process (or module, or container) of a group.
 type Task struct {
-	Name        string            `json:"name"`
-	Driver      string            `json:"driver"`
-	User        string            `json:"user,omitempty"`
-	Config      map[string]any    `json:"config,omitempty"`
-	Env         map[string]string `json:"env,omitempty"`
-	Resources   *Resources        `json:"resources"`
-	Meta        map[string]string `json:"meta,omitempty"`
-	Constraints []*Constraint     `json:"constraints,omitempty"`
-	Services    []*Service        `json:"services,omitempty"`
-	Templates   []*Template       `json:"templates,omitempty"`
-	Artifacts   []*Artifact       `json:"artifacts,omitempty"`
-	KillTimeout time.Duration     `json:"kill_timeout,omitempty"`
-	KillSignal  string            `json:"kill_signal,omitempty"`
-	Leader      bool              `json:"leader,omitempty"`
-	Lifecycle   *Lifecycle        `json:"lifecycle,omitempty"`
-	Logs        *LogConfig        `json:"logs,omitempty"` // nil: Nomad's defaults
+	Name            string            `json:"name"`
+	Driver          string            `json:"driver"`
+	User            string            `json:"user,omitempty"`
+	Config          map[string]any    `json:"config,omitempty"`
+	Env             map[string]string `json:"env,omitempty"`
+	Resources       *Resources        `json:"resources"`
+	Meta            map[string]string `json:"meta,omitempty"`
+	Constraints     []*Constraint     `json:"constraints,omitempty"`
+	Services        []*Service        `json:"services,omitempty"`
+	Templates       []*Template       `json:"templates,omitempty"`
+	Artifacts       []*Artifact       `json:"artifacts,omitempty"`
+	KillTimeout     time.Duration     `json:"kill_timeout,omitempty"`
+	KillSignal      string            `json:"kill_signal,omitempty"`
+	Leader          bool              `json:"leader,omitempty"`
+	Lifecycle       *Lifecycle        `json:"lifecycle,omitempty"`
+	Restart         *RestartPolicy    `json:"restart,omitempty"` // task level; nil: the group's
+	DispatchPayload *DispatchPayload  `json:"dispatch_payload,omitempty"`
+	Logs            *LogConfig        `json:"logs,omitempty"` // nil: Nomad's defaults
 }
 
 // LogConfig bounds a task's log files on the node: per stream, at most
@@ -167,6 +181,9 @@ type Check struct {
 	// AddressMode is which address the check probes: only "host" (the
 	// node's address and the host port) is supported.
 	AddressMode string `json:"address_mode,omitempty"`
+	// CheckRestart restarts the task when this check keeps failing (a
+	// service-level check_restart is copied into each of its checks).
+	CheckRestart *CheckRestart `json:"check_restart,omitempty"`
 }
 
 // Artifact is a file the agent downloads into the task dir before the task

@@ -76,8 +76,18 @@ type Allocation struct {
 	Score              float64               `json:"score"` // node rank at placement
 	// ClientSeq is the highest agent sequence number applied to this
 	// allocation: replays and duplicates with a lower one are ignored.
-	ClientSeq          uint64       `json:"client_seq,omitempty"`
-	Metrics            *AllocMetric `json:"metrics,omitempty"`
+	ClientSeq uint64       `json:"client_seq,omitempty"`
+	Metrics   *AllocMetric `json:"metrics,omitempty"`
+	// DeploymentID is the deployment that placed (or adopted) the alloc;
+	// DeploymentStatus is its health as the agent reported it.
+	DeploymentID     string                 `json:"deployment_id,omitempty"`
+	DeploymentStatus *AllocDeploymentStatus `json:"deployment_status,omitempty"`
+	// RescheduleTracker lists the earlier reschedules of this alloc's
+	// lineage (newest last), for the reschedule policy's attempts/interval.
+	RescheduleTracker []RescheduleEvent `json:"reschedule_tracker,omitempty"`
+	// FollowupEvalID is the delayed evaluation that will replace this
+	// failed alloc once its reschedule delay has passed.
+	FollowupEvalID     string       `json:"followup_eval_id,omitempty"`
 	PreviousAllocation string       `json:"previous_allocation,omitempty"`
 	NextAllocation     string       `json:"next_allocation,omitempty"`
 	Events             []AllocEvent `json:"events,omitempty"` // Reconnected, Lost, ...
@@ -85,6 +95,73 @@ type Allocation struct {
 	ModifyIndex        uint64       `json:"modify_index"`
 	CreateTime         int64        `json:"create_time"` // unix ns
 	ModifyTime         int64        `json:"modify_time"` // unix ns
+}
+
+// AllocDeploymentStatus is an allocation's health within a deployment.
+type AllocDeploymentStatus struct {
+	Healthy   *bool  `json:"healthy,omitempty"`   // nil: not yet known
+	Timestamp int64  `json:"timestamp,omitempty"` // unix ns when Healthy was set
+	Canary    bool   `json:"canary,omitempty"`
+	Reason    string `json:"reason,omitempty"` // why unhealthy, as the agent said
+}
+
+// RescheduleEvent is one earlier reschedule of an allocation's lineage.
+type RescheduleEvent struct {
+	RescheduleTime int64  `json:"reschedule_time"` // unix ns
+	PrevAllocID    string `json:"prev_alloc_id"`
+	PrevNodeID     string `json:"prev_node_id"`
+	Delay          int64  `json:"delay"` // ns
+}
+
+// Deployment statuses.
+const (
+	DeploymentRunning    = "running"
+	DeploymentPaused     = "paused"
+	DeploymentFailed     = "failed"
+	DeploymentSuccessful = "successful"
+	DeploymentCancelled  = "cancelled"
+	DeploymentPending    = "pending" // canaries placed, waiting for promotion
+)
+
+// Deployment tracks the rollout of one job version (Nomad's deployments).
+type Deployment struct {
+	ID                string                      `json:"id"`
+	Namespace         string                      `json:"namespace"`
+	JobID             string                      `json:"job_id"`
+	JobVersion        uint64                      `json:"job_version"`
+	JobModifyIndex    uint64                      `json:"job_modify_index"`
+	JobCreateIndex    uint64                      `json:"job_create_index"`
+	Status            string                      `json:"status"`
+	StatusDescription string                      `json:"status_description,omitempty"`
+	TaskGroups        map[string]*DeploymentState `json:"task_groups"`
+	CreateIndex       uint64                      `json:"create_index"`
+	ModifyIndex       uint64                      `json:"modify_index"`
+	CreateTime        int64                       `json:"create_time"` // unix ns
+	ModifyTime        int64                       `json:"modify_time"` // unix ns
+}
+
+// Active reports whether the deployment is still rolling out.
+func (d *Deployment) Active() bool {
+	switch d.Status {
+	case DeploymentRunning, DeploymentPaused, DeploymentPending:
+		return true
+	}
+	return false
+}
+
+// DeploymentState is one task group's progress in a deployment.
+type DeploymentState struct {
+	AutoRevert        bool     `json:"auto_revert,omitempty"`
+	AutoPromote       bool     `json:"auto_promote,omitempty"`
+	ProgressDeadline  int64    `json:"progress_deadline,omitempty"`   // ns
+	RequireProgressBy int64    `json:"require_progress_by,omitempty"` // unix ns
+	Promoted          bool     `json:"promoted,omitempty"`
+	PlacedCanaries    []string `json:"placed_canaries,omitempty"`
+	DesiredCanaries   int      `json:"desired_canaries"`
+	DesiredTotal      int      `json:"desired_total"`
+	PlacedAllocs      int      `json:"placed_allocs"`
+	HealthyAllocs     int      `json:"healthy_allocs"`
+	UnhealthyAllocs   int      `json:"unhealthy_allocs"`
 }
 
 // AllocPort is a port assigned to an allocation.
