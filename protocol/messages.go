@@ -44,6 +44,7 @@ const (
 	EventRestartSignal   = "Restart Signaled"
 	EventTemplateRender  = "Template Rendered"
 	EventSiblingFailed   = "Sibling Task Failed"
+	EventLeaderDead      = "Leader Task Dead"
 	EventFailedValidate  = "Failed Validation"
 	EventDownloadFailure = "Failed Artifact Download"
 )
@@ -203,6 +204,10 @@ type Task struct {
 	// Logs bounds the task's log files; nil: 10 files of 10 MB per stream.
 	// An agent older than this field refuses a desired state that has it.
 	Logs *LogConfig `cbor:"15,keyasint,omitempty"`
+	// Restart is the task's own restart policy (its restart block merged
+	// over the group's); nil: the allocation's. An agent older than this
+	// field refuses a desired state that has it.
+	Restart *RestartPolicy `cbor:"16,keyasint,omitempty"`
 }
 
 // LogConfig is a task's logs block.
