@@ -12,8 +12,8 @@ import (
 var (
 	jobSpec = spec{
 		attrs:  []string{"name", "type", "region", "datacenters", "namespace", "priority", "meta"},
-		blocks: []string{"group", "constraint", "meta"},
-		ignored: []string{"all_at_once", "node_pool", "update", "periodic", "parameterized", "reschedule",
+		blocks: []string{"group", "constraint", "meta", "parameterized"},
+		ignored: []string{"all_at_once", "node_pool", "update", "periodic", "reschedule",
 			"migrate", "affinity", "spread", "vault", "vault_token", "consul", "consul_token", "multiregion", "ui"},
 	}
 	groupSpec = spec{
@@ -30,9 +30,9 @@ var (
 		"version", "semver", "regexp", "set_contains", "set_contains_any"}}
 	taskSpec = spec{
 		attrs:  []string{"driver", "user", "kill_timeout", "kill_signal", "leader", "config", "env", "meta"},
-		blocks: []string{"config", "env", "meta", "resources", "constraint", "service", "template", "lifecycle", "artifact", "logs"},
+		blocks: []string{"config", "env", "meta", "resources", "constraint", "service", "template", "lifecycle", "artifact", "logs", "dispatch_payload"},
 		ignored: []string{"restart", "vault", "volume_mount", "identity", "consul", "affinity",
-			"scaling", "dispatch_payload", "csi_plugin", "shutdown_delay", "kind", "schedule", "action"},
+			"scaling", "csi_plugin", "shutdown_delay", "kind", "schedule", "action"},
 	}
 	resourcesSpec = spec{attrs: []string{"cpu", "memory", "cores"},
 		ignored: []string{"memory_max", "device", "network", "numa", "disk", "iops", "secrets"}}
@@ -84,6 +84,7 @@ func (d *decoder) job(b *hclsyntax.Block) *Job {
 	}
 	j.Meta = d.strMap(c, s, "meta")
 	j.Constraints = d.constraints(c, s.where)
+	j.Parameterized = d.parameterized(c, s) // dispatch.go
 	for _, gb := range c.blocks["group"] {
 		if g := d.group(gb, j); g != nil {
 			j.TaskGroups = append(j.TaskGroups, g)
@@ -327,6 +328,7 @@ func (d *decoder) task(b *hclsyntax.Block, where string) *Task {
 		d.boolean(lc, "sidecar", &l.Sidecar)
 		t.Lifecycle = l
 	}
+	t.DispatchPayload = d.dispatchPayload(c, s) // dispatch.go
 	if lb := d.single(c, s, "logs"); lb != nil && d.labels(lb, 0, "logs { max_files = 10, max_file_size = 10 }") {
 		t.Logs = d.logs(lb, s.where)
 	}

@@ -77,6 +77,9 @@ func (j *Job) Canonicalize() {
 	if len(j.Datacenters) == 0 {
 		j.Datacenters = []string{"*"}
 	}
+	if p := j.Parameterized; p != nil && p.Payload == "" {
+		p.Payload = DispatchPayloadOptional
+	}
 	canonConstraints(j.Constraints)
 	for _, g := range j.TaskGroups {
 		if g != nil {

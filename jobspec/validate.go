@@ -116,6 +116,7 @@ func (v *validator) job(j *Job) {
 		seen[g.Name] = true
 		v.group(j, g, gpath)
 	}
+	v.dispatch(j, path) // parameterized and dispatch_payload (dispatch.go)
 }
 
 func (v *validator) constraints(cs []*Constraint, path string) {
