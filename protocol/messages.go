@@ -113,6 +113,9 @@ type AllocUpdate struct {
 	// now (each running task's services, with health). An update replaces
 	// the alloc's previous set; a terminal alloc registers none.
 	Services []ServiceReg `cbor:"7,keyasint,omitempty"`
+	// Health is the alloc's deployment health once decided (see
+	// DesiredAlloc.Health); nil before, and for allocs without a policy.
+	Health *AllocHealth `cbor:"8,keyasint,omitempty"`
 }
 
 // ServiceReg is one service instance an agent registers for an alloc.
@@ -182,7 +185,44 @@ type DesiredAlloc struct {
 	// StopAfterMs stops the alloc on the agent after this long without
 	// contact with central (Nomad's stop_on_client_after); 0 never.
 	StopAfterMs int64 `cbor:"15,keyasint,omitempty"`
+	// Payload is a dispatched job's payload (at most 16 KiB), sent only to
+	// allocations with a task that has a DispatchFile. An agent older than
+	// this field refuses it.
+	Payload []byte `cbor:"16,keyasint,omitempty"`
+	// Health, set for an allocation placed by a deployment (DeploymentID),
+	// asks the agent to decide its health and report it once in an
+	// AllocUpdate. An agent older than these fields refuses them.
+	Health       *HealthPolicy `cbor:"17,keyasint,omitempty"`
+	DeploymentID string        `cbor:"18,keyasint,omitempty"`
 }
+
+// Health check modes of a deployment (the update block's health_check).
+const (
+	HealthChecks     = "checks"      // tasks running and every check passing for MinHealthyMs
+	HealthTaskStates = "task_states" // tasks running for MinHealthyMs
+	HealthManual     = "manual"      // the agent reports nothing; an operator decides
+)
+
+// HealthPolicy is how an agent decides an allocation's deployment health.
+type HealthPolicy struct {
+	Mode         string `cbor:"0,keyasint"`           // checks | task_states | manual
+	MinHealthyMs int64  `cbor:"1,keyasint,omitempty"` // min_healthy_time
+	DeadlineMs   int64  `cbor:"2,keyasint,omitempty"` // healthy_deadline, from the start of tracking; 0: none
+}
+
+// AllocHealth is an allocation's deployment health as its agent decided
+// it, once per deployment. Every later update of the allocation carries
+// it again (an update replaces the previous one in the outbox).
+type AllocHealth struct {
+	Healthy      bool   `cbor:"0,keyasint"`
+	Time         int64  `cbor:"1,keyasint"`           // unix ms when decided
+	Reason       string `cbor:"2,keyasint,omitempty"` // why unhealthy
+	DeploymentID string `cbor:"3,keyasint"`
+}
+
+// MaxDispatchPayload bounds DesiredAlloc.Payload, as Nomad bounds a
+// dispatch payload: 16 KiB.
+const MaxDispatchPayload = 16 << 10
 
 // Task is one task of an allocation.
 type Task struct {
@@ -204,6 +244,9 @@ type Task struct {
 	// Logs bounds the task's log files; nil: 10 files of 10 MB per stream.
 	// An agent older than this field refuses a desired state that has it.
 	Logs *LogConfig `cbor:"15,keyasint,omitempty"`
+	// DispatchFile is where the alloc's Payload is written before the task
+	// starts, relative to its local/ dir (dispatch_payload { file }).
+	DispatchFile string `cbor:"17,keyasint,omitempty"`
 	// Restart is the task's own restart policy (its restart block merged
 	// over the group's); nil: the allocation's. An agent older than this
 	// field refuses a desired state that has it.
@@ -275,6 +318,13 @@ type Check struct {
 	IntervalMs int64  `cbor:"2,keyasint"`
 	TimeoutMs  int64  `cbor:"3,keyasint"`
 	PortLabel  string `cbor:"4,keyasint,omitempty"`
+	// check_restart: restart the task after RestartLimit consecutive
+	// failures, counted once RestartGraceMs has passed since the task
+	// started (0: never). Checks have no warning state, so
+	// RestartIgnoreWarnings changes nothing yet.
+	RestartLimit          int   `cbor:"5,keyasint,omitempty"`
+	RestartGraceMs        int64 `cbor:"6,keyasint,omitempty"`
+	RestartIgnoreWarnings bool  `cbor:"7,keyasint,omitempty"`
 }
 
 // Ack tells an agent the highest update sequence number central applied.
