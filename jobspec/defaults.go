@@ -40,9 +40,10 @@ const (
 	DefaultCheckWait   = 2 * time.Second
 )
 
-// defaultRestart is Nomad's restart policy for a job type.
+// defaultRestart is Nomad's restart policy for a job type (sysbatch takes
+// batch's).
 func defaultRestart(jobType string) *RestartPolicy {
-	if jobType == JobTypeBatch {
+	if RunsToCompletion(jobType) {
 		return &RestartPolicy{Attempts: 3, Interval: 24 * time.Hour, Delay: 15 * time.Second, Mode: "fail"}
 	}
 	return &RestartPolicy{Attempts: 2, Interval: 30 * time.Minute, Delay: 15 * time.Second, Mode: "fail"}

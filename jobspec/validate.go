@@ -12,7 +12,7 @@ import (
 )
 
 var (
-	jobTypes       = []string{JobTypeService, JobTypeSystem, JobTypeBatch}
+	jobTypes       = []string{JobTypeService, JobTypeSystem, JobTypeBatch, JobTypeSysBatch}
 	restartModes   = []string{"fail", "delay"}
 	reconcileModes = []string{"best_score", "keep_original", "keep_replacement", "longest_running"}
 	changeModes    = []string{"restart", "signal", "noop"}

@@ -108,7 +108,7 @@ func withStatus(job *jobspec.Job, allocs []*structs.Allocation) *jobspec.Job {
 	switch {
 	case live:
 		cp.Status = jobspec.JobStatusRunning
-	case job.Stop, placed && job.Type == jobspec.JobTypeBatch:
+	case job.Stop, placed && jobspec.RunsToCompletion(job.Type):
 		cp.Status = jobspec.JobStatusDead
 	default:
 		cp.Status = jobspec.JobStatusPending

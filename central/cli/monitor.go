@@ -218,7 +218,7 @@ func (st *monitorState) settled() bool {
 			continue
 		}
 		switch {
-		case st.jobType == jobspec.JobTypeBatch && (a.ClientStatus == "complete" || a.ClientStatus == "failed"):
+		case jobspec.RunsToCompletion(st.jobType) && (a.ClientStatus == "complete" || a.ClientStatus == "failed"):
 		case a.ClientStatus == "running":
 		default:
 			return false

@@ -68,7 +68,7 @@ func Alloc(a *structs.Allocation, tg *jobspec.TaskGroup, dc string) protocol.Des
 			IntervalMs: r.Interval.Milliseconds(),
 			DelayMs:    r.Delay.Milliseconds(),
 			Mode:       r.Mode,
-			OnSuccess:  job.Type != jobspec.JobTypeBatch,
+			OnSuccess:  !jobspec.RunsToCompletion(job.Type),
 		}
 	}
 	if dis := tg.Disconnect; dis != nil && dis.StopOnClientAfter > 0 {

@@ -81,18 +81,18 @@ func Compute(src Source, now time.Time, th Thresholds, force bool) *state.GC {
 			op.PruneVersions = append(op.PruneVersions, state.GCRef{Namespace: j.Namespace, ID: j.ID})
 		}
 	}
-	// batchHeld: a batch job whose finished allocations must stay, for
-	// the scheduler not to run them again.
+	// batchHeld: a batch or sysbatch job whose finished allocations must
+	// stay, for the scheduler not to run them again.
 	batchHeld := func(k jobKey) bool {
 		j := jobs[k]
-		if j == nil || j.Type != jobspec.JobTypeBatch {
+		if j == nil || !jobspec.RunsToCompletion(j.Type) {
 			return false
 		}
 		dead := j.Status == jobspec.JobStatusDead
 		return !(dead && (j.Stop || force))
 	}
 	threshold := func(k jobKey, typ string) time.Duration {
-		if typ == jobspec.JobTypeBatch || jobs[k] != nil && jobs[k].Type == jobspec.JobTypeBatch {
+		if jobspec.RunsToCompletion(typ) || jobs[k] != nil && jobspec.RunsToCompletion(jobs[k].Type) {
 			return th.BatchEval
 		}
 		return th.Eval
@@ -137,11 +137,11 @@ func Compute(src Source, now time.Time, th Thresholds, force bool) *state.GC {
 	return op
 }
 
-// jobCollectable: a batch job, or a stopped one, dead with nothing live,
+// jobCollectable: a batch or sysbatch job, or a stopped one, dead with nothing live,
 // whose last activity (submission, an allocation's or evaluation's last
 // change) is older than the threshold.
 func jobCollectable(j *jobspec.Job, allocs []*structs.Allocation, evals []*structs.Evaluation, d time.Duration, older func(int64, time.Duration) bool) bool {
-	if j.Status != jobspec.JobStatusDead || !j.Stop && j.Type != jobspec.JobTypeBatch {
+	if j.Status != jobspec.JobStatusDead || !j.Stop && !jobspec.RunsToCompletion(j.Type) {
 		return false
 	}
 	last := j.SubmitTime

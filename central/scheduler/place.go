@@ -189,7 +189,7 @@ func (s *sched) fail(g *groupCtx, m *structs.AllocMetric) {
 		s.plan.Failed[name] = m
 	}
 	s.plan.Queued[name]++
-	if s.job.Type != jobspec.JobTypeSystem {
+	if !jobspec.OnEveryNode(s.job.Type) {
 		g.failed = s.plan.Failed[name]
 	}
 }

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"github.com/tether-edge/tether/central/structs"
+	"github.com/tether-edge/tether/jobspec"
 	"github.com/tether-edge/tether/protocol"
 )
 
@@ -13,7 +14,15 @@ import (
 // node, allocs inside their group's lost_after window turn unknown and are
 // kept (a system alloc is never replaced elsewhere); without a window, or
 // once it ran out, they are lost.
+//
+// A sysbatch job is the same, except that it runs once per node: an alloc
+// of the job's current version that finished on a node (complete, or
+// failed once the agent's restart policy gave up) is not run again there.
+// One that central stopped or lost before it finished does not count, so
+// the job runs again when the node is back and eligible; a new version of
+// the job runs again everywhere, as Nomad's sysbatch does.
 func (s *sched) reconcileSystem(allocs []*structs.Allocation) *reconcileResult {
+	sysbatch := s.job.Type == jobspec.JobTypeSysBatch
 	r := &reconcileResult{}
 	replaced := map[string]bool{}
 	for _, a := range allocs {
@@ -34,6 +43,7 @@ func (s *sched) reconcileSystem(allocs []*structs.Allocation) *reconcileResult {
 		g := s.group(tg)
 		onNode := map[int][]*structs.Allocation{}
 		finished := map[int]*structs.Allocation{}
+		done := map[int]bool{} // sysbatch: nodes where this version already ran
 		for _, a := range allocs {
 			if a.TaskGroup != tg.Name || a.DesiredStatus == protocol.DesiredStop {
 				continue
@@ -41,7 +51,11 @@ func (s *sched) reconcileSystem(allocs []*structs.Allocation) *reconcileResult {
 			i, known := s.nodeByID[a.NodeID]
 			switch {
 			case a.ClientStatus == protocol.AllocComplete || a.ClientStatus == protocol.AllocFailed:
-				if known && !replaced[a.ID] {
+				if sysbatch && a.JobVersion == s.job.Version {
+					if known {
+						done[i] = true
+					}
+				} else if known && !replaced[a.ID] {
 					finished[i] = a
 				}
 			case a.ClientStatus == protocol.AllocLost || !known || s.nodes[i].Status == structs.NodeDown:
@@ -96,10 +110,36 @@ func (s *sched) reconcileSystem(allocs []*structs.Allocation) *reconcileResult {
 					keep = a
 				}
 			}
-			if keep == nil && s.isCand[i] && fits {
+			if keep == nil && s.isCand[i] && fits && !done[i] {
 				r.place = append(r.place, placeReq{tg: tg, index: 0, previous: finished[i], node: i})
 			}
 		}
 	}
 	return r
+}
+
+// NodeMayRun reports whether a system or sysbatch job may want an
+// allocation on n: n is in one of the job's datacenters and passes the
+// drivers and constraints of at least one of its groups (distinct_*
+// constraints aside, which depend on the job's other allocations). Central
+// uses it to pick the jobs to evaluate when a node becomes eligible again;
+// the scheduler still decides.
+func NodeMayRun(job *jobspec.Job, n *structs.Node) bool {
+	if job == nil || n == nil {
+		return false
+	}
+	dcs := job.Datacenters
+	if len(dcs) == 0 {
+		dcs = []string{"*"}
+	}
+	if !dcMatch(dcs, n.Datacenter) {
+		return false
+	}
+	s := &sched{job: job, nodes: []*structs.Node{n}, nodeByID: map[string]int{n.ID: 0}, groups: map[string]*groupCtx{}}
+	for _, tg := range job.TaskGroups {
+		if tg != nil && s.staticOK(s.group(tg), 0) {
+			return true
+		}
+	}
+	return false
 }

@@ -158,14 +158,15 @@ func (l *leader) nodeHello(h *protocol.Hello, now time.Time) {
 }
 
 // evalsForNewCapacity returns evaluations for the jobs that a node joining
-// may serve: every system job, and every job short of its count.
+// may serve: every system and sysbatch job, and every job short of its
+// count.
 func (l *leader) evalsForNewCapacity(now int64, nodeID string) []*structs.Evaluation {
 	var evals []*structs.Evaluation
 	for _, job := range l.s.store.Jobs("") {
 		if job.Stop {
 			continue
 		}
-		if job.Type == jobspec.JobTypeSystem || l.jobShort(job) {
+		if jobspec.OnEveryNode(job.Type) || l.jobShort(job) {
 			evals = append(evals, newEval(job.Namespace, job.ID, job.Type, job.Priority, structs.TriggerNodeUpdate, nodeID, now))
 		}
 	}
@@ -174,7 +175,7 @@ func (l *leader) evalsForNewCapacity(now int64, nodeID string) []*structs.Evalua
 
 // jobShort reports whether a job has fewer live allocations than it asks for.
 func (l *leader) jobShort(job *jobspec.Job) bool {
-	if job.Type == jobspec.JobTypeBatch {
+	if jobspec.RunsToCompletion(job.Type) {
 		return false // finished batch allocations are not replaced
 	}
 	live := map[string]int{}
