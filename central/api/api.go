@@ -67,6 +67,10 @@ type Backend interface {
 	State() Reader
 	SubmitJob(ctx context.Context, job *jobspec.Job) (evalID string, jobModifyIndex uint64, err error)
 	StopJob(ctx context.Context, ns, id string, purge bool) (evalID string, jobModifyIndex uint64, err error)
+	// RevertJob registers a copy of kept version `version` of a job as its
+	// newest version, refused (ErrConflict) when enforcePrior is set and
+	// the job's current version is another.
+	RevertJob(ctx context.Context, ns, id string, version uint64, enforcePrior *uint64) (evalID string, jobModifyIndex uint64, err error)
 	// DeleteService removes one service instance.
 	DeleteService(ctx context.Context, ns, name, id string) error
 	// Leader returns the leader's HTTP address, "" if there is none.
@@ -121,6 +125,9 @@ func New(b Backend, logger *slog.Logger) http.Handler {
 	route("/v1/job/{id}/allocations", get(s.guard(readJob, s.jobAllocs)))
 	route("/v1/job/{id}/evaluations", get(s.guard(readJob, s.jobEvals)))
 	route("/v1/job/{id}/versions", get(s.guard(readJob, s.jobVersions)))
+	route("/v1/job/{id}/revert", map[string]handlerFunc{ // revert.go
+		http.MethodPost: s.guard(nsCap(acl.CapSubmitJob), s.revertJob), http.MethodPut: s.guard(nsCap(acl.CapSubmitJob), s.revertJob),
+	})
 	route("/v1/job/{id}/summary", get(s.guard(readJob, s.jobSummary)))
 	route("/v1/nodes", get(s.guard(nodeCap(acl.Read), s.listNodes)))
 	route("/v1/node/{id}", get(s.guard(nodeCap(acl.Read), s.getNode)))

@@ -66,6 +66,10 @@ func (s *server) methods(m map[string]handlerFunc) http.Handler {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return
 		}
+		if errors.Is(err, ErrConflict) {
+			writeError(w, http.StatusConflict, err.Error())
+			return
+		}
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		writeError(w, http.StatusInternalServerError, err.Error())
 	})

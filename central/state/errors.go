@@ -13,6 +13,9 @@ var (
 	// ErrNameTaken is returned when a node registers with a name that
 	// another node that is not down holds.
 	ErrNameTaken = errors.New("state: node name taken")
+	// ErrConflict is returned by a write made on a condition that no
+	// longer holds (UpsertJob.EnforceIndex).
+	ErrConflict = errors.New("state: conflict")
 	// ErrBadSnapshot wraps every failure to restore a snapshot.
 	ErrBadSnapshot = errors.New("state: bad snapshot")
 )

@@ -457,3 +457,28 @@ func (b *Backend) ServiceByName(ns, name string) []*structs.ServiceRegistration 
 		return r.ServiceName == name && (ns == "" || r.Namespace == ns)
 	})
 }
+
+// RevertJob stores a copy of a kept version of a job as its newest
+// version, and a pending evaluation, as SubmitJob does.
+func (b *Backend) RevertJob(ctx context.Context, ns, id string, version uint64, enforcePrior *uint64) (string, uint64, error) {
+	b.mu.Lock()
+	vs := b.jobs[key(ns, id)]
+	var target *jobspec.Job
+	for _, v := range vs {
+		if v.Version == version {
+			target = v
+		}
+	}
+	b.mu.Unlock()
+	switch {
+	case len(vs) == 0:
+		return "", 0, fmt.Errorf("job %q not found: %w", id, api.ErrInvalid)
+	case enforcePrior != nil && vs[len(vs)-1].Version != *enforcePrior:
+		return "", 0, fmt.Errorf("job %q is not at version %d: %w", id, *enforcePrior, api.ErrConflict)
+	case target == nil:
+		return "", 0, fmt.Errorf("job %q has no version %d: %w", id, version, api.ErrInvalid)
+	}
+	cp := *target
+	cp.Stable = false
+	return b.SubmitJob(ctx, &cp)
+}
