@@ -76,6 +76,7 @@ func Alloc(a *structs.Allocation, tg *jobspec.TaskGroup, dc string) protocol.Des
 	} else if tg.StopAfterClientDisconnect != nil {
 		da.StopAfterMs = tg.StopAfterClientDisconnect.Milliseconds()
 	}
+	da.DeploymentID, da.Health = deploymentHealth(a, tg) // health.go
 	for _, p := range a.Ports {
 		da.Ports = append(da.Ports, protocol.Port{Label: p.Label, Value: p.Value, To: p.To})
 	}
@@ -122,6 +123,7 @@ func Alloc(a *structs.Allocation, tg *jobspec.TaskGroup, dc string) protocol.Des
 					Type: c.Type, Path: c.Path, IntervalMs: c.Interval.Milliseconds(),
 					TimeoutMs: c.Timeout.Milliseconds(), PortLabel: c.PortLabel,
 				})
+				checkRestart(&ps.Checks[len(ps.Checks)-1], c.CheckRestart) // health.go
 			}
 			pt.Services = append(pt.Services, ps)
 		}
