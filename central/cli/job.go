@@ -64,6 +64,10 @@ func (e *env) jobSubmit(args []string) int {
 	if resp.Warnings != "" {
 		fmt.Fprintf(e.stdout, "Job Warnings:\n%s\n\n", resp.Warnings)
 	}
+	if resp.EvalID == "" { // a periodic or parameterized parent: nothing to evaluate
+		fmt.Fprintln(e.stdout, "Job registration successful")
+		return exitOK
+	}
 	if *detach {
 		fmt.Fprintf(e.stdout, "Job registration successful\nEvaluation ID: %s\n", resp.EvalID)
 		return exitOK
@@ -100,6 +104,12 @@ func (e *env) jobStop(args []string) int {
 	var resp submitResponse
 	if err := json.Unmarshal(b, &resp); err != nil {
 		return e.fail("stopping job", fmt.Errorf("decoding response: %w", err))
+	}
+	if resp.EvalID == "" { // a periodic or parameterized parent: its children are left alone
+		if !*detach {
+			fmt.Fprintf(e.stdout, "Job %q stopped: no more children are launched\n", job.ID)
+		}
+		return exitOK
 	}
 	if *detach {
 		fmt.Fprintln(e.stdout, resp.EvalID)

@@ -199,6 +199,42 @@ func TestCountOnlyChangeIsInPlace(t *testing.T) {
 	}
 }
 
+// A periodic or parameterized parent never runs itself: an evaluation of
+// one places nothing, and stops what an earlier, ordinary version left.
+func TestParentJobPlacesNothing(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		mod  func(*jobspec.Job)
+	}{
+		{"periodic", func(j *jobspec.Job) { j.Periodic = &jobspec.Periodic{Crons: []string{"* * * * *"}, Enabled: true} }},
+		{"periodic disabled", func(j *jobspec.Job) { j.Periodic = &jobspec.Periodic{Crons: []string{"* * * * *"}} }},
+		{"parameterized", func(j *jobspec.Job) { j.Parameterized = &jobspec.Parameterized{Payload: "optional"} }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st := threeNodes()
+			old := job("cron", "batch", 2)
+			st.addAlloc(runningAlloc(old, "r0", "a", 0))
+			parent := *old
+			tt.mod(&parent)
+			st.addJob(&parent)
+			p := mustCompute(t, st, eval(&parent), opts())
+			if len(p.Place) != 0 || len(p.Stop) != 1 {
+				t.Fatalf("place %d stop %d, want 0 and 1", len(p.Place), len(p.Stop))
+			}
+			if d := p.Stop[0].DesiredDescription; d != DescNotNeeded {
+				t.Errorf("stop description %q, want %q", d, DescNotNeeded)
+			}
+			// A child (ParentID set) of the same shape is scheduled.
+			child := parent
+			child.ID, child.ParentID = "cron/periodic-1", "cron"
+			st.addJob(&child)
+			if p := mustCompute(t, st, eval(&child), opts()); len(p.Place) != 2 {
+				t.Fatalf("child: place %d, want 2", len(p.Place))
+			}
+		})
+	}
+}
+
 func TestJobStopAndMissing(t *testing.T) {
 	for _, tt := range []struct {
 		name string

@@ -114,9 +114,12 @@ func Compute(st State, eval *structs.Evaluation, opts Options) (*structs.Plan, e
 	allocs := slices.Clone(st.AllocsByJob(eval.Namespace, job))
 	slices.SortFunc(allocs, compareAllocs)
 
-	if s.job == nil || s.job.Stop {
+	// A periodic or parameterized parent never runs itself (only its
+	// children do): like a stopped job, it places nothing and stops what
+	// an earlier, ordinary version of it left running.
+	if s.job == nil || s.job.Stop || s.job.IsParent() {
 		desc := DescNotNeeded
-		if s.job != nil {
+		if s.job != nil && s.job.Stop {
 			desc = DescJobStopped
 		}
 		for _, a := range allocs {
@@ -138,10 +141,10 @@ func Compute(st State, eval *structs.Evaluation, opts Options) (*structs.Plan, e
 	switch s.job.Type {
 	case jobspec.JobTypeService, jobspec.JobTypeBatch:
 		r = reconcileGeneric(s.job, allocs, s.nodeByID, s.nodes, s.opts.Now)
-	case jobspec.JobTypeSystem, jobspec.JobTypeSysBatch:
+	case jobspec.JobTypeSystem:
 		r = s.reconcileSystem(allocs)
 	default:
-		return nil, fmt.Errorf("%w: job %q has type %q (known: service, batch, system, sysbatch)", ErrUnknownJobType, s.job.ID, s.job.Type)
+		return nil, fmt.Errorf("%w: job %q has type %q (known: service, batch, system)", ErrUnknownJobType, s.job.ID, s.job.Type)
 	}
 	s.apply(r, allocs)
 	return s.plan, nil

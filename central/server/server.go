@@ -352,14 +352,23 @@ func (s *Server) SubmitJob(ctx context.Context, job *jobspec.Job) (string, uint6
 		return "", 0, refused{err}
 	}
 	now := time.Now().UnixNano()
-	eval := &structs.Evaluation{
-		ID: structs.GenerateID(), Namespace: job.Namespace, Priority: job.Priority, Type: job.Type,
-		TriggeredBy: structs.TriggerJobRegister, JobID: job.ID, Status: structs.EvalPending,
-		CreateTime: now, ModifyTime: now,
+	var eval *structs.Evaluation
+	// A periodic or parameterized parent is not evaluated (Nomad returns
+	// no evaluation either): it never runs itself. Only when it replaces
+	// an ordinary version is it evaluated, so that version's allocations stop.
+	if old := s.store.JobByID(job.Namespace, job.ID); !job.IsParent() || (old != nil && !old.IsParent()) {
+		eval = &structs.Evaluation{
+			ID: structs.GenerateID(), Namespace: job.Namespace, Priority: job.Priority, Type: job.Type,
+			TriggeredBy: structs.TriggerJobRegister, JobID: job.ID, Status: structs.EvalPending,
+			CreateTime: now, ModifyTime: now,
+		}
 	}
 	res, err := s.apply(&state.Command{Ops: []state.Op{{UpsertJob: &state.UpsertJob{Job: job, Eval: eval, Now: now, KeepVersions: s.cfg.GC.TrackedVersions}}}})
 	if err != nil {
 		return "", 0, err
+	}
+	if eval == nil {
+		return "", res.JobIndex, nil
 	}
 	return eval.ID, res.JobIndex, nil
 }
@@ -378,14 +387,22 @@ func (s *Server) StopJob(ctx context.Context, ns, id string, purge bool) (string
 		return "", 0, fmt.Errorf("job %q not found in namespace %q", id, ns)
 	}
 	now := time.Now().UnixNano()
-	eval := &structs.Evaluation{
-		ID: structs.GenerateID(), Namespace: ns, Priority: job.Priority, Type: job.Type,
-		TriggeredBy: structs.TriggerJobDeregister, JobID: id, Status: structs.EvalPending,
-		CreateTime: now, ModifyTime: now,
+	var eval *structs.Evaluation
+	// A parent has no allocations of its own to stop (Nomad does not
+	// evaluate it either); its children are left alone.
+	if !job.IsParent() {
+		eval = &structs.Evaluation{
+			ID: structs.GenerateID(), Namespace: ns, Priority: job.Priority, Type: job.Type,
+			TriggeredBy: structs.TriggerJobDeregister, JobID: id, Status: structs.EvalPending,
+			CreateTime: now, ModifyTime: now,
+		}
 	}
 	res, err := s.apply(&state.Command{Ops: []state.Op{{StopJob: &state.StopJob{Namespace: ns, JobID: id, Purge: purge, Eval: eval, Now: now, KeepVersions: s.cfg.GC.TrackedVersions}}}})
 	if err != nil {
 		return "", 0, err
+	}
+	if eval == nil {
+		return "", res.JobIndex, nil
 	}
 	return eval.ID, res.JobIndex, nil
 }

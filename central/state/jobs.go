@@ -107,14 +107,6 @@ func (a *applier) upsertJob(op *UpsertJob) error {
 	}
 	j := op.Job
 	old := firstTxn[*jobspec.Job](a.txn, TableJobs, j.Namespace, j.ID)
-	if op.EnforceIndex != 0 && (old == nil || old.JobModifyIndex != op.EnforceIndex) {
-		cur := uint64(0)
-		if old != nil {
-			cur = old.JobModifyIndex
-		}
-		return fmt.Errorf("%w: job %q in namespace %q changed since it was read (job modify index %d, expected %d): read it again and retry",
-			ErrConflict, j.ID, j.Namespace, cur, op.EnforceIndex)
-	}
 	if old != nil && !specChanged(old, j) {
 		// Same spec: same version, nothing written (Nomad does not
 		// re-register an unchanged job), but the eval still runs.
@@ -180,10 +172,11 @@ func (a *applier) stopJob(op *StopJob) error {
 }
 
 // jobStatus computes a job's status as Nomad does: running while any alloc
-// is non-terminal (system jobs: until stopped), pending while an eval is
+// is non-terminal (system jobs, and periodic or parameterized parents,
+// which never run themselves: until stopped), pending while an eval is
 // open, dead once everything is terminal.
 func (a *applier) jobStatus(j *jobspec.Job) string {
-	if j.Type == jobspec.JobTypeSystem {
+	if j.Type == jobspec.JobTypeSystem || j.IsParent() {
 		if j.Stop {
 			return jobspec.JobStatusDead
 		}

@@ -179,3 +179,30 @@ func TestJobStatusFollowsAllocsAndEvals(t *testing.T) {
 		t.Errorf("version status changed: %q", v.Status)
 	}
 }
+
+// A periodic or parameterized parent is running while registered and not
+// stopped, as Nomad shows it: it never has allocations or evaluations.
+func TestParentJobStatusRunningUntilStopped(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		mod  func(*jobspec.Job)
+	}{
+		{"periodic", func(j *jobspec.Job) { j.Periodic = &jobspec.Periodic{Crons: []string{"* * * * *"}, Enabled: true} }},
+		{"parameterized", func(j *jobspec.Job) { j.Parameterized = &jobspec.Parameterized{Payload: "optional"} }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			j := testJob("cron", 1)
+			j.Type = jobspec.JobTypeBatch
+			tt.mod(j)
+			h.mustApply(upsertJob(j, nil))
+			if st := h.store.JobByID("default", "cron").Status; st != jobspec.JobStatusRunning {
+				t.Fatalf("registered parent: %q, want running", st)
+			}
+			h.mustApply(Op{StopJob: &StopJob{Namespace: "default", JobID: "cron"}})
+			if st := h.store.JobByID("default", "cron").Status; st != jobspec.JobStatusDead {
+				t.Fatalf("stopped parent: %q, want dead", st)
+			}
+		})
+	}
+}
