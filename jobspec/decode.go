@@ -24,6 +24,9 @@ type decoder struct {
 	warns  Errors
 	pos    positions
 	budget *budget // what evaluating the file may still cost (limits.go)
+	// resched is the job's reschedule block, merged into each group's
+	// (reschedule.go).
+	resched *rescheduleBlock
 }
 
 // spec says which names a block body accepts.

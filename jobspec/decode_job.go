@@ -12,14 +12,14 @@ import (
 var (
 	jobSpec = spec{
 		attrs:  []string{"name", "type", "region", "datacenters", "namespace", "priority", "meta"},
-		blocks: []string{"group", "constraint", "meta", "parameterized"},
-		ignored: []string{"all_at_once", "node_pool", "update", "periodic", "reschedule",
+		blocks: []string{"group", "constraint", "meta", "parameterized", "reschedule"},
+		ignored: []string{"all_at_once", "node_pool", "update", "periodic",
 			"migrate", "affinity", "spread", "vault", "vault_token", "consul", "consul_token", "multiregion", "ui"},
 	}
 	groupSpec = spec{
 		attrs:  []string{"count", "max_client_disconnect", "stop_after_client_disconnect", "meta"},
-		blocks: []string{"network", "restart", "disconnect", "constraint", "meta", "service", "task"},
-		ignored: []string{"update", "reschedule", "migrate", "ephemeral_disk", "affinity", "spread", "volume",
+		blocks: []string{"network", "restart", "disconnect", "constraint", "meta", "service", "task", "reschedule"},
+		ignored: []string{"update", "migrate", "ephemeral_disk", "affinity", "spread", "volume",
 			"scaling", "consul", "vault", "shutdown_delay", "prevent_reschedule_on_lost"},
 	}
 	networkSpec    = spec{attrs: []string{"mode"}, blocks: []string{"port"}, ignored: []string{"dns", "hostname", "mbits", "cni"}}
@@ -85,6 +85,7 @@ func (d *decoder) job(b *hclsyntax.Block) *Job {
 	j.Meta = d.strMap(c, s, "meta")
 	j.Constraints = d.constraints(c, s.where)
 	j.Parameterized = d.parameterized(c, s) // dispatch.go
+	d.resched = d.reschedule(c, s)          // merged into each group's (reschedule.go)
 	for _, gb := range c.blocks["group"] {
 		if g := d.group(gb, j); g != nil {
 			j.TaskGroups = append(j.TaskGroups, g)
@@ -158,6 +159,7 @@ func (d *decoder) group(b *hclsyntax.Block, j *Job) *TaskGroup {
 	}
 	g.Meta = d.strMap(c, s, "meta")
 	g.Constraints = d.constraints(c, s.where)
+	g.Reschedule = d.groupReschedule(j.Type, d.resched, d.reschedule(c, s))
 	for _, nb := range c.blocks["network"] {
 		if n := d.network(nb, s.where); n != nil {
 			g.Networks = append(g.Networks, n)

@@ -142,6 +142,7 @@ func (g *TaskGroup) canonicalize(j *Job) {
 			g.Disconnect.Replace = &replace
 		}
 	}
+	canonReschedule(g.Reschedule, j.Type) // reschedule.go
 	canonConstraints(g.Constraints)
 	canonServices(g.Services, fmt.Sprintf("%s-%s", j.ID, g.Name))
 	for _, t := range g.Tasks {

@@ -206,6 +206,9 @@ func (v *validator) group(j *Job, g *TaskGroup, path string) {
 				"restart: %d attempts with a delay of %s do not fit in an interval of %s", r.Attempts, r.Delay, r.Interval)
 		}
 	}
+	if g.Reschedule != nil {
+		v.reschedule(j, g.Reschedule, path) // reschedule.go
+	}
 	if d := g.Disconnect; d != nil {
 		if !slices.Contains(reconcileModes, d.Reconcile) {
 			v.add(d, "reconcile", path, meanFix(d.Reconcile, reconcileModes), "unknown disconnect reconcile %q (known: %s)", d.Reconcile, strings.Join(reconcileModes, ", "))

@@ -9,9 +9,6 @@ job "ign" {
     ephemeral_disk {
       size = 300
     }
-    reschedule {
-      attempts = 1
-    }
 
     task "t" {
       driver = "exec"
