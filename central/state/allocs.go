@@ -71,7 +71,23 @@ func (a *applier) applyPlan(op *ApplyPlan) error {
 			return err
 		}
 	}
+	if p.Deployment != nil {
+		if err := checkDeployment(p.Deployment); err != nil {
+			return err
+		}
+	}
+	for _, u := range p.DeploymentUpdates {
+		if u == nil || !validDeploymentStatus(u.Status) {
+			return fmt.Errorf("%w: plan %q: bad deployment status update", ErrBadCommand, p.EvalID)
+		}
+	}
 
+	if p.Deployment != nil {
+		a.upsertDeployment(p.Deployment, op.Now)
+	}
+	for _, u := range p.DeploymentUpdates {
+		a.deploymentStatusUpdate(u, op.Now)
+	}
 	for i, al := range p.Place {
 		a.place(al, jobs[i], op.Now)
 	}
@@ -104,6 +120,11 @@ func (a *applier) place(al *structs.Allocation, job *jobspec.Job, now int64) {
 		al.Events = appendEvents(old.Events, al.Events...)
 		if al.NextAllocation == "" {
 			al.NextAllocation = old.NextAllocation
+		}
+		if al.DeploymentID == old.DeploymentID {
+			// Health is the agent's to report: a plan made before its
+			// latest report does not undo it.
+			al.DeploymentStatus = old.DeploymentStatus
 		}
 		if desiredChanged(old, al) {
 			a.nodes[old.NodeID] = true
@@ -232,6 +253,7 @@ func (a *applier) clientUpdate(op *ClientUpdate) error {
 		if c.ModifyTime == 0 {
 			c.ModifyTime = op.Now
 		}
+		a.applyHealth(&c, u.Health) // health.go
 		a.insert(TableAllocs, &c)
 		a.jobs[jobKey{c.Namespace, c.JobID}] = true
 		if clientTerminal(c.ClientStatus) {

@@ -62,7 +62,9 @@ type applier struct {
 	nodes   map[string]bool // nodes whose desired set changed
 	jobs    map[jobKey]bool // jobs whose status may have changed
 	svcs    map[string]bool // service names whose published set changed
-	res     *ApplyResult
+	// deployments whose allocations were written: recounted by finish.
+	deployments map[string]bool
+	res         *ApplyResult
 }
 
 // ApplyDirect applies c at raft index index, in one transaction. The FSM
@@ -123,7 +125,8 @@ func (a *applier) apply(op *Op) error {
 	set := aclOps(op) + securityOps(op)
 	for _, isSet := range []bool{op.UpsertJob != nil, op.StopJob != nil, op.UpsertNode != nil,
 		op.NodeStatus != nil, op.NodeEligibility != nil, op.UpsertEvals != nil,
-		op.ApplyPlan != nil, op.ClientUpdate != nil, op.AllocEvents != nil, op.DeleteService != nil, op.GC != nil} {
+		op.ApplyPlan != nil, op.ClientUpdate != nil, op.AllocEvents != nil, op.DeleteService != nil, op.GC != nil,
+		op.UpdateDeployment != nil} {
 		if isSet {
 			set++
 		}
@@ -161,6 +164,8 @@ func (a *applier) apply(op *Op) error {
 		return a.deleteService(op.DeleteService)
 	case op.GC != nil:
 		return a.gc(op.GC)
+	case op.UpdateDeployment != nil:
+		return a.updateDeployment(op.UpdateDeployment)
 	default:
 		return a.allocEvents(op.AllocEvents)
 	}
@@ -174,6 +179,9 @@ func (a *applier) insert(table string, obj any) {
 		panic("BUG: insert into " + table + ": " + err.Error())
 	}
 	a.changed[table] = true
+	if al, ok := obj.(*structs.Allocation); ok {
+		a.touchDeployment(al.DeploymentID)
+	}
 }
 
 func (a *applier) delete(table string, obj any) {

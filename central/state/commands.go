@@ -49,6 +49,10 @@ type Op struct {
 
 	// Agent identity and signing (security.go).
 	Security *SecurityOp `json:"security,omitempty"`
+
+	// Deployment status changes: promote, fail, pause, resume, success
+	// (deployments.go).
+	UpdateDeployment *UpdateDeployment `json:"update_deployment,omitempty"`
 }
 
 // UpsertJob registers a job or a new version of it. Eval, if set, is
@@ -60,10 +64,6 @@ type UpsertJob struct {
 	// KeepVersions is how many versions of the job are kept (the
 	// leader's job_tracked_versions; 0: the default, 6).
 	KeepVersions int `json:"keep_versions,omitempty"`
-	// EnforceIndex, when non-zero, refuses the write with ErrConflict
-	// unless the job's current JobModifyIndex is still this (a revert
-	// checked against the version it read).
-	EnforceIndex uint64 `json:"enforce_index,omitempty"`
 }
 
 // StopJob stops a job (a new version with Stop set) or, with Purge, deletes it.

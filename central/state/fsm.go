@@ -84,6 +84,7 @@ type snapRecord struct {
 	Policy  *acl.Policy                  `json:"ap,omitempty"`
 	Token   *acl.Token                   `json:"at,omitempty"`
 	Sec     *SecurityEntry               `json:"sec,omitempty"`
+	Deploy  *structs.Deployment          `json:"d,omitempty"`
 	End     bool                         `json:"end,omitempty"`
 }
 
@@ -142,6 +143,8 @@ func (s *fsmSnapshot) write(w io.Writer) error {
 				rec.Token = raw.(*acl.Token)
 			case TableSecurity:
 				rec.Sec = raw.(*SecurityEntry)
+			case TableDeployments:
+				rec.Deploy = raw.(*structs.Deployment)
 			}
 			if err := enc.Encode(&rec); err != nil {
 				return fmt.Errorf("state: snapshot %s row: %w", table, err)
@@ -224,6 +227,8 @@ func readSnapshot(r io.Reader) (*memdb.MemDB, error) {
 			table, obj = TableACLTokens, rec.Token
 		case rec.Sec != nil:
 			table, obj = TableSecurity, rec.Sec
+		case rec.Deploy != nil:
+			table, obj = TableDeployments, rec.Deploy
 		case rec.Alloc != nil:
 			allocs = append(allocs, rec.Alloc) // linked to its job below
 			continue

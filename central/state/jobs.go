@@ -24,7 +24,7 @@ func checkJob(j *jobspec.Job) error {
 // new version.
 func specBytes(j *jobspec.Job) []byte {
 	c := *j
-	c.Version, c.Status, c.SubmitTime = 0, "", 0
+	c.Version, c.Status, c.SubmitTime, c.Stable = 0, "", 0, false
 	c.CreateIndex, c.ModifyIndex, c.JobModifyIndex = 0, 0, 0
 	b, err := encMode.Marshal(&c)
 	if err != nil {
@@ -172,11 +172,10 @@ func (a *applier) stopJob(op *StopJob) error {
 }
 
 // jobStatus computes a job's status as Nomad does: running while any alloc
-// is non-terminal (system jobs, and periodic or parameterized parents,
-// which never run themselves: until stopped), pending while an eval is
+// is non-terminal (system jobs: until stopped), pending while an eval is
 // open, dead once everything is terminal.
 func (a *applier) jobStatus(j *jobspec.Job) string {
-	if j.Type == jobspec.JobTypeSystem || j.IsParent() {
+	if j.Type == jobspec.JobTypeSystem {
 		if j.Stop {
 			return jobspec.JobStatusDead
 		}
@@ -211,9 +210,10 @@ func (a *applier) jobStatus(j *jobspec.Job) string {
 	return jobspec.JobStatusPending
 }
 
-// finish recomputes the status of touched jobs and records each changed
-// table's index.
+// finish recomputes the status of touched jobs and the counts of touched
+// deployments, and records each changed table's index.
 func (a *applier) finish() {
+	a.recountDeployments()
 	for k := range a.jobs {
 		j := firstTxn[*jobspec.Job](a.txn, TableJobs, k.ns, k.id)
 		if j == nil {

@@ -21,7 +21,7 @@ const (
 )
 
 // tables lists the tables that have a raft index, in snapshot order.
-var tables = []string{TableJobVersions, TableJobs, TableNodes, TableEvals, TableAllocs, TableServices, TableACLPolicies, TableACLTokens, TableSecurity}
+var tables = []string{TableJobVersions, TableJobs, TableNodes, TableEvals, TableAllocs, TableServices, TableACLPolicies, TableACLTokens, TableSecurity, TableDeployments}
 
 // indexEntry is a row of the "index" table: the raft index at which a table
 // last changed.
@@ -134,6 +134,8 @@ func schema() *memdb.DBSchema {
 		s.Tables[name] = t
 	}
 	s.Tables[TableSecurity] = securitySchema() // security.go
+	s.Tables[TableDeployments] = deploymentsSchema() // deployments.go
+	s.Tables[TableAllocs].Indexes["deployment"] = allocDeploymentIndex()
 	return s
 }
 

@@ -162,6 +162,10 @@ type DeploymentState struct {
 	PlacedAllocs      int      `json:"placed_allocs"`
 	HealthyAllocs     int      `json:"healthy_allocs"`
 	UnhealthyAllocs   int      `json:"unhealthy_allocs"`
+	// DisconnectedSkipped counts old allocations on disconnected nodes
+	// that the rollout skipped: they neither block it nor count as
+	// healthy, and are updated when their node returns.
+	DisconnectedSkipped int `json:"disconnected_skipped,omitempty"`
 }
 
 // AllocPort is a port assigned to an allocation.
@@ -239,10 +243,15 @@ type Evaluation struct {
 	FailedTGAllocs    map[string]*AllocMetric `json:"failed_tg_allocs,omitempty"`
 	QueuedAllocations map[string]int          `json:"queued_allocations,omitempty"`
 	PlacedAllocs      []string                `json:"placed_allocs,omitempty"`
-	CreateIndex       uint64                  `json:"create_index"`
-	ModifyIndex       uint64                  `json:"modify_index"`
-	CreateTime        int64                   `json:"create_time"`
-	ModifyTime        int64                   `json:"modify_time"`
+	// WaitUntil (unix ns), when set, holds the evaluation back until
+	// then: the follow-up that reschedules a failed allocation after its
+	// reschedule delay. The leader keeps such evaluations on a timer
+	// (rebuilt from the state on every leadership), not in its queue.
+	WaitUntil   int64  `json:"wait_until,omitempty"`
+	CreateIndex uint64 `json:"create_index"`
+	ModifyIndex uint64 `json:"modify_index"`
+	CreateTime  int64  `json:"create_time"`
+	ModifyTime  int64  `json:"modify_time"`
 }
 
 // AllocMetric says how the scheduler chose (or failed to choose) a node.
@@ -268,10 +277,49 @@ type Plan struct {
 	// disconnect window (lost_after) is open: set ClientStatus "unknown" and
 	// append Events (a "Disconnected" event). They stay desired "run".
 	Unknown []*Allocation `json:"unknown,omitempty"`
+	// FollowupEvals are delayed evaluations (WaitUntil set) that will
+	// reschedule failed allocations once their delay has passed, and
+	// Followups names each such allocation's (its FollowupEvalID).
+	FollowupEvals []*Evaluation   `json:"followup_evals,omitempty"`
+	Followups     []AllocFollowup `json:"followups,omitempty"`
 	// Failed holds, per group, why allocations could not be placed.
 	Failed map[string]*AllocMetric `json:"failed,omitempty"`
 	// Queued counts, per group, allocations still unplaced.
 	Queued map[string]int `json:"queued,omitempty"`
+	// Deployment, if set, is created (or replaced whole) with the plan:
+	// the rollout of the job version it places. Placed allocs name it in
+	// their DeploymentID.
+	Deployment *Deployment `json:"deployment,omitempty"`
+	// DeploymentUpdates change the status of other deployments (an older
+	// version's, cancelled by a newer one).
+	DeploymentUpdates []*DeploymentStatusUpdate `json:"deployment_updates,omitempty"`
+}
+
+// DeploymentStatusUpdate sets one deployment's status.
+type DeploymentStatusUpdate struct {
+	DeploymentID      string `json:"deployment_id"`
+	Status            string `json:"status"`
+	StatusDescription string `json:"status_description,omitempty"`
+}
+
+// Deployment status descriptions, as Nomad words them.
+const (
+	DescDeploymentRunning            = "Deployment is running"
+	DescDeploymentNeedsPromotion     = "Deployment is running but requires manual promotion"
+	DescDeploymentAutoPromote        = "Deployment is running pending automatic promotion"
+	DescDeploymentPaused             = "Deployment is paused"
+	DescDeploymentSuccessful         = "Deployment completed successfully"
+	DescDeploymentNewerJob           = "Cancelled because job is stopped or has a newer version"
+	DescDeploymentFailedUnhealthy    = "Failed due to unhealthy allocation"
+	DescDeploymentFailedProgress     = "Failed due to progress deadline"
+	DescDeploymentFailedByUser       = "Deployment marked as failed"
+	DescDeploymentFailedHealthReport = "Failed: an allocation reported no health within its healthy_deadline"
+)
+
+// AllocFollowup sets a failed allocation's FollowupEvalID.
+type AllocFollowup struct {
+	AllocID string `json:"alloc_id"`
+	EvalID  string `json:"eval_id"`
 }
 
 // GenerateID returns a random UUID (version 4) for allocations and evaluations.
