@@ -24,6 +24,9 @@ func TestCheckAlloc(t *testing.T) {
 		{"alloc task", func(a *protocol.DesiredAlloc) { a.Tasks[0].Name = "alloc" }, "task name"},
 		{"dup task", func(a *protocol.DesiredAlloc) { a.Tasks[1].Name = "web" }, "appears twice"},
 		{"status", func(a *protocol.DesiredAlloc) { a.DesiredStatus = "evict" }, "desired status"},
+		{"hooks", func(a *protocol.DesiredAlloc) { a.Tasks[0].Lifecycle = "prestart" }, ""},
+		{"unknown hook", func(a *protocol.DesiredAlloc) { a.Tasks[0].Lifecycle = "preboot" }, "upgrade the agent"},
+		{"no main task", func(a *protocol.DesiredAlloc) { a.Tasks[0].Lifecycle, a.Tasks[1].Lifecycle = "prestart", "poststart" }, "at least one main task"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

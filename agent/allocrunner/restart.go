@@ -45,11 +45,18 @@ func (t *restartTracker) next(now time.Time) (delay time.Duration, restart bool,
 	return d, true, fmt.Sprintf("Restart within policy: restarting in %s", d)
 }
 
-// restartOnSuccess reports whether a task that exited 0 is restarted:
-// service and system jobs do (a job with no type is a service job), batch
-// and sysbatch jobs do not unless the policy says so.
-func restartOnSuccess(a *protocol.DesiredAlloc) bool {
-	if a.Restart.OnSuccess {
+// restartOnSuccess reports whether task t that exited 0 is restarted:
+// never for an ephemeral hook task; always for a sidecar; for a main task,
+// when its policy says so (central sets OnSuccess for service and system
+// jobs) or, for a policy from an older central, when the job is a service
+// or system job (a job with no type is a service job).
+func restartOnSuccess(a *protocol.DesiredAlloc, t *protocol.Task) bool {
+	switch {
+	case ephemeralHook(t):
+		return false
+	case t.Lifecycle != "" && t.Sidecar:
+		return true
+	case taskRestartPolicy(a, t).OnSuccess:
 		return true
 	}
 	switch a.JobType {
@@ -57,4 +64,13 @@ func restartOnSuccess(a *protocol.DesiredAlloc) bool {
 		return true
 	}
 	return false
+}
+
+// taskRestartPolicy is the policy that applies to task t: its own, else
+// the allocation's.
+func taskRestartPolicy(a *protocol.DesiredAlloc, t *protocol.Task) protocol.RestartPolicy {
+	if t.Restart != nil {
+		return *t.Restart
+	}
+	return a.Restart
 }

@@ -74,10 +74,11 @@ type Runner struct {
 	healthCh chan healthReport
 
 	// owned by the Run goroutine
-	states  map[string]protocol.TaskState
-	runners map[string]*taskRunner
-	regs    map[string]*taskRegs // by task name: service instances of running tasks
-	regGen  uint64
+	stopping bool // Stop was called: the lifecycle coordinator winds down
+	states   map[string]protocol.TaskState
+	runners  map[string]*taskRunner
+	regs     map[string]*taskRegs // by task name: service instances of running tasks
+	regGen   uint64
 }
 
 type taskUpdate struct {
@@ -163,8 +164,9 @@ func (r *Runner) Run(ctx context.Context) {
 			isNew:    newAlloc,
 			setupErr: setupErr,
 			killCh:   make(chan struct{}),
+			startCh:  make(chan struct{}),
 			runDone:  make(chan struct{}),
-			tracker:  restartTracker{policy: r.alloc.Restart},
+			tracker:  restartTracker{policy: taskRestartPolicy(r.alloc, task)},
 			log:      r.log.With("task", task.Name),
 		}
 		if h, ok := r.cfg.Handles[task.Name]; ok {
@@ -181,21 +183,20 @@ func (r *Runner) Run(ctx context.Context) {
 	}
 	defer wg.Wait()
 	r.emit(ctx)
+	r.coordinate()
 	stopCh := r.stopCh
 	for live > 0 {
 		select {
 		case tu := <-r.taskCh:
 			r.states[tu.name] = tu.state
-			if tu.state.State == protocol.TaskDead && tu.state.Failed {
-				r.killSiblings(tu.name)
-			}
 			switch {
 			case tu.state.State == protocol.TaskRunning && r.regs[tu.name] == nil:
 				r.register(ctx, r.task(tu.name))
 			case tu.state.State != protocol.TaskRunning:
 				r.deregister(tu.name)
 			}
-			r.emit(ctx)
+			r.emit(ctx) // recorded before a task that waited on this one starts
+			r.coordinate()
 		case h := <-r.healthCh:
 			if r.applyHealth(h) {
 				r.emit(ctx)
@@ -205,9 +206,8 @@ func (r *Runner) Run(ctx context.Context) {
 			delete(r.runners, name)
 		case <-stopCh:
 			stopCh = nil
-			for _, tr := range r.runners {
-				tr.kill("")
-			}
+			r.stopping = true
+			r.coordinate()
 		case <-ctx.Done():
 			return
 		}
@@ -223,11 +223,19 @@ func (r *Runner) task(name string) *protocol.Task {
 	panic("BUG: update from unknown task " + name)
 }
 
-// killSiblings stops the other tasks after one failed, as Nomad does.
-func (r *Runner) killSiblings(failed string) {
-	for name, tr := range r.runners {
-		if name != failed {
-			tr.kill(protocol.EventSiblingFailed)
+// coordinate applies the lifecycle plan for the tasks' current states
+// (lifecycle.go): kills first, so a task both killed and let start does
+// not start.
+func (r *Runner) coordinate() {
+	p := planLifecycle(r.alloc.Tasks, r.states, r.stopping)
+	for name, reason := range p.kill {
+		if tr := r.runners[name]; tr != nil {
+			tr.kill(reason)
+		}
+	}
+	for _, name := range p.start {
+		if tr := r.runners[name]; tr != nil {
+			tr.letStart()
 		}
 	}
 }

@@ -33,6 +33,8 @@ type taskRunner struct {
 
 	killOnce   sync.Once
 	killCh     chan struct{}
+	startOnce  sync.Once
+	startCh    chan struct{} // closed when the lifecycle coordinator lets the task start
 	runDone    chan struct{} // closed when run returns: stops the template manager
 	killReason string        // event type to record before Killing ("" none); written before killCh closes
 }
@@ -44,6 +46,29 @@ func (t *taskRunner) kill(reason string) {
 		t.killReason = reason
 		close(t.killCh)
 	})
+}
+
+// letStart lets the task start (its lifecycle turn has come).
+func (t *taskRunner) letStart() { t.startOnce.Do(func() { close(t.startCh) }) }
+
+// waitTurn waits for the coordinator to let the task start; false if it
+// was killed first (recorded) or ctx ended.
+func (t *taskRunner) waitTurn(ctx context.Context) bool {
+	select {
+	case <-t.killCh:
+		t.killedWhileDown(ctx)
+		return false
+	default:
+	}
+	select {
+	case <-t.startCh:
+		return true
+	case <-t.killCh:
+		t.killedWhileDown(ctx)
+		return false
+	case <-ctx.Done():
+		return false
+	}
 }
 
 func (t *taskRunner) now() time.Time { return t.r.cfg.Now() }
@@ -83,7 +108,13 @@ func (t *taskRunner) run(ctx context.Context) {
 			fmt.Sprintf("unknown driver %q (known: %s): change the task's driver or enable the driver on this node", t.task.Driver, strings.Join(t.known, ", "))))
 		return
 	}
+	if t.saved == nil && !t.waitTurn(ctx) { // a re-attached task had its turn
+		return
+	}
 	if t.saved == nil && len(t.task.Artifacts) > 0 && !t.fetchArtifacts(ctx) {
+		return
+	}
+	if t.saved == nil && t.task.DispatchFile != "" && !t.writePayload(ctx) { // payload.go
 		return
 	}
 	var reattachAction *template.Action // templates that changed while the agent was down
@@ -206,8 +237,7 @@ func (t *taskRunner) run(ctx context.Context) {
 // true when the task is to be started again (after the delay has passed),
 // false when the runner is done (dead, killed or detached).
 func (t *taskRunner) afterExit(ctx context.Context, res drivers.ExitResult, exitEv protocol.TaskEvent) bool {
-	alloc := t.r.alloc
-	if res.Successful() && !restartOnSuccess(alloc) {
+	if res.Successful() && !restartOnSuccess(t.r.alloc, t.task) {
 		t.dead(ctx, false, exitEv)
 		return false
 	}
