@@ -71,6 +71,9 @@ func (a *applier) applyPlan(op *ApplyPlan) error {
 			return err
 		}
 	}
+	if err := checkFollowups(p); err != nil { // reschedule.go
+		return err
+	}
 	if p.Deployment != nil {
 		if err := checkDeployment(p.Deployment); err != nil {
 			return err
@@ -103,6 +106,7 @@ func (a *applier) applyPlan(op *ApplyPlan) error {
 	for _, e := range op.NewEvals {
 		a.upsertEval(e)
 	}
+	a.applyFollowups(p)
 	return nil
 }
 
