@@ -98,6 +98,10 @@ func Alloc(a *structs.Allocation, tg *jobspec.TaskGroup, dc string) protocol.Des
 		if t.Lifecycle != nil {
 			pt.Lifecycle, pt.Sidecar = t.Lifecycle.Hook, t.Lifecycle.Sidecar
 		}
+		if dp := t.DispatchPayload; dp != nil {
+			pt.DispatchFile = dp.File
+			da.Payload = job.Payload // only where a task takes it: it counts against the node's budget
+		}
 		if l := t.Logs; l != nil {
 			pt.Logs = &protocol.LogConfig{MaxFiles: l.MaxFiles, MaxFileSizeMB: l.MaxFileSizeMB, Disabled: l.Disabled}
 		}
