@@ -12,7 +12,7 @@ import (
 var (
 	jobSpec = spec{
 		attrs:  []string{"name", "type", "region", "datacenters", "namespace", "priority", "meta"},
-		blocks: []string{"group", "constraint", "meta", "parameterized", "reschedule"},
+		blocks: []string{"group", "task", "constraint", "meta", "parameterized", "reschedule"},
 		ignored: []string{"all_at_once", "node_pool", "update", "periodic",
 			"migrate", "affinity", "spread", "vault", "vault_token", "consul", "consul_token", "multiregion", "ui"},
 	}
@@ -88,6 +88,15 @@ func (d *decoder) job(b *hclsyntax.Block) *Job {
 	d.resched = d.reschedule(c, s)          // merged into each group's (reschedule.go)
 	for _, gb := range c.blocks["group"] {
 		if g := d.group(gb, j); g != nil {
+			j.TaskGroups = append(j.TaskGroups, g)
+		}
+	}
+	// jobspec2's shorthand: a task directly under job is a group of the
+	// same name, with count 1, holding that one task.
+	for _, tb := range c.blocks["task"] {
+		if t := d.task(tb, s.where); t != nil {
+			g := &TaskGroup{Name: t.Name, Count: 1, Tasks: []*Task{t}}
+			d.pos.set(g, "", tb.DefRange())
 			j.TaskGroups = append(j.TaskGroups, g)
 		}
 	}
