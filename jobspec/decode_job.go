@@ -12,7 +12,7 @@ import (
 var (
 	jobSpec = spec{
 		attrs:  []string{"name", "type", "region", "datacenters", "namespace", "priority", "meta"},
-		blocks: []string{"group", "task", "constraint", "meta", "parameterized", "reschedule"},
+		blocks: []string{"group", "constraint", "meta", "parameterized", "reschedule"},
 		ignored: []string{"all_at_once", "node_pool", "update", "periodic",
 			"migrate", "affinity", "spread", "vault", "vault_token", "consul", "consul_token", "multiregion", "ui"},
 	}
@@ -36,12 +36,12 @@ var (
 	}
 	resourcesSpec = spec{attrs: []string{"cpu", "memory", "cores"},
 		ignored: []string{"memory_max", "device", "network", "numa", "disk", "iops", "secrets"}}
-	serviceSpec = spec{attrs: []string{"name", "port", "tags", "address", "address_mode", "provider"}, blocks: []string{"check"},
+	serviceSpec = spec{attrs: []string{"name", "port", "tags", "address", "address_mode", "provider"}, blocks: []string{"check", "check_restart"},
 		ignored: []string{"canary_tags", "meta", "canary_meta", "enable_tag_override", "connect", "on_update", "task",
 			"identity", "weights", "tagged_addresses", "kind", "cluster"}}
-	checkSpec = spec{attrs: []string{"type", "path", "interval", "timeout", "port", "name", "address_mode"},
+	checkSpec = spec{attrs: []string{"type", "path", "interval", "timeout", "port", "name", "address_mode"}, blocks: []string{"check_restart"},
 		ignored: []string{"method", "header", "protocol", "expose", "initial_status",
-			"success_before_passing", "failures_before_critical", "failures_before_warning", "check_restart",
+			"success_before_passing", "failures_before_critical", "failures_before_warning",
 			"tls_skip_verify", "tls_server_name", "command", "args", "grpc_service", "grpc_use_tls", "task",
 			"on_update", "body", "notes"}}
 	templateSpec = spec{attrs: []string{"data", "destination", "env", "change_mode", "change_signal", "perms",
@@ -88,15 +88,6 @@ func (d *decoder) job(b *hclsyntax.Block) *Job {
 	d.resched = d.reschedule(c, s)          // merged into each group's (reschedule.go)
 	for _, gb := range c.blocks["group"] {
 		if g := d.group(gb, j); g != nil {
-			j.TaskGroups = append(j.TaskGroups, g)
-		}
-	}
-	// jobspec2's shorthand: a task directly under job is a group of the
-	// same name, with count 1, holding that one task.
-	for _, tb := range c.blocks["task"] {
-		if t := d.task(tb, s.where); t != nil {
-			g := &TaskGroup{Name: t.Name, Count: 1, Tasks: []*Task{t}}
-			d.pos.set(g, "", tb.DefRange())
 			j.TaskGroups = append(j.TaskGroups, g)
 		}
 	}
@@ -276,6 +267,7 @@ func (d *decoder) service(b *hclsyntax.Block, where string) *Service {
 	if d.str(c, "provider", &svc.Provider) {
 		d.pos.set(svc, "provider", c.attrs["provider"].Expr.Range())
 	}
+	svcRestart := d.checkRestart(c, s) // checkrestart.go
 	for _, cb := range c.blocks["check"] {
 		if !d.labels(cb, 0, "check { type = \"http\", path = \"/\" }") {
 			continue
@@ -296,6 +288,7 @@ func (d *decoder) service(b *hclsyntax.Block, where string) *Service {
 		if d.str(cc, "address_mode", &ch.AddressMode) {
 			d.pos.set(ch, "address_mode", cc.attrs["address_mode"].Expr.Range())
 		}
+		ch.CheckRestart = d.mergeCheckRestart(svcRestart, d.checkRestart(cc, within(checkSpec, s.where+" check")))
 		svc.Checks = append(svc.Checks, ch)
 	}
 	return svc

@@ -229,6 +229,7 @@ func (v *validator) group(j *Job, g *TaskGroup, path string) {
 		}
 	}
 	v.services(g.Services, ports, path)
+	v.groupCheckRestart(g.Services, path) // checkrestart.go
 	if len(g.Tasks) == 0 {
 		v.add(g, "", path, `add task "name" { driver = "exec" ... }`, "group %q has no task", g.Name)
 	}
