@@ -129,6 +129,9 @@ func New(b Backend, logger *slog.Logger) http.Handler {
 		http.MethodPost: s.guard(nsCap(acl.CapSubmitJob), s.revertJob), http.MethodPut: s.guard(nsCap(acl.CapSubmitJob), s.revertJob),
 	})
 	route("/v1/job/{id}/summary", get(s.guard(readJob, s.jobSummary)))
+	route("/v1/job/{id}/dispatch", map[string]handlerFunc{ // dispatch.go
+		http.MethodPost: s.guard(nsCap(acl.CapDispatchJob), s.dispatchJob), http.MethodPut: s.guard(nsCap(acl.CapDispatchJob), s.dispatchJob),
+	})
 	route("/v1/nodes", get(s.guard(nodeCap(acl.Read), s.listNodes)))
 	route("/v1/node/{id}", get(s.guard(nodeCap(acl.Read), s.getNode)))
 	route("/v1/node/{id}/allocations", get(s.guard(nodeCap(acl.Read), s.nodeAllocs)))

@@ -108,21 +108,28 @@ func canSubmit(r *http.Request) error {
 	return allowNS(r, "*", acl.CapSubmitJob)
 }
 
-// PreAuthorize refuses a job submission that canSubmit refuses before
-// anything reads its body: a follower buffers a write's body to forward
-// it to the leader, so the API's own check, on the leader, comes too
-// late for that. Every other request passes through unchanged.
+// PreAuthorize refuses a job submission that canSubmit refuses, and a
+// dispatch without dispatch-job, before anything reads its body: a
+// follower buffers a write's body to forward it to the leader, so the
+// API's own check, on the leader, comes too late for that. Every other
+// request passes through unchanged.
 func PreAuthorize(b Backend, next http.Handler) http.Handler {
 	resolver := acl.NewResolver()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/v1/jobs" || (r.Method != http.MethodPost && r.Method != http.MethodPut) || !b.ACLEnabled() {
+		check := canSubmit
+		if isDispatchPath(r.URL.Path) {
+			check = nsCap(acl.CapDispatchJob)
+		} else if r.URL.Path != "/v1/jobs" {
+			check = nil
+		}
+		if check == nil || (r.Method != http.MethodPost && r.Method != http.MethodPut) || !b.ACLEnabled() {
 			next.ServeHTTP(w, r)
 			return
 		}
 		secret := r.Header.Get(TokenHeader)
 		z := &authz{anon: secret == ""}
 		z.acl, z.token, z.err = resolver.Resolve(b.ACLState(), secret, time.Now())
-		if err := canSubmit(r.WithContext(context.WithValue(r.Context(), aclCtxKey{}, z))); err != nil {
+		if err := check(r.WithContext(context.WithValue(r.Context(), aclCtxKey{}, z))); err != nil {
 			var he *httpError
 			errors.As(err, &he)
 			closeUnread(w, r)

@@ -1,0 +1,154 @@
+package api_test
+
+import (
+	"bytes"
+	"encoding/base64"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/tether-edge/tether/central/acl"
+	"github.com/tether-edge/tether/central/api"
+	"github.com/tether-edge/tether/jobspec"
+)
+
+const renderHCL = `job "render" {
+  type = "batch"
+  meta {
+    colour = "blue"
+    keep   = "yes"
+  }
+  parameterized {
+    payload       = "required"
+    meta_required = ["x"]
+    meta_optional = ["colour"]
+  }
+  group "g" {
+    task "work" {
+      driver = "exec"
+      config {
+        command = "/bin/cat"
+        args    = ["local/input.json"]
+      }
+      dispatch_payload {
+        file = "input.json"
+      }
+    }
+  }
+}
+`
+
+func submitHCL(t *testing.T, srv *httptest.Server, hcl string) {
+	t.Helper()
+	if r := do(t, srv, "POST", "/v1/jobs", map[string]any{"hcl": hcl}); r.code != 200 {
+		t.Fatalf("submit: %d %s", r.code, r.body)
+	}
+}
+
+func TestDispatch(t *testing.T) {
+	_, srv := newTestServer(t)
+	submitHCL(t, srv, renderHCL)
+	r := do(t, srv, "POST", "/v1/job/render/dispatch", `{"Payload": "`+base64.StdEncoding.EncodeToString([]byte(`{"n":1}`))+`", "Meta": {"x": "1", "colour": "red"}}`)
+	if r.code != 200 {
+		t.Fatalf("dispatch: %d %s", r.code, r.body)
+	}
+	resp := decode[api.DispatchResponse](t, r)
+	if !strings.HasPrefix(resp.DispatchedJobID, "render/dispatch-") || len(resp.DispatchedJobID) != len("render/dispatch-1700000000-")+8 || resp.EvalID == "" {
+		t.Fatalf("response %+v", resp)
+	}
+	// The child is a job of its own, reached with its ID escaped.
+	r = do(t, srv, "GET", "/v1/job/"+url.PathEscape(resp.DispatchedJobID), nil)
+	if r.code != 200 {
+		t.Fatalf("get child: %d %s", r.code, r.body)
+	}
+	child := decode[jobspec.Job](t, r)
+	if child.ParentID != "render" || string(child.Payload) != `{"n":1}` || child.Meta["x"] != "1" || child.Meta["colour"] != "red" || child.Meta["keep"] != "yes" {
+		t.Fatalf("child: parent %q payload %q meta %v", child.ParentID, child.Payload, child.Meta)
+	}
+	// Lower-case field names (the API's own) are accepted too.
+	r = do(t, srv, "PUT", "/v1/job/render/dispatch", map[string]any{"payload": []byte("p"), "meta": map[string]string{"x": "2"}})
+	if r.code != 200 {
+		t.Fatalf("second dispatch: %d %s", r.code, r.body)
+	}
+	if id := decode[api.DispatchResponse](t, r).DispatchedJobID; id == resp.DispatchedJobID {
+		t.Fatalf("two dispatches got the same ID %q", id)
+	}
+}
+
+// Every refusal is a 400 (404 for a missing job) that says what is wrong
+// and what to send instead.
+func TestDispatchErrors(t *testing.T) {
+	_, srv := newTestServer(t)
+	submitHCL(t, srv, renderHCL)
+	submitHCL(t, srv, webHCL)
+	submitHCL(t, srv, strings.NewReplacer(`"render"`, `"quiet"`, `"required"`, `"forbidden"`, "      dispatch_payload {\n        file = \"input.json\"\n      }\n", "").Replace(renderHCL))
+	p64 := base64.StdEncoding.EncodeToString
+	big := p64(bytes.Repeat([]byte("a"), jobspec.DispatchPayloadSizeLimit+1))
+	for _, tc := range []struct {
+		name, path, body string
+		code             int
+		want             string
+	}{
+		{"unknown job", "/v1/job/nope/dispatch", `{}`, 404, `job "nope" not found`},
+		{"not parameterized", "/v1/job/web/dispatch", `{}`, 400, `job "web" is not a parameterized job`},
+		{"payload required", "/v1/job/render/dispatch", `{"Meta": {"x": "1"}}`, 400, `requires a payload`},
+		{"payload forbidden", "/v1/job/quiet/dispatch", `{"Payload": "` + p64([]byte("a")) + `", "Meta": {"x": "1"}}`, 400, `does not take a payload`},
+		{"payload too big", "/v1/job/render/dispatch", `{"Payload": "` + big + `", "Meta": {"x": "1"}}`, 400, "payload is 16385 bytes, over the limit of 16384 bytes"},
+		{"unknown meta", "/v1/job/render/dispatch", `{"Payload": "YQ==", "Meta": {"x": "1", "y": "2"}}`, 400, "meta keys the job does not accept: y (accepted: colour, x)"},
+		{"missing meta", "/v1/job/render/dispatch", `{"Payload": "YQ==", "Meta": {"colour": "red"}}`, 400, "lacks required meta keys: x"},
+		{"unknown field", "/v1/job/render/dispatch", `{"IdempotencyToken": "t"}`, 400, `unknown field "IdempotencyToken"`},
+		{"bad base64", "/v1/job/render/dispatch", `{"Payload": "%%%"}`, 400, "illegal base64"},
+		{"trailing data", "/v1/job/render/dispatch", `{} {}`, 400, "unexpected data after the JSON object"},
+		{"body too large", "/v1/job/render/dispatch", `{"Payload": "` + strings.Repeat("A", 300<<10) + `"}`, 413, "larger than 256 KiB"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := do(t, srv, "POST", tc.path, tc.body)
+			if r.code != tc.code || !strings.Contains(errorOf(t, r), tc.want) {
+				t.Fatalf("%d %s, want %d with %q", r.code, r.body, tc.code, tc.want)
+			}
+		})
+	}
+	// Nothing was dispatched.
+	r := do(t, srv, "GET", "/v1/jobs?prefix=render/", nil)
+	if n := len(decode[[]api.JobListEntry](t, r)); n != 0 {
+		t.Fatalf("%d children after refused dispatches", n)
+	}
+}
+
+// Dispatch needs dispatch-job in the job's namespace: submit-job alone,
+// or read, is not enough; a follower's PreAuthorize refuses it before
+// reading the body.
+func TestDispatchACL(t *testing.T) {
+	b, srv, mgmt := aclServer(t)
+	if r := doTok(t, srv, "POST", "/v1/jobs", mgmt, map[string]any{"hcl": renderHCL}); r.code != 200 {
+		t.Fatalf("submit: %d %s", r.code, r.body)
+	}
+	if r := doTok(t, srv, "PUT", "/v1/acl/policy/submit-only", mgmt, api.PolicyRequest{Rules: `namespace "default" { capabilities = ["submit-job", "read-job"] }`}); r.code != 200 {
+		t.Fatalf("policy: %d %s", r.code, r.body)
+	}
+	r := doTok(t, srv, "POST", "/v1/acl/token", mgmt, api.TokenRequest{Name: "submitter", Policies: []string{"submit-only"}})
+	if r.code != 200 {
+		t.Fatalf("token: %d %s", r.code, r.body)
+	}
+	submitter := decode[acl.TokenView](t, r).SecretID
+	body := map[string]any{"Payload": []byte("a"), "Meta": map[string]string{"x": "1"}}
+	for _, tok := range []string{"", submitter} {
+		r := doTok(t, srv, "POST", "/v1/job/render/dispatch", tok, body)
+		if r.code != http.StatusForbidden || !strings.Contains(errorOf(t, r), `capability "dispatch-job" in namespace "default"`) {
+			t.Fatalf("token %q: %d %s, want 403 naming dispatch-job", tok, r.code, r.body)
+		}
+	}
+	if r := doTok(t, srv, "POST", "/v1/job/render/dispatch", clientToken(t, srv, mgmt), body); r.code != 200 {
+		t.Fatalf("tutorial token (dispatch-job): %d %s", r.code, r.body)
+	}
+	// PreAuthorize, as a follower runs it, answers before the body.
+	pre := httptest.NewServer(api.PreAuthorize(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("%s %s reached the handler", r.Method, r.URL.Path)
+	})))
+	defer pre.Close()
+	if r := doTok(t, pre, "POST", "/v1/job/render/dispatch", submitter, body); r.code != http.StatusForbidden {
+		t.Fatalf("PreAuthorize: %d %s, want 403", r.code, r.body)
+	}
+}
