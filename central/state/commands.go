@@ -64,6 +64,10 @@ type UpsertJob struct {
 	// KeepVersions is how many versions of the job are kept (the
 	// leader's job_tracked_versions; 0: the default, 6).
 	KeepVersions int `json:"keep_versions,omitempty"`
+	// EnforceIndex, when non-zero, refuses the write with ErrConflict
+	// unless the job's current JobModifyIndex is still this (a revert
+	// checked against the version it read).
+	EnforceIndex uint64 `json:"enforce_index,omitempty"`
 }
 
 // StopJob stops a job (a new version with Stop set) or, with Purge, deletes it.

@@ -107,6 +107,14 @@ func (a *applier) upsertJob(op *UpsertJob) error {
 	}
 	j := op.Job
 	old := firstTxn[*jobspec.Job](a.txn, TableJobs, j.Namespace, j.ID)
+	if op.EnforceIndex != 0 && (old == nil || old.JobModifyIndex != op.EnforceIndex) {
+		cur := uint64(0)
+		if old != nil {
+			cur = old.JobModifyIndex
+		}
+		return fmt.Errorf("%w: job %q in namespace %q changed since it was read (job modify index %d, expected %d): read it again and retry",
+			ErrConflict, j.ID, j.Namespace, cur, op.EnforceIndex)
+	}
 	if old != nil && !specChanged(old, j) {
 		// Same spec: same version, nothing written (Nomad does not
 		// re-register an unchanged job), but the eval still runs.
