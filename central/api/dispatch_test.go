@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/tether-edge/tether/central/acl"
 	"github.com/tether-edge/tether/central/api"
+	"github.com/tether-edge/tether/central/api/apitest"
 	"github.com/tether-edge/tether/jobspec"
 )
 
@@ -151,4 +153,51 @@ func TestDispatchACL(t *testing.T) {
 	if r := doTok(t, pre, "POST", "/v1/job/render/dispatch", submitter, body); r.code != http.StatusForbidden {
 		t.Fatalf("PreAuthorize: %d %s, want 403", r.code, r.body)
 	}
+}
+
+// FuzzDispatchBody sends arbitrary bodies to POST /v1/job/render/dispatch:
+// the handler must never panic nor answer 500, and whatever it accepts is
+// within the job's parameterized block.
+func FuzzDispatchBody(f *testing.F) {
+	for _, s := range []string{
+		`{"Payload": "YQ==", "Meta": {"x": "1"}}`,
+		`{"payload": "YQ==", "meta": {"x": "1", "colour": "c"}}`,
+		`{"Meta": {"x": null}}`,
+		`{"Payload": null}`,
+		`[]`, `null`, ``, `{"Meta": []}`,
+	} {
+		f.Add([]byte(s))
+	}
+	b := apitest.New()
+	srv := api.New(b, nil)
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/jobs", strings.NewReader(`{"hcl": `+strconvQuote(renderHCL)+`}`)))
+	if rec.Code != 200 {
+		f.Fatalf("submit: %d %s", rec.Code, rec.Body)
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/job/render/dispatch", bytes.NewReader(body)))
+		if rec.Code >= 500 {
+			t.Fatalf("body %q: %d %s", body, rec.Code, rec.Body)
+		}
+		if rec.Code == 200 {
+			var resp api.DispatchResponse
+			if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
+				t.Fatal(err)
+			}
+			child := b.JobByID("default", resp.DispatchedJobID)
+			if child == nil || len(child.Payload) == 0 || len(child.Payload) > jobspec.DispatchPayloadSizeLimit {
+				t.Fatalf("accepted %q: child %+v", body, child)
+			}
+			if _, ok := child.Meta["x"]; !ok {
+				t.Fatalf("accepted %q without the required meta key", body)
+			}
+		}
+	})
+}
+
+func strconvQuote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }
