@@ -54,6 +54,12 @@ func verbs() map[string]verb {
 	for k, v := range systemVerbs() { // system.go
 		vs[k] = v
 	}
+	for k, v := range historyVerbs() { // history.go
+		vs[k] = v
+	}
+	for k, v := range deploymentVerbs() { // deployment.go
+		vs[k] = v
+	}
 	return vs
 }
 
@@ -63,7 +69,6 @@ func verbsBase() map[string]verb {
 		"job run":                   {"Alias of job submit", "[options] FILE", (*env).jobSubmit},
 		"job status":                {"Show all jobs, or one job in detail", "[options] [JOB]", (*env).jobStatus},
 		"job stop":                  {"Stop a job and monitor its allocations stopping", "[options] JOB", (*env).jobStop},
-		"job history":               {"Show the versions of a job", "[options] JOB", (*env).jobHistory},
 		"node status":               {"Show all nodes, or one node in detail", "[options] [NODE]", (*env).nodeStatus},
 		"node drain":                {"Drain a node: move its allocations elsewhere and take no new work", "-enable|-disable [options] NODE", (*env).nodeDrain},
 		"node eligibility":          {"Mark a node eligible or ineligible for new work", "-enable|-disable [options] NODE", (*env).nodeEligibility},

@@ -31,8 +31,9 @@ type submitResponse struct {
 func (e *env) jobSubmit(args []string) int {
 	fs := e.flags()
 	e.nsFlag(fs)
-	detach := fs.Bool("detach", false, "return after submitting, without monitoring the evaluation")
-	timeout := fs.Duration("timeout", 2*time.Minute, "how long to monitor before giving up")
+	detach := fs.Bool("detach", false, "return after submitting, without monitoring the evaluation and deployment")
+	timeout := fs.Duration("timeout", 2*time.Minute, "how long to monitor the evaluation before giving up")
+	deployTimeout := fs.Duration("deployment-timeout", 0, "how long to monitor the deployment before giving up (0: until it ends)")
 	var vars stringList
 	fs.Var(&vars, "var", "set a job file variable, name=value (repeatable)")
 	if code, ok := e.parse(fs, args); !ok {
@@ -72,7 +73,7 @@ func (e *env) jobSubmit(args []string) int {
 		fmt.Fprintf(e.stdout, "Job registration successful\nEvaluation ID: %s\n", resp.EvalID)
 		return exitOK
 	}
-	return e.monitor(resp.EvalID, *timeout, false)
+	return e.monitorRollout(resp, *timeout, *deployTimeout)
 }
 
 func (e *env) jobStop(args []string) int {
@@ -248,42 +249,3 @@ func (e *env) jobStatus(args []string) int {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-
-func (e *env) jobHistory(args []string) int {
-	fs := e.flags()
-	e.nsFlag(fs)
-	e.readFlags(fs)
-	if code, ok := e.parse(fs, args); !ok {
-		return code
-	}
-	if !e.nargs(fs, 1, 1) {
-		return exitUsage
-	}
-	ctx, cancel := e.ctx()
-	defer cancel()
-	job, code := e.resolveJob(ctx, fs.Arg(0))
-	if job == nil {
-		return code
-	}
-	var resp struct {
-		Versions []*jobspec.Job `json:"versions"`
-	}
-	b, _, err := e.get(ctx, "/v1/job/"+url.PathEscape(job.ID)+"/versions", e.nsQuery(), &resp)
-	if err != nil {
-		return e.fail("querying job versions", err)
-	}
-	if e.json {
-		return e.printJSON(b)
-	}
-	for i, v := range resp.Versions {
-		if i > 0 {
-			fmt.Fprintln(e.stdout)
-		}
-		kv(e.stdout, [][2]string{
-			{"Version", strconv.FormatUint(v.Version, 10)},
-			{"Stop", strconv.FormatBool(v.Stop)},
-			{"Submit Date", formatUnixNano(v.SubmitTime)},
-		})
-	}
-	return exitOK
-}

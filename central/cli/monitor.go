@@ -51,6 +51,9 @@ type monitorState struct {
 	allocs     []*structs.Allocation
 	haveAllocs bool
 	status     map[string]string // alloc ID → last printed client status
+	// evalOnly: the evaluation's end is the monitor's (a deployment
+	// follows, monitored by monitorDeployment).
+	evalOnly bool
 }
 
 // monitor follows an evaluation like `nomad job run`: it prints the
@@ -58,13 +61,22 @@ type monitorState struct {
 // are all running (or stopped, when stopping), when placement failed
 // (exit 2), or on error or timeout (exit 1).
 func (e *env) monitor(evalID string, timeout time.Duration, stopping bool) int {
+	code, _ := e.monitorEval(evalID, timeout, stopping, nil)
+	return code
+}
+
+// monitorEval is monitor, which also returns the evaluated job (nil when
+// stopping or on error). When untilEval says so for the job, it returns
+// once the evaluation is complete and placed everything, without waiting
+// for the allocations.
+func (e *env) monitorEval(evalID string, timeout time.Duration, stopping bool, untilEval func(*jobspec.Job) bool) (int, *jobspec.Job) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	fmt.Fprintf(e.stdout, "==> %s: Monitoring evaluation %q\n", e.stamp(), shortID(evalID))
 
 	var ev structs.Evaluation
 	if _, _, err := e.get(ctx, "/v1/evaluation/"+url.PathEscape(evalID), nil, &ev); err != nil {
-		return e.fail("monitoring evaluation", err)
+		return e.fail("monitoring evaluation", err), nil
 	}
 	fmt.Fprintf(e.stdout, "    %s: Evaluation triggered by job %q\n", e.stamp(), ev.JobID)
 	st := &monitorState{evalID: evalID, stopping: stopping, eval: &ev, status: map[string]string{}}
@@ -73,12 +85,14 @@ func (e *env) monitor(evalID string, timeout time.Duration, stopping bool) int {
 		q.Set("namespace", ev.Namespace)
 	}
 	jobPath := "/v1/job/" + url.PathEscape(ev.JobID)
+	var job *jobspec.Job
 	if !stopping {
-		var job jobspec.Job
-		if _, _, err := e.get(ctx, jobPath, q, &job); err != nil {
-			return e.fail("monitoring evaluation", err)
+		job = &jobspec.Job{}
+		if _, _, err := e.get(ctx, jobPath, q, job); err != nil {
+			return e.fail("monitoring evaluation", err), nil
 		}
 		st.version, st.jobType = job.Version, job.Type
+		st.evalOnly = untilEval != nil && untilEval(job)
 	}
 
 	evals, allocs := make(chan snapshot), make(chan snapshot)
@@ -94,13 +108,13 @@ func (e *env) monitor(evalID string, timeout time.Duration, stopping bool) int {
 		case <-ctx.Done():
 			fmt.Fprintf(e.stderr, "Error: timed out after %v monitoring evaluation %q (status %q); it continues in the background: see central job status %s\n",
 				timeout, shortID(evalID), st.eval.Status, st.eval.JobID)
-			return exitError
+			return exitError, job
 		}
 		if snap.err != nil {
 			if errors.Is(snap.err, context.DeadlineExceeded) {
 				continue // reported by the ctx.Done case
 			}
-			return e.fail("monitoring evaluation", snap.err)
+			return e.fail("monitoring evaluation", snap.err), job
 		}
 		var err error
 		if isEval {
@@ -109,10 +123,10 @@ func (e *env) monitor(evalID string, timeout time.Duration, stopping bool) int {
 			err = st.updateAllocs(e, snap.body)
 		}
 		if err != nil {
-			return e.fail("monitoring evaluation", err)
+			return e.fail("monitoring evaluation", err), job
 		}
 		if code, done := st.done(e); done {
-			return code
+			return code, job
 		}
 	}
 }
@@ -186,6 +200,10 @@ func (st *monitorState) done(e *env) (int, bool) {
 		fmt.Fprintf(e.stdout, "==> %s: Evaluation %q finished with status %q but failed to place all allocations:\n", e.stamp(), shortID(ev.ID), ev.Status)
 		placementFailures(e.stdout, "    ", ev)
 		return exitPlacement, true
+	}
+	if st.evalOnly && ev.Status == structs.EvalComplete {
+		fmt.Fprintf(e.stdout, "==> %s: Evaluation %q finished with status %q\n", e.stamp(), shortID(ev.ID), ev.Status)
+		return exitOK, true
 	}
 	if !st.haveAllocs || !st.settled() {
 		return 0, false

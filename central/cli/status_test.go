@@ -72,7 +72,7 @@ func TestJobHistory(t *testing.T) {
 	c, _ := seedCluster(t)
 	c.run(t, "job", "submit", "-detach", writeFile(t, "web.hcl", webHCL))
 	code, out, _ := c.run(t, "job", "history", "web")
-	if code != 0 || !strings.HasPrefix(out, "Version     = 1\nStop        = false\n") || !strings.Contains(out, "\n\nVersion     = 0\n") {
+	if code != 0 || !strings.HasPrefix(out, "Version     = 1\nStable      = false\nStop        = false\n") || !strings.Contains(out, "\n\nVersion     = 0\n") {
 		t.Errorf("exit %d:\n%s", code, out)
 	}
 }
