@@ -42,6 +42,11 @@ type Check struct {
 	Path     string // http only; default "/"
 	Interval time.Duration
 	Timeout  time.Duration
+	// RestartLimit is check_restart's limit: after this many failures in
+	// a row, counted once RestartGrace has passed since the check
+	// started, WatchRestart asks for the task to be restarted (0: never).
+	RestartLimit int
+	RestartGrace time.Duration
 }
 
 // Status is a service's aggregated health.
@@ -103,7 +108,9 @@ func Probe(ctx context.Context, c Check) error {
 
 // watcher aggregates the results of one service's checks.
 type watcher struct {
-	report func(Status)
+	report  func(Status)
+	restart func(reason string) // nil: no check_restart
+	asked   sync.Once           // restart is asked for once
 
 	mu      sync.Mutex // guards results, last; held while report runs so reports stay ordered
 	results []error    // per check; errPending until its first result
@@ -119,7 +126,15 @@ var errPending = errors.New("pending")
 // have seen ctx done. The channel it returns is closed once every check's
 // goroutine has returned: no probe runs after that.
 func Watch(ctx context.Context, checks []Check, report func(Status)) <-chan struct{} {
-	w := &watcher{report: report, results: make([]error, len(checks))}
+	return WatchRestart(ctx, checks, report, nil)
+}
+
+// WatchRestart is Watch with check_restart: restart is called (from a
+// check's goroutine, at most once per WatchRestart) with the reason when a
+// check with a RestartLimit has failed that many times in a row after its
+// grace. The caller restarts the task, which registers its checks anew.
+func WatchRestart(ctx context.Context, checks []Check, report func(Status), restart func(reason string)) <-chan struct{} {
+	w := &watcher{report: report, results: make([]error, len(checks)), restart: restart}
 	for i := range w.results {
 		w.results[i] = errPending
 	}
@@ -149,6 +164,7 @@ func (w *watcher) run(ctx context.Context, i int, c Check) {
 	}
 	t := time.NewTimer(0)
 	defer t.Stop()
+	cr := restartCounter{limit: c.RestartLimit, graceUntil: time.Now().Add(c.RestartGrace)}
 	for {
 		select {
 		case <-ctx.Done():
@@ -160,6 +176,11 @@ func (w *watcher) run(ctx context.Context, i int, c Check) {
 			return
 		}
 		w.set(ctx, i, err)
+		if w.restart != nil && cr.observe(time.Now(), err) {
+			w.asked.Do(func() {
+				w.restart(fmt.Sprintf("check_restart: %s check of %s failed %d times in a row: %v", checkType(c), c.Addr, cr.limit, err))
+			})
+		}
 		t.Reset(interval)
 	}
 }
@@ -188,4 +209,36 @@ func (w *watcher) set(ctx context.Context, i int, err error) {
 	}
 	w.last = &st
 	w.report(st)
+}
+
+// restartCounter counts a check's failures in a row for check_restart.
+// Failures within the grace are not counted; a pass resets the count.
+type restartCounter struct {
+	limit      int
+	graceUntil time.Time
+	failures   int
+}
+
+// observe records one result at now and reports whether the limit is
+// reached.
+func (c *restartCounter) observe(now time.Time, err error) bool {
+	if c.limit <= 0 {
+		return false
+	}
+	if err == nil {
+		c.failures = 0
+		return false
+	}
+	if now.Before(c.graceUntil) {
+		return false
+	}
+	c.failures++
+	return c.failures >= c.limit
+}
+
+func checkType(c Check) string {
+	if c.Type == "" {
+		return TypeHTTP
+	}
+	return c.Type
 }
