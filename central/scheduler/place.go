@@ -70,6 +70,7 @@ func (s *sched) apply(r *reconcileResult, allocs []*structs.Allocation) {
 	for _, p := range r.place {
 		s.place(p)
 	}
+	s.addFollowups(r.followups) // reschedule.go
 }
 
 // stop adds a copy of a to the plan's stop list.
@@ -113,7 +114,11 @@ func (s *sched) place(p placeReq) {
 			score, ok = s.fit(g, i, m)
 		}
 	} else {
+		if p.reschedule {
+			s.penalty = s.penaltyNodes(p.previous) // reschedule.go
+		}
 		i, score, ok = s.selectNode(g, m)
+		s.penalty = nil
 	}
 	if !ok {
 		s.fail(g, m)
@@ -150,6 +155,9 @@ func (s *sched) place(p placeReq) {
 	}
 	if p.previous != nil {
 		a.PreviousAllocation = p.previous.ID
+	}
+	if p.reschedule {
+		s.rescheduled(a, p.previous, p.tg)
 	}
 	s.commit(g, i, a)
 }

@@ -107,7 +107,11 @@ func (s *sched) fit(g *groupCtx, i int, m *structs.AllocMetric) (float64, bool) 
 	if g.dynamic > 0 && s.dynamicFree(u, g) < g.dynamic {
 		return 0, exhaust(m, DimDynamicPort)
 	}
-	return scoreNode(n.Resources, util, int(g.count[i]), g.tg.Count), true
+	score := scoreNode(n.Resources, util, int(g.count[i]), g.tg.Count)
+	if s.penalty[i] {
+		score = penalise(score, int(g.count[i]))
+	}
+	return score, true
 }
 
 func containsBefore(xs []int, k, v int) bool {
@@ -139,6 +143,18 @@ func scoreNode(capacity, util structs.Resources, collisions, count int) float64 
 		score = (score + penalty) / 2
 	}
 	return score
+}
+
+// penalise adds the reschedule penalty (-1) to a node's score: the
+// average of its scores (bin-packing, anti-affinity when collisions > 0)
+// with one more, as Nomad's normalisation of a rescheduled allocation's
+// previous nodes.
+func penalise(score float64, collisions int) float64 {
+	n := 1.0
+	if collisions > 0 {
+		n = 2
+	}
+	return (score*n - 1) / (n + 1)
 }
 
 // ScoreFitBinPack is Nomad's bin-packing fitness: 20 - (10^freeCPU +

@@ -17,6 +17,9 @@ type placeReq struct {
 	index    int
 	previous *structs.Allocation // the alloc this one replaces, if any
 	node     int                 // node index it must go on (system jobs), or -1
+	// reschedule: previous failed and is rescheduled (reschedule.go):
+	// its tracker is carried over, its nodes are penalised.
+	reschedule bool
 }
 
 // stopReq stops one allocation.
@@ -47,6 +50,7 @@ type reconcileResult struct {
 	// Reconnected event (and otherwise follow the usual update rules).
 	reconnected []*structs.Allocation
 	ignore      []*structs.Allocation // running as they should, or finished batch work
+	followups   []followup            // failed allocs to reschedule later (reschedule.go)
 }
 
 // slot kinds: what to do with a live alloc that holds an index.
@@ -62,6 +66,8 @@ const (
 	slotReconnecting         // unknown on a node that is back, not replaced: holds its index
 	slotDone                 // finished batch alloc: holds its index, never replaced
 	slotMigrate              // on a draining node: stopped and replaced elsewhere
+	slotReschedule           // failed, rescheduled now: replaced (reschedule.go)
+	slotFailed               // failed, not rescheduled (yet): holds its index
 )
 
 type slot struct {
@@ -72,7 +78,7 @@ type slot struct {
 // reconcileGeneric reconciles a service or batch job. allocs are all of the
 // job's allocations, sorted by compareAllocs; nodeByID looks a node up by
 // ID; now (unix ns) ends lost_after windows.
-func reconcileGeneric(job *jobspec.Job, allocs []*structs.Allocation, nodeByID map[string]int, nodes []*structs.Node, now int64) *reconcileResult {
+func reconcileGeneric(job *jobspec.Job, allocs []*structs.Allocation, nodeByID map[string]int, nodes []*structs.Node, now int64, evalID string) *reconcileResult {
 	r := &reconcileResult{}
 	replaced := map[string]bool{}     // some alloc names it as PreviousAllocation
 	liveReplaced := map[string]bool{} // a live alloc names it as PreviousAllocation
@@ -105,6 +111,7 @@ func reconcileGeneric(job *jobspec.Job, allocs []*structs.Allocation, nodeByID m
 		window, hasWindow := DisconnectWindow(tg)
 		var returning, rest []*structs.Allocation // reconnect originals; allocs running as usual
 		var away []slot                           // disconnecting allocs that hold their index
+		var later []followup                      // failed allocs due for a reschedule later
 		for _, a := range byGroup[tg.Name] {
 			if a.DesiredStatus == protocol.DesiredStop {
 				continue
@@ -124,6 +131,22 @@ func reconcileGeneric(job *jobspec.Job, allocs []*structs.Allocation, nodeByID m
 					continue
 				}
 				slots = append(slots, slot{a, slotLost})
+			case a.ClientStatus == protocol.AllocFailed:
+				if replaced[a.ID] {
+					continue // rescheduled: its replacement holds the index
+				}
+				dec, at := decideReschedule(a, tg, job.Type, evalID, now) // reschedule.go
+				switch {
+				case dec == reschedNow:
+					slots = append(slots, slot{a, slotReschedule})
+				case !batch && a.JobVersion != job.Version:
+					slots = append(slots, slot{a, slotDestructive}) // a new version replaces it at once
+				default:
+					slots = append(slots, slot{a, slotFailed})
+					if dec == reschedLater {
+						later = append(later, followup{a, at})
+					}
+				}
 			case finished:
 				if batch {
 					slots = append(slots, slot{a, slotDone})
@@ -197,6 +220,13 @@ func reconcileGeneric(job *jobspec.Job, allocs []*structs.Allocation, nodeByID m
 			switch s.kind {
 			case slotUntainted, slotDone:
 				r.ignore = append(r.ignore, s.a)
+			case slotFailed:
+				r.ignore = append(r.ignore, s.a)
+				if i := slices.IndexFunc(later, func(f followup) bool { return f.a == s.a }); i >= 0 {
+					r.followups = append(r.followups, later[i])
+				}
+			case slotReschedule:
+				r.place = append(r.place, placeReq{tg: tg, index: s.a.Index, previous: s.a, node: -1, reschedule: true})
 			case slotInplace:
 				r.inplace = append(r.inplace, s.a)
 			case slotDestructive:
@@ -225,9 +255,9 @@ func reconcileGeneric(job *jobspec.Job, allocs []*structs.Allocation, nodeByID m
 	return r
 }
 
-// scaleDown removes slots beyond count: lost ones first, then those on
-// draining nodes, then the highest indices. Disconnecting, reconnecting and finished allocs are never removed
-// here. It returns the slots that remain.
+// scaleDown removes slots beyond count: lost and failed ones first, then
+// those on draining nodes, then the highest indices. Disconnecting,
+// reconnecting and finished batch allocs are never removed here. It returns the slots that remain.
 func scaleDown(r *reconcileResult, slots []slot, count int) []slot {
 	excess := len(slots) - count
 	if excess <= 0 {
@@ -236,14 +266,14 @@ func scaleDown(r *reconcileResult, slots []slot, count int) []slot {
 	var removable []int
 	for i, s := range slots {
 		switch s.kind {
-		case slotUntainted, slotInplace, slotDestructive, slotLost, slotMigrate:
+		case slotUntainted, slotInplace, slotDestructive, slotLost, slotMigrate, slotFailed, slotReschedule:
 			removable = append(removable, i)
 		}
 	}
 	slices.SortFunc(removable, func(i, j int) int {
 		a, b := slots[i], slots[j]
-		if (a.kind == slotLost) != (b.kind == slotLost) {
-			if a.kind == slotLost {
+		if lostOrFailed(a.kind) != lostOrFailed(b.kind) {
+			if lostOrFailed(a.kind) {
 				return -1
 			}
 			return 1
@@ -275,6 +305,11 @@ func scaleDown(r *reconcileResult, slots []slot, count int) []slot {
 		}
 	}
 	return kept
+}
+
+// lostOrFailed: slots scale-down removes first.
+func lostOrFailed(k slotKind) bool {
+	return k == slotLost || k == slotFailed || k == slotReschedule
 }
 
 // inplaceOK reports whether an alloc of an older job version can be

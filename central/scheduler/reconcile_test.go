@@ -293,7 +293,7 @@ func TestDisconnectedAndUnknownLeftAlone(t *testing.T) {
 	s := &sched{st: st, job: j}
 	s.nodes = st.nodes
 	s.nodeByID = map[string]int{"a": 0, "b": 1, "c": 2}
-	r := reconcileGeneric(j, allocs, s.nodeByID, s.nodes, 1_000)
+	r := reconcileGeneric(j, allocs, s.nodeByID, s.nodes, 1_000, "")
 	if len(r.disconnecting) != 1 || r.disconnecting[0].ID != "disc" {
 		t.Errorf("disconnecting = %v", r.disconnecting)
 	}
@@ -328,11 +328,20 @@ func TestServiceFailedAllocRescheduled(t *testing.T) {
 	failed := runningAlloc(j, "failed", "a", 1)
 	failed.ClientStatus = "failed"
 	st.addAlloc(runningAlloc(j, "ok", "b", 0), failed)
+	// The default policy waits 30s (reschedule_test.go has the details):
+	// a follow-up evaluation, then the replacement when it runs.
 	p := mustCompute(t, st, eval(j), opts())
+	if len(p.Place) != 0 || len(p.FollowupEvals) != 1 {
+		t.Fatalf("placed %+v, %d follow-ups; want nothing placed and one follow-up", p.Place, len(p.FollowupEvals))
+	}
+	st = applyResched(st, p)
+	o := opts()
+	o.Now = p.FollowupEvals[0].WaitUntil
+	p = mustCompute(t, st, p.FollowupEvals[0], o)
 	if len(p.Place) != 1 || p.Place[0].Index != 1 || p.Place[0].PreviousAllocation != "failed" {
 		t.Fatalf("placed %+v, want index 1 replacing failed", p.Place)
 	}
-	p2 := mustCompute(t, st.applyPlan(p), eval(j), opts())
+	p2 := mustCompute(t, applyResched(st, p), eval(j), o)
 	if len(p2.Place) != 0 {
 		t.Errorf("second pass placed %d, want 0", len(p2.Place))
 	}

@@ -140,7 +140,7 @@ func Compute(st State, eval *structs.Evaluation, opts Options) (*structs.Plan, e
 	var r *reconcileResult
 	switch s.job.Type {
 	case jobspec.JobTypeService, jobspec.JobTypeBatch:
-		r = reconcileGeneric(s.job, allocs, s.nodeByID, s.nodes, s.opts.Now)
+		r = reconcileGeneric(s.job, allocs, s.nodeByID, s.nodes, s.opts.Now, eval.ID)
 	case jobspec.JobTypeSystem:
 		r = s.reconcileSystem(allocs)
 	default:
@@ -186,6 +186,7 @@ type sched struct {
 	limit      int             // candidates ranked per placement
 
 	stopping map[string]bool // alloc IDs this plan stops
+	penalty  map[int]bool    // node indices the current reschedule scores lower (reschedule.go)
 	usage    []*nodeUsage    // by node index; nil until first needed
 	jobCount []int32         // live allocs of the job per node index
 	groups   map[string]*groupCtx
