@@ -127,6 +127,7 @@ func Compute(st State, eval *structs.Evaluation, opts Options) (*structs.Plan, e
 				s.stop(a, desc, "")
 			}
 		}
+		s.cancelStale(s.job) // deployment.go
 		return s.plan, nil
 	}
 	if s.job.Namespace != "" {
@@ -137,6 +138,8 @@ func Compute(st State, eval *structs.Evaluation, opts Options) (*structs.Plan, e
 	}
 
 	s.loadNodes()
+	all := allocs
+	allocs, ro := s.prepareRollout(all) // deployment.go
 	var r *reconcileResult
 	switch s.job.Type {
 	case jobspec.JobTypeService, jobspec.JobTypeBatch:
@@ -146,7 +149,9 @@ func Compute(st State, eval *structs.Evaluation, opts Options) (*structs.Plan, e
 	default:
 		return nil, fmt.Errorf("%w: job %q has type %q (known: service, batch, system)", ErrUnknownJobType, s.job.ID, s.job.Type)
 	}
-	s.apply(r, allocs)
+	ro.gate(r, all)
+	s.apply(r, all)
+	ro.stamp(r, all)
 	return s.plan, nil
 }
 
