@@ -54,6 +54,9 @@ func verbs() map[string]verb {
 	for k, v := range systemVerbs() { // system.go
 		vs[k] = v
 	}
+	for k, v := range dispatchVerbs() { // dispatch.go
+		vs[k] = v
+	}
 	for k, v := range historyVerbs() { // history.go
 		vs[k] = v
 	}

@@ -227,6 +227,9 @@ func (e *env) jobStatus(args []string) int {
 		{"Status", job.Status},
 		{"Version", strconv.FormatUint(job.Version, 10)},
 	})
+	if job.IsParent() { // periodic or parameterized: it has children, not allocations
+		return e.parentStatus(ctx, job) // children.go
+	}
 	fmt.Fprintln(e.stdout, "\nSummary")
 	rows := [][]string{{"Task Group", "Queued", "Pending", "Running", "Failed", "Complete", "Lost", "Unknown"}}
 	for _, tg := range sortedKeys(sum.Summary) {
