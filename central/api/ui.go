@@ -112,6 +112,25 @@ func (v tokenView) JobByID(ns, id string) *jobspec.Job {
 	return v.st.JobByID(ns, id)
 }
 
+func (v tokenView) JobVersions(ns, id string) []*jobspec.Job {
+	if !v.readJob(ns) {
+		return nil
+	}
+	return v.st.JobVersions(ns, id)
+}
+
+// DeploymentsByJob: read-job, as GET /v1/job/<id>/deployments. (A Reader
+// without deployments shows none.)
+func (v tokenView) DeploymentsByJob(ns, jobID string) []*structs.Deployment {
+	dr, ok := v.st.(interface {
+		DeploymentsByJob(ns, jobID string) []*structs.Deployment
+	})
+	if !ok || !v.readJob(ns) {
+		return nil
+	}
+	return dr.DeploymentsByJob(ns, jobID)
+}
+
 func (v tokenView) AllocsByJob(ns, jobID string) []*structs.Allocation {
 	if !v.readJob(ns) {
 		return nil

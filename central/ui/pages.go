@@ -84,8 +84,35 @@ func (u *UI) jobs(_ *http.Request, st Reader) (any, error) {
 }
 
 type jobPage struct {
-	Job    *jobspec.Job
-	Allocs []*structs.Allocation
+	Job        *jobspec.Job
+	Allocs     []*structs.Allocation
+	Deployment *structs.Deployment // the active one, else the newest; nil: none
+	Groups     []deployGroup
+	Versions   []*jobspec.Job // newest first
+}
+
+// deployGroup is one task group's row of the deployment table.
+type deployGroup struct {
+	Name  string
+	State *structs.DeploymentState
+}
+
+// latestDeployment returns the active deployment of ds, else the newest.
+func latestDeployment(ds []*structs.Deployment) *structs.Deployment {
+	var best *structs.Deployment
+	for _, d := range ds {
+		switch {
+		case best == nil:
+			best = d
+		case d.Active() != best.Active():
+			if d.Active() {
+				best = d
+			}
+		case d.CreateIndex > best.CreateIndex:
+			best = d
+		}
+	}
+	return best
 }
 
 func (u *UI) job(r *http.Request, st Reader) (any, error) {
@@ -100,7 +127,16 @@ func (u *UI) job(r *http.Request, st Reader) (any, error) {
 	}
 	as := slices.Clone(st.AllocsByJob(ns, id))
 	slices.SortFunc(as, func(a, b *structs.Allocation) int { return cmp.Compare(b.CreateTime, a.CreateTime) })
-	return jobPage{Job: j, Allocs: as}, nil
+	p := jobPage{Job: j, Allocs: as, Deployment: latestDeployment(st.DeploymentsByJob(ns, id))}
+	if p.Deployment != nil {
+		for name, s := range p.Deployment.TaskGroups {
+			p.Groups = append(p.Groups, deployGroup{Name: name, State: s})
+		}
+		slices.SortFunc(p.Groups, func(a, b deployGroup) int { return cmp.Compare(a.Name, b.Name) })
+	}
+	p.Versions = slices.Clone(st.JobVersions(ns, id))
+	slices.SortFunc(p.Versions, func(a, b *jobspec.Job) int { return cmp.Compare(b.Version, a.Version) })
+	return p, nil
 }
 
 type timelineEntry struct {

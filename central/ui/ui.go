@@ -35,6 +35,10 @@ type Reader interface {
 	Nodes() []*structs.Node
 	Jobs(ns string) []*jobspec.Job
 	JobByID(ns, id string) *jobspec.Job
+	// JobVersions returns a job's kept versions, in any order.
+	JobVersions(ns, id string) []*jobspec.Job
+	// DeploymentsByJob returns a job's deployments, in any order.
+	DeploymentsByJob(ns, jobID string) []*structs.Deployment
 	AllocsByJob(ns, jobID string) []*structs.Allocation
 	AllocsByNode(nodeID string) []*structs.Allocation
 	AllocByID(id string) *structs.Allocation
@@ -105,12 +109,13 @@ func New(b Backend, logger *slog.Logger) *UI {
 		{PageServers, "Servers", nil, u.servers},
 		{PageClients, "Clients", []string{"nodes", "allocs"}, u.clients},
 		{PageJobs, "Jobs", []string{"jobs", "allocs"}, u.jobs},
-		{PageJob, "Job", []string{"jobs", "allocs"}, u.job},
+		{PageJob, "Job", []string{"jobs", "allocs", "deployments"}, u.job},
 		{PageAlloc, "Allocation", []string{"allocs"}, u.alloc},
 		{PageServices, "Services", []string{"services"}, u.services},
 		{PageTokens, "ACL token", nil, func(*http.Request, Reader) (any, error) { return nil, nil }},
 	}
-	funcs := template.FuncMap{"ago": ago, "ts": ts, "short": short, "join": strings.Join, "statusClass": statusClass}
+	funcs := template.FuncMap{"ago": ago, "ts": ts, "short": short, "join": strings.Join, "statusClass": statusClass,
+		"deployClass": deployClass, "max1": func(n int) int { return max(n, 1) }}
 	for _, p := range pages {
 		t := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p.name+".html"))
 		u.tmpls[p.name] = t
@@ -272,6 +277,19 @@ func short(id string) string {
 		return id[:8]
 	}
 	return id
+}
+
+// deployClass colours a deployment status.
+func deployClass(s string) string {
+	switch s {
+	case structs.DeploymentSuccessful:
+		return "ok"
+	case structs.DeploymentRunning, structs.DeploymentPending, structs.DeploymentPaused:
+		return "warn"
+	case structs.DeploymentFailed, structs.DeploymentCancelled:
+		return "bad"
+	}
+	return ""
 }
 
 func statusClass(s string) string {
