@@ -31,16 +31,6 @@ job "sys" {
         sidecar = true
       }
     }
-
-    task "shipper" {
-      driver = "wasm"
-      config {
-        module = "local/shipper.wasm"
-      }
-      restart {
-        attempts = 1
-      }
-    }
   }
 
   group "keeper" {
