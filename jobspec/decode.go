@@ -27,6 +27,9 @@ type decoder struct {
 	// resched is the job's reschedule block, merged into each group's
 	// (reschedule.go).
 	resched *rescheduleBlock
+	// restartBase is the restart policy of the group being decoded, which
+	// its tasks' restart blocks are merged over (restart.go).
+	restartBase *RestartPolicy
 }
 
 // spec says which names a block body accepts.

@@ -30,8 +30,8 @@ var (
 		"version", "semver", "regexp", "set_contains", "set_contains_any"}}
 	taskSpec = spec{
 		attrs:  []string{"driver", "user", "kill_timeout", "kill_signal", "leader", "config", "env", "meta"},
-		blocks: []string{"config", "env", "meta", "resources", "constraint", "service", "template", "lifecycle", "artifact", "logs", "dispatch_payload"},
-		ignored: []string{"restart", "vault", "volume_mount", "identity", "consul", "affinity",
+		blocks: []string{"config", "env", "meta", "resources", "constraint", "service", "template", "lifecycle", "artifact", "logs", "dispatch_payload", "restart"},
+		ignored: []string{"vault", "volume_mount", "identity", "consul", "affinity",
 			"scaling", "csi_plugin", "shutdown_delay", "kind", "schedule", "action"},
 	}
 	resourcesSpec = spec{attrs: []string{"cpu", "memory", "cores"},
@@ -87,6 +87,8 @@ func (d *decoder) job(b *hclsyntax.Block) *Job {
 	j.Parameterized = d.parameterized(c, s) // dispatch.go
 	j.Periodic = d.periodic(c, s)           // periodic.go
 	d.resched = d.reschedule(c, s)          // merged into each group's (reschedule.go)
+	// A task's restart block is merged over its group's (restart.go).
+	d.restartBase = defaultRestart(j.Type)
 	for _, gb := range c.blocks["group"] {
 		if g := d.group(gb, j); g != nil {
 			j.TaskGroups = append(j.TaskGroups, g)
@@ -206,6 +208,11 @@ func (d *decoder) group(b *hclsyntax.Block, j *Job) *TaskGroup {
 		if svc := d.service(sb, s.where); svc != nil {
 			g.Services = append(g.Services, svc)
 		}
+	}
+	if g.Restart != nil { // a task's restart block is merged over it (restart.go)
+		outer := d.restartBase
+		d.restartBase = g.Restart
+		defer func() { d.restartBase = outer }()
 	}
 	for _, tb := range c.blocks["task"] {
 		if t := d.task(tb, s.where); t != nil {
@@ -330,10 +337,15 @@ func (d *decoder) task(b *hclsyntax.Block, where string) *Task {
 		if d.str(lc, "hook", &l.Hook) {
 			d.pos.set(l, "hook", lc.attrs["hook"].Expr.Range())
 		}
-		d.boolean(lc, "sidecar", &l.Sidecar)
+		if d.boolean(lc, "sidecar", &l.Sidecar) {
+			d.pos.set(l, "sidecar", lc.attrs["sidecar"].Expr.Range())
+		}
 		t.Lifecycle = l
 	}
 	t.DispatchPayload = d.dispatchPayload(c, s) // dispatch.go
+	if rb := d.single(c, s, "restart"); rb != nil && d.labels(rb, 0, "restart { attempts = 2, delay = \"15s\" }") {
+		t.Restart = d.taskRestart(rb, s.where, d.restartBase)
+	}
 	if lb := d.single(c, s, "logs"); lb != nil && d.labels(lb, 0, "logs { max_files = 10, max_file_size = 10 }") {
 		t.Logs = d.logs(lb, s.where)
 	}

@@ -198,6 +198,7 @@ func (t *Task) canonicalize(j *Job, g *TaskGroup) {
 			l.MaxFileSizeMB = DefaultLogMaxFileSizeMB
 		}
 	}
+	canonTaskRestart(t, g) // restart.go
 	canonConstraints(t.Constraints)
 	canonServices(t.Services, fmt.Sprintf("%s-%s-%s", j.ID, g.Name, t.Name))
 	for _, tmpl := range t.Templates {

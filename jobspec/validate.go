@@ -192,21 +192,7 @@ func (v *validator) group(j *Job, g *TaskGroup, path string) {
 			}
 		}
 	}
-	if r := g.Restart; r != nil {
-		if !slices.Contains(restartModes, r.Mode) {
-			v.add(r, "mode", path, oneOf(restartModes), "unknown restart mode %q", r.Mode)
-		}
-		if r.RenderTemplates != nil && !*r.RenderTemplates {
-			v.add(r, "render_templates", path, "remove render_templates, or write render_templates = true",
-				"render_templates = false is not supported: Tether always renders a task's templates again before restarting it")
-		}
-		if r.Attempts < 0 || r.Interval < 0 || r.Delay < 0 {
-			v.add(r, "", path, "use values of zero or more", "restart attempts, interval and delay must not be negative")
-		} else if r.Attempts > 0 && r.Interval > 0 && r.Delay*timesInt(r.Attempts) > r.Interval {
-			v.add(r, "", path, "raise interval or lower attempts or delay",
-				"restart: %d attempts with a delay of %s do not fit in an interval of %s", r.Attempts, r.Delay, r.Interval)
-		}
-	}
+	v.restart(g.Restart, path)
 	if g.Reschedule != nil {
 		v.reschedule(j, g.Reschedule, path) // reschedule.go
 	}
@@ -234,6 +220,7 @@ func (v *validator) group(j *Job, g *TaskGroup, path string) {
 	if len(g.Tasks) == 0 {
 		v.add(g, "", path, `add task "name" { driver = "exec" ... }`, "group %q has no task", g.Name)
 	}
+	v.lifecycle(g, path) // lifecycle.go
 	seen := map[string]bool{}
 	leaders := 0
 	for i, t := range g.Tasks {
@@ -360,9 +347,7 @@ func (v *validator) task(t *Task, ports map[string]bool, path string) {
 	}
 	v.constraints(t.Constraints, path)
 	v.services(t.Services, ports, path)
-	if l := t.Lifecycle; l != nil && !slices.Contains(hooks, l.Hook) {
-		v.add(l, "hook", path, oneOf(hooks), "unknown lifecycle hook %q", l.Hook)
-	}
+	v.restart(t.Restart, path) // restart.go
 	for _, a := range t.Artifacts {
 		if a == nil {
 			continue

@@ -31,6 +31,16 @@ job "sys" {
         sidecar = true
       }
     }
+
+    task "shipper" {
+      driver = "wasm"
+      config {
+        module = "local/shipper.wasm"
+      }
+      restart {
+        attempts = 1
+      }
+    }
   }
 
   group "keeper" {
