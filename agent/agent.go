@@ -445,6 +445,9 @@ func (a *Agent) apply(d *protocol.Desired) {
 			continue
 		}
 		e.removed = false
+		if e.runner != nil && allocrunner.DeploymentChanged(&e.rec.Alloc, &da) {
+			e.runner.SetDeployment(da.DeploymentID, da.Health) // an in-place update by a new deployment
+		}
 		e.rec.Alloc = da
 		save = append(save, &e.rec)
 		if da.DesiredStatus == protocol.DesiredStop && e.runner != nil {

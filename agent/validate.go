@@ -23,6 +23,9 @@ func checkAlloc(da *protocol.DesiredAlloc) error {
 	if len(da.Payload) > protocol.MaxDispatchPayload {
 		return fmt.Errorf("allocation %s: dispatch payload of %d bytes is over the limit of %d", da.ID, len(da.Payload), protocol.MaxDispatchPayload)
 	}
+	if err := checkHealthPolicy(da); err != nil { // deployhealth.go
+		return err
+	}
 	seen := make(map[string]bool, len(da.Tasks))
 	mains := 0
 	for _, t := range da.Tasks {

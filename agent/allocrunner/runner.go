@@ -79,6 +79,7 @@ type Runner struct {
 	runners  map[string]*taskRunner
 	regs     map[string]*taskRegs // by task name: service instances of running tasks
 	regGen   uint64
+	dh       deployHealth // the allocation's health in its deployment (deployhealth.go)
 }
 
 type taskUpdate struct {
@@ -166,8 +167,10 @@ func (r *Runner) Run(ctx context.Context) {
 			killCh:   make(chan struct{}),
 			startCh:  make(chan struct{}),
 			runDone:  make(chan struct{}),
-			tracker:  restartTracker{policy: taskRestartPolicy(r.alloc, task)},
-			log:      r.log.With("task", task.Name),
+
+			checkRestart: make(chan checkRestartReq, 1),
+			tracker:      restartTracker{policy: taskRestartPolicy(r.alloc, task)},
+			log:          r.log.With("task", task.Name),
 		}
 		if h, ok := r.cfg.Handles[task.Name]; ok {
 			tr.saved = &h
@@ -182,6 +185,7 @@ func (r *Runner) Run(ctx context.Context) {
 		}()
 	}
 	defer wg.Wait()
+	defer r.stopHealth()
 	r.emit(ctx)
 	r.coordinate()
 	stopCh := r.stopCh
@@ -199,6 +203,14 @@ func (r *Runner) Run(ctx context.Context) {
 			r.coordinate()
 		case h := <-r.healthCh:
 			if r.applyHealth(h) {
+				r.emit(ctx)
+			}
+		case <-r.dh.timerC:
+			if r.healthDue() { // deployhealth.go
+				r.emit(ctx)
+			}
+		case <-r.dh.pokeCh():
+			if r.takeDeployment() {
 				r.emit(ctx)
 			}
 		case name := <-exited:
@@ -255,6 +267,7 @@ func (r *Runner) emit(ctx context.Context) {
 		Time:         r.cfg.Now().UnixMilli(),
 		JobVersion:   r.alloc.JobVersion,
 		Services:     r.services(),
+		Health:       r.healthForUpdate(), // deployhealth.go
 	}}
 	select {
 	case r.cfg.Updates <- u:

@@ -24,10 +24,11 @@ type taskRegs struct {
 
 // healthReport is a service's new health from its checks.
 type healthReport struct {
-	task   string
-	gen    uint64
-	idx    int
-	status health.Status
+	task    string
+	gen     uint64
+	idx     int
+	status  health.Status
+	restart string // check_restart asks for the task to be restarted, for this reason
 }
 
 // register computes the task's service instances and starts their checks.
@@ -66,12 +67,18 @@ func (r *Runner) register(ctx context.Context, task *protocol.Task) {
 			checks = append(checks, health.Check{
 				Type: c.Type, Addr: net.JoinHostPort(addr, strconv.Itoa(cport)), Path: c.Path,
 				Interval: time.Duration(c.IntervalMs) * time.Millisecond, Timeout: time.Duration(c.TimeoutMs) * time.Millisecond,
+				RestartLimit: c.RestartLimit, RestartGrace: time.Duration(c.RestartGraceMs) * time.Millisecond,
 			})
 		}
 		idx, name := i, task.Name
-		health.Watch(cctx, checks, func(st health.Status) {
+		health.WatchRestart(cctx, checks, func(st health.Status) {
 			select {
 			case r.healthCh <- healthReport{task: name, gen: gen, idx: idx, status: st}:
+			case <-cctx.Done():
+			}
+		}, func(reason string) {
+			select {
+			case r.healthCh <- healthReport{task: name, gen: gen, idx: idx, restart: reason}:
 			case <-cctx.Done():
 			}
 		})
@@ -92,6 +99,12 @@ func (r *Runner) applyHealth(h healthReport) bool {
 	tr := r.regs[h.task]
 	if tr == nil || tr.gen != h.gen || h.idx >= len(tr.regs) {
 		return false // from a registration that is gone
+	}
+	if h.restart != "" {
+		if t := r.runners[h.task]; t != nil {
+			t.askCheckRestart(checkRestartReq{reason: h.restart, startedAt: r.states[h.task].StartedAt}) // checkrestart.go
+		}
+		return false
 	}
 	reg := &tr.regs[h.idx]
 	if reg.Healthy == h.status.Healthy && reg.Output == h.status.Output {

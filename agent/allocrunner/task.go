@@ -37,6 +37,8 @@ type taskRunner struct {
 	startCh    chan struct{} // closed when the lifecycle coordinator lets the task start
 	runDone    chan struct{} // closed when run returns: stops the template manager
 	killReason string        // event type to record before Killing ("" none); written before killCh closes
+	// checkRestart carries check_restart's requests (checkrestart.go).
+	checkRestart chan checkRestartReq
 }
 
 // kill asks the task to stop; reason is an extra event type recorded first
@@ -209,6 +211,14 @@ func (t *taskRunner) run(ctx context.Context) {
 		select {
 		case a := <-t.actions():
 			restarted, ok := t.templateChanged(ctx, h, a)
+			if !ok {
+				return
+			}
+			if restarted {
+				h = nil
+			}
+		case req := <-t.checkRestart:
+			restarted, ok := t.checkRestarted(ctx, h, req) // checkrestart.go
 			if !ok {
 				return
 			}
