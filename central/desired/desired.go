@@ -63,13 +63,7 @@ func Alloc(a *structs.Allocation, tg *jobspec.TaskGroup, dc string) protocol.Des
 		Region:        job.Region,
 	}
 	if r := tg.Restart; r != nil {
-		da.Restart = protocol.RestartPolicy{
-			Attempts:   r.Attempts,
-			IntervalMs: r.Interval.Milliseconds(),
-			DelayMs:    r.Delay.Milliseconds(),
-			Mode:       r.Mode,
-			OnSuccess:  !jobspec.RunsToCompletion(job.Type),
-		}
+		da.Restart = restartPolicy(r, job.Type)
 	}
 	if dis := tg.Disconnect; dis != nil && dis.StopOnClientAfter > 0 {
 		da.StopAfterMs = dis.StopOnClientAfter.Milliseconds()
@@ -97,6 +91,10 @@ func Alloc(a *structs.Allocation, tg *jobspec.TaskGroup, dc string) protocol.Des
 		}
 		if t.Lifecycle != nil {
 			pt.Lifecycle, pt.Sidecar = t.Lifecycle.Hook, t.Lifecycle.Sidecar
+		}
+		if r := t.Restart; r != nil {
+			rp := restartPolicy(r, job.Type)
+			pt.Restart = &rp
 		}
 		if dp := t.DispatchPayload; dp != nil {
 			pt.DispatchFile = dp.File
@@ -134,4 +132,16 @@ func Alloc(a *structs.Allocation, tg *jobspec.TaskGroup, dc string) protocol.Des
 		da.Tasks = append(da.Tasks, pt)
 	}
 	return da
+}
+
+// restartPolicy is a group's or task's restart policy as the agent applies
+// it; tasks of service and system jobs are restarted after exit 0 too.
+func restartPolicy(r *jobspec.RestartPolicy, jobType string) protocol.RestartPolicy {
+	return protocol.RestartPolicy{
+		Attempts:   r.Attempts,
+		IntervalMs: r.Interval.Milliseconds(),
+		DelayMs:    r.Delay.Milliseconds(),
+		Mode:       r.Mode,
+		OnSuccess:  !jobspec.RunsToCompletion(jobType),
+	}
 }
