@@ -144,10 +144,10 @@ func Compute(st State, eval *structs.Evaluation, opts Options) (*structs.Plan, e
 	switch s.job.Type {
 	case jobspec.JobTypeService, jobspec.JobTypeBatch:
 		r = reconcileGeneric(s.job, allocs, s.nodeByID, s.nodes, s.opts.Now, eval.ID)
-	case jobspec.JobTypeSystem:
+	case jobspec.JobTypeSystem, jobspec.JobTypeSysBatch:
 		r = s.reconcileSystem(allocs)
 	default:
-		return nil, fmt.Errorf("%w: job %q has type %q (known: service, batch, system)", ErrUnknownJobType, s.job.ID, s.job.Type)
+		return nil, fmt.Errorf("%w: job %q has type %q (known: service, batch, system, sysbatch)", ErrUnknownJobType, s.job.ID, s.job.Type)
 	}
 	ro.gate(r, all)
 	s.apply(r, all)
