@@ -127,6 +127,10 @@ type AllocClientUpdate struct {
 	// the set registered before. Ignored (all removed) once the alloc's
 	// client status is terminal.
 	Services []*structs.ServiceRegistration `json:"services,omitempty"`
+	// Health is the agent's one report of the alloc's deployment health
+	// (health.go): applied only to an alloc of that deployment whose
+	// health is not known yet.
+	Health *AllocHealthReport `json:"health,omitempty"`
 }
 
 // DeleteService removes one service instance (an operator's
