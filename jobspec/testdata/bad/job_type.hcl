@@ -1,4 +1,4 @@
-# want: job_type.hcl:3: unknown job type "servce" (known: service, system, batch); did you mean "service"?
+# want: job_type.hcl:3: unknown job type "servce" (known: service, system, batch, sysbatch); did you mean "service"?
 job "web" {
   type = "servce"
   group "g" {

@@ -1,13 +1,27 @@
-# Nomad features Tether does not implement: parsed and ignored with a warning.
+# Nomad names that cannot change what runs in Tether: accepted, with a
+# warning where they have no effect at all, silently where the value asks
+# for what Tether does anyway.
 job "ign" {
   all_at_once = false
-  update {
-    max_parallel = 1
+  node_pool   = "default"
+
+  ui {
+    description = "shown in Nomad's web UI only"
   }
 
   group "g" {
-    ephemeral_disk {
-      size = 300
+    network {
+      port "http" {}
+    }
+
+    service {
+      port = "http"
+      check {
+        type   = "http"
+        path   = "/health"
+        method = "GET"
+        notes  = "for humans"
+      }
     }
 
     task "t" {
@@ -15,16 +29,16 @@ job "ign" {
       config {
         command = "/bin/true"
       }
-      logs {
-        max_files = 2
+      template {
+        data                 = "x"
+        destination          = "local/x"
+        error_on_missing_key = false
       }
       artifact {
         source = "https://example.invalid/x.tgz"
-      }
-      resources {
-        cpu        = 200
-        memory     = 128
-        memory_max = 256
+        options {
+          archive = false
+        }
       }
     }
   }
