@@ -148,6 +148,7 @@ func (l *leader) nodeHello(h *protocol.Hello, now time.Time) {
 	if len(h.Allocs) > 0 {
 		op, s := clientUpdateOp(h.NodeID, h.Allocs, now.UnixNano())
 		ops, seq = append(ops, state.Op{ClientUpdate: op}), s
+		ops = l.withHealthEvals(ops, op) // deployhealth.go
 	}
 	l.submit(batchItem{ops: ops, after: func(*state.ApplyResult) {
 		if seq > 0 {
@@ -197,7 +198,8 @@ func (l *leader) clientUpdate(nodeID string, allocs []protocol.AllocUpdate, now 
 		return
 	}
 	op, seq := clientUpdateOp(nodeID, allocs, now.UnixNano())
-	l.submit(batchItem{ops: []state.Op{{ClientUpdate: op}}, after: func(*state.ApplyResult) {
+	ops := l.withHealthEvals([]state.Op{{ClientUpdate: op}}, op) // deployhealth.go
+	l.submit(batchItem{ops: ops, after: func(*state.ApplyResult) {
 		l.ack(nodeID, seq)
 	}})
 }
@@ -224,6 +226,7 @@ func clientUpdateOp(nodeID string, allocs []protocol.AllocUpdate, now int64) (*s
 			ModifyTime:        u.Time * 1e6,
 			Seq:               u.Seq,
 			Services:          serviceRegs(u.Services),
+			Health:            healthReport(u.Health), // deployhealth.go
 		})
 	}
 	return op, op.Seq
