@@ -143,6 +143,11 @@ func (g *TaskGroup) canonicalize(j *Job) {
 		}
 	}
 	canonReschedule(g.Reschedule, j.Type) // reschedule.go
+	if g.Update == nil && j.Update != nil {
+		u := *j.Update // a JSON job's job-level update applies to every group
+		g.Update = &u
+	}
+	canonUpdate(g.Update) // update.go
 	canonConstraints(g.Constraints)
 	canonServices(g.Services, fmt.Sprintf("%s-%s", j.ID, g.Name))
 	for _, t := range g.Tasks {

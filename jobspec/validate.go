@@ -196,6 +196,9 @@ func (v *validator) group(j *Job, g *TaskGroup, path string) {
 	if g.Reschedule != nil {
 		v.reschedule(j, g.Reschedule, path) // reschedule.go
 	}
+	if g.Update != nil {
+		v.update(j, g, g.Update, path) // update.go
+	}
 	if d := g.Disconnect; d != nil {
 		if !slices.Contains(reconcileModes, d.Reconcile) {
 			v.add(d, "reconcile", path, meanFix(d.Reconcile, reconcileModes), "unknown disconnect reconcile %q (known: %s)", d.Reconcile, strings.Join(reconcileModes, ", "))
