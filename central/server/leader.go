@@ -24,9 +24,10 @@ type leader struct {
 	inbound chan gateway.Inbound
 	batch   chan batchItem
 	evals   *evalQueue
-	pub     *publisher // nodes whose desired state to publish
-	svcPub  *publisher // service names whose instance set to publish
-	brokers []string   // shared brokers the gateway connected to
+	delayed *delayedEvals // evaluations waiting for their WaitUntil (reschedule.go)
+	pub     *publisher    // nodes whose desired state to publish
+	svcPub  *publisher    // service names whose instance set to publish
+	brokers []string      // shared brokers the gateway connected to
 
 	hellos, heartbeats, updates, nodesDown, plans atomic.Uint64
 	ops                                           opsStats      // heartbeats per node, scheduler latency (metrics.go)
@@ -47,6 +48,7 @@ func startLeader(s *Server) (*leader, error) {
 		inbound: make(chan gateway.Inbound, 4096),
 		batch:   make(chan batchItem, 4096),
 		evals:   newEvalQueue(),
+		delayed: newDelayedEvals(),
 		pub:     newPublisher(),
 		svcPub:  newPublisher(),
 	}
@@ -90,7 +92,7 @@ func startLeader(s *Server) (*leader, error) {
 	// Work left over from an earlier leader, and desired state for every
 	// node in case a retained message was lost with a broker.
 	for _, e := range s.store.PendingEvals() {
-		l.evals.push(e)
+		l.enqueue(e) // a delayed one goes back on its timer
 	}
 	for _, n := range s.store.Nodes() {
 		l.pub.mark(n.ID)
@@ -100,7 +102,7 @@ func startLeader(s *Server) (*leader, error) {
 	for _, r := range s.store.Services("") {
 		l.svcPub.mark(r.ServiceName)
 	}
-	for _, f := range []func(){l.loop, l.batcher, l.evalWorker, l.publish, l.publishServices, l.watchBrokers, l.gcLoop} {
+	for _, f := range []func(){l.loop, l.batcher, l.evalWorker, l.publish, l.publishServices, l.watchBrokers, l.gcLoop, l.delayLoop} {
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
@@ -119,7 +121,7 @@ func (l *leader) stop() {
 // afterApply routes what a committed entry produced to the workers.
 func (l *leader) afterApply(res *state.ApplyResult) {
 	for _, e := range res.EvalsCreated {
-		l.evals.push(e)
+		l.enqueue(e)
 	}
 	l.pub.mark(res.NodesChanged...)
 	l.svcPub.mark(res.ServicesChanged...)

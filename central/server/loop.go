@@ -148,7 +148,7 @@ func (l *leader) nodeHello(h *protocol.Hello, now time.Time) {
 	if len(h.Allocs) > 0 {
 		op, s := clientUpdateOp(h.NodeID, h.Allocs, now.UnixNano())
 		ops, seq = append(ops, state.Op{ClientUpdate: op}), s
-		ops = l.withHealthEvals(ops, op) // deployhealth.go
+		ops = l.withFailureEvals(ops, op) // reschedule.go
 	}
 	l.submit(batchItem{ops: ops, after: func(*state.ApplyResult) {
 		if seq > 0 {
@@ -177,7 +177,9 @@ func (l *leader) evalsForNewCapacity(now int64, nodeID string) []*structs.Evalua
 // jobShort reports whether a job has fewer live allocations than it asks for.
 func (l *leader) jobShort(job *jobspec.Job) bool {
 	if jobspec.RunsToCompletion(job.Type) {
-		return false // finished batch allocations are not replaced
+		// Finished batch allocations are not replaced; a failed one may
+		// be waiting for a node to be rescheduled to (reschedule.go).
+		return l.rescheduleWaiting(job)
 	}
 	live := map[string]int{}
 	for _, a := range l.s.store.AllocsByJob(job.Namespace, job.ID) {
@@ -198,7 +200,7 @@ func (l *leader) clientUpdate(nodeID string, allocs []protocol.AllocUpdate, now 
 		return
 	}
 	op, seq := clientUpdateOp(nodeID, allocs, now.UnixNano())
-	ops := l.withHealthEvals([]state.Op{{ClientUpdate: op}}, op) // deployhealth.go
+	ops := l.withFailureEvals([]state.Op{{ClientUpdate: op}}, op) // reschedule.go
 	l.submit(batchItem{ops: ops, after: func(*state.ApplyResult) {
 		l.ack(nodeID, seq)
 	}})
@@ -226,7 +228,6 @@ func clientUpdateOp(nodeID string, allocs []protocol.AllocUpdate, now int64) (*s
 			ModifyTime:        u.Time * 1e6,
 			Seq:               u.Seq,
 			Services:          serviceRegs(u.Services),
-			Health:            healthReport(u.Health), // deployhealth.go
 		})
 	}
 	return op, op.Seq

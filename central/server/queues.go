@@ -29,7 +29,9 @@ func (q *evalQueue) push(e *structs.Evaluation) {
 // pop returns the oldest evaluation, waiting for one, and takes out of the
 // queue every other evaluation of the same job: one scheduler run answers
 // them all (a node storm queues one evaluation per node for a job that runs
-// everywhere). It returns nil when ctx ends.
+// everywhere). A delayed follow-up (WaitUntil set) behind the first is not
+// taken: the scheduler reschedules the allocations that name it only when
+// it runs under its own ID. It returns nil when ctx ends.
 func (q *evalQueue) pop(ctx context.Context) (*structs.Evaluation, []*structs.Evaluation) {
 	for {
 		q.mu.Lock()
@@ -38,7 +40,7 @@ func (q *evalQueue) pop(ctx context.Context) (*structs.Evaluation, []*structs.Ev
 			var dups []*structs.Evaluation
 			rest := q.q[:0]
 			for _, o := range q.q[1:] {
-				if o.Namespace == e.Namespace && o.JobID == e.JobID {
+				if o.Namespace == e.Namespace && o.JobID == e.JobID && o.WaitUntil == 0 {
 					dups = append(dups, o)
 				} else {
 					rest = append(rest, o)
