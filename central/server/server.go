@@ -351,6 +351,14 @@ func (s *Server) SubmitJob(ctx context.Context, job *jobspec.Job) (string, uint6
 	if err := desired.CheckJob(job); err != nil { // an agent must be able to receive it
 		return "", 0, refused{err}
 	}
+	if job.Region == jobspec.DefaultRegion {
+		job.Region = s.cfg.Region // the default: a job that names no region runs in this one
+	}
+	if job.Region != s.cfg.Region {
+		// One cluster is one region: there is no other to forward it to.
+		return "", 0, refused{fmt.Errorf("job %q: region %q is not this cluster's region %q: write region = %q or remove the line (Tether does not forward jobs between regions)",
+			job.ID, job.Region, s.cfg.Region, s.cfg.Region)}
+	}
 	now := time.Now().UnixNano()
 	var eval *structs.Evaluation
 	// A periodic or parameterized parent is not evaluated (Nomad returns
