@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -299,7 +300,7 @@ func (c *cluster) stopAllJobs(timeout time.Duration) {
 		return
 	}
 	for _, j := range jobs {
-		if resp, err := c.do(http.MethodDelete, "/v1/job/"+j.ID); err == nil {
+		if resp, err := c.do(http.MethodDelete, "/v1/job/"+url.PathEscape(j.ID)); err == nil { // a child's ID has a slash
 			resp.Body.Close()
 		}
 	}
