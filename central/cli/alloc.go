@@ -28,7 +28,7 @@ func (e *env) allocStatus(args []string) int {
 	if e.json {
 		return e.printJSON(b)
 	}
-	kv(e.stdout, [][2]string{
+	kv(e.stdout, append([][2]string{
 		{"ID", e.short(a.ID)},
 		{"Eval ID", e.short(a.EvalID)},
 		{"Name", a.Name},
@@ -43,7 +43,8 @@ func (e *env) allocStatus(args []string) int {
 		{"Score", strconv.FormatFloat(a.Score, 'f', 3, 64)},
 		{"Created", e.ago(a.CreateTime)},
 		{"Modified", e.ago(a.ModifyTime)},
-	})
+	}, e.reschedulePairs(ctx, &a)...)) // reschedule.go
+	e.rescheduleEvents(e.stdout, &a)
 	if len(a.Events) > 0 {
 		fmt.Fprintln(e.stdout, "\nAllocation Events:")
 		evs := append([]structs.AllocEvent(nil), a.Events...)
