@@ -50,6 +50,9 @@ type Op struct {
 	// Agent identity and signing (security.go).
 	Security *SecurityOp `json:"security,omitempty"`
 
+	// A periodic job's launch (periodic.go).
+	LaunchPeriodic *LaunchPeriodic `json:"launch_periodic,omitempty"`
+
 	// Deployment status changes: promote, fail, pause, resume, success
 	// (deployments.go).
 	UpdateDeployment *UpdateDeployment `json:"update_deployment,omitempty"`

@@ -84,6 +84,7 @@ type snapRecord struct {
 	Policy  *acl.Policy                  `json:"ap,omitempty"`
 	Token   *acl.Token                   `json:"at,omitempty"`
 	Sec     *SecurityEntry               `json:"sec,omitempty"`
+	PLaunch *PeriodicLaunch              `json:"pl,omitempty"`
 	Deploy  *structs.Deployment          `json:"d,omitempty"`
 	End     bool                         `json:"end,omitempty"`
 }
@@ -143,6 +144,8 @@ func (s *fsmSnapshot) write(w io.Writer) error {
 				rec.Token = raw.(*acl.Token)
 			case TableSecurity:
 				rec.Sec = raw.(*SecurityEntry)
+			case TablePeriodicLaunches:
+				rec.PLaunch = raw.(*PeriodicLaunch)
 			case TableDeployments:
 				rec.Deploy = raw.(*structs.Deployment)
 			}
@@ -227,6 +230,8 @@ func readSnapshot(r io.Reader) (*memdb.MemDB, error) {
 			table, obj = TableACLTokens, rec.Token
 		case rec.Sec != nil:
 			table, obj = TableSecurity, rec.Sec
+		case rec.PLaunch != nil:
+			table, obj = TablePeriodicLaunches, rec.PLaunch
 		case rec.Deploy != nil:
 			table, obj = TableDeployments, rec.Deploy
 		case rec.Alloc != nil:

@@ -159,6 +159,7 @@ func (a *applier) stopJob(op *StopJob) error {
 	switch {
 	case op.Purge:
 		a.delete(TableJobs, old)
+		a.deletePeriodicLaunch(op.Namespace, op.JobID) // periodic.go
 		a.pruneVersions(op.Namespace, op.JobID, 0)
 		a.res.JobIndex = a.index
 	case old.Stop:
@@ -180,10 +181,11 @@ func (a *applier) stopJob(op *StopJob) error {
 }
 
 // jobStatus computes a job's status as Nomad does: running while any alloc
-// is non-terminal (system jobs: until stopped), pending while an eval is
+// is non-terminal (system jobs, and periodic or parameterized parents,
+// which never run themselves: until stopped), pending while an eval is
 // open, dead once everything is terminal.
 func (a *applier) jobStatus(j *jobspec.Job) string {
-	if j.Type == jobspec.JobTypeSystem {
+	if j.Type == jobspec.JobTypeSystem || j.IsParent() {
 		if j.Stop {
 			return jobspec.JobStatusDead
 		}

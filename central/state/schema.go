@@ -134,6 +134,11 @@ func schema() *memdb.DBSchema {
 		s.Tables[name] = t
 	}
 	s.Tables[TableSecurity] = securitySchema() // security.go
+
+	// Periodic launches (periodic.go).
+	s.Tables[TablePeriodicLaunches] = periodicSchema()
+	s.Tables[TableJobs].Indexes["periodic"] = periodicJobIndex()
+
 	s.Tables[TableDeployments] = deploymentsSchema() // deployments.go
 	s.Tables[TableAllocs].Indexes["deployment"] = allocDeploymentIndex()
 	return s
