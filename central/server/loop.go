@@ -149,6 +149,7 @@ func (l *leader) nodeHello(h *protocol.Hello, now time.Time) {
 		op, s := clientUpdateOp(h.NodeID, h.Allocs, now.UnixNano())
 		ops, seq = append(ops, state.Op{ClientUpdate: op}), s
 		ops = l.withFailureEvals(ops, op) // reschedule.go
+		ops = l.withHealthEvals(ops, op)  // deployhealth.go
 	}
 	l.submit(batchItem{ops: ops, after: func(*state.ApplyResult) {
 		if seq > 0 {
@@ -200,7 +201,8 @@ func (l *leader) clientUpdate(nodeID string, allocs []protocol.AllocUpdate, now 
 		return
 	}
 	op, seq := clientUpdateOp(nodeID, allocs, now.UnixNano())
-	ops := l.withFailureEvals([]state.Op{{ClientUpdate: op}}, op) // reschedule.go
+	ops := l.withHealthEvals([]state.Op{{ClientUpdate: op}}, op) // deployhealth.go
+	ops = l.withFailureEvals(ops, op)                            // reschedule.go
 	l.submit(batchItem{ops: ops, after: func(*state.ApplyResult) {
 		l.ack(nodeID, seq)
 	}})
@@ -228,6 +230,7 @@ func clientUpdateOp(nodeID string, allocs []protocol.AllocUpdate, now int64) (*s
 			ModifyTime:        u.Time * 1e6,
 			Seq:               u.Seq,
 			Services:          serviceRegs(u.Services),
+			Health:            healthReport(u.Health), // deployhealth.go
 		})
 	}
 	return op, op.Seq
