@@ -201,3 +201,17 @@ func strconvQuote(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
 }
+
+// A submitted job may not pose as a child: parent_id and payload are
+// central's to set (a payload past the 16 KiB that agents take would
+// otherwise reach them).
+func TestSubmitRefusesChildFields(t *testing.T) {
+	_, srv := newTestServer(t)
+	for _, field := range []string{`"parent_id": "render"`, `"payload": "` + base64.StdEncoding.EncodeToString(make([]byte, 20<<10)) + `"`} {
+		body := `{"job": {"id": "x", "type": "batch", ` + field + `, "task_groups": [{"name": "g", "count": 1, "tasks": [{"name": "t", "driver": "exec"}]}]}}`
+		r := do(t, srv, "POST", "/v1/jobs", body)
+		if r.code != 400 || !strings.Contains(errorOf(t, r), "sets parent_id or payload, which central sets") {
+			t.Fatalf("%s: %d %s", field, r.code, r.body)
+		}
+	}
+}
