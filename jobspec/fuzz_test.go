@@ -18,6 +18,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`job "a" { group "g" { task "t" { driver = "exec" } } }`), "")
 	f.Add([]byte("job \"a\" {\n group \"g\" {\n task \"t\" {\n driver = \"exec\"\n config { args = [\"${NOMAD_PORT_http}\", attr.cpu.arch] }\n }\n }\n}\n"), "")
 	f.Add([]byte("variable \"n\" {\n type = number\n}\njob \"a\" {\n group \"g\" {\n count = var.n\n task \"t\" { driver = \"exec\" }\n }\n}\n"), "n=3")
+	f.Add([]byte("job \"p\" {\n type = \"batch\"\n parameterized {\n payload = \"required\"\n meta_required = [\"x\"]\n }\n group \"g\" {\n task \"t\" {\n driver = \"exec\"\n dispatch_payload { file = \"in/put.json\" }\n }\n }\n}\n"), "")
 	// Deep nesting and evaluation bombs (limits_test.go) must come back
 	// as errors.
 	for _, src := range deepShapes() {
