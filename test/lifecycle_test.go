@@ -39,7 +39,7 @@ func (c *cluster) lifeAlloc(job string) (id, status string, tasks map[string]lif
 		return "", "", nil, fmt.Errorf("job %s has %d allocations, want 1", job, len(as))
 	}
 	var a struct {
-		ClientStatus string                `json:"client_status"`
+		ClientStatus string              `json:"client_status"`
 		TaskStates   map[string]lifeTask `json:"task_states"`
 	}
 	if err := c.get("/v1/allocation/"+as[0].ID, &a); err != nil {
