@@ -53,6 +53,10 @@ type Config struct {
 	// HeartbeatGrace is added to the TTL before a silent node is marked
 	// disconnected or down; default 5s.
 	HeartbeatGrace time.Duration
+	// DeploymentHealthMargin is how long past a group's healthy_deadline
+	// the deployment watcher waits for an agent's health report before it
+	// fails the deployment itself (default 1m; tests shorten it).
+	DeploymentHealthMargin time.Duration
 	// ServiceJSONMirror also publishes every service set as JSON, retained,
 	// on <prefix>/svc-json/<name> (config key service_json_mirror).
 	ServiceJSONMirror bool

@@ -102,7 +102,7 @@ func startLeader(s *Server) (*leader, error) {
 	for _, r := range s.store.Services("") {
 		l.svcPub.mark(r.ServiceName)
 	}
-	for _, f := range []func(){l.loop, l.batcher, l.evalWorker, l.publish, l.publishServices, l.watchBrokers, l.gcLoop, l.delayLoop} {
+	for _, f := range []func(){l.loop, l.batcher, l.evalWorker, l.publish, l.publishServices, l.watchBrokers, l.gcLoop, l.deploymentWatcher, l.delayLoop} {
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()

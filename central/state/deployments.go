@@ -100,14 +100,22 @@ func checkDeployment(d *structs.Deployment) error {
 	return nil
 }
 
-// upsertDeployment writes a plan's deployment. A deployment already
-// stored keeps its create index and, once no longer active, its status.
+// upsertDeployment writes a plan's deployment. Of a deployment already
+// stored, a plan changes only the per-group count of skipped
+// disconnected allocs: its status and promotion are the watcher's and the
+// operator's, and may have changed since the plan was made.
 func (a *applier) upsertDeployment(d *structs.Deployment, now int64) {
 	if old := firstTxn[*structs.Deployment](a.txn, TableDeployments, d.ID); old != nil {
-		d.CreateIndex, d.CreateTime = old.CreateIndex, old.CreateTime
-		if !old.Active() {
-			d.Status, d.StatusDescription = old.Status, old.StatusDescription
+		c := *old
+		c.TaskGroups = make(map[string]*structs.DeploymentState, len(old.TaskGroups))
+		for name, g := range old.TaskGroups {
+			gc := *g
+			if ng := d.TaskGroups[name]; ng != nil {
+				gc.DisconnectedSkipped = ng.DisconnectedSkipped
+			}
+			c.TaskGroups[name] = &gc
 		}
+		d = &c
 	} else {
 		d.CreateIndex = a.index
 		if d.CreateTime == 0 {
