@@ -103,7 +103,7 @@ func (e *env) evalStatus(args []string) int {
 	if e.json {
 		return e.printJSON(b)
 	}
-	kv(e.stdout, [][2]string{
+	kv(e.stdout, append([][2]string{
 		{"ID", e.short(ev.ID)},
 		{"Create Time", formatUnixNano(ev.CreateTime)},
 		{"Modify Time", formatUnixNano(ev.ModifyTime)},
@@ -115,7 +115,7 @@ func (e *env) evalStatus(args []string) int {
 		{"Namespace", ev.Namespace},
 		{"Priority", strconv.Itoa(ev.Priority)},
 		{"Placement Failures", strconv.FormatBool(len(ev.FailedTGAllocs) > 0)},
-	})
+	}, e.waitUntilPairs(&ev)...)) // reschedule.go
 	if len(ev.FailedTGAllocs) > 0 {
 		fmt.Fprintln(e.stdout, "\n==> Failed Placements")
 		placementFailures(e.stdout, "", &ev)

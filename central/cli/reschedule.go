@@ -62,3 +62,11 @@ func (e *env) rescheduleEvents(w io.Writer, a *structs.Allocation) {
 	}
 	table(w, rows)
 }
+
+// waitUntilPairs is the `eval status` line of a delayed follow-up.
+func (e *env) waitUntilPairs(ev *structs.Evaluation) [][2]string {
+	if ev.WaitUntil == 0 {
+		return nil
+	}
+	return [][2]string{{"Wait Until", formatUnixNano(ev.WaitUntil) + " (" + e.until(ev.WaitUntil) + ")"}}
+}

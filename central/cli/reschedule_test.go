@@ -25,6 +25,10 @@ func TestAllocStatusReschedule(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 	assertLines(t, out, "Reschedule Eligibility = in ", "Follow-up Evaluation   = eeee0001\n")
+	code, evOut, evErr := c.run(t, "eval", "status", "eeee0001-eval")
+	if code != 0 || !strings.Contains(evOut, "Wait Until         = ") || !strings.Contains(evOut, "(in ") {
+		t.Errorf("eval status of the follow-up (exit %d) lacks its wait_until:\n%s%s", code, evOut, evErr)
+	}
 	if strings.Contains(out, "Next Allocation") {
 		t.Errorf("not replaced yet, but shows a next allocation:\n%s", out)
 	}
