@@ -24,6 +24,15 @@
 // goroutine per check, stopped with the task) and sends the full set in
 // every update; they are dropped when the task stops or restarts.
 //
+// Lifecycle hooks (lifecycle.go) are decided by one pure function of the
+// tasks' states, asked again after every change: which waiting tasks may
+// start (prestart at once; main once the ephemeral prestart tasks exited 0
+// and the prestart sidecars run; poststart once main has started; poststop
+// once everything else is dead) and which to kill (all on a failure or a
+// dead leader, sidecars once the work is done, in order on a stop). A task
+// runner waits for its turn before its first start; a re-attached task had
+// it, and a task recorded dead before an agent restart is not run again.
+//
 // Statuses follow Nomad: an allocation is failed if any task failed, else
 // running if any task runs, else pending if any task waits to (re)start,
 // else complete.
