@@ -23,7 +23,8 @@ func PayloadPathOK(file string) bool {
 }
 
 // writePayload writes the allocation's dispatch payload to local/<file>
-// of the task before its first start, as Nomad's dispatch hook does. The
+// of the task before its first start, as Nomad's dispatch hook does (and,
+// as it, writes nothing when the dispatch had no payload). The
 // write goes through an os.Root on the task dir, so a symlink in local/
 // cannot make the agent write outside the task dir; the file is written
 // to a temporary name and renamed over the destination, so a symlink
@@ -31,6 +32,9 @@ func PayloadPathOK(file string) bool {
 // the task with a Setup Failure that says why. It returns false when the
 // runner is done.
 func (t *taskRunner) writePayload(ctx context.Context) bool {
+	if len(t.r.alloc.Payload) == 0 {
+		return true
+	}
 	taskDir := filepath.Join(t.r.AllocDir(), t.task.Name)
 	if err := writePayloadFile(taskDir, t.task.DispatchFile, t.r.alloc.Payload); err != nil {
 		t.dead(ctx, true, t.event(protocol.EventSetupFailure, "dispatch payload: "+err.Error()))
