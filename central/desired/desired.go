@@ -74,6 +74,7 @@ func Alloc(a *structs.Allocation, tg *jobspec.TaskGroup, dc string) protocol.Des
 	for _, p := range a.Ports {
 		da.Ports = append(da.Ports, protocol.Port{Label: p.Label, Value: p.Value, To: p.To})
 	}
+	owner := groupServiceTask(tg)
 	for i, t := range tg.Tasks {
 		pt := protocol.Task{
 			Name:        t.Name,
@@ -115,7 +116,7 @@ func Alloc(a *structs.Allocation, tg *jobspec.TaskGroup, dc string) protocol.Des
 			})
 		}
 		services := t.Services
-		if i == 0 { // group services are registered by the group's first task
+		if i == owner { // group services are registered by the group's first main task
 			services = append(append([]*jobspec.Service{}, tg.Services...), t.Services...)
 		}
 		for _, s := range services {
@@ -144,4 +145,16 @@ func restartPolicy(r *jobspec.RestartPolicy, jobType string) protocol.RestartPol
 		Mode:       r.Mode,
 		OnSuccess:  !jobspec.RunsToCompletion(jobType),
 	}
+}
+
+// groupServiceTask is the index of the task that registers the group's
+// services: the first main task (a prestart task may have exited long
+// before; a group has one, validation sees to it), else the first task.
+func groupServiceTask(tg *jobspec.TaskGroup) int {
+	for i, t := range tg.Tasks {
+		if t != nil && t.Lifecycle == nil {
+			return i
+		}
+	}
+	return 0
 }

@@ -29,3 +29,18 @@ func TestDesiredCarriesLifecycleAndTaskRestart(t *testing.T) {
 		t.Errorf("restart %+v for a task without a restart block, want none", r)
 	}
 }
+
+// Group services are registered by the first main task, not by a prestart
+// task listed before it (which exits once it has run).
+func TestGroupServicesGoToFirstMainTask(t *testing.T) {
+	j := testJob()
+	g := j.TaskGroups[0]
+	g.Services = []*jobspec.Service{{Name: "web", PortLabel: "http"}}
+	init := &jobspec.Task{Name: "init", Driver: "exec", Lifecycle: &jobspec.Lifecycle{Hook: "prestart"}}
+	g.Tasks = append([]*jobspec.Task{init}, g.Tasks...)
+	a := &structs.Allocation{ID: "a1", JobID: j.ID, TaskGroup: "g", DesiredStatus: "run", ClientStatus: "running", Job: j}
+	tasks := Build("n1", "dc1", []*structs.Allocation{a}, 1, 0).Allocs[0].Tasks
+	if len(tasks[0].Services) != 0 || len(tasks[1].Services) != 1 || tasks[1].Services[0].Name != "web" {
+		t.Fatalf("services: init %+v, main %+v", tasks[0].Services, tasks[1].Services)
+	}
+}
