@@ -55,7 +55,7 @@ func TestJobDispatch(t *testing.T) {
 		t.Fatalf("status: exit %d:\n%s%s", code, out, errOut)
 	}
 	// The child's own status works with its slash.
-	if code, out, errOut := c.run(t, "job", "status", childID); code != 0 || !strings.Contains(out, "= "+childID+"\n") {
+	if code, out, errOut := c.run(t, "job", "status", childID); code != 0 || !strings.Contains(out, "= "+childID+"\n") || !strings.Contains(out, "Parent ID   = render\n") {
 		t.Fatalf("child status: exit %d:\n%s%s", code, out, errOut)
 	}
 }

@@ -216,7 +216,7 @@ func (e *env) jobStatus(args []string) int {
 	if _, _, err := e.get(ctx, path+"/allocations", e.nsQuery(), &allocs); err != nil {
 		return e.fail("querying job allocations", err)
 	}
-	kv(e.stdout, [][2]string{
+	pairs := [][2]string{
 		{"ID", job.ID},
 		{"Name", job.Name},
 		{"Submit Date", formatUnixNano(job.SubmitTime)},
@@ -226,7 +226,11 @@ func (e *env) jobStatus(args []string) int {
 		{"Namespace", job.Namespace},
 		{"Status", job.Status},
 		{"Version", strconv.FormatUint(job.Version, 10)},
-	})
+	}
+	if job.ParentID != "" { // a dispatched or periodic child
+		pairs = append(pairs, [2]string{"Parent ID", job.ParentID})
+	}
+	kv(e.stdout, pairs)
 	if job.IsParent() { // periodic or parameterized: it has children, not allocations
 		return e.parentStatus(ctx, job) // children.go
 	}
