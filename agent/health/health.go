@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -42,6 +43,11 @@ type Check struct {
 	Path     string // http only; default "/"
 	Interval time.Duration
 	Timeout  time.Duration
+	// Method, Header and Body shape an http check's request (method
+	// default GET; a "Host" header sets the request's host).
+	Method string
+	Header map[string][]string
+	Body   string
 	// RestartLimit is check_restart's limit: after this many failures in
 	// a row, counted once RestartGrace has passed since the check
 	// started, WatchRestart asks for the task to be restarted (0: never).
@@ -87,19 +93,39 @@ func Probe(ctx context.Context, c Check) error {
 			path = "/" + path
 		}
 		url := "http://" + c.Addr + path
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		method := c.Method
+		if method == "" {
+			method = http.MethodGet
+		}
+		var body io.Reader
+		if c.Body != "" {
+			body = strings.NewReader(c.Body)
+		}
+		req, err := http.NewRequestWithContext(ctx, method, url, body)
 		if err != nil {
-			return fmt.Errorf("HTTP GET %s: %w", url, err)
+			return fmt.Errorf("HTTP %s %s: %w", method, url, err)
 		}
 		req.Header.Set("User-Agent", "tether-health-check")
+		for k, vs := range c.Header {
+			if http.CanonicalHeaderKey(k) == "Host" {
+				if len(vs) > 0 {
+					req.Host = vs[0]
+				}
+				continue
+			}
+			req.Header.Del(k)
+			for _, v := range vs {
+				req.Header.Add(k, v)
+			}
+		}
 		resp, err := (&http.Client{Transport: transport}).Do(req)
 		if err != nil {
-			return fmt.Errorf("HTTP GET %s: %w", url, err)
+			return fmt.Errorf("HTTP %s %s: %w", method, url, err)
 		}
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
 		resp.Body.Close()
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
-			return fmt.Errorf("HTTP GET %s: %s", url, resp.Status)
+			return fmt.Errorf("HTTP %s %s: %s", method, url, resp.Status)
 		}
 		return nil
 	}
