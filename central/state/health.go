@@ -1,6 +1,8 @@
 package state
 
 import (
+	"strings"
+
 	"github.com/tether-edge/tether/central/structs"
 )
 
@@ -52,5 +54,5 @@ func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	return s[:n]
+	return strings.ToValidUTF8(s[:n], "")
 }

@@ -25,6 +25,13 @@ func TestClientUpdateAppliesDeploymentHealth(t *testing.T) {
 		h.mustApply(Op{ClientUpdate: &ClientUpdate{NodeID: "n1", Seq: seq, Now: 5000 + int64(seq),
 			Allocs: []AllocClientUpdate{{ID: "a1", ClientStatus: "running", Seq: seq, Health: r}}}})
 	}
+	// Another node cannot report on this node's alloc.
+	h.mustApply(nodeOp(testNode("n2")))
+	res := h.mustApply(Op{ClientUpdate: &ClientUpdate{NodeID: "n2", Seq: 1, Now: 5000,
+		Allocs: []AllocClientUpdate{{ID: "a1", ClientStatus: "running", Seq: 1, Health: &AllocHealthReport{DeploymentID: "d2", Healthy: true, Time: 4000}}}}})
+	if ds := h.store.AllocByID("a1").DeploymentStatus; res.Ignored != 1 || ds.Healthy != nil {
+		t.Fatalf("another node's report was applied (ignored %d): %+v", res.Ignored, ds)
+	}
 	report(1, &AllocHealthReport{DeploymentID: "d1", Healthy: true, Time: 4000})
 	if ds := h.store.AllocByID("a1").DeploymentStatus; ds == nil || ds.Healthy != nil || !ds.Canary {
 		t.Fatalf("a report for an earlier deployment was applied: %+v", ds)
