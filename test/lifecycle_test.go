@@ -408,3 +408,64 @@ func waitPrestartThenMain(t *testing.T, c *cluster, job, want string) {
 		t.Fatalf("main restarted %d times (it failed to read the prestart task's file?)", ts["main"].Restarts)
 	}
 }
+
+// A job stop kills the main task, then runs the poststop task to the end.
+func TestLifecyclePoststopOnJobStop(t *testing.T) {
+	c := startCentral(t, clusterOpts{})
+	c.startAgent("edge-1")
+	c.waitNode("edge-1", "ready", 20*time.Second)
+	w := t.TempDir()
+	job := lifeJob(t, "lifestop", fmt.Sprintf(`job "lifestop" {
+  datacenters = ["dc1"]
+  group "g" {
+    task "main" {
+      driver       = "exec"
+      kill_timeout = "2s"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo $$ > %[1]s/main.pid; while true; do sleep 0.1; done"]
+      }
+    }
+    task "post" {
+      driver = "exec"
+      lifecycle {
+        hook = "poststop"
+      }
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "if kill -0 $(cat %[1]s/main.pid) 2>/dev/null; then echo too-early > %[1]s/post; else echo after-main > %[1]s/post; fi"]
+      }
+    }
+  }
+}
+`, w))
+	if out, code := c.cli("job", "submit", "-detach", job); code != 0 {
+		t.Fatalf("submit exited %d:\n%s", code, out)
+	}
+	eventually(t, 30*time.Second, func() error {
+		_, status, ts, err := c.lifeAlloc("lifestop")
+		if err != nil {
+			return err
+		}
+		if status != "running" || ts["main"].State != "running" || ts["post"].State != "pending" {
+			return fmt.Errorf("alloc %s, tasks %+v", status, ts)
+		}
+		return nil
+	})
+	if _, err := os.Stat(filepath.Join(w, "post")); err == nil {
+		t.Fatal("poststop task ran beside main")
+	}
+	if out, code := c.cli("job", "stop", "-detach", "lifestop"); code != 0 {
+		t.Fatalf("job stop exited %d:\n%s", code, out)
+	}
+	eventually(t, 30*time.Second, func() error {
+		b, err := os.ReadFile(filepath.Join(w, "post"))
+		if err != nil {
+			return err
+		}
+		if s := strings.TrimSpace(string(b)); s != "after-main" {
+			return fmt.Errorf("poststop saw %q, want after-main", s)
+		}
+		return nil
+	})
+}
