@@ -325,6 +325,11 @@ type Check struct {
 	RestartLimit          int   `cbor:"5,keyasint,omitempty"`
 	RestartGraceMs        int64 `cbor:"6,keyasint,omitempty"`
 	RestartIgnoreWarnings bool  `cbor:"7,keyasint,omitempty"`
+	// An http check's request: method ("" is GET), headers ("Host" sets
+	// the request's host) and body.
+	Method string              `cbor:"8,keyasint,omitempty"`
+	Header map[string][]string `cbor:"9,keyasint,omitempty"`
+	Body   string              `cbor:"10,keyasint,omitempty"`
 }
 
 // Ack tells an agent the highest update sequence number central applied.
