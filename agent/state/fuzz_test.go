@@ -50,6 +50,13 @@ func FuzzStateRecords(f *testing.F) {
 	f.Add(byte(4), []byte("a1"), seqKey(1))
 	f.Add(byte(5), []byte("api"), svc)
 	f.Add(byte(1), []byte("a2"), []byte{0xbf})
+	// An alloc of a deployment, and its update with the health verdict.
+	recH, _ := protocol.Encode(&AllocRecord{Alloc: protocol.DesiredAlloc{ID: "a1", JobID: "web", DeploymentID: "d1",
+		Health: &protocol.HealthPolicy{Mode: protocol.HealthChecks, MinHealthyMs: 10_000, DeadlineMs: 300_000}},
+		Client: protocol.AllocUpdate{AllocID: "a1", Health: &protocol.AllocHealth{Healthy: true, Time: 1, DeploymentID: "d1"}}})
+	uH, _ := protocol.Encode(&protocol.AllocUpdate{AllocID: "a1", Seq: 2, Health: &protocol.AllocHealth{Reason: "task \"t\" failed", DeploymentID: "d1"}})
+	f.Add(byte(1), []byte("a1"), recH)
+	f.Add(byte(3), seqKey(2), uH)
 	f.Fuzz(func(t *testing.T, bucket byte, key, value []byte) {
 		if len(key) == 0 || len(key) > bolt.MaxKeySize {
 			return
