@@ -33,6 +33,8 @@ type leader struct {
 	ops                                           opsStats      // heartbeats per node, scheduler latency (metrics.go)
 	entries                                       nodeEntries   // sizes of the loop's node maps (nodemaps.go)
 	namesRefused                                  atomic.Uint64 // hellos refused for a name another node holds
+
+	periodic periodicStats // periodic launches (periodic.go)
 }
 
 // batchItem is a set of ops to commit, and what to do once committed.
@@ -109,6 +111,11 @@ func startLeader(s *Server) (*leader, error) {
 			f()
 		}()
 	}
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		l.periodicLoop() // periodic.go
+	}()
 	return l, nil
 }
 

@@ -3,11 +3,11 @@ package server
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/tether-edge/tether/jobspec"
-	"github.com/tether-edge/tether/protocol"
 )
 
 // A periodic or parameterized parent is registered without an evaluation
@@ -58,27 +58,34 @@ func TestParentJobIsNeverScheduled(t *testing.T) {
 		}
 	}
 
-	// An ordinary version's allocation stops when the job becomes a parent.
+	// A job cannot become a parent, nor stop being one (Nomad's rule):
+	// purge it first.
 	if _, _, err := s.SubmitJob(ctx, batchJob("turns")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, func() error {
-		if n := len(s.store.AllocsByJob("default", "turns")); n != 1 {
-			return fmt.Errorf("%d allocations", n)
-		}
-		return nil
-	})
 	j := batchJob("turns")
 	j.Parameterized = &jobspec.Parameterized{Payload: "optional"}
-	if evalID, _, err := s.SubmitJob(ctx, j); err != nil || evalID == "" {
-		t.Fatalf("SubmitJob(ordinary → parent) = %q %v, want an evaluation that stops the old allocation", evalID, err)
+	if _, _, err := s.SubmitJob(ctx, j); err == nil || !strings.Contains(err.Error(), "purge it first") {
+		t.Fatalf("ordinary → parameterized: %v, want refused", err)
 	}
-	eventually(t, 10*time.Second, func() error {
-		for _, a := range s.store.AllocsByJob("default", "turns") {
-			if a.DesiredStatus != protocol.DesiredStop {
-				return fmt.Errorf("alloc %s still desired %s", a.ID, a.DesiredStatus)
-			}
-		}
-		return nil
-	})
+	if _, _, err := s.StopJob(ctx, "default", "turns", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.SubmitJob(ctx, j); err != nil {
+		t.Fatalf("parameterized after a purge: %v", err)
+	}
+	if _, _, err := s.SubmitJob(ctx, batchJob("turns")); err == nil || !strings.Contains(err.Error(), "cannot stop being parameterized") {
+		t.Fatalf("parameterized → ordinary: %v, want refused", err)
+	}
+	p := periodicBatch("cron", "0 3 * * *")
+	if _, _, err := s.SubmitJob(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	p2 := periodicBatch("cron", "0 4 * * *") // a new version of a periodic job is fine
+	if _, _, err := s.SubmitJob(ctx, p2); err != nil {
+		t.Fatalf("periodic → periodic: %v", err)
+	}
+	if _, _, err := s.SubmitJob(ctx, batchJob("cron")); err == nil || !strings.Contains(err.Error(), "cannot stop being periodic") {
+		t.Fatalf("periodic → ordinary: %v, want refused", err)
+	}
 }

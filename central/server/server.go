@@ -359,12 +359,15 @@ func (s *Server) SubmitJob(ctx context.Context, job *jobspec.Job) (string, uint6
 		return "", 0, refused{fmt.Errorf("job %q: region %q is not this cluster's region %q: write region = %q or remove the line (Tether does not forward jobs between regions)",
 			job.ID, job.Region, s.cfg.Region, s.cfg.Region)}
 	}
+	if err := checkKindChange(s.store.JobByID(job.Namespace, job.ID), job); err != nil {
+		return "", 0, refused{err}
+	}
 	now := time.Now().UnixNano()
 	var eval *structs.Evaluation
 	// A periodic or parameterized parent is not evaluated (Nomad returns
-	// no evaluation either): it never runs itself. Only when it replaces
-	// an ordinary version is it evaluated, so that version's allocations stop.
-	if old := s.store.JobByID(job.Namespace, job.ID); !job.IsParent() || (old != nil && !old.IsParent()) {
+	// no evaluation either): it never runs itself, and checkKindChange
+	// keeps it from replacing an ordinary version that has allocations.
+	if !job.IsParent() {
 		eval = &structs.Evaluation{
 			ID: structs.GenerateID(), Namespace: job.Namespace, Priority: job.Priority, Type: job.Type,
 			TriggeredBy: structs.TriggerJobRegister, JobID: job.ID, Status: structs.EvalPending,
