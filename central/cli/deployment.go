@@ -220,6 +220,9 @@ func (e *env) deploymentWrite(args []string, action, done string, body any, foll
 		if id, ok := resp["eval_id"].(string); ok && id != "" {
 			fmt.Fprintf(e.stdout, "Evaluation ID: %s\n", id)
 		}
+		if v, ok := resp["reverted_job_version"].(float64); ok {
+			fmt.Fprintf(e.stdout, "Job %q reverted to its stable version %d (auto_revert)\n", d.JobID, uint64(v))
+		}
 	}
 	if !follow || *detach {
 		return exitOK
