@@ -314,7 +314,7 @@ func lostOrFailed(k slotKind) bool {
 
 // inplaceOK reports whether an alloc of an older job version can be
 // updated where it runs: nothing that reaches the node changed (the group
-// apart from its count, the job's constraints and meta) and its node is
+// apart from its count and reschedule policy, the job's constraints and meta) and its node is
 // still in the job's datacenters.
 func inplaceOK(a *structs.Allocation, job *jobspec.Job, tg *jobspec.TaskGroup, node *structs.Node) bool {
 	if a.Job == nil {
@@ -326,6 +326,7 @@ func inplaceOK(a *structs.Allocation, job *jobspec.Job, tg *jobspec.TaskGroup, n
 	}
 	o, n := *old, *tg
 	o.Count, n.Count = 0, 0
+	o.Reschedule, n.Reschedule = nil, nil // central's policy: nothing on the node changes (as Nomad)
 	if !reflect.DeepEqual(o, n) ||
 		!reflect.DeepEqual(a.Job.Constraints, job.Constraints) ||
 		!reflect.DeepEqual(a.Job.Meta, job.Meta) {

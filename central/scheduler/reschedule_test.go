@@ -345,3 +345,19 @@ func TestRescheduleProperties(t *testing.T) {
 		}
 	})
 }
+
+// TestReschedulePolicyChangeIsInPlace: a new version that changes only the
+// reschedule policy updates running allocs in place, as Nomad does.
+func TestReschedulePolicyChangeIsInPlace(t *testing.T) {
+	j := job("web", "service", 1)
+	st := newState()
+	st.addNode(node("n1"))
+	st.addAlloc(runningAlloc(j, "a1", "n1", 0))
+	j2 := job("web", "service", 1, withReschedule(&jobspec.ReschedulePolicy{Delay: time.Minute, DelayFunction: "constant", Unlimited: true}))
+	j2.Version = 2
+	st.addJob(j2)
+	p := mustCompute(t, st, eval(j2), opts())
+	if len(p.Stop) != 0 || len(p.Place) != 1 || p.Place[0].ID != "a1" || p.Place[0].JobVersion != 2 {
+		t.Fatalf("stop %d, place %+v; want a1 updated in place to version 2", len(p.Stop), p.Place)
+	}
+}
