@@ -43,7 +43,7 @@ func (e *env) allocStatus(args []string) int {
 		{"Score", strconv.FormatFloat(a.Score, 'f', 3, 64)},
 		{"Created", e.ago(a.CreateTime)},
 		{"Modified", e.ago(a.ModifyTime)},
-	}, e.reschedulePairs(ctx, &a)...)) // reschedule.go
+	}, append(e.deploymentPairs(&a), e.reschedulePairs(ctx, &a)...)...)) // deployhealth.go, reschedule.go
 	e.rescheduleEvents(e.stdout, &a)
 	if len(a.Events) > 0 {
 		fmt.Fprintln(e.stdout, "\nAllocation Events:")
