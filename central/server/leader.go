@@ -138,6 +138,7 @@ func (l *leader) stats() map[string]uint64 {
 	return map[string]uint64{
 		"hellos": l.hellos.Load(), "heartbeats": l.heartbeats.Load(), "updates": l.updates.Load(),
 		"nodes_down": l.nodesDown.Load(), "plans": l.plans.Load(), "evals_queued": uint64(l.evals.len()),
+		"evals_delayed": uint64(l.delayed.len()),
 	}
 }
 

@@ -126,6 +126,7 @@ func (s *Server) Metrics() []api.Metric {
 		api.Counter("tether_nodes_down_total", "Nodes marked down by this leader.", float64(st["nodes_down"])),
 		api.Counter("tether_scheduler_plans_total", "Plans computed.", float64(st["plans"])),
 		api.Gauge("tether_evals_queued", "Evaluations waiting for the scheduler.", float64(st["evals_queued"])),
+		api.Gauge("tether_evals_delayed", "Follow-up evaluations waiting for their time (reschedule delays).", float64(st["evals_delayed"])),
 	)
 	out = append(out, api.Counter("tether_node_registrations_refused_total", "Hellos refused because another node that is not down holds the node's name.", float64(l.namesRefused.Load())))
 	sizes := l.entrySizes()
