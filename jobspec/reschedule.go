@@ -223,9 +223,10 @@ func NextRescheduleDelay(r *ReschedulePolicy, prev, last time.Duration, n int) t
 			d = r.MaxDelay
 		}
 	case DelayFibonacci:
-		if n == 1 || prev <= 0 {
-			d = last // delay, delay, 2×delay, 3×delay, 5×delay, ...
-		} else {
+		switch {
+		case n == 1 || prev <= 0, prev == r.MaxDelay && last == r.Delay:
+			d = last // delay, delay, 2×delay, 3×delay, 5×delay, ...; again after a reset
+		default:
 			d = prev + last
 		}
 	default:
