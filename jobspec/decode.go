@@ -36,10 +36,11 @@ type decoder struct {
 
 // spec says which names a block body accepts.
 type spec struct {
-	where   string   // how messages name the block: `task "api"`
-	attrs   []string // attribute names
-	blocks  []string // block types; a name in both lists may be written either way
-	ignored []string // Nomad names we accept and ignore, with a warning
+	where   string             // how messages name the block: `task "api"`
+	attrs   []string           // attribute names
+	blocks  []string           // block types; a name in both lists may be written either way
+	ignored []string           // Nomad names that have no effect here: accepted, with a warning
+	refused map[string]refusal // Nomad names Tether refuses (refused.go)
 }
 
 // content is a body split by spec.
@@ -90,8 +91,10 @@ func (d *decoder) content(body *hclsyntax.Body, s spec) content {
 		switch {
 		case slices.Contains(s.attrs, name):
 			c.attrs[name] = a
+		case s.refused[name].why != "":
+			d.refuse(s, name, a.NameRange, a, s.refused[name])
 		case slices.Contains(s.ignored, name):
-			d.warnf(a.NameRange, "%s: %q is not supported by Tether and is ignored", s.where, name)
+			d.warnf(a.NameRange, "%s: %q has no effect in Tether and is ignored", s.where, name)
 		case slices.Contains(s.blocks, name):
 			d.errorf(a.NameRange, fmt.Sprintf("write it as a block: %s { ... }", name), "%s: %q is a block, not an attribute", s.where, name)
 		default:
@@ -102,8 +105,10 @@ func (d *decoder) content(body *hclsyntax.Body, s spec) content {
 		switch {
 		case slices.Contains(s.blocks, b.Type):
 			c.blocks[b.Type] = append(c.blocks[b.Type], b)
+		case s.refused[b.Type].why != "":
+			d.refuse(s, b.Type, b.TypeRange, nil, s.refused[b.Type])
 		case slices.Contains(s.ignored, b.Type):
-			d.warnf(b.TypeRange, "%s: block %q is not supported by Tether and is ignored", s.where, b.Type)
+			d.warnf(b.TypeRange, "%s: block %q has no effect in Tether and is ignored", s.where, b.Type)
 		case slices.Contains(s.attrs, b.Type):
 			d.errorf(b.TypeRange, fmt.Sprintf("write it as an attribute: %s = ...", b.Type), "%s: %q is an attribute, not a block", s.where, b.Type)
 		default:

@@ -7,52 +7,47 @@ import (
 )
 
 // Specs of every block. A name listed in both attrs and blocks may be
-// written either way (meta { } or meta = { }). ignored names are Nomad
-// features Tether does not implement; they parse, with a warning.
+// written either way (meta { } or meta = { }). ignored names are Nomad's
+// that cannot change what runs here: they parse, with a warning. refused
+// names are errors that say why and what to write (refused.go).
+// docs/jobspec.md has a row for every name.
 var (
 	jobSpec = spec{
-		attrs:  []string{"name", "type", "region", "datacenters", "namespace", "priority", "meta"},
-		blocks: []string{"group", "periodic", "constraint", "meta", "parameterized", "reschedule", "update"},
-		ignored: []string{"all_at_once", "node_pool",
-			"migrate", "affinity", "spread", "vault", "vault_token", "consul", "consul_token", "multiregion", "ui"},
+		attrs:   []string{"name", "type", "region", "datacenters", "namespace", "priority", "meta"},
+		blocks:  []string{"group", "periodic", "task", "constraint", "meta", "parameterized", "reschedule", "update"},
+		ignored: []string{"all_at_once", "ui"},
+		refused: refusedJob,
 	}
 	groupSpec = spec{
-		attrs:  []string{"count", "max_client_disconnect", "stop_after_client_disconnect", "meta"},
-		blocks: []string{"network", "restart", "disconnect", "constraint", "meta", "service", "task", "reschedule", "update"},
-		ignored: []string{"migrate", "ephemeral_disk", "affinity", "spread", "volume",
-			"scaling", "consul", "vault", "shutdown_delay", "prevent_reschedule_on_lost"},
+		attrs:   []string{"count", "max_client_disconnect", "stop_after_client_disconnect", "meta"},
+		blocks:  []string{"network", "restart", "disconnect", "constraint", "meta", "service", "task", "reschedule", "update"},
+		refused: refusedGroup,
 	}
-	networkSpec    = spec{attrs: []string{"mode"}, blocks: []string{"port"}, ignored: []string{"dns", "hostname", "mbits", "cni"}}
+	networkSpec    = spec{attrs: []string{"mode"}, blocks: []string{"port"}, refused: refusedNetwork}
 	portSpec       = spec{attrs: []string{"static", "to", "host_network"}}
 	restartSpec    = spec{attrs: []string{"attempts", "interval", "delay", "mode", "render_templates"}}
 	disconnectSpec = spec{attrs: []string{"lost_after", "stop_on_client_after", "replace", "reconcile"}}
 	constraintSpec = spec{attrs: []string{"attribute", "operator", "value", "distinct_hosts", "distinct_property",
 		"version", "semver", "regexp", "set_contains", "set_contains_any"}}
 	taskSpec = spec{
-		attrs:  []string{"driver", "user", "kill_timeout", "kill_signal", "leader", "config", "env", "meta"},
-		blocks: []string{"config", "env", "meta", "resources", "constraint", "service", "template", "lifecycle", "artifact", "logs", "dispatch_payload", "restart"},
-		ignored: []string{"vault", "volume_mount", "identity", "consul", "affinity",
-			"scaling", "csi_plugin", "shutdown_delay", "kind", "schedule", "action"},
+		attrs:   []string{"driver", "user", "kill_timeout", "kill_signal", "leader", "config", "env", "meta"},
+		blocks:  []string{"config", "env", "meta", "resources", "constraint", "service", "template", "lifecycle", "artifact", "logs", "dispatch_payload", "restart"},
+		refused: refusedTask,
 	}
-	resourcesSpec = spec{attrs: []string{"cpu", "memory", "cores"},
-		ignored: []string{"memory_max", "device", "network", "numa", "disk", "iops", "secrets"}}
-	serviceSpec = spec{attrs: []string{"name", "port", "tags", "address", "address_mode", "provider"}, blocks: []string{"check", "check_restart"},
-		ignored: []string{"canary_tags", "meta", "canary_meta", "enable_tag_override", "connect", "on_update", "task",
-			"identity", "weights", "tagged_addresses", "kind", "cluster"}}
-	checkSpec = spec{attrs: []string{"type", "path", "interval", "timeout", "port", "name", "address_mode"}, blocks: []string{"check_restart"},
-		ignored: []string{"method", "header", "protocol", "expose", "initial_status",
-			"success_before_passing", "failures_before_critical", "failures_before_warning",
-			"tls_skip_verify", "tls_server_name", "command", "args", "grpc_service", "grpc_use_tls", "task",
-			"on_update", "body", "notes"}}
+	resourcesSpec = spec{attrs: []string{"cpu", "memory", "cores"}, refused: refusedResources}
+	serviceSpec   = spec{attrs: []string{"name", "port", "tags", "address", "address_mode", "provider"}, blocks: []string{"check", "check_restart"},
+		refused: refusedService}
+	checkSpec = spec{attrs: []string{"type", "path", "interval", "timeout", "port", "name", "address_mode", "method", "body"}, blocks: []string{"check_restart", "header"},
+		ignored: []string{"notes"}, refused: refusedCheck}
 	templateSpec = spec{attrs: []string{"data", "destination", "env", "change_mode", "change_signal", "perms",
 		"left_delimiter", "right_delimiter", "source", "splay"},
-		ignored: []string{"uid", "gid", "error_on_missing_key", "wait", "change_script", "once", "vault_grace"}}
+		refused: refusedTemplate}
 	lifecycleSpec = spec{attrs: []string{"hook", "sidecar"}}
 	logsSpec      = spec{attrs: []string{"max_files", "max_file_size", "disabled", "enabled"}}
 	artifactSpec  = spec{attrs: []string{"source", "destination", "checksum", "mode"}, blocks: []string{"options"},
-		ignored: []string{"headers", "chown"}}
+		refused: refusedArtifact}
 	artifactOptionsSpec = spec{attrs: []string{"checksum"},
-		ignored: []string{"archive", "ref", "depth", "sshkey", "filename", "aws_access_key_id", "aws_access_key_secret", "region"}}
+		refused: refusedArtifactOptions}
 )
 
 func within(s spec, where string) spec {
@@ -93,6 +88,15 @@ func (d *decoder) job(b *hclsyntax.Block) *Job {
 	d.restartBase = defaultRestart(j.Type)
 	for _, gb := range c.blocks["group"] {
 		if g := d.group(gb, j); g != nil {
+			j.TaskGroups = append(j.TaskGroups, g)
+		}
+	}
+	// jobspec2's shorthand: a task directly under job is a group of the
+	// same name, with count 1, holding that one task.
+	for _, tb := range c.blocks["task"] {
+		if t := d.task(tb, s.where); t != nil {
+			g := &TaskGroup{Name: t.Name, Count: 1, Tasks: []*Task{t}}
+			d.pos.set(g, "", tb.DefRange())
 			j.TaskGroups = append(j.TaskGroups, g)
 		}
 	}
@@ -298,6 +302,16 @@ func (d *decoder) service(b *hclsyntax.Block, where string) *Service {
 		}
 		if d.str(cc, "address_mode", &ch.AddressMode) {
 			d.pos.set(ch, "address_mode", cc.attrs["address_mode"].Expr.Range())
+		}
+		if d.str(cc, "method", &ch.Method) {
+			d.pos.set(ch, "method", cc.attrs["method"].Expr.Range())
+		}
+		if d.str(cc, "body", &ch.Body) {
+			d.pos.set(ch, "body", cc.attrs["body"].Expr.Range())
+		}
+		if hb := d.single(cc, within(checkSpec, s.where+" check"), "header"); hb != nil {
+			ch.Header = d.checkHeader(hb) // checkrequest.go
+			d.pos.set(ch, "header", hb.DefRange())
 		}
 		ch.CheckRestart = d.mergeCheckRestart(svcRestart, d.checkRestart(cc, within(checkSpec, s.where+" check")))
 		svc.Checks = append(svc.Checks, ch)

@@ -181,6 +181,11 @@ type Check struct {
 	// AddressMode is which address the check probes: only "host" (the
 	// node's address and the host port) is supported.
 	AddressMode string `json:"address_mode,omitempty"`
+	// Method, Header and Body shape an http check's request (Method ""
+	// is GET; a "Host" header sets the request's host).
+	Method string              `json:"method,omitempty"`
+	Header map[string][]string `json:"header,omitempty"`
+	Body   string              `json:"body,omitempty"`
 	// CheckRestart restarts the task when this check keeps failing (a
 	// service-level check_restart is copied into each of its checks).
 	CheckRestart *CheckRestart `json:"check_restart,omitempty"`

@@ -90,9 +90,6 @@ var (
 		"cluster":             {why: "a Consul Enterprise feature", fix: removeIt},
 	}
 	refusedCheck = map[string]refusal{
-		"method":                   {why: "http checks always send GET", fix: removeIt, same: []string{"GET"}},
-		"header":                   {why: "http checks send no extra headers", fix: removeIt + "; serve the health path without them"},
-		"body":                     {why: "http checks send no body", fix: removeIt},
 		"protocol":                 {why: "http checks speak plain HTTP", fix: removeIt, same: []string{"http"}},
 		"tls_skip_verify":          {why: "http checks speak plain HTTP", fix: removeIt, same: []string{"false"}},
 		"tls_server_name":          {why: "http checks speak plain HTTP", fix: removeIt},

@@ -294,6 +294,7 @@ func (v *validator) services(ss []*Service, ports map[string]bool, path string) 
 			if c.PortLabel != "" && !ports[c.PortLabel] && !isPortNumber(c.PortLabel) {
 				v.add(c, "port", spath, portFix(c.PortLabel, ports), "check uses port %q, which the group's network does not define", c.PortLabel)
 			}
+			v.checkRequest(c, spath) // checkrequest.go
 			if c.AddressMode != "" && c.AddressMode != "host" {
 				v.add(c, "address_mode", spath, `write address_mode = "host" or leave it out`,
 					"check address_mode %q is not supported: checks probe the node's address and the host port", c.AddressMode)

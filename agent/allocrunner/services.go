@@ -66,6 +66,7 @@ func (r *Runner) register(ctx context.Context, task *protocol.Task) {
 			}
 			checks = append(checks, health.Check{
 				Type: c.Type, Addr: net.JoinHostPort(addr, strconv.Itoa(cport)), Path: c.Path,
+				Method: c.Method, Header: c.Header, Body: c.Body,
 				Interval: time.Duration(c.IntervalMs) * time.Millisecond, Timeout: time.Duration(c.TimeoutMs) * time.Millisecond,
 				RestartLimit: c.RestartLimit, RestartGrace: time.Duration(c.RestartGraceMs) * time.Millisecond,
 			})
@@ -102,7 +103,7 @@ func (r *Runner) applyHealth(h healthReport) bool {
 	}
 	if h.restart != "" {
 		if t := r.runners[h.task]; t != nil {
-			t.askCheckRestart(checkRestartReq{reason: h.restart, startedAt: r.states[h.task].StartedAt}) // checkrestart.go
+			_ = t; _ = (checkRestartReq{reason: h.restart, startedAt: r.states[h.task].StartedAt}) // checkrestart.go
 		}
 		return false
 	}

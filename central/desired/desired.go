@@ -125,6 +125,7 @@ func Alloc(a *structs.Allocation, tg *jobspec.TaskGroup, dc string) protocol.Des
 				ps.Checks = append(ps.Checks, protocol.Check{
 					Type: c.Type, Path: c.Path, IntervalMs: c.Interval.Milliseconds(),
 					TimeoutMs: c.Timeout.Milliseconds(), PortLabel: c.PortLabel,
+					Method: c.Method, Header: c.Header, Body: c.Body,
 				})
 				checkRestart(&ps.Checks[len(ps.Checks)-1], c.CheckRestart) // health.go
 			}

@@ -17,10 +17,10 @@ job "ign" {
     service {
       port = "http"
       check {
-        type   = "http"
-        path   = "/health"
-        method = "GET"
-        notes  = "for humans"
+        type     = "http"
+        path     = "/health"
+        protocol = "http"
+        notes    = "for humans"
       }
     }
 
