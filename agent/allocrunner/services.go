@@ -103,7 +103,7 @@ func (r *Runner) applyHealth(h healthReport) bool {
 	}
 	if h.restart != "" {
 		if t := r.runners[h.task]; t != nil {
-			_ = t; _ = (checkRestartReq{reason: h.restart, startedAt: r.states[h.task].StartedAt}) // checkrestart.go
+			t.askCheckRestart(checkRestartReq{reason: h.restart, startedAt: r.states[h.task].StartedAt}) // checkrestart.go
 		}
 		return false
 	}
