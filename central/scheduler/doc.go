@@ -21,5 +21,6 @@
 //	    none      → plan.Failed[group], plan.Queued[group]
 //
 // Service and batch jobs place count allocs per group anywhere; system jobs
-// place one alloc per group on every feasible node.
+// place one alloc per group on every feasible node; sysbatch jobs do too,
+// once per node and job version.
 package scheduler
