@@ -99,7 +99,7 @@ func Compute(src Source, now time.Time, th Thresholds, force bool) *state.GC {
 	}
 	for _, a := range src.Allocs() {
 		k := jobKey{a.Namespace, a.JobID}
-		if gone[k] || !a.Terminal() || batchHeld(k) {
+		if gone[k] || !a.Terminal() || batchHeld(k) || rescheduleHeld(a, jobs[k], op.Now) { // reschedule.go
 			continue
 		}
 		typ := ""
