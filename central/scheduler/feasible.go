@@ -61,12 +61,8 @@ func (s *sched) group(tg *jobspec.TaskGroup) *groupCtx {
 		reason: make([]string, len(s.nodes)),
 		count:  make([]int32, len(s.nodes)),
 	}
+	g.need = groupNeed(tg) // lifecycle.go
 	for _, t := range tg.Tasks {
-		if t.Resources != nil {
-			g.need.CPU += t.Resources.CPU
-			g.need.MemoryMB += t.Resources.MemoryMB
-			g.need.Cores += t.Resources.Cores
-		}
 		if t.Driver != "" && !slices.Contains(g.drivers, t.Driver) {
 			g.drivers = append(g.drivers, t.Driver)
 		}
