@@ -21,7 +21,8 @@ import (
 //	  -> due later, follow-up exists: it waits for it
 //
 // The time an allocation failed is its tasks' last FinishedAt (the agent's
-// clock, as Nomad), else its ModifyTime, and never later than now.
+// clock, as Nomad), else its ModifyTime, bounded by when central placed it
+// and now.
 
 const (
 	// rescheduleWindow: a failed allocation due this soon is rescheduled
@@ -73,7 +74,10 @@ func reschedulePolicy(a *structs.Allocation, tg *jobspec.TaskGroup, jobType stri
 }
 
 // failTime is when the allocation failed: its tasks' last FinishedAt,
-// else its ModifyTime; at most now.
+// else its ModifyTime (both the agent's clock), bounded by central's: not
+// before the allocation was placed, not after now. So neither a wrong
+// clock nor an agent lying about the time can skip or stretch the delay
+// of an allocation that fails soon after it was placed.
 func failTime(a *structs.Allocation, now int64) int64 {
 	var t int64
 	for _, ts := range a.TaskStates {
@@ -84,7 +88,7 @@ func failTime(a *structs.Allocation, now int64) int64 {
 	if t == 0 {
 		t = a.ModifyTime
 	}
-	return min(t, now)
+	return min(max(t, a.CreateTime), now)
 }
 
 // nextDelay is the delay before the allocation's next reschedule: the

@@ -361,3 +361,23 @@ func TestReschedulePolicyChangeIsInPlace(t *testing.T) {
 		t.Fatalf("stop %d, place %+v; want a1 updated in place to version 2", len(p.Stop), p.Place)
 	}
 }
+
+// TestRescheduleDelayFromPlacementAtLeast: an agent that reports a failure
+// time before the allocation existed (a wrong clock, or a lie) does not
+// skip the delay: it counts from the placement at the earliest.
+func TestRescheduleDelayFromPlacementAtLeast(t *testing.T) {
+	j := job("web", "service", 1, withReschedule(jobspec.DefaultReschedule("service")))
+	st := newState()
+	st.addJob(j)
+	st.addNode(node("n1"), node("n2"))
+	placed := int64(5_000) * sec
+	a := failedAlloc(runningAlloc(j, "a1", "n1", 0), 1) // "failed" in 1970
+	a.CreateTime = placed
+	st.addAlloc(a)
+	o := opts()
+	o.Now = placed + 2*sec
+	p := mustCompute(t, st, eval(j), o)
+	if len(p.Place) != 0 || len(p.FollowupEvals) != 1 || p.FollowupEvals[0].WaitUntil != placed+30*sec {
+		t.Fatalf("placed %d, follow-ups %+v; want none placed and one at placement + 30s", len(p.Place), p.FollowupEvals)
+	}
+}
