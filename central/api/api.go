@@ -148,6 +148,7 @@ func New(b Backend, logger *slog.Logger) http.Handler {
 	route("/v1/agent/members", get(s.guard(agentCap(acl.Read), s.members)))
 	route("/v1/agent/self", get(s.guard(agentCap(acl.Read), s.self)))
 	s.aclRoutes(route)                               // acl_routes.go
+	s.deploymentRoutes(route)                        // deployments.go
 	mux.Handle("/ui/", ui.New(uiBackend{b}, logger)) // web UI (central/ui): each page checks its own ACL (ui.go)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)

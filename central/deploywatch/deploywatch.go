@@ -169,6 +169,10 @@ func (in Input) healthDeadline(a *structs.Allocation) int64 {
 	return a.CreateTime + int64(tg.Update.HealthyDeadline) + int64(in.HealthMargin)
 }
 
+// Fail is the decision to fail in.Deployment for reason desc (an
+// operator's `deployment fail`), with the same auto_revert as Decide's.
+func Fail(in Input, desc string) Decision { return in.fail(desc) }
+
 // fail fails the deployment, reverting to the latest stable version when
 // a group asks for it and the job is still at the deployed version.
 func (in Input) fail(desc string) Decision {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -63,7 +64,9 @@ func deployServer(t *testing.T, margin time.Duration) *Server {
 	return s
 }
 
-func latestDeployment(s *Server) *structs.Deployment { return s.store.LatestDeploymentByJob("default", "web") }
+func latestDeployment(s *Server) *structs.Deployment {
+	return s.store.LatestDeploymentByJob("default", "web")
+}
 
 // docs/deployments.md: version 0 rolls out and becomes stable once its
 // allocs report healthy; version 1's first replacement never reports, so
@@ -184,4 +187,163 @@ func TestDeploymentSurvivesFailover(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// docs/api.md "Deployments": canaries wait for POST promote, which is
+// refused until they are healthy; pause and resume; fail; the read
+// endpoints; and an anonymous client under ACLs can neither read nor
+// change a deployment.
+func TestDeploymentAPI(t *testing.T) {
+	s := deployServer(t, time.Minute)
+	a := newWireAgent(t, s, "n1")
+	a.hello()
+	eventually(t, 5*time.Second, func() error {
+		if n := s.store.NodeByID("n1"); n == nil || n.Status != structs.NodeReady {
+			return fmt.Errorf("node not ready")
+		}
+		return nil
+	})
+	ctx := context.Background()
+	canaryJob := func(cmd string) *jobspec.Job {
+		j := rollingTestJob(2, cmd, time.Minute)
+		j.TaskGroups[0].Update.Canary = 1
+		j.TaskGroups[0].Update.AutoRevert = false
+		return j
+	}
+	if _, _, err := s.SubmitJob(ctx, canaryJob("/bin/v0")); err != nil {
+		t.Fatal(err)
+	}
+	var seq uint64
+	ok := true
+	eventually(t, 10*time.Second, func() error {
+		a.reportAll(&seq, &ok)
+		if d := latestDeployment(s); d == nil || d.Status != structs.DeploymentSuccessful {
+			return fmt.Errorf("version 0: %+v", d)
+		}
+		return nil
+	})
+	if _, _, err := s.SubmitJob(ctx, canaryJob("/bin/v1")); err != nil {
+		t.Fatal(err)
+	}
+	var d *structs.Deployment
+	eventually(t, 5*time.Second, func() error {
+		d = latestDeployment(s)
+		if d == nil || d.JobVersion != 1 || len(s.store.AllocsByDeployment(d.ID)) != 1 {
+			return fmt.Errorf("no canary of version 1 yet: %+v", d)
+		}
+		return nil
+	})
+	if code, body := aclReqBody(t, s, "GET", "/v1/deployment/"+d.ID[:6], "", nil); code != 200 || !strings.Contains(body, `"desired_canaries":1`) {
+		t.Fatalf("GET deployment by prefix: %d %s", code, body)
+	}
+	if code, body := aclReqBody(t, s, "POST", "/v1/deployment/promote/"+d.ID, "", map[string]any{}); code != 400 || !strings.Contains(body, "0 of 1 canaries healthy") {
+		t.Fatalf("promote before the canary is healthy: %d %s", code, body)
+	}
+	a.reportAll(&seq, &ok)
+	eventually(t, 5*time.Second, func() error {
+		if got := s.store.DeploymentByID(d.ID).TaskGroups["g"].HealthyAllocs; got != 1 {
+			return fmt.Errorf("healthy %d", got)
+		}
+		return nil
+	})
+	if live := liveAllocs(s); live != 3 {
+		t.Fatalf("%d live allocs while the canary waits, want count 2 + 1 canary", live)
+	}
+	if code, body := aclReqBody(t, s, "POST", "/v1/deployment/promote/"+d.ID, "", map[string]any{}); code != 200 || !strings.Contains(body, `"eval_id"`) {
+		t.Fatalf("promote: %d %s", code, body)
+	}
+	eventually(t, 15*time.Second, func() error {
+		a.reportAll(&seq, &ok)
+		if live := liveAllocs(s); live > 3 {
+			t.Fatalf("%d live allocs during the rollout, more than count + canary", live)
+		}
+		if d := s.store.DeploymentByID(d.ID); d.Status != structs.DeploymentSuccessful {
+			return fmt.Errorf("version 1: %s %s", d.Status, d.StatusDescription)
+		}
+		return nil
+	})
+
+	// Version 2: pause, resume, fail.
+	if _, _, err := s.SubmitJob(ctx, canaryJob("/bin/v2")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, func() error {
+		if d = latestDeployment(s); d == nil || d.JobVersion != 2 {
+			return fmt.Errorf("no deployment of version 2 yet")
+		}
+		return nil
+	})
+	for _, step := range []struct {
+		path   string
+		body   any
+		status string
+	}{
+		{"/v1/deployment/pause/" + d.ID, map[string]any{"pause": true}, structs.DeploymentPaused},
+		{"/v1/deployment/pause/" + d.ID, map[string]any{"pause": false}, structs.DeploymentRunning},
+		{"/v1/deployment/fail/" + d.ID, map[string]any{}, structs.DeploymentFailed},
+	} {
+		if code, body := aclReqBody(t, s, "POST", step.path, "", step.body); code != 200 {
+			t.Fatalf("POST %s %v: %d %s", step.path, step.body, code, body)
+		}
+		if got := s.store.DeploymentByID(d.ID).Status; got != step.status {
+			t.Fatalf("after POST %s %v: %s, want %s", step.path, step.body, got, step.status)
+		}
+	}
+	if code, body := aclReqBody(t, s, "POST", "/v1/deployment/fail/"+d.ID, "", map[string]any{}); code != 400 || !strings.Contains(body, "failed") {
+		t.Errorf("failing a failed deployment: %d %s", code, body)
+	}
+	if code, body := aclReqBody(t, s, "POST", "/v1/deployment/pause/"+d.ID, "", map[string]any{}); code != 400 {
+		t.Errorf("pause without a body: %d %s", code, body)
+	}
+	code, body := aclReqBody(t, s, "GET", "/v1/job/web/deployments", "", nil)
+	if code != 200 || strings.Count(body, `"job_version"`) != 3 {
+		t.Errorf("GET job deployments: %d %s", code, body)
+	}
+	if code, body := aclReqBody(t, s, "GET", "/v1/deployments", "", nil); code != 200 || strings.Count(body, `"job_version"`) != 3 {
+		t.Errorf("GET deployments: %d %s", code, body)
+	}
+
+	acl := aclTestServer(t)
+	code, body = aclReq(t, acl, "POST", "/v1/acl/bootstrap", "")
+	if code != 200 {
+		t.Fatalf("bootstrap: %d %s", code, body)
+	}
+	var tok struct {
+		SecretID string `json:"secret_id"`
+	}
+	json.Unmarshal([]byte(body), &tok)
+	j := rollingTestJob(1, "/bin/v0", time.Minute)
+	if code, body := aclReqBody(t, acl, "POST", "/v1/jobs", tok.SecretID, map[string]any{"job": j}); code != 200 {
+		t.Fatalf("submit: %d %s", code, body)
+	}
+	var id string
+	eventually(t, 5*time.Second, func() error {
+		if d := acl.store.LatestDeploymentByJob("default", "web"); d != nil {
+			id = d.ID
+			return nil
+		}
+		return fmt.Errorf("no deployment yet")
+	})
+	if code, body := aclReq(t, acl, "GET", "/v1/deployment/"+id, ""); code != 404 {
+		t.Errorf("anonymous GET deployment: %d %s, want 404", code, body)
+	}
+	if code, body := aclReq(t, acl, "GET", "/v1/deployments", ""); code != 200 || strings.Contains(body, id) {
+		t.Errorf("anonymous GET deployments: %d %s, want an empty list", code, body)
+	}
+	if code, body := aclReqBody(t, acl, "POST", "/v1/deployment/fail/"+id, "", map[string]any{}); code != 403 {
+		t.Errorf("anonymous fail: %d %s, want 403", code, body)
+	}
+	if d := acl.store.DeploymentByID(id); d.Status == structs.DeploymentFailed {
+		t.Error("an anonymous client failed the deployment")
+	}
+}
+
+func liveAllocs(s *Server) int {
+	n := 0
+	for _, a := range s.store.AllocsByJob("default", "web") {
+		if a.DesiredStatus == protocol.DesiredRun && !a.Terminal() {
+			n++
+		}
+	}
+	return n
 }

@@ -40,9 +40,14 @@ type UpdateDeployment struct {
 	Promote bool `json:"promote,omitempty"`
 	// MarkStable sets Stable on the deployment's job version (with a
 	// successful status).
-	MarkStable bool                `json:"mark_stable,omitempty"`
-	Eval       *structs.Evaluation `json:"eval,omitempty"`
-	Now        int64               `json:"now"`
+	MarkStable bool `json:"mark_stable,omitempty"`
+	// Healthy and Unhealthy set the deployment health of allocations the
+	// deployment placed (an operator's, for health_check = "manual");
+	// others are ignored.
+	Healthy   []string            `json:"healthy,omitempty"`
+	Unhealthy []string            `json:"unhealthy,omitempty"`
+	Eval      *structs.Evaluation `json:"eval,omitempty"`
+	Now       int64               `json:"now"`
 }
 
 func deploymentsSchema() *memdb.TableSchema {
@@ -181,6 +186,31 @@ func (a *applier) updateDeployment(op *UpdateDeployment) error {
 	a.insert(TableDeployments, &c)
 	if op.MarkStable {
 		a.markStable(c.Namespace, c.JobID, c.JobVersion)
+	}
+	for _, set := range []struct {
+		ids     []string
+		healthy bool
+	}{{op.Healthy, true}, {op.Unhealthy, false}} {
+		for _, id := range set.ids {
+			al := firstTxn[*structs.Allocation](a.txn, TableAllocs, id)
+			if al == nil || al.DeploymentID != c.ID {
+				a.res.Ignored++
+				continue
+			}
+			u := *al
+			ds := structs.AllocDeploymentStatus{}
+			if al.DeploymentStatus != nil {
+				ds = *al.DeploymentStatus
+			}
+			healthy := set.healthy
+			ds.Healthy, ds.Timestamp, ds.Reason = &healthy, op.Now, ""
+			if !healthy {
+				ds.Reason = "marked unhealthy by an operator"
+			}
+			u.DeploymentStatus = &ds
+			u.ModifyIndex = a.index
+			a.insert(TableAllocs, &u)
+		}
 	}
 	if op.Eval != nil {
 		a.upsertEval(op.Eval)
