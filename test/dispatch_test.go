@@ -105,3 +105,44 @@ func TestDispatchParameterizedJob(t *testing.T) {
 		t.Fatalf("dispatch without the required payload: exit %d:\n%s", code, o)
 	}
 }
+
+// A dispatch made while no node can run it (the site's only agent is not
+// up yet) waits, and runs once the agent registers, as Nomad's blocked
+// evaluations do.
+func TestDispatchWaitsForANode(t *testing.T) {
+	work := t.TempDir()
+	c := startCentral(t, clusterOpts{})
+	out := filepath.Join(work, "out.txt")
+	jobFile := filepath.Join(work, "later.hcl")
+	os.WriteFile(jobFile, []byte(fmt.Sprintf(`job "later" {
+  datacenters = ["dc1"]
+  type        = "batch"
+  parameterized {
+    meta_required = ["x"]
+  }
+  group "g" {
+    task "work" {
+      driver = "exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo \"x=$NOMAD_META_x\" > %[1]s.tmp && mv %[1]s.tmp %[1]s"]
+      }
+    }
+  }
+}
+`, out)), 0o644)
+	if o, code := c.cli("job", "submit", jobFile); code != 0 {
+		t.Fatalf("submit exited %d:\n%s", code, o)
+	}
+	if o, code := c.cli("job", "dispatch", "-detach", "-meta", "x=late", "later"); code != 0 {
+		t.Fatalf("dispatch exited %d:\n%s", code, o)
+	}
+	c.startAgent("edge-1")
+	eventually(t, 40*time.Second, func() error {
+		b, err := os.ReadFile(out)
+		if err != nil || string(b) != "x=late\n" {
+			return fmt.Errorf("the dispatched task has not run on the agent that joined: %q %v", b, err)
+		}
+		return nil
+	})
+}

@@ -179,8 +179,9 @@ func (l *leader) evalsForNewCapacity(now int64, nodeID string) []*structs.Evalua
 func (l *leader) jobShort(job *jobspec.Job) bool {
 	if jobspec.RunsToCompletion(job.Type) {
 		// Finished batch allocations are not replaced; a failed one may
-		// be waiting for a node to be rescheduled to (reschedule.go).
-		return l.rescheduleWaiting(job)
+		// be waiting for a node to be rescheduled to (reschedule.go), and
+		// one never placed for a node to be placed on (waiting.go).
+		return l.rescheduleWaiting(job) || l.placementWaiting(job)
 	}
 	live := map[string]int{}
 	for _, a := range l.s.store.AllocsByJob(job.Namespace, job.ID) {
