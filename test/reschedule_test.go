@@ -78,12 +78,18 @@ func TestRescheduleFailedServiceToOtherNode(t *testing.T) {
 	// replace it.
 	var first reschedAlloc
 	eventually(t, 60*time.Second, func() error {
-		as := c.allocs("flaky")
-		if len(as) == 0 {
-			return fmt.Errorf("no allocation yet")
+		first = reschedAlloc{}
+		for _, a := range c.allocs("flaky") {
+			var full reschedAlloc
+			if err := c.get("/v1/allocation/"+a.ID, &full); err != nil {
+				return err
+			}
+			if full.PreviousAllocation == "" {
+				first = full // the first run (a loaded machine may see its replacement already)
+			}
 		}
-		if err := c.get("/v1/allocation/"+as[0].ID, &first); err != nil {
-			return err
+		if first.ID == "" {
+			return fmt.Errorf("no allocation yet")
 		}
 		if first.ClientStatus != "failed" || first.FollowupEvalID == "" {
 			return fmt.Errorf("first allocation is %s, follow-up %q", first.ClientStatus, first.FollowupEvalID)
