@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -31,4 +32,24 @@ func TestCheckAllocDispatchPayload(t *testing.T) {
 			t.Errorf("file %q, %d bytes: got %v, want %q", tc.file, tc.payload, err, tc.want)
 		}
 	}
+}
+
+// FuzzDispatchFile: whatever file name a desired state carries, one the
+// agent accepts lands below the task's local/ directory.
+func FuzzDispatchFile(f *testing.F) {
+	for _, s := range []string{"input.json", "a/b/c", "../x", "/etc/passwd", "a/../../b", ".", "a\\..\\b", "a/./b/", "..", "local/../../x", "\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, file string) {
+		a := protocol.DesiredAlloc{ID: "a1", DesiredStatus: "run", Payload: []byte("p"),
+			Tasks: []protocol.Task{{Name: "work", DispatchFile: file}}}
+		if file == "" || checkAlloc(&a) != nil {
+			return
+		}
+		local := filepath.Join("/data/allocs/a1/work", "local")
+		p := filepath.Join(local, file)
+		if !strings.HasPrefix(p, local+string(filepath.Separator)) {
+			t.Fatalf("accepted %q, which lands at %s", file, p)
+		}
+	})
 }
