@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -115,7 +116,8 @@ func New(b Backend, logger *slog.Logger) *UI {
 		{PageTokens, "ACL token", nil, func(*http.Request, Reader) (any, error) { return nil, nil }},
 	}
 	funcs := template.FuncMap{"ago": ago, "ts": ts, "short": short, "join": strings.Join, "statusClass": statusClass,
-		"deployClass": deployClass, "max1": func(n int) int { return max(n, 1) }}
+		"deployClass": deployClass, "max1": func(n int) int { return max(n, 1) },
+		"pathEscape": url.PathEscape} // a dispatched or periodic child's job ID has a slash
 	for _, p := range pages {
 		t := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p.name+".html"))
 		u.tmpls[p.name] = t
