@@ -69,9 +69,9 @@ func (d *decoder) dispatchPayload(c content, s spec) *DispatchPayload {
 // where a payload can arrive.
 func (v *validator) dispatch(j *Job, path string) {
 	if p := j.Parameterized; p != nil {
-		if j.ParentID == "" && j.Type != JobTypeBatch {
-			v.add(p, "", path, `set type = "batch" on the job: a parameterized job runs to completion once per dispatch`,
-				"a parameterized job must be of type \"batch\", not %q", j.Type)
+		if !RunsToCompletion(j.Type) {
+			v.add(p, "", path, `set type = "batch" (or "sysbatch") on the job: a parameterized job runs to completion once per dispatch`,
+				"a parameterized job must be of type \"batch\" or \"sysbatch\", not %q", j.Type)
 		}
 		if j.Periodic != nil {
 			v.add(p, "", path, "keep either periodic or parameterized: dispatch a parameterized job from a periodic job's task, or run a periodic job",

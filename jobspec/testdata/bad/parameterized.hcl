@@ -1,4 +1,4 @@
-# want: parameterized.hcl:7: a parameterized job must be of type "batch", not "service"
+# want: parameterized.hcl:7: a parameterized job must be of type "batch" or "sysbatch", not "service"
 # want: parameterized.hcl:8: unknown parameterized payload "maybe"
 # want: parameterized.hcl:10: parameterized meta key "x" is both required and optional
 # want: parameterized.hcl:19: dispatch_payload file "../secrets/key" is outside the task's local/ directory
