@@ -251,3 +251,17 @@ func (j *Job) PeriodicChild(t time.Time) *Job {
 	c.CreateIndex, c.ModifyIndex, c.JobModifyIndex = 0, 0, 0
 	return &c
 }
+
+// NextLaunch is a periodic job's next launch after now: zero when the job
+// is not an enabled, running periodic parent, or its crons name no time
+// to come.
+func (j *Job) NextLaunch(now time.Time) time.Time {
+	if !j.IsParent() || j.Periodic == nil || !j.Periodic.Enabled || j.Stop {
+		return time.Time{}
+	}
+	next, err := j.Periodic.Next(now)
+	if err != nil {
+		return time.Time{}
+	}
+	return next
+}

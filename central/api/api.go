@@ -122,6 +122,9 @@ func New(b Backend, logger *slog.Logger) http.Handler {
 		http.MethodGet:    s.guard(readJob, s.getJob),
 		http.MethodDelete: s.guard(nsCap(acl.CapSubmitJob), s.stopJob),
 	})
+	route("/v1/job/{id}/periodic/force", map[string]handlerFunc{ // periodic.go
+		http.MethodPost: s.guard(nsCap(acl.CapSubmitJob), s.forcePeriodic), http.MethodPut: s.guard(nsCap(acl.CapSubmitJob), s.forcePeriodic),
+	})
 	route("/v1/job/{id}/allocations", get(s.guard(readJob, s.jobAllocs)))
 	route("/v1/job/{id}/evaluations", get(s.guard(readJob, s.jobEvals)))
 	route("/v1/job/{id}/versions", get(s.guard(readJob, s.jobVersions)))

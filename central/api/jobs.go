@@ -162,7 +162,7 @@ func (s *server) getJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, idx, withStatus(j, s.b.State().AllocsByJob(j.Namespace, j.ID)))
+	return writeJSON(w, idx, withNextLaunch(withStatus(j, s.b.State().AllocsByJob(j.Namespace, j.ID)))) // periodic.go
 }
 
 func (s *server) jobAllocs(w http.ResponseWriter, r *http.Request) error {

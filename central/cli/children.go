@@ -32,6 +32,9 @@ func (e *env) jobChildren(ctx context.Context, parent *jobspec.Job) ([]jobListEn
 // parameterized parent, which has no allocations of its own: its block,
 // a summary of its children by status and the children themselves.
 func (e *env) parentStatus(ctx context.Context, job *jobspec.Job) int {
+	if job.Periodic != nil {
+		e.periodicBlock(job) // periodic.go
+	}
 	if p := job.Parameterized; p != nil {
 		fmt.Fprintln(e.stdout, "\nParameterized Job")
 		kv(e.stdout, [][2]string{

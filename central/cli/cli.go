@@ -57,6 +57,9 @@ func verbs() map[string]verb {
 	for k, v := range dispatchVerbs() { // dispatch.go
 		vs[k] = v
 	}
+	for k, v := range periodicVerbs() { // periodic.go
+		vs[k] = v
+	}
 	for k, v := range historyVerbs() { // history.go
 		vs[k] = v
 	}

@@ -17,7 +17,7 @@ func TestCompletionBash(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	script := out.String()
-	for _, want := range []string{"complete -o filenames -F _central central", `job) COMPREPLY=($(compgen -W "dispatch history revert run status stop submit"`, "dev", "service"} {
+	for _, want := range []string{"complete -o filenames -F _central central", `job) COMPREPLY=($(compgen -W "dispatch history periodic revert run status stop submit"`, "dev", "service"} {
 		if !strings.Contains(script, want) {
 			t.Errorf("script lacks %q:\n%s", want, script)
 		}

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tether-edge/tether/central/api"
 	"github.com/tether-edge/tether/central/state"
 	"github.com/tether-edge/tether/jobspec"
 )
@@ -26,10 +27,6 @@ import (
 // triggerPeriodicJob is the trigger of a periodic child's evaluation
 // (Nomad's name).
 const triggerPeriodicJob = "periodic-job"
-
-// ErrPeriodicLaunched is returned by a forced launch in the same second as
-// another launch of the job (the child's ID would be the same).
-var ErrPeriodicLaunched = errors.New("server: the job was launched in this very second: force it again")
 
 // periodicStats counts the periodic loop's work.
 type periodicStats struct {
@@ -218,8 +215,8 @@ func (s *Server) ForcePeriodic(ctx context.Context, ns, id string) (child, evalI
 	if errors.Is(err, state.ErrNotPeriodic) {
 		return "", "", refused{err}
 	}
-	if err == nil && evalID == "" {
-		err = fmt.Errorf("%w: %s exists", ErrPeriodicLaunched, child)
+	if err == nil && evalID == "" { // the child's ID is the second's
+		err = fmt.Errorf("%w: job %q was launched in this very second (%s): force it again", api.ErrConflict, id, child)
 	}
 	return child, evalID, err
 }

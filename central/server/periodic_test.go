@@ -2,13 +2,17 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tether-edge/tether/central/api"
 	"github.com/tether-edge/tether/jobspec"
 )
 
@@ -246,5 +250,72 @@ func TestForcePeriodic(t *testing.T) {
 	}
 	if n := len(s.store.ChildJobs("default", "off")); n != 0 {
 		t.Fatalf("a disabled job launched %d children", n)
+	}
+}
+
+// POST /v1/job/<id>/periodic/force needs submit-job in the job's
+// namespace, as submitting the job does; GET /v1/job/<id> shows the next
+// launch.
+func TestPeriodicForceAPIAndACL(t *testing.T) {
+	s := aclTestServer(t)
+	_, body := aclReq(t, s, "POST", "/v1/acl/bootstrap", "")
+	var mgmt struct {
+		SecretID string `json:"secret_id"`
+	}
+	json.Unmarshal([]byte(body), &mgmt)
+	token := func(name, rules string) string {
+		t.Helper()
+		if code, body := aclReqBody(t, s, "PUT", "/v1/acl/policy/"+name, mgmt.SecretID, api.PolicyRequest{Rules: rules}); code != 200 {
+			t.Fatalf("policy %s: %d %s", name, code, body)
+		}
+		code, body := aclReqBody(t, s, "POST", "/v1/acl/token", mgmt.SecretID, api.TokenRequest{Name: name, Policies: []string{name}})
+		var tok struct {
+			SecretID string `json:"secret_id"`
+		}
+		if code != 200 || json.Unmarshal([]byte(body), &tok) != nil {
+			t.Fatalf("token %s: %d %s", name, code, body)
+		}
+		return tok.SecretID
+	}
+	reader := token("reader", `namespace "default" { policy = "read" }`)
+	writer := token("writer", `namespace "default" { capabilities = ["submit-job", "read-job"] }`)
+	if _, _, err := s.SubmitJob(context.Background(), periodicBatch("nightly", "0 3 * * *")); err != nil {
+		t.Fatal(err)
+	}
+	for _, who := range []struct{ name, token string }{{"anonymous", ""}, {"read-only", reader}} {
+		if code, body := aclReq(t, s, "POST", "/v1/job/nightly/periodic/force", who.token); code != http.StatusForbidden || !strings.Contains(body, "submit-job") {
+			t.Errorf("force as %s: %d %s, want 403 naming submit-job", who.name, code, body)
+		}
+	}
+	if n := len(s.store.ChildJobs("default", "nightly")); n != 0 {
+		t.Fatalf("refused forces launched %d children", n)
+	}
+	code, body := aclReq(t, s, "POST", "/v1/job/nightly/periodic/force", writer)
+	var resp api.PeriodicForceResponse
+	if code != 200 || json.Unmarshal([]byte(body), &resp) != nil || resp.EvalID == "" || !strings.HasPrefix(resp.JobID, "nightly/periodic-") {
+		t.Fatalf("force with submit-job: %d %s", code, body)
+	}
+	if s.store.JobByID("default", resp.JobID) == nil {
+		t.Fatalf("child %s not registered", resp.JobID)
+	}
+	// The child reads at its escaped ID, like any job.
+	if code, body := aclReq(t, s, "GET", "/v1/job/"+url.PathEscape(resp.JobID), reader); code != 200 || !strings.Contains(body, `"parent_id":"nightly"`) {
+		t.Fatalf("GET child: %d %s", code, body)
+	}
+
+	code, body = aclReq(t, s, "GET", "/v1/job/nightly", reader)
+	var job struct {
+		NextPeriodicLaunch int64 `json:"next_periodic_launch"`
+		Status             string
+	}
+	if code != 200 || json.Unmarshal([]byte(body), &job) != nil {
+		t.Fatalf("GET job: %d %s", code, body)
+	}
+	next := time.Unix(0, job.NextPeriodicLaunch).UTC()
+	if next.Hour() != 3 || next.Minute() != 0 || !next.After(time.Now()) || next.After(time.Now().Add(24*time.Hour)) {
+		t.Fatalf("next_periodic_launch %v, want the next 03:00 UTC", next)
+	}
+	if code, body := aclReq(t, s, "POST", "/v1/job/nope/periodic/force", writer); code != http.StatusNotFound {
+		t.Errorf("force of an unknown job: %d %s", code, body)
 	}
 }
