@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -83,4 +84,30 @@ func TestJobDispatchErrors(t *testing.T) {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit %d with %q", tc.args, code, out, errOut, tc.code, tc.want)
 		}
 	}
+}
+
+// "-" reads the payload from stdin.
+func TestJobDispatchPayloadFromStdin(t *testing.T) {
+	c := newCluster(t)
+	if code, _, errOut := c.run(t, "job", "submit", "-detach", writeFile(t, "render.hcl", renderHCL)); code != 0 {
+		t.Fatal(errOut)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.WriteString(`{"from": "stdin"}`)
+	w.Close()
+	old := os.Stdin
+	os.Stdin = r
+	t.Cleanup(func() { os.Stdin = old; r.Close() })
+	if code, out, errOut := c.run(t, "job", "dispatch", "-detach", "-meta", "x=1", "render", "-"); code != 0 {
+		t.Fatalf("exit %d: %s %s", code, out, errOut)
+	}
+	for _, j := range c.b.Jobs("default") {
+		if j.ParentID == "render" && string(j.Payload) == `{"from": "stdin"}` {
+			return
+		}
+	}
+	t.Fatal("no child with the payload read from stdin")
 }
