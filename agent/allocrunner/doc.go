@@ -33,6 +33,12 @@
 // runner waits for its turn before its first start; a re-attached task had
 // it, and a task recorded dead before an agent restart is not run again.
 //
+// An allocation placed by a deployment (DesiredAlloc.Health) has its
+// health decided once by agent/health's Tracker, fed from the Runner's
+// loop (deployhealth.go); the verdict rides on every later update. A check
+// with check_restart that keeps failing restarts its task through the
+// restart policy (checkrestart.go).
+//
 // Statuses follow Nomad: an allocation is failed if any task failed, else
 // running if any task runs, else pending if any task waits to (re)start,
 // else complete.
