@@ -230,3 +230,16 @@ func TestWatchRestartAfterLimit(t *testing.T) {
 		t.Fatal("restart asked within the grace")
 	}
 }
+
+// BenchmarkTrackerObserve is the cost the tracker adds to each update of
+// an allocation (three tasks) before its verdict.
+func BenchmarkTrackerObserve(b *testing.B) {
+	tr := NewTracker(Policy{Checks: true, MinHealthy: time.Hour, Deadline: 2 * time.Hour}, at(0))
+	obs := Obs{Tasks: []TaskObs{running("a", 1), running("b", 1), {Name: "c", Hook: hookPrestart, State: protocol.TaskDead, StartedAt: at(0)}}, ChecksPassing: true}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if tr.Observe(at(float64(i%1000)), obs) != nil {
+			b.Fatal("decided")
+		}
+	}
+}
