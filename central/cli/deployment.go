@@ -235,7 +235,7 @@ func (e *env) deploymentPromote(args []string) int {
 }
 
 func (e *env) deploymentFail(args []string) int {
-	return e.deploymentWrite(args, "fail", "marked failed", map[string]any{}, true)
+	return e.deploymentWrite(args, "fail", "marked failed", map[string]any{}, false)
 }
 
 func (e *env) deploymentPause(args []string) int {
@@ -408,7 +408,7 @@ func (e *env) deploymentDone(ctx context.Context, d *structs.Deployment) (int, b
 		fmt.Fprintf(e.stdout, "==> %s: Deployment %q cancelled: %s\n", e.stamp(), shortID(d.ID), d.StatusDescription)
 		fmt.Fprintf(e.stderr, "Error: deployment %q of job %q version %d was cancelled before it finished: %s\n", shortID(d.ID), d.JobID, d.JobVersion, d.StatusDescription)
 		return exitError, true
-	case structs.DeploymentPending:
+	case structs.DeploymentRunning, structs.DeploymentPending:
 		if waitsForPromotion(d) {
 			fmt.Fprintf(e.stdout, "==> %s: Deployment %q: its canaries are healthy and wait to be promoted: central deployment promote %s (or roll back: central deployment fail %s)\n",
 				e.stamp(), shortID(d.ID), shortID(d.ID), shortID(d.ID))

@@ -35,7 +35,7 @@ func TestNeedsDeployment(t *testing.T) {
 // once every such group's canaries are placed and healthy.
 func TestWaitsForPromotion(t *testing.T) {
 	d := func(groups ...*structs.DeploymentState) *structs.Deployment {
-		ds := &structs.Deployment{Status: structs.DeploymentPending, TaskGroups: map[string]*structs.DeploymentState{}}
+		ds := &structs.Deployment{Status: structs.DeploymentRunning, TaskGroups: map[string]*structs.DeploymentState{}}
 		for i, g := range groups {
 			ds.TaskGroups[string(rune('a'+i))] = g
 		}

@@ -128,3 +128,73 @@ func TestJobRunFollowsDeployment(t *testing.T) {
 		}
 	}
 }
+
+// canaryHCL is a job file with one canary per update, promoted by hand.
+func canaryHCL(t *testing.T, cmd string) string {
+	t.Helper()
+	p := rollingHCL(t, cmd)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := strings.Replace(string(b), "auto_revert       = true", "auto_revert       = true\n    canary            = 1", 1)
+	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// docs/cli.md "Deployments": job run returns once the canary is healthy
+// and waits for a promotion; deployment pause, resume and promote act on
+// it by ID prefix, promote following it to success; deployment fail
+// ends the next one and names the version auto_revert registered.
+func TestDeploymentVerbsCanary(t *testing.T) {
+	s := deployServer(t, 300*time.Millisecond)
+	a := newWireAgent(t, s, "n1")
+	a.hello()
+	waitReady(t, s, "n1")
+	var seq uint64
+	ok := true
+
+	if code, out, errOut := runUntilExit(t, s, a, &seq, &ok, "job", "run", canaryHCL(t, "/bin/v0")); code != 0 {
+		t.Fatalf("version 0: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut := runUntilExit(t, s, a, &seq, &ok, "job", "run", canaryHCL(t, "/bin/v1"))
+	if code != 0 || !strings.Contains(out, "wait to be promoted: central deployment promote") {
+		t.Fatalf("version 1: exit %d, want 0 once its canary is healthy and waits for promotion\n%s%s", code, out, errOut)
+	}
+	d := s.store.LatestDeploymentByJob("default", "web")
+	if d.JobVersion != 1 || d.Status != structs.DeploymentRunning {
+		t.Fatalf("version 1's deployment: %+v", d)
+	}
+	prefix := d.ID[:6]
+	status := func() string { return s.store.DeploymentByID(d.ID).Status }
+
+	if code, out, errOut := runUntilExit(t, s, a, &seq, &ok, "deployment", "pause", prefix); code != 0 || !strings.Contains(out, "paused") || status() != structs.DeploymentPaused {
+		t.Fatalf("pause: exit %d, status %s\n%s%s", code, status(), out, errOut)
+	}
+	if code, out, errOut := runUntilExit(t, s, a, &seq, &ok, "deployment", "resume", "-detach", prefix); code != 0 || !strings.Contains(out, "resumed") || status() != structs.DeploymentRunning {
+		t.Fatalf("resume: exit %d, status %s\n%s%s", code, status(), out, errOut)
+	}
+	code, out, errOut = runUntilExit(t, s, a, &seq, &ok, "deployment", "promote", prefix)
+	if code != 0 || !strings.Contains(out, "promoted") || !strings.Contains(out, `version 1 of job "web" is stable`) || status() != structs.DeploymentSuccessful {
+		t.Fatalf("promote: exit %d, status %s, want 0 after following it to success\n%s%s", code, status(), out, errOut)
+	}
+
+	// Version 2's canary: failed by hand, auto_revert registers version 1
+	// again.
+	if code, out, errOut := runUntilExit(t, s, a, &seq, &ok, "job", "run", canaryHCL(t, "/bin/v2")); code != 0 {
+		t.Fatalf("version 2: exit %d\n%s%s", code, out, errOut)
+	}
+	d = s.store.LatestDeploymentByJob("default", "web")
+	code, out, errOut = runUntilExit(t, s, a, &seq, &ok, "deployment", "fail", d.ID[:8])
+	if code != 0 || !strings.Contains(out, "marked failed") || !strings.Contains(out, `Job "web" reverted to its stable version 1`) {
+		t.Errorf("fail: exit %d\n%s%s", code, out, errOut)
+	}
+	if j := s.store.JobByID("default", "web"); j.Version != 3 || j.TaskGroups[0].Tasks[0].Config["command"] != "/bin/v1" {
+		t.Errorf("after fail: version %d command %v, want version 3 running /bin/v1", j.Version, j.TaskGroups[0].Tasks[0].Config["command"])
+	}
+	if code, _, errOut := runUntilExit(t, s, a, &seq, &ok, "deployment", "promote", "-detach", "ffffff"); code != 1 || !strings.Contains(errOut, `"ffffff"`) {
+		t.Errorf("promote of an unknown deployment: exit %d %q", code, errOut)
+	}
+}
