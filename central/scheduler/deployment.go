@@ -56,12 +56,20 @@ type rollout struct {
 	skipped map[string]int
 }
 
-// strategy returns tg's update strategy when it asks for deployments.
+// strategy returns tg's update strategy when it asks for deployments:
+// service and system jobs (a system job rolls out max_parallel nodes at a
+// time).
 func strategy(job *jobspec.Job, tg *jobspec.TaskGroup) *jobspec.UpdateStrategy {
-	if job.Type != jobspec.JobTypeService || tg.Update == nil || tg.Update.MaxParallel <= 0 {
+	if !rolledOut(job) || tg.Update == nil || tg.Update.MaxParallel <= 0 {
 		return nil
 	}
 	return tg.Update
+}
+
+// rolledOut reports whether job's versions may be rolled out in
+// deployments.
+func rolledOut(job *jobspec.Job) bool {
+	return job.Type == jobspec.JobTypeService || job.Type == jobspec.JobTypeSystem
 }
 
 func isCanary(a *structs.Allocation) bool {
@@ -105,7 +113,7 @@ func (s *sched) cancelStale(job *jobspec.Job) *structs.Deployment {
 // allocs promoted canaries replace).
 func (s *sched) prepareRollout(allocs []*structs.Allocation) ([]*structs.Allocation, *rollout) {
 	ro := &rollout{s: s, canaryIdx: map[string]map[int]bool{}, skipped: map[string]int{}}
-	if s.job.Type != jobspec.JobTypeService {
+	if !rolledOut(s.job) {
 		return allocs, ro
 	}
 	ro.d = s.cancelStale(s.job)
@@ -176,10 +184,12 @@ func (ro *rollout) gate(r *reconcileResult, allocs []*structs.Allocation) {
 	s := ro.s
 	r.stop = append(r.stop, ro.stops...)
 	r.ignore = append(r.ignore, ro.keep...)
-	if s.job.Type != jobspec.JobTypeService {
+	if !rolledOut(s.job) {
 		return
 	}
-	type work struct{ destructive, inplace, place int }
+	// total is what a system job's group runs once rolled out: one alloc
+	// per feasible node (a service group's is its count).
+	type work struct{ destructive, inplace, place, total int }
 	by := map[string]*work{}
 	for _, tg := range s.job.TaskGroups {
 		by[tg.Name] = &work{}
@@ -192,10 +202,17 @@ func (ro *rollout) gate(r *reconcileResult, allocs []*structs.Allocation) {
 	for _, a := range r.inplace {
 		if w := by[a.TaskGroup]; w != nil {
 			w.inplace++
+			w.total++
+		}
+	}
+	for _, a := range r.ignore {
+		if w := by[a.TaskGroup]; w != nil && live(a) {
+			w.total++
 		}
 	}
 	for _, p := range r.place {
 		by[p.tg.Name].place++
+		by[p.tg.Name].total++
 	}
 	hadRunning := false
 	for _, a := range allocs {
@@ -205,7 +222,12 @@ func (ro *rollout) gate(r *reconcileResult, allocs []*structs.Allocation) {
 		}
 	}
 	if ro.d == nil {
-		ro.create(by2(by, func(w *work) bool { return w.destructive+w.inplace > 0 || !hadRunning && w.place > 0 }), by2(by, func(w *work) bool { return w.destructive > 0 }))
+		totals := map[string]int{}
+		for name, w := range by {
+			totals[name] = w.total
+		}
+		ro.create(by2(by, func(w *work) bool { return w.destructive+w.inplace > 0 || !hadRunning && w.place > 0 }),
+			by2(by, func(w *work) bool { return w.destructive > 0 }), totals)
 	}
 	if ro.d == nil {
 		return
@@ -237,7 +259,7 @@ func by2[W any](m map[string]*W, f func(*W) bool) map[string]bool {
 
 // create starts a deployment of the job version for the groups that have
 // work (canaries only where old allocs are replaced).
-func (ro *rollout) create(work, replacing map[string]bool) {
+func (ro *rollout) create(work, replacing map[string]bool, totals map[string]int) {
 	s := ro.s
 	d := &structs.Deployment{
 		Namespace: s.ns, JobID: s.job.ID, JobVersion: s.job.Version,
@@ -255,6 +277,9 @@ func (ro *rollout) create(work, replacing map[string]bool) {
 		g := &structs.DeploymentState{
 			AutoRevert: u.AutoRevert, AutoPromote: u.AutoPromote,
 			ProgressDeadline: int64(u.ProgressDeadline), DesiredTotal: tg.Count,
+		}
+		if s.job.Type == jobspec.JobTypeSystem {
+			g.DesiredTotal = totals[tg.Name]
 		}
 		if u.ProgressDeadline > 0 {
 			g.RequireProgressBy = s.opts.Now + int64(u.ProgressDeadline)

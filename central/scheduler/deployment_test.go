@@ -437,3 +437,38 @@ func stoppedUnreplaced(r *rolloutSim) int {
 	}
 	return n
 }
+
+// A system job rolls out max_parallel nodes at a time, gated on health
+// like a service group.
+func TestSystemJobRollsOutMaxParallelNodes(t *testing.T) {
+	r := newRolloutSim(t, 5)
+	sys := func(version uint64) *jobspec.Job {
+		j := rollingJob(version, 0, 2, 0)
+		j.Type = jobspec.JobTypeSystem
+		return j
+	}
+	p := r.step(sys(0))
+	if len(p.Place) != 5 || p.Deployment == nil || p.Deployment.TaskGroups["web"].DesiredTotal != 5 {
+		t.Fatalf("version 0: %d placed, deployment %+v", len(p.Place), p.Deployment)
+	}
+	r.healthyAll(0)
+	r.setStatus(p.Deployment.ID, structs.DeploymentSuccessful)
+	v1 := sys(1)
+	for wave := 1; wave <= 3; wave++ {
+		p := r.step(v1)
+		want := 2
+		if wave == 3 {
+			want = 1
+		}
+		if n := countStops(p, DescUpdating); n != want || len(p.Place) != want {
+			t.Fatalf("wave %d: %d nodes stopped, %d placed; want %d", wave, n, len(p.Place), want)
+		}
+		if p := r.step(v1); countStops(p, DescUpdating) != 0 {
+			t.Fatalf("wave %d: more nodes updated before the wave is healthy", wave)
+		}
+		r.healthyAll(1)
+	}
+	if got := len(r.live(1)); got != 5 {
+		t.Fatalf("%d nodes run version 1, want 5", got)
+	}
+}
