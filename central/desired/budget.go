@@ -85,6 +85,7 @@ func boundAlloc(job *jobspec.Job, tg *jobspec.TaskGroup) protocol.DesiredAlloc {
 		Name:          fmt.Sprintf("%s.%s[%d]", job.ID, tg.Name, math.MaxInt32),
 		Index:         math.MaxInt32,
 		DesiredStatus: protocol.DesiredRun,
+		DeploymentID:  boundID, // a deployment's allocations also carry the group's health policy (health.go)
 	}
 	for _, nw := range tg.Networks {
 		if nw == nil {

@@ -54,3 +54,25 @@ func TestDesiredCarriesCheckRestart(t *testing.T) {
 		t.Errorf("check without check_restart = %+v", c)
 	}
 }
+
+// The size bound of a group's allocation covers one a deployment placed
+// (its deployment id and health policy included).
+func TestAllocBoundCoversDeploymentHealth(t *testing.T) {
+	j := testJob()
+	j.Namespace = "default"
+	tg := j.TaskGroups[0]
+	tg.Update = &jobspec.UpdateStrategy{MaxParallel: 1, HealthCheck: "checks", MinHealthyTime: 10 * time.Second, HealthyDeadline: 5 * time.Minute}
+	bound, err := AllocBound(j, tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &structs.Allocation{ID: structs.GenerateID(), Namespace: "default", JobID: j.ID, JobVersion: 1 << 40, Job: j, TaskGroup: tg.Name,
+		Name: "web.g[0]", DesiredStatus: protocol.DesiredRun, DeploymentID: structs.GenerateID()}
+	b, err := protocol.Encode(Alloc(a, tg, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) > bound {
+		t.Fatalf("an allocation of a deployment is %d bytes, bound says at most %d", len(b), bound)
+	}
+}
