@@ -247,3 +247,65 @@ func TestRollingUpdateAutoRevertAndCanary(t *testing.T) {
 		return nil
 	})
 }
+
+// docs/deployments.md (System jobs): a system job on 3 agents rolls out
+// one node at a time: the catalogue never has fewer than 2 healthy
+// instances while version 1 replaces version 0.
+func TestSystemJobRollsOneNodeAtATime(t *testing.T) {
+	requireTool(t, "busybox", "/bin/busybox")
+	c := startCentral(t, clusterOpts{})
+	nodes := []string{"s1", "s2", "s3"}
+	for _, n := range nodes {
+		c.startAgent(n)
+	}
+	for _, n := range nodes {
+		c.waitNode(n, "ready", 30*time.Second)
+	}
+	group := func(v int) string {
+		return fmt.Sprintf(`    meta {
+      v = "%d"
+    }
+    update {
+      max_parallel     = 1
+      min_healthy_time = "1s"
+      healthy_deadline = "20s"
+    }`, v)
+	}
+	submit := func(v int) {
+		src := strings.Replace(httpdJob("sysroll", 1, group(v), ""), `datacenters = ["dc1"]`, `datacenters = ["dc1"]
+  type        = "system"`, 1)
+		if out, code := c.cli("job", "submit", lifeJob(t, fmt.Sprintf("sys%d", v), src)); code != 0 {
+			t.Fatalf("submit version %d exited %d:\n%s", v, code, out)
+		}
+	}
+	submit(0)
+	eventually(t, 60*time.Second, func() error {
+		if n := c.healthyInstances("sysroll-web"); n != 3 {
+			return fmt.Errorf("%d healthy instances of version 0", n)
+		}
+		return nil
+	})
+	sampler := c.sampleHealthy("sysroll-web")
+	submit(1) // follows the deployment: exits 0 once it succeeded
+	d, err := c.jobDeployment("sysroll", 1)
+	if err != nil || d.Status != "successful" {
+		t.Fatalf("version 1 deployment after submit returned: %+v %v", d, err)
+	}
+	eventually(t, 30*time.Second, func() error {
+		newer := 0
+		for _, a := range c.allocs("sysroll") {
+			if a.DesiredStatus == "run" && a.ClientStatus == "running" && a.JobVersion == 1 {
+				newer++
+			}
+		}
+		if newer != 3 || c.healthyInstances("sysroll-web") != 3 {
+			return fmt.Errorf("%d nodes run version 1, %d healthy", newer, c.healthyInstances("sysroll-web"))
+		}
+		return nil
+	})
+	low, samples := sampler.finish()
+	t.Logf("system rollout: at least %d healthy instances in %d samples", low, samples)
+	if samples < 10 || low < 2 {
+		t.Fatalf("lowest healthy count %d over %d samples: more than one node was updated at a time", low, samples)
+	}
+}
