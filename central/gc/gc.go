@@ -134,7 +134,32 @@ func Compute(src Source, now time.Time, th Thresholds, force bool) *state.GC {
 			op.ACLTokens = append(op.ACLTokens, tok.AccessorID)
 		}
 	}
+	op.Deployments = deployments(src, gone, th.Eval, older)
 	return op
+}
+
+// deployments returns the finished deployments older than the eval
+// threshold, except each job's newest (what `job status` shows). Those of
+// a collected job go with it.
+func deployments(src Source, gone map[jobKey]bool, d time.Duration, older func(int64, time.Duration) bool) []state.GCRef {
+	dr, ok := src.(interface {
+		Deployments(ns string) []*structs.Deployment
+	})
+	if !ok {
+		return nil
+	}
+	var out []state.GCRef
+	newest := map[jobKey]bool{}
+	for _, dep := range dr.Deployments("") { // newest first
+		k := jobKey{dep.Namespace, dep.JobID}
+		first := !newest[k]
+		newest[k] = true
+		if first || gone[k] || dep.Active() || !older(dep.ModifyTime, d) {
+			continue
+		}
+		out = append(out, state.GCRef{ID: dep.ID, ModifyIndex: dep.ModifyIndex})
+	}
+	return out
 }
 
 // jobCollectable: a batch or sysbatch job, or a stopped one, dead with nothing live,
@@ -162,7 +187,7 @@ func jobCollectable(j *jobspec.Job, allocs []*structs.Allocation, evals []*struc
 
 // Empty reports whether op deletes nothing.
 func Empty(op *state.GC) bool {
-	return len(op.Jobs)+len(op.Evals)+len(op.Allocs)+len(op.Nodes)+len(op.JoinTokens)+len(op.ACLTokens)+len(op.PruneVersions) == 0
+	return len(op.Jobs)+len(op.Evals)+len(op.Allocs)+len(op.Nodes)+len(op.JoinTokens)+len(op.ACLTokens)+len(op.PruneVersions)+len(op.Deployments) == 0
 }
 
 // Split cuts op into ops of at most n references each, so no Raft entry
@@ -203,6 +228,9 @@ func Split(op *state.GC, n int) []*state.GC {
 	}
 	for _, r := range op.PruneVersions {
 		add(func(c *state.GC) { c.PruneVersions = append(c.PruneVersions, r) })
+	}
+	for _, r := range op.Deployments {
+		add(func(c *state.GC) { c.Deployments = append(c.Deployments, r) })
 	}
 	if size > 0 {
 		out = append(out, cur)

@@ -144,3 +144,26 @@ func TestSnapshotKeepsDeployments(t *testing.T) {
 		t.Error("deployments table index not restored")
 	}
 }
+
+func TestGCDeletesFinishedDeploymentsAndAJobsOwn(t *testing.T) {
+	h := newHarness(t)
+	h.mustApply(upsertJob(testJob("web", 2), nil))
+	h.mustApply(Op{ApplyPlan: &ApplyPlan{Plan: &structs.Plan{EvalID: "e", Deployment: testDeployment("d1", "web", 0, 0)}, Now: 2}})
+	h.mustApply(Op{ApplyPlan: &ApplyPlan{Plan: &structs.Plan{EvalID: "e", Deployment: testDeployment("d2", "web", 1, 0),
+		DeploymentUpdates: []*structs.DeploymentStatusUpdate{{DeploymentID: "d1", Status: structs.DeploymentCancelled}}}, Now: 3}})
+	d1, d2 := h.store.DeploymentByID("d1"), h.store.DeploymentByID("d2")
+	res := h.mustApply(Op{GC: &GC{Deployments: []GCRef{{ID: "d1", ModifyIndex: d1.ModifyIndex}, {ID: "d2", ModifyIndex: d2.ModifyIndex}}}})
+	if h.store.DeploymentByID("d1") != nil || res.GC.Deployments != 1 {
+		t.Fatalf("finished d1 not collected (%+v)", res.GC)
+	}
+	if h.store.DeploymentByID("d2") == nil || res.Ignored != 1 {
+		t.Fatal("the active d2 was collected")
+	}
+	// A stopped job collected takes its deployments along.
+	h.mustApply(Op{StopJob: &StopJob{Namespace: "default", JobID: "web"}})
+	j := h.store.JobByID("default", "web")
+	res = h.mustApply(Op{GC: &GC{Jobs: []GCRef{{Namespace: "default", ID: "web", ModifyIndex: j.ModifyIndex}}}})
+	if res.GC.Jobs != 1 || len(h.store.DeploymentsByJob("default", "web")) != 0 {
+		t.Fatalf("job GC left deployments: %+v %v", res.GC, h.store.DeploymentsByJob("default", "web"))
+	}
+}

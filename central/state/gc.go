@@ -29,6 +29,9 @@ type GC struct {
 	// PruneVersions lists jobs to cut to their newest KeepVersions
 	// versions (after job_tracked_versions was lowered).
 	PruneVersions []GCRef `json:"prune_versions,omitempty"`
+	// Deployments lists finished deployments to delete (an active one is
+	// kept). A collected job takes its deployments with it.
+	Deployments []GCRef `json:"deployments,omitempty"`
 	// KeepVersions is the number of job versions kept (0: the default, 6).
 	KeepVersions int   `json:"keep_versions,omitempty"`
 	Now          int64 `json:"now"` // unix ns, the leader's clock
@@ -50,17 +53,19 @@ type GCCounts struct {
 	Nodes       int `json:"nodes"`
 	JoinTokens  int `json:"join_tokens"`
 	ACLTokens   int `json:"acl_tokens"`
+	Deployments int `json:"deployments"`
 }
 
 // Add returns c + o.
 func (c GCCounts) Add(o GCCounts) GCCounts {
 	return GCCounts{Jobs: c.Jobs + o.Jobs, JobVersions: c.JobVersions + o.JobVersions, Evals: c.Evals + o.Evals,
-		Allocs: c.Allocs + o.Allocs, Nodes: c.Nodes + o.Nodes, JoinTokens: c.JoinTokens + o.JoinTokens, ACLTokens: c.ACLTokens + o.ACLTokens}
+		Allocs: c.Allocs + o.Allocs, Nodes: c.Nodes + o.Nodes, JoinTokens: c.JoinTokens + o.JoinTokens, ACLTokens: c.ACLTokens + o.ACLTokens,
+		Deployments: c.Deployments + o.Deployments}
 }
 
 // Total is the number of objects deleted.
 func (c GCCounts) Total() int {
-	return c.Jobs + c.JobVersions + c.Evals + c.Allocs + c.Nodes + c.JoinTokens + c.ACLTokens
+	return c.Jobs + c.JobVersions + c.Evals + c.Allocs + c.Nodes + c.JoinTokens + c.ACLTokens + c.Deployments
 }
 
 // EvalTerminal reports whether an evaluation's status is final.
@@ -130,6 +135,15 @@ func (a *applier) gc(op *GC) error {
 		a.delete(TableACLTokens, tok)
 		a.res.GC.ACLTokens++
 	}
+	for _, r := range op.Deployments {
+		d := firstTxn[*structs.Deployment](a.txn, TableDeployments, r.ID)
+		if d == nil || d.ModifyIndex != r.ModifyIndex || d.Active() {
+			a.res.Ignored++
+			continue
+		}
+		a.delete(TableDeployments, d)
+		a.res.GC.Deployments++
+	}
 	for _, r := range op.PruneVersions {
 		touched[jobKey{r.Namespace, r.ID}] = true
 	}
@@ -183,6 +197,18 @@ func (a *applier) gcJob(r GCRef) {
 	for _, e := range evals {
 		a.delete(TableEvals, e)
 		a.res.GC.Evals++
+	}
+	dit, err := a.txn.Get(TableDeployments, "job", j.Namespace, j.ID)
+	if err != nil {
+		panic("BUG: deployments scan: " + err.Error())
+	}
+	var deps []*structs.Deployment
+	for raw := dit.Next(); raw != nil; raw = dit.Next() {
+		deps = append(deps, raw.(*structs.Deployment))
+	}
+	for _, d := range deps {
+		a.delete(TableDeployments, d)
+		a.res.GC.Deployments++
 	}
 	a.delete(TableJobs, j)
 	delete(a.jobs, jobKey{j.Namespace, j.ID})
