@@ -1,11 +1,14 @@
 package api_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/tether-edge/tether/central/api"
+	"github.com/tether-edge/tether/central/api/apitest"
 	"github.com/tether-edge/tether/jobspec"
 )
 
@@ -96,5 +99,35 @@ func TestRevertNeedsSubmitJob(t *testing.T) {
 	}
 	if r := doTok(t, srv, "POST", "/v1/job/web/revert", submit, body); r.code != 200 {
 		t.Errorf("revert with submit-job: %d %s", r.code, r.body)
+	}
+}
+
+// A page the operator visits cannot make the browser revert a job (ACLs
+// off, as in central dev): cross-origin and non-JSON writes are refused
+// on the revert endpoint as on every write, and the job keeps its version.
+func TestCrossOriginRevertRefused(t *testing.T) {
+	b := apitest.New()
+	base := listenAPI(t, b, api.HTTPLimits{})
+	for _, src := range []string{webHCL, strings.Replace(webHCL, "count = 2", "count = 5", 1)} {
+		body, _ := json.Marshal(map[string]string{"hcl": src})
+		if code, out := send(t, base, "POST", "/v1/jobs", bytes.NewReader(body), "Content-Type: application/json"); code != 200 {
+			t.Fatalf("submit: %d %s", code, out)
+		}
+	}
+	rev := `{"job_version": 0}`
+	for _, headers := range []string{
+		"Content-Type: text/plain\nOrigin: http://evil.example\nSec-Fetch-Site: cross-site",
+		"Content-Type: text/plain;charset=UTF-8",
+		"Content-Type: application/json\nOrigin: http://evil.example",
+	} {
+		if code, out := send(t, base, "POST", "/v1/job/web/revert", strings.NewReader(rev), headers); code != 403 && code != 415 {
+			t.Errorf("revert with %q: %d %s, want 403 or 415", headers, code, out)
+		}
+	}
+	if j := b.JobByID("default", "web"); j.Version != 1 {
+		t.Fatalf("a refused revert changed the job: version %d", j.Version)
+	}
+	if code, out := send(t, base, "POST", "/v1/job/web/revert", strings.NewReader(rev), "Content-Type: application/json"); code != 200 {
+		t.Errorf("revert from the CLI or a script: %d %s", code, out)
 	}
 }
