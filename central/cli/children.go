@@ -9,6 +9,19 @@ import (
 	"github.com/tether-edge/tether/jobspec"
 )
 
+// typeString is a job's type as Nomad's CLI shows it: a periodic or
+// parameterized parent's with "/periodic" or "/parameterized" added.
+func typeString(j *jobspec.Job) string {
+	t := j.Type
+	if j.ParentID == "" && j.Periodic != nil {
+		t += "/periodic"
+	}
+	if j.ParentID == "" && j.Parameterized != nil {
+		t += "/parameterized"
+	}
+	return t
+}
+
 // jobChildren returns the jobs launched from parent (dispatched or
 // periodic children, whose IDs are "<parent>/..."), oldest first.
 func (e *env) jobChildren(ctx context.Context, parent *jobspec.Job) ([]jobListEntry, error) {

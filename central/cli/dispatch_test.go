@@ -51,7 +51,7 @@ func TestJobDispatch(t *testing.T) {
 	}
 	// The parent's status lists it.
 	code, out, errOut = c.run(t, "job", "status", "render")
-	if code != 0 || !strings.Contains(out, "Parameterized Job\nPayload           = optional\nRequired Metadata = x\n") ||
+	if code != 0 || !strings.Contains(out, "Type        = batch/parameterized\n") || !strings.Contains(out, "Parameterized Job\nPayload           = optional\nRequired Metadata = x\n") ||
 		!strings.Contains(out, "Dispatched Jobs\nID") || !strings.Contains(out, childID+"  pending") {
 		t.Fatalf("status: exit %d:\n%s%s", code, out, errOut)
 	}

@@ -161,7 +161,7 @@ func (e *env) resolveJob(ctx context.Context, id string) (*jobspec.Job, int) {
 func (e *env) jobTable(list []jobListEntry) {
 	rows := [][]string{{"ID", "Type", "Priority", "Status", "Submit Date"}}
 	for _, j := range list {
-		rows = append(rows, []string{j.ID, j.Type, strconv.Itoa(j.Priority), j.Status, formatUnixNano(j.SubmitTime)})
+		rows = append(rows, []string{j.ID, typeString(&j.Job), strconv.Itoa(j.Priority), j.Status, formatUnixNano(j.SubmitTime)})
 	}
 	table(e.stdout, rows)
 }
@@ -220,7 +220,7 @@ func (e *env) jobStatus(args []string) int {
 		{"ID", job.ID},
 		{"Name", job.Name},
 		{"Submit Date", formatUnixNano(job.SubmitTime)},
-		{"Type", job.Type},
+		{"Type", typeString(job)},
 		{"Priority", strconv.Itoa(job.Priority)},
 		{"Datacenters", strings.Join(job.Datacenters, ",")},
 		{"Namespace", job.Namespace},
