@@ -211,6 +211,7 @@ func (a *applier) gcJob(r GCRef) {
 		a.res.GC.Deployments++
 	}
 	a.delete(TableJobs, j)
+	a.deletePeriodicLaunch(j.Namespace, j.ID) // periodic.go
 	delete(a.jobs, jobKey{j.Namespace, j.ID})
 	a.res.GC.Jobs++
 	a.res.GC.JobVersions += a.pruneVersions(j.Namespace, j.ID, 0)

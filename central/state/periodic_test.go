@@ -162,3 +162,23 @@ func TestPeriodicLaunchPurgedAndSnapshotted(t *testing.T) {
 		t.Fatal("purging the parent removed its child")
 	}
 }
+
+// A stopped periodic job collected by the GC takes its launch record with it.
+func TestPeriodicLaunchCollectedWithItsJob(t *testing.T) {
+	h := newHarness(t)
+	p := periodicParent("cron", false)
+	h.mustApply(upsertJob(p, nil))
+	h.mustApply(launchOp(p, 60, false))
+	h.mustApply(Op{StopJob: &StopJob{Namespace: "default", JobID: "cron"}})
+	j := h.store.JobByID("default", "cron")
+	if j.Status != jobspec.JobStatusDead {
+		t.Fatalf("stopped periodic job is %s", j.Status)
+	}
+	r := h.mustApply(Op{GC: &GC{Jobs: []GCRef{{Namespace: "default", ID: "cron", ModifyIndex: j.ModifyIndex}}}})
+	if r.GC.Jobs != 1 || h.store.JobByID("default", "cron") != nil {
+		t.Fatalf("job not collected: %+v", r.GC)
+	}
+	if h.store.PeriodicLaunchOf("default", "cron") != nil {
+		t.Fatal("the collected job's launch record stayed")
+	}
+}
