@@ -96,7 +96,7 @@ func (a *applier) launchPeriodic(op *LaunchPeriodic) error {
 		return err
 	}
 	if c.ParentID == "" || c.Periodic != nil || c.Parameterized != nil ||
-		!strings.HasPrefix(c.ID, c.ParentID+jobspec.PeriodicLaunchSuffix) || op.Eval.JobID != c.ID {
+		!strings.HasPrefix(c.ID, c.ParentID+jobspec.PeriodicLaunchSuffix) || op.Eval.JobID != c.ID || op.Eval.Namespace != c.Namespace {
 		return fmt.Errorf("%w: periodic launch %q of %q is not a periodic child", ErrBadCommand, c.ID, c.ParentID)
 	}
 	parent := firstTxn[*jobspec.Job](a.txn, TableJobs, c.Namespace, c.ParentID)
