@@ -37,6 +37,10 @@ type Job struct {
 	// launched from; Payload is a dispatched child's payload.
 	ParentID string `json:"parent_id,omitempty"`
 	Payload  []byte `json:"payload,omitempty"`
+	// DispatchIdempotencyToken is the token a dispatched child was made
+	// with: a later dispatch of its parent with the same token returns
+	// this child instead of making another.
+	DispatchIdempotencyToken string `json:"dispatch_idempotency_token,omitempty"`
 	// Stable is set by central once a deployment of this version succeeded.
 	Stable bool `json:"stable,omitempty"`
 

@@ -23,9 +23,17 @@ const maxDispatchBody = 256 << 10
 type DispatchRequest struct {
 	Payload []byte            `json:"payload,omitempty"`
 	Meta    map[string]string `json:"meta,omitempty"`
+	// IdempotencyToken, when set, makes a retried dispatch return the
+	// child an earlier dispatch with the same token made (Nomad's).
+	IdempotencyToken string `json:"idempotency_token,omitempty"`
 }
 
-// DispatchResponse answers a dispatch: the child job and its evaluation.
+// maxIdempotencyToken bounds a dispatch's idempotency token.
+const maxIdempotencyToken = 256
+
+// DispatchResponse answers a dispatch: the child job and its evaluation
+// (no evaluation when an earlier dispatch with the same idempotency token
+// made the child).
 type DispatchResponse struct {
 	DispatchedJobID string `json:"dispatched_job_id"`
 	EvalID          string `json:"eval_id"`
@@ -56,8 +64,15 @@ func (s *server) dispatchJob(w http.ResponseWriter, r *http.Request) error {
 	if err := jobspec.CheckDispatch(parent, req.Payload, req.Meta); err != nil {
 		return badRequest("%v", err)
 	}
+	if req.IdempotencyToken != "" {
+		if c := s.dispatchedWith(parent, req.IdempotencyToken); c != nil {
+			return writeJSON(w, c.ModifyIndex, DispatchResponse{DispatchedJobID: c.ID, JobCreateIndex: c.CreateIndex})
+		}
+	}
 	id := jobspec.DispatchID(parent.ID, time.Now().Unix(), strings.ReplaceAll(structs.GenerateID(), "-", ""))
-	evalID, idx, err := s.b.SubmitJob(r.Context(), jobspec.DispatchChild(parent, id, req.Payload, req.Meta))
+	child := jobspec.DispatchChild(parent, id, req.Payload, req.Meta)
+	child.DispatchIdempotencyToken = req.IdempotencyToken
+	evalID, idx, err := s.b.SubmitJob(r.Context(), child)
 	if err != nil {
 		return err
 	}
@@ -67,19 +82,47 @@ func (s *server) dispatchJob(w http.ResponseWriter, r *http.Request) error {
 // decodeDispatch decodes a dispatch body; an empty body is a dispatch
 // with no payload and no meta. Every error is the client's (a 400).
 func decodeDispatch(body []byte) (*DispatchRequest, error) {
-	var req DispatchRequest
+	// Nomad's clients send IdempotencyToken, which Go's JSON does not
+	// match with idempotency_token (only case is ignored, not the '_').
+	var in struct {
+		DispatchRequest
+		NomadToken string `json:"IdempotencyToken,omitempty"`
+	}
+	req := &in.DispatchRequest
 	if len(bytes.TrimSpace(body)) == 0 {
-		return &req, nil
+		return req, nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return nil, badRequest("decoding request body: %v (want {\"Payload\": \"<base64>\", \"Meta\": {\"key\": \"value\"}}; Tether takes no other fields)", err)
+	if err := dec.Decode(&in); err != nil {
+		return nil, badRequest("decoding request body: %v (want {\"Payload\": \"<base64>\", \"Meta\": {\"key\": \"value\"}, \"IdempotencyToken\": \"...\"}; Tether takes no other fields)", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, badRequest("decoding request body: unexpected data after the JSON object")
 	}
-	return &req, nil
+	if in.NomadToken != "" {
+		if req.IdempotencyToken != "" && req.IdempotencyToken != in.NomadToken {
+			return nil, badRequest("request body has both idempotency_token and IdempotencyToken, with different values: send one")
+		}
+		req.IdempotencyToken = in.NomadToken
+	}
+	if len(req.IdempotencyToken) > maxIdempotencyToken {
+		return nil, badRequest("idempotency token is %d bytes, over the limit of %d: use a shorter token (a UUID is enough)", len(req.IdempotencyToken), maxIdempotencyToken)
+	}
+	return req, nil
+}
+
+// dispatchedWith returns the child of parent that a dispatch with token
+// made, or nil. As in Nomad, the check is not atomic with the write: two
+// dispatches with one token racing each other may both dispatch; a retry
+// after an answer that was lost (the edge case) finds the first.
+func (s *server) dispatchedWith(parent *jobspec.Job, token string) *jobspec.Job {
+	for _, j := range s.b.State().Jobs(parent.Namespace) {
+		if j.ParentID == parent.ID && j.DispatchIdempotencyToken == token && strings.HasPrefix(j.ID, parent.ID+"/") {
+			return j
+		}
+	}
+	return nil
 }
 
 // isDispatchPath reports whether p is /v1/job/<id>/dispatch.

@@ -79,6 +79,47 @@ func TestDispatch(t *testing.T) {
 	}
 }
 
+// A dispatch retried with the same idempotency token (its answer lost on a
+// flaky link, say) returns the child the first one made; another token
+// dispatches again.
+func TestDispatchIdempotencyToken(t *testing.T) {
+	b, srv := newTestServer(t)
+	submitHCL(t, srv, renderHCL)
+	dispatch := func(token string) api.DispatchResponse {
+		t.Helper()
+		r := do(t, srv, "POST", "/v1/job/render/dispatch", map[string]any{"Payload": []byte("a"), "Meta": map[string]string{"x": "1"}, "IdempotencyToken": token})
+		if r.code != 200 {
+			t.Fatalf("dispatch with token %q: %d %s", token, r.code, r.body)
+		}
+		return decode[api.DispatchResponse](t, r)
+	}
+	first := dispatch("retry-1")
+	again := dispatch("retry-1")
+	if again.DispatchedJobID != first.DispatchedJobID || again.EvalID != "" || first.EvalID == "" {
+		t.Fatalf("first %+v, retry %+v: want the same child and no new evaluation", first, again)
+	}
+	// The API's own spelling finds it too.
+	r := do(t, srv, "POST", "/v1/job/render/dispatch", `{"payload": "YQ==", "meta": {"x": "1"}, "idempotency_token": "retry-1"}`)
+	if r.code != 200 || decode[api.DispatchResponse](t, r).DispatchedJobID != first.DispatchedJobID {
+		t.Fatalf("idempotency_token: %d %s", r.code, r.body)
+	}
+	if other := dispatch("retry-2"); other.DispatchedJobID == first.DispatchedJobID || other.EvalID == "" {
+		t.Fatalf("another token: %+v", other)
+	}
+	n := 0
+	for _, j := range b.Jobs("default") {
+		if j.ParentID == "render" {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Fatalf("%d children, want 2", n)
+	}
+	if c := b.JobByID("default", first.DispatchedJobID); c.DispatchIdempotencyToken != "retry-1" {
+		t.Fatalf("child token %q", c.DispatchIdempotencyToken)
+	}
+}
+
 // Every refusal is a 400 (404 for a missing job) that says what is wrong
 // and what to send instead.
 func TestDispatchErrors(t *testing.T) {
@@ -100,7 +141,8 @@ func TestDispatchErrors(t *testing.T) {
 		{"payload too big", "/v1/job/render/dispatch", `{"Payload": "` + big + `", "Meta": {"x": "1"}}`, 400, "payload is 16385 bytes, over the limit of 16384 bytes"},
 		{"unknown meta", "/v1/job/render/dispatch", `{"Payload": "YQ==", "Meta": {"x": "1", "y": "2"}}`, 400, "meta keys the job does not accept: y (accepted: colour, x)"},
 		{"missing meta", "/v1/job/render/dispatch", `{"Payload": "YQ==", "Meta": {"colour": "red"}}`, 400, "lacks required meta keys: x"},
-		{"unknown field", "/v1/job/render/dispatch", `{"IdempotencyToken": "t"}`, 400, `unknown field "IdempotencyToken"`},
+		{"unknown field", "/v1/job/render/dispatch", `{"IdPrefixTemplate": "t"}`, 400, `unknown field "IdPrefixTemplate"`},
+		{"token too long", "/v1/job/render/dispatch", `{"IdempotencyToken": "` + strings.Repeat("t", 257) + `"}`, 400, "idempotency token is 257 bytes, over the limit of 256"},
 		{"bad base64", "/v1/job/render/dispatch", `{"Payload": "%%%"}`, 400, "illegal base64"},
 		{"trailing data", "/v1/job/render/dispatch", `{} {}`, 400, "unexpected data after the JSON object"},
 		{"body too large", "/v1/job/render/dispatch", `{"Payload": "` + strings.Repeat("A", 300<<10) + `"}`, 413, "larger than 256 KiB"},
@@ -210,7 +252,7 @@ func TestSubmitRefusesChildFields(t *testing.T) {
 	for _, field := range []string{`"parent_id": "render"`, `"payload": "` + base64.StdEncoding.EncodeToString(make([]byte, 20<<10)) + `"`} {
 		body := `{"job": {"id": "x", "type": "batch", ` + field + `, "task_groups": [{"name": "g", "count": 1, "tasks": [{"name": "t", "driver": "exec"}]}]}}`
 		r := do(t, srv, "POST", "/v1/jobs", body)
-		if r.code != 400 || !strings.Contains(errorOf(t, r), "sets parent_id or payload, which central sets") {
+		if r.code != 400 || !strings.Contains(errorOf(t, r), "sets parent_id, payload or dispatch_idempotency_token, which central sets") {
 			t.Fatalf("%s: %d %s", field, r.code, r.body)
 		}
 	}

@@ -82,9 +82,9 @@ func decodeSubmitRequest(body []byte) (*jobspec.Job, []string, error) {
 			return nil, nil, badRequest("\"variables\" apply only to \"hcl\"; a \"job\" is already evaluated")
 		}
 		job = req.Job
-		if job.ParentID != "" || len(job.Payload) > 0 {
+		if job.ParentID != "" || len(job.Payload) > 0 || job.DispatchIdempotencyToken != "" {
 			// Only central makes children (job dispatch, periodic launches).
-			return nil, nil, badRequest("job %q sets parent_id or payload, which central sets on the children it dispatches or launches: remove them (submit the parent job, then dispatch it)", job.ID)
+			return nil, nil, badRequest("job %q sets parent_id, payload or dispatch_idempotency_token, which central sets on the children it dispatches or launches: remove them (submit the parent job, then dispatch it)", job.ID)
 		}
 		job.Canonicalize()
 		if err := job.Validate(); err != nil {

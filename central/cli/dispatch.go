@@ -26,14 +26,15 @@ type dispatchResponse struct {
 }
 
 // jobDispatch is `nomad job dispatch`: it reads the payload from a file
-// (or stdin with -), sends it with the -meta pairs and prints the
-// dispatched job's ID and its evaluation, which it then monitors unless
-// -detach.
+// (or stdin with -), sends it with the -meta pairs (and an idempotency
+// token) and prints the dispatched job's ID and its evaluation, which it
+// then monitors unless -detach.
 func (e *env) jobDispatch(args []string) int {
 	fs := e.flags()
 	e.nsFlag(fs)
 	detach := fs.Bool("detach", false, "return after dispatching, without monitoring the evaluation")
 	timeout := fs.Duration("timeout", 2*time.Minute, "how long to monitor before giving up")
+	token := fs.String("idempotency-token", "", "a token that makes a retried dispatch return the child the first one made")
 	var metas stringList
 	fs.Var(&metas, "meta", "a meta key and value for the dispatched job, KEY=VALUE (repeatable)")
 	if code, ok := e.parse(fs, args); !ok {
@@ -64,6 +65,9 @@ func (e *env) jobDispatch(args []string) int {
 		return code
 	}
 	body := map[string]any{"Payload": payload, "Meta": meta}
+	if *token != "" {
+		body["IdempotencyToken"] = *token
+	}
 	b, _, err := e.call(ctx, http.MethodPost, "/v1/job/"+url.PathEscape(job.ID)+"/dispatch", e.nsQuery(), body)
 	if err != nil {
 		return e.fail("dispatching job", err)
@@ -71,6 +75,11 @@ func (e *env) jobDispatch(args []string) int {
 	var resp dispatchResponse
 	if err := json.Unmarshal(b, &resp); err != nil {
 		return e.fail("dispatching job", fmt.Errorf("decoding response: %w", err))
+	}
+	if resp.EvalID == "" { // the idempotency token's earlier dispatch
+		fmt.Fprintf(e.stdout, "Job %q was already dispatched with this idempotency token\n", resp.DispatchedJobID)
+		kv(e.stdout, [][2]string{{"Dispatched Job ID", resp.DispatchedJobID}})
+		return exitOK
 	}
 	kv(e.stdout, [][2]string{{"Dispatched Job ID", resp.DispatchedJobID}, {"Evaluation ID", resp.EvalID}})
 	if *detach {

@@ -86,6 +86,28 @@ func TestJobDispatchErrors(t *testing.T) {
 	}
 }
 
+// A dispatch retried with its -idempotency-token does not dispatch again.
+func TestJobDispatchIdempotencyToken(t *testing.T) {
+	c := newCluster(t)
+	if code, _, errOut := c.run(t, "job", "submit", "-detach", writeFile(t, "render.hcl", renderHCL)); code != 0 {
+		t.Fatal(errOut)
+	}
+	args := []string{"job", "dispatch", "-detach", "-idempotency-token", "t-1", "-meta", "x=1", "render"}
+	code, first, errOut := c.run(t, args...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	code, again, errOut := c.run(t, args...)
+	if code != 0 || !strings.Contains(again, "was already dispatched with this idempotency token") {
+		t.Fatalf("retry: exit %d:\n%s%s", code, again, errOut)
+	}
+	id := strings.TrimSpace(strings.SplitN(first, "= ", 2)[1])
+	id = strings.SplitN(id, "\n", 2)[0]
+	if !strings.Contains(again, "Dispatched Job ID = "+id+"\n") {
+		t.Fatalf("first:\n%s\nretry:\n%s", first, again)
+	}
+}
+
 // "-" reads the payload from stdin.
 func TestJobDispatchPayloadFromStdin(t *testing.T) {
 	c := newCluster(t)
