@@ -205,7 +205,7 @@ func (ro *rollout) gate(r *reconcileResult, allocs []*structs.Allocation) {
 			w.total++
 		}
 	}
-	for _, a := range r.ignore {
+	for _, a := range append(slices.Clone(r.ignore), r.disconnecting...) {
 		if w := by[a.TaskGroup]; w != nil && live(a) {
 			w.total++
 		}
@@ -222,9 +222,21 @@ func (ro *rollout) gate(r *reconcileResult, allocs []*structs.Allocation) {
 		}
 	}
 	if ro.d == nil {
+		// A later deployment of a version (an update a returning node
+		// needed) does not wait again for what is already healthy.
+		healthy := map[string]int{}
+		for _, a := range r.ignore {
+			if live(a) && a.JobVersion == s.job.Version && isHealthy(a) {
+				healthy[a.TaskGroup]++
+			}
+		}
 		totals := map[string]int{}
-		for name, w := range by {
-			totals[name] = w.total
+		for _, tg := range s.job.TaskGroups {
+			total := tg.Count
+			if s.job.Type == jobspec.JobTypeSystem {
+				total = by[tg.Name].total
+			}
+			totals[tg.Name] = total - healthy[tg.Name]
 		}
 		ro.create(by2(by, func(w *work) bool { return w.destructive+w.inplace > 0 || !hadRunning && w.place > 0 }),
 			by2(by, func(w *work) bool { return w.destructive > 0 }), totals)
@@ -276,10 +288,7 @@ func (ro *rollout) create(work, replacing map[string]bool, totals map[string]int
 		}
 		g := &structs.DeploymentState{
 			AutoRevert: u.AutoRevert, AutoPromote: u.AutoPromote,
-			ProgressDeadline: int64(u.ProgressDeadline), DesiredTotal: tg.Count,
-		}
-		if s.job.Type == jobspec.JobTypeSystem {
-			g.DesiredTotal = totals[tg.Name]
+			ProgressDeadline: int64(u.ProgressDeadline), DesiredTotal: max(totals[tg.Name], 0),
 		}
 		if u.ProgressDeadline > 0 {
 			g.RequireProgressBy = s.opts.Now + int64(u.ProgressDeadline)

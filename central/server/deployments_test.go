@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,10 +47,14 @@ func (a *wireAgent) reportAll(seq *uint64, healthy *bool) {
 }
 
 func deployServer(t *testing.T, margin time.Duration) *Server {
+	return deployServerTTL(t, margin, time.Minute)
+}
+
+func deployServerTTL(t *testing.T, margin, ttl time.Duration) *Server {
 	t.Helper()
 	s, err := New(Config{
 		DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", RaftAddr: "127.0.0.1:0", MQTTAddr: "127.0.0.1:0",
-		HeartbeatTTL: time.Minute, HeartbeatGrace: -1, DevMode: true, DeploymentHealthMargin: margin,
+		HeartbeatTTL: ttl, HeartbeatGrace: -1, DevMode: true, DeploymentHealthMargin: margin,
 	}, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -346,4 +351,118 @@ func liveAllocs(s *Server) int {
 		}
 	}
 	return n
+}
+
+// docs/deployments.md (Disconnected nodes during a rollout): an old alloc
+// on a disconnected node is skipped — not stopped, recorded in the
+// deployment, which succeeds without it — and updated by a new deployment
+// of the same version when its node returns.
+func TestDeploymentSkipsDisconnectedNode(t *testing.T) {
+	s := deployServerTTL(t, time.Minute, time.Second)
+	n1, n2 := newWireAgent(t, s, "n1"), newWireAgent(t, s, "n2")
+	n1.hello()
+	n2.hello()
+	var cut atomic.Bool // n2 stops heartbeating
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	go func() {
+		var seq uint64
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+			seq++
+			n1.heartbeat(seq)
+			if !cut.Load() {
+				n2.heartbeat(seq)
+			}
+		}
+	}()
+	for _, id := range []string{"n1", "n2"} {
+		eventually(t, 5*time.Second, func() error {
+			if n := s.store.NodeByID(id); n == nil || n.Status != structs.NodeReady {
+				return fmt.Errorf("%s not ready", id)
+			}
+			return nil
+		})
+	}
+	job := func(cmd string) *jobspec.Job {
+		j := rollingTestJob(2, cmd, time.Minute)
+		j.TaskGroups[0].Update.HealthyDeadline = 30 * time.Second
+		replace := false
+		j.TaskGroups[0].Disconnect = &jobspec.Disconnect{LostAfter: time.Hour, Replace: &replace}
+		j.TaskGroups[0].Constraints = []*jobspec.Constraint{{Operand: jobspec.OpDistinctHosts}}
+		return j
+	}
+	ctx := context.Background()
+	if _, _, err := s.SubmitJob(ctx, job("/bin/v0")); err != nil {
+		t.Fatal(err)
+	}
+	var seq1, seq2 uint64
+	ok := true
+	eventually(t, 10*time.Second, func() error {
+		n1.reportAll(&seq1, &ok)
+		n2.reportAll(&seq2, &ok)
+		if d := latestDeployment(s); d == nil || d.Status != structs.DeploymentSuccessful {
+			return fmt.Errorf("version 0: %+v", d)
+		}
+		return nil
+	})
+	var away *structs.Allocation
+	for _, a := range s.store.AllocsByJob("default", "web") {
+		if a.NodeID == "n2" {
+			away = a
+		}
+	}
+	cut.Store(true)
+	eventually(t, 10*time.Second, func() error {
+		if n := s.store.NodeByID("n2"); n.Status != structs.NodeDisconnected {
+			return fmt.Errorf("n2 is %s", n.Status)
+		}
+		return nil
+	})
+
+	if _, _, err := s.SubmitJob(ctx, job("/bin/v1")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() error {
+		n1.reportAll(&seq1, &ok)
+		d := latestDeployment(s)
+		if d == nil || d.JobVersion != 1 || d.Status != structs.DeploymentSuccessful {
+			return fmt.Errorf("version 1: %+v", d)
+		}
+		if g := d.TaskGroups["g"]; g.DisconnectedSkipped != 1 || g.HealthyAllocs != 1 {
+			return fmt.Errorf("version 1 group state %+v, want 1 healthy and 1 skipped", g)
+		}
+		return nil
+	})
+	if a := s.store.AllocByID(away.ID); a.DesiredStatus != protocol.DesiredRun || a.JobVersion != 0 {
+		t.Fatalf("the alloc on the disconnected node was touched: desired %s version %d", a.DesiredStatus, a.JobVersion)
+	}
+	first := latestDeployment(s).ID
+
+	// n2 returns and reports its alloc: a new deployment of version 1
+	// replaces it.
+	cut.Store(false)
+	n2.hello()
+	eventually(t, 20*time.Second, func() error {
+		n2.reportAll(&seq2, &ok)
+		d := latestDeployment(s)
+		if d == nil || d.ID == first || d.JobVersion != 1 {
+			return fmt.Errorf("no new deployment of version 1 for the returning node: %+v", d)
+		}
+		if a := s.store.AllocByID(away.ID); a.DesiredStatus != protocol.DesiredStop {
+			return fmt.Errorf("the returning node's old alloc is still desired %s (%s)", a.DesiredStatus, a.ClientStatus)
+		}
+		if d.Status != structs.DeploymentSuccessful {
+			var as []string
+			for _, a := range s.store.AllocsByJob("default", "web") {
+				as = append(as, fmt.Sprintf("%s@%s v%d %s/%s dep=%s %+v", a.ID[:4], a.NodeID, a.JobVersion, a.DesiredStatus, a.ClientStatus, a.DeploymentID, a.DeploymentStatus))
+			}
+			return fmt.Errorf("second deployment of version 1: %s %+v; allocs %v", d.Status, d.TaskGroups["g"], as)
+		}
+		return nil
+	})
 }
