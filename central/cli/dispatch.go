@@ -34,6 +34,7 @@ func (e *env) jobDispatch(args []string) int {
 	e.nsFlag(fs)
 	detach := fs.Bool("detach", false, "return after dispatching, without monitoring the evaluation")
 	timeout := fs.Duration("timeout", 2*time.Minute, "how long to monitor before giving up")
+	fs.BoolVar(&e.json, "json", false, "print the API's JSON response as is, without monitoring")
 	token := fs.String("idempotency-token", "", "a token that makes a retried dispatch return the child the first one made")
 	var metas stringList
 	fs.Var(&metas, "meta", "a meta key and value for the dispatched job, KEY=VALUE (repeatable)")
@@ -71,6 +72,9 @@ func (e *env) jobDispatch(args []string) int {
 	b, _, err := e.call(ctx, http.MethodPost, "/v1/job/"+url.PathEscape(job.ID)+"/dispatch", e.nsQuery(), body)
 	if err != nil {
 		return e.fail("dispatching job", err)
+	}
+	if e.json {
+		return e.printJSON(b)
 	}
 	var resp dispatchResponse
 	if err := json.Unmarshal(b, &resp); err != nil {

@@ -49,6 +49,11 @@ func TestJobDispatch(t *testing.T) {
 	if childID == "" || !strings.Contains(out, "Dispatched Job ID = "+childID+"\n") || !strings.Contains(out, "Evaluation ID     = ") {
 		t.Fatalf("child %q, output:\n%s", childID, out)
 	}
+	// -json prints the API's answer.
+	code, out, errOut = c.run(t, "job", "dispatch", "-json", "-meta", "x=2", "render")
+	if code != 0 || !strings.Contains(out, `"dispatched_job_id":"render/dispatch-`) || !strings.Contains(out, `"eval_id"`) {
+		t.Fatalf("-json: exit %d:\n%s%s", code, out, errOut)
+	}
 	// The parent's status lists it.
 	code, out, errOut = c.run(t, "job", "status", "render")
 	if code != 0 || !strings.Contains(out, "Type        = batch/parameterized\n") || !strings.Contains(out, "Parameterized Job\nPayload           = optional\nRequired Metadata = x\n") ||
