@@ -8,6 +8,8 @@
 //	job := st.JobByID(eval)                      // missing or stopped → stop all
 //	buckets := reconcile(job, st.AllocsByJob())  // place / stop / destructive / inplace / lost / disconnecting / reconnecting / ignore
 //	                                             // (reconnected originals vs replacements: one per slot)
+//	rollout gates destructive (deployment.go)    // max_parallel − unhealthy new allocs; none while canaries
+//	                                             // wait or the deployment is failed/paused; Plan.Deployment
 //	plan.Stop    += stop, lost, destructive      // frees their resources for what follows
 //	plan.Place   += inplace updates, Reconnected events
 //	plan.Unknown += running allocs on disconnected nodes inside their window
