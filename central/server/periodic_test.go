@@ -198,6 +198,24 @@ func TestPeriodicFailoverNeverLaunchesATickTwice(t *testing.T) {
 			t.Fatalf("launch of tick %d again = %q, %v; want nothing launched", sec, evalID, err)
 		}
 	}
+	// A force asked of a follower is forwarded to the leader.
+	follower := rest[0]
+	if follower == now {
+		follower = rest[1]
+	}
+	if _, _, err := now.SubmitJob(context.Background(), periodicBatch("rare", "0 3 1 1 *")); err != nil {
+		t.Fatal(err)
+	}
+	code, body := aclReq(t, follower, "POST", "/v1/job/rare/periodic/force", "")
+	if code != 200 || !strings.Contains(body, `"job_id":"rare/periodic-`) {
+		t.Fatalf("force through a follower: %d %s", code, body)
+	}
+	// "tick" launches every second: a force in a second already launched
+	// is refused (the child's ID would be the same), and says so; one that
+	// comes first takes the second's launch.
+	if code, body := aclReq(t, follower, "POST", "/v1/job/tick/periodic/force", ""); code != 200 && (code != http.StatusConflict || !strings.Contains(body, "force it again")) {
+		t.Fatalf("force in a launched second: %d %s, want 409 saying to force again", code, body)
+	}
 	final := childTicks(t, now, "tick") // checks each child has one evaluation
 	for i := 1; i < len(final); i++ {
 		if final[i] == final[i-1] {
