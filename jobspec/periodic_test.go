@@ -224,3 +224,25 @@ func TestPeriodicChild(t *testing.T) {
 		t.Fatal("the parent was modified")
 	}
 }
+
+func BenchmarkPeriodicNext(b *testing.B) {
+	p := Periodic{Crons: []string{"*/15 * * * *", "0 3 * * MON"}, TimeZone: "Europe/Berlin"}
+	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	for b.Loop() {
+		if _, err := p.Next(t0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// The catch-up after a day without a leader, for a cron that fires every
+// second: the worst case of Latest's look-back.
+func BenchmarkPeriodicLatestDayOfSeconds(b *testing.B) {
+	p := Periodic{Crons: []string{"* * * * * * *"}}
+	now := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	for b.Loop() {
+		if _, err := p.Latest(now.Add(-24*time.Hour), now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
