@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -204,8 +205,74 @@ func flattenJob(j *jobspec.Job) []setting {
 	flattenValue("", v, &out)
 	for k := range out {
 		out[k].path = strings.TrimPrefix(out[k].path, ".")
+		if jobDurations[shape(out[k].path)] {
+			if ns, err := strconv.ParseInt(out[k].value, 10, 64); err == nil {
+				out[k].value = time.Duration(ns).String()
+			}
+		}
 	}
 	return out
+}
+
+// jobDurations holds the shapes (see shape) of the job's time.Duration
+// fields, which JSON renders as nanoseconds: the diff shows them as
+// durations.
+var jobDurations = durationShapes(reflect.TypeFor[jobspec.Job](), "", map[string]bool{}, map[reflect.Type]bool{})
+
+func durationShapes(t reflect.Type, prefix string, out map[string]bool, seen map[reflect.Type]bool) map[string]bool {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Map {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct || seen[t] {
+		return out
+	}
+	seen[t] = true
+	defer delete(seen, t)
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if !f.IsExported() || name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		ft := f.Type
+		for ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		if ft == reflect.TypeFor[time.Duration]() {
+			out[prefix+name] = true
+			continue
+		}
+		durationShapes(f.Type, prefix+name+".", out, seen)
+	}
+	return out
+}
+
+// shape is a setting's path without its list keys:
+// task_groups["web"].update.min_healthy_time → task_groups.update.min_healthy_time.
+func shape(path string) string {
+	var b strings.Builder
+	depth := 0
+	inQuote := false
+	for i := 0; i < len(path); i++ {
+		c := path[i]
+		switch {
+		case inQuote && c == '\\':
+			i++
+		case c == '"' && depth > 0:
+			inQuote = !inQuote
+		case inQuote:
+		case c == '[':
+			depth++
+		case c == ']':
+			depth--
+		case depth == 0:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 // orderedObject is a JSON object with its keys in document order.

@@ -3,6 +3,7 @@ package cli
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tether-edge/tether/central/structs"
 	"github.com/tether-edge/tether/jobspec"
@@ -61,9 +62,12 @@ func TestDiffJobsRemovedAndAdded(t *testing.T) {
 	}
 	a, b := job("api", "db"), job("api", "cache")
 	b.Meta = nil
+	a.TaskGroups[0].Update = &jobspec.UpdateStrategy{MaxParallel: 1, MinHealthyTime: 10 * time.Second}
+	b.TaskGroups[0].Update = &jobspec.UpdateStrategy{MaxParallel: 1, MinHealthyTime: 90 * time.Second}
 	b.Version, b.SubmitTime, b.Stable = 4, 99, true // central's fields are no change
 	got := strings.Join(diffJobs(a, b), "\n")
 	want := `- meta.owner: "ops"
+~ task_groups["g"].update.min_healthy_time: 10s => 1m30s
 - task_groups["g"].tasks["db"].name: "db"
 - task_groups["g"].tasks["db"].driver: "exec"
 + task_groups["g"].tasks["cache"].name: "cache"
