@@ -150,6 +150,29 @@ func (e *env) printDeployment(d *structs.Deployment) {
 		{"Status", d.Status},
 		{"Description", d.StatusDescription},
 	})
+	e.deployedTable(d)
+}
+
+// latestDeployment prints, for job status, the job's newest deployment
+// (GET <jobPath>/deployment), as Nomad's job status does; nothing when
+// the job has none or the server keeps none.
+func (e *env) latestDeployment(ctx context.Context, jobPath string) {
+	var d *structs.Deployment
+	if _, _, err := e.get(ctx, jobPath+"/deployment", e.nsQuery(), &d); err != nil || d == nil || d.ID == "" {
+		return
+	}
+	fmt.Fprintln(e.stdout, "\nLatest Deployment")
+	kv(e.stdout, [][2]string{
+		{"ID", e.short(d.ID)},
+		{"Job Version", strconv.FormatUint(d.JobVersion, 10)},
+		{"Status", d.Status},
+		{"Description", d.StatusDescription},
+	})
+	e.deployedTable(d)
+}
+
+// deployedTable prints each group's progress in d.
+func (e *env) deployedTable(d *structs.Deployment) {
 	fmt.Fprintln(e.stdout, "\nDeployed")
 	canaries := false
 	for _, s := range d.TaskGroups {

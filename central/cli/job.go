@@ -241,6 +241,7 @@ func (e *env) jobStatus(args []string) int {
 		rows = append(rows, []string{tg, itoa(s.Queued), itoa(s.Pending), itoa(s.Running), itoa(s.Failed), itoa(s.Complete), itoa(s.Lost), itoa(s.Unknown)})
 	}
 	table(e.stdout, rows)
+	e.latestDeployment(ctx, path) // deployment.go
 	fmt.Fprintln(e.stdout, "\nAllocations")
 	if len(allocs) == 0 {
 		fmt.Fprintln(e.stdout, "No allocations placed")

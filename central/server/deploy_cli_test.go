@@ -173,6 +173,9 @@ func TestDeploymentVerbsCanary(t *testing.T) {
 	if code, out, errOut := runUntilExit(t, s, a, &seq, &ok, "deployment", "pause", prefix); code != 0 || !strings.Contains(out, "paused") || status() != structs.DeploymentPaused {
 		t.Fatalf("pause: exit %d, status %s\n%s%s", code, status(), out, errOut)
 	}
+	if code, out, errOut := runUntilExit(t, s, a, &seq, &ok, "job", "status", "web"); code != 0 || !strings.Contains(out, "Latest Deployment\nID          = "+d.ID[:8]+"\nJob Version = 1\nStatus      = paused") {
+		t.Errorf("job status: exit %d, want the paused deployment as its latest\n%s%s", code, out, errOut)
+	}
 	if code, out, errOut := runUntilExit(t, s, a, &seq, &ok, "deployment", "resume", "-detach", prefix); code != 0 || !strings.Contains(out, "resumed") || status() != structs.DeploymentRunning {
 		t.Fatalf("resume: exit %d, status %s\n%s%s", code, status(), out, errOut)
 	}
