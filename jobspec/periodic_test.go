@@ -246,3 +246,20 @@ func BenchmarkPeriodicLatestDayOfSeconds(b *testing.B) {
 		}
 	}
 }
+
+// FuzzPeriodicCron: no cron expression or time zone a job file can hold
+// panics central, in validation or in computing launches.
+func FuzzPeriodicCron(f *testing.F) {
+	for _, seed := range []string{"* * * * *", "*/5 * * * * * *", "@daily", "0 0 30 2 *", "L W # ? * *", "59-0/0 * * * *", "*/0 * * * *", "0 0 1 1 * 2099", "1-2-3 * * * *", "", "Europe/Berlin"} {
+		f.Add(seed, "UTC")
+	}
+	f.Fuzz(func(t *testing.T, cron, zone string) {
+		p := &Periodic{Crons: []string{cron}, TimeZone: zone, Enabled: true}
+		_ = checkCron(cron)
+		now := time.Date(2026, 3, 8, 6, 59, 30, 0, time.UTC)
+		if _, err := p.Next(now); err != nil {
+			return
+		}
+		_, _ = p.Latest(now.Add(-time.Hour), now)
+	})
+}
