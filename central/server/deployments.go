@@ -24,6 +24,11 @@ import (
 // for an agent's health report before it fails the deployment itself.
 const defaultHealthMargin = time.Minute
 
+// watchEvery is the shortest time between two passes of the watcher: a
+// burst of agents' updates (each a state change) costs one pass, not one
+// each.
+const watchEvery = 100 * time.Millisecond
+
 // triggerDeploymentWatcher is the trigger of the evaluations the watcher
 // creates (Nomad's name).
 const triggerDeploymentWatcher = "deployment-watcher"
@@ -44,8 +49,10 @@ func (l *leader) deploymentWatcher() {
 		}
 		seen = l.s.store.Wait(ctx, "", seen)
 		cancel()
-		if l.ctx.Err() != nil {
+		select {
+		case <-l.ctx.Done():
 			return
+		case <-time.After(watchEvery):
 		}
 	}
 }

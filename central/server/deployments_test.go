@@ -161,11 +161,13 @@ func TestDeploymentWatcherFailsOnMissingHealthAndReverts(t *testing.T) {
 // the new leader still has it and enforces its progress deadline.
 func TestDeploymentSurvivesFailover(t *testing.T) {
 	servers := testCluster(t, 3)
-	l := leaderOf(t, servers)
 	// No node can take the allocs: the deployment makes no progress.
-	if _, _, err := l.SubmitJob(context.Background(), rollingTestJob(1, "/bin/v0", 4*time.Second)); err != nil {
-		t.Fatal(err)
-	}
+	var l *Server
+	eventually(t, 30*time.Second, func() error {
+		l = leaderOf(t, servers)
+		_, _, err := l.SubmitJob(context.Background(), rollingTestJob(1, "/bin/v0", 4*time.Second))
+		return err // a busy machine may cost the new cluster its first leader
+	})
 	var id string
 	eventually(t, 10*time.Second, func() error {
 		for _, s := range servers {
@@ -358,7 +360,7 @@ func liveAllocs(s *Server) int {
 // deployment, which succeeds without it — and updated by a new deployment
 // of the same version when its node returns.
 func TestDeploymentSkipsDisconnectedNode(t *testing.T) {
-	s := deployServerTTL(t, time.Minute, time.Second)
+	s := deployServerTTL(t, time.Minute, 3*time.Second)
 	n1, n2 := newWireAgent(t, s, "n1"), newWireAgent(t, s, "n2")
 	n1.hello()
 	n2.hello()
@@ -446,12 +448,31 @@ func TestDeploymentSkipsDisconnectedNode(t *testing.T) {
 	// n2 returns and reports its alloc: a new deployment of version 1
 	// replaces it.
 	cut.Store(false)
-	n2.hello()
+	// As a real agent does, the hello carries the allocations it runs.
+	back := &protocol.Hello{V: protocol.Version, NodeID: "n2", Name: "node-n2", Datacenter: "dc1",
+		Drivers: []string{"exec"}, Attributes: map[string]string{"cpu.arch": "arm64", "kernel.name": "linux"},
+		Resources: protocol.Resources{CPU: 2000, MemoryMB: 1024}}
+	for _, da := range n2.currentDesired().Allocs {
+		seq2++
+		back.Allocs = append(back.Allocs, protocol.AllocUpdate{Seq: seq2, AllocID: da.ID, ClientStatus: protocol.AllocRunning,
+			Time: time.Now().UnixMilli(), TaskStates: map[string]protocol.TaskState{"t": {State: protocol.TaskRunning}}})
+	}
+	n2.publish(n2.topics.Hello("n2"), 1, back)
+	eventually(t, 10*time.Second, func() error {
+		if n := s.store.NodeByID("n2"); n.Status != structs.NodeReady {
+			return fmt.Errorf("n2 is %s after its hello", n.Status)
+		}
+		return nil
+	})
 	eventually(t, 20*time.Second, func() error {
 		n2.reportAll(&seq2, &ok)
 		d := latestDeployment(s)
 		if d == nil || d.ID == first || d.JobVersion != 1 {
-			return fmt.Errorf("no new deployment of version 1 for the returning node: %+v", d)
+			var as []string
+			for _, a := range s.store.AllocsByJob("default", "web") {
+				as = append(as, fmt.Sprintf("%s@%s v%d %s/%s %v", a.ID[:4], a.NodeID, a.JobVersion, a.DesiredStatus, a.ClientStatus, a.Events))
+			}
+			return fmt.Errorf("no new deployment of version 1 for the returning node (n2 %s): %+v; allocs %v", s.store.NodeByID("n2").Status, d, as)
 		}
 		if a := s.store.AllocByID(away.ID); a.DesiredStatus != protocol.DesiredStop {
 			return fmt.Errorf("the returning node's old alloc is still desired %s (%s)", a.DesiredStatus, a.ClientStatus)
