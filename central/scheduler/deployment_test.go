@@ -472,3 +472,39 @@ func TestSystemJobRollsOutMaxParallelNodes(t *testing.T) {
 		t.Fatalf("%d nodes run version 1, want 5", got)
 	}
 }
+
+// BenchmarkSystemRollout1000 rolls a system job out to 1,000 nodes with
+// max_parallel = 100 (bench/README.md): each iteration is the whole
+// rollout, ten waves, every wave one evaluation that stops and places 100
+// allocations and one evaluation that finds the wave not yet healthy.
+// What central spends per wave, against the min_healthy_time each wave
+// waits for on the nodes, is its overhead.
+func BenchmarkSystemRollout1000(b *testing.B) {
+	sys := func(version uint64) *jobspec.Job {
+		j := rollingJob(version, 0, 100, 0)
+		j.Type = jobspec.JobTypeSystem
+		j.TaskGroups[0].Tasks[0].Resources = &jobspec.Resources{CPU: 50, MemoryMB: 32}
+		return j
+	}
+	for b.Loop() {
+		b.StopTimer()
+		r := newRolloutSim(b, 1000)
+		r.step(sys(0))
+		r.healthyAll(0)
+		r.deps[0].Status = structs.DeploymentSuccessful
+		v1 := sys(1)
+		b.StartTimer()
+		for range 10 {
+			r.step(v1)
+			r.step(v1) // a health report of the wave's first alloc: nothing more to do yet
+			b.StopTimer()
+			r.healthyAll(1)
+			b.StartTimer()
+		}
+		b.StopTimer()
+		if got := len(r.live(1)); got != 1000 {
+			b.Fatalf("%d nodes on version 1 after 10 waves", got)
+		}
+		b.StartTimer()
+	}
+}
