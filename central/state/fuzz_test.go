@@ -50,6 +50,10 @@ func seedCommands() (base [][]byte, seeds [][]byte) {
 		enc(Op{GC: &GC{Jobs: []GCRef{{Namespace: "default", ID: "web", ModifyIndex: 1}}, Allocs: []GCRef{{ID: "a2", ModifyIndex: 2}},
 			Evals: []GCRef{{ID: "e1", ModifyIndex: 2}}, Nodes: []GCRef{{ID: "n2", ModifyIndex: 1}}, JoinTokens: []string{"h1"}, ACLTokens: []string{"acc"},
 			PruneVersions: []GCRef{{Namespace: "default", ID: "web"}}, KeepVersions: 1, Now: 5}}),
+		enc(Op{ApplyPlan: &ApplyPlan{Plan: &structs.Plan{EvalID: "e9", Deployment: testDeployment("d1", "web", 0, 1),
+			DeploymentUpdates: []*structs.DeploymentStatusUpdate{{DeploymentID: "d0", Status: structs.DeploymentCancelled}}}, Now: 6}}),
+		enc(Op{UpdateDeployment: &UpdateDeployment{DeploymentID: "d1", Status: structs.DeploymentFailed, Promote: true, MarkStable: true,
+			Healthy: []string{"a1"}, Unhealthy: []string{"a2"}, Eval: testEval("e10", "web"), Now: 7}}),
 	}
 	return base, seeds
 }
