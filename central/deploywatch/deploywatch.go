@@ -21,6 +21,7 @@ package deploywatch
 
 import (
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/tether-edge/tether/central/structs"
@@ -187,6 +188,12 @@ func (in Input) fail(desc string) Decision {
 	}
 	for _, v := range in.Versions {
 		if v.Version < d.JobVersion && v.Stable && !v.Stop {
+			if in.Job != nil && sameSpec(v, in.Job) {
+				// A copy of the stable version is what failed (a revert
+				// that failed in turn): going back again would loop.
+				out.Description = fmt.Sprintf("%s - not rolling back to stable job version %d: the failed version has the same specification", desc, v.Version)
+				return out
+			}
 			out.RevertTo = v
 			out.Description = fmt.Sprintf("%s - rolling back to job version %d", desc, v.Version)
 			return out
@@ -194,6 +201,17 @@ func (in Input) fail(desc string) Decision {
 	}
 	out.Description = desc + " - no stable job version to auto revert to"
 	return out
+}
+
+// sameSpec reports whether two versions of a job have the same spec (the
+// fields central sets aside).
+func sameSpec(a, b *jobspec.Job) bool {
+	ca, cb := *a, *b
+	for _, c := range []*jobspec.Job{&ca, &cb} {
+		c.Version, c.Stable, c.Status, c.SubmitTime = 0, false, "", 0
+		c.CreateIndex, c.ModifyIndex, c.JobModifyIndex = 0, 0, 0
+	}
+	return reflect.DeepEqual(ca, cb)
 }
 
 func short(id string) string {

@@ -1,6 +1,7 @@
 package deploywatch
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ const sec = int64(time.Second)
 
 func job(version uint64, stable bool) *jobspec.Job {
 	return &jobspec.Job{ID: "web", Namespace: "default", Type: "service", Version: version, Stable: stable,
+		Meta: map[string]string{"build": fmt.Sprint(version)},
 		TaskGroups: []*jobspec.TaskGroup{{Name: "g", Count: 2, Update: &jobspec.UpdateStrategy{MaxParallel: 1,
 			HealthCheck: "checks", HealthyDeadline: 10 * time.Second, ProgressDeadline: time.Minute, AutoRevert: true}}}}
 }
@@ -95,6 +97,12 @@ func TestDecide(t *testing.T) {
 			in.Versions = in.Versions[:1]
 			return in
 		}(), status: structs.DeploymentFailed, desc: "Failed due to unhealthy allocation (alloc a1) - no stable job version to auto revert to", revertTo: -1},
+		{name: "a failed revert does not revert again", in: func() Input {
+			in := input(deployment(2, 0), 5*sec, alloc("a1", sec, ptr(false), false))
+			in.Job = job(2, false)
+			in.Job.Meta = in.Versions[1].Meta // version 2 is a copy of stable version 1
+			return in
+		}(), status: structs.DeploymentFailed, desc: "not rolling back to stable job version 1", revertTo: -1},
 		{name: "job moved on: no revert", in: func() Input {
 			in := input(deployment(2, 0), 5*sec, alloc("a1", sec, ptr(false), false))
 			in.Current = job(3, false)
