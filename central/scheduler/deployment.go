@@ -238,8 +238,12 @@ func (ro *rollout) gate(r *reconcileResult, allocs []*structs.Allocation) {
 			}
 			totals[tg.Name] = total - healthy[tg.Name]
 		}
+		replacing := map[string]int{}
+		for name, w := range by {
+			replacing[name] = w.destructive
+		}
 		ro.create(by2(by, func(w *work) bool { return w.destructive+w.inplace > 0 || !hadRunning && w.place > 0 }),
-			by2(by, func(w *work) bool { return w.destructive > 0 }), totals)
+			replacing, totals)
 	}
 	if ro.d == nil {
 		return
@@ -271,7 +275,9 @@ func by2[W any](m map[string]*W, f func(*W) bool) map[string]bool {
 
 // create starts a deployment of the job version for the groups that have
 // work (canaries only where old allocs are replaced).
-func (ro *rollout) create(work, replacing map[string]bool, totals map[string]int) {
+// replacing counts, per group, the old allocs a canary could shadow: a
+// group asks for no more canaries than that.
+func (ro *rollout) create(work map[string]bool, replacing, totals map[string]int) {
 	s := ro.s
 	d := &structs.Deployment{
 		Namespace: s.ns, JobID: s.job.ID, JobVersion: s.job.Version,
@@ -293,8 +299,8 @@ func (ro *rollout) create(work, replacing map[string]bool, totals map[string]int
 		if u.ProgressDeadline > 0 {
 			g.RequireProgressBy = s.opts.Now + int64(u.ProgressDeadline)
 		}
-		if u.Canary > 0 && replacing[tg.Name] {
-			g.DesiredCanaries = u.Canary
+		if u.Canary > 0 && replacing[tg.Name] > 0 {
+			g.DesiredCanaries = min(u.Canary, replacing[tg.Name])
 			needsPromotion = true
 			autoPromote = autoPromote && u.AutoPromote
 		}

@@ -508,3 +508,14 @@ func BenchmarkSystemRollout1000(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// A group asks for no more canaries than it has old allocs to shadow.
+func TestCanariesBoundedByOldAllocs(t *testing.T) {
+	r := newRolloutSim(t, 4)
+	r.step(rollingJob(0, 1, 1, 0))
+	r.healthyAll(0)
+	p := r.step(rollingJob(1, 1, 1, 2))
+	if g := p.Deployment.TaskGroups["web"]; g.DesiredCanaries != 1 || len(p.Place) != 1 {
+		t.Fatalf("count 1, canary 2: desired canaries %d, placed %d; want 1 and 1", g.DesiredCanaries, len(p.Place))
+	}
+}
