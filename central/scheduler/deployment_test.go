@@ -519,3 +519,18 @@ func TestCanariesBoundedByOldAllocs(t *testing.T) {
 		t.Fatalf("count 1, canary 2: desired canaries %d, placed %d; want 1 and 1", g.DesiredCanaries, len(p.Place))
 	}
 }
+
+// Stopping the job cancels its running deployment.
+func TestJobStopCancelsDeployment(t *testing.T) {
+	r := newRolloutSim(t, 3)
+	r.step(rollingJob(0, 2, 1, 0))
+	stopped := rollingJob(1, 2, 1, 0)
+	stopped.Stop = true
+	p := r.step(stopped)
+	if len(p.DeploymentUpdates) != 1 || p.DeploymentUpdates[0].Status != structs.DeploymentCancelled || p.Deployment != nil {
+		t.Fatalf("stop: updates %+v, deployment %v", p.DeploymentUpdates, p.Deployment)
+	}
+	if len(r.live(-1)) != 0 {
+		t.Fatalf("%d allocs still live", len(r.live(-1)))
+	}
+}
