@@ -487,3 +487,58 @@ func TestDeploymentSkipsDisconnectedNode(t *testing.T) {
 		return nil
 	})
 }
+
+// health_check = "manual": the operator's POST /v1/deployment/
+// allocation-health sets the verdict, and the deployment follows it; an
+// allocation the deployment did not place is refused.
+func TestDeploymentManualHealth(t *testing.T) {
+	s := deployServer(t, time.Minute)
+	a := newWireAgent(t, s, "n1")
+	a.hello()
+	eventually(t, 5*time.Second, func() error {
+		if n := s.store.NodeByID("n1"); n == nil || n.Status != structs.NodeReady {
+			return fmt.Errorf("node not ready")
+		}
+		return nil
+	})
+	j := rollingTestJob(2, "/bin/v0", time.Minute)
+	j.TaskGroups[0].Update.HealthCheck = jobspec.HealthManual
+	if _, _, err := s.SubmitJob(context.Background(), j); err != nil {
+		t.Fatal(err)
+	}
+	var d *structs.Deployment
+	var ids []string
+	eventually(t, 5*time.Second, func() error {
+		d = latestDeployment(s)
+		if d == nil {
+			return fmt.Errorf("no deployment yet")
+		}
+		ids = nil
+		for _, al := range s.store.AllocsByDeployment(d.ID) {
+			ids = append(ids, al.ID)
+		}
+		if len(ids) != 2 {
+			return fmt.Errorf("%d allocs placed", len(ids))
+		}
+		return nil
+	})
+	path := "/v1/deployment/allocation-health/" + d.ID
+	if code, body := aclReqBody(t, s, "POST", path, "", map[string]any{"healthy_allocation_ids": []string{"nope"}}); code != 400 || !strings.Contains(body, "not placed by deployment") {
+		t.Fatalf("health of a foreign alloc: %d %s", code, body)
+	}
+	if code, body := aclReqBody(t, s, "POST", path, "", map[string]any{"healthy_allocation_ids": ids[:1]}); code != 200 {
+		t.Fatalf("set health: %d %s", code, body)
+	}
+	if got := s.store.DeploymentByID(d.ID); got.TaskGroups["g"].HealthyAllocs != 1 || got.Status != structs.DeploymentRunning {
+		t.Fatalf("after one healthy: %s %+v", got.Status, got.TaskGroups["g"])
+	}
+	if code, body := aclReqBody(t, s, "POST", path, "", map[string]any{"healthy_allocation_ids": ids[1:]}); code != 200 {
+		t.Fatalf("set health: %d %s", code, body)
+	}
+	eventually(t, 5*time.Second, func() error {
+		if got := s.store.DeploymentByID(d.ID); got.Status != structs.DeploymentSuccessful {
+			return fmt.Errorf("deployment %s", got.Status)
+		}
+		return nil
+	})
+}
