@@ -194,6 +194,10 @@ type DesiredAlloc struct {
 	// AllocUpdate. An agent older than these fields refuses them.
 	Health       *HealthPolicy `cbor:"17,keyasint,omitempty"`
 	DeploymentID string        `cbor:"18,keyasint,omitempty"`
+	// ParentID names the periodic or parameterized job a child job was
+	// launched from (NOMAD_JOB_PARENT_ID). An agent older than this field
+	// refuses it.
+	ParentID string `cbor:"19,keyasint,omitempty"`
 }
 
 // Health check modes of a deployment (the update block's health_check).

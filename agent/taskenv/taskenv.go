@@ -54,6 +54,9 @@ func Build(alloc *protocol.DesiredAlloc, task *protocol.Task, node Node, dirs Di
 	set("ALLOC_INDEX", strconv.Itoa(alloc.Index))
 	set("JOB_ID", alloc.JobID)
 	set("JOB_NAME", alloc.JobID)
+	if alloc.ParentID != "" { // only children of periodic and parameterized jobs
+		set("JOB_PARENT_ID", alloc.ParentID)
+	}
 	set("GROUP_NAME", alloc.TaskGroup)
 	set("TASK_NAME", task.Name)
 	set("DC", dc)

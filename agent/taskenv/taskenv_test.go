@@ -52,6 +52,22 @@ func TestBuildRuntimeVars(t *testing.T) {
 	}
 }
 
+// A child of a periodic or parameterized job learns its parent; other
+// jobs have no NOMAD_JOB_PARENT_ID at all, as in Nomad.
+func TestBuildParentID(t *testing.T) {
+	if _, ok := testEnv().Vars["NOMAD_JOB_PARENT_ID"]; ok {
+		t.Fatal("NOMAD_JOB_PARENT_ID set for a job that is no child")
+	}
+	alloc := &protocol.DesiredAlloc{ID: "a-1", JobID: "report/periodic-1700000000", ParentID: "report"}
+	e := Build(alloc, &protocol.Task{Name: "t"}, Node{}, Dirs{}, nil)
+	if got := e.Vars["NOMAD_JOB_PARENT_ID"]; got != "report" {
+		t.Fatalf("NOMAD_JOB_PARENT_ID = %q, want report", got)
+	}
+	if got := e.Vars["TETHER_JOB_PARENT_ID"]; got != "report" {
+		t.Fatalf("TETHER_JOB_PARENT_ID = %q, want report", got)
+	}
+}
+
 func TestReplace(t *testing.T) {
 	e := testEnv()
 	tests := []struct{ in, want string }{

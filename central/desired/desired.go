@@ -61,6 +61,7 @@ func Alloc(a *structs.Allocation, tg *jobspec.TaskGroup, dc string) protocol.Des
 		Index:         a.Index,
 		Datacenter:    dc,
 		Region:        job.Region,
+		ParentID:      job.ParentID,
 	}
 	if r := tg.Restart; r != nil {
 		da.Restart = restartPolicy(r, job.Type)

@@ -15,11 +15,15 @@ import (
 func TestDesiredCarriesDispatchPayload(t *testing.T) {
 	j := testJob()
 	j.Payload = []byte(`{"n": 1}`)
+	j.ParentID = "batch"
 	j.TaskGroups[0].Tasks[0].DispatchPayload = &jobspec.DispatchPayload{File: "input.json"}
 	a := &structs.Allocation{ID: "a1", JobID: j.ID, TaskGroup: "g", DesiredStatus: "run", ClientStatus: "running", Job: j}
 	da := Build("n1", "dc1", []*structs.Allocation{a}, 1, 0).Allocs[0]
 	if !bytes.Equal(da.Payload, j.Payload) || da.Tasks[0].DispatchFile != "input.json" {
 		t.Fatalf("payload %q file %q", da.Payload, da.Tasks[0].DispatchFile)
+	}
+	if da.ParentID != "batch" {
+		t.Fatalf("parent ID %q, want the parent's (NOMAD_JOB_PARENT_ID)", da.ParentID)
 	}
 	// The largest payload fits one allocation's budget.
 	j.Payload = make([]byte, jobspec.DispatchPayloadSizeLimit)
