@@ -78,6 +78,11 @@ func (j *Job) Canonicalize() {
 	if len(j.Datacenters) == 0 {
 		j.Datacenters = []string{"*"}
 	}
+	if j.Update == nil && j.Type == JobTypeService {
+		// Nomad's default update strategy for a service job without an
+		// update block (its groups inherit it); a system job gets none.
+		j.Update = DefaultUpdate()
+	}
 	if p := j.Parameterized; p != nil && p.Payload == "" {
 		p.Payload = DispatchPayloadOptional
 	}

@@ -13,7 +13,7 @@ import (
 func TestSubmitMonitorsUntilRunning(t *testing.T) {
 	c := newCluster(t)
 	c.putNode()
-	file := writeFile(t, "web.hcl", webHCL)
+	file := writeFile(t, "web.hcl", webNoRolloutHCL)
 	out, errOut, wait := c.start("job", "submit", file)
 
 	waitFor(t, out, "Evaluation triggered by job", 1)

@@ -157,6 +157,11 @@ const webHCL = `job "web" {
 }
 `
 
+// webNoRolloutHCL is webHCL with update { max_parallel = 0 }: replaced all
+// at once, without a deployment (webHCL, a service job, gets Nomad's
+// default update strategy), so job submit follows its allocations.
+var webNoRolloutHCL = strings.Replace(webHCL, "    count = 2\n", "    count = 2\n    update {\n      max_parallel = 0\n    }\n", 1)
+
 func writeFile(t *testing.T, name, content string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), name)

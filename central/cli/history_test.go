@@ -85,8 +85,8 @@ func TestDiffJobsRemovedAndAdded(t *testing.T) {
 // reason.
 func TestJobRevert(t *testing.T) {
 	c := newCluster(t)
-	c.run(t, "job", "submit", "-detach", writeFile(t, "web.hcl", webHCL))
-	c.run(t, "job", "submit", "-detach", writeFile(t, "web.hcl", strings.Replace(webHCL, "count = 2", "count = 5", 1)))
+	c.run(t, "job", "submit", "-detach", writeFile(t, "web.hcl", webNoRolloutHCL))
+	c.run(t, "job", "submit", "-detach", writeFile(t, "web.hcl", strings.Replace(webNoRolloutHCL, "count = 2", "count = 5", 1)))
 
 	code, out, errOut := c.run(t, "job", "revert", "-detach", "we", "0") // a prefix
 	if code != 0 || !strings.Contains(out, `Job "web" reverted to version 0`) {
@@ -96,8 +96,8 @@ func TestJobRevert(t *testing.T) {
 		t.Errorf("after revert: version %d count %d, want version 2 count 2", j.Version, j.TaskGroups[0].Count)
 	}
 
-	// Monitored: the job has no update block, so the eval and allocations
-	// are followed as job submit does.
+	// Monitored: the job has max_parallel = 0 (no deployment), so the eval
+	// and allocations are followed as job submit does.
 	c.b.OnSubmit = func(_ *jobspecJob, ev *structs.Evaluation) {
 		c.b.UpdateEval(ev.ID, func(e *structs.Evaluation) { e.Status = "complete" })
 	}

@@ -327,6 +327,7 @@ func inplaceOK(a *structs.Allocation, job *jobspec.Job, tg *jobspec.TaskGroup, n
 	o, n := *old, *tg
 	o.Count, n.Count = 0, 0
 	o.Reschedule, n.Reschedule = nil, nil // central's policy: nothing on the node changes (as Nomad)
+	o.Update, n.Update = nil, nil         // how versions roll out, not what runs (as Nomad's tasksUpdated)
 	if !reflect.DeepEqual(o, n) ||
 		!reflect.DeepEqual(a.Job.Constraints, job.Constraints) ||
 		!reflect.DeepEqual(a.Job.Meta, job.Meta) {
