@@ -42,7 +42,7 @@ func run(centralBin string, n, per int) error {
 	if err := sim.ConnectAll(agents); err != nil {
 		return err
 	}
-	stopBeats := sim.Beat(agents)
+	stopBeats := sim.Beat(agents, time.Second)
 	if err := sim.WaitFor(60*time.Second, func() bool { return c.CountNodes("ready") == n }); err != nil {
 		return fmt.Errorf("%d agents did not all register: %w", n, err)
 	}
@@ -91,7 +91,7 @@ func run(centralBin string, n, per int) error {
 	if err := sim.ConnectAll(agents); err != nil {
 		return err
 	}
-	stopBeats = sim.Beat(agents)
+	stopBeats = sim.Beat(agents, time.Second)
 	defer stopBeats()
 	if err := sim.WaitFor(120*time.Second, func() bool {
 		return c.CountNodes("ready") == n && c.CountAllocs("storm", "running") == n*per

@@ -39,8 +39,9 @@ func main() {
 	maxParallel := flag.Int("max-parallel", 100, "update.max_parallel")
 	minHealthy := flag.Duration("min-healthy", 2*time.Second, "update.min_healthy_time")
 	runs := flag.Int("runs", 3, "rollouts (each a new job version)")
+	beat := flag.Duration("heartbeat", 5*time.Second, "agents' heartbeat interval (the agent's default)")
 	flag.Parse()
-	b := &bench{n: *n, maxParallel: *maxParallel, minHealthy: *minHealthy}
+	b := &bench{n: *n, maxParallel: *maxParallel, minHealthy: *minHealthy, beat: *beat}
 	if err := b.run(*centralBin, *runs); err != nil {
 		fmt.Fprintln(os.Stderr, "rollout bench:", err)
 		os.Exit(1)
@@ -50,6 +51,7 @@ func main() {
 type bench struct {
 	n, maxParallel int
 	minHealthy     time.Duration
+	beat           time.Duration
 	c              *sim.Central
 	healthReports  atomic.Uint64
 }
@@ -80,7 +82,7 @@ func (b *bench) run(centralBin string, runs int) error {
 	if err := sim.ConnectAll(agents); err != nil {
 		return err
 	}
-	defer sim.Beat(agents)()
+	defer sim.Beat(agents, b.beat)()
 	if err := sim.WaitFor(120*time.Second, func() bool { return c.CountNodes("ready") == b.n }); err != nil {
 		return fmt.Errorf("%d agents did not all register: %w (ready %d)", b.n, err, c.CountNodes("ready"))
 	}
@@ -97,6 +99,18 @@ func (b *bench) run(centralBin string, runs int) error {
 		return err
 	}
 	fmt.Printf("version 0 on %d nodes, running and healthy: %.2f s (deployment %s)\n", b.n, time.Since(t0).Seconds(), short(first))
+
+	// What central spends with nothing to do but heartbeats, to tell
+	// the rollout's own cost from it.
+	idleFor := 10 * time.Second
+	idle0, err := cpuTime(c.Cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+	time.Sleep(idleFor)
+	idle1, _ := cpuTime(c.Cmd.Process.Pid)
+	idleRate := float64(idle1-idle0) / float64(idleFor) // CPU seconds per second
+	fmt.Printf("central idle with %d agents heartbeating every %v: %.1f %% of one core\n", b.n, b.beat, 100*idleRate)
 
 	waves := (b.n + b.maxParallel - 1) / b.maxParallel
 	floor := time.Duration(waves) * b.minHealthy
@@ -129,9 +143,10 @@ func (b *bench) run(centralBin string, runs int) error {
 	}
 	took := median(results, func(r result) time.Duration { return r.took })
 	cpu := median(results, func(r result) time.Duration { return r.cpu })
-	fmt.Printf("median of %d: submit → all healthy %.2f s against a floor of %.1f s: overhead %.1f %%; central CPU %.2f s (%.0f ms per wave, %.1f %% of one core over the rollout); central peak RSS %.0f MiB; %d health reports sent\n",
+	own := cpu.Seconds() - idleRate*took.Seconds() // less the heartbeats'
+	fmt.Printf("median of %d: submit → all healthy %.2f s against a floor of %.1f s: overhead %.1f %%; central CPU %.2f s (%.1f %% of one core over the rollout; %.2f s over idle: %.1f ms per replaced allocation); central peak RSS %.0f MiB; %d health reports sent\n",
 		len(results), took.Seconds(), floor.Seconds(), overhead(took, floor), cpu.Seconds(),
-		float64(cpu.Milliseconds())/float64(waves), 100*cpu.Seconds()/took.Seconds(), float64(hwm)/1024, b.healthReports.Load())
+		100*cpu.Seconds()/took.Seconds(), own, 1000*own/float64(b.n), float64(hwm)/1024, b.healthReports.Load())
 	return nil
 }
 

@@ -333,12 +333,12 @@ func ConnectAll(agents []*Agent) error {
 	return <-errs
 }
 
-// Beat sends every agent's heartbeat each second from one goroutine
+// Beat sends every agent's heartbeat every interval from one goroutine
 // until the returned function is called.
-func Beat(agents []*Agent) func() {
+func Beat(agents []*Agent, every time.Duration) func() {
 	stop := make(chan struct{})
 	go func() {
-		t := time.NewTicker(time.Second)
+		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
 			select {
