@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"time"
 
@@ -201,7 +202,7 @@ func (st *monitorState) done(e *env) (int, bool) {
 		placementFailures(e.stdout, "    ", ev)
 		return exitPlacement, true
 	}
-	if st.evalOnly && ev.Status == structs.EvalComplete {
+	if st.evalOnly && ev.Status == structs.EvalComplete && st.placedSeen() {
 		fmt.Fprintf(e.stdout, "==> %s: Evaluation %q finished with status %q\n", e.stamp(), shortID(ev.ID), ev.Status)
 		return exitOK, true
 	}
@@ -210,6 +211,21 @@ func (st *monitorState) done(e *env) (int, bool) {
 	}
 	fmt.Fprintf(e.stdout, "==> %s: Evaluation %q finished with status %q\n", e.stamp(), shortID(ev.ID), ev.Status)
 	return exitOK, true
+}
+
+// placedSeen reports whether every allocation the evaluation placed is
+// visible (its "created" line printed, as Nomad's monitor prints them
+// before following the deployment).
+func (st *monitorState) placedSeen() bool {
+	if !st.haveAllocs {
+		return false
+	}
+	for _, id := range st.eval.PlacedAllocs {
+		if !slices.ContainsFunc(st.allocs, func(a *structs.Allocation) bool { return a.ID == id }) {
+			return false
+		}
+	}
+	return true
 }
 
 // settled reports whether the allocations reached what the evaluation
