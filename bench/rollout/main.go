@@ -62,6 +62,19 @@ type result struct {
 	cpu      time.Duration // central's user + system time during it
 	selfCPU  time.Duration // this process's (the agents')
 	waveEnds []time.Duration
+	phases   phases
+}
+
+// phases splits a rollout's time by who spends it, from the deployment's
+// allocations (central's create times, the agents' start and health
+// times). A rollout is a sliding window, not strict waves: each health
+// report frees a slot, so the i-th allocation placed (past the first
+// max_parallel) waits on the (i - max_parallel)-th health report.
+type phases struct {
+	deliver  []time.Duration // placed by central → started on its agent
+	reaction []time.Duration // the health report that freed the slot → the next allocation placed
+	first    time.Duration   // submit → the first allocation placed
+	last     time.Duration   // the last health report → the deployment marked successful
 }
 
 func (b *bench) run(centralBin string, runs int) error {
@@ -133,6 +146,8 @@ func (b *bench) run(centralBin string, runs int) error {
 		}
 		fmt.Printf("run %d: submit → successful %.2f s (overhead %.1f %%), central CPU %.2f s, agents' process CPU %.2f s; seconds per wave: %s\n",
 			v, r.took.Seconds(), overhead(r.took, floor), r.cpu.Seconds(), r.selfCPU.Seconds(), strings.Join(gaps, " "))
+		fmt.Printf("  submit → first placed %.0f ms; per allocation: placed by central → started by its agent: %s; health report that freed its slot → placed: %s; last health report → deployment successful %.0f ms\n",
+			ms(r.phases.first), quantiles(r.phases.deliver), quantiles(r.phases.reaction), ms(r.phases.last))
 	}
 	if bad := badSigs(agents); bad > 0 {
 		return fmt.Errorf("%d desired states failed central's signature check", bad)
@@ -177,12 +192,21 @@ func (b *bench) rollout(v int, prev string) (result, string, error) {
 	if err != nil {
 		return r, "", err
 	}
+	// Central's own time of the success, not the poll's that saw it.
+	var d deployment
+	if err := sim.GetJSON(b.c.API+"/v1/deployment/"+id, &d); err != nil {
+		return r, "", err
+	}
+	r.took = time.Unix(0, d.ModifyTime).Sub(t0)
 	cpu1, err := cpuTime(pid)
 	if err != nil {
 		return r, "", err
 	}
 	self1, _ := cpuTime(os.Getpid())
 	r.cpu, r.selfCPU = cpu1-cpu0, self1-self0
+	if r.phases, err = b.phases(id, t0, time.Unix(0, d.ModifyTime)); err != nil {
+		return r, "", err
+	}
 	return r, id, b.waitAllRunning(uint64(v))
 }
 
@@ -225,6 +249,7 @@ type deployment struct {
 	ID                string `json:"id"`
 	Status            string `json:"status"`
 	StatusDescription string `json:"status_description"`
+	ModifyTime        int64  `json:"modify_time"` // unix ns: when central wrote the status
 	TaskGroups        map[string]struct {
 		HealthyAllocs int `json:"healthy_allocs"`
 	} `json:"task_groups"`
@@ -333,6 +358,53 @@ func (b *bench) reportHealthy(a *sim.Agent, run protocol.AllocUpdate, deployment
 	a.Report(run)
 }
 
+// phases reads deployment id's allocations.
+func (b *bench) phases(id string, submitted, succeeded time.Time) (phases, error) {
+	var allocs []struct {
+		CreateTime       int64 `json:"create_time"`
+		DeploymentStatus *struct {
+			Timestamp int64 `json:"timestamp"`
+		} `json:"deployment_status"`
+		TaskStates map[string]struct {
+			StartedAt int64 `json:"started_at"`
+		} `json:"task_states"`
+	}
+	if err := sim.GetJSON(b.c.API+"/v1/deployment/allocations/"+id, &allocs); err != nil {
+		return phases{}, err
+	}
+	var p phases
+	var placed, healthy []int64
+	for _, a := range allocs {
+		if a.DeploymentStatus == nil || a.DeploymentStatus.Timestamp == 0 {
+			return phases{}, fmt.Errorf("deployment %s: an allocation has no health time", short(id))
+		}
+		placed = append(placed, a.CreateTime)
+		healthy = append(healthy, a.DeploymentStatus.Timestamp)
+		p.deliver = append(p.deliver, time.Duration(a.TaskStates["t"].StartedAt-a.CreateTime))
+	}
+	slices.Sort(placed)
+	slices.Sort(healthy)
+	if len(placed) == 0 {
+		return phases{}, fmt.Errorf("deployment %s has no allocations", short(id))
+	}
+	p.first = time.Unix(0, placed[0]).Sub(submitted)
+	p.last = succeeded.Sub(time.Unix(0, healthy[len(healthy)-1]))
+	for i := b.maxParallel; i < len(placed); i++ {
+		p.reaction = append(p.reaction, time.Duration(placed[i]-healthy[i-b.maxParallel]))
+	}
+	return p, nil
+}
+
+// quantiles formats the median and the 99th percentile of ds in ms.
+func quantiles(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "none"
+	}
+	xs := slices.Clone(ds)
+	slices.Sort(xs)
+	return fmt.Sprintf("median %.0f ms, p99 %.0f ms", ms(xs[len(xs)/2]), ms(xs[len(xs)*99/100]))
+}
+
 func badSigs(agents []*sim.Agent) uint64 {
 	var n uint64
 	for _, a := range agents {
@@ -393,5 +465,7 @@ func median(rs []result, f func(result) time.Duration) time.Duration {
 	}
 	return xs[len(xs)/2]
 }
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func short(id string) string { return id[:min(8, len(id))] }
