@@ -78,6 +78,14 @@ func TestDefaultUpdateStrategy(t *testing.T) {
 	if u := j.TaskGroups[0].Update; u == nil || u.MaxParallel != 0 {
 		t.Errorf("JSON group max_parallel 0: group update %+v, want max_parallel 0", u)
 	}
+	j = fromJSON(t, `{"id": "a", "update": {"max_parallel": 0}, "task_groups": [{"name": "g", "count": 1,
+		"tasks": [{"name": "t", "driver": "exec", "config": {"command": "/bin/true"}}]}]}`)
+	if u := j.TaskGroups[0].Update; u == nil || u.MaxParallel != 0 {
+		t.Errorf("JSON job max_parallel 0: group update %+v, want max_parallel 0", u)
+	}
+	if err := j.Validate(); err != nil {
+		t.Errorf("JSON job max_parallel 0 refused: %v", err)
+	}
 
 	// A group's own block still starts from the default and wins over it.
 	j = parse(t, `job "a" {
