@@ -29,6 +29,9 @@ func TestAgentGCMaxAllocs(t *testing.T) {
 	if out, code := c.cli("job", "submit", write("keep", `job "keep" {
   datacenters = ["dc1"]
   group "g" {
+    update {
+      max_parallel = 0
+    }
     task "t" {
       driver = "exec"
       config {

@@ -97,6 +97,9 @@ func artifactJob(t *testing.T, work, name, source, checksum string) string {
 	os.WriteFile(p, []byte(fmt.Sprintf(`job %q {
   datacenters = ["dc1"]
   group "g" {
+    update {
+      max_parallel = 0
+    }
     restart {
       attempts = 0
       mode     = "fail"

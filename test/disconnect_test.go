@@ -45,6 +45,9 @@ func edgeJob(t *testing.T, work, disconnectBlock string) string {
   datacenters = ["dc2"]
   group "payments" {
     %s
+    update {
+      max_parallel = 0 # all at once: these tests are about outages, not rollouts
+    }
     service {
       name = "payments-api"
     }
@@ -244,6 +247,9 @@ func TestDisconnectHigherScoreReplacementKept(t *testing.T) {
 	os.WriteFile(filler, []byte(`job "filler" {
   datacenters = ["dc2"]
   group "f" {
+    update {
+      max_parallel = 0
+    }
     constraint {
       attribute = "${node.unique.name}"
       value     = "edge-2"

@@ -31,20 +31,31 @@ func TestMain(m *testing.M) {
 }
 
 // writerJob is a service job whose exec task records its pid and keeps
-// touching a file, so the test can see it run and see it stop.
+// touching a file, so the test can see it run and see it stop. It has
+// update { max_parallel = 0 }: it is replaced all at once, without a deployment. The tests using it are not
+// about rollouts, and with Nomad's default update strategy every monitored
+// submit would wait min_healthy_time (10s) for the deployment.
 func writerJob(t *testing.T, dir string, count int) string {
+	t.Helper()
+	return writerJobWith(t, dir, count, "update {\n      max_parallel = 0\n    }")
+}
+
+// writerJobWith writes the writer job with update as its group's update
+// block ("": none, Nomad's default update strategy).
+func writerJobWith(t *testing.T, dir string, count int, update string) string {
 	t.Helper()
 	src := fmt.Sprintf(`job "writer" {
   datacenters = ["dc1"]
 
   group "g" {
     count = %d
+    %s
 
     task "w" {
       driver = "exec"
       config {
         command = "/bin/sh"
-        args    = ["-c", "echo $$ > %[2]s/pid-$${NOMAD_ALLOC_INDEX}; echo $NOMAD_ALLOC_ID > %[2]s/alloc-$${NOMAD_ALLOC_INDEX}; while true; do date +%%s%%N > %[2]s/alive-$${NOMAD_ALLOC_INDEX}; sleep 0.2; done"]
+        args    = ["-c", "echo $$ > %[3]s/pid-$${NOMAD_ALLOC_INDEX}; echo $NOMAD_ALLOC_ID > %[3]s/alloc-$${NOMAD_ALLOC_INDEX}; while true; do date +%%s%%N > %[3]s/alive-$${NOMAD_ALLOC_INDEX}; sleep 0.2; done"]
       }
       resources {
         cpu    = 50
@@ -53,7 +64,7 @@ func writerJob(t *testing.T, dir string, count int) string {
     }
   }
 }
-`, count, dir)
+`, count, update, dir)
 	path := filepath.Join(dir, "writer.hcl")
 	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
@@ -88,12 +99,16 @@ func jobLifecycle(t *testing.T, c *cluster) {
 	c.waitNode("edge-1", "ready", 20*time.Second)
 
 	work := t.TempDir()
-	out, code := c.cli("job", "submit", writerJob(t, work, 1))
+	// No update block: Nomad's default update strategy, so the submit
+	// follows the first version's deployment until it succeeds.
+	out, code := c.cli("job", "submit", writerJobWith(t, work, 1, ""))
 	if code != 0 {
 		t.Fatalf("job submit exited %d:\n%s", code, out)
 	}
-	if !strings.Contains(out, "Monitoring evaluation") {
-		t.Errorf("job submit printed no monitor:\n%s", out)
+	for _, want := range []string{"Monitoring evaluation", "Monitoring deployment", `successful: version 0 of job "writer" is stable`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("job submit printed no %q:\n%s", want, out)
+		}
 	}
 	pid := readPid(t, filepath.Join(work, "pid-0"))
 

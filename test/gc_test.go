@@ -29,6 +29,9 @@ func TestSystemGCAfterShortBatchJobs(t *testing.T) {
 	svc := write("keep", `job "keep" {
   datacenters = ["dc1"]
   group "g" {
+    update {
+      max_parallel = 0
+    }
     task "t" {
       driver = "exec"
       config {

@@ -86,7 +86,9 @@ func TestCheckRestartRestartsTaskWithFailingCheck(t *testing.T) {
 	c := startCentral(t, clusterOpts{})
 	c.startAgent("edge")
 	c.waitNode("edge", "ready", 20*time.Second)
-	job := lifeJob(t, "cr", httpdJob("cr", 2, "", `          check_restart {
+	// max_parallel = 0: this test is about check_restart, not rollouts (a
+	// deployment would wait min_healthy_time after the restart).
+	job := lifeJob(t, "cr", httpdJob("cr", 2, "    update {\n      max_parallel = 0\n    }", `          check_restart {
             limit = 3
             grace = "2s"
           }`))

@@ -43,6 +43,9 @@ func TestJoinTokenNotInArgvNorTasks(t *testing.T) {
     value     = "by-env"
   }
   group "g" {
+    update {
+      max_parallel = 0
+    }
     task "t" {
       driver = "exec"
       env {

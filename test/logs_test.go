@@ -25,6 +25,9 @@ func TestLogRotationEndToEnd(t *testing.T) {
 	src := `job "logs" {
   datacenters = ["dc1"]
   group "g" {
+    update {
+      max_parallel = 0
+    }
     task "fast" {
       driver = "exec"
       config {
@@ -250,6 +253,9 @@ func TestFinishedAllocationLogsReadable(t *testing.T) {
 	os.WriteFile(next, []byte(`job "next" {
   datacenters = ["dc1"]
   group "g" {
+    update {
+      max_parallel = 0
+    }
     task "t" {
       driver = "exec"
       config {

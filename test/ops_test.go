@@ -19,6 +19,9 @@ func chattyJob(t *testing.T, dir string) string {
 	src := fmt.Sprintf(`job "chatty" {
   datacenters = ["dc1"]
   group "g" {
+    update {
+      max_parallel = 0
+    }
     count = 1
     task "talk" {
       driver = "exec"

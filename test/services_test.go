@@ -49,6 +49,9 @@ func serviceDiscovery(t *testing.T, c *cluster) {
 	os.WriteFile(api, []byte(`job "product" {
   datacenters = ["dc1"]
   group "api" {
+    update {
+      max_parallel = 0
+    }
     network {
       port "http" {}
     }
@@ -85,6 +88,9 @@ func serviceDiscovery(t *testing.T, c *cluster) {
 	os.WriteFile(fe, []byte(fmt.Sprintf(`job "frontend" {
   datacenters = ["dc2"]
   group "fe" {
+    update {
+      max_parallel = 0
+    }
     restart {
       attempts = 10
       delay    = "200ms"

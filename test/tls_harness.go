@@ -209,6 +209,9 @@ func echoJob(t testing.TB) string {
 	src := `job "echo" {
   datacenters = ["dc1"]
   group "g" {
+    update {
+      max_parallel = 0
+    }
     task "t" {
       driver = "exec"
       config {
