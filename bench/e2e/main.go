@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,6 +23,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/tether-edge/tether/bench/internal/sim"
 )
 
 func main() {
@@ -44,24 +45,15 @@ type env struct {
 	client *http.Client
 }
 
-func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 func run(centralBin, agentBin string, n, tasks int) error {
 	dir, err := os.MkdirTemp("", "tether-bench-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	e := &env{http: freeAddr(), client: &http.Client{Timeout: 30 * time.Second}}
-	mqtt := freeAddr()
-	central := exec.Command(centralBin, "server", "-data-dir", filepath.Join(dir, "central"), "-http", e.http, "-mqtt", mqtt, "-raft", freeAddr())
+	e := &env{http: sim.FreeAddr(), client: &http.Client{Timeout: 30 * time.Second}}
+	mqtt := sim.FreeAddr()
+	central := exec.Command(centralBin, "server", "-data-dir", filepath.Join(dir, "central"), "-http", e.http, "-mqtt", mqtt, "-raft", sim.FreeAddr())
 	central.Stderr = os.Stderr
 	if err := central.Start(); err != nil {
 		return err

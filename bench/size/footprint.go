@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/tether-edge/tether/bench/internal/sim"
 	"github.com/tether-edge/tether/protocol"
 )
 
@@ -51,15 +52,6 @@ func (p *proc) stop() {
 		p.cmd.Process.Kill()
 		<-p.done
 	}
-}
-
-func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic("BUG: no loopback port: " + err.Error())
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // proxy forwards one agent's MQTT connection to the broker and keeps the
@@ -226,9 +218,9 @@ func runtimeFootprint(centralBin, agentBin, arm64Bin string, window, hb time.Dur
 	defer os.RemoveAll(dir)
 	logs, _ := os.Create(filepath.Join(dir, "log"))
 	defer logs.Close()
-	httpAddr, mqttAddr := freeAddr(), freeAddr()
+	httpAddr, mqttAddr := sim.FreeAddr(), sim.FreeAddr()
 	c, err := startProc(centralBin, logs, "server", "-data-dir", filepath.Join(dir, "central"), "-http", httpAddr,
-		"-raft", freeAddr(), "-mqtt", mqttAddr)
+		"-raft", sim.FreeAddr(), "-mqtt", mqttAddr)
 	if err != nil {
 		return err
 	}
