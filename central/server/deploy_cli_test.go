@@ -85,6 +85,11 @@ func TestJobRunFollowsDeployment(t *testing.T) {
 	if !strings.Contains(out, `group "g": 2/2 placed, 2 healthy, 0 unhealthy`) {
 		t.Errorf("version 0: no progress line with 2 healthy\n%s", out)
 	}
+	// Before the deployment, the evaluation's placed allocations, as
+	// Nomad's monitor shows them.
+	if n := strings.Count(out, `created: node`); n != 2 {
+		t.Errorf("version 0: %d \"Allocation ... created\" lines, want 2\n%s", n, out)
+	}
 
 	// The web UI's job page shows the deployment's progress per group.
 	code, page := getStatus(t, s, "/ui/jobs/web")
