@@ -176,21 +176,7 @@ func (d *decoder) group(b *hclsyntax.Block, j *Job) *TaskGroup {
 		}
 	}
 	if rb := d.single(c, s, "restart"); rb != nil && d.labels(rb, 0, "restart { ... }") {
-		r := defaultRestart(j.Type)
-		d.pos.set(r, "", rb.DefRange())
-		rc := d.content(rb.Body, within(restartSpec, s.where+" restart"))
-		d.integer(rc, "attempts", &r.Attempts)
-		d.duration(rc, "interval", &r.Interval)
-		d.duration(rc, "delay", &r.Delay)
-		if d.str(rc, "mode", &r.Mode) {
-			d.pos.set(r, "mode", rc.attrs["mode"].Expr.Range())
-		}
-		var render bool
-		if d.boolean(rc, "render_templates", &render) {
-			r.RenderTemplates = &render
-			d.pos.set(r, "render_templates", rc.attrs["render_templates"].Expr.Range())
-		}
-		g.Restart = r
+		g.Restart = d.restartBlock(rb, s.where, defaultRestart(j.Type))
 	}
 	if db := d.single(c, s, "disconnect"); db != nil && d.labels(db, 0, "disconnect { ... }") {
 		dis := &Disconnect{}
@@ -361,7 +347,7 @@ func (d *decoder) task(b *hclsyntax.Block, where string) *Task {
 	}
 	t.DispatchPayload = d.dispatchPayload(c, s) // dispatch.go
 	if rb := d.single(c, s, "restart"); rb != nil && d.labels(rb, 0, "restart { attempts = 2, delay = \"15s\" }") {
-		t.Restart = d.taskRestart(rb, s.where, d.restartBase)
+		t.Restart = d.restartBlock(rb, s.where, d.restartBase)
 	}
 	if lb := d.single(c, s, "logs"); lb != nil && d.labels(lb, 0, "logs { max_files = 10, max_file_size = 10 }") {
 		t.Logs = d.logs(lb, s.where)

@@ -6,10 +6,11 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
-// taskRestart decodes a task's restart block over base, the group's policy
-// (Nomad's rule: a field the task sets wins, the others are the group's).
-// base nil leaves the unset fields for Canonicalize to take from the group.
-func (d *decoder) taskRestart(rb *hclsyntax.Block, where string, base *RestartPolicy) *RestartPolicy {
+// restartBlock decodes a restart block over base: the job type's defaults
+// for a group's; the group's policy for a task's (Nomad's rule: a field
+// the task sets wins, the others are the group's). base nil leaves the
+// unset fields for Canonicalize to take from the group.
+func (d *decoder) restartBlock(rb *hclsyntax.Block, where string, base *RestartPolicy) *RestartPolicy {
 	r := &RestartPolicy{}
 	if base != nil {
 		*r = *base
