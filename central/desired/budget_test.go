@@ -38,7 +38,8 @@ func TestAllocBoundCoversRealAllocs(t *testing.T) {
 			a := &structs.Allocation{
 				ID: structs.GenerateID(), Namespace: "default", JobID: j.ID, JobVersion: 1 << 40, Job: j, TaskGroup: tg.Name,
 				Name: fmt.Sprintf("%s.%s[%d]", j.ID, tg.Name, idx), Index: idx, DesiredStatus: protocol.DesiredRun,
-				Ports: []structs.AllocPort{{Label: "http", Value: 31999}, {Label: "db", Value: 5432}, {Label: "x", Value: 65535, To: 65535}, {Label: "y", Value: 20000, To: 8080}},
+				DeploymentID: structs.GenerateID(), // a service job's allocations roll out (Nomad's default update)
+				Ports:        []structs.AllocPort{{Label: "http", Value: 31999}, {Label: "db", Value: 5432}, {Label: "x", Value: 65535, To: 65535}, {Label: "y", Value: 20000, To: 8080}},
 			}
 			b, err := protocol.Encode(Alloc(a, tg, dc))
 			if err != nil {
