@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -68,16 +69,38 @@ func eventually(t testing.TB, timeout time.Duration, f func() error) {
 	}
 }
 
-// freePort returns a loopback port that was free a moment ago.
+// freePort returns a loopback port that was free a moment ago and that no
+// earlier call in this test binary returned. It picks below the kernel's
+// ephemeral range (32768 and up on Linux), so the outgoing connections of
+// every process on the machine (agents dialling brokers, servers dialling
+// each other) cannot take it between this check and the process that
+// binds it; asking the kernel for port 0 would hand out exactly those, and
+// could hand the same one out twice in a row.
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 1000 {
+		p := 20000 + rand.IntN(32768-20000)
+		if portsGiven[p] {
+			continue
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		if err != nil {
+			continue // in use
+		}
+		l.Close()
+		portsGiven[p] = true
+		return p
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free loopback port below the ephemeral range after 1000 tries")
+	return 0
 }
+
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]bool{}
+)
 
 // requireTool returns the path of a tool a real-component test needs. Under
 // CI=true a missing tool fails the test; elsewhere it skips it.
