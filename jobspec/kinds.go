@@ -1,6 +1,10 @@
 package jobspec
 
-import "time"
+import (
+	"bytes"
+	"encoding/json"
+	"time"
+)
 
 // JobTypeSysBatch runs a batch task group once to completion on every
 // eligible node (Nomad's sysbatch).
@@ -13,6 +17,21 @@ type Periodic struct {
 	ProhibitOverlap bool     `json:"prohibit_overlap,omitempty"`
 	TimeZone        string   `json:"time_zone,omitempty"` // IANA name; "" is UTC
 	Enabled         bool     `json:"enabled"`
+}
+
+// UnmarshalJSON reads a periodic block of a job sent as JSON: as in
+// Nomad's API, a block that does not say "enabled" is enabled. Unknown
+// fields are refused, as in the rest of a submitted job.
+func (p *Periodic) UnmarshalJSON(b []byte) error {
+	type plain Periodic // without this method
+	v := plain{Enabled: true}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		return err
+	}
+	*p = Periodic(v)
+	return nil
 }
 
 // Parameterized is a job's parameterized block: the job itself never runs;

@@ -1,6 +1,7 @@
 package jobspec
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -262,4 +263,25 @@ func FuzzPeriodicCron(f *testing.F) {
 		}
 		_, _ = p.Latest(now.Add(-time.Hour), now)
 	})
+}
+
+// A periodic block in a job sent as JSON is enabled unless it says
+// otherwise (Nomad's API default), and its unknown fields are refused.
+func TestPeriodicJSONEnabledByDefault(t *testing.T) {
+	var j Job
+	if err := json.Unmarshal([]byte(`{"periodic": {"crons": ["*/5 * * * *"]}}`), &j); err != nil {
+		t.Fatal(err)
+	}
+	if j.Periodic == nil || !j.Periodic.Enabled {
+		t.Fatalf("periodic = %+v, want enabled", j.Periodic)
+	}
+	if err := json.Unmarshal([]byte(`{"periodic": {"crons": ["*/5 * * * *"], "enabled": false}}`), &j); err != nil {
+		t.Fatal(err)
+	}
+	if j.Periodic.Enabled {
+		t.Fatal(`"enabled": false was read as enabled`)
+	}
+	if err := json.Unmarshal([]byte(`{"periodic": {"crons": ["*/5 * * * *"], "spec": "x"}}`), &j); err == nil {
+		t.Fatal("an unknown periodic field was accepted")
+	}
 }
