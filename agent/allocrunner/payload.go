@@ -62,25 +62,7 @@ func writePayloadFile(taskDir, file string, payload []byte) error {
 		return explainPayloadEscape(taskDir, dir, err)
 	}
 	defer sub.Close()
-	tmp, f, err := rootpath.CreateTemp(sub, ".tether-payload-")
-	if err != nil {
-		return err
-	}
-	defer sub.Remove(tmp) // fails harmlessly after the rename
-	_, err = f.Write(payload)
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = sub.Rename(tmp, base)
-	}
-	if err != nil {
+	if err := rootpath.WriteFile(sub, base, payload, 0o644, ".tether-payload-"); err != nil {
 		return fmt.Errorf("write %s: %w", filepath.Join(taskDir, rel), err)
 	}
 	return nil

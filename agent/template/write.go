@@ -49,25 +49,7 @@ func (t *Template) write(data []byte, p Paths) (changed bool, err error) {
 		return false, fmt.Errorf("template %s: %w", t.Name, explainEscape(rootDir, dir, err))
 	}
 	defer sub.Close()
-	tmp, f, err := rootpath.CreateTemp(sub, ".tether-tmpl-")
-	if err != nil {
-		return false, fmt.Errorf("template %s: %w", t.Name, err)
-	}
-	defer sub.Remove(tmp) // fails harmlessly after the rename
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(t.Perm)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = sub.Rename(tmp, base)
-	}
-	if err != nil {
+	if err := rootpath.WriteFile(sub, base, data, t.Perm, ".tether-tmpl-"); err != nil {
 		return false, fmt.Errorf("template %s: write %s: %w", t.Name, t.Dest, err)
 	}
 	return true, nil

@@ -78,3 +78,29 @@ func CreateTemp(dir *os.Root, prefix string) (string, *os.File, error) {
 	}
 	return "", nil, fmt.Errorf("cannot create a temporary file in %s", dir.Name())
 }
+
+// WriteFile puts data at name in dir atomically: a temporary file (prefix
+// plus random text, see CreateTemp) is written, given perm, synced and
+// renamed over name, so a symlink planted at name is replaced, not
+// followed. The temporary file is removed on failure.
+func WriteFile(dir *os.Root, name string, data []byte, perm os.FileMode, prefix string) error {
+	tmp, f, err := CreateTemp(dir, prefix)
+	if err != nil {
+		return err
+	}
+	defer dir.Remove(tmp) // fails harmlessly after the rename
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(perm)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = dir.Rename(tmp, name)
+	}
+	return err
+}
