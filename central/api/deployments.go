@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"sort"
 	"strings"
 
 	"github.com/tether-edge/tether/central/acl"
@@ -28,6 +27,7 @@ type DeploymentReader interface {
 	DeploymentsByIDPrefix(prefix string) []*structs.Deployment
 	// Deployments returns namespace ns's deployments ("" = all), newest first.
 	Deployments(ns string) []*structs.Deployment
+	// DeploymentsByJob returns a job's deployments, newest first.
 	DeploymentsByJob(ns, jobID string) []*structs.Deployment
 	AllocsByDeployment(id string) []*structs.Allocation
 }
@@ -183,9 +183,7 @@ func (s *server) jobDeployments(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ds := dr.DeploymentsByJob(namespace(r), r.PathValue("id"))
-	sort.SliceStable(ds, func(a, b int) bool { return ds[a].CreateIndex > ds[b].CreateIndex })
-	return writeJSON(w, idx, nonNil(ds))
+	return writeJSON(w, idx, nonNil(dr.DeploymentsByJob(namespace(r), r.PathValue("id"))))
 }
 
 // jobLatestDeployment is Nomad's GET /v1/job/<id>/deployment: the newest,
