@@ -5,7 +5,10 @@
 //	cfg := env.ReplaceAny(task.Config)   // strings in maps and lists, recursively
 //
 // Runtime variables are set under both prefixes, TETHER_ and NOMAD_
-// (TETHER_ALLOC_ID and NOMAD_ALLOC_ID, ...). References resolve as:
+// (TETHER_ALLOC_ID and NOMAD_ALLOC_ID, ...). Names built from a port label
+// or a meta key are set as written and cleaned as Nomad cleans them
+// (CleanName): port "public-api" gives NOMAD_PORT_public-api and
+// NOMAD_PORT_public_api. References resolve as:
 //
 //	${NOMAD_*} ${TETHER_*}      the task's runtime environment
 //	${attr.X}                   node attribute X (attr.cpu.arch)

@@ -1,7 +1,9 @@
 package taskenv
 
 import (
+	"maps"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -67,6 +69,18 @@ func Build(alloc *protocol.DesiredAlloc, task *protocol.Task, node Node, dirs Di
 	set("SECRETS_DIR", dirs.SecretsDir)
 	set("CPU_LIMIT", strconv.Itoa(task.Resources.CPU))
 	set("MEMORY_LIMIT", strconv.Itoa(task.Resources.MemoryMB))
+	// Names built from a port label or a meta key are set as written and,
+	// when that differs, cleaned as Nomad cleans them (NOMAD_PORT_public-api
+	// and NOMAD_PORT_public_api). The cleaned spellings are applied last and
+	// only where a name is still free, so a label written "public_api" wins
+	// over one cleaned into it, whatever the order.
+	var cleaned []string // key, value pairs
+	setNamed := func(kind, name, v string) {
+		set(kind+name, v)
+		if c := CleanName(name); c != name {
+			cleaned = append(cleaned, kind+c, v)
+		}
+	}
 	nodeIP := firstNonEmpty(node.Attributes["unique.network.ip-address"], "127.0.0.1")
 	for _, p := range alloc.Ports {
 		ip := firstNonEmpty(p.HostIP, nodeIP)
@@ -74,17 +88,24 @@ func Build(alloc *protocol.DesiredAlloc, task *protocol.Task, node Node, dirs Di
 		if p.To > 0 {
 			port = p.To
 		}
-		set("IP_"+p.Label, ip)
-		set("PORT_"+p.Label, strconv.Itoa(port))
-		set("ADDR_"+p.Label, net.JoinHostPort(ip, strconv.Itoa(port)))
-		set("HOST_IP_"+p.Label, ip)
-		set("HOST_PORT_"+p.Label, strconv.Itoa(p.Value))
-		set("HOST_ADDR_"+p.Label, net.JoinHostPort(ip, strconv.Itoa(p.Value)))
+		setNamed("IP_", p.Label, ip)
+		setNamed("PORT_", p.Label, strconv.Itoa(port))
+		setNamed("ADDR_", p.Label, net.JoinHostPort(ip, strconv.Itoa(port)))
+		setNamed("HOST_IP_", p.Label, ip)
+		setNamed("HOST_PORT_", p.Label, strconv.Itoa(p.Value))
+		setNamed("HOST_ADDR_", p.Label, net.JoinHostPort(ip, strconv.Itoa(p.Value)))
 	}
 	for _, m := range []map[string]string{alloc.Meta, task.Meta} {
-		for k, v := range m {
-			set("META_"+k, v)
-			set("META_"+strings.ToUpper(k), v)
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			setNamed("META_", k, m[k])
+			setNamed("META_", strings.ToUpper(k), m[k])
+		}
+	}
+	for i := 0; i < len(cleaned); i += 2 {
+		for _, p := range prefixes {
+			if _, taken := e.Vars[p+cleaned[i]]; !taken {
+				e.Vars[p+cleaned[i]] = cleaned[i+1]
+			}
 		}
 	}
 	for k, v := range task.Env {
@@ -205,6 +226,23 @@ func (e *Env) ReplaceConfig(cfg map[string]any) map[string]any {
 		return nil
 	}
 	return e.ReplaceAny(cfg).(map[string]any)
+}
+
+// CleanName returns name with every byte that may not appear in an
+// environment variable name replaced by '_', as Nomad's client does for
+// port labels, meta keys and upstream names: letters, digits, '_' and '.'
+// are kept (Nomad keeps '.'), anything else, each byte of a non-ASCII
+// letter included, becomes '_'. "public-api" → "public_api".
+func CleanName(name string) string {
+	b := []byte(name)
+	for i, c := range b {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '.':
+		default:
+			b[i] = '_'
+		}
+	}
+	return string(b)
 }
 
 func firstNonEmpty(s ...string) string {

@@ -136,3 +136,76 @@ func TestRuntimeVarsUnderBothPrefixes(t *testing.T) {
 		}
 	}
 }
+
+func TestCleanName(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"http", "http"},
+		{"public-api", "public_api"},
+		{"Web_2", "Web_2"},
+		{"v1.http", "v1.http"}, // Nomad keeps '.'
+		{"a b/c:d", "a_b_c_d"},
+		{"9000", "9000"},  // always after a prefix: a digit first is fine
+		{"café", "caf__"}, // each byte of a non-ASCII letter
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := CleanName(tt.in); got != tt.want {
+			t.Errorf("CleanName(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// A port label or meta key that is no valid environment name is set as
+// written (our alias) and cleaned as Nomad cleans it (NOMAD_PORT_public_api,
+// the name the HashiCups nginx template reads), for interpolation too.
+func TestCleanedNames(t *testing.T) {
+	alloc := &protocol.DesiredAlloc{
+		ID: "a-1", JobID: "hashicups", TaskGroup: "frontend",
+		Ports: []protocol.Port{{Label: "public-api", Value: 8081, To: 8080}},
+		Meta:  map[string]string{"build-id": "42"},
+	}
+	task := &protocol.Task{Name: "nginx", Env: map[string]string{
+		"UPSTREAM": "${NOMAD_ADDR_public_api}",
+		"AS_WRIT":  "${NOMAD_PORT_public-api}",
+	}}
+	node := Node{Attributes: map[string]string{"unique.network.ip-address": "10.0.0.5"}}
+	e := Build(alloc, task, node, Dirs{}, nil)
+	want := map[string]string{
+		"NOMAD_PORT_public_api": "8080", "NOMAD_ADDR_public_api": "10.0.0.5:8080", "NOMAD_IP_public_api": "10.0.0.5",
+		"NOMAD_HOST_PORT_public_api": "8081", "NOMAD_HOST_IP_public_api": "10.0.0.5", "NOMAD_HOST_ADDR_public_api": "10.0.0.5:8081",
+		"TETHER_PORT_public_api": "8080", "TETHER_ADDR_public_api": "10.0.0.5:8080",
+		"NOMAD_PORT_public-api": "8080", "TETHER_HOST_PORT_public-api": "8081", // as written, documented alias
+		"NOMAD_META_build_id": "42", "NOMAD_META_BUILD_ID": "42", "NOMAD_META_build-id": "42", "TETHER_META_build_id": "42",
+		"UPSTREAM": "10.0.0.5:8080", "AS_WRIT": "8080",
+	}
+	for k, v := range want {
+		if got, ok := e.Vars[k]; !ok || got != v {
+			t.Errorf("%s = %q (set %v), want %q", k, got, ok, v)
+		}
+	}
+	if got := e.Replace("listen ${NOMAD_PORT_public_api};"); got != "listen 8080;" {
+		t.Errorf("Replace = %q, want the cleaned name resolved", got)
+	}
+}
+
+// Two labels that clean to the same name: the one written that way wins,
+// whichever comes first, and the other keeps its own spelling.
+func TestCleanedNameCollision(t *testing.T) {
+	for _, ports := range [][]protocol.Port{
+		{{Label: "a-b", Value: 1000}, {Label: "a_b", Value: 2000}},
+		{{Label: "a_b", Value: 2000}, {Label: "a-b", Value: 1000}},
+	} {
+		e := Build(&protocol.DesiredAlloc{ID: "x", Ports: ports}, &protocol.Task{Name: "t"}, Node{}, Dirs{}, nil)
+		if got := e.Vars["NOMAD_PORT_a_b"]; got != "2000" {
+			t.Errorf("ports %v: NOMAD_PORT_a_b = %q, want 2000 (the label written a_b)", ports, got)
+		}
+		if got := e.Vars["NOMAD_PORT_a-b"]; got != "1000" {
+			t.Errorf("ports %v: NOMAD_PORT_a-b = %q, want 1000", ports, got)
+		}
+	}
+	meta := map[string]string{"x-y": "dash", "x_y": "under"}
+	e := Build(&protocol.DesiredAlloc{ID: "x", Meta: meta}, &protocol.Task{Name: "t"}, Node{}, Dirs{}, nil)
+	if e.Vars["NOMAD_META_x_y"] != "under" || e.Vars["NOMAD_META_X_Y"] != "under" || e.Vars["NOMAD_META_x-y"] != "dash" {
+		t.Errorf("meta: x_y=%q X_Y=%q x-y=%q, want under, under, dash", e.Vars["NOMAD_META_x_y"], e.Vars["NOMAD_META_X_Y"], e.Vars["NOMAD_META_x-y"])
+	}
+}
