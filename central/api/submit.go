@@ -19,14 +19,29 @@ import (
 // maxSubmitBody bounds a job submission; job files are a few KB.
 const maxSubmitBody = 4 << 20
 
-// SubmitRequest is the body of POST /v1/jobs: either the text of a job file
-// (HCL, with its filename for error messages and its variables) or an
-// already parsed job.
+// Bounds on what a job file's submission may carry besides the file.
+const (
+	maxSubmitFiles   = 64   // files read by file() and the other file functions
+	maxSubmitEnvVars = 1024 // NOMAD_VAR_ values
+)
+
+// SubmitRequest is the body of POST /v1/jobs (and of POST /v1/validate/job):
+// either the text of a job file (HCL, with its filename for error messages,
+// its variables, and what the CLI read for it) or an already parsed job.
 type SubmitRequest struct {
 	HCL       *string           `json:"hcl,omitempty"`
 	Filename  string            `json:"filename,omitempty"`
-	Variables map[string]string `json:"variables,omitempty"`
-	Job       *jobspec.Job      `json:"job,omitempty"`
+	Variables map[string]string `json:"variables,omitempty"` // -var and -var-file values: a name the file does not declare is an error
+	// EnvVariables are NOMAD_VAR_name values from the submitter's
+	// environment, by name: below Variables; names the file does not
+	// declare are ignored, as Nomad does.
+	EnvVariables map[string]string `json:"env_variables,omitempty"`
+	// Files answers file() and the other file functions, by the path as
+	// the job file wrote it: the CLI reads them next to the job file and
+	// sends them, and central parses with them (it never reads its own
+	// disk for a job file). A path missing here is an error.
+	Files map[string]string `json:"files,omitempty"`
+	Job   *jobspec.Job      `json:"job,omitempty"`
 }
 
 // SubmitResponse answers POST /v1/jobs and DELETE /v1/job/<id>.
@@ -72,14 +87,18 @@ func decodeSubmitRequest(body []byte) (*jobspec.Job, []string, error) {
 		if name == "" {
 			name = "job.hcl"
 		}
-		j, w, err := jobspec.ParseWithWarnings(name, []byte(*req.HCL), req.Variables)
+		if err := checkSubmitExtras(&req); err != nil {
+			return nil, nil, err
+		}
+		j, w, err := jobspec.ParseWith([]byte(*req.HCL), jobspec.ParseOptions{
+			Filename: name, Vars: req.Variables, EnvVars: req.EnvVariables, ReadFile: sentFiles(req.Files)})
 		if err != nil {
 			return nil, w, badRequest("%v", err)
 		}
 		job, warnings = j, w
 	case req.Job != nil:
-		if req.Variables != nil {
-			return nil, nil, badRequest("\"variables\" apply only to \"hcl\"; a \"job\" is already evaluated")
+		if req.Variables != nil || req.EnvVariables != nil || req.Files != nil {
+			return nil, nil, badRequest("\"variables\", \"env_variables\" and \"files\" apply only to \"hcl\"; a \"job\" is already evaluated: remove them")
 		}
 		job = req.Job
 		if job.ParentID != "" || len(job.Payload) > 0 || job.DispatchIdempotencyToken != "" {
@@ -97,6 +116,40 @@ func decodeSubmitRequest(body []byte) (*jobspec.Job, []string, error) {
 		return nil, nil, badRequest("the job file defines no job")
 	}
 	return job, warnings, nil
+}
+
+// checkSubmitExtras bounds what an HCL submission carries besides the
+// file; the body's own cap bounds their bytes.
+func checkSubmitExtras(req *SubmitRequest) error {
+	if len(req.Files) > maxSubmitFiles {
+		return badRequest("the job file reads %d files, more than %d: put their contents in fewer files", len(req.Files), maxSubmitFiles)
+	}
+	total := 0
+	for p, c := range req.Files {
+		if p == "" {
+			return badRequest("\"files\" has an empty path")
+		}
+		total += len(p) + len(c)
+	}
+	if total > jobspec.MaxFileBytes {
+		return badRequest("the files the job file reads add up to %d bytes, more than %d: make them smaller", total, jobspec.MaxFileBytes)
+	}
+	if len(req.EnvVariables) > maxSubmitEnvVars {
+		return badRequest("\"env_variables\" has %d values, more than %d: unset NOMAD_VAR_ variables the job does not use", len(req.EnvVariables), maxSubmitEnvVars)
+	}
+	return nil
+}
+
+// sentFiles answers the job file's file() calls from what the submitter
+// sent.
+func sentFiles(files map[string]string) func(string) ([]byte, error) {
+	return func(path string) ([]byte, error) {
+		c, ok := files[path]
+		if !ok {
+			return nil, fmt.Errorf("file %q was not sent with the job file: submit with central job run, which reads the files a job file names next to it and sends them", path)
+		}
+		return []byte(c), nil
+	}
 }
 
 // canSubmit is POST /v1/jobs's guard, run before the body is read: the
@@ -160,29 +213,8 @@ func newParseSlots() chan struct{} {
 }
 
 func (s *server) submitJob(w http.ResponseWriter, r *http.Request) error {
-	t := time.NewTimer(parseQueueWait)
-	defer t.Stop()
-	select {
-	case s.parsing <- struct{}{}:
-		defer func() { <-s.parsing }()
-	case <-t.C:
-		w.Header().Set("Retry-After", "5")
-		closeUnread(w, r)
-		return &httpError{code: http.StatusServiceUnavailable, msg: fmt.Sprintf("central is reading and parsing %d other job files; retry in a few seconds", cap(s.parsing))}
-	case <-r.Context().Done():
-		return nil // the client is gone
-	}
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(submitBodyWait))
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSubmitBody))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return &httpError{code: http.StatusRequestEntityTooLarge, msg: "request body larger than 4 MiB", err: errBadRequest}
-		}
-		return badRequest("reading request body: %v", err)
-	}
-	job, warnings, err := decodeSubmit(body, r.URL.Query().Get("namespace"))
-	if err != nil {
+	job, warnings, err := s.readJob(w, r)
+	if err != nil || job == nil {
 		return err
 	}
 	ns := job.Namespace
@@ -197,4 +229,32 @@ func (s *server) submitJob(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return writeJSON(w, idx, SubmitResponse{EvalID: evalID, JobModifyIndex: idx, Warnings: strings.Join(warnings, "\n")})
+}
+
+// readJob waits for a parse slot, reads the body of a job submission (POST
+// /v1/jobs, POST /v1/job/<id>/plan) and decodes it into a validated job.
+// A nil job with a nil error means the client went away.
+func (s *server) readJob(w http.ResponseWriter, r *http.Request) (*jobspec.Job, []string, error) {
+	t := time.NewTimer(parseQueueWait)
+	defer t.Stop()
+	select {
+	case s.parsing <- struct{}{}:
+		defer func() { <-s.parsing }()
+	case <-t.C:
+		w.Header().Set("Retry-After", "5")
+		closeUnread(w, r)
+		return nil, nil, &httpError{code: http.StatusServiceUnavailable, msg: fmt.Sprintf("central is reading and parsing %d other job files; retry in a few seconds", cap(s.parsing))}
+	case <-r.Context().Done():
+		return nil, nil, nil // the client is gone
+	}
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(submitBodyWait))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSubmitBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, nil, &httpError{code: http.StatusRequestEntityTooLarge, msg: "request body larger than 4 MiB", err: errBadRequest}
+		}
+		return nil, nil, badRequest("reading request body: %v", err)
+	}
+	return decodeSubmit(body, r.URL.Query().Get("namespace"))
 }
