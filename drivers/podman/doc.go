@@ -5,7 +5,9 @@
 //
 // What happens over a task's life:
 //
-//	Start:   decode config -> image exists? (else pull) -> remove the task's
+//	Start:   decode config -> short image name on the default registry
+//	         (redis:7 -> docker.io/library/redis:7, image.go) -> image
+//	         exists? (else pull) -> remove the task's
 //	         old container -> create (labels, mounts, ports, limits) -> start
 //	         -> goroutine monitor: POST /wait (long poll, retried until
 //	            LostContactTimeout) -> inspect (exit code, OOM) -> Wait() yields

@@ -32,6 +32,12 @@ type Options struct {
 	// that stopped answering before its Wait yields ErrLostContact
 	// (default 1 minute).
 	LostContactTimeout time.Duration
+	// DefaultRegistry is the registry of an image that names none:
+	// "redis:7" runs docker.io/library/redis:7 and "org/app:1"
+	// docker.io/org/app:1 with the default, DefaultRegistry. Check it
+	// with CheckDefaultRegistry; NoDefaultRegistry leaves short names to
+	// Podman's own rules.
+	DefaultRegistry string
 }
 
 // Driver runs tasks as Podman containers. It holds no mutable state; its
@@ -58,6 +64,9 @@ func New(opts Options) *Driver {
 	}
 	if opts.LostContactTimeout <= 0 {
 		opts.LostContactTimeout = time.Minute
+	}
+	if opts.DefaultRegistry == "" {
+		opts.DefaultRegistry = DefaultRegistry
 	}
 	socket := socketPath(opts.Socket, os.Getenv("CONTAINER_HOST"))
 	return &Driver{
@@ -120,6 +129,7 @@ func (d *Driver) Start(ctx context.Context, cfg *drivers.TaskConfig) (drivers.Ha
 	if err != nil {
 		return nil, err
 	}
+	tc.image = resolveImage(tc.image, d.opts.DefaultRegistry) // pulled, and created from, by this name
 	if err := d.ensureImage(ctx, tc.image, tc.forcePull); err != nil {
 		return nil, err
 	}
