@@ -165,8 +165,9 @@ func canSubmit(r *http.Request) error {
 	return allowNS(r, "*", acl.CapSubmitJob)
 }
 
-// PreAuthorize refuses a job submission that canSubmit refuses, and a
-// dispatch without dispatch-job, before anything reads its body: a
+// PreAuthorize refuses a job submission that canSubmit refuses, a
+// validation that canValidate refuses, and a dispatch without
+// dispatch-job, before anything reads its body: a
 // follower buffers a write's body to forward it to the leader, so the
 // API's own check, on the leader, comes too late for that. Every other
 // request passes through unchanged.
@@ -176,6 +177,8 @@ func PreAuthorize(b Backend, next http.Handler) http.Handler {
 		check := canSubmit
 		if isDispatchPath(r.URL.Path) {
 			check = nsCap(acl.CapDispatchJob)
+		} else if r.URL.Path == "/v1/validate/job" {
+			check = canValidate // validate.go
 		} else if r.URL.Path != "/v1/jobs" {
 			check = nil
 		}

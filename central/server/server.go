@@ -16,7 +16,6 @@ import (
 
 	"github.com/tether-edge/tether/central/api"
 	"github.com/tether-edge/tether/central/broker"
-	"github.com/tether-edge/tether/central/desired"
 	"github.com/tether-edge/tether/central/state"
 	"github.com/tether-edge/tether/central/structs"
 	"github.com/tether-edge/tether/jobspec"
@@ -348,19 +347,11 @@ func (s *Server) State() api.Reader { return s.store }
 
 // SubmitJob registers a job version and its evaluation.
 func (s *Server) SubmitJob(ctx context.Context, job *jobspec.Job) (string, uint64, error) {
-	if err := desired.CheckJob(job); err != nil { // an agent must be able to receive it
-		return "", 0, refused{err}
+	if err := s.CheckJob(job); err != nil { // checkjob.go
+		return "", 0, err
 	}
 	if job.Region == jobspec.DefaultRegion {
 		job.Region = s.cfg.Region // the default: a job that names no region runs in this one
-	}
-	if job.Region != s.cfg.Region {
-		// One cluster is one region: there is no other to forward it to.
-		return "", 0, refused{fmt.Errorf("job %q: region %q is not this cluster's region %q: write region = %q or remove the line (Tether does not forward jobs between regions)",
-			job.ID, job.Region, s.cfg.Region, s.cfg.Region)}
-	}
-	if err := checkKindChange(s.store.JobByID(job.Namespace, job.ID), job); err != nil {
-		return "", 0, refused{err}
 	}
 	now := time.Now().UnixNano()
 	var eval *structs.Evaluation
