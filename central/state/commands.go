@@ -71,6 +71,9 @@ type UpsertJob struct {
 	// unless the job's current JobModifyIndex is still this (a revert
 	// checked against the version it read).
 	EnforceIndex uint64 `json:"enforce_index,omitempty"`
+	// EnforceAbsent refuses the write with ErrConflict if the job exists
+	// (`job run -check-index 0`, as Nomad's: the job must be new).
+	EnforceAbsent bool `json:"enforce_absent,omitempty"`
 }
 
 // StopJob stops a job (a new version with Stop set) or, with Purge, deletes it.

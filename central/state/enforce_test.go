@@ -38,3 +38,21 @@ func TestUpsertJobEnforceIndex(t *testing.T) {
 		t.Errorf("enforced write of a job that does not exist: err %v, want ErrConflict", res.Err)
 	}
 }
+
+// A write with EnforceAbsent applies only while the job does not exist
+// (`job run -check-index 0` after planning a new job).
+func TestUpsertJobEnforceAbsent(t *testing.T) {
+	h := newHarness(t)
+	first := upsertJob(testJob("web", 2), nil)
+	first.UpsertJob.EnforceAbsent = true
+	h.mustApply(first)
+
+	again := upsertJob(testJob("web", 3), testEval("e1", "web"))
+	again.UpsertJob.EnforceAbsent = true
+	if res := h.apply(again); !errors.Is(res.Err, ErrConflict) {
+		t.Fatalf("enforce-absent write of an existing job: err %v, want ErrConflict", res.Err)
+	}
+	if j := h.store.JobByID("default", "web"); j.TaskGroups[0].Count != 2 || h.store.EvalByID("e1") != nil {
+		t.Errorf("refused write changed the job (count %d) or inserted its evaluation", j.TaskGroups[0].Count)
+	}
+}

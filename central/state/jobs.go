@@ -115,6 +115,10 @@ func (a *applier) upsertJob(op *UpsertJob) error {
 		return fmt.Errorf("%w: job %q in namespace %q changed since it was read (job modify index %d, expected %d): read it again and retry",
 			ErrConflict, j.ID, j.Namespace, cur, op.EnforceIndex)
 	}
+	if op.EnforceAbsent && old != nil {
+		return fmt.Errorf("%w: job %q in namespace %q already exists (job modify index %d, expected a new job): read it again and retry",
+			ErrConflict, j.ID, j.Namespace, old.JobModifyIndex)
+	}
 	if old != nil && !specChanged(old, j) {
 		// Same spec: same version, nothing written (Nomad does not
 		// re-register an unchanged job), but the eval still runs.
