@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/tether-edge/tether/drivers"
+	"github.com/tether-edge/tether/drivers/schema"
 )
 
 // defaultPath is the task's PATH when neither the task nor the agent has one.
@@ -31,26 +32,12 @@ func parseTaskConfig(cfg *drivers.TaskConfig) (*taskConfig, error) {
 	if cfg == nil || cfg.ID == "" {
 		return nil, fmt.Errorf("exec: task config has no ID")
 	}
-	c := cfg.Config
-	if err := drivers.CheckConfigKeys("exec", c, "command", "args", "work_dir"); err != nil {
+	ec, err := schema.Exec(cfg.Config)
+	if err != nil {
 		return nil, fmt.Errorf("task %q: %w", cfg.ID, err)
 	}
-	var tc taskConfig
-	cmd, ok, err := drivers.ConfigString(c, "command")
-	if err != nil {
-		return nil, fmt.Errorf("exec: task %q: %w", cfg.ID, err)
-	}
-	if !ok || strings.TrimSpace(cmd) == "" {
-		return nil, fmt.Errorf("exec: task %q: config key \"command\" is required; add command = \"/path/to/program\" to the task's config block", cfg.ID)
-	}
-	tc.command = cmd
-	if tc.args, _, err = drivers.ConfigStrings(c, "args"); err != nil {
-		return nil, fmt.Errorf("exec: task %q: %w", cfg.ID, err)
-	}
-	wd, _, err := drivers.ConfigString(c, "work_dir")
-	if err != nil {
-		return nil, fmt.Errorf("exec: task %q: %w", cfg.ID, err)
-	}
+	tc := taskConfig{command: ec.Command, args: ec.Args}
+	cmd, wd := ec.Command, ec.WorkDir
 	switch {
 	case wd == "":
 		tc.dir = cfg.TaskDir

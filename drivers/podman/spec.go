@@ -4,11 +4,12 @@ import (
 	"strings"
 
 	"github.com/tether-edge/tether/drivers"
+	"github.com/tether-edge/tether/drivers/schema"
 )
 
 // Labels every container started by the driver carries.
 const (
-	labelPrefix  = "tether."
+	labelPrefix  = schema.LabelPrefix
 	labelAllocID = "tether.alloc_id"
 	labelTask    = "tether.task"
 	labelJobID   = "tether.job_id"

@@ -8,13 +8,7 @@ import (
 	"strings"
 
 	"github.com/tether-edge/tether/drivers"
-)
-
-// Config keys of a wasm task's config block.
-const (
-	keyModule     = "module"
-	keyArgs       = "args"
-	keyEntrypoint = "entrypoint"
+	"github.com/tether-edge/tether/drivers/schema"
 )
 
 // pageSize is the size of one WebAssembly memory page.
@@ -34,16 +28,11 @@ type taskConfig struct {
 // against cfg.TaskDir.
 func parseTaskConfig(cfg *drivers.TaskConfig) (taskConfig, error) {
 	var tc taskConfig
-	if err := drivers.CheckConfigKeys("wasm", cfg.Config, keyModule, keyArgs, keyEntrypoint); err != nil {
+	wc, err := schema.Wasm(cfg.Config)
+	if err != nil {
 		return tc, err
 	}
-	mod, ok, err := drivers.ConfigString(cfg.Config, keyModule)
-	if err != nil {
-		return tc, fmt.Errorf("wasm driver: %w", err)
-	}
-	if !ok || strings.TrimSpace(mod) == "" {
-		return tc, fmt.Errorf("wasm driver: config key %q is required, e.g. module = \"local/app.wasm\" (relative to the task dir) or an absolute path", keyModule)
-	}
+	mod := wc.Module
 	if !filepath.IsAbs(mod) {
 		if cfg.TaskDir == "" {
 			return tc, fmt.Errorf("wasm driver: module %q is relative but the task has no task dir; use an absolute path", mod)
@@ -51,17 +40,8 @@ func parseTaskConfig(cfg *drivers.TaskConfig) (taskConfig, error) {
 		mod = filepath.Join(cfg.TaskDir, mod)
 	}
 	tc.Module = filepath.Clean(mod)
-	if tc.Args, _, err = drivers.ConfigStrings(cfg.Config, keyArgs); err != nil {
-		return tc, fmt.Errorf("wasm driver: %w", err)
-	}
-	ep, ok, err := drivers.ConfigString(cfg.Config, keyEntrypoint)
-	if err != nil {
-		return tc, fmt.Errorf("wasm driver: %w", err)
-	}
-	tc.Entrypoint = "_start"
-	if ok && ep != "" {
-		tc.Entrypoint = ep
-	}
+	tc.Args = wc.Args
+	tc.Entrypoint = wc.Entrypoint
 	return tc, nil
 }
 

@@ -1,0 +1,65 @@
+package schema
+
+// dockerKeys are the config keys of Nomad's docker driver that the podman
+// driver does not take, each with what to write instead. A Nomad job file
+// moved to Podman by changing only the driver name gets these at submit.
+var dockerKeys = map[string]string{
+	"port_map":               `write ports = ["http"] and put the container port in the group's network block: port "http" { to = 8080 }`,
+	"mount":                  `write bind mounts as volumes = ["/host/path:/container/path:ro"] (Tether mounts host paths only)`,
+	"mounts":                 `write bind mounts as volumes = ["/host/path:/container/path:ro"] (Tether mounts host paths only)`,
+	"volume_driver":          `remove it: volumes are host paths, volumes = ["/host/path:/container/path"]`,
+	"auth":                   `remove it: Tether passes no registry credentials; pull the image on the node first (podman pull) or use a registry that needs none`,
+	"auth_soft_fail":         `remove it: Tether passes no registry credentials, so there is nothing to fail softly`,
+	"image_pull_timeout":     `remove it: the pull is bounded by the task's start`,
+	"load":                   `remove it: load the archive on the node with podman load, or push the image to a registry`,
+	"privileged":             `remove it: Tether does not run privileged containers`,
+	"cap_add":                `remove it: containers keep Podman's default capabilities`,
+	"cap_drop":               `remove it: containers keep Podman's default capabilities`,
+	"devices":                `remove it: Tether does not pass host devices into containers`,
+	"logging":                `remove it: the agent keeps the task's stdout and stderr itself (the task's logs block sets rotation)`,
+	"dns_servers":            `remove it: containers use the node's resolver configuration`,
+	"dns_search_domains":     `remove it: containers use the node's resolver configuration`,
+	"dns_options":            `remove it: containers use the node's resolver configuration`,
+	"extra_hosts":            `remove it, or write the entries with a template into a file the program reads`,
+	"hostname":               `remove it: containers get Podman's default hostname`,
+	"network_aliases":        `remove it: name services with a service block and find them with the service template function`,
+	"ipv4_address":           `remove it: containers get their address from Podman's network`,
+	"ipv6_address":           `remove it: containers get their address from Podman's network`,
+	"advertise_ipv6_address": `remove it: services are registered with the node's address`,
+	"mac_address":            `remove it: containers get their address from Podman's network`,
+	"ipc_mode":               `remove it: containers get their own IPC namespace`,
+	"pid_mode":               `remove it: containers get their own PID namespace`,
+	"uts_mode":               `remove it: containers get their own UTS namespace`,
+	"userns_mode":            `remove it: containers use Podman's default user namespace`,
+	"security_opt":           `remove it: containers run with Podman's default security options`,
+	"readonly_rootfs":        `remove it: the container's root file system is writable`,
+	"sysctl":                 `remove it: Tether sets no sysctls in containers`,
+	"ulimit":                 `remove it: containers get the node's default limits`,
+	"shm_size":               `remove it: containers get Podman's default /dev/shm size`,
+	"storage_opt":            `remove it: containers use the node's storage configuration`,
+	"pids_limit":             `remove it: containers get Podman's default pids limit`,
+	"oom_score_adj":          `remove it: Tether does not change a container's OOM score`,
+	"cpuset_cpus":            `remove it: set resources { cpu = ... } or resources { cores = ... }`,
+	"cpu_hard_limit":         `remove it: resources { cpu = ... } sets the container's CPU limit`,
+	"cpu_cfs_period":         `remove it: resources { cpu = ... } sets the container's CPU limit`,
+	"memory_hard_limit":      `remove it: resources { memory = ... } is the container's hard memory limit`,
+	"runtime":                `remove it: containers use the node's default OCI runtime`,
+	"isolation":              `remove it: isolation is a Windows option`,
+	"interactive":            `remove it: tasks get no standard input`,
+	"tty":                    `remove it: tasks get no terminal`,
+	"init":                   `remove it: the image's entrypoint is process 1`,
+	"group_add":              `remove it, or set the task's user to one in that group`,
+	"healthchecks":           `remove it: write a service block with an http or tcp check`,
+	"gpus":                   `remove it: Tether does not pass GPUs into containers`,
+}
+
+// execKeys are Nomad's exec and raw_exec config keys that Tether's exec
+// driver does not take, and image, for a task moved from docker to exec.
+var execKeys = map[string]string{
+	"pid_mode":      `remove it: exec tasks run as a process group in the node's namespaces`,
+	"ipc_mode":      `remove it: exec tasks run as a process group in the node's namespaces`,
+	"cap_add":       `remove it: exec tasks run with the capabilities of their user`,
+	"cap_drop":      `remove it: exec tasks run with the capabilities of their user`,
+	"oom_score_adj": `remove it: Tether does not change a task's OOM score`,
+	"image":         `exec runs a program on the node: set command = "/path/to/program", or driver = "podman" to run an image`,
+}
