@@ -1,8 +1,13 @@
 package test
 
 import (
+	"bufio"
+	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -67,5 +72,59 @@ func TestDevSecondInterruptExitsAtOnce(t *testing.T) {
 	}
 	if !strings.Contains(p.out.String(), "Interrupted again: exiting now") {
 		t.Errorf("no message about the second Ctrl-C:\n%s", p.out.String())
+	}
+}
+
+// Ctrl-C makes `central server` shut down; a second Ctrl-C while it is
+// still shutting down ends it at once, killed by the signal. Its shutdown
+// is held up by a blocking query in flight: the HTTP server waits up to 2 s
+// for it before Close goes on.
+func TestServerSecondInterruptExitsAtOnce(t *testing.T) {
+	c := startCentral(t, clusterOpts{})
+	// A blocking query that would wait a minute for an index that never
+	// comes, then a request on a connection dialled after it: central
+	// accepts connections in order, so once the second is answered it
+	// holds the first, which its HTTP server's shutdown then waits for.
+	query, err := net.Dial("tcp", c.http)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer query.Close()
+	fmt.Fprint(query, "GET /v1/jobs?index=999999999999&wait=60s HTTP/1.1\r\nHost: central\r\n\r\n")
+	after, err := net.Dial("tcp", c.http)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer after.Close()
+	fmt.Fprint(after, "GET /v1/status/leader HTTP/1.1\r\nHost: central\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(after), nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("status/leader: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	p := c.central
+	p.cmd.Process.Signal(syscall.SIGINT)
+	eventually(t, 10*time.Second, func() error {
+		if !strings.Contains(p.out.String(), "==> Shutting down") {
+			return fmt.Errorf("no shutdown message yet")
+		}
+		return nil
+	})
+	if p.exited() {
+		t.Fatalf("central exited before its HTTP server let the blocking query go: the test cannot tell a second Ctrl-C from the first:\n%s", p.out.String())
+	}
+	p.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("central still running 10 s after the second Ctrl-C:\n%s", p.out.String())
+	}
+	var exit *exec.ExitError
+	if !errors.As(p.err, &exit) {
+		t.Fatalf("central exited with %v after the second Ctrl-C, want killed by SIGINT:\n%s", p.err, p.out.String())
+	}
+	if ws, ok := exit.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGINT {
+		t.Fatalf("central exited with %v after the second Ctrl-C, want killed by SIGINT (the first is handled, the second ends it):\n%s", p.err, p.out.String())
 	}
 }
