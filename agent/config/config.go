@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tether-edge/tether/drivers/podman"
 	"github.com/tether-edge/tether/protocol"
 )
 
@@ -91,6 +92,8 @@ type Config struct {
 	GCInterval           time.Duration
 	GCMaxAllocs          int
 	GCDiskUsageThreshold float64
+	// Podman configures the Podman driver (podman.go).
+	Podman Podman
 }
 
 // Default returns the configuration used when nothing is set. Name defaults
@@ -110,6 +113,8 @@ func Default() Config {
 		GCInterval:           DefaultGCInterval,
 		GCMaxAllocs:          DefaultGCMaxAllocs,
 		GCDiskUsageThreshold: DefaultGCDiskUsageThreshold,
+
+		Podman: Podman{DefaultRegistry: podman.DefaultRegistry},
 	}
 }
 
@@ -175,6 +180,9 @@ func (c *Config) Validate() error {
 		bad(`log_level %q unknown: use one of debug, info, warn, error`, c.LogLevel)
 	}
 	if _, err := c.TLS.ClientConfig(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Podman.validate(); err != nil {
 		errs = append(errs, err)
 	}
 	keys := make([]string, 0, len(c.Meta))

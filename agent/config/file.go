@@ -13,7 +13,7 @@ import (
 const MaxFileSize = 1 << 20
 
 // fileKeys are the keys a config file may set, in the order docs list them.
-var fileKeys = []string{"name", "datacenter", "brokers", "data_dir", "join_token", "join_token_file", "central", "topic_prefix", "heartbeat", "meta", "log_level", "advertise", "tls", "artifact_file_paths", "artifact_allow_networks", "gc_interval", "gc_max_allocs", "gc_disk_usage_threshold"}
+var fileKeys = []string{"name", "datacenter", "brokers", "data_dir", "join_token", "join_token_file", "central", "topic_prefix", "heartbeat", "meta", "log_level", "advertise", "tls", "artifact_file_paths", "artifact_allow_networks", "gc_interval", "gc_max_allocs", "gc_disk_usage_threshold", "podman"}
 
 // LoadFile reads the config file at path and applies it over cfg.
 func LoadFile(path string, cfg *Config) error {
@@ -32,6 +32,7 @@ func LoadFile(path string, cfg *Config) error {
 //	heartbeat  = "5s"                # or a number of seconds
 //	meta { rack = "r1" }             # or meta = { ... }
 //	tls { ca_file = "/etc/tether/ca.pem" }  # also cert_file, key_file
+//	podman { default_registry = "docker.io" }
 func ParseFile(name string, data []byte, cfg *Config) error {
 	if len(data) > MaxFileSize {
 		return fmt.Errorf("%s: file is %d bytes; the limit is %d", name, len(data), MaxFileSize)
@@ -118,8 +119,8 @@ func (p *parser) parse(cfg *Config) error {
 		p.seen[key] = t.line
 		var v value
 		var err error
-		if (key == "meta" || key == "tls") && p.peek().kind == tokPunct && p.peek().text == "{" {
-			v, err = p.parseValue() // block form: meta { ... }, tls { ... }
+		if (key == "meta" || key == "tls" || key == "podman") && p.peek().kind == tokPunct && p.peek().text == "{" {
+			v, err = p.parseValue() // block form: meta { ... }, tls { ... }, podman { ... }
 		} else {
 			if eq := p.next(); eq.kind != tokPunct || eq.text != "=" {
 				return p.errAt(eq.line, "expected '=' after %s, got %s", key, eq)
@@ -230,6 +231,13 @@ func (p *parser) set(cfg *Config, key string, v value) error {
 			return wrong("a block", `tls { ca_file = "/etc/tether/ca.pem" }`)
 		}
 		if err := setTLS(cfg, v.m); err != nil {
+			return p.errAt(v.line, "%v", err)
+		}
+	case "podman":
+		if v.m == nil {
+			return wrong("a block", `podman { default_registry = "docker.io" }`)
+		}
+		if err := setPodman(cfg, v.m); err != nil {
 			return p.errAt(v.line, "%v", err)
 		}
 	case "heartbeat":

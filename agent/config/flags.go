@@ -30,6 +30,7 @@ type Flags struct {
 	gcInterval time.Duration
 	gcMax      int
 	gcDisk     float64
+	registry   string
 }
 
 // RegisterFlags registers every agent flag on fs.
@@ -57,6 +58,7 @@ func RegisterFlags(fs *flag.FlagSet) *Flags {
 	fs.DurationVar(&f.gcInterval, "gc-interval", d.GCInterval, "how often finished allocations' directories are checked for removal, and how long one central no longer lists is kept")
 	fs.IntVar(&f.gcMax, "gc-max-allocs", d.GCMaxAllocs, "allocations held (running and finished) above which the oldest finished ones' directories are removed")
 	fs.Float64Var(&f.gcDisk, "gc-disk-usage-threshold", d.GCDiskUsageThreshold, "percentage of the data dir's filesystem in use above which finished allocations' directories are removed, oldest first (100: off)")
+	fs.StringVar(&f.registry, "podman-default-registry", d.Podman.DefaultRegistry, "`registry` of a Podman image named without one (redis:7 runs docker.io/library/redis:7); none: Podman's own short-name rules")
 	return f
 }
 
@@ -125,6 +127,8 @@ func (f *Flags) LoadEnv(lookup func(string) (string, bool)) (*Config, error) {
 			cfg.GCMaxAllocs = f.gcMax
 		case "gc-disk-usage-threshold":
 			cfg.GCDiskUsageThreshold = f.gcDisk
+		case "podman-default-registry":
+			cfg.Podman.DefaultRegistry = f.registry
 		case "meta":
 			if cfg.Meta == nil {
 				cfg.Meta = map[string]string{}

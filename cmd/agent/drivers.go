@@ -27,7 +27,7 @@ func buildDrivers(cfg *config.Config, logger *slog.Logger) ([]drivers.Driver, fu
 		closers = append(closers, func() { w.Close(context.Background()) })
 	}
 	// Podman's API socket: $CONTAINER_HOST (unix://...) or the system one.
-	ds = append(ds, podman.New(podman.Options{Logger: logger}))
+	ds = append(ds, podman.New(podman.Options{Logger: logger, DefaultRegistry: cfg.Podman.DefaultRegistry}))
 	return ds, func() {
 		for _, c := range closers {
 			c()

@@ -82,3 +82,7 @@ func resolveImage(image, registry string) string {
 	}
 	return registry + "/" + image
 }
+
+// DefaultRegistry is the registry this driver puts before a short image
+// name, or NoDefaultRegistry.
+func (d *Driver) DefaultRegistry() string { return d.opts.DefaultRegistry }
