@@ -123,10 +123,16 @@ func New(o Options) *Fetcher {
 }
 
 // Fetch puts the artifact in place under taskDir and returns the path of the
-// file it wrote. With a checksum, a second Fetch of the same checksum is
-// served from the cache without a network request. A file:// source is
-// read where it is, every time, and never cached.
+// file it wrote. A destination under "../alloc/" goes to the allocation's
+// shared directory instead, the task dir's sibling "alloc" (as Nomad, which
+// accepts any destination inside the allocation directory; a task's
+// templates may write there too). With a checksum, a second Fetch of the
+// same checksum is served from the cache without a network request. A
+// file:// source is read where it is, every time, and never cached.
 func (f *Fetcher) Fetch(ctx context.Context, a Artifact, taskDir string) (string, error) {
+	if rest, ok := sharedDest(a.Destination); ok && taskDir != "" {
+		taskDir, a.Destination = filepath.Join(filepath.Dir(filepath.Clean(taskDir)), "alloc"), rest
+	}
 	src, err := parseSource(a.Source)
 	if err != nil {
 		return "", err
@@ -361,6 +367,22 @@ func destPath(taskDir string, a Artifact, src *url.URL) (string, error) {
 		return filepath.Join(taskDir, rel), nil
 	}
 	return "", fmt.Errorf("unknown mode %q (known: %s, %s)", a.Mode, ModeAny, ModeFile)
+}
+
+// sharedDest reports whether d names the allocation's shared directory
+// ("../alloc") or a path below it, and returns the path below it ("." for
+// the directory itself). Everything else is relative to the task dir,
+// where relInside refuses "..".
+func sharedDest(d string) (string, bool) {
+	if strings.HasPrefix(d, "/") || strings.HasPrefix(d, `\`) {
+		return "", false
+	}
+	c := path.Clean(strings.ReplaceAll(d, `\`, "/"))
+	if c == "../alloc" {
+		return ".", true
+	}
+	rest, ok := strings.CutPrefix(c, "../alloc/")
+	return rest, ok
 }
 
 // relInside cleans a destination and rejects absolute paths and ".."

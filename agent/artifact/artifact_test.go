@@ -275,3 +275,38 @@ func TestFetchFileURLAndNoChecksum(t *testing.T) {
 		t.Errorf("a file with the wrong checksum was put in place")
 	}
 }
+
+// TestFetchIntoSharedAllocDir: a destination under ../alloc/ is written to
+// the allocation's shared dir (the task dir's sibling "alloc"), as Nomad
+// does; one that leaves the allocation dir is still refused.
+func TestFetchIntoSharedAllocDir(t *testing.T) {
+	srv := newServer(t, map[string][]byte{"/model.bin": payload})
+	task := newTaskDir(t)
+	shared := filepath.Join(filepath.Dir(task), "alloc")
+	if err := os.Mkdir(shared, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f := New(loopbackOK(filepath.Join(t.TempDir(), "cache")))
+	for dest, want := range map[string]string{
+		"../alloc/data/":       filepath.Join(shared, "data", "model.bin"),
+		"../alloc":             filepath.Join(shared, "model.bin"),
+		"local/../../alloc/x/": filepath.Join(shared, "x", "model.bin"),
+	} {
+		got, err := f.Fetch(context.Background(), Artifact{Source: srv.URL + "/model.bin", Destination: dest, Checksum: sha256Of(payload)}, task)
+		if err != nil {
+			t.Fatalf("%s: %v", dest, err)
+		}
+		if got != want {
+			t.Errorf("%s: path = %s, want %s", dest, got, want)
+		}
+		if b, err := os.ReadFile(want); err != nil || string(b) != string(payload) {
+			t.Errorf("%s: content = %q, %v", dest, b, err)
+		}
+	}
+	for _, dest := range []string{"../alloc/../../etc/", "../other-task/local/", "../allocx/"} {
+		_, err := f.Fetch(context.Background(), Artifact{Source: srv.URL + "/model.bin", Destination: dest, Checksum: sha256Of(payload)}, task)
+		if !errors.Is(err, ErrPathEscape) {
+			t.Errorf("%s: err = %v, want ErrPathEscape", dest, err)
+		}
+	}
+}
