@@ -260,6 +260,11 @@ func dcMatch(patterns []string, dc string) bool {
 	return false
 }
 
+// DatacenterMatch reports whether datacenter dc matches one of a job's
+// datacenter patterns ("*" matches any run of characters), as placement
+// decides it.
+func DatacenterMatch(patterns []string, dc string) bool { return dcMatch(patterns, dc) }
+
 // glob matches s against p where '*' matches any run of characters, as
 // Nomad's datacenter patterns do. No other character is special.
 func glob(p, s string) bool {
