@@ -18,6 +18,10 @@
 // and attr.X, meta.X and node.* of the node; toJSON, toJSONPretty, join,
 // split, contains, toLower, toUpper, trimSpace, replaceAll.
 //
+// Check parses a template's text as New does, for central to run when a
+// job is submitted; functions of Nomad's templates that the agent does not
+// have (nomadVar, key, secret, ...) are refused with what to write instead.
+//
 // text/template/parse parses; internal/eval checks the tree against the
 // supported subset and executes it without reflection (docs/RATIONALE.md:
 // text/template's executor would cost the agent 1.7 MB).

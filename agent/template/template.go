@@ -102,10 +102,9 @@ func Parse(spec protocol.Template, p Paths) (*Template, error) {
 		}
 		text = string(b)
 	}
-	r := &renderer{}
-	x, err := eval.Parse(name, text, spec.LeftDelim, spec.RightDelim, eval.Options{Funcs: r.funcs(), Fields: instanceFields})
+	x, r, err := parseText(name, text, spec.LeftDelim, spec.RightDelim) // check.go: what central checks at submit
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, explain(err))
 	}
 	tm := &Template{Spec: spec, Dest: dest, Perm: perm, Name: name, x: x, r: r}
 	tm.static, err = scanNames(x.Tree())

@@ -314,3 +314,12 @@ func lessOrEqual(a, b any) (bool, error) {
 	}
 	return equal(a, []any{b})
 }
+
+// Builtins are the names of the functions every template has.
+func Builtins() []string {
+	names := make([]string, 0, len(builtins))
+	for n := range builtins {
+		names = append(names, n)
+	}
+	return names
+}
