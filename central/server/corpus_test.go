@@ -1,0 +1,136 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/tether-edge/tether/central/api"
+	"github.com/tether-edge/tether/jobspec"
+	"github.com/tether-edge/tether/jobspec/corpus"
+)
+
+// serverCorpusWaiting lists corpus files whose verdict needs a check of
+// central's not landed yet, with the check. Such a file is still run: if
+// it now gets the verdict it asks for, the test fails so that the entry
+// is removed.
+var serverCorpusWaiting = map[string]string{
+	"jobspec/testdata/nomad-shapes/artifact-alloc.hcl":                `artifact destinations that stay in the allocation dir ("../alloc/x")`,
+	"jobspec/testdata/nomad-shapes/dynamic.hcl":                       "dynamic blocks",
+	"jobspec/testdata/nomad-shapes/env-vars.hcl":                      "NOMAD_VAR_ values (env_variables)",
+	"jobspec/testdata/nomad-shapes/functions.hcl":                     "file(), base64encode and uuidv5",
+	"jobspec/testdata/nomad-shapes/group-service-port.hcl":            `a service port written "${NOMAD_PORT_label}"`,
+	"jobspec/testdata/nomad-shapes/literal-refs.hcl":                  "unknown lower-case references kept as text",
+	"jobspec/testdata/nomad-shapes/refuse-docker-auth-soft-fail.hcl":  "podman config checked at submit",
+	"jobspec/testdata/nomad-shapes/refuse-docker-mount.hcl":           "podman config checked at submit",
+	"jobspec/testdata/nomad-shapes/refuse-docker-port-map.hcl":        "podman config checked at submit",
+	"jobspec/testdata/nomad-shapes/refuse-docker-privileged.hcl":      "podman config checked at submit",
+	"jobspec/testdata/nomad-shapes/refuse-exec-unknown-key.hcl":       "exec config checked at submit",
+	"jobspec/testdata/nomad-shapes/refuse-misspelt-block.hcl":         `"known:" lists without repeats`,
+	"jobspec/testdata/nomad-shapes/refuse-template-consul-key.hcl":    "template functions checked at submit",
+	"jobspec/testdata/nomad-shapes/refuse-template-nomadservices.hcl": "template functions checked at submit",
+	"jobspec/testdata/nomad-shapes/refuse-template-nomadvar.hcl":      "template functions checked at submit",
+	"jobspec/testdata/nomad-shapes/refuse-template-sockaddr.hcl":      "template functions checked at submit",
+	"jobspec/testdata/nomad-shapes/refuse-template-vault-secret.hcl":  "template functions checked at submit",
+}
+
+// serverWants are refusals that only a cluster gives, by file: what the
+// error must contain.
+var serverWants = map[string]string{
+	// The file names region "eu"; the test cluster is "global".
+	"jobspec/testdata/good/system_disconnect.hcl": `region "eu" is not this cluster's region "global"`,
+}
+
+// TestCorpusValidate sends every job file of the repository (package
+// corpus) to a real server's POST /v1/validate/job as the CLI sends it
+// (the file, -var and -var-file values, NOMAD_VAR_ values, the files
+// file() read): a file with "# want:" lines must be refused with those
+// texts, every other file accepted. This is where central's own submit
+// checks (driver config, templates, artifacts, what a node can receive)
+// meet the files users write.
+func TestCorpusValidate(t *testing.T) {
+	root, err := corpus.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases, err := corpus.Load(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := testServer(t, time.Minute)
+	base := "http://" + s.HTTPAddr()
+	for _, c := range cases {
+		if w, ok := serverWants[c.Name]; ok {
+			c.Wants = append(c.Wants, w)
+		}
+		t.Run(c.Name, func(t *testing.T) {
+			err := validateCase(t, base, c)
+			feature, waiting := serverCorpusWaiting[c.Name]
+			switch {
+			case waiting && err == nil:
+				t.Errorf("listed as waiting for %s, but gets the verdict it asks for now: remove it from serverCorpusWaiting", feature)
+			case waiting:
+				t.Logf("waiting for %s: %v", feature, err)
+			case err != nil:
+				t.Error(err)
+			}
+		})
+	}
+	for name := range serverCorpusWaiting {
+		if !slices.ContainsFunc(cases, func(c corpus.Case) bool { return c.Name == name }) {
+			t.Errorf("serverCorpusWaiting names %s, which is not in the corpus", name)
+		}
+	}
+}
+
+// submitRequest builds the body the CLI sends for c: the variables after
+// merging -var-file and -var, and the files file() read while the CLI
+// parsed the job locally.
+func submitRequest(c corpus.Case) (*api.SubmitRequest, error) {
+	opts, files, err := c.Options()
+	if err != nil {
+		return nil, err
+	}
+	jobspec.ParseWith(c.Src, opts) // only to learn what file() reads; the server gives the verdict
+	hcl := string(c.Src)
+	return &api.SubmitRequest{
+		HCL:          &hcl,
+		Filename:     opts.Filename,
+		Variables:    opts.Vars,
+		EnvVariables: opts.EnvVars,
+		Files:        files,
+	}, nil
+}
+
+// validateCase posts c to /v1/validate/job and compares the answer with
+// the verdict c asks for.
+func validateCase(t *testing.T, base string, c corpus.Case) error {
+	req, err := submitRequest(c)
+	if err != nil {
+		// A bad -var or -var-file the CLI refuses before sending.
+		return c.Verdict(false, err.Error())
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(base+"/v1/validate/job", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("POST /v1/validate/job: %s: %s", resp.Status, b)
+	}
+	var v api.ValidateResponse
+	if err := json.Unmarshal(b, &v); err != nil {
+		return fmt.Errorf("POST /v1/validate/job: %v: %s", err, b)
+	}
+	return c.Verdict(v.Valid, v.Error)
+}
