@@ -202,3 +202,33 @@ func varFileDiags(filename string, ds hcl.Diagnostics) Errors {
 	}
 	return errs
 }
+
+// DeclaredVariables returns the names of the variable blocks of a job
+// file, or nil when it does not parse (Parse then says why). The CLI uses
+// it to send only the NOMAD_VAR_ values a job declares, and to name a
+// -var-file's undeclared variables with their file.
+func DeclaredVariables(src []byte) map[string]bool {
+	if len(src) > MaxFileBytes || checkNesting("", src, false) != nil {
+		return nil
+	}
+	f, ds := hclsyntax.ParseConfig(src, "", hcl.Pos{Line: 1, Column: 1})
+	if ds.HasErrors() {
+		return nil
+	}
+	body, ok := f.Body.(*hclsyntax.Body)
+	if !ok {
+		return nil
+	}
+	out := map[string]bool{}
+	for _, b := range body.Blocks {
+		switch {
+		case b.Type == "variable" && len(b.Labels) == 1:
+			out[b.Labels[0]] = true
+		case b.Type == "variables" && len(b.Labels) == 0: // variables { name = default }
+			for name := range b.Body.Attributes {
+				out[name] = true
+			}
+		}
+	}
+	return out
+}
