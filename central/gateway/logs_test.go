@@ -101,3 +101,60 @@ func TestOpenLogsRoundTrip(t *testing.T) {
 		t.Errorf("Connects = %d, want 1", g.Connects())
 	}
 }
+
+// An OpenLogs whose subscribe wait fails (here: its context is already
+// done) takes its subscription back: a chunk an agent then sends on that
+// request's reply topic reaches no handler. Another stream opened after it
+// is the positive control: its chunk, published after the first, arrives,
+// and by then the first would have been received (one connection, in order).
+func TestOpenLogsFailedSubscribeIsTakenBack(t *testing.T) {
+	b := startBroker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	g, err := Connect(ctx, Config{Brokers: []string{b.URL()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	done, stop := context.WithCancel(ctx)
+	stop()
+	var failed string
+	for i := 0; i < 20 && failed == ""; i++ {
+		id := fmt.Sprintf("gone%d", i)
+		s, err := g.OpenLogs(done, "n1", protocol.LogsRequest{ID: id, AllocID: "a1", Task: "web"})
+		if err == nil {
+			s.Close() // the subscribe beat the done context: try again
+			continue
+		}
+		failed = id
+	}
+	if failed == "" {
+		t.Fatal("OpenLogs with a done context never failed")
+	}
+	s, err := g.OpenLogs(ctx, "n1", protocol.LogsRequest{ID: "live", AllocID: "a1", Task: "web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	before := g.Counters().Received
+
+	tp := protocol.Topics{}
+	agent := agentClient(t, b.URL())
+	for _, id := range []string{failed, "live"} {
+		p, _ := protocol.Encode(&protocol.LogsChunk{V: protocol.Version, ID: id, Data: []byte(id + "\n")})
+		if tok := agent.Publish(tp.LogsReply("n1", id), 1, false, p); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatalf("publish: %v", tok.Error())
+		}
+	}
+	select {
+	case c := <-s.C:
+		if c.ID != "live" {
+			t.Fatalf("live stream got %+v", c)
+		}
+	case <-ctx.Done():
+		t.Fatal("the live stream's chunk never arrived")
+	}
+	if got := g.Counters().Received - before; got != 1 {
+		t.Fatalf("gateway received %d messages, want 1: the failed OpenLogs's subscription to %s is still there", got, tp.LogsReply("n1", failed))
+	}
+}
