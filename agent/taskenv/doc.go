@@ -7,8 +7,10 @@
 // Runtime variables are set under both prefixes, TETHER_ and NOMAD_
 // (TETHER_ALLOC_ID and NOMAD_ALLOC_ID, ...). Names built from a port label
 // or a meta key are set as written and cleaned as Nomad cleans them
-// (CleanName): port "public-api" gives NOMAD_PORT_public-api and
-// NOMAD_PORT_public_api. References resolve as:
+// (CleanName), and with '.' as '_' too: port "public-api" gives
+// NOMAD_PORT_public-api and NOMAD_PORT_public_api, meta "release.channel"
+// NOMAD_META_release.channel and NOMAD_META_release_channel. References
+// resolve as:
 //
 //	${NOMAD_*} ${TETHER_*}      the task's runtime environment
 //	${attr.X}                   node attribute X (attr.cpu.arch)

@@ -71,14 +71,20 @@ func Build(alloc *protocol.DesiredAlloc, task *protocol.Task, node Node, dirs Di
 	set("MEMORY_LIMIT", strconv.Itoa(task.Resources.MemoryMB))
 	// Names built from a port label or a meta key are set as written and,
 	// when that differs, cleaned as Nomad cleans them (NOMAD_PORT_public-api
-	// and NOMAD_PORT_public_api). The cleaned spellings are applied last and
-	// only where a name is still free, so a label written "public_api" wins
-	// over one cleaned into it, whatever the order.
+	// and NOMAD_PORT_public_api); a '.', which Nomad keeps and a shell
+	// cannot read, also as '_' (NOMAD_META_release.channel and
+	// NOMAD_META_release_channel). The cleaned spellings are applied last
+	// and only where a name is still free, so a label written "public_api"
+	// wins over one cleaned into it, whatever the order.
 	var cleaned []string // key, value pairs
 	setNamed := func(kind, name, v string) {
 		set(kind+name, v)
-		if c := CleanName(name); c != name {
+		c := CleanName(name)
+		if c != name {
 			cleaned = append(cleaned, kind+c, v)
+		}
+		if sh := strings.ReplaceAll(c, ".", "_"); sh != c {
+			cleaned = append(cleaned, kind+sh, v)
 		}
 	}
 	nodeIP := firstNonEmpty(node.Attributes["unique.network.ip-address"], "127.0.0.1")

@@ -162,7 +162,7 @@ func TestCleanedNames(t *testing.T) {
 	alloc := &protocol.DesiredAlloc{
 		ID: "a-1", JobID: "hashicups", TaskGroup: "frontend",
 		Ports: []protocol.Port{{Label: "public-api", Value: 8081, To: 8080}},
-		Meta:  map[string]string{"build-id": "42"},
+		Meta:  map[string]string{"build-id": "42", "release.channel": "beta"},
 	}
 	task := &protocol.Task{Name: "nginx", Env: map[string]string{
 		"UPSTREAM": "${NOMAD_ADDR_public_api}",
@@ -176,6 +176,8 @@ func TestCleanedNames(t *testing.T) {
 		"TETHER_PORT_public_api": "8080", "TETHER_ADDR_public_api": "10.0.0.5:8080",
 		"NOMAD_PORT_public-api": "8080", "TETHER_HOST_PORT_public-api": "8081", // as written, documented alias
 		"NOMAD_META_build_id": "42", "NOMAD_META_BUILD_ID": "42", "NOMAD_META_build-id": "42", "TETHER_META_build_id": "42",
+		"NOMAD_META_release.channel": "beta", "NOMAD_META_RELEASE.CHANNEL": "beta", // Nomad keeps '.'
+		"NOMAD_META_release_channel": "beta", "NOMAD_META_RELEASE_CHANNEL": "beta", // and a shell can read this
 		"UPSTREAM": "10.0.0.5:8080", "AS_WRIT": "8080",
 	}
 	for k, v := range want {
