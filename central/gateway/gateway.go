@@ -417,8 +417,16 @@ func (g *Gateway) publish(c paho.Client, topic string, qos byte, retain bool, b 
 	}
 	tok := c.Publish(topic, qos, retain, b)
 	g.published.Add(1)
-	if tok.WaitTimeout(0) && tok.Error() != nil {
-		return fmt.Errorf("gateway: publish %s: %w", topic, tok.Error())
+	// A publish the client refused at once (not connected) has a token that
+	// is done already; one in flight is not waited for. (tok.WaitTimeout(0)
+	// races an expired timer against the done channel: it dropped the
+	// error about half the time.)
+	select {
+	case <-tok.Done():
+		if err := tok.Error(); err != nil {
+			return fmt.Errorf("gateway: publish %s: %w", topic, err)
+		}
+	default:
 	}
 	return nil
 }
