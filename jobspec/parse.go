@@ -104,6 +104,7 @@ func ParseWithWarnings(filename string, src []byte, vars map[string]string) (job
 	c := d.content(body, fileSpec)
 	d.variables(c.blocks["variable"], vars)
 	d.localValues(c.blocks["locals"])
+	d.expandDynamic(src, c.blocks["job"]) // dynamic.go
 	jobs := c.blocks["job"]
 	switch len(jobs) {
 	case 0:

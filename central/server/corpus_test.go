@@ -21,7 +21,6 @@ import (
 // is removed.
 var serverCorpusWaiting = map[string]string{
 	"jobspec/testdata/nomad-shapes/artifact-alloc.hcl":                `artifact destinations that stay in the allocation dir ("../alloc/x")`,
-	"jobspec/testdata/nomad-shapes/dynamic.hcl":                       "dynamic blocks",
 	"jobspec/testdata/nomad-shapes/env-vars.hcl":                      "NOMAD_VAR_ values (env_variables)",
 	"jobspec/testdata/nomad-shapes/functions.hcl":                     "file(), base64encode and uuidv5",
 	"jobspec/testdata/nomad-shapes/group-service-port.hcl":            `a service port written "${NOMAD_PORT_label}"`,
