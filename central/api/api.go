@@ -132,6 +132,9 @@ func New(b Backend, logger *slog.Logger) http.Handler {
 		http.MethodPost: s.guard(nsCap(acl.CapSubmitJob), s.revertJob), http.MethodPut: s.guard(nsCap(acl.CapSubmitJob), s.revertJob),
 	})
 	route("/v1/job/{id}/summary", get(s.guard(readJob, s.jobSummary)))
+	route("/v1/job/{id}/plan", map[string]handlerFunc{ // plan.go: submit-job checked before the body is read, and again in the parsed job's namespace
+		http.MethodPost: s.guard(canSubmit, s.planJob), http.MethodPut: s.guard(canSubmit, s.planJob),
+	})
 	route("/v1/validate/job", map[string]handlerFunc{ // validate.go: read-job checked before the body is read, and again in the parsed job's namespace
 		http.MethodPost: s.guard(canValidate, s.validateJob), http.MethodPut: s.guard(canValidate, s.validateJob),
 	})

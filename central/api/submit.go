@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tether-edge/tether/central/acl"
+	"github.com/tether-edge/tether/central/jobplan"
 	"github.com/tether-edge/tether/jobspec"
 )
 
@@ -165,7 +166,7 @@ func canSubmit(r *http.Request) error {
 	return allowNS(r, "*", acl.CapSubmitJob)
 }
 
-// PreAuthorize refuses a job submission that canSubmit refuses, a
+// PreAuthorize refuses a job submission or plan that canSubmit refuses, a
 // validation that canValidate refuses, and a dispatch without
 // dispatch-job, before anything reads its body: a
 // follower buffers a write's body to forward it to the leader, so the
@@ -179,7 +180,7 @@ func PreAuthorize(b Backend, next http.Handler) http.Handler {
 			check = nsCap(acl.CapDispatchJob)
 		} else if r.URL.Path == "/v1/validate/job" {
 			check = canValidate // validate.go
-		} else if r.URL.Path != "/v1/jobs" {
+		} else if r.URL.Path != "/v1/jobs" && !isPlanPath(r.URL.Path) { // plan.go: submit-job, as a submission
 			check = nil
 		}
 		if check == nil || (r.Method != http.MethodPost && r.Method != http.MethodPut) || !b.ACLEnabled() {
@@ -227,10 +228,26 @@ func (s *server) submitJob(w http.ResponseWriter, r *http.Request) error {
 	if err := allowNS(r, ns, acl.CapSubmitJob); err != nil {
 		return err
 	}
-	evalID, idx, err := s.b.SubmitJob(r.Context(), job)
+	var evalID string
+	var idx uint64
+	switch at, checked, cerr := checkIndex(r); { // plan.go: ?check_index=N
+	case cerr != nil:
+		return cerr
+	case checked:
+		is, ok := s.b.(IndexedSubmitter)
+		if !ok {
+			return &httpError{code: http.StatusNotImplemented, msg: "this server cannot check a job modify index: submit without check_index"}
+		}
+		evalID, idx, err = is.SubmitJobAt(r.Context(), job, at)
+	default:
+		evalID, idx, err = s.b.SubmitJob(r.Context(), job)
+	}
 	if err != nil {
 		return err
 	}
+	// Service addresses that no node the job may run on resolves: the
+	// monitor of `job submit` shows them (central/jobplan).
+	warnings = append(warnings, jobplan.AddressWarnings(job, s.b.State().Nodes())...)
 	return writeJSON(w, idx, SubmitResponse{EvalID: evalID, JobModifyIndex: idx, Warnings: strings.Join(warnings, "\n")})
 }
 

@@ -320,18 +320,18 @@ func annotateTasks(res *Result) {
 		if u == nil {
 			continue
 		}
-		var note string
-		switch {
-		case u.DestructiveUpdate+u.Canary > 0:
+		note := "forces in-place update"
+		if u.DestructiveUpdate+u.Canary > 0 {
 			note = "forces create/destroy update"
-		case u.InPlaceUpdate > 0:
-			note = "forces in-place update"
-		default:
-			continue
 		}
 		for _, t := range g.Tasks {
-			if t.Type == DiffEdited {
+			switch t.Type {
+			case DiffEdited:
 				t.Annotations = append(t.Annotations, note)
+			case DiffAdded:
+				t.Annotations = append(t.Annotations, "forces create")
+			case DiffDeleted:
+				t.Annotations = append(t.Annotations, "forces destroy")
 			}
 		}
 	}

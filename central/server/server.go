@@ -347,6 +347,12 @@ func (s *Server) State() api.Reader { return s.store }
 
 // SubmitJob registers a job version and its evaluation.
 func (s *Server) SubmitJob(ctx context.Context, job *jobspec.Job) (string, uint64, error) {
+	return s.submitJob(job, 0, false)
+}
+
+// submitJob is SubmitJob with the state store's checks of the job's
+// current version (UpsertJob.EnforceIndex, EnforceAbsent; plan.go).
+func (s *Server) submitJob(job *jobspec.Job, enforceIndex uint64, enforceAbsent bool) (string, uint64, error) {
 	if err := s.CheckJob(job); err != nil { // checkjob.go
 		return "", 0, err
 	}
@@ -365,7 +371,8 @@ func (s *Server) SubmitJob(ctx context.Context, job *jobspec.Job) (string, uint6
 			CreateTime: now, ModifyTime: now,
 		}
 	}
-	res, err := s.apply(&state.Command{Ops: []state.Op{{UpsertJob: &state.UpsertJob{Job: job, Eval: eval, Now: now, KeepVersions: s.cfg.GC.TrackedVersions}}}})
+	res, err := s.apply(&state.Command{Ops: []state.Op{{UpsertJob: &state.UpsertJob{Job: job, Eval: eval, Now: now, KeepVersions: s.cfg.GC.TrackedVersions,
+		EnforceIndex: enforceIndex, EnforceAbsent: enforceAbsent}}}})
 	if err != nil {
 		return "", 0, err
 	}
