@@ -89,13 +89,15 @@ func TestCorpusValidate(t *testing.T) {
 
 // submitRequest builds the body the CLI sends for c: the variables after
 // merging -var-file and -var, and the files file() read while the CLI
-// parsed the job locally.
-func submitRequest(c corpus.Case) (*api.SubmitRequest, error) {
+// parsed the job locally; and the job that local parse gave, if any.
+func submitRequest(c corpus.Case) (*api.SubmitRequest, *jobspec.Job, error) {
 	opts, files, err := c.Options()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	jobspec.ParseWith(c.Src, opts) // only to learn what file() reads; the server gives the verdict
+	// Parsed here only to learn what file() reads, as the CLI does; the
+	// server gives the verdict.
+	job, _, _ := jobspec.ParseWith(c.Src, opts)
 	hcl := string(c.Src)
 	return &api.SubmitRequest{
 		HCL:          &hcl,
@@ -103,17 +105,39 @@ func submitRequest(c corpus.Case) (*api.SubmitRequest, error) {
 		Variables:    opts.Vars,
 		EnvVariables: opts.EnvVars,
 		Files:        files,
-	}, nil
+	}, job, nil
 }
 
 // validateCase posts c to /v1/validate/job and compares the answer with
-// the verdict c asks for.
+// the verdict c asks for. A job accepted as HCL must be accepted again as
+// the JSON job the API hands out (job inspect -json, then job run).
 func validateCase(t *testing.T, base string, c corpus.Case) error {
-	req, err := submitRequest(c)
+	req, job, err := submitRequest(c)
 	if err != nil {
 		// A bad -var or -var-file the CLI refuses before sending.
 		return c.Verdict(false, err.Error())
 	}
+	v, err := postValidate(t, base, req)
+	if err != nil {
+		return err
+	}
+	if err := c.Verdict(v.Valid, v.Error); err != nil || !v.Valid {
+		return err
+	}
+	if job == nil {
+		return fmt.Errorf("the server accepted the file, the local parse did not")
+	}
+	v, err = postValidate(t, base, &api.SubmitRequest{Job: job})
+	if err != nil {
+		return err
+	}
+	if !v.Valid {
+		return fmt.Errorf("accepted as HCL, refused as the JSON job it parses to: %s", v.Error)
+	}
+	return nil
+}
+
+func postValidate(t *testing.T, base string, req *api.SubmitRequest) (*api.ValidateResponse, error) {
 	body, err := json.Marshal(req)
 	if err != nil {
 		t.Fatal(err)
@@ -125,11 +149,11 @@ func validateCase(t *testing.T, base string, c corpus.Case) error {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("POST /v1/validate/job: %s: %s", resp.Status, b)
+		return nil, fmt.Errorf("POST /v1/validate/job: %s: %s", resp.Status, b)
 	}
 	var v api.ValidateResponse
 	if err := json.Unmarshal(b, &v); err != nil {
-		return fmt.Errorf("POST /v1/validate/job: %v: %s", err, b)
+		return nil, fmt.Errorf("POST /v1/validate/job: %v: %s", err, b)
 	}
-	return c.Verdict(v.Valid, v.Error)
+	return &v, nil
 }
