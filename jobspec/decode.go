@@ -32,6 +32,9 @@ type decoder struct {
 	// restartBase is the restart policy of the group being decoded, which
 	// its tasks' restart blocks are merged over (restart.go).
 	restartBase *RestartPolicy
+	// warnedAt holds where warnUnknownRefs has warned: an attribute may be
+	// evaluated twice.
+	warnedAt map[hcl.Pos]bool
 }
 
 // spec says which names a block body accepts.
@@ -153,6 +156,7 @@ func (d *decoder) eval(a *hclsyntax.Attribute) (cty.Value, bool) {
 	if d.budget.err != nil {
 		return cty.NilVal, false // reported once, where it ran out
 	}
+	d.warnUnknownRefs(a.Expr)
 	a.Expr = rewriteRuntime(a.Expr, nil)
 	if !d.checkRefs(a.Expr) {
 		return cty.NilVal, false
@@ -185,11 +189,48 @@ func (d *decoder) eval(a *hclsyntax.Attribute) (cty.Value, bool) {
 	return v, true
 }
 
+// warnUnknownRefs warns, once per place, about each reference in e whose
+// root is neither var, local nor a runtime root (attr, node, meta, env,
+// UPPER_CASE): like jobspec2, the decoder keeps it as "${...}" text, but a
+// misspelt variable is the likelier meaning of a lower-case name.
+func (d *decoder) warnUnknownRefs(e hclsyntax.Expression) {
+	types := typeArgRefs(e)
+	for _, t := range e.Variables() {
+		root := t.RootName()
+		if root == "var" || root == "local" || isRuntimeRoot(root) || types[t.SourceRange().Start] {
+			continue
+		}
+		text, ok := renderTraversal(t)
+		rng := t.SourceRange()
+		if !ok || d.warnedAt[rng.Start] {
+			continue // checkRefs reports what cannot be kept as text
+		}
+		if d.warnedAt == nil {
+			d.warnedAt = map[hcl.Pos]bool{}
+		}
+		d.warnedAt[rng.Start] = true
+		hint := fmt.Sprintf("write $%s to keep it as text without this warning", text)
+		switch {
+		case slices.Contains(d.vars, root):
+			hint = fmt.Sprintf("did you mean var.%s?", root)
+		case slices.Contains(d.locals, root):
+			hint = fmt.Sprintf("did you mean local.%s?", root)
+		case suggest(root, d.vars) != "":
+			hint = fmt.Sprintf("did you mean var.%s?", suggest(root, d.vars))
+		}
+		d.warnf(rng, "unknown reference %q is kept as the text %q, as Nomad does; %s", root, text, hint)
+	}
+}
+
 // checkRefs reports references to undeclared variables and unknown roots
 // before HCL's more generic message would.
 func (d *decoder) checkRefs(e hclsyntax.Expression) bool {
 	ok := true
+	types := typeArgRefs(e)
 	for _, t := range e.Variables() {
+		if types[t.SourceRange().Start] {
+			continue
+		}
 		root := t.RootName()
 		rng := t.SourceRange()
 		var name string

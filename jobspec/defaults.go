@@ -155,6 +155,7 @@ func (g *TaskGroup) canonicalize(j *Job) {
 	canonUpdate(g.Update) // update.go
 	canonConstraints(g.Constraints)
 	canonServices(g.Services, fmt.Sprintf("%s-%s", j.ID, g.Name))
+	resolvePortRefs(g) // portref.go
 	for _, t := range g.Tasks {
 		if t != nil {
 			t.canonicalize(j, g)

@@ -1,7 +1,6 @@
 package jobspec
 
 import (
-	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -31,13 +30,13 @@ func TestFunctions(t *testing.T) {
 		{`formatlist("%.99999d", [1])`, nil, "format width or precision above 4096"},
 		{`indent(100000, "a\nb")`, nil, "indent above 1024 spaces"},
 		{`replace(format("%4096s", ""), " ", format("%4096s", "b"))`, nil, "result would be more than"},
-		{`range(10)`, nil, `There is no function named "range"`},
-		{`file("/etc/passwd")`, nil, `There is no function named "file"`},
+		{`range(3)`, []any{int64(0), int64(1), int64(2)}, ""},
+		{`range(2000)`, nil, "more than 1024 values"},
+		{`file("/etc/passwd")`, nil, "submit with `central job submit`"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.expr, func(t *testing.T) {
-			src := fmt.Sprintf("job \"x\" {\n  group \"g\" {\n    task \"t\" {\n      driver = \"exec\"\n      config { v = %s }\n    }\n  }\n}\n", tt.expr)
-			j, err := Parse("f.hcl", []byte(src), nil)
+			j, err := Parse("f.hcl", configJob(tt.expr), nil)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.HasPrefix(err.Error(), "f.hcl:5:") {
 					t.Fatalf("err = %v, want f.hcl:5: ... %q", err, tt.wantErr)
@@ -47,7 +46,7 @@ func TestFunctions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := j.TaskGroups[0].Tasks[0].Config["v"]; !reflect.DeepEqual(got, tt.want) {
+			if got := configValue(t, j); !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got %#v, want %#v", got, tt.want)
 			}
 		})

@@ -19,6 +19,15 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("job \"a\" {\n group \"g\" {\n task \"t\" {\n driver = \"exec\"\n config { args = [\"${NOMAD_PORT_http}\", attr.cpu.arch] }\n }\n }\n}\n"), "")
 	f.Add([]byte("variable \"n\" {\n type = number\n}\njob \"a\" {\n group \"g\" {\n count = var.n\n task \"t\" { driver = \"exec\" }\n }\n}\n"), "n=3")
 	f.Add([]byte("job \"p\" {\n type = \"batch\"\n parameterized {\n payload = \"required\"\n meta_required = [\"x\"]\n }\n group \"g\" {\n task \"t\" {\n driver = \"exec\"\n dispatch_payload { file = \"in/put.json\" }\n }\n }\n}\n"), "")
+	// Nomad's functions, and calls their guards refuse.
+	for _, expr := range []string{
+		`base64encode(uuidv5("dns", "a"))`, `yamlencode(yamldecode("a: [1, 2]"))`, `csvdecode("a\n1\n")`,
+		`cidrsubnets("10.0.0.0/16", 8, 8)`, `try(convert("x", number), 1)`, `regex_replace("a1", "[0-9]", "$0$0")`,
+		`setproduct(range(1024), range(1024))`, `bcrypt("x", 31)`, `formatdate("YYYY", timeadd("2024-01-01T00:00:00Z", "1h"))`,
+		`file("x")`, `fileexists("x")`, `reverse("ab")`, `"${name} ${foo.bar}"`,
+	} {
+		f.Add(configJob(expr), "")
+	}
 	// Deep nesting and evaluation bombs (limits_test.go) must come back
 	// as errors.
 	for _, src := range deepShapes() {

@@ -19,7 +19,7 @@ import (
 // for a node.
 const MaxFileBytes = 2 << 20
 
-var fileSpec = spec{where: "file", blocks: []string{"variable", "locals", "job"}}
+var fileSpec = spec{where: "file", blocks: []string{"variable", "variables", "locals", "job"}}
 
 // Parse parses an HCL2 job file, applies variables (vars overrides the
 // file's defaults, as -var does), fills in defaults and validates the job.
@@ -46,29 +46,31 @@ type ParseOptions struct {
 	// Vars are variable values as -var gives them: the highest precedence;
 	// a name the file does not declare is an error.
 	Vars map[string]string
-	// EnvVars are values from the environment (NOMAD_VAR_name): below Vars;
-	// a name the file does not declare is ignored, as Nomad does.
+	// EnvVars are values from the environment (NOMAD_VAR_name), keyed by
+	// the variable's name without the prefix: below Vars; a name the file
+	// does not declare is ignored, as Nomad does.
 	EnvVars map[string]string
 	// ReadFile answers file() and the other file functions, with the path
 	// as the job file wrote it (relative to the job file's directory). nil:
-	// those functions are refused with an error saying how to submit.
+	// those functions are refused with an error saying how to submit. The
+	// CLI uses RecordingReader and sends what it read with the job; the
+	// server parses again with MapReader over those files.
 	ReadFile func(path string) ([]byte, error)
 }
 
 // ParseWith parses a job file as ParseWithWarnings does, with options.
 func ParseWith(src []byte, o ParseOptions) (*Job, []string, error) {
-	vars := o.Vars
-	if len(o.EnvVars) > 0 {
-		// Wired into the decoder by the functions change; until then env
-		// values are merged below -var for declared names in decoder.variables.
-		_ = o.EnvVars
-	}
-	return ParseWithWarnings(o.Filename, src, vars)
+	return parse(src, o)
 }
 
 // ParseWithWarnings is Parse that also returns warnings, one line each:
 // Nomad features the file uses that Tether accepts but ignores.
 func ParseWithWarnings(filename string, src []byte, vars map[string]string) (job *Job, warnings []string, err error) {
+	return parse(src, ParseOptions{Filename: filename, Vars: vars})
+}
+
+func parse(src []byte, o ParseOptions) (job *Job, warnings []string, err error) {
+	filename := o.Filename
 	defer func() {
 		// hclsyntax is a third-party parser fed with user input; a crash in
 		// it must not take central down with it.
@@ -89,7 +91,7 @@ func ParseWithWarnings(filename string, src []byte, vars map[string]string) (job
 	b := newBudget()
 	d := &decoder{
 		file:   filename,
-		ctx:    &hcl.EvalContext{Variables: map[string]cty.Value{}, Functions: meteredFunctions(b)},
+		ctx:    &hcl.EvalContext{Variables: map[string]cty.Value{}, Functions: meteredFunctions(b, newFileReader(o.ReadFile))},
 		pos:    positions{},
 		budget: b,
 	}
@@ -102,7 +104,7 @@ func ParseWithWarnings(filename string, src []byte, vars map[string]string) (job
 		panic("BUG: hclsyntax.ParseConfig returned a non-hclsyntax body")
 	}
 	c := d.content(body, fileSpec)
-	d.variables(c.blocks["variable"], vars)
+	d.variables(c.blocks["variable"], c.blocks["variables"], o.Vars, o.EnvVars)
 	d.localValues(c.blocks["locals"])
 	d.expandDynamic(src, c.blocks["job"]) // dynamic.go
 	jobs := c.blocks["job"]

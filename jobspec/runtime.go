@@ -81,14 +81,18 @@ func renderTraversal(t hcl.Traversal) (string, bool) {
 	return "${" + b.String() + "}", true
 }
 
-// rewriteRuntime replaces every runtime traversal in e by a literal string
+// rewriteRuntime replaces every traversal in e whose root is not var or
+// local (runtime references, and unknown names Nomad keeps) by a literal string
 // and returns the new expression. shadow holds names bound by enclosing for
 // expressions, which are never runtime references.
 func rewriteRuntime(e hclsyntax.Expression, shadow map[string]bool) hclsyntax.Expression {
 	switch x := e.(type) {
 	case *hclsyntax.ScopeTraversalExpr:
+		// Runtime roots, and any other root that is not var or local: as
+		// jobspec2, an unknown reference is kept as "${...}" text (the
+		// decoder warns about those that are not runtime references).
 		root := x.Traversal.RootName()
-		if shadow[root] || !isRuntimeRoot(root) {
+		if shadow[root] || root == "var" || root == "local" {
 			return x
 		}
 		if s, ok := renderTraversal(x.Traversal); ok {
@@ -105,6 +109,9 @@ func rewriteRuntime(e hclsyntax.Expression, shadow map[string]bool) hclsyntax.Ex
 		x.Tuple = rewriteRuntime(x.Tuple, shadow)
 	case *hclsyntax.FunctionCallExpr:
 		for i := range x.Args {
+			if isTypeArg(x, i) {
+				continue
+			}
 			x.Args[i] = rewriteRuntime(x.Args[i], shadow)
 		}
 	case *hclsyntax.TupleConsExpr:
@@ -162,4 +169,35 @@ func rewriteMaybe(e hclsyntax.Expression, shadow map[string]bool) hclsyntax.Expr
 		return nil
 	}
 	return rewriteRuntime(e, shadow)
+}
+
+// isTypeArg reports whether call's argument i is a type (convert's second:
+// convert(x, list(string))), whose words are keywords, not references.
+func isTypeArg(call *hclsyntax.FunctionCallExpr, i int) bool {
+	return call.Name == "convert" && i == 1
+}
+
+// typeArgRefs returns where the traversals in e's type arguments start:
+// hcl's Variables() lists them as references.
+func typeArgRefs(e hclsyntax.Expression) map[hcl.Pos]bool {
+	var at map[hcl.Pos]bool
+	hclsyntax.VisitAll(e, func(n hclsyntax.Node) hcl.Diagnostics {
+		call, ok := n.(*hclsyntax.FunctionCallExpr)
+		if !ok {
+			return nil
+		}
+		for i, a := range call.Args {
+			if !isTypeArg(call, i) {
+				continue
+			}
+			for _, t := range a.Variables() {
+				if at == nil {
+					at = map[hcl.Pos]bool{}
+				}
+				at[t.SourceRange().Start] = true
+			}
+		}
+		return nil
+	})
+	return at
 }

@@ -2,6 +2,7 @@ package jobspec
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -32,6 +33,7 @@ func didYouMean(got string, known []string) string {
 	}
 	k := append([]string(nil), known...)
 	sort.Strings(k)
+	k = slices.Compact(k) // meta and env are both an attribute and a block
 	return "known: " + strings.Join(k, ", ")
 }
 

@@ -430,7 +430,8 @@ func artifactSourceProblem(source string) string {
 }
 
 // artifact checks one artifact block: a source, a checksum of a known
-// algorithm and length, a destination inside the task directory.
+// algorithm and length, a destination inside the task directory or the
+// allocation's shared directory (allocpath.go).
 func (v *validator) artifact(a *Artifact, path string) {
 	if a.Source == "" {
 		v.add(a, "", path, `set source = "https://example.com/app.tar.gz"`, "artifact has no source")
@@ -445,8 +446,8 @@ func (v *validator) artifact(a *Artifact, path string) {
 			v.add(a, "checksum", path, `write checksum = "sha256:<64 hex digits>" (or sha512:<128 hex digits>)`, "artifact checksum %q is not a sha256 or sha512 digest", a.Checksum)
 		}
 	}
-	if a.Destination != "" && !localPath(a.Destination) {
-		v.add(a, "destination", path, `give a path inside the task directory, e.g. destination = "local/"`, "artifact destination %q is outside the task directory", a.Destination)
+	if a.Destination != "" && !localPath(a.Destination) && !allocPath(a.Destination) {
+		v.add(a, "destination", path, `give a path inside the task directory, e.g. destination = "local/", or in the allocation's shared directory, e.g. "../alloc/data/"`, "artifact destination %q is outside the task and allocation directories", a.Destination)
 	}
 	if !slices.Contains(artifactModes, a.Mode) {
 		v.add(a, "mode", path, oneOf(artifactModes[1:]), "unknown artifact mode %q", a.Mode)

@@ -15,74 +15,127 @@ import (
 
 var (
 	variableSpec = spec{
-		attrs:   []string{"type", "default", "description"},
-		blocks:  []string{"validation"},
-		ignored: []string{"sensitive", "nullable"},
+		attrs:  []string{"type", "default", "description"},
+		blocks: []string{"validation"},
+		refused: map[string]refusal{
+			"sensitive": {why: "Nomad's job files have no sensitive variables (a Terraform setting): the value is stored and shown with the job like any other",
+				fix: "remove it, and keep the secret out of the job: render it with a template { } from a file on the node", same: []string{"false"}},
+			"nullable": {why: "Nomad's job files have no nullable (a Terraform setting)",
+				fix: "remove it; a variable's value is never null unless its default is", same: []string{"true"}},
+		},
 	}
 	validationSpec = spec{attrs: []string{"condition", "error_message"}}
 )
 
-// variables declares the file's variables, applies -var overrides and puts
-// the result in d.ctx as var.NAME.
-func (d *decoder) variables(blocks []*hclsyntax.Block, given map[string]string) {
+// variables declares the file's variables (variable "name" { } blocks and
+// the attributes of variables { } blocks), applies the values given (-var:
+// vars; the environment's NOMAD_VAR_name: env, below vars, for declared
+// names only) and puts the result in d.ctx as var.NAME.
+func (d *decoder) variables(blocks, shorthand []*hclsyntax.Block, given, env map[string]string) {
 	values := map[string]cty.Value{}
-	declared := map[string]*hclsyntax.Block{}
+	declared := map[string]hcl.Range{}
 	var checks []*hclsyntax.Block
-	for _, b := range blocks {
-		if !d.labels(b, 1, `variable "name" { ... }`) {
-			continue
-		}
-		name := b.Labels[0]
+	type decl struct {
+		name  string
+		block *hclsyntax.Block     // variable "name" { }
+		attr  *hclsyntax.Attribute // or a variables { name = default } attribute
+	}
+	var decls []decl
+	declare := func(name string, rng hcl.Range, nameRng hcl.Range) bool {
 		if prev, dup := declared[name]; dup {
-			d.errorf(b.DefRange(), fmt.Sprintf("remove one; the first is at line %d", prev.DefRange().Start.Line), "variable %q is declared twice", name)
-			continue
+			d.errorf(rng, fmt.Sprintf("remove one; the first is at line %d", prev.Start.Line), "variable %q is declared twice", name)
+			return false
 		}
 		if !hclsyntax.ValidIdentifier(name) {
-			d.errorf(b.LabelRanges[0], "use letters, digits, _ and -", "variable name %q is not a valid identifier", name)
-			continue
+			d.errorf(nameRng, "use letters, digits, _ and -", "variable name %q is not a valid identifier", name)
+			return false
 		}
-		declared[name] = b
+		declared[name] = rng
 		d.vars = append(d.vars, name)
+		return true
 	}
 	for _, b := range blocks {
-		if len(b.Labels) != 1 || declared[b.Labels[0]] != b {
+		if d.labels(b, 1, `variable "name" { ... }`) && declare(b.Labels[0], b.DefRange(), b.LabelRanges[0]) {
+			decls = append(decls, decl{name: b.Labels[0], block: b})
+		}
+	}
+	for _, b := range shorthand {
+		if !d.labels(b, 0, `variables { name = "default" }`) {
 			continue
 		}
-		name := b.Labels[0]
-		s := variableSpec
-		s.where = fmt.Sprintf("variable %q", name)
-		c := d.content(b.Body, s)
-		checks = append(checks, c.blocks["validation"]...)
+		for _, nb := range b.Body.Blocks {
+			d.errorf(nb.TypeRange, `write name = default, or a variable "name" { } block`, "variables holds only attributes, found block %q", nb.Type)
+		}
+		attrs := make([]*hclsyntax.Attribute, 0, len(b.Body.Attributes))
+		for _, a := range b.Body.Attributes {
+			attrs = append(attrs, a)
+		}
+		sort.Slice(attrs, func(i, j int) bool { return attrs[i].SrcRange.Start.Byte < attrs[j].SrcRange.Start.Byte })
+		for _, a := range attrs {
+			if declare(a.Name, a.NameRange, a.NameRange) {
+				decls = append(decls, decl{name: a.Name, attr: a})
+			}
+		}
+	}
+	for _, dc := range decls {
+		name := dc.name
 		typ := cty.DynamicPseudoType
-		if a := c.attrs["type"]; a != nil {
-			t, ds := typeexpr.TypeConstraint(a.Expr)
-			if !d.diags(ds) {
+		typed := false
+		defAttr := dc.attr
+		if b := dc.block; b != nil {
+			s := variableSpec
+			s.where = fmt.Sprintf("variable %q", name)
+			c := d.content(b.Body, s)
+			checks = append(checks, c.blocks["validation"]...)
+			if a := c.attrs["type"]; a != nil {
+				t, ds := typeexpr.TypeConstraint(a.Expr)
+				if !d.diags(ds) {
+					continue
+				}
+				typ, typed = t, true
+			}
+			defAttr = c.attrs["default"]
+		}
+		var def cty.Value
+		if defAttr != nil {
+			v, ok := d.eval(defAttr)
+			if !ok && v == cty.NilVal {
 				continue
 			}
-			typ = t
+			if !typed && v.Type().IsPrimitiveType() {
+				typ = v.Type() // as Nomad: a default's type is the variable's
+			}
+			cv, err := convert.Convert(v, typ)
+			if err != nil {
+				d.errorf(defAttr.Expr.Range(), "", "variable %q: default does not match type %s: %v", name, typ.FriendlyNameForConstraint(), err)
+				continue
+			}
+			def = cv
+		}
+		raw, ok := given[name]
+		fromEnv := false
+		if !ok {
+			raw, ok = env[name]
+			fromEnv = ok
 		}
 		var val cty.Value
-		if raw, ok := given[name]; ok {
+		switch {
+		case ok:
 			v, err := d.varFromString(raw, typ)
 			if err != nil {
-				d.errs = append(d.errs, &Error{File: d.file, Summary: fmt.Sprintf("-var %s=%q: %v", name, raw, err),
+				label := fmt.Sprintf("-var %s=%q", name, raw)
+				if fromEnv {
+					label = fmt.Sprintf("environment variable NOMAD_VAR_%s=%q", name, raw)
+				}
+				d.errs = append(d.errs, &Error{File: d.file, Summary: fmt.Sprintf("%s: %v", label, err),
 					Fix: fmt.Sprintf("pass a value of type %s", typ.FriendlyNameForConstraint())})
 				continue
 			}
 			val = v
-		} else if a := c.attrs["default"]; a != nil {
-			v, ok := d.eval(a)
-			if !ok && v == cty.NilVal {
-				continue
-			}
-			cv, err := convert.Convert(v, typ)
-			if err != nil {
-				d.errorf(a.Expr.Range(), "", "variable %q: default does not match type %s: %v", name, typ.FriendlyNameForConstraint(), err)
-				continue
-			}
-			val = cv
-		} else {
-			d.errorf(b.DefRange(), fmt.Sprintf("pass -var %s=value, or give it a default", name), "variable %q has no value", name)
+		case defAttr != nil:
+			val = def
+		default:
+			d.errorf(dc.block.DefRange(), fmt.Sprintf("pass -var %s=value, set NOMAD_VAR_%s, or give it a default", name, name), "variable %q has no value", name)
 			continue
 		}
 		values[name] = val
@@ -162,7 +215,7 @@ func (d *decoder) varFromString(s string, typ cty.Type) (cty.Value, error) {
 	if ds.HasErrors() {
 		return cty.NilVal, fmt.Errorf("not an HCL value: %s", ds[0].Summary)
 	}
-	v, ds := meter(expr, d.budget).Value(&hcl.EvalContext{Functions: meteredFunctions(d.budget)})
+	v, ds := meter(expr, d.budget).Value(&hcl.EvalContext{Functions: meteredFunctions(d.budget, nil)})
 	if e := d.budget.err; e != nil || (!ds.HasErrors() && !d.budget.spend(v, expr.Range())) {
 		return cty.NilVal, fmt.Errorf("%s; %s", d.budget.err.Summary, d.budget.err.Fix)
 	}

@@ -1,5 +1,5 @@
 # want: artifact.hcl:12: artifact checksum "sha256:abc" is not a sha256 or sha512 digest
-# want: artifact.hcl:19: artifact destination "../../etc" is outside the task directory
+# want: artifact.hcl:19: artifact destination "../../etc" is outside the task and allocation directories
 # want: artifact.hcl:14: artifact has no source
 # want: artifact.hcl:22: artifact source "ftp://example.invalid/app" has scheme "ftp"
 # want: artifact.hcl:25: artifact source "file://server/app" names a host
