@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -66,6 +67,9 @@ func verbs() map[string]verb {
 	for k, v := range deploymentVerbs() { // deployment.go
 		vs[k] = v
 	}
+	for k, v := range jobFileVerbs() { // validate.go: job validate, job inspect
+		vs[k] = v
+	}
 	return vs
 }
 
@@ -97,9 +101,15 @@ func verbsBase() map[string]verb {
 }
 
 // Run runs the verb in args (args[0] is the verb, e.g. "job") and returns
-// the process exit code. getenv supplies CENTRAL_ADDR and CENTRAL_TOKEN.
+// the process exit code. getenv supplies CENTRAL_ADDR and CENTRAL_TOKEN;
+// job file variables come from the process's NOMAD_VAR_name variables.
 func Run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	e := &env{stdout: stdout, stderr: stderr, getenv: getenv, now: time.Now, http: &http.Client{}}
+	return run(args, stdout, stderr, getenv, os.Environ)
+}
+
+// run is Run with the environment's NOMAD_VAR_ variables listed by environ.
+func run(args []string, stdout, stderr io.Writer, getenv func(string) string, environ func() []string) int {
+	e := &env{stdout: stdout, stderr: stderr, getenv: getenv, environ: environ, now: time.Now, http: &http.Client{}}
 	vs := verbs()
 	// Longest match: "operator raft list-peers", then "job status", then "status".
 	for n := 3; n >= 1; n-- {
@@ -180,6 +190,7 @@ func groupUsage(vs map[string]verb, group string) string {
 type env struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	environ        func() []string // KEY=value pairs: NOMAD_VAR_ job file variables (jobfile.go)
 	now            func() time.Time
 	http           *http.Client
 

@@ -122,7 +122,7 @@ func TestSubmitFileErrors(t *testing.T) {
 	c := newCluster(t)
 	bad := writeFile(t, "web.hcl", "job \"web\" {\n  group \"web\" {\n    count = \n  }\n}\n")
 	code, _, errOut := c.run(t, "job", "submit", bad)
-	if code != 1 || !strings.Contains(errOut, "Error submitting job: ") || !strings.Contains(errOut, bad+":") {
+	if code != 1 || !strings.Contains(errOut, "Error parsing job file:\n") || !strings.Contains(errOut, bad+":3:") {
 		t.Errorf("exit %d, stderr %q: want the file:line of the error", code, errOut)
 	}
 	code, _, errOut = c.run(t, "job", "submit", "/nonexistent/web.hcl")

@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 
@@ -17,10 +19,23 @@ func TestCompletionBash(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	script := out.String()
-	for _, want := range []string{"complete -o filenames -F _central central", `job) COMPREPLY=($(compgen -W "dispatch history periodic revert run status stop submit"`, "dev", "service"} {
+	for _, want := range []string{"complete -o filenames -F _central central", `job) COMPREPLY=($(compgen -W "dispatch history inspect `, "dev", "service"} {
 		if !strings.Contains(script, want) {
 			t.Errorf("script lacks %q:\n%s", want, script)
 		}
+	}
+	// Every job subcommand, in order, from the verb table.
+	var subs []string
+	for name := range verbs() {
+		if sub, ok := strings.CutPrefix(name, "job "); ok {
+			first, _, _ := strings.Cut(sub, " ")
+			subs = append(subs, first)
+		}
+	}
+	sort.Strings(subs)
+	subs = slices.Compact(subs)
+	if want := `job) COMPREPLY=($(compgen -W "` + strings.Join(subs, " ") + `"`; !strings.Contains(script, want) || !slices.Contains(subs, "validate") {
+		t.Errorf("script lacks %q:\n%s", want, script)
 	}
 	bash, err := exec.LookPath("bash")
 	testhost.Require(t, err == nil, "bash", "apt-get install bash")

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -34,27 +33,22 @@ func (e *env) jobSubmit(args []string) int {
 	detach := fs.Bool("detach", false, "return after submitting, without monitoring the evaluation and deployment")
 	timeout := fs.Duration("timeout", 2*time.Minute, "how long to monitor the evaluation before giving up")
 	deployTimeout := fs.Duration("deployment-timeout", 0, "how long to monitor the deployment before giving up (0: until it ends)")
-	var vars stringList
-	fs.Var(&vars, "var", "set a job file variable, name=value (repeatable)")
+	jf := e.jobFileFlags(fs) // jobfile.go: -var, -var-file
 	if code, ok := e.parse(fs, args); !ok {
 		return code
 	}
 	if !e.nargs(fs, 1, 1) {
 		return exitUsage
 	}
-	path := fs.Arg(0)
-	src, err := os.ReadFile(path)
-	if err != nil {
-		return e.fail("reading job file", err)
+	// Parsed here first (file() reads next to the job file), so a broken
+	// file is reported without contacting central.
+	file, code := e.loadJobFile(fs.Arg(0), jf)
+	if file == nil {
+		return code
 	}
-	vm, err := jobspec.ParseVarArgs(vars)
-	if err != nil {
-		return e.usageFail("in -var", err)
-	}
-	body := map[string]any{"hcl": string(src), "filename": path, "variables": vm}
 	ctx, cancel := e.ctx()
 	defer cancel()
-	b, _, err := e.call(ctx, http.MethodPost, "/v1/jobs", e.nsQuery(), body)
+	b, _, err := e.call(ctx, http.MethodPost, "/v1/jobs", e.nsQuery(), file.body)
 	if err != nil {
 		return e.fail("submitting job", err)
 	}
