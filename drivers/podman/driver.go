@@ -129,8 +129,9 @@ func (d *Driver) Start(ctx context.Context, cfg *drivers.TaskConfig) (drivers.Ha
 	if err != nil {
 		return nil, err
 	}
+	written := tc.image
 	tc.image = resolveImage(tc.image, d.opts.DefaultRegistry) // pulled, and created from, by this name
-	if err := d.ensureImage(ctx, tc.image, tc.forcePull); err != nil {
+	if err := d.ensureImage(ctx, tc.image, written, tc.forcePull); err != nil {
 		return nil, err
 	}
 	spec := buildSpec(cfg, tc)
@@ -185,8 +186,9 @@ func (d *Driver) removeQuietly(id string) {
 }
 
 // ensureImage uses a local image, pulling only if it is missing or
-// forcePull is set.
-func (d *Driver) ensureImage(ctx context.Context, image string, forcePull bool) error {
+// forcePull is set. written is the image as the job wrote it, before
+// resolveImage made it image.
+func (d *Driver) ensureImage(ctx context.Context, image, written string, forcePull bool) error {
 	if !forcePull {
 		ok, err := d.client.imageExists(ctx, image)
 		if err != nil {
@@ -194,6 +196,9 @@ func (d *Driver) ensureImage(ctx context.Context, image string, forcePull bool) 
 		}
 		if ok {
 			return nil
+		}
+		if err := d.checkNotShadowed(ctx, image, written); err != nil {
+			return err
 		}
 	}
 	pctx, cancel := context.WithTimeout(ctx, d.opts.PullTimeout)

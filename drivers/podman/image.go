@@ -1,6 +1,7 @@
 package podman
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -86,3 +87,23 @@ func resolveImage(image, registry string) string {
 // DefaultRegistry is the registry this driver puts before a short image
 // name, or NoDefaultRegistry.
 func (d *Driver) DefaultRegistry() string { return d.opts.DefaultRegistry }
+
+// checkNotShadowed refuses to pull image, the default registry's name for
+// the short name written, when Podman already has a local image that the
+// short name finds (localhost/<name>, imported with `podman import`, or
+// one of registries.conf's). Pulling would swap the image the node has
+// for whatever the registry serves under that name.
+func (d *Driver) checkNotShadowed(ctx context.Context, image, written string) error {
+	if written == image {
+		return nil
+	}
+	ok, err := d.client.imageExists(ctx, written)
+	if err != nil {
+		return fmt.Errorf("podman driver: look up image %s: %w", written, err)
+	}
+	if !ok {
+		return nil
+	}
+	return fmt.Errorf("%w: image %q means %s (the agent's default registry, %s), which is not on this node, and Podman has another local image it calls %q (e.g. localhost/%s); not pulling over it: write the full name in the job (image = \"localhost/%s\"), or set the agent's podman { default_registry = \"localhost\" } (or \"none\" for Podman's own short-name rules)",
+		ErrImageNotFound, written, image, d.opts.DefaultRegistry, written, written, written)
+}

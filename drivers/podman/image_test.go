@@ -2,6 +2,7 @@ package podman
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -118,6 +119,35 @@ func TestShortImageNameRunsDockerHubName(t *testing.T) {
 		fileHas(t, cfg.StdoutPath+".0", "which="+tt.which+"\n")
 		if got := imageName(t, d, containerName(cfg)); got != tt.want {
 			t.Errorf("registry %q, image %q: the container was created from %q, want %q", tt.registry, tt.image, got, tt.want)
+		}
+	}
+}
+
+// A short name whose Docker Hub image is not on the node, while Podman has
+// a local image of that short name (podman import ... tether-amb:1 names
+// it localhost/tether-amb:1), is refused without a pull: pulling would
+// run whatever Docker Hub serves under that name instead of the node's.
+func TestShortNameNotSwappedForLocalImage(t *testing.T) {
+	e := newEnv(t)
+	podmantest.Podman(t, e.socket, "tag", e.image, "localhost/tether-amb:1")
+	d := e.driver(Options{PullTimeout: time.Nanosecond}) // a pull attempt fails at once instead of leaving the host
+	cfg := e.task(t, "amb", "echo ran")
+	cfg.Config["image"] = "tether-amb:1"
+	_, err := d.Start(context.Background(), cfg)
+	if !errors.Is(err, ErrImageNotFound) {
+		t.Fatalf("Start = %v, want ErrImageNotFound", err)
+	}
+	for _, want := range []string{`"tether-amb:1" means docker.io/library/tether-amb:1`, "not pulling over it", `image = "localhost/tether-amb:1"`, `default_registry = "localhost"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	// As the error says: the full name, or default_registry = "localhost".
+	for _, c := range []struct{ registry, image string }{{"", "localhost/tether-amb:1"}, {"localhost", "tether-amb:1"}} {
+		cfg := e.task(t, "amb", "echo ran")
+		cfg.Config["image"] = c.image
+		if r := wait(t, start(t, e.driver(Options{DefaultRegistry: c.registry}), cfg), 30*time.Second); !r.Successful() {
+			t.Fatalf("registry %q, image %s: %+v", c.registry, c.image, r)
 		}
 	}
 }
