@@ -20,17 +20,11 @@ import (
 // it now gets the verdict it asks for, the test fails so that the entry
 // is removed.
 var serverCorpusWaiting = map[string]string{
-	"jobspec/testdata/nomad-shapes/artifact-alloc.hcl":                `artifact destinations that stay in the allocation dir ("../alloc/x")`,
-	"jobspec/testdata/nomad-shapes/env-vars.hcl":                      "NOMAD_VAR_ values (env_variables)",
-	"jobspec/testdata/nomad-shapes/functions.hcl":                     "file(), base64encode and uuidv5",
-	"jobspec/testdata/nomad-shapes/group-service-port.hcl":            `a service port written "${NOMAD_PORT_label}"`,
-	"jobspec/testdata/nomad-shapes/literal-refs.hcl":                  "unknown lower-case references kept as text",
 	"jobspec/testdata/nomad-shapes/refuse-docker-auth-soft-fail.hcl":  "podman config checked at submit",
 	"jobspec/testdata/nomad-shapes/refuse-docker-mount.hcl":           "podman config checked at submit",
 	"jobspec/testdata/nomad-shapes/refuse-docker-port-map.hcl":        "podman config checked at submit",
 	"jobspec/testdata/nomad-shapes/refuse-docker-privileged.hcl":      "podman config checked at submit",
 	"jobspec/testdata/nomad-shapes/refuse-exec-unknown-key.hcl":       "exec config checked at submit",
-	"jobspec/testdata/nomad-shapes/refuse-misspelt-block.hcl":         `"known:" lists without repeats`,
 	"jobspec/testdata/nomad-shapes/refuse-template-consul-key.hcl":    "template functions checked at submit",
 	"jobspec/testdata/nomad-shapes/refuse-template-nomadservices.hcl": "template functions checked at submit",
 	"jobspec/testdata/nomad-shapes/refuse-template-nomadvar.hcl":      "template functions checked at submit",
