@@ -220,6 +220,7 @@ func CheckOperator(b Backend, resolver *acl.Resolver, w http.ResponseWriter, r *
 	}
 	var he *httpError
 	errors.As(err, &he)
+	closeUnread(w, r) // refused before the body is read: do not wait for it
 	writeError(w, he.code, he.msg)
 	return false
 }

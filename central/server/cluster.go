@@ -364,6 +364,12 @@ func (s *Server) joinAuth(resolver *acl.Resolver, next http.HandlerFunc) http.Ha
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		secret := s.cfg.JoinSecret
 		got := r.Header.Get(JoinSecretHeader)
+		if r.ContentLength != 0 {
+			// A refusal below answers without reading the body: close the
+			// connection after it rather than wait for the body. Accepted
+			// requests are small and rare (servers joining).
+			w.Header().Set("Connection", "close")
+		}
 		switch {
 		case secret != "" && got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(secret)) == 1:
 			next(w, r)

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tether-edge/tether/central/acl"
@@ -18,9 +18,6 @@ import (
 // forwardedHeader marks a request forwarded by a follower, so that a server
 // that lost leadership meanwhile does not forward it on again.
 const forwardedHeader = "X-Tether-Forwarded-By"
-
-// maxForwardBody bounds a write's body that a follower buffers to forward.
-const maxForwardBody = 64 << 20
 
 // leaderWait is how long a write waits for a leader during an election.
 const leaderWait = 10 * time.Second
@@ -156,28 +153,29 @@ func (s *Server) leaderOnly(next http.Handler) http.Handler {
 }
 
 // forward sends r to the leader and copies the answer back. The body is
-// buffered so that a request the leader never received (it could not be
-// dialled: it died) is sent again to the next leader.
+// streamed, not buffered: the leader checks the token before it reads a
+// byte of it, so a request it refuses costs this server nothing either (a
+// follower that buffered the body first could be made to hold 64 MiB per
+// anonymous connection). A request the leader never received (it could
+// not be dialled: it died) has not had its body read, and is sent again to
+// the next leader.
 func (s *Server) forward(ctx context.Context, w http.ResponseWriter, r *http.Request, addr string, local http.Handler) {
-	var body []byte
-	if r.Body != nil {
-		b, err := io.ReadAll(io.LimitReader(r.Body, maxForwardBody+1))
-		if err != nil {
-			writeErr(w, http.StatusBadRequest, "reading request body: "+err.Error())
-			return
-		}
-		if len(b) > maxForwardBody {
-			writeErr(w, http.StatusRequestEntityTooLarge, "request body over 64 MiB: send it to the leader ("+addr+") directly")
-			return
-		}
-		body = b
+	body := &forwardBody{r: r.Body}
+	fwdCtx := ctx
+	if r.URL.Path == "/v1/operator/snapshot" {
+		fwdCtx = r.Context() // an upload may take longer than leaderWait (its read deadline bounds it)
 	}
 	for {
-		req, err := s.toLeader(ctx, r, addr, bytes.NewReader(body))
+		var rb io.Reader
+		if r.Body != nil && r.Body != http.NoBody {
+			rb = body
+		}
+		req, err := s.toLeader(fwdCtx, r, addr, rb)
 		if err != nil {
 			writeErr(w, http.StatusInternalServerError, err.Error())
 			return
 		}
+		req.ContentLength = r.ContentLength
 		resp, err := s.fwd.Do(req)
 		if err == nil {
 			defer resp.Body.Close()
@@ -187,8 +185,18 @@ func (s *Server) forward(ctx context.Context, w http.ResponseWriter, r *http.Req
 			for k, vs := range resp.Header {
 				w.Header()[k] = vs
 			}
+			if !body.eof.Load() {
+				// The leader answered without reading the whole body (a
+				// refusal): do not read the rest of it either.
+				w.Header().Set("Connection", "close")
+			}
 			w.WriteHeader(resp.StatusCode)
 			io.Copy(w, resp.Body)
+			return
+		}
+		if body.n.Load() > 0 {
+			// Part of the body is gone: it cannot be sent again.
+			writeErr(w, http.StatusBadGateway, "forwarding to the leader at "+addr+": "+err.Error()+" (the write may or may not have been applied; check, then retry)")
 			return
 		}
 		if !isDialError(err) {
@@ -208,8 +216,7 @@ func (s *Server) forward(ctx context.Context, w http.ResponseWriter, r *http.Req
 			writeErr(w, http.StatusServiceUnavailable, err.Error())
 			return
 		}
-		if next == s.selfInfo().HTTPAddr { // this server won the election
-			r.Body = io.NopCloser(bytes.NewReader(body))
+		if next == s.selfInfo().HTTPAddr { // this server won the election (the body is unread)
 			local.ServeHTTP(w, r)
 			return
 		}
@@ -227,6 +234,25 @@ func (s *Server) toLeader(ctx context.Context, r *http.Request, addr string, bod
 	req.Header = r.Header.Clone()
 	req.Header.Set(forwardedHeader, s.cfg.Name)
 	return req, nil
+}
+
+// forwardBody is a forwarded request's body as the leader reads it: n
+// bytes so far, eof once it has all (the HTTP client reads it from its own
+// goroutine). It is a plain io.Reader, so that the HTTP client's Close
+// after a failed dial leaves it open for the next leader.
+type forwardBody struct {
+	r   io.Reader
+	n   atomic.Int64
+	eof atomic.Bool
+}
+
+func (b *forwardBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.n.Add(int64(n))
+	if err == io.EOF {
+		b.eof.Store(true)
+	}
+	return n, err
 }
 
 func isDialError(err error) bool {
