@@ -190,8 +190,19 @@ func TestPeriodicFailoverNeverLaunchesATickTwice(t *testing.T) {
 	now := leaderOf(t, rest)
 	after := waitChildren(t, now, "tick", len(before)+3, 30*time.Second)
 
-	// Ask the new leader to launch ticks the old one launched.
-	l := now.currentLeader()
+	// Ask the new leader to launch ticks the old one launched. On a loaded
+	// machine leadership may have moved again since: take whichever server
+	// holds the leader's duties now.
+	var l *leader
+	eventually(t, 30*time.Second, func() error {
+		for _, s := range rest {
+			if l = s.currentLeader(); l != nil {
+				now = s
+				return nil
+			}
+		}
+		return fmt.Errorf("no server holds the leader's duties")
+	})
 	parent := now.store.JobByID("default", "tick")
 	for _, sec := range before {
 		if _, evalID, err := l.launch(parent, time.Unix(sec, 0), false); err != nil || evalID != "" {
