@@ -38,10 +38,11 @@ type SubmitRequest struct {
 	// declare are ignored, as Nomad does.
 	EnvVariables map[string]string `json:"env_variables,omitempty"`
 	// Files answers file() and the other file functions, by the path as
-	// the job file wrote it: the CLI reads them next to the job file and
-	// sends them, and central parses with them (it never reads its own
-	// disk for a job file). A path missing here is an error.
-	Files map[string]string `json:"files,omitempty"`
+	// the job file wrote it, each file's bytes base64-encoded in JSON (a
+	// filebase64() file may be binary): the CLI reads them next to the job
+	// file and sends them, and central parses with them (it never reads
+	// its own disk for a job file). A path missing here does not exist.
+	Files map[string][]byte `json:"files,omitempty"`
 	Job   *jobspec.Job      `json:"job,omitempty"`
 }
 
@@ -92,7 +93,7 @@ func decodeSubmitRequest(body []byte) (*jobspec.Job, []string, error) {
 			return nil, nil, err
 		}
 		j, w, err := jobspec.ParseWith([]byte(*req.HCL), jobspec.ParseOptions{
-			Filename: name, Vars: req.Variables, EnvVars: req.EnvVariables, ReadFile: sentFiles(req.Files)})
+			Filename: name, Vars: req.Variables, EnvVars: req.EnvVariables, ReadFile: jobspec.MapReader(req.Files)})
 		if err != nil {
 			return nil, w, badRequest("%v", err)
 		}
@@ -139,18 +140,6 @@ func checkSubmitExtras(req *SubmitRequest) error {
 		return badRequest("\"env_variables\" has %d values, more than %d: unset NOMAD_VAR_ variables the job does not use", len(req.EnvVariables), maxSubmitEnvVars)
 	}
 	return nil
-}
-
-// sentFiles answers the job file's file() calls from what the submitter
-// sent.
-func sentFiles(files map[string]string) func(string) ([]byte, error) {
-	return func(path string) ([]byte, error) {
-		c, ok := files[path]
-		if !ok {
-			return nil, fmt.Errorf("file %q was not sent with the job file: submit with central job run, which reads the files a job file names next to it and sends them", path)
-		}
-		return []byte(c), nil
-	}
 }
 
 // canSubmit is POST /v1/jobs's guard, run before the body is read: the

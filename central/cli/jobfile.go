@@ -86,8 +86,10 @@ func (e *env) loadJobFile(path string, o *jobFileOpts) (*jobFile, int) {
 		vars[k] = v
 	}
 	envVars := e.envVars(src)
-	read := &fileRecorder{dir: filepath.Dir(path), files: map[string]string{}}
-	job, warnings, err := jobspec.ParseWith(src, jobspec.ParseOptions{Filename: path, Vars: vars, EnvVars: envVars, ReadFile: read.read})
+	// file() reads relative to the job file's directory, as Nomad's CLI
+	// does; what it read is sent along, and central parses from that.
+	read, files := jobspec.RecordingReader(filepath.Dir(path))
+	job, warnings, err := jobspec.ParseWith(src, jobspec.ParseOptions{Filename: path, Vars: vars, EnvVars: envVars, ReadFile: read})
 	if err != nil {
 		return nil, e.jobFileErrors(err)
 	}
@@ -98,8 +100,8 @@ func (e *env) loadJobFile(path string, o *jobFileOpts) (*jobFile, int) {
 	if len(envVars) > 0 {
 		body["env_variables"] = envVars
 	}
-	if len(read.files) > 0 {
-		body["files"] = read.files
+	if fs := files(); len(fs) > 0 {
+		body["files"] = fs // base64 in JSON: a filebase64() file may be binary
 	}
 	return &jobFile{job: job, warnings: warnings, body: body}, exitOK
 }
@@ -156,34 +158,6 @@ func quoteList(names []string) string {
 		q[i] = fmt.Sprintf("%q", n)
 	}
 	return strings.Join(q, ", ")
-}
-
-// fileRecorder answers a job file's file() calls from this machine's disk,
-// relative to the job file's directory (as Nomad's CLI does), and keeps
-// what it read so central can parse the same file with the same contents.
-type fileRecorder struct {
-	dir   string
-	files map[string]string // by the path as the job file wrote it
-	total int
-}
-
-func (f *fileRecorder) read(path string) ([]byte, error) {
-	if c, ok := f.files[path]; ok {
-		return []byte(c), nil
-	}
-	p := path
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(f.dir, p)
-	}
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return nil, err
-	}
-	if f.total += len(path) + len(b); f.total > jobspec.MaxFileBytes {
-		return nil, fmt.Errorf("the files this job file reads add up to more than %d bytes: make them smaller", jobspec.MaxFileBytes)
-	}
-	f.files[path] = string(b)
-	return b, nil
 }
 
 // isJSONJob reports whether a job file is JSON: its name ends in .json or
