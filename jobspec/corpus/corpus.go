@@ -23,6 +23,9 @@ type Case struct {
 	Vars     []string // -var arguments, in order
 	VarFiles []string // -var-file paths, in order
 	Env      []string // NAME=value environment variables
+	// PlanWarns are texts the plan's warnings must contain; without any,
+	// the plan must warn of no service address nodes cannot resolve.
+	PlanWarns []string
 }
 
 // Load collects every case under root (the repository), sorted by name.
@@ -120,6 +123,9 @@ func newCase(name, dir string, src []byte) Case {
 		}
 		if d, ok := strings.CutPrefix(line, "# env: "); ok {
 			c.Env = append(c.Env, d)
+		}
+		if d, ok := strings.CutPrefix(line, "# plan-warn: "); ok {
+			c.PlanWarns = append(c.PlanWarns, d)
 		}
 	}
 	return c

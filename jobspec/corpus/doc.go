@@ -4,7 +4,7 @@
 // testdata and jobspec/testdata/nomad-shapes (our own files in the shapes
 // Nomad users write, with only the driver changed). The corpus tests of
 // jobspec (through jobspec.ParseWith) and of central/server (through
-// POST /v1/validate/job and the plan endpoint) run them all.
+// POST /v1/validate/job and POST /v1/job/<id>/plan) run them all.
 //
 //	cases, err := corpus.Load(root)
 //	for _, c := range cases {
@@ -19,6 +19,7 @@
 //	# var: name=value       as -var name=value
 //	# var-file: path        as -var-file path (relative to the file)
 //	# env: NOMAD_VAR_x=v    as the environment variable NOMAD_VAR_x=v
+//	# plan-warn: text       job plan's warnings contain text
 //
 // Every file without a want line must be accepted.
 package corpus

@@ -1,4 +1,6 @@
 # shape: the edge tutorial's db service as written there, address = attr.unique.platform.aws.public-ipv4 (parses; nodes without that attribute are plan's and the monitor's to report)
+# plan-warn: refers to node attribute "unique.platform.aws.public-ipv4", which none of the
+# plan-warn: unique.network.ip-address
 job "hashicups-db" {
   datacenters = ["dc1"]
 

@@ -1,5 +1,5 @@
 # shape: an exec task with a raw_exec/exec2 key the exec driver does not read
-# want: unknown config key
+# want: config key "pid_mode" is not supported
 job "exec" {
   group "g" {
     task "t" {
