@@ -141,7 +141,7 @@ func (c Case) Filename() string {
 // -var-file values, then the -var values over them, the NOMAD_VAR_ values
 // by name, and file() reading next to the job file. files collects every
 // file file() read, by the path the job wrote (what the CLI sends along).
-func (c Case) Options() (o jobspec.ParseOptions, files map[string]string, err error) {
+func (c Case) Options() (o jobspec.ParseOptions, files map[string][]byte, err error) {
 	vars := map[string]string{}
 	for _, vf := range c.VarFiles {
 		path := filepath.Join(c.Dir, vf)
@@ -168,7 +168,7 @@ func (c Case) Options() (o jobspec.ParseOptions, files map[string]string, err er
 		}
 	}
 	root := os.DirFS(c.Dir)
-	files = map[string]string{}
+	files = map[string][]byte{}
 	return jobspec.ParseOptions{
 		Filename: c.Filename(),
 		Vars:     vars,
@@ -176,7 +176,7 @@ func (c Case) Options() (o jobspec.ParseOptions, files map[string]string, err er
 		ReadFile: func(path string) ([]byte, error) {
 			b, err := fs.ReadFile(root, filepath.ToSlash(filepath.Clean(path)))
 			if err == nil {
-				files[path] = string(b)
+				files[path] = b
 			}
 			return b, err
 		},
