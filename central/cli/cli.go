@@ -67,6 +67,9 @@ func verbs() map[string]verb {
 	for k, v := range deploymentVerbs() { // deployment.go
 		vs[k] = v
 	}
+	for k, v := range planVerbs() { // plan.go: job plan
+		vs[k] = v
+	}
 	for k, v := range jobFileVerbs() { // validate.go: job validate, job inspect
 		vs[k] = v
 	}

@@ -33,7 +33,8 @@ func (e *env) jobSubmit(args []string) int {
 	detach := fs.Bool("detach", false, "return after submitting, without monitoring the evaluation and deployment")
 	timeout := fs.Duration("timeout", 2*time.Minute, "how long to monitor the evaluation before giving up")
 	deployTimeout := fs.Duration("deployment-timeout", 0, "how long to monitor the deployment before giving up (0: until it ends)")
-	jf := e.jobFileFlags(fs) // jobfile.go: -var, -var-file
+	jf := e.jobFileFlags(fs)         // jobfile.go: -var, -var-file
+	checkIndex := checkIndexFlag(fs) // plan.go
 	if code, ok := e.parse(fs, args); !ok {
 		return code
 	}
@@ -48,7 +49,11 @@ func (e *env) jobSubmit(args []string) int {
 	}
 	ctx, cancel := e.ctx()
 	defer cancel()
-	b, _, err := e.call(ctx, http.MethodPost, "/v1/jobs", e.nsQuery(), file.body)
+	q := e.nsQuery()
+	if *checkIndex != "" {
+		q.Set("check_index", *checkIndex)
+	}
+	b, _, err := e.call(ctx, http.MethodPost, "/v1/jobs", q, file.body)
 	if err != nil {
 		return e.fail("submitting job", err)
 	}
