@@ -107,6 +107,7 @@ func decodeSubmitRequest(body []byte) (*jobspec.Job, []string, error) {
 			// Only central makes children (job dispatch, periodic launches).
 			return nil, nil, badRequest("job %q sets parent_id, payload or dispatch_idempotency_token, which central sets on the children it dispatches or launches: remove them (submit the parent job, then dispatch it)", job.ID)
 		}
+		job.NormalizeJSONNumbers() // config numbers as a job file gives them
 		job.Canonicalize()
 		if err := job.Validate(); err != nil {
 			return nil, nil, badRequest("%v", err)

@@ -192,6 +192,7 @@ func (e *env) loadJSONJob(path string, src []byte) (*jobFile, int) {
 	if err := dec.Decode(&job); err != nil {
 		return nil, e.jobFileErrors(fmt.Errorf("%s: %v", path, err))
 	}
+	job.NormalizeJSONNumbers()
 	job.Canonicalize()
 	if err := job.Validate(); err != nil {
 		return nil, e.jobFileErrors(fmt.Errorf("%s: %w", path, err))
