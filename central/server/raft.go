@@ -104,6 +104,9 @@ func (s *Server) raftTransport(logOut io.Writer) (*raft.NetworkTransport, error)
 		return nil, err
 	}
 	if mode == raftAuthNone {
+		if raftReachableBeyondHost(addr) && s.cfg.ACL {
+			return nil, fmt.Errorf("server: ACLs are on but Raft listens on %s without authentication: anyone who reaches that port could write a management token into the cluster's state; set the same join_secret (-join-secret) on every server, or a tls block with ca_file, or keep Raft on loopback (-raft 127.0.0.1:7601) for a single server (docs/ha.md)", s.cfg.RaftAddr)
+		}
 		var advertise net.Addr = addr
 		if addr.Port == 0 {
 			advertise = nil // advertise the port the listener got

@@ -494,3 +494,29 @@ func TestRaftStalledHandshakesBounded(t *testing.T) {
 		return nil
 	})
 }
+
+// TestRaftWithACLsNeedsAuthBeyondLoopback: with ACLs on, plain Raft may
+// only listen on loopback (a single server): reachable from other hosts,
+// a forged AppendEntries would mint a management token and make the ACLs
+// moot, so the server refuses to start, naming the fixes. A join secret
+// lets it start.
+func TestRaftWithACLsNeedsAuthBeyondLoopback(t *testing.T) {
+	cfg := Config{Name: "s1", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", RaftAddr: "0.0.0.0:0", MQTTAddr: "127.0.0.1:0", ACL: true}
+	if s, err := New(cfg, discardLog, io.Discard); err == nil {
+		s.Close()
+		t.Fatal("ACLs on with plain Raft on every address started")
+	} else if !strings.Contains(err.Error(), "join_secret") || !strings.Contains(err.Error(), "ca_file") || !strings.Contains(err.Error(), "127.0.0.1") {
+		t.Fatalf("error %q does not name join_secret, ca_file and loopback", err)
+	}
+	cfg.DataDir, cfg.RaftAddr = t.TempDir(), "127.0.0.1:0"
+	s, err := New(cfg, discardLog, io.Discard)
+	if err != nil {
+		t.Fatalf("ACLs on with plain Raft on loopback: %v", err)
+	}
+	s.Close()
+	cfg.DataDir, cfg.RaftAddr, cfg.JoinSecret = t.TempDir(), "127.0.0.1:0", "a join secret of this cluster, long enough"
+	if s, err = New(cfg, discardLog, io.Discard); err != nil {
+		t.Fatalf("ACLs on with a join secret: %v", err)
+	}
+	s.Close()
+}
