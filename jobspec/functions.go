@@ -17,6 +17,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
+	"gopkg.in/yaml.v3"
 )
 
 // functions returns the HCL functions a job file may call: Nomad's jobspec2
@@ -110,7 +111,7 @@ func functions(files *fileReader) map[string]function.Function {
 		"uuidv4":          uuid.V4Func,
 		"uuidv5":          uuid.V5Func,
 		"values":          stdlib.ValuesFunc,
-		"yamldecode":      guarded(ctyyaml.YAMLDecodeFunc, checkDocDepth),
+		"yamldecode":      guarded(ctyyaml.YAMLDecodeFunc, checkYAMLDoc),
 		"yamlencode":      ctyyaml.YAMLEncodeFunc,
 		"zipmap":          stdlib.ZipmapFunc,
 
@@ -248,6 +249,10 @@ const (
 	maxRSAKeyBytes = 8 << 10
 	// maxProductValues bounds the values setproduct() would build.
 	maxProductValues = 1 << 20
+	// maxYAMLNodes bounds the nodes a document given to yamldecode() has
+	// once its aliases are expanded: 30 lines of aliases can stand for
+	// 10^30 values, and go-cty-yaml compares their types one by one.
+	maxYAMLNodes = 1 << 20
 )
 
 // stringOrList is Nomad's reverse(): jobspec2 binds it to go-cty's string
@@ -316,6 +321,42 @@ func checkDocDepth(args []cty.Value) error {
 		if brackets+line > maxDocDepth {
 			return fmt.Errorf("the document nests more than %d levels deep", maxDocDepth)
 		}
+	}
+	return nil
+}
+
+// checkYAMLDoc is checkDocDepth, and refuses a document whose aliases
+// expand to more than maxYAMLNodes nodes (counted on the parsed tree, each
+// anchor's size once).
+func checkYAMLDoc(args []cty.Value) error {
+	if err := checkDocDepth(args); err != nil || len(args) == 0 || args[0].IsNull() || args[0].Type() != cty.String {
+		return err
+	}
+	var doc yaml.Node
+	if yaml.Unmarshal([]byte(args[0].AsString()), &doc) != nil {
+		return nil // yamldecode reports it
+	}
+	sizes := map[*yaml.Node]int64{}
+	var size func(n *yaml.Node) int64
+	size = func(n *yaml.Node) int64 {
+		if v, ok := sizes[n]; ok {
+			return v
+		}
+		sizes[n] = maxYAMLNodes + 1 // an alias of its own ancestor
+		total := int64(1)
+		if n.Kind == yaml.AliasNode && n.Alias != nil {
+			total += size(n.Alias)
+		}
+		for _, c := range n.Content {
+			if total += size(c); total > maxYAMLNodes {
+				break
+			}
+		}
+		sizes[n] = total
+		return total
+	}
+	if size(&doc) > maxYAMLNodes {
+		return fmt.Errorf("the document's aliases expand it to more than %d values", maxYAMLNodes)
 	}
 	return nil
 }

@@ -72,6 +72,8 @@ func TestNomadFunctions(t *testing.T) {
 		{"encoding", `yamlencode({ a = "b" })`, "\"a\": \"b\"\n", ""},
 		{"encoding", `yamldecode(` + deep + `)`, nil, "nests more than 10000 levels"},
 		{"encoding", `jsondecode(` + deep + `)`, nil, "nests more than 10000 levels"},
+		{"encoding", `yamldecode("a: &a [1, 2]\nb: [*a, *a]\n").b`, []any{[]any{int64(1), int64(2)}, []any{int64(1), int64(2)}}, ""},
+		{"encoding", `yamldecode(` + yamlLaughs + `)`, nil, "the document's aliases expand it to more than 1048576 values"},
 		{"uuid", `uuidv5("dns", "example.com")`, "cfbff0d1-9375-5685-968c-48ce8b15ae17", ""},
 		{"uuid", `strlen(uuidv4())`, int64(36), ""},
 		{"hash", `md5("a")`, "0cc175b9c0f1b6a831c399e269772661", ""},
@@ -128,6 +130,18 @@ func TestNomadFunctions(t *testing.T) {
 		})
 	}
 }
+
+// yamlLaughs is an HCL string of a YAML document whose 30 lines of aliases
+// stand for 10^30 values.
+var yamlLaughs = func() string {
+	var b strings.Builder
+	b.WriteString("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n")
+	for i := 1; i < 30; i++ {
+		p := fmt.Sprintf("*a%d", i-1)
+		fmt.Fprintf(&b, "a%d: &a%d [%s]\n", i, i, strings.TrimSuffix(strings.Repeat(p+", ", 10), ", "))
+	}
+	return fmt.Sprintf("%q", b.String())
+}()
 
 // TestBcryptCostBoundsTime: the largest cost the guard lets through stays
 // well inside the evaluation deadline.
