@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tether-edge/tether/internal/testhost"
 )
 
 // buildEdgeShop runs examples/edge-shop/build.sh into a temporary dir (Go
@@ -28,9 +30,7 @@ func buildEdgeShop(t *testing.T) (root, bin string) {
 	bin = filepath.Join(t.TempDir(), "bin")
 	cmd := exec.Command("sh", filepath.Join(root, "examples", "edge-shop", "build.sh"), bin)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		if os.Getenv("CI") != "true" && strings.Contains(string(out), "wasm") {
-			t.Skipf("cannot build the wasm guest here: %v\n%s", err, out)
-		}
+		testhost.Require(t, !strings.Contains(string(out), "wasm"), fmt.Sprintf("building the shop's wasm guest (%v)\n%s", err, out), "install clang, lld and wasi-libc; .ci/run does")
 		t.Fatalf("build.sh: %v\n%s", err, out)
 	}
 	return root, bin

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tether-edge/tether/internal/testhost"
 )
 
 // Binaries built once by TestMain.
@@ -114,10 +116,7 @@ func requireTool(t testing.TB, name string, alt ...string) string {
 			return n
 		}
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is required under CI=true but was not found (install it in .ci/run)", name)
-	}
-	t.Skipf("%s not installed", name)
+	testhost.Require(t, false, name, "install it; .ci/run does")
 	return ""
 }
 
@@ -539,12 +538,9 @@ func mosquittoDir(t testing.TB, prefix string) string {
 // Under CI=true failing to is an error; elsewhere it skips the test.
 func chownMosquitto(t testing.TB, dir string) {
 	t.Helper()
-	if out, err := exec.Command("chown", "-R", "mosquitto:", dir).CombinedOutput(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("cannot hand %s to user mosquitto (the mosquitto package creates that user): %v %s", dir, err, out)
-		}
-		t.Skipf("cannot hand %s to user mosquitto: %v %s", dir, err, out)
-	}
+	out, err := exec.Command("chown", "-R", "mosquitto:", dir).CombinedOutput()
+	testhost.Require(t, err == nil, fmt.Sprintf("handing %s to user mosquitto (%v %s)", dir, err, out),
+		"run as root with the mosquitto package installed: it creates that user")
 }
 
 // waitRunning waits until job has exactly n allocations, all running, and

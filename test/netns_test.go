@@ -2,13 +2,13 @@ package test
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/tether-edge/tether/internal/testhost"
 	"github.com/tether-edge/tether/test/partition"
 )
 
@@ -18,12 +18,7 @@ import (
 // max_client_disconnect = "1h".
 func TestTutorialPartitionWithIptables(t *testing.T) {
 	ns, err := partition.NewNetns(t, "edge1")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("network namespaces are required under CI=true: %v", err)
-		}
-		t.Skipf("LOUD SKIP: cannot make a network namespace here (%v); this test needs root and iproute2/iptables", err)
-	}
+	testhost.Require(t, err == nil, fmt.Sprintf("a network namespace (%v)", err), "run as root with iproute2 and iptables installed")
 	c := startCentral(t, clusterOpts{ttl: "2s", mqttHost: ns.HostAddr()})
 	work := t.TempDir()
 

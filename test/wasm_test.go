@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tether-edge/tether/internal/testhost"
 )
 
 // buildWasm compiles an example guest from examples/wasm with clang and
@@ -24,12 +26,8 @@ func buildWasm(t testing.TB, name string) string {
 	}
 	out := filepath.Join(t.TempDir(), name+".wasm")
 	cmd := exec.Command(clang, "--target=wasm32-wasi", "-O2", "-o", out, filepath.Join(root, "examples", "wasm", name+".c"))
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		if os.Getenv("CI") != "true" {
-			t.Skipf("cannot build wasm guests here: %v\n%s", err, msg)
-		}
-		t.Fatalf("build %s: %v\n%s", name, err, msg)
-	}
+	msg, err := cmd.CombinedOutput()
+	testhost.Require(t, err == nil, fmt.Sprintf("building the wasm guest %s (%v)\n%s", name, err, msg), "install clang, lld, wasi-libc and libclang-rt-14-dev-wasm32; .ci/run does")
 	return out
 }
 

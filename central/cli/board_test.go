@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/tether-edge/tether/internal/testhost"
 )
 
 func runBoard(args ...string) (int, string, string) {
@@ -16,9 +18,9 @@ func runBoard(args ...string) (int, string, string) {
 }
 
 func TestBoardBundleCLI(t *testing.T) {
-	if runtime.GOARCH != "amd64" || runtime.GOOS != "linux" {
-		t.Skip("uses the test binary as the x86-gateway agent")
-	}
+	// The test binary stands in for the x86-gateway's agent.
+	testhost.Require(t, runtime.GOARCH == "amd64" && runtime.GOOS == "linux", "a linux/amd64 host (the test binary stands in for the x86-gateway's agent)",
+		"run on linux/amd64")
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)

@@ -58,22 +58,31 @@ func seedCommands() (base [][]byte, seeds [][]byte) {
 	return base, seeds
 }
 
-// TestWriteFuzzSeeds rewrites testdata/fuzz/FuzzDecodeCommand when
+// TestFuzzSeedsOnDisk checks that testdata/fuzz/FuzzDecodeCommand holds
+// the seeds of seedCommands, one file each, and rewrites them when
 // STATE_WRITE_SEEDS=1 (after the command format changes).
-func TestWriteFuzzSeeds(t *testing.T) {
-	if os.Getenv("STATE_WRITE_SEEDS") != "1" {
-		t.Skip("set STATE_WRITE_SEEDS=1 to rewrite the seed corpus")
-	}
+func TestFuzzSeedsOnDisk(t *testing.T) {
+	write := os.Getenv("STATE_WRITE_SEEDS") == "1"
 	dir := filepath.Join("testdata", "fuzz", "FuzzDecodeCommand")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	_, seeds := seedCommands()
 	for i, s := range seeds {
+		path := filepath.Join(dir, fmt.Sprintf("seed-%02d", i))
 		body := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", s)
-		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("seed-%02d", i)), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
+		if write {
+			if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
 		}
+		if got, err := os.ReadFile(path); err != nil || string(got) != body {
+			t.Errorf("%s is not seed %d of seedCommands (%v): rewrite the corpus with STATE_WRITE_SEEDS=1 go test -run TestFuzzSeedsOnDisk ./central/state/", path, i, err)
+		}
+	}
+	if extra, _ := filepath.Glob(filepath.Join(dir, fmt.Sprintf("seed-%02d", len(seeds)))); len(extra) > 0 {
+		t.Errorf("%s is past the last seed of seedCommands: remove it", extra[0])
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tether-edge/tether/drivers"
+	"github.com/tether-edge/tether/internal/testhost"
 )
 
 // guestDir holds the test guests, built once per test binary, and
@@ -60,9 +61,8 @@ func guest(t testing.TB, name string) string {
 	}
 	b.once.Do(func() { b.path, b.err = buildGuest(name) })
 	if b.err != nil {
-		if errors.Is(b.err, exec.ErrNotFound) && os.Getenv("CI") != "true" {
-			t.Skipf("cannot build test guest %s: %v", name, b.err)
-		}
+		testhost.Require(t, !errors.Is(b.err, exec.ErrNotFound), fmt.Sprintf("the tools that build test guest %s (%v)", name, b.err),
+			"install clang, lld, wasi-libc, libclang-rt-14-dev-wasm32 and wabt; .ci/run does")
 		t.Fatalf("building test guest %s: %v", name, b.err)
 	}
 	return b.path

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tether-edge/tether/internal/testhost"
 )
 
 // TestMain lets the test binary act as a tiny TCP server or client inside
@@ -108,12 +110,7 @@ func TestNetnsTwoNamespacesDropRestore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.TrimSpace(string(fwd)) != "1" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("the host does not forward IPv4 (net.ipv4.ip_forward=0): .ci/run must enable it (sysctl -w net.ipv4.ip_forward=1)")
-		}
-		t.Skip("SKIPPED: the host does not forward IPv4 (net.ipv4.ip_forward=0); namespaces cannot reach each other through it")
-	}
+	testhost.Require(t, strings.TrimSpace(string(fwd)) == "1", "IPv4 forwarding on the host (net.ipv4.ip_forward is 0: namespaces cannot reach each other through it)", "sysctl -w net.ipv4.ip_forward=1; .ci/run does")
 	srv, cli := mustNetns(t, "srv"), mustNetns(t, "cli")
 	if srv.Addr() == cli.Addr() || !strings.HasPrefix(srv.Addr(), "10.251.") || !strings.HasSuffix(srv.HostAddr(), ".1") {
 		t.Fatalf("addresses srv %s/%s cli %s/%s", srv.Addr(), srv.HostAddr(), cli.Addr(), cli.HostAddr())

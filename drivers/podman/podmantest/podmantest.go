@@ -28,6 +28,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tether-edge/tether/internal/testhost"
 )
 
 // ImageName is the test image Image builds.
@@ -65,10 +67,7 @@ func lookup(t testing.TB, socket string) *instance {
 // unavailable skips t (or fails it under CI=true) with reason.
 func unavailable(t testing.TB, reason string) {
 	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("podman tests are required on CI but cannot run: %s", reason)
-	}
-	t.Skipf("skipping podman test: %s", reason)
+	testhost.Require(t, false, "Podman ("+reason+")", "install podman, runc and busybox-static and run as root; .ci/run does")
 }
 
 // Check skips or fails t unless podman, runc and busybox-static are
