@@ -64,7 +64,7 @@ func functions(files *fileReader) map[string]function.Function {
 		"jsonencode":      stdlib.JSONEncodeFunc,
 		"keys":            stdlib.KeysFunc,
 		"length":          stdlib.LengthFunc,
-		"log":             stdlib.LogFunc,
+		"log":             guarded(stdlib.LogFunc, checkLog),
 		"lookup":          stdlib.LookupFunc,
 		"lower":           stdlib.LowerFunc,
 		"max":             stdlib.MaxFunc,
@@ -72,7 +72,7 @@ func functions(files *fileReader) map[string]function.Function {
 		"merge":           stdlib.MergeFunc,
 		"min":             stdlib.MinFunc,
 		"parseint":        stdlib.ParseIntFunc,
-		"pow":             stdlib.PowFunc,
+		"pow":             guarded(stdlib.PowFunc, checkPow),
 		"range":           stdlib.RangeFunc, // go-cty stops at 1,024 values
 		"regex":           stdlib.RegexFunc,
 		"regex_replace":   guarded(stdlib.RegexReplaceFunc, checkRegexReplace),
@@ -357,6 +357,28 @@ func checkYAMLDoc(args []cty.Value) error {
 	}
 	if size(&doc) > maxYAMLNodes {
 		return fmt.Errorf("the document's aliases expand it to more than %d values", maxYAMLNodes)
+	}
+	return nil
+}
+
+// checkLog and checkPow refuse what has no real result: go-cty would
+// panic on the NaN (recovered, but reported with a stack trace).
+func checkLog(args []cty.Value) error {
+	if len(args) != 2 || args[0].IsNull() || args[1].IsNull() || args[0].Type() != cty.Number || args[1].Type() != cty.Number {
+		return nil
+	}
+	if args[0].AsBigFloat().Sign() < 0 || args[1].AsBigFloat().Sign() <= 0 || args[1].AsBigFloat().Cmp(big.NewFloat(1)) == 0 {
+		return fmt.Errorf("log takes a number of zero or more and a positive base other than 1")
+	}
+	return nil
+}
+
+func checkPow(args []cty.Value) error {
+	if len(args) != 2 || args[0].IsNull() || args[1].IsNull() || args[0].Type() != cty.Number || args[1].Type() != cty.Number {
+		return nil
+	}
+	if args[0].AsBigFloat().Sign() < 0 && !args[1].AsBigFloat().IsInt() {
+		return fmt.Errorf("a negative number to a power that is not whole has no real result")
 	}
 	return nil
 }

@@ -103,6 +103,8 @@ func TestNomadFunctions(t *testing.T) {
 		{"number", `pow(2, 10)`, int64(1024), ""},
 		{"number", `log(8, 2)`, int64(3), ""},
 		{"number", `signum(-3)`, int64(-1), ""},
+		{"number", `log(-1, 10)`, nil, "log takes a number of zero or more"},
+		{"number", `pow(-8, 0.5)`, nil, "has no real result"},
 		{"type", `convert("1", number)`, int64(1), ""},
 		{"type", `try(tonumber("x"), 7)`, int64(7), ""},
 		{"type", `can(tonumber("x"))`, false, ""},
