@@ -3,6 +3,8 @@ package jobspec
 import (
 	"strings"
 	"testing"
+
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
 func TestParseVarFile(t *testing.T) {
@@ -104,4 +106,27 @@ job "web" {
 	if args := job.TaskGroups[0].Tasks[0].Config["args"]; args == nil || args.([]any)[0] != `a "quoted" ${x}` {
 		t.Errorf("args = %#v", args)
 	}
+}
+
+// FuzzParseVarFile: a variables file never panics the CLI, and what it
+// accepts is one string per valid name.
+func FuzzParseVarFile(f *testing.F) {
+	for _, s := range []string{
+		"image = \"web:1\"\ncount = 3\n", `dcs = ["a", "b"]`, "m = { a = 1, \"b\" = [true] }", "x = -1.5",
+		`{"image": "x", "n": [1, {"a": null}]}`, "variable \"x\" {}", "a = var.b", "a = [for x in [1]: x]", "a = \"${1}\"",
+	} {
+		f.Add("v.hcl", []byte(s))
+		f.Add("v.json", []byte(s))
+	}
+	f.Fuzz(func(t *testing.T, name string, src []byte) {
+		m, err := ParseVarFile(name, src)
+		if err != nil {
+			return
+		}
+		for k := range m {
+			if !hclsyntax.ValidIdentifier(k) {
+				t.Fatalf("accepted name %q", k)
+			}
+		}
+	})
 }

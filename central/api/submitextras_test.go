@@ -34,6 +34,12 @@ func TestSubmitFiles(t *testing.T) {
 	if got := decode[api.ValidateResponse](t, r); got.Valid || !strings.Contains(got.Error, "conf/app.tpl was not sent with the job") {
 		t.Fatalf("file() without files: %d %s", r.code, r.body)
 	}
+	// An absolute path is not read from central's disk either.
+	etc := strings.Replace(fileHCL, "conf/app.tpl", "/etc/hostname", 1)
+	r = do(t, srv, "POST", "/v1/validate/job", map[string]any{"hcl": etc, "filename": "web.hcl"})
+	if got := decode[api.ValidateResponse](t, r); got.Valid || !strings.Contains(got.Error, "/etc/hostname was not sent with the job") {
+		t.Fatalf("file(\"/etc/hostname\") without files: %d %s", r.code, r.body)
+	}
 	r = do(t, srv, "POST", "/v1/jobs", map[string]any{"hcl": fileHCL, "filename": "web.hcl", "files": map[string][]byte{"conf/app.tpl": []byte("port={{ env \"NOMAD_PORT_http\" }}\n")}})
 	if r.code != 200 {
 		t.Fatalf("submit with files: %d %s", r.code, r.body)
