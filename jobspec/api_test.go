@@ -69,7 +69,7 @@ func TestVarOverrides(t *testing.T) {
 		t.Errorf("meta = %v", j.Meta)
 	}
 	args := j.TaskGroups[0].Tasks[0].Config["args"].([]any)
-	if args[0] != "HELLO EDGE" || args[len(args)-1] != "debug" {
+	if args[0] != "HELLO EDGE" || args[len(args)-4] != "debug" || args[len(args)-1] != "z" {
 		t.Errorf("args = %v", args)
 	}
 	if d := j.TaskGroups[0].Tasks[0].Templates[0].Data; !strings.HasPrefix(d, "name = edge\n{{ with") {
@@ -91,7 +91,7 @@ func TestRuntimeRefsShadowedByFor(t *testing.T) {
   group "g" {
     task "t" {
       driver = "exec"
-      config { a = %s }
+      config = { command = "/bin/app", args = %s }
     }
   }
 }`
@@ -99,8 +99,8 @@ func TestRuntimeRefsShadowedByFor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := j.TaskGroups[0].Tasks[0].Config["a"]; !reflect.DeepEqual(got, []any{"N1", "N2"}) {
-		t.Errorf("a = %#v", got)
+	if got := j.TaskGroups[0].Tasks[0].Config["args"]; !reflect.DeepEqual(got, []any{"N1", "N2"}) {
+		t.Errorf("args = %#v", got)
 	}
 	// meta is a string here, so meta.rack must fail to evaluate rather
 	// than be rewritten to "${meta.rack}".
@@ -220,7 +220,10 @@ func TestServiceRestartDefaults(t *testing.T) {
 	j, err := Parse("s.hcl", []byte(`job "s" {
   group "g" {
     restart { attempts = 7 }
-    task "t" { driver = "exec" }
+    task "t" {
+      driver = "exec"
+      config { command = "/bin/true" }
+    }
   }
 }`), nil)
 	if err != nil {

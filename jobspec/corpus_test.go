@@ -12,18 +12,7 @@ import (
 // corpusWaiting lists files that need a feature not landed yet, with the
 // feature. Such a file is still run: if it now gets the verdict it asks
 // for, the test fails so that the entry is removed.
-var corpusWaiting = map[string]string{
-	"jobspec/testdata/nomad-shapes/refuse-docker-auth-soft-fail.hcl":  "podman config checked at submit",
-	"jobspec/testdata/nomad-shapes/refuse-docker-mount.hcl":           "podman config checked at submit",
-	"jobspec/testdata/nomad-shapes/refuse-docker-port-map.hcl":        "podman config checked at submit",
-	"jobspec/testdata/nomad-shapes/refuse-docker-privileged.hcl":      "podman config checked at submit",
-	"jobspec/testdata/nomad-shapes/refuse-exec-unknown-key.hcl":       "exec config checked at submit",
-	"jobspec/testdata/nomad-shapes/refuse-template-consul-key.hcl":    "template functions checked at submit",
-	"jobspec/testdata/nomad-shapes/refuse-template-nomadservices.hcl": "template functions checked at submit",
-	"jobspec/testdata/nomad-shapes/refuse-template-nomadvar.hcl":      "template functions checked at submit",
-	"jobspec/testdata/nomad-shapes/refuse-template-sockaddr.hcl":      "template functions checked at submit",
-	"jobspec/testdata/nomad-shapes/refuse-template-vault-secret.hcl":  "template functions checked at submit",
-}
+var corpusWaiting = map[string]string{}
 
 // TestCorpus runs every job file of the repository (package corpus: the
 // examples, the docs' jobs, the testdata and our Nomad-shaped files)

@@ -323,6 +323,7 @@ func (d *decoder) task(b *hclsyntax.Block, where string) *Task {
 	t.Env = d.strMap(c, s, "env")
 	t.Meta = d.strMap(c, s, "meta")
 	t.Config = d.config(c, s)
+	d.configPositions(t, c) // submitchecks.go
 	t.Constraints = d.constraints(c, s.where)
 	if rb := d.single(c, s, "resources"); rb != nil && d.labels(rb, 0, "resources { cpu = 100, memory = 64 }") {
 		r := &Resources{}
@@ -433,6 +434,7 @@ func (d *decoder) template(b *hclsyntax.Block, where string) *Template {
 	d.pos.set(t, "", b.DefRange())
 	c := d.content(b.Body, within(templateSpec, where+" template"))
 	d.str(c, "data", &t.Data)
+	d.dataPosition(t, c) // submitchecks.go
 	if d.str(c, "source", &t.Source) {
 		d.pos.set(t, "source", c.attrs["source"].Expr.Range())
 	}

@@ -19,16 +19,21 @@ func TestTaskRestartMergedOverGroup(t *testing.T) {
     }
     task "own" {
       driver = "exec"
+      config { command = "/bin/true" }
       restart {
         attempts = 1
         interval = "10m"
       }
     }
-    task "plain" { driver = "exec" }
+    task "plain" {
+      driver = "exec"
+      config { command = "/bin/true" }
+    }
   }
   group "nogroupblock" {
     task "own" {
       driver = "exec"
+      config { command = "/bin/true" }
       restart { delay = "1s" }
     }
   }
@@ -65,7 +70,7 @@ func TestTaskRestartCanonicalizeJSON(t *testing.T) {
 	j := &Job{ID: "r", Type: JobTypeService, TaskGroups: []*TaskGroup{{
 		Name: "g", Count: 1,
 		Restart: &RestartPolicy{Attempts: 4, Interval: time.Hour, Delay: time.Second, Mode: "delay"},
-		Tasks:   []*Task{{Name: "t", Driver: "exec", Restart: &RestartPolicy{Attempts: 1}}},
+		Tasks:   []*Task{{Name: "t", Driver: "exec", Config: map[string]any{"command": "/bin/true"}, Restart: &RestartPolicy{Attempts: 1}}},
 	}}}
 	j.Canonicalize()
 	got := *j.TaskGroups[0].Tasks[0].Restart

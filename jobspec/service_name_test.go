@@ -48,6 +48,7 @@ func TestDefaultServiceNamesAreValid(t *testing.T) {
     service {}
     task "server" {
       driver = "exec"
+      config { command = "/bin/server" }
       service {}
     }
   }
@@ -69,6 +70,7 @@ func TestTemplateSourceAndSplay(t *testing.T) {
   group "api" {
     task "server" {
       driver = "exec"
+      config { command = "/bin/server" }
       template {
         source      = "local/upstreams.tpl"
         destination = "local/upstreams.conf"

@@ -333,6 +333,7 @@ func (v *validator) task(t *Task, ports map[string]bool, path string) {
 	case !slices.Contains(Drivers, t.Driver):
 		v.add(t, "driver", path, meanFix(t.Driver, Drivers), "unknown driver %q (known: %s)", t.Driver, strings.Join(Drivers, ", "))
 	}
+	v.driverConfig(t, ports, path) // submitchecks.go
 	if r := t.Resources; r != nil {
 		if r.CPU < 0 || r.MemoryMB < 0 || r.Cores < 0 {
 			v.add(r, "", path, "use values of zero or more", "task %q: negative resources", t.Name)
@@ -370,6 +371,7 @@ func (v *validator) task(t *Task, ports map[string]bool, path string) {
 			v.add(tm, "destination", path, "give each template its own destination", "two templates write %q", tm.Destination)
 		}
 		dests[tm.Destination] = true
+		v.templateText(tm, path) // submitchecks.go
 		if !slices.Contains(changeModes, tm.ChangeMode) {
 			v.add(tm, "change_mode", path, oneOf(changeModes), "unknown template change_mode %q", tm.ChangeMode)
 		} else if tm.ChangeMode == "signal" && tm.ChangeSignal == "" {

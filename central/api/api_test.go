@@ -205,7 +205,7 @@ func TestSubmitErrors(t *testing.T) {
 
 func TestSubmitNamespaceConflict(t *testing.T) {
 	_, srv := newTestServer(t)
-	r := do(t, srv, "POST", "/v1/jobs?namespace=a", `{"job":{"id":"x","namespace":"b","type":"service","datacenters":["dc1"],"task_groups":[{"name":"g","count":1,"tasks":[{"name":"t","driver":"exec","resources":{"cpu":1,"memory_mb":1}}]}]}}`)
+	r := do(t, srv, "POST", "/v1/jobs?namespace=a", `{"job":{"id":"x","namespace":"b","type":"service","datacenters":["dc1"],"task_groups":[{"name":"g","count":1,"tasks":[{"name":"t","driver":"exec","config":{"command":"/bin/true"},"resources":{"cpu":1,"memory_mb":1}}]}]}}`)
 	if r.code != 400 || !strings.Contains(errorOf(t, r), "namespace") {
 		t.Fatalf("got %d %s, want 400 naming the namespace", r.code, r.body)
 	}

@@ -1,30 +1,23 @@
 job "cfg" {
   group "g" {
+    network {
+      port "http" {}
+    }
     task "t" {
       driver = "podman"
       config {
-        image   = "localhost/shop:1"
-        ports   = ["http"]
-        int     = 42
-        float   = 1.5
-        big     = 1e3
-        neg     = -7
-        flag    = true
-        nothing = null
-        obj     = { k = "v", n = 2 }
-        mount {
-          type   = "bind"
-          source = "a"
+        image      = "localhost/shop:1"
+        ports      = ["http"]
+        entrypoint = null
+        labels {
+          int   = 42
+          float = 1.5
+          big   = 1e3
+          neg   = -7
+          flag  = true
         }
-        mount {
-          type   = "bind"
-          source = "b"
-        }
-        logging {
-          type = "journald"
-        }
-        labelled "one" "two" {
-          x = 1
+        labels {
+          obj = jsonencode({ k = "v", n = 2 })
         }
       }
       resources {

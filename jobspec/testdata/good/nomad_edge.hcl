@@ -85,11 +85,7 @@ EOH
       }
       config {
         command = "/opt/shop/web"
-        mount {
-          type   = "bind"
-          source = "local/default.conf"
-          target = "/etc/web.conf"
-        }
+        args    = ["-config", "local/default.conf"]
       }
       template {
         data        = <<EOF

@@ -23,12 +23,12 @@ job "refs" {
       driver = "exec"
       config {
         command = "/bin/app"
-        args    = ["-port", "${NOMAD_PORT_http}", "-node", "${node.unique.name}", TETHER_ALLOC_ID, "${env.HOME}/x"]
-        literal = "$${not_interpolated}"
-        envvars = "${HOME}:${GREETING}"
-        mixed   = "${upper("tag")}-${attr.os.version}"
-        nested  = { host = attr.unique.hostname }
-        listed  = [for n in ["a", "b"] : "${n}-${NOMAD_ALLOC_INDEX}"]
+        args = concat(
+          ["-port", "${NOMAD_PORT_http}", "-node", "${node.unique.name}", TETHER_ALLOC_ID, "${env.HOME}/x"],
+          ["$${not_interpolated}", "${HOME}:${GREETING}", "${upper("tag")}-${attr.os.version}", attr.unique.hostname],
+          [for n in ["a", "b"] : "${n}-${NOMAD_ALLOC_INDEX}"],
+        )
+        work_dir = { host = attr.unique.hostname }.host
       }
       env {
         DC       = "${node.datacenter}"

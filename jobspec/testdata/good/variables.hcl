@@ -43,7 +43,7 @@ job "vars" {
       driver = "exec"
       config {
         command = "/bin/echo"
-        args = [
+        args = concat([
           local.shout,
           lower("MiXeD"),
           format("%s-%03d", var.name, 7),
@@ -52,8 +52,7 @@ job "vars" {
           replace("a.b.c", ".", "/"),
           trimspace("  padded  "),
           var.debug ? "debug" : "quiet",
-        ]
-        parts = split(",", "x,y,z")
+        ], split(",", "x,y,z"))
       }
       template {
         destination = "local/cfg.txt"
