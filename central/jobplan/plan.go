@@ -161,13 +161,15 @@ func Compute(st State, job *jobspec.Job, opts Options) (*Result, error) {
 		return nil, err
 	}
 	res.FailedTGAllocs, res.QueuedAllocations = plan.Failed, plan.Queued
-	describe(res, st, cand, plan)
+	placed := describe(res, st, cand, plan)
 	annotateTasks(res)
 	var warnings []string
 	if cand.IsParent() {
 		warnings = append(warnings, fmt.Sprintf("job %q is periodic or parameterized: it places nothing itself, and each launch or dispatch is scheduled when it happens", cand.ID))
 	}
-	warnings = append(warnings, AddressWarnings(cand, st.Nodes())...)
+	nodes := st.Nodes()
+	warnings = append(warnings, AddressWarnings(cand, nodes)...)
+	warnings = append(warnings, placedWarnings(cand, nodes, placed)...) // address.go
 	res.Warnings = strings.Join(warnings, "\n")
 	return res, nil
 }
@@ -214,8 +216,10 @@ func sameSpec(a, b *jobspec.Job) bool {
 	return x != nil && y != nil && string(x) == string(y)
 }
 
-// describe sorts the plan's allocations into Nomad's kinds of change.
-func describe(res *Result, st State, job *jobspec.Job, plan *structs.Plan) {
+// describe sorts the plan's allocations into Nomad's kinds of change. It
+// returns, per group, the nodes the group's allocations run on once the
+// plan is applied.
+func describe(res *Result, st State, job *jobspec.Job, plan *structs.Plan) map[string][]*structs.Node {
 	group := func(name string) *GroupUpdates {
 		g := res.Annotations.DesiredTGUpdates[name]
 		if g == nil {
@@ -293,9 +297,24 @@ func describe(res *Result, st State, job *jobspec.Job, plan *structs.Plan) {
 	for _, a := range plan.Unknown {
 		touched[a.ID] = true
 	}
+	placed := map[string][]*structs.Node{}
+	onNode := map[string]bool{} // group + node ID
+	runsOn := func(group, nodeID string) {
+		if onNode[group+"\x00"+nodeID] {
+			return
+		}
+		onNode[group+"\x00"+nodeID] = true
+		if n := st.NodeByID(nodeID); n != nil {
+			placed[group] = append(placed[group], n)
+		}
+	}
+	for _, a := range plan.Place {
+		runsOn(a.TaskGroup, a.NodeID)
+	}
 	for _, a := range existing {
 		if !touched[a.ID] && a.DesiredStatus != protocol.DesiredStop && !a.Terminal() {
 			group(a.TaskGroup).Ignore++
+			runsOn(a.TaskGroup, a.NodeID)
 		}
 	}
 	slices.SortStableFunc(res.Allocations, func(a, b *PlannedAlloc) int {
@@ -307,6 +326,7 @@ func describe(res *Result, st State, job *jobspec.Job, plan *structs.Plan) {
 		}
 		return strings.Compare(a.Action, b.Action)
 	})
+	return placed
 }
 
 // annotateTasks marks, in the diff, the edited tasks of groups whose

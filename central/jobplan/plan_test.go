@@ -163,7 +163,8 @@ func TestPlanWarnsOfUnresolvableServiceAddress(t *testing.T) {
 			nd.Meta = map[string]string{"public_ip": "203.0.113.7"}
 		}
 	})
-	j := webJob(1, "api")
+	j := webJob(3, "api")
+	j.TaskGroups[0].Constraints = []*jobspec.Constraint{{Operand: "distinct_hosts", RTarget: "true"}}
 	j.TaskGroups[0].Services = []*jobspec.Service{
 		{Name: "public-api", PortLabel: "http", Address: "${attr.unique.platform.aws.public-ipv4}"},
 		{Name: "node-ip", Address: "${attr.unique.network.ip-address}"},
@@ -172,15 +173,24 @@ func TestPlanWarnsOfUnresolvableServiceAddress(t *testing.T) {
 	res := plan(t, c, j)
 	lines := strings.Split(res.Warnings, "\n")
 	if len(lines) != 2 {
-		t.Fatalf("warnings:\n%s\nwant two (the AWS attribute and the meta key only one node has)", res.Warnings)
+		t.Fatalf("warnings:\n%s\nwant two (the AWS attribute no node has, the meta key two of the three placements lack)", res.Warnings)
 	}
 	for _, want := range []string{`group "api" service "public-api"`, `attribute "unique.platform.aws.public-ipv4"`, "none of the 3 eligible nodes",
-		"attr.unique.network.ip-address"} {
+		`address = "${attr.unique.network.ip-address}"`} {
 		if !strings.Contains(lines[0], want) {
 			t.Errorf("warning %q lacks %q", lines[0], want)
 		}
 	}
-	if !strings.Contains(lines[1], `meta key "public_ip"`) || !strings.Contains(lines[1], "only 1 of the 3") {
-		t.Errorf("meta warning: %q", lines[1])
+	for _, want := range []string{`meta key "public_ip"`, "2 of the 3 nodes this plan runs the group on lack (pi-1, pi-2)", `"${meta.public_ip}"  operator = "is_set"`} {
+		if !strings.Contains(lines[1], want) {
+			t.Errorf("meta warning %q lacks %q", lines[1], want)
+		}
+	}
+
+	// Kept on the node that has it, the group gets no warning for it.
+	j.TaskGroups[0].Count = 1
+	j.TaskGroups[0].Constraints = []*jobspec.Constraint{{LTarget: "${meta.public_ip}", Operand: "is_set"}}
+	if res := plan(t, c, j); strings.Contains(res.Warnings, "public_ip") || !strings.Contains(res.Warnings, "public-ipv4") {
+		t.Errorf("warnings with the group constrained to the node with the meta key:\n%s", res.Warnings)
 	}
 }
