@@ -316,26 +316,12 @@ func place(dir *os.Root, name string, r io.Reader, sum *checksum, mode os.FileMo
 	return nil
 }
 
-// parseSource accepts http, https and file URLs.
+// parseSource accepts http, https and file URLs (checkSource, the check
+// central runs at submit).
 func parseSource(s string) (*url.URL, error) {
-	u, err := url.Parse(strings.TrimSpace(s))
-	if err != nil {
-		return nil, fmt.Errorf("artifact %q: %w: %v", s, ErrBadSource, err)
-	}
-	switch u.Scheme {
-	case "http", "https":
-		if u.Host == "" {
-			return nil, fmt.Errorf("artifact %q: %w: no host in the URL", s, ErrBadSource)
-		}
-	case "file":
-		if u.Host != "" && u.Host != "localhost" {
-			return nil, fmt.Errorf("artifact %q: %w: a file URL names a file on this node, without a host: file:///opt/apps/app.wasm", s, ErrBadSource)
-		}
-		if u.Path == "" || !path.IsAbs(u.Path) {
-			return nil, fmt.Errorf("artifact %q: %w: a file URL needs an absolute path, e.g. file:///opt/apps/app.wasm", s, ErrBadSource)
-		}
-	default:
-		return nil, fmt.Errorf("artifact %q: %w: scheme %q (use http, https or file)", s, ErrBadSource, u.Scheme)
+	u, msg, fix := checkSource(s)
+	if msg != "" {
+		return nil, fmt.Errorf("artifact %q: %w: %s; %s", s, ErrBadSource, msg, fix)
 	}
 	return u, nil
 }
@@ -361,7 +347,7 @@ func destPath(taskDir string, a Artifact, src *url.URL) (string, error) {
 		}
 		return filepath.Join(taskDir, rel, name), nil
 	case ModeFile:
-		if rel == "." {
+		if rel == "." || strings.HasSuffix(d, "/") || strings.HasSuffix(d, `\`) {
 			return "", fmt.Errorf("mode \"file\" needs a destination file name, e.g. destination = \"local/app.wasm\"")
 		}
 		return filepath.Join(taskDir, rel), nil
