@@ -87,6 +87,7 @@ func TestFollowerRefusesBeforeReadingBodies(t *testing.T) {
 		want                string
 	}{
 		{"POST", "/v1/jobs", "application/json", deep, "submit-job"},
+		{"POST", "/v1/job/x/plan", "application/json", deep, "submit-job"}, // plan.go: submit-job, as Nomad's
 		{"PUT", "/v1/operator/snapshot", "application/octet-stream", make([]byte, 50<<20), "operator"},
 		{"POST", "/v1/acl/token", "application/json", []byte(`{"name": "` + strings.Repeat("x", 4<<20) + `"}`), ""},
 		{"POST", "/v1/security/join-token", "application/json", []byte(`{"description": "` + strings.Repeat("x", 4<<20) + `"}`), "operator"},
