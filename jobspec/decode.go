@@ -35,6 +35,9 @@ type decoder struct {
 	// warnedAt holds where warnUnknownRefs has warned: an attribute may be
 	// evaluated twice.
 	warnedAt map[hcl.Pos]bool
+	// varSources is ParseOptions.VarSources: which -var-file a value
+	// came from (variables.go).
+	varSources map[string]string
 }
 
 // spec says which names a block body accepts.

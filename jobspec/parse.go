@@ -56,6 +56,10 @@ type ParseOptions struct {
 	// CLI uses RecordingReader and sends what it read with the job; the
 	// server parses again with MapReader over those files.
 	ReadFile func(path string) ([]byte, error)
+	// VarSources names where a value of Vars came from, by variable name,
+	// for error messages (the -var-file's name); a name not here came from
+	// -var.
+	VarSources map[string]string
 }
 
 // ParseWith parses a job file as ParseWithWarnings does, with options.
@@ -95,6 +99,7 @@ func parse(src []byte, o ParseOptions) (job *Job, warnings []string, err error) 
 		pos:    positions{},
 		budget: b,
 	}
+	d.varSources = o.VarSources
 	f, ds := hclsyntax.ParseConfig(src, filename, hcl.Pos{Line: 1, Column: 1})
 	if !d.diags(ds) {
 		return nil, nil, d.errs.sorted().err()

@@ -124,6 +124,9 @@ func (d *decoder) variables(blocks, shorthand []*hclsyntax.Block, given, env map
 			v, err := d.varFromString(raw, typ)
 			if err != nil {
 				label := fmt.Sprintf("-var %s=%q", name, raw)
+				if src := d.varSources[name]; src != "" && !fromEnv {
+					label = fmt.Sprintf("%s: %s = %s", src, name, raw)
+				}
 				if fromEnv {
 					label = fmt.Sprintf("environment variable NOMAD_VAR_%s=%q", name, raw)
 				}

@@ -60,7 +60,7 @@ func (e *env) loadJobFile(path string, o *jobFileOpts) (*jobFile, int) {
 		}
 		return e.loadJSONJob(path, src)
 	}
-	vars := map[string]string{}
+	vars, sources := map[string]string{}, map[string]string{}
 	for _, vf := range o.varFiles {
 		b, err := os.ReadFile(vf)
 		if err != nil {
@@ -75,7 +75,7 @@ func (e *env) loadJobFile(path string, o *jobFileOpts) (*jobFile, int) {
 				vf, quoteList(undeclared), path, undeclared[0], vf))
 		}
 		for k, v := range m {
-			vars[k] = v // a later file wins
+			vars[k], sources[k] = v, vf // a later file wins
 		}
 	}
 	flagVars, err := jobspec.ParseVarArgs(o.vars)
@@ -84,12 +84,13 @@ func (e *env) loadJobFile(path string, o *jobFileOpts) (*jobFile, int) {
 	}
 	for k, v := range flagVars {
 		vars[k] = v
+		delete(sources, k)
 	}
 	envVars := e.envVars(src)
 	// file() reads relative to the job file's directory, as Nomad's CLI
 	// does; what it read is sent along, and central parses from that.
 	read, files := jobspec.RecordingReader(filepath.Dir(path))
-	job, warnings, err := jobspec.ParseWith(src, jobspec.ParseOptions{Filename: path, Vars: vars, EnvVars: envVars, ReadFile: read})
+	job, warnings, err := jobspec.ParseWith(src, jobspec.ParseOptions{Filename: path, Vars: vars, VarSources: sources, EnvVars: envVars, ReadFile: read})
 	if err != nil {
 		return nil, e.jobFileErrors(err)
 	}

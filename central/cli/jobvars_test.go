@@ -79,6 +79,12 @@ func TestJobVariablesPrecedence(t *testing.T) {
 	if code != exitUsage || !strings.Contains(errOut, bad+` sets "imag", which `+file+" does not declare") {
 		t.Errorf("undeclared: exit %d, stderr %q", code, errOut)
 	}
+	// A value of the wrong type names its file.
+	os.WriteFile(bad, []byte("dcs = 3\n"), 0o644)
+	code, _, errOut = runEnviron(t, c.env(), nil, "job", "validate", "-var-file", bad, file)
+	if code != 1 || !strings.Contains(errOut, bad+": dcs = 3: ") {
+		t.Errorf("wrong type in a var file: exit %d, stderr %q", code, errOut)
+	}
 	os.WriteFile(bad, []byte("image = var.x\n"), 0o644)
 	code, _, errOut = runEnviron(t, c.env(), nil, "job", "validate", "-var-file", bad, file)
 	if code != 1 || !strings.Contains(errOut, bad+":1: ") {
