@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"container/list"
 	"errors"
 	"log/slog"
 	"net"
@@ -14,7 +15,10 @@ import (
 // one EMFILE would end the broker for good. guardListener, the net.Listener
 // mochi is given, never returns an error but the listener's own closing:
 // it retries the others with backoff. It also bounds the open connections
-// (one over the limit is closed at once) and gives each new connection
+// (at the limit a new one evicts the oldest that has not sent CONNECT yet,
+// or is closed at once when every place is held by a connected client,
+// so a flood of idle sockets cannot keep agents out) and gives each new
+// connection
 // ConnectTimeout to finish its TLS handshake and send CONNECT; mochi
 // replaces that deadline with the client's keepalive once connected.
 
@@ -46,13 +50,14 @@ type guardListener struct {
 	closeOnce sync.Once
 	lastWarn  [2]atomic.Int64 // unix ns of the last accept-error and over-limit warnings
 
-	mu    sync.Mutex // guards conns
-	conns map[*guardConn]struct{}
+	mu      sync.Mutex // guards conns, pending and guardConn.pend
+	conns   map[*guardConn]struct{}
+	pending *list.List // of *guardConn not connected yet, oldest first
 }
 
 func newGuardListener(ln net.Listener, max int, timeout time.Duration, log *slog.Logger, count *counters) *guardListener {
 	return &guardListener{Listener: ln, max: max, timeout: timeout, log: log, count: count,
-		done: make(chan struct{}), closed: make(chan struct{}, 1), conns: map[*guardConn]struct{}{}}
+		done: make(chan struct{}), closed: make(chan struct{}, 1), conns: map[*guardConn]struct{}{}, pending: list.New()}
 }
 
 // Accept returns the next connection within the limit. It returns an
@@ -90,12 +95,26 @@ func (l *guardListener) Accept() (net.Conn, error) {
 		}
 		backoff = 0
 		g := &guardConn{Conn: c, l: l}
+		var evicted *guardConn
 		l.mu.Lock()
+		if len(l.conns) >= l.max {
+			if e := l.pending.Front(); e != nil {
+				evicted = e.Value.(*guardConn)
+				l.dropLocked(evicted)
+			}
+		}
 		over := len(l.conns) >= l.max
 		if !over {
 			l.conns[g] = struct{}{}
+			g.pend = l.pending.PushBack(g)
 		}
 		l.mu.Unlock()
+		if evicted != nil {
+			evicted.Conn.Close() // mochi's read fails and it closes evicted
+			l.count.overLimit.Add(1)
+			l.warn(1, "broker connection limit reached; closing the oldest connections that have not sent CONNECT", "max_connections", l.max,
+				"refused", l.count.overLimit.Load())
+		}
 		if over {
 			c.Close()
 			l.count.overLimit.Add(1)
@@ -168,6 +187,15 @@ func (l *guardListener) snapshot(pending bool) []*guardConn {
 // open is the number of connections counted against the limit.
 func (l *guardListener) open() int { return len(l.snapshot(false)) }
 
+// dropLocked forgets g: it no longer holds a place under the limit.
+func (l *guardListener) dropLocked(g *guardConn) {
+	delete(l.conns, g)
+	if g.pend != nil {
+		l.pending.Remove(g.pend)
+		g.pend = nil
+	}
+}
+
 // guardConn frees its place under the limit when closed.
 type guardConn struct {
 	net.Conn
@@ -176,10 +204,18 @@ type guardConn struct {
 	// connected is set when mochi first sets a deadline: it does so once
 	// it has read a valid CONNECT (the keepalive replaces ConnectTimeout).
 	connected atomic.Bool
+	pend      *list.Element // in l.pending while not connected; guarded by l.mu
 }
 
 func (g *guardConn) SetDeadline(t time.Time) error {
-	g.connected.Store(true)
+	if !g.connected.Swap(true) {
+		g.l.mu.Lock()
+		if g.pend != nil {
+			g.l.pending.Remove(g.pend)
+			g.pend = nil
+		}
+		g.l.mu.Unlock()
+	}
 	return g.Conn.SetDeadline(t)
 }
 
@@ -187,7 +223,7 @@ func (g *guardConn) Close() error {
 	err := g.Conn.Close()
 	g.once.Do(func() {
 		g.l.mu.Lock()
-		delete(g.l.conns, g)
+		g.l.dropLocked(g)
 		g.l.mu.Unlock()
 		select {
 		case g.l.closed <- struct{}{}:

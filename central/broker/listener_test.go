@@ -10,9 +10,12 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
 )
 
 // lowerFileLimit sets this process's RLIMIT_NOFILE soft limit to the
@@ -164,8 +167,11 @@ func waitClosed(t *testing.T, conns []net.Conn, within time.Duration) {
 }
 
 // TestBrokerConnectionLimit opens 3,000 idle TCP connections to a broker
-// allowing 1,000: the 2,000 over the limit are closed at once and counted;
-// a client gets in when a place frees up.
+// allowing 1,000: each one over the limit evicts the oldest that has not
+// sent CONNECT (2,000 closed at once and counted, 1,000 kept),
+// and real clients still connect while the flood is held (before, the
+// excess was refused: a flood renewed every CONNECT timeout kept agents
+// out for good).
 func TestBrokerConnectionLimit(t *testing.T) {
 	const limit, idle = 1000, 3000
 	b, err := Run(Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -181,24 +187,75 @@ func TestBrokerConnectionLimit(t *testing.T) {
 		}
 		return nil
 	})
-	if _, err := connect(t, b.URL(), "", ""); err == nil {
-		t.Fatal("a client connected over the limit")
+	// Every connection has been accepted (open + evicted = idle): count
+	// those the broker still holds, each read in parallel with a deadline
+	// long enough for a loaded machine (an evicted one ends at once).
+	kept := func() int {
+		var n atomic.Int32
+		var wg sync.WaitGroup
+		for _, c := range conns {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c.SetReadDeadline(time.Now().Add(3 * time.Second))
+				if _, err := c.Read(make([]byte, 1)); errors.Is(err, os.ErrDeadlineExceeded) {
+					n.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		return int(n.Load())
 	}
-	var kept []net.Conn
-	for _, c := range conns {
-		c.SetReadDeadline(time.Now().Add(time.Millisecond))
-		if _, err := c.Read(make([]byte, 1)); errors.Is(err, os.ErrDeadlineExceeded) {
-			kept = append(kept, c)
+	if n := kept(); n != limit {
+		t.Fatalf("%d idle connections still open, want %d", n, limit)
+	}
+	const clients = 5
+	for i := range clients {
+		if _, err := connectID(t, b.URL(), "", "", fmt.Sprintf("agent-%d", i)); err != nil {
+			t.Fatalf("client %d during the flood: %v", i, err)
 		}
 	}
-	if len(kept) != limit {
-		t.Fatalf("%d idle connections still open, want %d", len(kept), limit)
+	if n := kept(); n != limit-clients {
+		t.Fatalf("%d idle connections open, want %d (one evicted for each client)", n, limit-clients)
 	}
-	kept[0].Close()
-	eventually(t, 20*time.Second, func() error {
-		_, err := connect(t, b.URL(), "", "")
-		return err
-	})
+	if n := b.Counters().OverLimit; n != idle-limit+clients {
+		t.Fatalf("closed over the limit: %d, want %d", n, idle-limit+clients)
+	}
+}
+
+// TestBrokerConnectionLimitKeepsConnectedClients: idle sockets never evict
+// a client that has sent CONNECT; with every place held by connected
+// clients a new connection is closed at once.
+func TestBrokerConnectionLimitKeepsConnectedClients(t *testing.T) {
+	const limit = 3
+	b, err := Run(Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		MaxConnections: limit, ConnectTimeout: 10 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	var lost atomic.Int32
+	for i := range limit {
+		o := paho.NewClientOptions().AddBroker(b.URL()).SetClientID(fmt.Sprintf("agent-%d", i)).
+			SetConnectTimeout(5 * time.Second).SetAutoReconnect(false).
+			SetConnectionLostHandler(func(paho.Client, error) { lost.Add(1) })
+		c := paho.NewClient(o)
+		if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("client %d: %v", i, tok.Error())
+		}
+		t.Cleanup(func() { c.Disconnect(50) })
+	}
+	idle := dialIdle(t, b.Addr().String(), 10)
+	waitClosed(t, idle, 10*time.Second)
+	if _, err := connectID(t, b.URL(), "", "", "one-too-many"); err == nil {
+		t.Fatal("a client connected with every place held by connected clients")
+	}
+	if n := lost.Load(); n != 0 {
+		t.Fatalf("%d connected clients lost their connection", n)
+	}
+	if n := b.Counters().OverLimit; n < 11 {
+		t.Fatalf("closed over the limit: %d, want at least 11", n)
+	}
 }
 
 // TestBrokerClosesIdleBeforeConnect opens 2,000 TCP connections that never
