@@ -1,14 +1,15 @@
 package jobspec
 
 import (
-	"encoding/hex"
+	"errors"
 	"fmt"
-	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tether-edge/tether/agent/artifact"
 )
 
 var (
@@ -403,55 +404,22 @@ func shortDuration(d time.Duration) string {
 	return s
 }
 
-var artifactModes = []string{"", "any", "file"}
-
-// artifactSourceProblem says why the agent would refuse source (the same
-// rules as agent/artifact's parseSource), or "". Whether a file:// path is
-// allowed is each agent's own config (artifact_file_paths), so that is
-// decided on the node.
-func artifactSourceProblem(source string) string {
-	u, err := url.Parse(strings.TrimSpace(source))
-	switch {
-	case err != nil:
-		return "is not a URL"
-	case u.Scheme == "http" || u.Scheme == "https":
-		if u.Host == "" {
-			return "has no host"
-		}
-	case u.Scheme == "file":
-		if u.Host != "" && u.Host != "localhost" {
-			return "names a host: a file source is a file on the node, file:///absolute/path"
-		}
-		if !strings.HasPrefix(u.Path, "/") {
-			return "needs an absolute path (file:///opt/apps/app.wasm)"
-		}
-	default:
-		return fmt.Sprintf("has scheme %q: the agent downloads only http, https and file sources", u.Scheme)
-	}
-	return ""
-}
-
-// artifact checks one artifact block: a source, a checksum of a known
-// algorithm and length, a destination inside the task directory or the
-// allocation's shared directory (allocpath.go).
+// artifact checks one artifact block with the fetcher's own checks
+// (agent/artifact.Check): a source the agent can download (no go-getter
+// getters or options), a sha256 or sha512 checksum, a destination inside
+// the task dir or the allocation's shared dir, a mode.
 func (v *validator) artifact(a *Artifact, path string) {
 	if a.Source == "" {
 		v.add(a, "", path, `set source = "https://example.com/app.tar.gz"`, "artifact has no source")
-	} else if why := artifactSourceProblem(a.Source); why != "" {
-		v.add(a, "source", path, `use source = "https://host/path/app" (or http://, or file:///absolute/path for a file on the node, which the agent reads only from its artifact_file_paths)`, "artifact source %q %s", a.Source, why)
+		return
 	}
-	if a.Checksum != "" {
-		algo, sum, ok := strings.Cut(a.Checksum, ":")
-		want := map[string]int{"sha256": 64, "sha512": 128}[algo]
-		_, err := hex.DecodeString(sum)
-		if !ok || want == 0 || len(sum) != want || err != nil {
-			v.add(a, "checksum", path, `write checksum = "sha256:<64 hex digits>" (or sha512:<128 hex digits>)`, "artifact checksum %q is not a sha256 or sha512 digest", a.Checksum)
-		}
-	}
-	if a.Destination != "" && !localPath(a.Destination) && !allocPath(a.Destination) {
-		v.add(a, "destination", path, `give a path inside the task directory, e.g. destination = "local/", or in the allocation's shared directory, e.g. "../alloc/data/"`, "artifact destination %q is outside the task and allocation directories", a.Destination)
-	}
-	if !slices.Contains(artifactModes, a.Mode) {
-		v.add(a, "mode", path, oneOf(artifactModes[1:]), "unknown artifact mode %q", a.Mode)
+	err := artifact.Check(artifact.Artifact{Source: a.Source, Destination: a.Destination, Checksum: a.Checksum, Mode: a.Mode})
+	var ce *artifact.CheckError
+	switch {
+	case err == nil:
+	case errors.As(err, &ce):
+		v.add(a, ce.Field, path, ce.Fix, "%s", ce.Msg)
+	default:
+		v.add(a, "", path, "", "artifact: %v", err)
 	}
 }

@@ -42,7 +42,7 @@ func Check(a Artifact) error {
 	}
 	if !strings.Contains(a.Checksum, "${") {
 		if _, err := parseChecksum(a.Checksum); err != nil {
-			return &CheckError{Field: "checksum", Msg: strings.TrimPrefix(err.Error(), "artifact: "),
+			return &CheckError{Field: "checksum", Msg: "artifact " + strings.TrimPrefix(err.Error(), "artifact: bad "),
 				Fix: `write checksum = "sha256:<64 hex digits>" (or sha512:<128 hex digits>)`}
 		}
 	}

@@ -1,8 +1,9 @@
-# want: artifact.hcl:12: artifact checksum "sha256:abc" is not a sha256 or sha512 digest
-# want: artifact.hcl:19: artifact destination "../../etc" is outside the task and allocation directories
-# want: artifact.hcl:14: artifact has no source
-# want: artifact.hcl:22: artifact source "ftp://example.invalid/app" has scheme "ftp"
-# want: artifact.hcl:25: artifact source "file://server/app" names a host
+# want: artifact.hcl:13: artifact checksum "sha256:abc": a sha256 checksum is 64 hex digits
+# want: artifact.hcl:20: artifact destination "../../etc": destination escapes the task dir
+# want: artifact.hcl:29: artifact source "git::https://example.invalid/repo" uses go-getter's "git::" getter, which the agent does not have; git sources are not supported
+# want: artifact.hcl:15: artifact has no source
+# want: artifact.hcl:23: artifact source "ftp://example.invalid/app" has scheme "ftp"
+# want: artifact.hcl:26: artifact source "file://server/app" names a host
 job "web" {
   group "g" {
     task "t" {
@@ -23,6 +24,9 @@ job "web" {
       }
       artifact {
         source = "file://server/app"
+      }
+      artifact {
+        source = "git::https://example.invalid/repo"
       }
     }
   }
