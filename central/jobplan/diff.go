@@ -157,7 +157,7 @@ func diffValue(d *Diff, name string, t reflect.Type, o, n reflect.Value) {
 		}
 	case t.Kind() == reflect.Pointer:
 		diffValue(d, name, t.Elem(), deref(o), deref(n))
-	case t.Kind() == reflect.Map:
+	case t.Kind() == reflect.Map && t.Key().Kind() == reflect.String:
 		diffMap(d, name, o, n)
 	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Pointer && t.Elem().Elem().Kind() == reflect.Struct:
 		if _, named := t.Elem().Elem().FieldByName("Name"); named {
