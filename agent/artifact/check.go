@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/url"
 	"path"
-	"regexp"
 	"strings"
 )
 
@@ -76,8 +75,20 @@ func Check(a Artifact) error {
 // sourceFix is what to write for a source the agent cannot download.
 const sourceFix = `use http, https or file: source = "https://host/path/app" (or http://, or file:///absolute/path for a file on the node, which the agent reads only from its artifact_file_paths)`
 
-// forcedGetter matches go-getter's "getter::" prefix (git::, s3::, ...).
-var forcedGetter = regexp.MustCompile(`^([A-Za-z0-9+.-]+)::`)
+// forcedGetter returns the getter of go-getter's "getter::" prefix (git::,
+// s3::, ...), if s starts with one. (No regexp: it would add to the agent.)
+func forcedGetter(s string) (string, bool) {
+	name, _, ok := strings.Cut(s, "::")
+	if !ok || name == "" {
+		return "", false
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("+.-", c)) {
+			return "", false
+		}
+	}
+	return name, true
+}
 
 // getterFixes says what to write instead of one of go-getter's getters.
 var getterFixes = map[string]string{
@@ -112,8 +123,8 @@ var getterParams = map[string]string{
 // prefixProblem checks the part of a source before its first ${: a
 // getter, a shorthand or a scheme that is already known.
 func prefixProblem(prefix string) (msg, fix string) {
-	if m := forcedGetter.FindStringSubmatch(prefix); m != nil {
-		return getterProblem(m[1])
+	if getter, ok := forcedGetter(prefix); ok {
+		return getterProblem(getter)
 	}
 	for _, s := range shorthands {
 		if strings.HasPrefix(prefix, s.prefix) {
