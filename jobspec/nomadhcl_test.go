@@ -10,7 +10,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 )
 
 // configJob is a job whose task meta holds v = jsonencode(expr), on line 5
@@ -144,18 +143,6 @@ var yamlLaughs = func() string {
 	}
 	return fmt.Sprintf("%q", b.String())
 }()
-
-// TestBcryptCostBoundsTime: the largest cost the guard lets through stays
-// well inside the evaluation deadline.
-func TestBcryptCostBoundsTime(t *testing.T) {
-	start := time.Now()
-	if _, err := Parse("f.hcl", configJob(`bcrypt("x", 12)`), nil); err != nil {
-		t.Fatal(err)
-	}
-	if d := time.Since(start); d > MaxEvalTime/2 {
-		t.Errorf("bcrypt at cost %d took %s", maxBcryptCost, d)
-	}
-}
 
 // TestFileFunctions: file(), filebase64() and fileexists() read through
 // ParseOptions.ReadFile, within MaxReadBytes; without a reader they are
