@@ -24,18 +24,7 @@ import (
 // central's not landed yet, with the check. Such a file is still run: if
 // it now gets the verdict it asks for, the test fails so that the entry
 // is removed.
-var serverCorpusWaiting = map[string]string{
-	"jobspec/testdata/nomad-shapes/refuse-docker-auth-soft-fail.hcl":  "podman config checked at submit",
-	"jobspec/testdata/nomad-shapes/refuse-docker-mount.hcl":           "podman config checked at submit",
-	"jobspec/testdata/nomad-shapes/refuse-docker-port-map.hcl":        "podman config checked at submit",
-	"jobspec/testdata/nomad-shapes/refuse-docker-privileged.hcl":      "podman config checked at submit",
-	"jobspec/testdata/nomad-shapes/refuse-exec-unknown-key.hcl":       "exec config checked at submit",
-	"jobspec/testdata/nomad-shapes/refuse-template-consul-key.hcl":    "template functions checked at submit",
-	"jobspec/testdata/nomad-shapes/refuse-template-nomadservices.hcl": "template functions checked at submit",
-	"jobspec/testdata/nomad-shapes/refuse-template-nomadvar.hcl":      "template functions checked at submit",
-	"jobspec/testdata/nomad-shapes/refuse-template-sockaddr.hcl":      "template functions checked at submit",
-	"jobspec/testdata/nomad-shapes/refuse-template-vault-secret.hcl":  "template functions checked at submit",
-}
+var serverCorpusWaiting = map[string]string{}
 
 // serverWants are refusals that only a cluster gives, by file: what the
 // error must contain.
