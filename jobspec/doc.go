@@ -5,9 +5,12 @@
 // after changing only the task's driver and config. The pipeline is:
 //
 //	src ──hclsyntax.ParseConfig──▶ AST
-//	    ──variables: defaults + -var overrides (typed)──▶ eval context
+//	    ──variables: defaults < NOMAD_VAR_ < -var (typed)──▶ eval context
+//	      (+ Nomad's functions, metered and guarded: functions.go; file()
+//	      through ParseOptions.ReadFile: files.go)
 //	    ──rewrite runtime refs (attr.*, node.*, meta.*, env.*, NOMAD_*, TETHER_*)
-//	      into literal "${...}" text for the agent──▶
+//	      and other unknown roots (with a warning) into literal "${...}"
+//	      text for the agent──▶
 //	    ──decode (hand-walked bodies, unknown names get "did you mean")──▶ *Job
 //	    ──Canonicalize (Nomad's defaults)──▶ Validate──▶ *Job or Errors
 //
