@@ -1,6 +1,7 @@
 package podman
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -52,7 +53,10 @@ func parseTaskConfig(cfg *drivers.TaskConfig) (*taskConfig, error) {
 		labels = append(labels, p.Label)
 	}
 	pc, err := schema.Podman(cfg.Config, labels)
-	if err != nil {
+	var se *schema.Error
+	if errors.As(err, &se) {
+		return nil, fmt.Errorf("%w: %s", ErrBadConfig, se.Detail()) // ErrBadConfig names the driver
+	} else if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadConfig, err)
 	}
 	tc := &taskConfig{

@@ -24,13 +24,15 @@ type Error struct {
 	Fix    string // what to write instead; may be ""
 }
 
-// Error renders "podman driver: config key "port_map" is Docker's ...; fix".
-func (e *Error) Error() string {
-	s := e.Driver + " driver: " + e.Msg
-	if e.Fix != "" {
-		s += "; " + e.Fix
+// Error renders "podman driver: config key "port_map" is not supported; fix".
+func (e *Error) Error() string { return e.Driver + " driver: " + e.Detail() }
+
+// Detail is the error without the driver's name: the message and the fix.
+func (e *Error) Detail() string {
+	if e.Fix == "" {
+		return e.Msg
 	}
-	return s
+	return e.Msg + "; " + e.Fix
 }
 
 // Check decodes cfg as driver's config block would be decoded on the
