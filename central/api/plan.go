@@ -2,9 +2,11 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tether-edge/tether/central/acl"
 	"github.com/tether-edge/tether/central/jobplan"
@@ -55,6 +57,19 @@ func (s *server) planJob(w http.ResponseWriter, r *http.Request) error {
 	p, ok := s.b.(JobPlanner)
 	if !ok {
 		return &httpError{code: http.StatusNotImplemented, msg: "this server cannot plan jobs"}
+	}
+	// A plan scans every node: it takes one of the parse slots too, so
+	// plans and parses together use at most that many CPUs.
+	t := time.NewTimer(parseQueueWait)
+	defer t.Stop()
+	select {
+	case s.parsing <- struct{}{}:
+		defer func() { <-s.parsing }()
+	case <-t.C:
+		w.Header().Set("Retry-After", "5")
+		return &httpError{code: http.StatusServiceUnavailable, msg: fmt.Sprintf("central is planning or parsing %d other jobs; retry in a few seconds", cap(s.parsing))}
+	case <-r.Context().Done():
+		return nil // the client is gone
 	}
 	res, err := p.PlanJob(r.Context(), job)
 	if err != nil {
