@@ -71,7 +71,7 @@ func (e *env) loadJobFile(path string, o *jobFileOpts) (*jobFile, int) {
 			return nil, e.jobFileErrors(err)
 		}
 		if undeclared := notDeclared(src, m); len(undeclared) > 0 {
-			return nil, e.usageFail("in -var-file", fmt.Errorf("%s sets %s, which %s does not declare: declare each in the job file (variable %q { ... }) or remove it from %s",
+			return nil, e.jobFileErrors(fmt.Errorf("%s sets %s, which %s does not declare: declare each in the job file (variable %q { ... }) or remove it from %s",
 				vf, quoteList(undeclared), path, undeclared[0], vf))
 		}
 		for k, v := range m {

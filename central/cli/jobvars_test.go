@@ -76,7 +76,7 @@ func TestJobVariablesPrecedence(t *testing.T) {
 	bad := filepath.Join(dir, "bad.hcl")
 	os.WriteFile(bad, []byte("imag = \"x\"\n"), 0o644)
 	code, _, errOut := runEnviron(t, c.env(), nil, "job", "validate", "-var-file", bad, file)
-	if code != exitUsage || !strings.Contains(errOut, bad+` sets "imag", which `+file+" does not declare") {
+	if code != 1 || !strings.Contains(errOut, bad+` sets "imag", which `+file+" does not declare") {
 		t.Errorf("undeclared: exit %d, stderr %q", code, errOut)
 	}
 	// A value of the wrong type names its file.
