@@ -167,7 +167,11 @@ func (s *Server) forward(ctx context.Context, w http.ResponseWriter, r *http.Req
 	}
 	for {
 		var rb io.Reader
-		if r.Body != nil && r.Body != http.NoBody {
+		// A request without a body (Content-Length: 0) is forwarded
+		// without one: its Body is not http.NoBody once the API has
+		// wrapped it, and a non-nil body of length 0 would go out
+		// chunked, which the leader takes for a body of no type (415).
+		if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
 			rb = body
 		}
 		req, err := s.toLeader(fwdCtx, r, addr, rb)
