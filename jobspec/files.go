@@ -21,9 +21,11 @@ import (
 // job and parsed again by central.
 const MaxReadBytes = MaxFileBytes
 
-// errNoFiles is file()'s answer when the parse has no ReadFile: a job
-// posted to the API as HCL without the files it reads.
-var errNoFiles = errors.New("file() reads files next to the job file: submit with `central job submit`, which sends them, or inline the content")
+// errNoFiles is the file functions' answer when the parse has no
+// ReadFile: a job posted to the API as HCL without the files it reads.
+func errNoFiles(fn string) error {
+	return fmt.Errorf("%s() reads files next to the job file: submit with `central job submit`, which sends them, or inline the content", fn)
+}
 
 // fileReader answers the file functions of one parse from
 // ParseOptions.ReadFile, within MaxReadBytes in all. It is used by the
@@ -37,10 +39,10 @@ func newFileReader(read func(string) ([]byte, error)) *fileReader {
 	return &fileReader{read: read, left: MaxReadBytes}
 }
 
-// readFile reads path, charging its bytes.
-func (r *fileReader) readFile(path string) ([]byte, error) {
+// readFile reads path for the function fn, charging its bytes.
+func (r *fileReader) readFile(fn, path string) ([]byte, error) {
 	if r == nil || r.read == nil {
-		return nil, errNoFiles
+		return nil, errNoFiles(fn)
 	}
 	if path == "" {
 		return nil, errors.New("the path is empty")
@@ -69,7 +71,11 @@ func (r *fileReader) fileFunc(b64 bool) function.Function {
 		Type:        function.StaticReturnType(cty.String),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
 			path := args[0].AsString()
-			b, err := r.readFile(path)
+			fn := "file"
+			if b64 {
+				fn = "filebase64"
+			}
+			b, err := r.readFile(fn, path)
 			if err != nil {
 				return cty.UnknownVal(cty.String), err
 			}
@@ -93,7 +99,7 @@ func (r *fileReader) existsFunc() function.Function {
 		Params:      pathParam(),
 		Type:        function.StaticReturnType(cty.Bool),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			_, err := r.readFile(args[0].AsString())
+			_, err := r.readFile("fileexists", args[0].AsString())
 			switch {
 			case err == nil:
 				return cty.True, nil

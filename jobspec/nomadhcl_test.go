@@ -179,9 +179,10 @@ func TestFileFunctions(t *testing.T) {
 		})
 	}
 	t.Run("no reader", func(t *testing.T) {
-		for _, expr := range []string{`file("a")`, `filebase64("a")`, `fileexists("a")`} {
+		for _, fn := range []string{"file", "filebase64", "fileexists"} {
+			expr := fn + `("a")`
 			_, _, err := ParseWith(configJob(expr), ParseOptions{Filename: "f.hcl"})
-			if err == nil || !strings.HasPrefix(err.Error(), "f.hcl:5:") || !strings.Contains(err.Error(), "submit with `central job submit`, which sends them, or inline the content") {
+			if err == nil || !strings.HasPrefix(err.Error(), "f.hcl:5:") || !strings.Contains(err.Error(), fn+"() reads files next to the job file: submit with `central job submit`, which sends them, or inline the content") {
 				t.Errorf("%s: err = %v", expr, err)
 			}
 		}
