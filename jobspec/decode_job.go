@@ -397,6 +397,7 @@ func (d *decoder) artifact(b *hclsyntax.Block, where string) *Artifact {
 		if d.str(oc, "checksum", &a.Checksum) {
 			d.pos.set(a, "checksum", oc.attrs["checksum"].Expr.Range())
 		}
+		d.archiveOption(a, ob) // submitchecks.go
 	}
 	return a
 }

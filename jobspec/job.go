@@ -202,6 +202,10 @@ type Artifact struct {
 	Destination string `json:"destination,omitempty"` // relative to the task dir; default "local/"
 	Checksum    string `json:"checksum,omitempty"`    // sha256:<hex> | sha512:<hex>
 	Mode        string `json:"mode,omitempty"`        // any (default) | file
+	// Archive is options { archive } as written: false takes an archive as
+	// it is. Unset, a source that names an archive is refused at submit,
+	// since Nomad would unpack it and the agent does not (submitchecks.go).
+	Archive *bool `json:"archive,omitempty"`
 }
 
 // Template is a file (or environment) the agent renders for a task.

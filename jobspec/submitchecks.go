@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
 
 	"github.com/tether-edge/tether/agent/template"
 	"github.com/tether-edge/tether/drivers/schema"
@@ -60,6 +62,44 @@ func (d *decoder) dataPosition(t *Template, c content) {
 	}
 	if first := te.Parts[0].Range(); first.Start.Line > a.Expr.Range().Start.Line {
 		d.pos.set(t, "data.text", hcl.Range{Filename: first.Filename, Start: first.Start, End: first.Start})
+	}
+}
+
+// archiveOption records options { archive = false } (the only value the
+// refusal table lets through): the job takes an archive as it is.
+func (d *decoder) archiveOption(a *Artifact, ob *hclsyntax.Block) {
+	at := ob.Body.Attributes["archive"]
+	if at == nil {
+		return
+	}
+	v, ok := d.eval(at)
+	if !ok || v.IsNull() || !v.IsKnown() {
+		return
+	}
+	if s, err := convert.Convert(v, cty.String); err == nil && s.AsString() == "false" {
+		off := false
+		a.Archive = &off
+	}
+}
+
+// archiveExts are the endings go-getter unpacks (Nomad's default).
+var archiveExts = []string{".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst", ".tzst", ".gz", ".bz2", ".xz", ".zst"}
+
+// artifactArchive refuses a source that names an archive unless the job
+// asks for the archive itself: Nomad would unpack it, the agent does not,
+// and the task would start without the files it expects.
+func (v *validator) artifactArchive(a *Artifact, path string) {
+	if a.Archive != nil && !*a.Archive {
+		return
+	}
+	p, _, _ := strings.Cut(a.Source, "?")
+	p = strings.ToLower(p)
+	for _, ext := range archiveExts {
+		if strings.HasSuffix(p, ext) {
+			v.add(a, "source", path, "download the unpacked file instead, or write options { archive = false } to get the archive itself (and unpack it in a prestart task)",
+				"artifact source %q is a %s archive: Nomad unpacks it, the agent downloads it as it is", a.Source, ext)
+			return
+		}
 	}
 }
 

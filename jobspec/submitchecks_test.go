@@ -195,3 +195,48 @@ func TestSubmitChecksJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestSubmitChecksArtifacts: artifact blocks are checked by the fetcher's
+// own rules, plus Nomad's unpacking, which the agent does not do.
+func TestSubmitChecksArtifacts(t *testing.T) {
+	job := func(artifact string) []byte {
+		return []byte(`job "web" {
+  group "g" {
+    task "t" {
+      driver = "exec"
+      config { command = "local/app" }
+      artifact {
+` + artifact + `
+      }
+    }
+  }
+}`)
+	}
+	for _, tc := range []struct{ name, artifact, want string }{
+		{"git", `        source = "git::https://github.com/org/app"`,
+			`web.hcl:7: artifact source "git::https://github.com/org/app" uses go-getter's "git::" getter, which the agent does not have; git sources are not supported: download a release file over https with a checksum`},
+		{"github shorthand", `        source = "github.com/org/app"`, `web.hcl:7: artifact source "github.com/org/app" is go-getter shorthand, not a URL`},
+		{"checksum in the URL", `        source = "https://example.com/app?checksum=sha256:abc"`, `web.hcl:7: artifact source "https://example.com/app?checksum=sha256:abc" has the go-getter option "checksum" in its query`},
+		{"zip", `        source = "https://releases.example.com/app_${attr.kernel.name}_${attr.cpu.arch}.zip"`,
+			`web.hcl:7: artifact source "https://releases.example.com/app_${attr.kernel.name}_${attr.cpu.arch}.zip" is a .zip archive: Nomad unpacks it, the agent downloads it as it is; download the unpacked file instead, or write options { archive = false }`},
+		{"tar.gz", `        source = "https://example.com/app.tar.gz"`, `is a .tar.gz archive`},
+		{"escape", "        source = \"https://example.com/app\"\n        destination = \"../../x\"", `web.hcl:8: artifact destination "../../x": destination escapes the task dir`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("web.hcl", job(tc.artifact), nil)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v\nwant %s", err, tc.want)
+			}
+		})
+	}
+	for _, ok := range []string{
+		"        source = \"https://example.com/app.tgz\"\n        options {\n          archive = false\n        }",
+		`        source = "https://releases.example.com/app_${attr.cpu.arch}"`,
+		"        source = \"https://example.com/model.bin\"\n        destination = \"../alloc/data/\"",
+		"        source = \"https://example.com/app\"\n        destination = \"${NOMAD_TASK_DIR}/bin\"",
+	} {
+		if _, err := Parse("web.hcl", job(ok), nil); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+}

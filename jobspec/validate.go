@@ -417,6 +417,7 @@ func (v *validator) artifact(a *Artifact, path string) {
 	var ce *artifact.CheckError
 	switch {
 	case err == nil:
+		v.artifactArchive(a, path) // submitchecks.go
 	case errors.As(err, &ce):
 		v.add(a, ce.Field, path, ce.Fix, "%s", ce.Msg)
 	default:
