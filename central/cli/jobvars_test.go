@@ -132,3 +132,15 @@ func TestJobFileFunctionRelativeToJobFile(t *testing.T) {
 		t.Fatalf("missing file: exit %d, stderr %q", code, errOut)
 	}
 }
+
+// Only the NOMAD_VAR_ values the job file declares are sent: a secret in
+// another NOMAD_VAR_ variable of the user's shell does not leave it.
+func TestEnvVarsOnlyDeclared(t *testing.T) {
+	e := &env{environ: func() []string {
+		return []string{"NOMAD_VAR_image=env", "NOMAD_VAR_token=secret", "NOMAD_VAR_dcs=[\"x\"]", "HOME=/root", "NOMAD_VAR_"}
+	}}
+	got := e.envVars([]byte(varsHCL))
+	if len(got) != 2 || got["image"] != "env" || got["dcs"] != `["x"]` {
+		t.Fatalf("envVars = %v, want image and dcs only", got)
+	}
+}
