@@ -410,7 +410,7 @@ func shortDuration(d time.Duration) string {
 // the task dir or the allocation's shared dir, a mode.
 func (v *validator) artifact(a *Artifact, path string) {
 	if a.Source == "" {
-		v.add(a, "", path, `set source = "https://example.com/app.tar.gz"`, "artifact has no source")
+		v.add(a, "", path, `set source = "https://example.com/app"`, "artifact has no source")
 		return
 	}
 	err := artifact.Check(artifact.Artifact{Source: a.Source, Destination: a.Destination, Checksum: a.Checksum, Mode: a.Mode})
