@@ -2,17 +2,11 @@ package jobspec_test
 
 import (
 	"errors"
-	"slices"
 	"testing"
 
 	"github.com/tether-edge/tether/jobspec"
 	"github.com/tether-edge/tether/jobspec/corpus"
 )
-
-// corpusWaiting lists files that need a feature not landed yet, with the
-// feature. Such a file is still run: if it now gets the verdict it asks
-// for, the test fails so that the entry is removed.
-var corpusWaiting = map[string]string{}
 
 // TestCorpus runs every job file of the repository (package corpus: the
 // examples, the docs' jobs, the testdata and our Nomad-shaped files)
@@ -34,22 +28,10 @@ func TestCorpus(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {
-			err := parseCase(c)
-			feature, waiting := corpusWaiting[c.Name]
-			switch {
-			case waiting && err == nil:
-				t.Errorf("listed as waiting for %s, but gets the verdict it asks for now: remove it from corpusWaiting", feature)
-			case waiting:
-				t.Logf("waiting for %s: %v", feature, err)
-			case err != nil:
+			if err := parseCase(c); err != nil {
 				t.Error(err)
 			}
 		})
-	}
-	for name := range corpusWaiting {
-		if !slices.ContainsFunc(cases, func(c corpus.Case) bool { return c.Name == name }) {
-			t.Errorf("corpusWaiting names %s, which is not in the corpus", name)
-		}
 	}
 }
 
