@@ -177,9 +177,15 @@ type ConfigParams struct {
 	// (join_token_file): the token itself is never written into the
 	// config, nor onto the agent's command line, where ps shows it.
 	JoinTokenFile string
-	DataDir       string
-	Meta          map[string]string // written sorted, after the board's own keys
-	Board         *Profile          // set by RenderConfig
+	// Central is central's HTTP API URL, where the agent enrols with its
+	// join token (central).
+	Central string
+	// CAFile is the CA file on the device (tls { ca_file }), for an
+	// https:// central and TLS brokers.
+	CAFile  string
+	DataDir string
+	Meta    map[string]string // written sorted, after the board's own keys
+	Board   *Profile          // set by RenderConfig
 }
 
 // MetaKeys are Meta's keys, sorted, for the template.

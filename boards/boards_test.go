@@ -65,6 +65,7 @@ func TestRenderedConfigParsesWithAgentConfig(t *testing.T) {
 			out, err := b.RenderConfig(boards.ConfigParams{
 				Name: "pi-07", Datacenter: "dc2", Brokers: []string{"tcp://site:1883", "tcp://backup:1883"},
 				JoinTokenFile: `/etc/te"ther\join-token`, DataDir: "/var/lib/tether-agent",
+				Central: "https://central.example:7600", CAFile: "/etc/tether/ca.pem",
 				Meta: map[string]string{"rack": "r1", "owner.name": "a\tb\nc"},
 			})
 			if err != nil {
@@ -74,6 +75,10 @@ func TestRenderedConfigParsesWithAgentConfig(t *testing.T) {
 			if err := config.ParseFile("agent.hcl", out, &cfg); err != nil {
 				t.Fatalf("%v\n%s", err, out)
 			}
+			if cfg.Central != "https://central.example:7600" || cfg.TLS.CAFile != "/etc/tether/ca.pem" {
+				t.Fatalf("central %q, tls ca_file %q from\n%s", cfg.Central, cfg.TLS.CAFile, out)
+			}
+			cfg.TLS.CAFile = "" // on the device: Validate would read it here
 			if err := cfg.Validate(); err != nil {
 				t.Fatalf("%v\n%s", err, out)
 			}

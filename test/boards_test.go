@@ -148,14 +148,18 @@ func TestBoardsUnderQemu(t *testing.T) {
 		}
 	}
 
-	c := startCentral(t, clusterOpts{})
+	// Each agent boots from what `central board bundle` wrote for its board
+	// (its binary, name, datacenter, broker, central's URL, meta, join
+	// token) and enrols with the join token: the broker refuses anonymous
+	// clients.
+	c, token := startAuthCentral(t)
 	for _, r := range runs {
 		args := []string{}
 		if r.b.Emulator.CPU != "" {
 			args = append(args, "-cpu", r.b.Emulator.CPU)
 		}
-		args = append(args, r.agent, "-name", r.b.Name, "-datacenter", r.b.Name, "-broker", c.broker,
-			"-data-dir", filepath.Join(c.dir, "agent-"+r.b.Name), "-heartbeat", "1s", "-meta", "board="+r.b.Name)
+		bundle := bundleBoard(t, c, r.b.Name, r.agent, token)
+		args = append(args, bundleBoot(bundle, "-heartbeat", "1s")...)
 		p := start(t, "agent "+r.b.Name+" (qemu)", r.qemu, args...)
 		c.agents[r.b.Name] = p
 		t.Cleanup(func() {
@@ -240,7 +244,7 @@ func TestBoardBundleIntoRoot(t *testing.T) {
 	os.Symlink("/usr/bin/dash", filepath.Join(root, "usr/bin/sh"))
 
 	bundle := []string{"board", "bundle", "-board", "rpi-zero", "-name", "pi-07", "-datacenter", "dc2",
-		"-broker", "tcp://site:1883", "-join-token", "tok-1", "-agent", agent, "-root", root, "-first-boot"}
+		"-broker", "tcp://site:1883", "-join-token", "tok-1", "-agent", agent, "-root", root, "-first-boot", "-central", "http://central.example:7600"}
 	out, code := runCentral(t, bundle...)
 	if code != 0 || !strings.Contains(out, "9 path(s) written, 0 unchanged") {
 		t.Fatalf("bundle exited %d:\n%s", code, out)
@@ -289,7 +293,7 @@ func TestBoardBundleIntoRoot(t *testing.T) {
 		t.Error("unit differs from boards/rpi-zero")
 	}
 	cfg := readFile(t, filepath.Join(root, "etc/tether/agent.hcl"))
-	for _, s := range []string{`name       = "pi-07"`, `datacenter = "dc2"`, `brokers    = ["tcp://site:1883"]`, `join_token_file = "/etc/tether/join-token"`, `"board"                 = "rpi-zero"`} {
+	for _, s := range []string{`name       = "pi-07"`, `datacenter = "dc2"`, `brokers    = ["tcp://site:1883"]`, `join_token_file = "/etc/tether/join-token"`, `central    = "http://central.example:7600"`, `"board"                 = "rpi-zero"`} {
 		if !strings.Contains(cfg, s) {
 			t.Errorf("agent.hcl lacks %s:\n%s", s, cfg)
 		}
@@ -333,6 +337,78 @@ func TestBoardBundleIntoRoot(t *testing.T) {
 	if msg, err := exec.Command(sa, "verify", "--man=no", p).CombinedOutput(); err != nil || strings.Contains(string(msg), "tether-agent.service:") {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, msg)
 	}
+}
+
+// bundleBoard runs `central board bundle -out` for board, with a join
+// token and central's URL, and returns the tree's directory.
+func bundleBoard(t *testing.T, c *cluster, board, agent, token string) string {
+	t.Helper()
+	dir := t.TempDir()
+	tokFile := filepath.Join(dir, "site.token")
+	if err := os.WriteFile(tokFile, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, code := runCentral(t, "board", "bundle", "-board", board, "-name", board, "-datacenter", board,
+		"-broker", c.broker, "-central", "http://"+c.http, "-join-token-file", tokFile, "-agent", agent, "-out", dir)
+	if code != 0 {
+		t.Fatalf("board bundle %s exited %d:\n%s", board, code, out)
+	}
+	return dir
+}
+
+// bundleBoot is the command line that boots a bundle's agent here: its
+// binary and config, with only the device's absolute paths (data dir,
+// join token file) moved into the bundle, and extra flags.
+func bundleBoot(dir string, extra ...string) []string {
+	return append([]string{filepath.Join(dir, "usr/local/bin/agent"), "-config", filepath.Join(dir, "etc/tether/agent.hcl"),
+		"-data-dir", filepath.Join(dir, "var/lib/tether-agent"), "-join-token-file", filepath.Join(dir, "etc/tether/join-token")}, extra...)
+}
+
+// Provisioning end to end on this machine's architecture: a bundle for the
+// x86-64 gateway holds everything its first boot needs; the agent booted
+// from it enrols at central with the join token (anonymous MQTT clients
+// are refused) and runs a job.
+func TestBoardBundleBootsEnrolsAndRunsAJob(t *testing.T) {
+	c, token := startAuthCentral(t)
+	dir := bundleBoard(t, c, "x86-gateway", bins.agent, token)
+	cfg := readFile(t, filepath.Join(dir, "etc/tether/agent.hcl"))
+	for _, s := range []string{`central    = "http://` + c.http + `"`, `join_token_file = "/etc/tether/join-token"`, `brokers    = ["` + c.broker + `"]`} {
+		if !strings.Contains(cfg, s) {
+			t.Fatalf("agent.hcl lacks %s:\n%s", s, cfg)
+		}
+	}
+	p := start(t, "agent x86-gateway (bundle)", bundleBoot(dir)[0], append(bundleBoot(dir)[1:], "-heartbeat", "1s", "-advertise", "127.0.0.1")...)
+	c.agents["x86-gateway"] = p
+	t.Cleanup(func() {
+		c.stopAllJobs(10 * time.Second)
+		killChildGroups(p.cmd.Process.Pid)
+	})
+	n := c.waitNode("x86-gateway", "ready", 30*time.Second)
+	if _, err := os.Stat(filepath.Join(dir, "var/lib/tether-agent/enrolment.json")); err != nil {
+		t.Fatalf("node %s is ready but did not enrol: %v", n.ID, err)
+	}
+	job := filepath.Join(t.TempDir(), "first.hcl")
+	os.WriteFile(job, []byte(`job "first" {
+  datacenters = ["x86-gateway"]
+  group "g" {
+    task "t" {
+      driver = "exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "exec sleep 3600"]
+      }
+      resources {
+        cpu    = 20
+        memory = 16
+      }
+    }
+  }
+}
+`), 0o644)
+	if out, code := c.cli("job", "submit", "-detach", job); code != 0 {
+		t.Fatalf("submit exited %d:\n%s", code, out)
+	}
+	c.waitRunning("first", 1, 30*time.Second)
 }
 
 func runCentral(t *testing.T, args ...string) (string, int) {

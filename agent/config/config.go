@@ -153,6 +153,20 @@ func (c *Config) Validate() error {
 			bad("broker %q has no host: use tcp://host:1883", b)
 		}
 	}
+	if c.Central != "" {
+		u, err := url.Parse(c.Central)
+		switch {
+		case err != nil:
+			bad("central %q is not a URL (%v): use e.g. central = \"http://10.0.0.1:7600\"", c.Central, err)
+		case u.Scheme != "http" && u.Scheme != "https":
+			bad("central %q: scheme %q not supported (use http or https), e.g. central = \"http://10.0.0.1:7600\"", c.Central, u.Scheme)
+		case u.Host == "":
+			bad("central %q has no host: use e.g. central = \"http://10.0.0.1:7600\"", c.Central)
+		}
+	} else if c.JoinToken != "" || c.JoinTokenFile != "" {
+		// The token is only ever used to enrol at central's HTTP API.
+		bad(`a join token needs central's HTTP address to enrol at: set central = "http://central:7600" or -central`)
+	}
 	for _, p := range c.ArtifactFilePaths {
 		if !filepath.IsAbs(p) {
 			bad(`artifact_file_paths: %q is not an absolute directory: use e.g. artifact_file_paths = ["/srv/artifacts"]`, p)

@@ -22,6 +22,7 @@ brokers = [
    comment */
 data_dir = "/tmp/x"
 join_token = "tok\"en"
+central = "http://10.0.0.1:7600"
 heartbeat = "2s"
 log_level = "debug"
 meta {
@@ -107,6 +108,9 @@ func TestValidate(t *testing.T) {
 		{"log level", func(c *Config) { c.LogLevel = "loud" }, `log_level "loud" unknown`},
 		{"prefix", func(c *Config) { c.TopicPrefix = "a/#" }, "topic_prefix"},
 		{"data dir", func(c *Config) { c.DataDir = "" }, "data_dir is empty"},
+		{"join token without central", func(c *Config) { c.JoinToken = "t" }, "a join token needs central's HTTP address to enrol at: set central = "},
+		{"join token file without central", func(c *Config) { c.JoinTokenFile = "/etc/tether/join-token" }, "a join token needs central's HTTP address"},
+		{"join token and central", func(c *Config) { c.JoinToken, c.Central = "t", "https://central:7600" }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,7 +12,8 @@ import (
 )
 
 // loadWith parses args (and a config file with body conf, if not empty)
-// with env as the environment.
+// with env as the environment. Central's address is given, as a join
+// token needs it.
 func loadWith(t *testing.T, conf string, env map[string]string, args ...string) (*Config, error) {
 	t.Helper()
 	if conf != "" {
@@ -25,7 +26,7 @@ func loadWith(t *testing.T, conf string, env map[string]string, args ...string) 
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	f := RegisterFlags(fs)
-	if err := fs.Parse(append([]string{"-name", "n1"}, args...)); err != nil {
+	if err := fs.Parse(append([]string{"-name", "n1", "-central", "http://127.0.0.1:7600"}, args...)); err != nil {
 		t.Fatal(err)
 	}
 	return f.LoadEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
@@ -94,6 +95,8 @@ func TestJoinTokenFileErrors(t *testing.T) {
 		{"two words", "", []string{"-join-token-file", tokenFile(t, "a b\n", 0o600)}, "holds more than one word"},
 		{"too large", "", []string{"-join-token-file", tokenFile(t, strings.Repeat("a", MaxJoinTokenFileSize+1), 0o600)}, "larger than 4096 bytes"},
 		{"directory", "", []string{"-join-token-file", dir}, "is not a regular file"},
+		{"central not http", "", []string{"-join-token", "a", "-central", "tcp://c:7600"}, `central "tcp://c:7600": scheme "tcp" not supported (use http or https)`},
+		{"central without host", "", []string{"-central", "http://"}, `central "http://" has no host`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := loadWith(t, tc.conf, nil, tc.args...)

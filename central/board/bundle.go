@@ -28,6 +28,7 @@ const (
 	AgentPath     = "usr/local/bin/agent"
 	ConfigPath    = "etc/tether/agent.hcl"
 	TokenPath     = "etc/tether/join-token"
+	CAPath        = "etc/tether/ca.pem"
 	UnitPath      = "etc/systemd/system/tether-agent.service"
 	WantsPath     = "etc/systemd/system/multi-user.target.wants/tether-agent.service"
 	DataDir       = "var/lib/tether-agent"
@@ -43,8 +44,14 @@ type Options struct {
 	Datacenter string
 	Brokers    []string
 	JoinToken  string // written to TokenPath (0600), named by join_token_file
-	Meta       map[string]string
-	Dir        string // where the tree goes
+	// Central is central's HTTP API URL (key central): needed with a
+	// join token, which the agent enrols with there on first boot.
+	Central string
+	// CAFile is a PEM CA file on this machine, copied to CAPath and named
+	// by tls { ca_file }: for an https:// central and TLS brokers.
+	CAFile string
+	Meta   map[string]string
+	Dir    string // where the tree goes
 	// Root says Dir is an OS root (e.g. an SD card's mounted rootfs): it
 	// must hold etc/, and its binaries must be of the board's architecture.
 	Root      bool
@@ -109,15 +116,27 @@ func Bundle(o Options) (Report, error) {
 	if arch, where := RootArch(o.Dir); arch != "" && arch != b.RootArch && !o.Force {
 		return rep, fmt.Errorf("%w: %s holds an OS for %s (%s) but board %s needs %s: pick the board that matches the OS image, or pass -force", ErrWrongArch, o.Dir, arch, where, b.Name, b.RootArch)
 	}
-	params := boards.ConfigParams{Name: o.Name, Datacenter: o.Datacenter, Brokers: o.Brokers, DataDir: "/" + DataDir, Meta: o.Meta}
+	params := boards.ConfigParams{Name: o.Name, Datacenter: o.Datacenter, Brokers: o.Brokers, DataDir: "/" + DataDir, Meta: o.Meta, Central: o.Central}
+	// The files the config names on the device, and where they are here,
+	// so the check reads what the device will read.
+	here := map[string]string{}
+	var tok, ca []byte
 	if o.JoinToken != "" {
 		params.JoinTokenFile = "/" + TokenPath
+		tok = []byte(o.JoinToken + "\n")
+	}
+	if o.CAFile != "" {
+		if ca, err = os.ReadFile(o.CAFile); err != nil {
+			return rep, fmt.Errorf("%w: -tls-ca-file: %v", ErrBadOptions, err)
+		}
+		params.CAFile = "/" + CAPath
+		here[params.CAFile] = o.CAFile
 	}
 	cfg, err := b.RenderConfig(params)
 	if err != nil {
 		return rep, err
 	}
-	if err := CheckConfig(cfg); err != nil {
+	if err := CheckConfig(cfg, here); err != nil {
 		return rep, err
 	}
 	agent, err := os.ReadFile(o.Agent)
@@ -128,7 +147,10 @@ func Bundle(o Options) (Report, error) {
 	w.dirAt(DataDir, 0o700)
 	w.file(AgentPath, agent, 0o755)
 	if o.JoinToken != "" {
-		w.file(TokenPath, []byte(o.JoinToken+"\n"), 0o600)
+		w.file(TokenPath, tok, 0o600)
+	}
+	if o.CAFile != "" {
+		w.file(CAPath, ca, 0o644)
 	}
 	w.file(ConfigPath, cfg, 0o600)
 	w.file(UnitPath, b.Unit, 0o644)
@@ -141,14 +163,21 @@ func Bundle(o Options) (Report, error) {
 	return rep, w.err
 }
 
-// CheckConfig parses and validates a rendered agent.hcl as the agent will.
-func CheckConfig(cfg []byte) error {
+// CheckConfig parses and validates a rendered agent.hcl as the agent will
+// at boot (config.ParseFile, then Validate: a join token without central,
+// a CA file that holds no certificate...). here maps files the config
+// names on the device (the CA file) to where they are on this machine;
+// the check reads those instead.
+func CheckConfig(cfg []byte, here map[string]string) error {
 	c := config.Default()
 	if err := config.ParseFile(ConfigPath, cfg, &c); err != nil {
 		return fmt.Errorf("%w: generated agent config does not parse: %v", ErrBadOptions, err)
 	}
+	if p, ok := here[c.TLS.CAFile]; ok && p != "" {
+		c.TLS.CAFile = p
+	}
 	if err := c.Validate(); err != nil {
-		return fmt.Errorf("%w: %v", ErrBadOptions, err)
+		return fmt.Errorf("%w: the agent would refuse this config at boot: %v", ErrBadOptions, err)
 	}
 	return nil
 }

@@ -1,12 +1,22 @@
 package board
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/binary"
+	"encoding/pem"
 	"errors"
+	"flag"
+	"io"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tether-edge/tether/agent/config"
 	"github.com/tether-edge/tether/boards"
@@ -61,7 +71,7 @@ func fakeRoot(t *testing.T, machine uint16, is64 bool) string {
 
 func opts(dir, agent string) Options {
 	return Options{Board: "rpi4", Name: "pi-07", Datacenter: "dc2", Brokers: []string{"tcp://site:1883"},
-		JoinToken: "tok", Dir: dir, Agent: agent, Meta: map[string]string{"rack": "r1"}}
+		JoinToken: "tok", Central: "http://central:7600", Dir: dir, Agent: agent, Meta: map[string]string{"rack": "r1"}}
 }
 
 func TestBundleWritesTreeAndIsIdempotent(t *testing.T) {
@@ -179,6 +189,11 @@ func TestBundleRefusals(t *testing.T) {
 		{"bad broker", func(o *Options) { o.Brokers = []string{"http://x"} }, ErrBadOptions, `scheme "http"`},
 		{"board meta", func(o *Options) { o.Meta = map[string]string{"board": "x"} }, ErrBadOptions, "set by the board profile"},
 		{"missing binary", func(o *Options) { o.Agent = filepath.Join(bins, "nope") }, nil, "make cross"},
+		// What the agent would refuse at its first boot is refused here.
+		{"join token without central", func(o *Options) { o.Central = "" }, ErrBadOptions, "the agent would refuse this config at boot: invalid agent config: a join token needs central's HTTP address"},
+		{"central not http", func(o *Options) { o.Central = "tcp://central:7600" }, ErrBadOptions, `central "tcp://central:7600": scheme "tcp" not supported`},
+		{"CA file missing", func(o *Options) { o.CAFile = filepath.Join(bins, "nope.pem") }, ErrBadOptions, "-tls-ca-file: open "},
+		{"CA file without a certificate", func(o *Options) { o.CAFile = fakeELF(t, bins, "not-pem", emARM, false) }, ErrBadOptions, "holds no PEM certificate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -226,5 +241,72 @@ func TestShellQuote(t *testing.T) {
 		if got := shellQuote(in); got != want {
 			t.Errorf("%q: %s, want %s", in, got, want)
 		}
+	}
+}
+
+// caPEM writes a self-signed CA certificate into dir.
+func caPEM(t *testing.T, dir string) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"}, IsCA: true,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// A bundle holds what a first boot needs: central's URL, the join token
+// and the CA, and the agent's own loader (flags, config file, token file,
+// CA file) accepts it, with the device's paths moved into the bundle.
+func TestBundleFirstBootConfigLoads(t *testing.T) {
+	bins := t.TempDir()
+	agent := fakeELF(t, bins, "agent-linux-arm64", emAARCH64, true)
+	dir := t.TempDir()
+	o := opts(dir, agent)
+	o.Central, o.CAFile = "https://central.example:7600", caPEM(t, bins)
+	if _, err := Bundle(o); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := string(must(os.ReadFile(o.CAFile))), string(must(os.ReadFile(filepath.Join(dir, CAPath)))); a != b {
+		t.Errorf("%s differs from the CA given", CAPath)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, CAPath)); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Errorf("%s: %v %v", CAPath, fi, err)
+	}
+	// The device's paths, moved into the bundle: the config names them
+	// absolutely (/etc/tether/...), as the device will read them.
+	body := string(must(os.ReadFile(filepath.Join(dir, ConfigPath))))
+	for _, p := range []string{"/" + CAPath, "/" + TokenPath} {
+		if !strings.Contains(body, `"`+p+`"`) {
+			t.Fatalf("config does not name %s:\n%s", p, body)
+		}
+		body = strings.ReplaceAll(body, `"`+p+`"`, `"`+filepath.Join(dir, p)+`"`)
+	}
+	moved := filepath.Join(t.TempDir(), "agent.hcl")
+	if err := os.WriteFile(moved, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	f := config.RegisterFlags(fs)
+	if err := fs.Parse([]string{"-config", moved}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := f.LoadEnv(func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatalf("the agent refuses the bundle's config: %v\n%s", err, body)
+	}
+	if cfg.Central != o.Central || cfg.JoinToken != "tok" || cfg.TLS.CAFile != filepath.Join(dir, CAPath) ||
+		strings.Join(cfg.Brokers, ",") != "tcp://site:1883" || cfg.Name != "pi-07" {
+		t.Errorf("loaded %+v", cfg)
 	}
 }

@@ -49,6 +49,8 @@ func (e *env) boardBundle(args []string) int {
 	fs.Var(&brokers, "broker", "MQTT broker URL, e.g. tcp://site:1883 (repeatable)")
 	fs.StringVar(&o.JoinToken, "join-token", "", "join token for enrolment, written to etc/tether/join-token (visible in ps here: prefer -join-token-file)")
 	fs.StringVar(&tokenFile, "join-token-file", "", "read the join token from this `file`")
+	fs.StringVar(&o.Central, "central", "", "central's HTTP API `URL` the agent enrols at with the join token, e.g. http://10.0.0.1:7600 (needed with a join token)")
+	fs.StringVar(&o.CAFile, "tls-ca-file", "", "PEM CA `file` copied to etc/tether/ca.pem: trusted for an https:// central and ssl:// brokers")
 	fs.Var(&meta, "meta", "node meta key=value (repeatable)")
 	fs.StringVar(&out, "out", "", "write the tree into this directory (created if missing)")
 	fs.StringVar(&root, "root", "", "write the tree into this OS root, e.g. an SD card's mounted rootfs")

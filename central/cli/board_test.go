@@ -29,7 +29,7 @@ func TestBoardBundleCLI(t *testing.T) {
 	tokFile := filepath.Join(t.TempDir(), "token")
 	os.WriteFile(tokFile, []byte("tok\n"), 0o600)
 	args := []string{"board", "bundle", "-board", "x86-gateway", "-name", "gw-1", "-datacenter", "dc2",
-		"-broker", "tcp://site:1883", "-join-token-file", tokFile, "-meta", "rack=r1", "-agent", self, "-out", dir}
+		"-broker", "tcp://site:1883", "-central", "http://central:7600", "-join-token-file", tokFile, "-meta", "rack=r1", "-agent", self, "-out", dir}
 	code, out, errs := runBoard(args...)
 	if code != 0 || !strings.Contains(out, "created   "+filepath.Join(dir, "etc/tether/agent.hcl")) || !strings.Contains(out, "==> board x86-gateway: 6 path(s) written, 0 unchanged") {
 		t.Fatalf("code %d\n%s\n%s", code, out, errs)
@@ -40,7 +40,7 @@ func TestBoardBundleCLI(t *testing.T) {
 	}
 	cfg, _ := os.ReadFile(filepath.Join(dir, "etc/tether/agent.hcl"))
 	if !strings.Contains(string(cfg), `"rack" = "r1"`) || !strings.Contains(string(cfg), `datacenter = "dc2"`) ||
-		!strings.Contains(string(cfg), `join_token_file = "/etc/tether/join-token"`) || strings.Contains(string(cfg), "tok\n") {
+		!strings.Contains(string(cfg), `join_token_file = "/etc/tether/join-token"`) || !strings.Contains(string(cfg), `central    = "http://central:7600"`) || strings.Contains(string(cfg), "tok\n") {
 		t.Fatalf("config:\n%s", cfg)
 	}
 	if tok, _ := os.ReadFile(filepath.Join(dir, "etc/tether/join-token")); string(tok) != "tok\n" {
@@ -59,6 +59,7 @@ func TestBoardBundleCLI(t *testing.T) {
 		{"both token flags", []string{"-board", "rpi4", "-out", "a", "-broker", "tcp://s:1", "-join-token", "x", "-join-token-file", tokFile}, exitUsage, "not both"},
 		{"missing token file", []string{"-board", "rpi4", "-out", "a", "-broker", "tcp://s:1", "-join-token-file", tokFile + ".nope"}, exitError, "-join-token-file: open"},
 		{"bad meta", []string{"-board", "rpi4", "-out", "a", "-broker", "tcp://s:1", "-meta", "x"}, exitUsage, "use -meta key=value"},
+		{"join token without central", []string{"-board", "x86-gateway", "-agent", self, "-name", "n", "-out", t.TempDir(), "-broker", "tcp://s:1", "-join-token", "x"}, exitError, "a join token needs central's HTTP address to enrol at: set central = \"http://central:7600\" or -central"},
 		{"unknown board", []string{"-board", "pi", "-out", "a", "-broker", "tcp://s:1"}, exitError, `unknown board "pi"`},
 		{"missing default agent", []string{"-board", "rpi-zero", "-name", "n", "-out", t.TempDir(), "-broker", "tcp://s:1"}, exitError, "agent-linux-armv6"},
 	}
