@@ -16,7 +16,7 @@ import (
 
 // Exit codes of job plan, as Nomad's.
 const (
-	exitPlanNoChange = 0   // no allocation would be created, stopped or updated
+	exitPlanNoChange = 0   // no allocation would be created or destroyed
 	exitPlanChanges  = 1   // some would, or some could not be placed
 	exitPlanError    = 255 // the plan could not be made
 )
@@ -29,8 +29,9 @@ func planVerbs() map[string]verb {
 
 // jobPlan is `central job plan FILE`: the scheduler's dry run of the job
 // file against the cluster's current state (POST /v1/job/<id>/plan).
-// Nothing is written. Exit 0: no changes; 1: allocations would change or
-// fail to place; 255: an error.
+// Nothing is written. Exit 0: no allocation created or destroyed (the job
+// is unchanged, or only in-place updates follow); 1: some would be, or
+// could not be placed; 255: an error.
 func (e *env) jobPlan(args []string) int {
 	fs := e.flags()
 	e.nsFlag(fs)
@@ -51,10 +52,7 @@ func (e *env) jobPlan(args []string) int {
 	if file == nil {
 		return exitPlanError
 	}
-	q := e.nsQuery()
-	if !*diff {
-		q.Set("diff", "false")
-	}
+	q := e.nsQuery() // the diff is always asked for: an unchanged job exits 0 (Result.Changes)
 	ctx, cancel := e.ctx()
 	defer cancel()
 	b, _, err := e.call(ctx, http.MethodPost, "/v1/job/"+url.PathEscape(file.job.ID)+"/plan", q, file.body)
@@ -75,7 +73,7 @@ func (e *env) jobPlan(args []string) int {
 		e.printJSON(b)
 		return code
 	}
-	if res.Diff != nil {
+	if *diff && res.Diff != nil {
 		writeDiff(e.stdout, res.Diff, res.Annotations.DesiredTGUpdates, e.verbose)
 		fmt.Fprintln(e.stdout)
 	}
@@ -94,7 +92,7 @@ func (e *env) jobPlan(args []string) int {
 			if a.FromNodeName != "" && a.FromNodeName != a.NodeName {
 				node = fmt.Sprintf("%s (from %s)", a.NodeName, a.FromNodeName)
 			}
-			change := strings.ReplaceAll(a.Action, "_", " ")
+			change := actionWords[a.Action]
 			if a.Action == jobplan.ActionStop && a.Description != "" {
 				change += ": " + a.Description
 			}
@@ -174,6 +172,13 @@ func writeFields(w io.Writer, indent string, d *jobplan.Diff) {
 		writeFields(w, indent+"  ", o)
 		fmt.Fprintf(w, "%s}\n", indent)
 	}
+}
+
+// actionWords name a planned allocation's change as the group summary
+// does.
+var actionWords = map[string]string{
+	jobplan.ActionPlace: "place", jobplan.ActionStop: "stop", jobplan.ActionMigrate: "migrate",
+	jobplan.ActionInPlace: "in-place update", jobplan.ActionDestructive: "create/destroy update", jobplan.ActionCanary: "canary",
 }
 
 func marker(typ string) string {

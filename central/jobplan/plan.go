@@ -79,9 +79,10 @@ type GroupUpdates struct {
 	Canary            int `json:"canary"`
 }
 
-// Changes reports whether the plan creates, stops or updates anything.
+// Changes reports whether the plan creates or destroys any of the
+// group's allocations (an in-place update does neither).
 func (g *GroupUpdates) Changes() bool {
-	return g.Place+g.Migrate+g.Stop+g.InPlaceUpdate+g.DestructiveUpdate+g.Canary > 0
+	return g.Place+g.Migrate+g.Stop+g.DestructiveUpdate+g.Canary > 0
 }
 
 // PlannedAlloc is one allocation the plan changes.
@@ -99,9 +100,15 @@ type PlannedAlloc struct {
 	Description  string `json:"description,omitempty"` // why it stops
 }
 
-// Changes reports whether the plan changes any allocation or failed to
-// place one (a `job plan` exit code of 1).
+// Changes is `job plan`'s exit code rule, Nomad's: false (exit 0) when
+// the job is unchanged (whatever the scheduler would redo for it) or only
+// in-place updates follow; true (exit 1) when an allocation would be
+// created or destroyed, or could not be placed. A Result without its diff
+// (?diff=false) is judged by its allocations alone.
 func (r *Result) Changes() bool {
+	if r.Diff != nil && r.Diff.Type == DiffNone {
+		return false
+	}
 	if len(r.FailedTGAllocs) > 0 {
 		return true
 	}

@@ -3,6 +3,7 @@ package jobplan_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tether-edge/tether/central/jobplan"
 	"github.com/tether-edge/tether/central/structs"
@@ -74,6 +75,9 @@ func TestPlanInPlaceUpdate(t *testing.T) {
 	u := res.Annotations.DesiredTGUpdates["api"]
 	if u.InPlaceUpdate != 2 || u.Place != 1 || u.DestructiveUpdate != 0 {
 		t.Errorf("count 2 → 3: %+v, want 2 in-place updates and 1 placement", u)
+	}
+	if !res.Changes() {
+		t.Error("count 2 → 3 places an allocation: a change")
 	}
 	g := res.Diff.TaskGroups[0]
 	if res.Diff.Type != jobplan.DiffEdited || g.Type != jobplan.DiffEdited || len(g.Fields) != 1 ||
@@ -192,5 +196,18 @@ func TestPlanWarnsOfUnresolvableServiceAddress(t *testing.T) {
 	j.TaskGroups[0].Constraints = []*jobspec.Constraint{{LTarget: "${meta.public_ip}", Operand: "is_set"}}
 	if res := plan(t, c, j); strings.Contains(res.Warnings, "public_ip") || !strings.Contains(res.Warnings, "public-ipv4") {
 		t.Errorf("warnings with the group constrained to the node with the meta key:\n%s", res.Warnings)
+	}
+}
+
+// Only in-place updates: no allocation is created or destroyed, so no
+// change for the exit code (Nomad's rule), though the diff shows one.
+func TestPlanInPlaceOnlyIsNoChange(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	c.run(webJob(2, "api"))
+	next := clone(webJob(2, "api"))
+	next.TaskGroups[0].Reschedule = &jobspec.ReschedulePolicy{Attempts: 3, Interval: time.Hour, Delay: 30 * time.Second, DelayFunction: "constant"}
+	res := plan(t, c, next)
+	if u := res.Annotations.DesiredTGUpdates["api"]; u.InPlaceUpdate != 2 || res.Diff.Type != jobplan.DiffEdited || res.Changes() {
+		t.Errorf("reschedule change: %+v diff %s changes %v, want 2 in-place updates, an edited diff, no change", u, res.Diff.Type, res.Changes())
 	}
 }

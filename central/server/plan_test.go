@@ -195,8 +195,9 @@ func TestPlanEndpoint(t *testing.T) {
 	}
 }
 
-// docs/cli.md "job plan": exit 0 without changes, 1 with changes or
-// failures, 255 on error; -check-index from the plan works with job run.
+// docs/cli.md "job plan": exit 0 without changes (or in-place updates
+// only), 1 when allocations are created or destroyed or fail to place,
+// 255 on error; -check-index from the plan works with job run.
 func TestJobPlanExitCodes(t *testing.T) {
 	s := testServer(t, time.Minute)
 	planAgent(t, s, "n1")
@@ -235,13 +236,18 @@ func TestJobPlanExitCodes(t *testing.T) {
 	if code, out, errOut := plan(v0); code != 0 || !strings.Contains(out, `Task Group: "api" (1 ignore)`) {
 		t.Errorf("plan of the running job: exit %d, want 0\n%s%s", code, out, errOut)
 	}
+	inPlace := write("inplace.hcl", planHCL(1, "/bin/v0", "${attr.unique.platform.aws.public-ipv4}",
+		"reschedule {\n attempts = 3\n interval = \"1h\"\n delay = \"30s\"\n delay_function = \"constant\"\n unlimited = false\n }"))
+	if code, out, errOut := plan(inPlace); code != 0 || !strings.Contains(out, "(1 in-place update)") || !strings.Contains(out, "reschedule {") {
+		t.Errorf("plan of a reschedule change (in place only, nothing created or destroyed): exit %d, want 0 with the diff\n%s%s", code, out, errOut)
+	}
 	if code, out, errOut := plan("-json", v0); code != 0 || !strings.HasPrefix(out, `{"job_modify_index":`) {
 		t.Errorf("plan -json: exit %d\n%s%s", code, out, errOut)
 	}
 	v1 := write("v1.hcl", planHCL(1, "/bin/v1", "", ""))
 	_, outV1, _ := plan(v1)
 	t.Logf("plan of a new command:\n%s", outV1)
-	if code, out, errOut := plan("-diff=false", v1); code != 1 || strings.Contains(out, "Job:") || !strings.Contains(out, "destructive update") {
+	if code, out, errOut := plan("-diff=false", v1); code != 1 || strings.Contains(out, "Job:") || !strings.Contains(out, "create/destroy update  node-n1") {
 		t.Errorf("plan -diff=false of a new command: exit %d, want 1 with no diff\n%s%s", code, out, errOut)
 	}
 	if code, out, errOut := plan(write("bad.hcl", "job \"web\" {\n  grup \"x\" {}\n}\n")); code != 255 {
@@ -265,18 +271,21 @@ func TestPlanThroughFollower(t *testing.T) {
 	servers := testCluster(t, 3)
 	var leader *Server
 	var evalID string
-	eventually(t, 30*time.Second, func() error { // a young cluster may still change leaders
+	eventually(t, 60*time.Second, func() error { // a young cluster may still change leaders
 		leader = leaderOf(t, servers)
 		var err error
 		evalID, _, err = leader.SubmitJob(t.Context(), testJob(2))
 		return err
 	})
-	eventually(t, 20*time.Second, func() error { // the leader's own writes for it are done
-		if e := leader.store.EvalByID(evalID); e == nil || e.Status != structs.EvalComplete {
-			return fmt.Errorf("evaluation %s: %+v", evalID, e)
+	eventually(t, 60*time.Second, func() error { // the leader's own writes for it are done, everywhere
+		for _, s := range servers {
+			if e := s.store.EvalByID(evalID); e == nil || e.Status != structs.EvalComplete {
+				return fmt.Errorf("evaluation %s on %s: %+v", evalID, s.cfg.Name, e)
+			}
 		}
 		return nil
 	})
+	leader = leaderOf(t, servers)
 	follower := servers[0]
 	if follower == leader {
 		follower = servers[1]
