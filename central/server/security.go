@@ -266,24 +266,49 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleJoinTokenCreate(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	now := time.Now()
-	jt := &state.JoinToken{Accessor: newAccessor(), Description: q.Get("description"), Created: now.UnixMilli()}
+	var ttl time.Duration
 	if v := q.Get("ttl"); v != "" {
-		ttl, err := time.ParseDuration(v)
+		var err error
+		ttl, err = time.ParseDuration(v)
 		if err != nil || ttl <= 0 {
 			writeErr(w, http.StatusBadRequest, fmt.Sprintf("join-token create: ttl %q is not a positive duration (e.g. 24h, 30m)", v))
 			return
 		}
+	}
+	resp, err := s.CreateJoinToken(q.Get("description"), ttl)
+	if err != nil {
+		writeErr(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSONBody(w, resp)
+}
+
+// CreateJoinToken makes a join token (ttl 0: it never expires) through
+// Raft, on the leader. The secret is in the answer only.
+func (s *Server) CreateJoinToken(description string, ttl time.Duration) (*JoinTokenResponse, error) {
+	now := time.Now()
+	jt := &state.JoinToken{Accessor: newAccessor(), Description: description, Created: now.UnixMilli()}
+	if ttl > 0 {
 		jt.Expires = now.Add(ttl).UnixMilli()
 	}
 	secret := randomSecret()
 	jt.Hash = hashJoinToken(secret)
 	op := state.Op{Security: &state.SecurityOp{UpsertJoinToken: jt}}
 	if _, err := s.apply(&state.Command{Ops: []state.Op{op}}); err != nil {
-		writeErr(w, http.StatusInternalServerError, err.Error())
-		return
+		return nil, err
 	}
-	writeJSONBody(w, &JoinTokenResponse{Secret: secret, Accessor: jt.Accessor, Expires: jt.Expires})
+	return &JoinTokenResponse{Secret: secret, Accessor: jt.Accessor, Expires: jt.Expires}, nil
+}
+
+// DeleteJoinToken deletes the join token with this accessor, if any.
+func (s *Server) DeleteJoinToken(accessor string) error {
+	for _, j := range s.store.JoinTokens() {
+		if j.AccessorID() == accessor {
+			_, err := s.apply(&state.Command{Ops: []state.Op{{Security: &state.SecurityOp{DeleteJoinToken: j.Hash}}}})
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Server) handleJoinTokenList(w http.ResponseWriter, r *http.Request) {

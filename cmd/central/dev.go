@@ -10,10 +10,10 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
+	agentconfig "github.com/tether-edge/tether/agent/config"
 	"github.com/tether-edge/tether/central/cli"
 	"github.com/tether-edge/tether/central/server"
 	"github.com/tether-edge/tether/central/structs"
@@ -51,6 +51,16 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 		cfg.DataDir = dir
 	}
 	cfg.Name, cfg.DevMode = "dev", true
+	// With ACLs the broker is locked too: per-node logins, anonymous
+	// clients refused (they could publish on any node's topics), and the
+	// local agent enrols with a join token like any other.
+	if cfg.ACL {
+		cfg.MQTTAuth = true
+		if len(jobs) > 0 && os.Getenv("CENTRAL_TOKEN") == "" {
+			fmt.Fprintln(stderr, "Error: -job with -acl: the jobs cannot be submitted before the ACL system is bootstrapped: start without -job, run `central acl bootstrap`, then `central job run` with the token (or set CENTRAL_TOKEN when -data-dir holds a bootstrapped state)")
+			return exitUsage
+		}
+	}
 	cfg.RaftAddr = "127.0.0.1:0"
 	if cfg.HeartbeatTTL == 0 {
 		cfg.HeartbeatTTL = 10 * time.Second
@@ -75,6 +85,19 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 		"-central", addr, "-artifact-allow-network", "127.0.0.0/8", "-artifact-allow-network", "::1/128"}
 	agent := exec.Command(agentBin, append(agentArgs, devAgentTLS(cfg.TLS)...)...)
 	agent.Stdout, agent.Stderr = stderr, stderr
+	var joinAccessor string
+	if cfg.MQTTAuth {
+		// The broker takes only enrolled nodes: the agent enrols at -central
+		// with a short-lived join token given in its environment (not in
+		// its arguments, where ps shows it), deleted once it is ready.
+		jt, err := devJoinToken(srv)
+		if err != nil {
+			fmt.Fprintln(stderr, "Error: a join token for the local agent:", err)
+			return 1
+		}
+		joinAccessor = jt.Accessor
+		agent.Env = append(os.Environ(), agentconfig.EnvJoinToken+"="+jt.Secret)
+	}
 	// Its own process group: Ctrl-C in the terminal reaches only central,
 	// which stops the jobs first and the agent last.
 	agent.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -100,6 +123,11 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "==> Local agent ready (node %s)\n", readyNodes(srv)[0])
+	if joinAccessor != "" {
+		if err := srv.DeleteJoinToken(joinAccessor); err != nil {
+			fmt.Fprintln(stderr, "Warning: the local agent's join token was not deleted:", err)
+		}
+	}
 
 	env := func(k string) string {
 		switch {
@@ -118,6 +146,9 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 		if code := cli.Run([]string{"job", "submit", job}, stdout, stderr, env); code != 0 {
 			fmt.Fprintf(stderr, "Error: job %s was not submitted (exit %d)\n", job, code)
 		}
+	}
+	if cfg.ACL {
+		fmt.Fprintf(stdout, "==> ACLs on; the broker takes only enrolled nodes. Get a management token with: CENTRAL_ADDR=%s central acl bootstrap\n", addr)
 	}
 	fmt.Fprintf(stdout, "==> Running. Web UI: %s/ui/  CLI: CENTRAL_ADDR=%s central job status  Ctrl-C stops everything.\n", addr, addr)
 	select {
@@ -145,30 +176,24 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func serverFlagsDev(args []string, stderr io.Writer, jobs *listFlag, agentBin *string) (server.Config, string, *flag.FlagSet, error) {
-	// -job and -agent are dev-only; split them off before the shared flags.
-	var rest []string
-	for i := 0; i < len(args); i++ {
-		a := strings.TrimLeft(args[i], "-")
-		name, val, hasVal := strings.Cut(a, "=")
-		if strings.HasPrefix(args[i], "-") && (name == "job" || name == "agent") {
-			if !hasVal {
-				if i+1 >= len(args) {
-					return server.Config{}, "", nil, usageError{fmt.Errorf("flag needs an argument: -%s", name)}
-				}
-				i++
-				val = args[i]
-			}
-			if name == "job" {
-				jobs.Set(val)
-			} else {
-				*agentBin = val
-			}
-			continue
+// devJoinToken makes the local agent's join token once this server leads
+// (it is made through Raft).
+func devJoinToken(srv *server.Server) (*server.JoinTokenResponse, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		jt, err := srv.CreateJoinToken("central dev: local agent", 5*time.Minute)
+		if err == nil || time.Now().After(deadline) {
+			return jt, err
 		}
-		rest = append(rest, args[i])
+		time.Sleep(50 * time.Millisecond) // not leader yet: retry until the deadline
 	}
-	return serverFlags("dev", rest, stderr, true)
+}
+
+func serverFlagsDev(args []string, stderr io.Writer, jobs *listFlag, agentBin *string) (server.Config, string, *flag.FlagSet, error) {
+	return serverFlags("dev", args, stderr, true, func(fs *flag.FlagSet) {
+		fs.Var(jobs, "job", "job `file` to submit once the local agent is ready (repeatable)")
+		fs.StringVar(agentBin, "agent", "", "agent `binary` to run as the local agent (default: agent next to central, else on $PATH)")
+	})
 }
 
 // devAgentTLS gives the local agent the server's CA and, with

@@ -114,10 +114,14 @@ func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 // serverFlags parses the flags shared by `server` and `dev` onto a config
-// read from -config first: flags win over the file.
-func serverFlags(name string, args []string, stderr io.Writer, dev bool) (server.Config, string, *flag.FlagSet, error) {
+// read from -config first: flags win over the file. extra registers a
+// command's own flags (dev: -job, -agent), listed by -h with the others.
+func serverFlags(name string, args []string, stderr io.Writer, dev bool, extra ...func(*flag.FlagSet)) (server.Config, string, *flag.FlagSet, error) {
 	fs := flag.NewFlagSet("central "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	for _, f := range extra {
+		f(fs)
+	}
 	var (
 		cfgFile, logLevel, ttl, grace string
 		fc                            fileConfig
@@ -144,7 +148,11 @@ func serverFlags(name string, args []string, stderr io.Writer, dev bool) (server
 		fs.StringVar(&ttl, "heartbeat-ttl", "", "heartbeats are expected within this (default 15s)")
 		fs.StringVar(&grace, "heartbeat-grace", "", "added to the TTL before a silent node is disconnected or down (default 5s; 0s for none)")
 	}
-	fs.BoolVar(&fc.ACL, "acl", false, "enable ACLs (bootstrap required)")
+	aclHelp := "enable ACLs (bootstrap required)"
+	if dev {
+		aclHelp = "enable ACLs (bootstrap required: central acl bootstrap) and -mqtt-auth: the local agent enrols with a join token"
+	}
+	fs.BoolVar(&fc.ACL, "acl", false, aclHelp)
 	fs.StringVar(&fc.JoinSecret, "join-secret", "", "secret every server shares; required to join this server's cluster (config join_secret; env CENTRAL_JOIN_SECRET)")
 	fs.BoolVar(&fc.MQTTAuth, "mqtt-auth", false, "embedded broker: refuse anonymous clients, enforce per-node topic ACLs; sign desired state (docs/security.md)")
 	fs.StringVar(&tlsFlags.CAFile, "tls-ca-file", "", "PEM CA certificate: turns on TLS with -tls-cert-file/-tls-key-file (config tls { ca_file })")
