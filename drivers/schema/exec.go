@@ -2,8 +2,8 @@ package schema
 
 import "strings"
 
-// ExecKeys are the keys of an exec task's config block.
-var ExecKeys = []string{"command", "args", "work_dir"}
+// execKnown are the keys of an exec task's config block.
+var execKnown = []string{"command", "args", "work_dir"}
 
 // ExecConfig is an exec task's config block, decoded and checked.
 type ExecConfig struct {
@@ -19,7 +19,7 @@ func Exec(cfg map[string]any) (ExecConfig, error) {
 
 func parseExec(r reader) (ExecConfig, error) {
 	var ec ExecConfig
-	if err := r.keys(ExecKeys, execKeys); err != nil {
+	if err := r.keys(execKnown, execKeys); err != nil {
 		return ec, err
 	}
 	cmd, ok, err := r.str("command")

@@ -9,8 +9,8 @@ import (
 	"github.com/tether-edge/tether/drivers"
 )
 
-// PodmanKeys are the keys of a podman task's config block.
-var PodmanKeys = []string{"image", "command", "args", "entrypoint", "work_dir", "ports", "volumes", "network_mode", "force_pull", "labels"}
+// podmanKnown are the keys of a podman task's config block.
+var podmanKnown = []string{"image", "command", "args", "entrypoint", "work_dir", "ports", "volumes", "network_mode", "force_pull", "labels"}
 
 // Network modes of a podman task.
 const (
@@ -51,7 +51,7 @@ func Podman(cfg map[string]any, ports []string) (PodmanConfig, error) {
 
 func parsePodman(r reader, ports []string) (PodmanConfig, error) {
 	pc := PodmanConfig{NetworkMode: NetBridge, Labels: map[string]string{}}
-	if err := r.keys(PodmanKeys, dockerKeys); err != nil {
+	if err := r.keys(podmanKnown, dockerKeys); err != nil {
 		return pc, err
 	}
 	image, ok, err := r.str("image")

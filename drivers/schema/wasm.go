@@ -2,8 +2,8 @@ package schema
 
 import "strings"
 
-// WasmKeys are the keys of a wasm task's config block.
-var WasmKeys = []string{"module", "args", "entrypoint"}
+// wasmKnown are the keys of a wasm task's config block.
+var wasmKnown = []string{"module", "args", "entrypoint"}
 
 // WasmConfig is a wasm task's config block, decoded and checked.
 type WasmConfig struct {
@@ -19,7 +19,7 @@ func Wasm(cfg map[string]any) (WasmConfig, error) {
 
 func parseWasm(r reader) (WasmConfig, error) {
 	var wc WasmConfig
-	if err := r.keys(WasmKeys, nil); err != nil {
+	if err := r.keys(wasmKnown, nil); err != nil {
 		return wc, err
 	}
 	mod, ok, err := r.str("module")
