@@ -14,6 +14,11 @@
 //	    ──decode (hand-walked bodies, unknown names get "did you mean")──▶ *Job
 //	    ──Canonicalize (Nomad's defaults)──▶ Validate──▶ *Job or Errors
 //
+// Validate also runs what an agent would refuse, with the agent's own code
+// (submitchecks.go): each task's driver config (drivers/schema), each
+// template's text (agent/template.Check) and each artifact block
+// (agent/artifact.Check).
+//
 // Every user-facing problem is an *Error carrying file:line and a fix;
 // several of them come back together as Errors, one per line.
 // Canonicalize and Validate are exported so central can re-check a job that
