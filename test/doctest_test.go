@@ -50,16 +50,19 @@ func TestDocsRun(t *testing.T) {
 			t.Fatal(err)
 		}
 		n := 0
+		var unmarked []string
 		for i, b := range blocks {
-			if b.marked {
-				n++
-				if b.live && defaultLive == nil && rel == "README.md" {
-					defaultLive = &blocks[i]
-				}
+			if !b.marked {
+				unmarked = append(unmarked, fmt.Sprint(b.line))
+				continue
+			}
+			n++
+			if b.live && defaultLive == nil && rel == "README.md" {
+				defaultLive = &blocks[i]
 			}
 		}
 		if len(blocks) > 0 {
-			fmt.Fprintf(&summary, "  %-24s %2d marked, %2d not marked\n", rel, n, len(blocks)-n)
+			fmt.Fprintf(&summary, "  %-24s %2d marked, %2d not marked (lines %s)\n", rel, n, len(blocks)-n, strings.Join(unmarked, " "))
 		}
 		total, marked = total+len(blocks), marked+n
 		if n > 0 {
@@ -85,7 +88,9 @@ type docPage struct {
 	root    string
 	dir     string // the blocks' working directory
 	envFile string // what the blocks exported so far
-	live    *liveCentral
+	// curlHome holds the .curlrc every block's curl reads.
+	curlHome string
+	live     *liveCentral
 }
 
 func runDocPage(t *testing.T, root string, blocks []docBlock, defaultLive docBlock) {
@@ -95,7 +100,21 @@ func runDocPage(t *testing.T, root string, blocks []docBlock, defaultLive docBlo
 			t.Fatal(err)
 		}
 	}
-	p := &docPage{t: t, root: root, dir: dir, envFile: filepath.Join(t.TempDir(), "env")}
+	// curl fails on an HTTP error, so an example that gets a 404 fails.
+	curlHome := t.TempDir()
+	if err := os.WriteFile(filepath.Join(curlHome, ".curlrc"), []byte("fail-with-body\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tool := range []string{"curl", "jq"} {
+		re := regexp.MustCompile(`(^|[\s|(])` + tool + `\s`)
+		for _, b := range blocks {
+			if b.marked && re.MatchString(b.script) {
+				requireTool(t, tool)
+				break
+			}
+		}
+	}
+	p := &docPage{t: t, root: root, dir: dir, envFile: filepath.Join(t.TempDir(), "env"), curlHome: curlHome}
 	defer func() {
 		if p.live != nil {
 			p.live.stop()
@@ -227,12 +246,12 @@ func (p *docPage) env() []string {
 			env = append(env, kv)
 		}
 	}
-	return env
+	return append(env, "CURL_HOME="+p.curlHome)
 }
 
 // placeholderRE finds the <name> placeholders a block may use for IDs
 // only the live cluster knows.
-var placeholderRE = regexp.MustCompile(`<(alloc-id|node-id)>`)
+var placeholderRE = regexp.MustCompile(`<(alloc-id|eval-id|node-id)>`)
 
 // run runs one block and checks its exit status and output.
 func (p *docPage) run(b docBlock) {
@@ -271,21 +290,22 @@ func (p *docPage) run(b docBlock) {
 	}
 }
 
-// placeholder gives the live cluster's value for <alloc-id> (its newest
-// allocation) or <node-id> (the dev agent).
+// placeholder gives the live cluster's value for <alloc-id> and <eval-id>
+// (its newest allocation and evaluation) or <node-id> (the dev agent).
 func (p *docPage) placeholder(b docBlock, ph string) string {
 	c := p.live.c
 	switch ph {
-	case "<alloc-id>":
-		var allocs []struct {
+	case "<alloc-id>", "<eval-id>":
+		path := map[string]string{"<alloc-id>": "/v1/allocations", "<eval-id>": "/v1/evaluations"}[ph]
+		var list []struct {
 			ID         string `json:"id"`
 			CreateTime int64  `json:"create_time"`
 		}
-		if err := c.get("/v1/allocations", &allocs); err != nil || len(allocs) == 0 {
-			p.t.Fatalf("%s:%d: <alloc-id>: the live central has no allocation (%v)", b.page, b.line, err)
+		if err := c.get(path, &list); err != nil || len(list) == 0 {
+			p.t.Fatalf("%s:%d: %s: the live central lists nothing at %s (%v)", b.page, b.line, ph, path, err)
 		}
-		newest := allocs[0]
-		for _, a := range allocs {
+		newest := list[0]
+		for _, a := range list {
 			if a.CreateTime > newest.CreateTime {
 				newest = a
 			}
