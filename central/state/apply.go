@@ -102,7 +102,10 @@ func (s *Store) ApplyDirect(index uint64, c *Command) (res *ApplyResult) {
 	var errs []error
 	for i := range c.Ops {
 		if err := a.apply(&c.Ops[i]); err != nil {
-			errs = append(errs, fmt.Errorf("op %d: %w", i, err))
+			if len(c.Ops) > 1 { // a user reads the error: name the op only when there are several
+				err = fmt.Errorf("op %d: %w", i, err)
+			}
+			errs = append(errs, err)
 		}
 	}
 	a.finish()
