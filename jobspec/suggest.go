@@ -67,3 +67,8 @@ func meanFix(got string, known []string) string {
 	}
 	return ""
 }
+
+// Suggest returns the name in known nearest to got (by edit distance,
+// case-insensitive), or "" if none is close: the "did you mean" of job
+// file keys, for other callers (the CLI's verbs).
+func Suggest(got string, known []string) string { return suggest(got, known) }

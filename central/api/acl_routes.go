@@ -221,7 +221,10 @@ func (s *server) aclGetToken(w http.ResponseWriter, r *http.Request) error {
 	if err := s.requireACL(); err != nil {
 		return err
 	}
-	id := r.PathValue("id")
+	id, err := s.tokenAccessor(r.PathValue("id"))
+	if err != nil {
+		return err
+	}
 	t := s.b.ACLState().ACLToken(id)
 	if t == nil {
 		return notFound("ACL token with accessor ID %q not found (list them with central acl token list)", id)
@@ -233,7 +236,21 @@ func (s *server) aclDeleteToken(w http.ResponseWriter, r *http.Request) error {
 	if err := s.requireACL(); err != nil {
 		return err
 	}
-	return ok(w, s.b.DeleteACLTokens(r.Context(), []string{r.PathValue("id")}))
+	id, err := s.tokenAccessor(r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return ok(w, s.b.DeleteACLTokens(r.Context(), []string{id}))
+}
+
+// tokenAccessor resolves a token's accessor ID or a unique prefix of one
+// (the routes are management-only: every token is visible).
+func (s *server) tokenAccessor(id string) (string, error) {
+	var ids []string
+	for _, t := range s.b.ACLState().ACLTokens() {
+		ids = append(ids, t.AccessorID)
+	}
+	return ResolveID("ACL token accessor", id, "central acl token list", ids)
 }
 
 // decodeBody decodes a JSON body of at most limit bytes, rejecting

@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/tether-edge/tether/central/acl"
 	"github.com/tether-edge/tether/central/structs"
@@ -105,19 +106,29 @@ func (s *server) evalAllocs(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, idx, out)
 }
 
-// lookupEval finds an evaluation by full ID among those the request may
-// see (read-job in its namespace): one it may not see is "not found", as
-// if it did not exist. A token that may read no namespace is refused
+// lookupEval finds an evaluation by full ID or unique ID prefix among
+// those the request may see (read-job in its namespace): one it may not
+// see is "not found", as if it did not exist, and an ambiguous prefix
+// lists only visible IDs. A token that may read no namespace is refused
 // before the lookup.
 func lookupEval(r *http.Request, st Reader, id string) (*structs.Evaluation, error) {
 	if err := allowNS(r, "*", acl.CapReadJob); err != nil {
 		return nil, err
 	}
-	e := st.EvalByID(id)
-	if e == nil || !canNS(r, evalNamespace(e), acl.CapReadJob) {
-		return nil, notFound("evaluation %q not found (give the full ID)", id)
+	if e := st.EvalByID(id); e != nil && canNS(r, evalNamespace(e), acl.CapReadJob) {
+		return e, nil
 	}
-	return e, nil
+	var ids []string
+	for _, e := range st.Evals() {
+		if strings.HasPrefix(e.ID, id) && canNS(r, evalNamespace(e), acl.CapReadJob) {
+			ids = append(ids, e.ID)
+		}
+	}
+	match, err := ResolveID("evaluation", id, "GET /v1/evaluations or central job status JOB", ids)
+	if err != nil {
+		return nil, err
+	}
+	return st.EvalByID(match), nil
 }
 
 // readableAllocs keeps the allocations whose namespace grants read-job.

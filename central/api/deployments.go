@@ -124,9 +124,11 @@ func (s *server) lookupDeployment(r *http.Request, capability string) (*structs.
 	d := dr.DeploymentByID(id)
 	if d == nil && id != "" {
 		var match []*structs.Deployment
+		var ids []string
 		for _, c := range dr.DeploymentsByIDPrefix(id) {
 			if canNS(r, c.Namespace, acl.CapReadJob) {
 				match = append(match, c)
+				ids = append(ids, c.ID)
 			}
 		}
 		switch len(match) {
@@ -134,7 +136,7 @@ func (s *server) lookupDeployment(r *http.Request, capability string) (*structs.
 			d = match[0]
 		case 0:
 		default:
-			return nil, badRequest("deployment ID prefix %q matches %d deployments: give more of the ID", id, len(match))
+			return nil, ambiguous("deployment", id, ids)
 		}
 	}
 	if d == nil {

@@ -31,7 +31,7 @@ func TestListEvaluationsFiltersByNamespace(t *testing.T) {
 	if got := ids(tok, ""); !got["e1-default"] || got["e2-secret"] {
 		t.Errorf("a default-only token sees %v, want e1-default only", got)
 	}
-	if got := ids(mgmt, "?prefix=e2"); len(got) != 1 || !got["e2-secret"] {
+	if got := ids(mgmt, "?prefix=e2-"); len(got) != 1 || !got["e2-secret"] {
 		t.Errorf("prefix e2: %v", got)
 	}
 	if got := ids("", ""); len(got) != 0 {

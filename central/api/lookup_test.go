@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -70,5 +71,73 @@ func TestAllocPrefixLookupSeesOnlyReadable(t *testing.T) {
 	}
 	if r := doTok(t, srv, "GET", "/v1/allocation/bbbb", logs, nil); r.code != 403 || strings.Contains(string(r.body), "bbbb000") {
 		t.Errorf("alloc bbbb with only read-logs: %d %s, want 403 (read-job in no namespace)", r.code, r.body)
+	}
+}
+
+// Evaluation IDs take a unique prefix too (`eval status` is given the
+// short IDs the CLI prints), resolved among the evaluations the request
+// may read: an ambiguous prefix lists only those.
+func TestEvalPrefixLookupSeesOnlyReadable(t *testing.T) {
+	b, srv, mgmt := aclServer(t)
+	for i, ns := range []string{"default", "default", "secret"} {
+		b.PutEval(&structs.Evaluation{ID: fmt.Sprintf("e7e70%03d-0000-0000-0000-000000000000", i+1), Namespace: ns, JobID: "j"})
+	}
+	if r := doTok(t, srv, "PUT", "/v1/acl/policy/anonymous", mgmt, api.PolicyRequest{Rules: `namespace "default" { policy = "read" }`}); r.code != 200 {
+		t.Fatalf("anonymous policy: %d %s", r.code, r.body)
+	}
+	for _, tc := range []struct {
+		path, token string
+		code        int
+		want, not   string
+	}{
+		{"/v1/evaluation/e7e70001", "", 200, `"e7e70001-0000`, ""},
+		{"/v1/evaluation/e7e70001/allocations", "", 200, "[]", ""},
+		{"/v1/evaluation/e7e7", "", 400, "matches 2 evaluations: e7e70001-0000-0000-0000-000000000000, e7e70002", "e7e70003"},
+		{"/v1/evaluation/e7e70003", "", 404, `evaluation \"e7e70003\" not found`, "secret"},
+		{"/v1/evaluation/e7e70003", mgmt, 200, `"e7e70003-0000`, ""},
+		{"/v1/evaluation/e7e7", mgmt, 400, "matches 3 evaluations", ""},
+	} {
+		r := doTok(t, srv, "GET", tc.path, tc.token, nil)
+		if r.code != tc.code || !strings.Contains(string(r.body), tc.want) || tc.not != "" && strings.Contains(string(r.body), tc.not) {
+			t.Errorf("GET %s (token %v): %d %s, want %d with %q", tc.path, tc.token != "", r.code, r.body, tc.code, tc.want)
+		}
+	}
+}
+
+// ACL token accessors take a unique prefix (acl token info/delete).
+func TestACLTokenAccessorPrefix(t *testing.T) {
+	_, srv, mgmt := aclServer(t)
+	r := doTok(t, srv, "POST", "/v1/acl/token", mgmt, api.TokenRequest{Name: "short", Type: "management"})
+	acc := decode[acl.TokenView](t, r).AccessorID
+	if r := doTok(t, srv, "GET", "/v1/acl/token/"+acc[:8], mgmt, nil); r.code != 200 || decode[acl.TokenView](t, r).AccessorID != acc {
+		t.Fatalf("GET by prefix %s: %d %s", acc[:8], r.code, r.body)
+	}
+	if r := doTok(t, srv, "GET", "/v1/acl/token/zzzz", mgmt, nil); r.code != 404 || !strings.Contains(errorOf(t, r), "central acl token list") {
+		t.Errorf("unknown prefix: %d %s", r.code, r.body)
+	}
+	if r := doTok(t, srv, "DELETE", "/v1/acl/token/"+acc[:8], mgmt, nil); r.code != 200 {
+		t.Fatalf("DELETE by prefix: %d %s", r.code, r.body)
+	}
+	if r := doTok(t, srv, "GET", "/v1/acl/token/"+acc, mgmt, nil); r.code != 404 {
+		t.Errorf("deleted token: %d %s", r.code, r.body)
+	}
+}
+
+func TestMatchID(t *testing.T) {
+	ids := []string{"abcd1", "abce2", "abc", "x"}
+	for _, tc := range []struct {
+		id, match string
+		all       []string
+	}{
+		{"abc", "abc", nil}, // an exact ID wins over the IDs it prefixes
+		{"abcd", "abcd1", nil},
+		{"ab", "", []string{"abc", "abcd1", "abce2"}},
+		{"y", "", nil},
+		{"", "", nil},
+	} {
+		match, all := api.MatchID(tc.id, ids)
+		if match != tc.match || fmt.Sprint(all) != fmt.Sprint(tc.all) {
+			t.Errorf("MatchID(%q) = %q %v, want %q %v", tc.id, match, all, tc.match, tc.all)
+		}
 	}
 }

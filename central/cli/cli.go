@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/tether-edge/tether/jobspec"
 )
 
 // Exit codes.
@@ -131,21 +133,83 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string, en
 	}
 	if len(args) > 0 {
 		if group := groupUsage(vs, args[0]); group != "" {
+			// The deepest group named: "node join-token" in "node join-token bogus".
+			n := 1
+			for n < len(args) && !strings.HasPrefix(args[n], "-") && groupUsage(vs, strings.Join(args[:n+1], " ")) != "" {
+				n++
+			}
+			group = groupUsage(vs, strings.Join(args[:n], " "))
 			// "job" alone or "job bogus": a usage error; "job -h": help.
-			if len(args) > 1 && isHelp(args[1]) {
+			if len(args) > n && isHelp(args[n]) {
 				fmt.Fprint(stderr, group)
 				return exitOK
 			}
-			if len(args) > 1 && !strings.HasPrefix(args[1], "-") && groupUsage(vs, args[0]+" "+args[1]) == "" {
-				fmt.Fprintf(stderr, "Unknown command %q.\n\n", strings.Join(args, " "))
+			if len(args) > n && !strings.HasPrefix(args[n], "-") {
+				fmt.Fprintf(stderr, "Unknown command %q.%s\n\n", strings.Join(args, " "), didYouMeanVerb(vs, args))
 			}
 			fmt.Fprint(stderr, group)
 			return exitUsage
 		}
-		fmt.Fprintf(stderr, "Unknown command %q.\n\n", strings.Join(args, " "))
+		fmt.Fprintf(stderr, "Unknown command %q.%s\n\n", strings.Join(args, " "), didYouMeanVerb(vs, args))
 	}
 	fmt.Fprint(stderr, usage(vs))
 	return exitUsage
+}
+
+// serverCommands are handled by the binary before Run (cmd/central).
+var serverCommands = []string{"dev", "server", "version"}
+
+// didYouMeanVerb names the command nearest to a misspelt one: the first
+// word of args that is not a known command (or group) is compared with
+// the words that may stand there (` Did you mean "job status"?`), with
+// jobspec's suggestion rule; "" when none is close.
+func didYouMeanVerb(vs map[string]verb, args []string) string {
+	var words []string
+	for _, a := range args {
+		if strings.HasPrefix(a, "-") {
+			break
+		}
+		words = append(words, a)
+	}
+	for i := range words {
+		prefix := strings.Join(words[:i], " ")
+		known := map[string]bool{}
+		if i == 0 {
+			for _, c := range serverCommands {
+				known[c] = true
+			}
+		}
+		for name := range vs {
+			rest, ok := strings.CutPrefix(name, prefix+" ")
+			if i == 0 {
+				rest, ok = name, true
+			}
+			if ok {
+				known[strings.Fields(rest)[0]] = true
+			}
+		}
+		if known[words[i]] {
+			continue
+		}
+		cands := make([]string, 0, len(known))
+		for k := range known {
+			cands = append(cands, k)
+		}
+		sort.Strings(cands) // ties go to the first in order, whatever the map's
+		s := jobspec.Suggest(words[i], cands)
+		if s == "" {
+			return ""
+		}
+		fixed := strings.TrimSpace(prefix + " " + s)
+		// "jbo status": "job status" when that is a command.
+		if full := strings.Join(append([]string{fixed}, words[i+1:]...), " "); i+1 < len(words) {
+			if _, ok := vs[full]; ok {
+				fixed = full
+			}
+		}
+		return fmt.Sprintf(" Did you mean %q?", fixed)
+	}
+	return ""
 }
 
 func isHelp(arg string) bool {

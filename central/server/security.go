@@ -14,6 +14,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/tether-edge/tether/central/api"
 	"github.com/tether-edge/tether/central/broker"
 	"github.com/tether-edge/tether/central/state"
 	"github.com/tether-edge/tether/protocol"
@@ -326,7 +327,15 @@ func (s *Server) handleJoinTokenList(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleJoinTokenDelete(w http.ResponseWriter, r *http.Request) {
-	acc := r.PathValue("accessor")
+	var accs []string
+	for _, j := range s.store.JoinTokens() {
+		accs = append(accs, j.AccessorID())
+	}
+	acc, err := api.ResolveID("join token accessor", r.PathValue("accessor"), "central node join-token list", accs)
+	if err != nil {
+		writeErr(w, api.StatusOf(err), "join-token delete: "+err.Error())
+		return
+	}
 	for _, j := range s.store.JoinTokens() {
 		if j.AccessorID() != acc {
 			continue
@@ -362,7 +371,15 @@ func newAccessor() string {
 }
 
 func (s *Server) handleRevokeNode(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
+	var ids []string
+	for _, c := range s.store.NodeCredentials() {
+		ids = append(ids, c.NodeID)
+	}
+	id, err := api.ResolveID("enrolled node", r.PathValue("id"), "central node status", ids)
+	if err != nil {
+		writeErr(w, api.StatusOf(err), "revoke node: "+err.Error())
+		return
+	}
 	if _, err := s.apply(&state.Command{Ops: []state.Op{{Security: &state.SecurityOp{RevokeNode: id}}}}); err != nil {
 		code := http.StatusInternalServerError
 		if errors.Is(err, state.ErrNoCredential) {
