@@ -82,7 +82,7 @@ func TestDeploymentWatcherFailsOnMissingHealthAndReverts(t *testing.T) {
 	s := deployServer(t, 300*time.Millisecond)
 	a := newWireAgent(t, s, "n1")
 	a.hello()
-	eventually(t, 5*time.Second, func() error {
+	eventually(t, 30*time.Second, func() error {
 		if n := s.store.NodeByID("n1"); n == nil || n.Status != structs.NodeReady {
 			return fmt.Errorf("node not ready")
 		}
@@ -110,7 +110,7 @@ func TestDeploymentWatcherFailsOnMissingHealthAndReverts(t *testing.T) {
 	if _, _, err := s.SubmitJob(ctx, rollingTestJob(2, "/bin/broken", time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, func() error {
+	eventually(t, 30*time.Second, func() error {
 		d := latestDeployment(s)
 		if d == nil || d.ID == first.ID || d.JobVersion != 1 {
 			return fmt.Errorf("no deployment of version 1 yet: %+v", d)
@@ -204,7 +204,7 @@ func TestDeploymentAPI(t *testing.T) {
 	s := deployServer(t, time.Minute)
 	a := newWireAgent(t, s, "n1")
 	a.hello()
-	eventually(t, 5*time.Second, func() error {
+	eventually(t, 30*time.Second, func() error {
 		if n := s.store.NodeByID("n1"); n == nil || n.Status != structs.NodeReady {
 			return fmt.Errorf("node not ready")
 		}
@@ -233,7 +233,7 @@ func TestDeploymentAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	var d *structs.Deployment
-	eventually(t, 5*time.Second, func() error {
+	eventually(t, 30*time.Second, func() error {
 		d = latestDeployment(s)
 		if d == nil || d.JobVersion != 1 || len(s.store.AllocsByDeployment(d.ID)) != 1 {
 			return fmt.Errorf("no canary of version 1 yet: %+v", d)
@@ -247,7 +247,7 @@ func TestDeploymentAPI(t *testing.T) {
 		t.Fatalf("promote before the canary is healthy: %d %s", code, body)
 	}
 	a.reportAll(&seq, &ok)
-	eventually(t, 5*time.Second, func() error {
+	eventually(t, 30*time.Second, func() error {
 		if got := s.store.DeploymentByID(d.ID).TaskGroups["g"].HealthyAllocs; got != 1 {
 			return fmt.Errorf("healthy %d", got)
 		}
@@ -274,7 +274,7 @@ func TestDeploymentAPI(t *testing.T) {
 	if _, _, err := s.SubmitJob(ctx, canaryJob("/bin/v2")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, func() error {
+	eventually(t, 30*time.Second, func() error {
 		if d = latestDeployment(s); d == nil || d.JobVersion != 2 {
 			return fmt.Errorf("no deployment of version 2 yet")
 		}
@@ -324,7 +324,7 @@ func TestDeploymentAPI(t *testing.T) {
 		t.Fatalf("submit: %d %s", code, body)
 	}
 	var id string
-	eventually(t, 5*time.Second, func() error {
+	eventually(t, 30*time.Second, func() error {
 		if d := acl.store.LatestDeploymentByJob("default", "web"); d != nil {
 			id = d.ID
 			return nil
@@ -383,7 +383,7 @@ func TestDeploymentSkipsDisconnectedNode(t *testing.T) {
 		}
 	}()
 	for _, id := range []string{"n1", "n2"} {
-		eventually(t, 5*time.Second, func() error {
+		eventually(t, 30*time.Second, func() error {
 			if n := s.store.NodeByID(id); n == nil || n.Status != structs.NodeReady {
 				return fmt.Errorf("%s not ready", id)
 			}
@@ -495,7 +495,7 @@ func TestDeploymentManualHealth(t *testing.T) {
 	s := deployServer(t, time.Minute)
 	a := newWireAgent(t, s, "n1")
 	a.hello()
-	eventually(t, 5*time.Second, func() error {
+	eventually(t, 30*time.Second, func() error {
 		if n := s.store.NodeByID("n1"); n == nil || n.Status != structs.NodeReady {
 			return fmt.Errorf("node not ready")
 		}
@@ -508,7 +508,7 @@ func TestDeploymentManualHealth(t *testing.T) {
 	}
 	var d *structs.Deployment
 	var ids []string
-	eventually(t, 5*time.Second, func() error {
+	eventually(t, 30*time.Second, func() error {
 		d = latestDeployment(s)
 		if d == nil {
 			return fmt.Errorf("no deployment yet")
@@ -535,7 +535,7 @@ func TestDeploymentManualHealth(t *testing.T) {
 	if code, body := aclReqBody(t, s, "POST", path, "", map[string]any{"healthy_allocation_ids": ids[1:]}); code != 200 {
 		t.Fatalf("set health: %d %s", code, body)
 	}
-	eventually(t, 5*time.Second, func() error {
+	eventually(t, 30*time.Second, func() error {
 		if got := s.store.DeploymentByID(d.ID); got.Status != structs.DeploymentSuccessful {
 			return fmt.Errorf("deployment %s", got.Status)
 		}

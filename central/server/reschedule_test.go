@@ -17,7 +17,9 @@ import (
 // the new leader places the replacement once, at its time, not earlier.
 func TestDelayedRescheduleSurvivesFailover(t *testing.T) {
 	servers := authCluster(t, 3, func(c *Config) {
-		c.DevMode = true
+		// Raft's default timings (authCluster's), not dev mode's 100 ms
+		// lease: under load a dev-mode leader lost leadership while
+		// committing the nodes below.
 		c.HeartbeatTTL = 10 * time.Minute // the nodes below send no heartbeats
 	})
 	leader := leaderOf(t, servers)
