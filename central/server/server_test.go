@@ -16,8 +16,17 @@ import (
 	"github.com/tether-edge/tether/protocol"
 )
 
+// minEventually is the shortest wait eventually allows: under -race on a
+// loaded 2-core machine, conditions given 5 s took longer (a canary's
+// health in TestDeploymentAPI). A condition that holds returns at once,
+// so the floor costs nothing when the tests pass.
+const minEventually = 30 * time.Second
+
+// eventually polls f until it returns nil, for at least timeout (and at
+// least minEventually), and fails t with f's last error.
 func eventually(t testing.TB, timeout time.Duration, f func() error) {
 	t.Helper()
+	timeout = max(timeout, minEventually)
 	deadline := time.Now().Add(timeout)
 	for {
 		err := f()
