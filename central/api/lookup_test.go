@@ -141,3 +141,22 @@ func TestMatchID(t *testing.T) {
 		}
 	}
 }
+
+// A service instance ID takes a unique prefix too (service delete), among
+// the instances of that service in the namespace.
+func TestServiceDeleteTakesPrefix(t *testing.T) {
+	b, srv := newTestServer(t)
+	seedServices(b)
+	if r := do(t, srv, "DELETE", "/v1/service/api/_tether-a", nil); r.code != 400 || !strings.Contains(errorOf(t, r), "matches 3 instance") {
+		t.Errorf("ambiguous prefix: %d %s", r.code, r.body)
+	}
+	if r := do(t, srv, "DELETE", "/v1/service/api/_tether-o1", nil); r.code != 404 {
+		t.Errorf("prefix of an instance in another namespace: %d %s", r.code, r.body)
+	}
+	if r := do(t, srv, "DELETE", "/v1/service/api/_tether-a2", nil); r.code != 200 || !strings.Contains(string(r.body), structs.ServiceID("a2", "server", "api", "http")) {
+		t.Fatalf("delete by prefix: %d %s", r.code, r.body)
+	}
+	if n := len(b.ServiceByName("default", "api")); n != 2 {
+		t.Errorf("%d api instances left, want 2", n)
+	}
+}

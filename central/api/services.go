@@ -1,13 +1,14 @@
 package api
 
 import (
-	"github.com/tether-edge/tether/central/acl"
+	"fmt"
 	"net/http"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/tether-edge/tether/central/acl"
 	"github.com/tether-edge/tether/central/structs"
 	"github.com/tether-edge/tether/protocol"
 )
@@ -134,12 +135,13 @@ func hasTags(have, want []string) bool {
 
 func (s *server) deleteService(w http.ResponseWriter, r *http.Request) error {
 	ns, name, id := namespace(r), r.PathValue("name"), r.PathValue("id")
-	found := false
+	var ids []string
 	for _, reg := range s.b.State().ServiceByName(ns, name) {
-		found = found || reg.ID == id
+		ids = append(ids, reg.ID)
 	}
-	if !found {
-		return notFound("service %q in namespace %q has no instance %q: list them with GET /v1/service/%s?all=true", name, ns, id, name)
+	id, err := ResolveID(fmt.Sprintf("instance of service %q in namespace %q", name, ns), id, "GET /v1/service/"+name+"?all=true", ids)
+	if err != nil {
+		return err
 	}
 	if err := s.b.DeleteService(r.Context(), ns, name, id); err != nil {
 		return err
