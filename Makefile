@@ -88,12 +88,15 @@ bench: build
 
 # Run every fuzz target for FUZZTIME each (docs/fuzzing.md), e.g.
 # make fuzz FUZZTIME=2m.
+# Every target runs even when one fails (the failures are listed at the
+# end and make fails), so one run gives the whole table.
 fuzz:
-	@for pkg in $$($(GO) list ./...); do \
+	@failed=; for pkg in $$($(GO) list ./...); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
-	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $(FUZZFLAGS) $$pkg || exit 1; \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $(FUZZFLAGS) $$pkg || failed="$$failed $$pkg.$$f"; \
 	  done; \
-	done
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz targets that failed:$$failed"; exit 1; fi
 
 clean:
 	rm -rf bin dist
