@@ -114,9 +114,11 @@ func TestAgentSizeBudgetEveryTarget(t *testing.T) {
 	}
 }
 
-// Real ARM agents, under qemu-user, join a central on loopback, run an
-// exec task and a wasm guest (interpreter on 32-bit ARM) and report both
-// running; the guest answers HTTP.
+// Real ARM agents, under qemu-user, booted from their boards' bundles,
+// enrol with the bundle's join token at a central on loopback whose broker
+// refuses anonymous clients, run an exec task and a wasm guest
+// (interpreter on 32-bit ARM) and report both running; the guest answers
+// HTTP.
 func TestBoardsUnderQemu(t *testing.T) {
 	type run struct {
 		b     *boards.Board
