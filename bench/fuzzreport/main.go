@@ -28,6 +28,10 @@ type row struct {
 	pkg, target             string
 	execs, rate, fresh, all string
 	failed                  bool
+	// input is set when the fuzzer wrote a failing input (a real
+	// failure); deadline when the target ended with "context deadline
+	// exceeded", which Go's fuzzer can report at FUZZTIME without one.
+	input, deadline bool
 }
 
 // progress matches the fuzzer's progress lines, e.g.
@@ -52,6 +56,10 @@ func report(r io.Reader) (string, error) {
 		case cur == nil:
 		case strings.HasPrefix(line, "--- FAIL"), strings.HasPrefix(line, "FAIL"):
 			cur.failed = true
+		case strings.Contains(line, "Failing input written to"):
+			cur.input = true
+		case strings.TrimSpace(line) == "context deadline exceeded":
+			cur.deadline = true
 		default:
 			if m := progress.FindStringSubmatch(line); m != nil {
 				cur.execs, cur.rate, cur.fresh, cur.all = m[1], m[2], m[3], m[4]
@@ -68,7 +76,10 @@ func report(r io.Reader) (string, error) {
 	b.WriteString("| package | target | execs | execs/s | new interesting (corpus after) | result |\n|---|---|---:|---:|---|---|\n")
 	for _, r := range rows {
 		result := "no crash"
-		if r.failed {
+		switch {
+		case r.failed && r.deadline && !r.input:
+			result = "**FAILED**: context deadline exceeded at the end, no failing input written"
+		case r.failed:
 			result = "**FAILED**"
 		}
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s (corpus %s) | %s |\n", r.pkg, r.target, r.execs, r.rate, r.fresh, r.all, result)
