@@ -142,15 +142,27 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 		}
 		return os.Getenv(k)
 	}
-	for _, job := range jobs {
-		if code := cli.Run([]string{"job", "submit", job}, stdout, stderr, env); code != 0 {
-			fmt.Fprintf(stderr, "Error: job %s was not submitted (exit %d)\n", job, code)
+	// The -job files are submitted and monitored (a deployment can take
+	// minutes) while Ctrl-C is listened for: it stops everything at once,
+	// and the monitor falls silent.
+	go func() {
+		mout, merr := untilDone{ctx, stdout}, untilDone{ctx, stderr}
+		for _, job := range jobs {
+			if ctx.Err() != nil {
+				return
+			}
+			if code := cli.Run([]string{"job", "submit", job}, mout, merr, env); code != 0 && ctx.Err() == nil {
+				fmt.Fprintf(stderr, "Error: job %s was not submitted (exit %d)\n", job, code)
+			}
 		}
-	}
-	if cfg.ACL {
-		fmt.Fprintf(stdout, "==> ACLs on; the broker takes only enrolled nodes. Get a management token with: CENTRAL_ADDR=%s central acl bootstrap\n", addr)
-	}
-	fmt.Fprintf(stdout, "==> Running. Web UI: %s/ui/  CLI: CENTRAL_ADDR=%s central job status  Ctrl-C stops everything.\n", addr, addr)
+		if ctx.Err() != nil {
+			return
+		}
+		if cfg.ACL {
+			fmt.Fprintf(stdout, "==> ACLs on; the broker takes only enrolled nodes. Get a management token with: CENTRAL_ADDR=%s central acl bootstrap\n", addr)
+		}
+		fmt.Fprintf(stdout, "==> Running. Web UI: %s/ui/  CLI: CENTRAL_ADDR=%s central job status  Ctrl-C stops everything.\n", addr, addr)
+	}()
 	select {
 	case <-ctx.Done():
 	case err := <-agentDone:
@@ -174,6 +186,19 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintln(stdout, "==> Stopping jobs and shutting down (Ctrl-C again to exit at once)")
 	stopAll(srv, 10*time.Second)
 	return 0
+}
+
+// untilDone writes to w until ctx is done, then drops what it is given.
+type untilDone struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (u untilDone) Write(p []byte) (int, error) {
+	if u.ctx.Err() != nil {
+		return len(p), nil
+	}
+	return u.w.Write(p)
 }
 
 // devJoinToken makes the local agent's join token once this server leads
