@@ -168,14 +168,18 @@ func outputMatches(out string, want []string) (missing string, ok bool) {
 	return "", true
 }
 
-// ipv4RE finds IPv4 literals; a marked block may name only loopback
-// (127.x) and the wildcard 0.0.0.0 (nonLoopback returns any other).
-var ipv4RE = regexp.MustCompile(`\b(\d{1,3})\.\d{1,3}\.\d{1,3}\.\d{1,3}\b`)
+// ipv4RE finds IPv4 addresses a command would reach: after "//" or
+// before ":port" (a certificate's -additional-ipaddress is not reached).
+// A marked block may reach only loopback (127.x) and the wildcard 0.0.0.0.
+var ipv4RE = regexp.MustCompile(`(?://|\b)((\d{1,3})\.\d{1,3}\.\d{1,3}\.\d{1,3})(?::\d+|\b)`)
 
+// nonLoopback returns the first address in script that a marked block may
+// not reach, or "".
 func nonLoopback(script string) string {
 	for _, m := range ipv4RE.FindAllStringSubmatch(script, -1) {
-		if m[1] != "127" && m[0] != "0.0.0.0" {
-			return m[0]
+		reached := strings.HasPrefix(m[0], "//") || strings.Contains(m[0], ":")
+		if reached && m[2] != "127" && m[1] != "0.0.0.0" {
+			return m[1]
 		}
 	}
 	return ""

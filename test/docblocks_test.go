@@ -74,7 +74,15 @@ func TestOutputMatchesLoosely(t *testing.T) {
 			t.Errorf("%q matched %q", want, out)
 		}
 	}
-	if ip := nonLoopback("curl http://10.0.0.5:7600 127.0.0.1 0.0.0.0"); ip != "10.0.0.5" {
-		t.Errorf("nonLoopback = %q", ip)
+	for script, want := range map[string]string{
+		"curl http://10.0.0.5:7600/v1/jobs":                      "10.0.0.5",
+		"agent -broker tcp://192.168.1.2:1883":                   "192.168.1.2",
+		"central server -http 10.1.2.3:7600":                     "10.1.2.3",
+		"curl http://127.0.0.1:7600 -http 0.0.0.0:7600":          "",
+		"central tls cert create -additional-ipaddress 10.0.0.1": "",
+	} {
+		if ip := nonLoopback(script); ip != want {
+			t.Errorf("nonLoopback(%q) = %q, want %q", script, ip, want)
+		}
 	}
 }
