@@ -131,7 +131,7 @@ func splitPrompted(body []string) (script string, want []string) {
 var (
 	timeRE = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)`)
 	idRE   = regexp.MustCompile(`\b[0-9a-f]{8}(?:-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b|-\.\.\.|\b)`)
-	numRE  = regexp.MustCompile(`(\d+(\.\d+)?(ns|µs|ms|h|m|s)?)+`)
+	numRE  = regexp.MustCompile(`-?(\d+(\.\d+)?(ns|µs|ms|h|m|s)?)+`)
 )
 
 // normalise makes an output line comparable across clusters: times, IDs

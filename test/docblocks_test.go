@@ -58,10 +58,12 @@ func TestParseDocBlocks(t *testing.T) {
 func TestOutputMatchesLoosely(t *testing.T) {
 	out := "ID        Node ID   Task Group  Created\n" +
 		"0489b7c1  28e2423c  web         7s ago\n" +
+		"Score = -0.483\n" +
 		"==> 2026-12-05T03:47:50Z: Evaluation \"0c32ff01\" finished\n"
 	if _, ok := outputMatches(out, []string{
 		"ID  Node ID  Task Group  Created",
 		"8ba85cef  3f6e1a2b  web  2m5s ago",
+		"Score               = 0.830",
 		"==> 2026-11-26T12:00:01Z: Evaluation \"5f0b8c8e\" finished",
 	}); !ok {
 		t.Error("lines that differ only in IDs, times, numbers and spacing did not match")
