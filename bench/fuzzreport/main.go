@@ -11,7 +11,9 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
+	"time"
 )
 
 func main() {
@@ -36,7 +38,7 @@ type row struct {
 
 // progress matches the fuzzer's progress lines, e.g.
 // "fuzz: elapsed: 2m0s, execs: 346004 (2859/sec), new interesting: 103 (total: 213)".
-var progress = regexp.MustCompile(`^fuzz: elapsed: \S+, execs: (\d+) \((\d+)/sec\), new interesting: (\d+) \(total: (\d+)\)`)
+var progress = regexp.MustCompile(`^fuzz: elapsed: (\S+), execs: (\d+) \((\d+)/sec\), new interesting: (\d+) \(total: (\d+)\)`)
 
 func report(r io.Reader) (string, error) {
 	var rows []*row
@@ -62,7 +64,15 @@ func report(r io.Reader) (string, error) {
 			cur.deadline = true
 		default:
 			if m := progress.FindStringSubmatch(line); m != nil {
-				cur.execs, cur.rate, cur.fresh, cur.all = m[1], m[2], m[3], m[4]
+				cur.execs, cur.rate, cur.fresh, cur.all = m[2], m[3], m[4], m[5]
+				// The rate the fuzzer prints is over its last interval
+				// only (often 0/sec on the line at the deadline): the
+				// table gives executions over the whole elapsed time.
+				if d, err := time.ParseDuration(m[1]); err == nil && d >= time.Second {
+					if n, err := strconv.ParseInt(m[2], 10, 64); err == nil {
+						cur.rate = strconv.FormatInt(n/int64(d/time.Second), 10)
+					}
+				}
 			}
 		}
 	}
