@@ -35,11 +35,15 @@ dev: build
 # Tests that cannot run on a host take a named exception
 # (internal/testhost.Known); they are counted and listed at the end.
 EXCEPTIONS := $(CURDIR)/.test-exceptions
+# TestDocsRun writes here how many shell blocks of each docs page it ran
+# (docs/contributing.md#commands-in-docs-run).
+DOCBLOCKS := $(CURDIR)/.test-docblocks
 test: build
 	$(GO) vet ./...
 	$(GO) mod tidy -diff
-	@rm -f $(EXCEPTIONS)
-	@TETHER_TEST_EXCEPTIONS=$(EXCEPTIONS) $(GO) test -race -count=1 -timeout 15m ./...; rc=$$?; \
+	@rm -f $(EXCEPTIONS) $(DOCBLOCKS)
+	@TETHER_TEST_EXCEPTIONS=$(EXCEPTIONS) TETHER_DOC_BLOCKS=$(DOCBLOCKS) $(GO) test -race -count=1 -timeout 15m ./...; rc=$$?; \
+	  [ ! -f $(DOCBLOCKS) ] || cat $(DOCBLOCKS); \
 	  n=0; [ -f $(EXCEPTIONS) ] && n=$$(wc -l < $(EXCEPTIONS)); \
 	  echo "== $$n explicit host exception(s) (internal/testhost.Known)"; \
 	  [ $$n -eq 0 ] || sed 's/^/   /' $(EXCEPTIONS); \
