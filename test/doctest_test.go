@@ -300,27 +300,33 @@ func (p *docPage) run(b docBlock) {
 	}
 }
 
-// placeholder gives the live cluster's value for <alloc-id> and <eval-id>
-// (its newest allocation and evaluation) or <node-id> (the dev agent).
+// placeholder gives the live cluster's value for <alloc-id> (its newest
+// running allocation), <eval-id> (its newest evaluation) or <node-id> (the
+// dev agent).
 func (p *docPage) placeholder(b docBlock, ph string) string {
 	c := p.live.c
 	switch ph {
 	case "<alloc-id>", "<eval-id>":
 		path := map[string]string{"<alloc-id>": "/v1/allocations", "<eval-id>": "/v1/evaluations"}[ph]
 		var list []struct {
-			ID         string `json:"id"`
-			CreateTime int64  `json:"create_time"`
+			ID            string `json:"id"`
+			CreateTime    int64  `json:"create_time"`
+			ClientStatus  string `json:"client_status"`
+			DesiredStatus string `json:"desired_status"`
 		}
 		if err := c.get(path, &list); err != nil || len(list) == 0 {
 			p.t.Fatalf("%s:%d: %s: the live central lists nothing at %s (%v)", b.page, b.line, ph, path, err)
 		}
-		newest := list[0]
-		for _, a := range list {
-			if a.CreateTime > newest.CreateTime {
-				newest = a
+		// An allocation that runs and is meant to beats a newer one that
+		// does not (yet, or any more).
+		live := func(i int) bool { return list[i].ClientStatus == "running" && list[i].DesiredStatus == "run" }
+		best := 0
+		for i := range list {
+			if (live(i) && !live(best)) || (live(i) == live(best) && list[i].CreateTime > list[best].CreateTime) {
+				best = i
 			}
 		}
-		return newest.ID
+		return list[best].ID
 	default:
 		var nodes []node
 		if err := c.get("/v1/nodes", &nodes); err != nil || len(nodes) == 0 {
