@@ -17,8 +17,9 @@ import (
 // (stopped, replaced elsewhere in the same slot) and places nothing new on
 // a draining or ineligible one. When the change makes the node eligible
 // again (its drain disabled, or marked eligible), every system and sysbatch
-// job that may run there is evaluated too, so that what the drain stopped
-// comes back. It returns the evaluations' IDs and the Raft index of the
+// job that may run there, and every job short of its count, is evaluated
+// too, so that what the drain stopped comes back and what could not be
+// placed while the node was closed is placed now. It returns the evaluations' IDs and the Raft index of the
 // change.
 func (s *Server) UpdateNode(ctx context.Context, nodeID string, eligible, drain bool) ([]string, uint64, error) {
 	n := s.store.NodeByID(nodeID)
@@ -46,14 +47,20 @@ func (s *Server) UpdateNode(ctx context.Context, nodeID string, eligible, drain 
 	return ids, res.Index, nil
 }
 
-// evalsForEveryNodeJobs returns a node-update evaluation for every system
-// and sysbatch job, not stopped and not already in seen, that may run on n
-// (its datacenters, drivers and constraints).
+// evalsForEveryNodeJobs returns a node-update evaluation for every job,
+// not stopped and not already in seen, that may run on n (its datacenters,
+// drivers and constraints) and either runs on every node (system,
+// sysbatch) or is short of its count (jobShort: allocations queued while
+// the node was draining or ineligible have no other trigger to be placed).
 func (s *Server) evalsForEveryNodeJobs(n *structs.Node, now int64, seen map[[2]string]bool) []*structs.Evaluation {
 	var evals []*structs.Evaluation
+	l := &leader{s: s}
 	for _, job := range s.store.Jobs("") {
 		key := [2]string{job.Namespace, job.ID}
-		if job.Stop || job.IsParent() || !jobspec.OnEveryNode(job.Type) || seen[key] || !scheduler.NodeMayRun(job, n) {
+		if job.Stop || job.IsParent() || seen[key] || !scheduler.NodeMayRun(job, n) {
+			continue
+		}
+		if !jobspec.OnEveryNode(job.Type) && !l.jobShort(job) {
 			continue
 		}
 		seen[key] = true

@@ -123,3 +123,57 @@ func TestSystemJobsStartWhenNodeEligibleAgain(t *testing.T) {
 		t.Errorf("UpdateNode again = %d evals, %v; want the 2 jobs with live allocs there", len(ids), err)
 	}
 }
+
+// A service job whose only node is drained has its allocation migrated
+// nowhere (queued); when the drain is disabled, the job is placed there
+// again (the node's return to eligibility is the new capacity it waited
+// for, as a blocked evaluation is unblocked on Nomad).
+func TestServiceJobPlacedWhenDrainDisabled(t *testing.T) {
+	s := testServer(t, time.Minute)
+	a := newWireAgent(t, s, "n1")
+	a.hello()
+	waitReady(t, s, "n1")
+	j := testJob(1)
+	if _, _, err := s.SubmitJob(context.Background(), j); err != nil {
+		t.Fatal(err)
+	}
+	var first *structs.Allocation
+	eventually(t, 10*time.Second, func() error {
+		if l := liveAllocsOn(s, j.ID, "n1"); len(l) != 1 {
+			return fmt.Errorf("%d live allocs on n1", len(l))
+		} else {
+			first = l[0]
+		}
+		return nil
+	})
+	a.report(1, first.ID, protocol.AllocRunning)
+	if _, _, err := s.UpdateNode(context.Background(), "n1", false, true); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() error {
+		if al := s.store.AllocByID(first.ID); al.DesiredStatus != protocol.DesiredStop {
+			return fmt.Errorf("alloc on the draining node: desired %s", al.DesiredStatus)
+		}
+		return nil
+	})
+	a.report(2, first.ID, protocol.AllocComplete)
+	eventually(t, 10*time.Second, func() error {
+		if al := s.store.AllocByID(first.ID); !al.Terminal() {
+			return fmt.Errorf("alloc still %s", al.ClientStatus)
+		}
+		return nil
+	})
+	ids, _, err := s.UpdateNode(context.Background(), "n1", true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 1 {
+		t.Errorf("disabling the drain created %d evaluations, want 1 (the job short of its count)", len(ids))
+	}
+	eventually(t, 10*time.Second, func() error {
+		if l := liveAllocsOn(s, j.ID, "n1"); len(l) != 1 {
+			return fmt.Errorf("%d live allocs of the service job on n1 after the drain was disabled", len(l))
+		}
+		return nil
+	})
+}
