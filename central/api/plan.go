@@ -2,11 +2,9 @@ package api
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/tether-edge/tether/central/acl"
 	"github.com/tether-edge/tether/central/jobplan"
@@ -60,17 +58,11 @@ func (s *server) planJob(w http.ResponseWriter, r *http.Request) error {
 	}
 	// A plan scans every node: it takes one of the parse slots too, so
 	// plans and parses together use at most that many CPUs.
-	t := time.NewTimer(parseQueueWait)
-	defer t.Stop()
-	select {
-	case s.parsing <- struct{}{}:
-		defer func() { <-s.parsing }()
-	case <-t.C:
-		w.Header().Set("Retry-After", "5")
-		return &httpError{code: http.StatusServiceUnavailable, msg: fmt.Sprintf("central is planning or parsing %d other jobs; retry in a few seconds", cap(s.parsing))}
-	case <-r.Context().Done():
-		return nil // the client is gone
+	release, err := s.parseSlot(w, r, "planning or parsing")
+	if err != nil || release == nil {
+		return err // nil: the client is gone
 	}
+	defer release()
 	res, err := p.PlanJob(r.Context(), job)
 	if err != nil {
 		return err

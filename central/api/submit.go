@@ -241,22 +241,38 @@ func (s *server) submitJob(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, idx, SubmitResponse{EvalID: evalID, JobModifyIndex: idx, Warnings: strings.Join(warnings, "\n")})
 }
 
-// readJob waits for a parse slot, reads the body of a job submission (POST
-// /v1/jobs, POST /v1/job/<id>/plan) and decodes it into a validated job.
-// A nil job with a nil error means the client went away.
-func (s *server) readJob(w http.ResponseWriter, r *http.Request) (*jobspec.Job, []string, error) {
+// parseSlot waits up to parseQueueWait for one of the parse slots, which
+// bound how many job files are parsed and plans made at once. The caller
+// runs release when its work is done. A 503 (with Retry-After) means every
+// slot stayed busy, doing names their work in it; a nil release with a nil
+// error means the client went away.
+func (s *server) parseSlot(w http.ResponseWriter, r *http.Request, doing string) (release func(), err error) {
 	t := time.NewTimer(parseQueueWait)
 	defer t.Stop()
 	select {
 	case s.parsing <- struct{}{}:
-		defer func() { <-s.parsing }()
+		return func() { <-s.parsing }, nil
 	case <-t.C:
 		w.Header().Set("Retry-After", "5")
-		closeUnread(w, r)
-		return nil, nil, &httpError{code: http.StatusServiceUnavailable, msg: fmt.Sprintf("central is reading and parsing %d other job files; retry in a few seconds", cap(s.parsing))}
+		return nil, &httpError{code: http.StatusServiceUnavailable, msg: fmt.Sprintf("central is %s %d other job files; retry in a few seconds", doing, cap(s.parsing))}
 	case <-r.Context().Done():
+		return nil, nil
+	}
+}
+
+// readJob waits for a parse slot, reads the body of a job submission (POST
+// /v1/jobs, POST /v1/job/<id>/plan) and decodes it into a validated job.
+// A nil job with a nil error means the client went away.
+func (s *server) readJob(w http.ResponseWriter, r *http.Request) (*jobspec.Job, []string, error) {
+	release, err := s.parseSlot(w, r, "reading and parsing")
+	if err != nil {
+		closeUnread(w, r)
+		return nil, nil, err
+	}
+	if release == nil {
 		return nil, nil, nil // the client is gone
 	}
+	defer release()
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(submitBodyWait))
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSubmitBody))
 	if err != nil {
