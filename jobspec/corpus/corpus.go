@@ -59,6 +59,9 @@ func Load(root string) ([]Case, error) {
 		if err != nil {
 			return err
 		}
+		if !jobBlock.Match(src) {
+			return nil // not a job file: an ACL policy (examples/acl/) or the like
+		}
 		add(rel(root, path), filepath.Dir(path), withExampleVars(src))
 		return nil
 	})
