@@ -12,6 +12,13 @@ import (
 // MaxFileSize bounds the config file read.
 const MaxFileSize = 1 << 20
 
+// refusedKeys are Nomad client keys a Nomad user may bring along that the
+// agent does not honour, with what to write instead.
+var refusedKeys = map[string]string{
+	"gc_inode_usage_threshold": "the allocation GC watches the data dir's disk space (gc_disk_usage_threshold) and the number of directories (gc_max_allocs), not its inodes: remove the line, and lower gc_max_allocs if the filesystem runs out of inodes",
+	"gc_parallel_destroys":     "the agent removes one allocation directory at a time: remove the line",
+}
+
 // fileKeys are the keys a config file may set, in the order docs list them.
 var fileKeys = []string{"name", "datacenter", "brokers", "data_dir", "join_token", "join_token_file", "central", "topic_prefix", "heartbeat", "meta", "log_level", "advertise", "tls", "artifact_file_paths", "artifact_allow_networks", "gc_interval", "gc_max_allocs", "gc_disk_usage_threshold", "podman"}
 
@@ -110,6 +117,9 @@ func (p *parser) parse(cfg *Config) error {
 			return p.errAt(t.line, "expected a key such as name = \"...\", got %s", t)
 		}
 		key := t.text
+		if why, ok := refusedKeys[key]; ok {
+			return p.errAt(t.line, "%s is not supported: %s", key, why)
+		}
 		if !contains(fileKeys, key) {
 			return p.errAt(t.line, "unknown key %q (known: %s)", key, strings.Join(fileKeys, ", "))
 		}

@@ -68,6 +68,8 @@ func TestGCKeysFileErrors(t *testing.T) {
 		{"gc_max_allocs = \"10\"\n", `a.hcl:1: gc_max_allocs must be a whole number of allocations, got a string 10: e.g. gc_max_allocs = 50`},
 		{"\ngc_max_allocs = 2.5\n", `a.hcl:2: gc_max_allocs must be a whole number`},
 		{"gc_disk_usage_threshold = \"80%\"\n", `a.hcl:1: gc_disk_usage_threshold must be a percentage (a number), got a string 80%`},
+		{"\ngc_inode_usage_threshold = 70\n", `a.hcl:2: gc_inode_usage_threshold is not supported: the allocation GC watches the data dir's disk space (gc_disk_usage_threshold) and the number of directories (gc_max_allocs), not its inodes`},
+		{"gc_parallel_destroys = 2\n", `a.hcl:1: gc_parallel_destroys is not supported: the agent removes one allocation directory at a time`},
 	} {
 		cfg := Default()
 		err := ParseFile("a.hcl", []byte(tt.src), &cfg)
