@@ -159,6 +159,8 @@ func New(b Backend, logger *slog.Logger) http.Handler {
 	s.aclRoutes(route)                               // acl_routes.go
 	s.deploymentRoutes(route)                        // deployments.go
 	mux.Handle("/ui/", ui.New(uiBackend{b}, logger)) // web UI (central/ui): each page checks its own ACL (ui.go)
+	// / is the UI, as on Nomad; every other unknown path is an API 404.
+	mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusTemporaryRedirect))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
 	})

@@ -27,6 +27,8 @@ func uiPageCheck(page string) check {
 		return agentCap(acl.Read) // GET /v1/agent/members
 	case ui.PageClients:
 		return nodeCap(acl.Read) // GET /v1/nodes, /v1/node/<id>/allocations (filtered)
+	case ui.PageClient:
+		return nodeCap(acl.Read) // GET /v1/node/<id>, /v1/node/<id>/allocations (filtered)
 	case ui.PageJobs:
 		return anyNS(acl.CapListJobs) // GET /v1/jobs?namespace=*
 	case ui.PageJob:
@@ -95,11 +97,13 @@ func (v tokenView) Nodes() []*structs.Node {
 	return v.st.Nodes()
 }
 
+// Jobs and JobByID give each job its status as the API reports it
+// (withStatus), so that the UI shows what GET /v1/jobs shows.
 func (v tokenView) Jobs(ns string) []*jobspec.Job {
 	var out []*jobspec.Job
 	for _, j := range v.st.Jobs(ns) {
 		if canNS(v.r, j.Namespace, acl.CapListJobs) {
-			out = append(out, j)
+			out = append(out, withStatus(j, v.st.AllocsByJob(j.Namespace, j.ID)))
 		}
 	}
 	return out
@@ -109,7 +113,27 @@ func (v tokenView) JobByID(ns, id string) *jobspec.Job {
 	if !v.readJob(ns) {
 		return nil
 	}
-	return v.st.JobByID(ns, id)
+	j := v.st.JobByID(ns, id)
+	if j == nil {
+		return nil
+	}
+	return withStatus(j, v.st.AllocsByJob(ns, id))
+}
+
+// EvalsByJob: read-job, as GET /v1/job/<id>/evaluations.
+func (v tokenView) EvalsByJob(ns, jobID string) []*structs.Evaluation {
+	if !v.readJob(ns) {
+		return nil
+	}
+	return v.st.EvalsByJob(ns, jobID)
+}
+
+// NodeByID: node read, as GET /v1/node/<id>.
+func (v tokenView) NodeByID(id string) *structs.Node {
+	if nodeCap(acl.Read)(v.r) != nil {
+		return nil
+	}
+	return v.st.NodeByID(id)
 }
 
 func (v tokenView) JobVersions(ns, id string) []*jobspec.Job {

@@ -145,6 +145,8 @@ func TestNamespaceLimitedTokenSeesOneNamespace(t *testing.T) {
 	}{
 		{"/ui/servers", 200, []string{"server-1"}, nil},
 		{"/ui/clients", 200, []string{"pi-kitchen", "pi-cellar"}, nil},
+		{"/ui/clients/node-0001", 200, []string{"pi-kitchen", allocWeb0, allocWeb2}, nil}, // default's allocations only
+		{"/ui/clients/node-0002", 200, []string{"pi-cellar", "No allocations."}, nil},
 		{"/ui/jobs", 200, []string{`href="/ui/jobs/web?namespace=default"`, "3 running"}, nil},
 		{"/ui/jobs/web?namespace=default", 200, []string{"Job web", allocWeb0, allocWeb2}, nil},
 		{"/ui/jobs/vault-sync?namespace=hidden-ns", 403, []string{`capability &#34;read-job&#34;`, "/ui/settings/tokens"}, []string{"hidden-ns", "vault"}},
@@ -210,6 +212,7 @@ func TestNamespaceLimitedTokenSeesOneNamespace(t *testing.T) {
 		{"/ui/jobs", `href="/ui/jobs/vault-sync?namespace=hidden-ns"`},
 		{"/ui/jobs/vault-sync?namespace=hidden-ns", allocHidden1},
 		{"/ui/allocations/" + allocHidden0, "rotated-keys done"},
+		{"/ui/clients/node-0002", allocHidden2},
 		{"/ui/services", "10.66.66.66:8200"},
 	} {
 		if code, body := call(t, "GET", srv.URL+c.path, mgmt, nil); code != 200 || !strings.Contains(body, c.want) {

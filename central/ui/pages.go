@@ -2,9 +2,12 @@ package ui
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/tether-edge/tether/central/structs"
@@ -57,6 +60,52 @@ func (u *UI) clients(_ *http.Request, st Reader) (any, error) {
 	return out, nil
 }
 
+// clientPage is one node in full: what it reported at registration, its
+// health, and the allocations on it the token may read.
+type clientPage struct {
+	Node          *structs.Node
+	LastHeartbeat time.Time
+	Attributes    []kv
+	Meta          []kv
+	Allocs        []*structs.Allocation // newest first
+}
+
+type kv struct{ Key, Value string }
+
+func sortedKV(m map[string]string) []kv {
+	out := make([]kv, 0, len(m))
+	for k, v := range m {
+		out = append(out, kv{k, v})
+	}
+	slices.SortFunc(out, func(a, b kv) int { return cmp.Compare(a.Key, b.Key) })
+	return out
+}
+
+// client finds the node by full ID or unique prefix.
+func (u *UI) client(r *http.Request, st Reader) (any, error) {
+	id := r.PathValue("id")
+	n := st.NodeByID(id)
+	if n == nil {
+		var ms []*structs.Node
+		for _, c := range st.Nodes() {
+			if strings.HasPrefix(c.ID, id) {
+				ms = append(ms, c)
+			}
+		}
+		switch len(ms) {
+		case 0:
+			return nil, fmt.Errorf("%w: client %q", ErrNotFound, id)
+		case 1:
+			n = ms[0]
+		default:
+			return nil, fmt.Errorf("%w: client prefix %q matches %d clients; give more characters", ErrNotFound, id, len(ms))
+		}
+	}
+	as := slices.Clone(st.AllocsByNode(n.ID))
+	slices.SortFunc(as, func(a, b *structs.Allocation) int { return cmp.Compare(b.CreateTime, a.CreateTime) })
+	return clientPage{Node: n, LastHeartbeat: u.b.LastHeartbeat(n.ID), Attributes: sortedKV(n.Attributes), Meta: sortedKV(n.Meta), Allocs: as}, nil
+}
+
 type jobRow struct {
 	Job    *jobspec.Job
 	Counts map[string]int // client status → live allocs
@@ -66,10 +115,7 @@ type jobRow struct {
 func (u *UI) jobs(_ *http.Request, st Reader) (any, error) {
 	var out []jobRow
 	for _, j := range st.Jobs("") {
-		row := jobRow{Job: j, Counts: map[string]int{}, Status: "running"}
-		if j.Stop {
-			row.Status = "dead"
-		}
+		row := jobRow{Job: j, Counts: map[string]int{}, Status: j.Status} // as the API reports it (Reader)
 		for _, a := range st.AllocsByJob(j.Namespace, j.ID) {
 			if a.DesiredStatus == "run" || !a.Terminal() {
 				row.Counts[a.ClientStatus]++
@@ -85,10 +131,100 @@ func (u *UI) jobs(_ *http.Request, st Reader) (any, error) {
 
 type jobPage struct {
 	Job        *jobspec.Job
+	Definition string // {"job": ...} as `central job inspect` prints it
+	Summary    []groupSummary
+	// Failures are the latest evaluation's task groups it could not place.
+	Failures   []placementFailure
+	LatestEval *structs.Evaluation
 	Allocs     []*structs.Allocation
 	Deployment *structs.Deployment // the active one, else the newest; nil: none
 	Groups     []deployGroup
 	Versions   []*jobspec.Job // newest first
+}
+
+// groupSummary counts a task group's allocations by client status, as
+// GET /v1/job/<id>/summary does; Queued is what the latest evaluation
+// could not place yet.
+type groupSummary struct {
+	Name                                                      string
+	Queued, Pending, Running, Complete, Failed, Lost, Unknown int
+}
+
+// placementFailure is why the scheduler could not place a task group.
+type placementFailure struct {
+	Group   string
+	Count   int // allocations not placed
+	Reasons []string
+}
+
+// reasons words an AllocMetric as `central job status` does.
+func reasons(m *structs.AllocMetric) []string {
+	var out []string
+	if m.NodesEvaluated == 0 {
+		out = append(out, "No nodes were eligible for evaluation")
+	}
+	for _, dc := range slices.Sorted(maps.Keys(m.NodesAvailable)) {
+		if m.NodesAvailable[dc] == 0 {
+			out = append(out, fmt.Sprintf("No nodes are available in datacenter %q", dc))
+		}
+	}
+	for _, c := range slices.Sorted(maps.Keys(m.ConstraintFiltered)) {
+		out = append(out, fmt.Sprintf("Constraint %q filtered %d nodes", c, m.ConstraintFiltered[c]))
+	}
+	if m.NodesExhausted > 0 {
+		out = append(out, fmt.Sprintf("Resources exhausted on %d nodes", m.NodesExhausted))
+	}
+	for _, d := range slices.Sorted(maps.Keys(m.DimensionExhausted)) {
+		out = append(out, fmt.Sprintf("Dimension %q exhausted on %d nodes", d, m.DimensionExhausted[d]))
+	}
+	return out
+}
+
+// summarize builds the task-group summary of j from its allocations and
+// its latest evaluation.
+func summarize(j *jobspec.Job, allocs []*structs.Allocation, latest *structs.Evaluation) []groupSummary {
+	by := map[string]*groupSummary{}
+	group := func(name string) *groupSummary {
+		g := by[name]
+		if g == nil {
+			g = &groupSummary{Name: name}
+			by[name] = g
+		}
+		return g
+	}
+	for _, tg := range j.TaskGroups {
+		if tg != nil {
+			group(tg.Name)
+		}
+	}
+	for _, a := range allocs {
+		g := group(a.TaskGroup)
+		switch a.ClientStatus {
+		case "pending":
+			g.Pending++
+		case "running":
+			g.Running++
+		case "complete":
+			g.Complete++
+		case "failed":
+			g.Failed++
+		case "lost":
+			g.Lost++
+		case "unknown":
+			g.Unknown++
+		}
+	}
+	if latest != nil {
+		for name, n := range latest.QueuedAllocations {
+			group(name).Queued = n
+		}
+	}
+	out := make([]groupSummary, 0, len(by))
+	for _, g := range by {
+		out = append(out, *g)
+	}
+	slices.SortFunc(out, func(a, b groupSummary) int { return cmp.Compare(a.Name, b.Name) })
+	return out
 }
 
 // deployGroup is one task group's row of the deployment table.
@@ -128,6 +264,32 @@ func (u *UI) job(r *http.Request, st Reader) (any, error) {
 	as := slices.Clone(st.AllocsByJob(ns, id))
 	slices.SortFunc(as, func(a, b *structs.Allocation) int { return cmp.Compare(b.CreateTime, a.CreateTime) })
 	p := jobPage{Job: j, Allocs: as, Deployment: latestDeployment(st.DeploymentsByJob(ns, id))}
+	def, err := json.MarshalIndent(struct {
+		Job *jobspec.Job `json:"job"`
+	}{j}, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encoding job %q: %w", id, err)
+	}
+	p.Definition = string(def)
+	for _, e := range st.EvalsByJob(ns, id) {
+		if p.LatestEval == nil || e.CreateIndex > p.LatestEval.CreateIndex {
+			p.LatestEval = e
+		}
+	}
+	p.Summary = summarize(j, as, p.LatestEval)
+	if p.LatestEval != nil {
+		for g, m := range p.LatestEval.FailedTGAllocs {
+			if m == nil {
+				m = &structs.AllocMetric{}
+			}
+			n := p.LatestEval.QueuedAllocations[g]
+			if n == 0 {
+				n = m.CoalescedFailures + 1
+			}
+			p.Failures = append(p.Failures, placementFailure{Group: g, Count: n, Reasons: reasons(m)})
+		}
+		slices.SortFunc(p.Failures, func(a, b placementFailure) int { return cmp.Compare(a.Group, b.Group) })
+	}
 	if p.Deployment != nil {
 		for name, s := range p.Deployment.TaskGroups {
 			p.Groups = append(p.Groups, deployGroup{Name: name, State: s})

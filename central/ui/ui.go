@@ -34,6 +34,7 @@ var staticFS embed.FS
 // exist. Pages read state only through it.
 type Reader interface {
 	Nodes() []*structs.Node
+	NodeByID(id string) *structs.Node
 	Jobs(ns string) []*jobspec.Job
 	JobByID(ns, id string) *jobspec.Job
 	// JobVersions returns a job's kept versions, in any order.
@@ -41,6 +42,8 @@ type Reader interface {
 	// DeploymentsByJob returns a job's deployments, in any order.
 	DeploymentsByJob(ns, jobID string) []*structs.Deployment
 	AllocsByJob(ns, jobID string) []*structs.Allocation
+	// EvalsByJob returns a job's evaluations, in any order.
+	EvalsByJob(ns, jobID string) []*structs.Evaluation
 	AllocsByNode(nodeID string) []*structs.Allocation
 	AllocByID(id string) *structs.Allocation
 	AllocsByIDPrefix(prefix string) []*structs.Allocation
@@ -61,6 +64,7 @@ type Member struct {
 const (
 	PageServers  = "servers"
 	PageClients  = "clients"
+	PageClient   = "client"
 	PageJobs     = "jobs"
 	PageJob      = "job"
 	PageAlloc    = "alloc"
@@ -109,13 +113,14 @@ func New(b Backend, logger *slog.Logger) *UI {
 	pages := []page{
 		{PageServers, "Servers", nil, u.servers},
 		{PageClients, "Clients", []string{"nodes", "allocs"}, u.clients},
+		{PageClient, "Client", []string{"nodes", "allocs"}, u.client},
 		{PageJobs, "Jobs", []string{"jobs", "allocs"}, u.jobs},
-		{PageJob, "Job", []string{"jobs", "allocs", "deployments"}, u.job},
+		{PageJob, "Job", []string{"jobs", "allocs", "evals", "deployments"}, u.job},
 		{PageAlloc, "Allocation", []string{"allocs"}, u.alloc},
 		{PageServices, "Services", []string{"services"}, u.services},
 		{PageTokens, "ACL token", nil, func(*http.Request, Reader) (any, error) { return nil, nil }},
 	}
-	funcs := template.FuncMap{"ago": ago, "ts": ts, "short": short, "join": strings.Join, "statusClass": statusClass,
+	funcs := template.FuncMap{"ago": ago, "ts": ts, "tsms": func(ms int64) string { return ts(ms * 1e6) }, "short": short, "join": strings.Join, "statusClass": statusClass,
 		"deployClass": deployClass, "max1": func(n int) int { return max(n, 1) },
 		"pathEscape": url.PathEscape} // a dispatched or periodic child's job ID has a slash
 	for _, p := range pages {
@@ -154,6 +159,7 @@ func Routes() []Route {
 	return []Route{
 		{"/ui/servers", PageServers},
 		{"/ui/clients", PageClients},
+		{"/ui/clients/{id}", PageClient},
 		{"/ui/jobs", PageJobs},
 		{"/ui/jobs/{id}", PageJob},
 		{"/ui/allocations/{id}", PageAlloc},
