@@ -198,6 +198,31 @@ type DesiredAlloc struct {
 	// launched from (NOMAD_JOB_PARENT_ID). An agent older than this field
 	// refuses it.
 	ParentID string `cbor:"19,keyasint,omitempty"`
+	// Actions are an operator's restart and signal requests (central
+	// alloc restart|signal), oldest first, at most MaxAllocActions, each
+	// with a Seq that grows per allocation. An agent applies each action
+	// once: those above the highest Seq it applied (kept in its state
+	// file, so a reboot does not apply them again); the actions present
+	// when it first learns of the allocation are taken as applied. An
+	// agent older than this field refuses it: upgrade agents first.
+	Actions []AllocAction `cbor:"20,keyasint,omitempty"`
+}
+
+// Operator actions on a running allocation.
+const (
+	ActionRestart = "restart"
+	ActionSignal  = "signal"
+)
+
+// MaxAllocActions bounds DesiredAlloc.Actions: central keeps the newest.
+const MaxAllocActions = 8
+
+// AllocAction is one operator request on an allocation's tasks.
+type AllocAction struct {
+	Seq    uint64 `cbor:"0,keyasint"`
+	Kind   string `cbor:"1,keyasint"`           // restart | signal
+	Task   string `cbor:"2,keyasint,omitempty"` // "": every running task
+	Signal string `cbor:"3,keyasint,omitempty"` // signal: its name, e.g. SIGHUP
 }
 
 // Health check modes of a deployment (the update block's health_check).

@@ -63,6 +63,9 @@ func Alloc(a *structs.Allocation, tg *jobspec.TaskGroup, dc string) protocol.Des
 		Region:        job.Region,
 		ParentID:      job.ParentID,
 	}
+	for _, ac := range a.Actions {
+		da.Actions = append(da.Actions, protocol.AllocAction{Seq: ac.Seq, Kind: ac.Kind, Task: ac.Task, Signal: ac.Signal})
+	}
 	if r := tg.Restart; r != nil {
 		da.Restart = restartPolicy(r, job.Type)
 	}

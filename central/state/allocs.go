@@ -122,6 +122,7 @@ func (a *applier) place(al *structs.Allocation, job *jobspec.Job, now int64) {
 		al.CreateIndex, al.CreateTime = old.CreateIndex, old.CreateTime
 		al.ClientStatus, al.ClientDescription, al.TaskStates = old.ClientStatus, old.ClientDescription, old.TaskStates
 		al.Events = appendEvents(old.Events, al.Events...)
+		al.Actions = old.Actions // the operator's, never the plan's
 		if al.NextAllocation == "" {
 			al.NextAllocation = old.NextAllocation
 		}

@@ -129,7 +129,7 @@ func (a *applier) apply(op *Op) error {
 	for _, isSet := range []bool{op.UpsertJob != nil, op.StopJob != nil, op.UpsertNode != nil,
 		op.NodeStatus != nil, op.NodeEligibility != nil, op.UpsertEvals != nil,
 		op.ApplyPlan != nil, op.ClientUpdate != nil, op.AllocEvents != nil, op.DeleteService != nil, op.GC != nil,
-		op.UpdateDeployment != nil} {
+		op.UpdateDeployment != nil, op.AllocAction != nil, op.StopAlloc != nil} {
 		if isSet {
 			set++
 		}
@@ -172,6 +172,10 @@ func (a *applier) apply(op *Op) error {
 		return a.gc(op.GC)
 	case op.UpdateDeployment != nil:
 		return a.updateDeployment(op.UpdateDeployment)
+	case op.AllocAction != nil:
+		return a.allocAction(op.AllocAction) // lifecycle.go
+	case op.StopAlloc != nil:
+		return a.stopAlloc(op.StopAlloc) // lifecycle.go
 	default:
 		return a.allocEvents(op.AllocEvents)
 	}

@@ -56,6 +56,10 @@ type Op struct {
 	// Deployment status changes: promote, fail, pause, resume, success
 	// (deployments.go).
 	UpdateDeployment *UpdateDeployment `json:"update_deployment,omitempty"`
+
+	// An operator's restart, signal or stop of one allocation (lifecycle.go).
+	AllocAction *AllocActionOp `json:"alloc_action,omitempty"`
+	StopAlloc   *StopAlloc     `json:"stop_alloc,omitempty"`
 }
 
 // UpsertJob registers a job or a new version of it. Eval, if set, is

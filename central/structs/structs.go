@@ -91,10 +91,14 @@ type Allocation struct {
 	PreviousAllocation string       `json:"previous_allocation,omitempty"`
 	NextAllocation     string       `json:"next_allocation,omitempty"`
 	Events             []AllocEvent `json:"events,omitempty"` // Reconnected, Lost, ...
-	CreateIndex        uint64       `json:"create_index"`
-	ModifyIndex        uint64       `json:"modify_index"`
-	CreateTime         int64        `json:"create_time"` // unix ns
-	ModifyTime         int64        `json:"modify_time"` // unix ns
+	// Actions are the operator's restart and signal requests (newest
+	// last, at most protocol.MaxAllocActions), carried to the agent in
+	// the node's desired state and applied there once each.
+	Actions     []AllocAction `json:"actions,omitempty"`
+	CreateIndex uint64        `json:"create_index"`
+	ModifyIndex uint64        `json:"modify_index"`
+	CreateTime  int64         `json:"create_time"` // unix ns
+	ModifyTime  int64         `json:"modify_time"` // unix ns
 }
 
 // AllocDeploymentStatus is an allocation's health within a deployment.
@@ -173,6 +177,17 @@ type AllocPort struct {
 	Label string `json:"label"`
 	Value int    `json:"value"`
 	To    int    `json:"to,omitempty"`
+}
+
+// AllocAction is an operator's restart or signal request on an
+// allocation (protocol.AllocAction, with who asked and when).
+type AllocAction struct {
+	Seq    uint64 `json:"seq"`
+	Kind   string `json:"kind"`             // restart | signal
+	Task   string `json:"task,omitempty"`   // "": every running task
+	Signal string `json:"signal,omitempty"` // signal only
+	Time   int64  `json:"time"`             // unix ns at central
+	By     string `json:"by,omitempty"`     // the token's name or accessor
 }
 
 // AllocEvent is something central decided about an allocation.
