@@ -35,6 +35,11 @@ func uiPageCheck(page string) check {
 		return nsCap(acl.CapReadJob) // GET /v1/job/<id>?namespace= and its /allocations
 	case ui.PageAlloc:
 		return anyNS(acl.CapReadJob) // GET /v1/allocation/<id or prefix> (lookupAlloc)
+	case ui.PageLogs:
+		// The page shows the allocation as GET /v1/allocation/<id> does;
+		// its script streams the log from /v1/client/fs/logs, which checks
+		// read-logs in the allocation's namespace.
+		return anyNS(acl.CapReadLogs)
 	case ui.PageServices:
 		return anyNS(acl.CapReadJob) // GET /v1/services?namespace=*
 	case ui.PageTokens:

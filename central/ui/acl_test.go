@@ -157,6 +157,9 @@ func TestNamespaceLimitedTokenSeesOneNamespace(t *testing.T) {
 		{"/ui/allocations/" + allocHidden0, 404, []string{"not found"}, []string{allocHidden0[:8]}},
 		{"/ui/allocations/a11c0002", 404, []string{"not found"}, []string{allocHidden0[:8]}},
 		{"/ui/allocations/c0c0", 404, []string{"not found"}, nil},
+		// namespace read does not grant read-logs: refused as GET /v1/client/fs/logs is
+		{"/ui/allocations/" + allocWeb0 + "/logs", 403, []string{`capability &#34;read-logs&#34;`}, nil},
+		{"/ui/allocations/" + allocHidden0 + "/logs", 403, []string{`capability &#34;read-logs&#34;`}, []string{allocHidden0[:8]}},
 		{"/ui/allocations/b0b0", 404, []string{"matches 2 allocations"}, nil},
 		{"/ui/services", 200, []string{"web-api", "10.0.0.5:8080"}, nil},
 		{"/ui/settings/tokens", 200, []string{"token-secret"}, nil},
@@ -213,6 +216,7 @@ func TestNamespaceLimitedTokenSeesOneNamespace(t *testing.T) {
 		{"/ui/jobs/vault-sync?namespace=hidden-ns", allocHidden1},
 		{"/ui/allocations/" + allocHidden0, "rotated-keys done"},
 		{"/ui/clients/node-0002", allocHidden2},
+		{"/ui/allocations/" + allocHidden0 + "/logs", "/v1/client/fs/logs/" + allocHidden0},
 		{"/ui/services", "10.66.66.66:8200"},
 	} {
 		if code, body := call(t, "GET", srv.URL+c.path, mgmt, nil); code != 200 || !strings.Contains(body, c.want) {

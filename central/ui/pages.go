@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -319,20 +321,26 @@ type allocPage struct {
 	Timeline []timelineEntry
 }
 
-// alloc finds the allocation by full ID or unique prefix among those the
-// token may read.
+// findAlloc finds the allocation by full ID or unique prefix among those
+// the token may read.
+func findAlloc(st Reader, id string) (*structs.Allocation, error) {
+	if a := st.AllocByID(id); a != nil {
+		return a, nil
+	}
+	switch ms := st.AllocsByIDPrefix(id); len(ms) {
+	case 0:
+		return nil, fmt.Errorf("%w: allocation %q", ErrNotFound, id)
+	case 1:
+		return ms[0], nil
+	default:
+		return nil, fmt.Errorf("%w: allocation prefix %q matches %d allocations; give more characters", ErrNotFound, id, len(ms))
+	}
+}
+
 func (u *UI) alloc(r *http.Request, st Reader) (any, error) {
-	id := r.PathValue("id")
-	a := st.AllocByID(id)
-	if a == nil {
-		switch ms := st.AllocsByIDPrefix(id); len(ms) {
-		case 0:
-			return nil, fmt.Errorf("%w: allocation %q", ErrNotFound, id)
-		case 1:
-			a = ms[0]
-		default:
-			return nil, fmt.Errorf("%w: allocation prefix %q matches %d allocations; give more characters", ErrNotFound, id, len(ms))
-		}
+	a, err := findAlloc(st, r.PathValue("id"))
+	if err != nil {
+		return nil, err
 	}
 	p := allocPage{Alloc: a}
 	for _, e := range a.Events {
@@ -353,6 +361,58 @@ func (u *UI) alloc(r *http.Request, st Reader) (any, error) {
 	}
 	slices.SortFunc(p.Tasks, func(a, b taskRow) int { return cmp.Compare(a.Name, b.Name) })
 	slices.SortStableFunc(p.Timeline, func(a, b timelineEntry) int { return cmp.Compare(a.Time, b.Time) })
+	return p, nil
+}
+
+// logsPage shows one task's stdout or stderr; the page's script streams
+// it from GET /v1/client/fs/logs (which checks read-logs itself).
+type logsPage struct {
+	Alloc  *structs.Allocation
+	Tasks  []string
+	Task   string
+	Type   string // stdout or stderr
+	Follow bool
+	Src    string // the log endpoint's URL
+}
+
+// allocLogs: ?task= (needed when the group has several), ?type=stdout or
+// stderr, ?follow=false to read what is there and stop.
+func (u *UI) allocLogs(r *http.Request, st Reader) (any, error) {
+	a, err := findAlloc(st, r.PathValue("id"))
+	if err != nil {
+		return nil, err
+	}
+	p := logsPage{Alloc: a, Type: "stdout", Follow: true}
+	if a.Job != nil {
+		if tg := a.Job.LookupTaskGroup(a.TaskGroup); tg != nil {
+			for _, t := range tg.Tasks {
+				p.Tasks = append(p.Tasks, t.Name)
+			}
+		}
+	}
+	if len(p.Tasks) == 0 {
+		p.Tasks = slices.Sorted(maps.Keys(a.TaskStates))
+	}
+	q := r.URL.Query()
+	switch t := q.Get("type"); t {
+	case "", "stdout":
+	case "stderr":
+		p.Type = t
+	default:
+		return nil, fmt.Errorf("%w: log type %q (want stdout or stderr)", ErrNotFound, t)
+	}
+	if q.Get("follow") == "false" {
+		p.Follow = false
+	}
+	p.Task = q.Get("task")
+	switch {
+	case p.Task == "" && len(p.Tasks) > 0:
+		p.Task = p.Tasks[0]
+	case p.Task != "" && !slices.Contains(p.Tasks, p.Task):
+		return nil, fmt.Errorf("%w: allocation %s has no task %q (tasks: %s)", ErrNotFound, short(a.ID), p.Task, strings.Join(p.Tasks, ", "))
+	}
+	v := url.Values{"task": {p.Task}, "type": {p.Type}, "tail": {"true"}, "lines": {"200"}, "follow": {strconv.FormatBool(p.Follow)}}
+	p.Src = "/v1/client/fs/logs/" + url.PathEscape(a.ID) + "?" + v.Encode()
 	return p, nil
 }
 

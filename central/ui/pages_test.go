@@ -140,3 +140,23 @@ func TestRootRedirectsToUI(t *testing.T) {
 		}
 	}
 }
+
+// The log page names the task and the stream its script follows; a task
+// the allocation lacks is a 404.
+func TestLogsPage(t *testing.T) {
+	_, srv := seeded(t)
+	code, body := get(t, srv.URL+"/ui/allocations/alloc-0001/logs?type=stderr")
+	for _, want := range []string{`data-src="/v1/client/fs/logs/alloc-0001-aaaa?follow=true&amp;lines=200&amp;tail=true&amp;task=server&amp;type=stderr"`, `data-follow="true"`} {
+		if code != 200 || !strings.Contains(body, want) {
+			t.Errorf("logs page: HTTP %d, lacks %q:\n%s", code, want, body)
+		}
+	}
+	if _, body := get(t, srv.URL+"/ui/allocations/alloc-0001/logs?follow=false"); !strings.Contains(body, "follow=false") || !strings.Contains(body, "type=stdout") {
+		t.Errorf("logs page without follow:\n%s", body)
+	}
+	for _, path := range []string{"/ui/allocations/alloc-0001/logs?task=nope", "/ui/allocations/alloc-0001/logs?type=stdin"} {
+		if code, _ := get(t, srv.URL+path); code != 404 {
+			t.Errorf("%s: HTTP %d, want 404", path, code)
+		}
+	}
+}

@@ -68,6 +68,7 @@ const (
 	PageJobs     = "jobs"
 	PageJob      = "job"
 	PageAlloc    = "alloc"
+	PageLogs     = "logs"
 	PageServices = "services"
 	PageTokens   = "tokens"
 )
@@ -117,6 +118,7 @@ func New(b Backend, logger *slog.Logger) *UI {
 		{PageJobs, "Jobs", []string{"jobs", "allocs"}, u.jobs},
 		{PageJob, "Job", []string{"jobs", "allocs", "evals", "deployments"}, u.job},
 		{PageAlloc, "Allocation", []string{"allocs"}, u.alloc},
+		{PageLogs, "Logs", nil, u.allocLogs}, // no live refresh: its script streams the log
 		{PageServices, "Services", []string{"services"}, u.services},
 		{PageTokens, "ACL token", nil, func(*http.Request, Reader) (any, error) { return nil, nil }},
 	}
@@ -163,6 +165,7 @@ func Routes() []Route {
 		{"/ui/jobs", PageJobs},
 		{"/ui/jobs/{id}", PageJob},
 		{"/ui/allocations/{id}", PageAlloc},
+		{"/ui/allocations/{id}/logs", PageLogs},
 		{"/ui/services", PageServices},
 		{"/ui/settings/tokens", PageTokens},
 	}

@@ -67,5 +67,44 @@
     show();
   }
 
-  document.addEventListener("DOMContentLoaded", function () { tokenPage(); live(); });
+  // logs streams a task's log into the log page's <pre> from the API (the
+  // token goes as a header: the UI's cookie is not sent to /v1/). In
+  // follow mode the response stays open and lines are added as the task
+  // writes them; the page keeps the last LOG_KEEP characters.
+  var LOG_KEEP = 256 * 1024;
+  async function logs() {
+    var pre = document.getElementById("log");
+    if (!pre) { return; }
+    var status = document.getElementById("log-status");
+    var follow = pre.getAttribute("data-follow") === "true";
+    function append(text) {
+      var atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+      pre.appendChild(document.createTextNode(text));
+      if (pre.textContent.length > LOG_KEEP) { pre.textContent = pre.textContent.slice(-LOG_KEEP / 2); }
+      if (atEnd) { pre.scrollTop = pre.scrollHeight; }
+    }
+    try {
+      var resp = await fetch(pre.getAttribute("data-src"), { headers: headers(), cache: "no-store" });
+      if (!resp.ok) {
+        status.className = "bad";
+        status.textContent = "Logs unavailable (HTTP " + resp.status + "): " + (await resp.text());
+        return;
+      }
+      status.textContent = follow ? "Following: new lines appear as the task writes them." : "The last 200 lines:";
+      var reader = resp.body.getReader();
+      var dec = new TextDecoder();
+      for (;;) {
+        var r = await reader.read();
+        if (r.done) { break; }
+        append(dec.decode(r.value, { stream: true }));
+      }
+      append(dec.decode());
+      if (follow) { status.textContent = "The stream ended (the task stopped or central closed it): reload to follow again."; }
+    } catch (e) {
+      status.className = "bad";
+      status.textContent = "The log stream failed: " + e + ". Reload to try again.";
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { tokenPage(); live(); logs(); });
 })();
