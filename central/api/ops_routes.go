@@ -27,6 +27,7 @@ func (s *server) opsRoutes(route func(string, map[string]handlerFunc)) {
 	route("/v1/node/{id}/eligibility", post(s.withCap(CapNodeWrite, s.nodeEligibility)))
 	route("/v1/metrics", map[string]handlerFunc{http.MethodGet: s.metrics})
 	route("/v1/client/fs/logs/{alloc}", map[string]handlerFunc{http.MethodGet: s.withCap(CapReadLogs, s.taskLogs)})
+	s.lifecycleRoutes(route) // alloc restart, signal, stop (lifecycle.go)
 }
 
 // withCap guards an operator endpoint: node-write needs node write;
