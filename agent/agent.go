@@ -425,6 +425,7 @@ func (a *Agent) apply(d *protocol.Desired) {
 	// Records are saved in one transaction before any runner starts.
 	var save []*state.AllocRecord
 	var start, stop []*allocEntry
+	var act []pendingActions // operator actions, handed over once saved as applied (actions.go)
 	for i := range d.Allocs {
 		da := d.Allocs[i]
 		if err := checkAlloc(&da); err != nil {
@@ -438,7 +439,7 @@ func (a *Agent) apply(d *protocol.Desired) {
 			if da.DesiredStatus != protocol.DesiredRun {
 				continue
 			}
-			e = &allocEntry{rec: state.AllocRecord{Alloc: da}}
+			e = &allocEntry{rec: state.AllocRecord{Alloc: da, ActionSeq: lastAction(&da)}} // actions from before it ran are moot
 			a.allocs[da.ID] = e
 			save = append(save, &e.rec)
 			start = append(start, e)
@@ -449,6 +450,12 @@ func (a *Agent) apply(d *protocol.Desired) {
 			e.runner.SetDeployment(da.DeploymentID, da.Health) // an in-place update by a new deployment
 		}
 		e.rec.Alloc = da
+		if acts := newActions(&da, e.rec.ActionSeq); len(acts) > 0 {
+			e.rec.ActionSeq = lastAction(&da)
+			if e.runner != nil && da.DesiredStatus == protocol.DesiredRun {
+				act = append(act, pendingActions{e, acts})
+			}
+		}
 		save = append(save, &e.rec)
 		if da.DesiredStatus == protocol.DesiredStop && e.runner != nil {
 			stop = append(stop, e)
@@ -456,6 +463,12 @@ func (a *Agent) apply(d *protocol.Desired) {
 	}
 	if err := a.store.PutAllocs(save); err != nil {
 		a.log.Error("saving allocations", "allocs", len(save), "err", err)
+	}
+	for _, p := range act {
+		for _, ac := range p.acts {
+			a.log.Info("operator action", "alloc", p.e.rec.Alloc.ID, "kind", ac.Kind, "task", ac.Task, "signal", ac.Signal, "seq", ac.Seq)
+			p.e.runner.Act(ac)
+		}
 	}
 	for _, e := range start {
 		a.log.Info("starting allocation", "alloc", e.rec.Alloc.ID, "job", e.rec.Alloc.JobID, "group", e.rec.Alloc.TaskGroup)

@@ -26,6 +26,9 @@ func checkAlloc(da *protocol.DesiredAlloc) error {
 	if err := checkHealthPolicy(da); err != nil { // deployhealth.go
 		return err
 	}
+	if err := checkActions(da); err != nil { // actions.go
+		return err
+	}
 	seen := make(map[string]bool, len(da.Tasks))
 	mains := 0
 	for _, t := range da.Tasks {

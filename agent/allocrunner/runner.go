@@ -72,6 +72,7 @@ type Runner struct {
 	done   chan struct{}
 
 	healthCh chan healthReport
+	actCh    chan protocol.AllocAction // operator actions (actions.go)
 
 	// owned by the Run goroutine
 	stopping bool // Stop was called: the lifecycle coordinator winds down
@@ -112,6 +113,7 @@ func New(cfg Config) *Runner {
 		runners:  map[string]*taskRunner{},
 		regs:     map[string]*taskRegs{},
 		healthCh: make(chan healthReport),
+		actCh:    make(chan protocol.AllocAction, protocol.MaxAllocActions),
 	}
 }
 
@@ -169,6 +171,7 @@ func (r *Runner) Run(ctx context.Context) {
 			runDone:  make(chan struct{}),
 
 			checkRestart: make(chan checkRestartReq, 1),
+			opActions:    make(chan protocol.AllocAction, protocol.MaxAllocActions),
 			tracker:      restartTracker{policy: taskRestartPolicy(r.alloc, task)},
 			log:          r.log.With("task", task.Name),
 		}
@@ -213,6 +216,8 @@ func (r *Runner) Run(ctx context.Context) {
 			if r.takeDeployment() {
 				r.emit(ctx)
 			}
+		case ac := <-r.actCh:
+			r.dispatchAction(ctx, ac) // actions.go
 		case name := <-exited:
 			live--
 			delete(r.runners, name)

@@ -39,6 +39,8 @@ type taskRunner struct {
 	killReason string        // event type to record before Killing ("" none); written before killCh closes
 	// checkRestart carries check_restart's requests (checkrestart.go).
 	checkRestart chan checkRestartReq
+	// actions carries an operator's restart and signal requests (actions.go).
+	opActions chan protocol.AllocAction
 }
 
 // kill asks the task to stop; reason is an extra event type recorded first
@@ -219,6 +221,14 @@ func (t *taskRunner) run(ctx context.Context) {
 			}
 		case req := <-t.checkRestart:
 			restarted, ok := t.checkRestarted(ctx, h, req) // checkrestart.go
+			if !ok {
+				return
+			}
+			if restarted {
+				h = nil
+			}
+		case ac := <-t.opActions:
+			restarted, ok := t.operatorAction(ctx, h, ac) // actions.go
 			if !ok {
 				return
 			}

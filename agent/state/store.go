@@ -41,6 +41,9 @@ var (
 type AllocRecord struct {
 	Alloc  protocol.DesiredAlloc `cbor:"0,keyasint"`
 	Client protocol.AllocUpdate  `cbor:"1,keyasint"` // latest client state
+	// ActionSeq is the highest operator action (Alloc.Actions) applied or
+	// taken as applied: a reboot does not apply it again.
+	ActionSeq uint64 `cbor:"2,keyasint,omitempty"`
 }
 
 // Store is the agent's state file.
