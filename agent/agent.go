@@ -490,7 +490,9 @@ func (a *Agent) apply(d *protocol.Desired) {
 		}
 		a.forget(id)
 	}
-	a.collect(time.Now()) // new allocations count toward gc_max_allocs
+	now := time.Now()
+	a.noteKept(d, now)
+	a.collect(now) // new allocations count toward gc_max_allocs
 }
 
 // forget drops a finished allocation central no longer lists. Its last

@@ -13,6 +13,7 @@ import (
 	"github.com/tether-edge/tether/agent/allocgc"
 	"github.com/tether-edge/tether/agent/allocrunner"
 	"github.com/tether-edge/tether/agent/config"
+	"github.com/tether-edge/tether/protocol"
 )
 
 // allocGC removes finished allocations' directories, as Nomad's client GC
@@ -26,6 +27,10 @@ type allocGC struct {
 	unlisted map[string]allocgc.Dir
 	// gone are allocations still held whose directories were removed.
 	gone map[string]bool
+	// collected are unlisted allocations central's GC has collected (the
+	// desired state neither lists nor keeps them), with when the agent
+	// learnt it: their directories go gc_interval later.
+	collected map[string]time.Time
 
 	removed, freed atomic.Uint64 // directories removed, bytes they took
 	used, avail    atomic.Uint64 // the data dir's filesystem at the last check
@@ -55,14 +60,19 @@ func (a *Agent) gcInterval() time.Duration {
 // storage fingerprint names them, the data dir's filesystem now:
 // unique.storage.bytestotal (used + available, as df's percentage counts
 // it) and unique.storage.bytesfree (available to the agent).
+//
+// It also carries protocol.AttrKeptAllocs: central then sends which
+// finished allocations it still holds (Desired.Kept), so the GC learns
+// which ones central collected.
 func (a *Agent) helloAttributes() map[string]string {
-	u, err := a.opts.Statfs(a.cfg.DataDir)
-	if err != nil {
-		return a.fp.Attributes
-	}
 	attrs := maps.Clone(a.fp.Attributes)
 	if attrs == nil {
 		attrs = map[string]string{}
+	}
+	attrs[protocol.AttrKeptAllocs] = "1"
+	u, err := a.opts.Statfs(a.cfg.DataDir)
+	if err != nil {
+		return attrs
 	}
 	attrs["unique.storage.bytestotal"] = strconv.FormatUint(u.Used+u.Avail, 10)
 	attrs["unique.storage.bytesfree"] = strconv.FormatUint(u.Avail, 10)
@@ -78,6 +88,7 @@ func (a *Agent) allocsDir() string { return filepath.Join(a.cfg.DataDir, "allocs
 func (a *Agent) gcInit(now time.Time) {
 	a.gc.unlisted = map[string]allocgc.Dir{}
 	a.gc.gone = map[string]bool{}
+	a.gc.collected = map[string]time.Time{}
 	ents, err := os.ReadDir(a.allocsDir())
 	if err != nil && !os.IsNotExist(err) {
 		a.log.Warn("allocation GC: listing allocation directories", "err", err)
@@ -125,6 +136,34 @@ func (a *Agent) gcForget(e *allocEntry) {
 	a.gc.unlisted[id] = allocgc.Dir{ID: id, Finished: time.UnixMilli(e.rec.Client.Time)}
 }
 
+// noteKept takes from a desired state which unlisted allocations central
+// has collected: those it neither lists nor keeps. A desired state without
+// Kept (a central older than the field) or with a partial list says
+// nothing, and the directories wait for gc_max_allocs or the disk check.
+func (a *Agent) noteKept(d *protocol.Desired, now time.Time) {
+	if a.gc.unlisted == nil {
+		return // restoring: the next desired state (retained) tells
+	}
+	if d.Kept == nil || d.Kept.Partial {
+		clear(a.gc.collected)
+		return
+	}
+	kept := make(map[string]bool, len(d.Kept.IDs))
+	for _, id := range d.Kept.IDs {
+		kept[id] = true
+	}
+	for id := range a.gc.collected {
+		if _, unlisted := a.gc.unlisted[id]; kept[id] || !unlisted {
+			delete(a.gc.collected, id)
+		}
+	}
+	for id := range a.gc.unlisted {
+		if !kept[id] && a.gc.collected[id].IsZero() {
+			a.gc.collected[id] = now
+		}
+	}
+}
+
 // collect removes the directories allocgc.Select picks. It is called on
 // every gc_interval tick, and when allocations start or finish (the
 // gc_max_allocs check).
@@ -143,7 +182,13 @@ func (a *Agent) collect(now time.Time) {
 			dirs = append(dirs, allocgc.Dir{ID: id, Finished: time.UnixMilli(e.rec.Client.Time)})
 		}
 	}
-	for _, d := range a.gc.unlisted {
+	for id, d := range a.gc.unlisted {
+		if at, ok := a.gc.collected[id]; ok && now.Sub(at) >= a.gcInterval() {
+			// Central collected it gc_interval ago, as Nomad's client
+			// removes an allocation the servers have garbage-collected.
+			a.removeAllocDir(allocgc.Removal{ID: id, Reason: allocgc.ReasonCollected}, allocgc.Usage{})
+			continue
+		}
 		dirs = append(dirs, d)
 	}
 	usage, err := a.opts.Statfs(a.cfg.DataDir)
@@ -195,6 +240,7 @@ func (a *Agent) forgetDir(id string) {
 		a.gc.gone[id] = true
 	}
 	delete(a.gc.unlisted, id)
+	delete(a.gc.collected, id)
 }
 
 // diskUsage is the space the files under dir take (allocated blocks; the

@@ -332,3 +332,88 @@ func TestGCDoesNotFollowSymlinks(t *testing.T) {
 		t.Fatalf("counters %+v: the link's target was counted", c)
 	}
 }
+
+// A finished allocation's directory stays while central keeps the
+// allocation (Desired.Kept), and goes gc_interval after a desired state
+// that neither lists nor keeps it: central's GC collected it. A partial
+// or missing Kept (an older central) removes nothing. The hello says the
+// agent understands Kept.
+func TestGCCollectedByCentral(t *testing.T) {
+	b := startBroker(t, "127.0.0.1:0")
+	dir := t.TempDir()
+	var used atomic.Uint64 // below the thresholds: each check reads it
+	used.Store(10 << 30)
+	a := startAgentGC(t, dir, b.url(), fake.New(), func(c *config.Config) {
+		c.GCInterval = 300 * time.Millisecond
+	}, func(string) (allocgc.Usage, error) {
+		return allocgc.Usage{Used: used.Load(), Avail: 100<<30 - used.Load()}, nil
+	})
+	id := a.NodeID()
+	eventually(t, 10*time.Second, func() error {
+		h := b.received(topics.Hello(id))
+		if len(h) == 0 {
+			return fmt.Errorf("no hello")
+		}
+		var hello protocol.Hello
+		if err := protocol.Decode(h[0], &hello); err != nil {
+			return err
+		}
+		if hello.Attributes[protocol.AttrKeptAllocs] != "1" {
+			return fmt.Errorf("hello attributes %v", hello.Attributes)
+		}
+		return nil
+	})
+	// checks waits for three GC checks to have run (each reads a new
+	// usage), gc_interval apart at least.
+	checks := func() {
+		for range 3 {
+			u := used.Add(1 << 20)
+			eventually(t, 10*time.Second, func() error {
+				if c := a.Counters(); c.DiskUsed != u {
+					return fmt.Errorf("no check has read %d bytes used yet (DiskUsed %d)", u, c.DiskUsed)
+				}
+				return nil
+			})
+		}
+	}
+	withKept := func(d *protocol.Desired, k *protocol.KeptAllocs) *protocol.Desired {
+		d.Kept = k
+		return d
+	}
+	svc := serviceAlloc("svc", nil)
+	b.publish(topics.Desired(id), desired(id, 1, svc, batchAlloc("b1"), batchAlloc("b2"), batchAlloc("b3")), true)
+	for _, x := range []string{"b1", "b2", "b3"} {
+		waitStatus(t, b, id, x, protocol.AllocComplete)
+	}
+	waitStatus(t, b, id, "svc", protocol.AllocRunning)
+	marker := markRunning(t, dir, "svc")
+
+	// Finished and unlisted, but kept by central: they stay.
+	b.publish(topics.Desired(id), withKept(desired(id, 2, svc), &protocol.KeptAllocs{IDs: []string{"b1", "b2", "b3"}}), true)
+	checks()
+	if got := allocDirs(t, dir); !slices.Equal(got, []string{"b1", "b2", "b3", "svc"}) {
+		t.Fatalf("kept by central: directories %v", got)
+	}
+	// Central collected b1 and b3.
+	b.publish(topics.Desired(id), withKept(desired(id, 3, svc), &protocol.KeptAllocs{IDs: []string{"b2"}}), true)
+	eventually(t, 10*time.Second, func() error {
+		if got := allocDirs(t, dir); !slices.Equal(got, []string{"b2", "svc"}) {
+			return fmt.Errorf("after central collected b1 and b3: directories %v, want b2 and svc", got)
+		}
+		return nil
+	})
+	// A partial list, then none at all (an older central): b2 stays.
+	b.publish(topics.Desired(id), withKept(desired(id, 4, svc), &protocol.KeptAllocs{Partial: true}), true)
+	checks()
+	b.publish(topics.Desired(id), desired(id, 5, svc), true)
+	checks()
+	if got := allocDirs(t, dir); !slices.Equal(got, []string{"b2", "svc"}) {
+		t.Fatalf("partial or no Kept: directories %v, want b2 and svc", got)
+	}
+	if c := a.Counters(); c.GCRemoved != 2 {
+		t.Fatalf("counters %+v, want 2 removed", c)
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Fatalf("the running allocation's directory was touched: %v", err)
+	}
+}

@@ -163,6 +163,29 @@ type Desired struct {
 	Allocs []DesiredAlloc `cbor:"4,keyasint"`
 	// Sig is central's signature over the message encoded with Sig empty.
 	Sig []byte `cbor:"5,keyasint,omitempty"`
+	// Kept, sent only to agents whose hello carries the attribute
+	// AttrKeptAllocs (an older agent refuses the field), says which of
+	// this node's allocations central still holds besides Allocs. An
+	// allocation in neither was garbage-collected by central: its agent
+	// may remove its directory gc_interval later, as Nomad's client does.
+	Kept *KeptAllocs `cbor:"6,keyasint,omitempty"`
+}
+
+// AttrKeptAllocs is the hello attribute by which an agent tells central it
+// understands Desired.Kept.
+const AttrKeptAllocs = "tether.desired.kept"
+
+// MaxKeptAllocs bounds KeptAllocs.IDs (about 9.5 KB of allocation IDs,
+// inside the room a desired state keeps besides its allocations): past it
+// central sends Partial.
+const MaxKeptAllocs = 256
+
+// KeptAllocs lists the allocations central holds for a node but no longer
+// wants run there (finished, stopped), sorted. Partial means the list was
+// cut at MaxKeptAllocs: the agent then takes no allocation as collected.
+type KeptAllocs struct {
+	IDs     []string `cbor:"0,keyasint,omitempty"`
+	Partial bool     `cbor:"1,keyasint,omitempty"`
 }
 
 // DesiredAlloc is one allocation as the agent needs it to run it.

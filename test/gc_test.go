@@ -13,10 +13,12 @@ import (
 // real processes: ten short batch jobs run to completion on a real agent;
 // `central system gc` removes them from `job status`, /v1/allocations and
 // /v1/evaluations, and a snapshot saved afterwards is smaller. A running
-// service job is untouched.
+// service job is untouched. The agent (-gc-interval 1s) keeps the
+// finished allocations' directories while central holds them, and removes
+// them once central's GC has collected them (Desired.Kept).
 func TestSystemGCAfterShortBatchJobs(t *testing.T) {
 	c := startCentral(t, clusterOpts{})
-	c.startAgent("edge-1")
+	c.startAgent("edge-1", "-gc-interval", "1s")
 	c.waitNode("edge-1", "ready", 20*time.Second)
 	dir := t.TempDir()
 	write := func(name, body string) string {
@@ -85,6 +87,21 @@ func TestSystemGCAfterShortBatchJobs(t *testing.T) {
 		return fi.Size()
 	}
 	before := snap("before.snap")
+	allocsDir := filepath.Join(c.dir, "agent-edge-1", "allocs")
+	dirs := func() []string {
+		ents, err := os.ReadDir(allocsDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		return names
+	}
+	if got := dirs(); len(got) != n+1 {
+		t.Fatalf("%d allocation directories before system gc, want %d (central still holds the finished ones): %v", len(got), n+1, got)
+	}
 
 	out, code := c.cli("system", "gc")
 	if code != 0 || !strings.Contains(out, fmt.Sprintf("Garbage collected: %d jobs", n)) {
@@ -95,6 +112,7 @@ func TestSystemGCAfterShortBatchJobs(t *testing.T) {
 		t.Fatalf("job status after gc:\n%s", out)
 	}
 	var allocs []struct {
+		ID           string `json:"id"`
 		JobID        string `json:"job_id"`
 		ClientStatus string `json:"client_status"`
 	}
@@ -104,6 +122,12 @@ func TestSystemGCAfterShortBatchJobs(t *testing.T) {
 	if len(allocs) != 1 || allocs[0].JobID != "keep" || allocs[0].ClientStatus != "running" {
 		t.Fatalf("/v1/allocations after gc: %+v, want keep's running allocation only", allocs)
 	}
+	eventually(t, 30*time.Second, func() error {
+		if got := dirs(); len(got) != 1 || got[0] != allocs[0].ID {
+			return fmt.Errorf("allocation directories after system gc: %v, want only keep's %s", got, allocs[0].ID)
+		}
+		return nil
+	})
 	var evals []struct {
 		JobID string `json:"job_id"`
 	}

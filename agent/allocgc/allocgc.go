@@ -10,6 +10,9 @@ import (
 const (
 	ReasonMaxAllocs = "max_allocs"
 	ReasonDiskUsage = "disk_usage"
+	// ReasonCollected: central's GC collected the allocation gc_interval
+	// ago (the agent removes it itself, not through Select).
+	ReasonCollected = "collected"
 )
 
 // Policy is the agent's GC configuration (gc_interval, gc_max_allocs,

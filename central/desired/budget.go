@@ -18,8 +18,8 @@ const (
 	// protocol.MaxArrayElements (4,096) an agent decodes.
 	MaxAllocsPerNode = 1024
 	// Reserve is what a desired state needs besides its allocations: the
-	// header (node ID, index, time), up to four signatures, the topic and
-	// the MQTT packet header.
+	// header (node ID, index, time), up to four signatures, Kept (at most
+	// protocol.MaxKeptAllocs IDs), the topic and the MQTT packet header.
 	Reserve = 16 << 10
 	// MaxNodeBytes bounds the encoded allocations of one node's desired
 	// state, so that it always fits in one MQTT message of

@@ -28,6 +28,29 @@ func Build(nodeID string, dc string, allocs []*structs.Allocation, index uint64,
 	return d
 }
 
+// AddKept sets d.Kept to the allocations of allocs (the node's, as given
+// to Build) that d does not list, for an agent that understands it
+// (protocol.AttrKeptAllocs).
+func AddKept(d *protocol.Desired, allocs []*structs.Allocation) {
+	listed := make(map[string]bool, len(d.Allocs))
+	for _, da := range d.Allocs {
+		listed[da.ID] = true
+	}
+	k := &protocol.KeptAllocs{}
+	for _, a := range allocs {
+		if a == nil || listed[a.ID] {
+			continue
+		}
+		if len(k.IDs) == protocol.MaxKeptAllocs {
+			k.IDs, k.Partial = nil, true
+			break
+		}
+		k.IDs = append(k.IDs, a.ID)
+	}
+	sort.Strings(k.IDs)
+	d.Kept = k
+}
+
 // Included reports whether a goes into its node's desired state: central
 // wants it to run and its client has not finished it. The scheduler counts
 // exactly these against a node's budgets.

@@ -10,6 +10,7 @@ import (
 	"github.com/tether-edge/tether/central/gateway"
 	"github.com/tether-edge/tether/central/state"
 	"github.com/tether-edge/tether/central/structs"
+	"github.com/tether-edge/tether/protocol"
 )
 
 // leader holds the duties of the Raft leader. It lives from gaining
@@ -214,11 +215,15 @@ func (l *leader) publish() {
 		index := snap.Index("")
 		now := time.Now().UnixNano()
 		for _, id := range nodes {
-			dc := ""
+			dc, kept := "", false
 			if n := snap.NodeByID(id); n != nil {
-				dc = n.Datacenter
+				dc, kept = n.Datacenter, n.Attributes[protocol.AttrKeptAllocs] == "1"
 			}
-			d := desired.Build(id, dc, snap.AllocsByNode(id), index, now)
+			allocs := snap.AllocsByNode(id)
+			d := desired.Build(id, dc, allocs, index, now)
+			if kept {
+				desired.AddKept(d, allocs) // the agent's GC learns what central collected
+			}
 			if err := l.gw.PublishDesiredAt(id, dc, d); err != nil {
 				l.s.log.Warn("publish desired state", "node", id, "err", err)
 			}
