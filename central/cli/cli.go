@@ -45,6 +45,9 @@ func verbs() map[string]verb {
 	for k, v := range aclVerbs() { // acl.go
 		vs[k] = v
 	}
+	for k, v := range lifecycleVerbs() { // lifecycle.go: alloc restart, signal, stop
+		vs[k] = v
+	}
 	for k, v := range completionVerbs() { // completion.go
 		vs[k] = v
 	}
