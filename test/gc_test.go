@@ -87,6 +87,22 @@ func TestSystemGCAfterShortBatchJobs(t *testing.T) {
 		return fi.Size()
 	}
 	before := snap("before.snap")
+	var short []struct {
+		ID    string `json:"id"`
+		JobID string `json:"job_id"`
+	}
+	if err := c.get("/v1/allocations", &short); err != nil {
+		t.Fatal(err)
+	}
+	finished := ""
+	for _, a := range short {
+		if a.JobID == "short-0" {
+			finished = a.ID
+		}
+	}
+	if out, code := c.cli("alloc", "logs", finished); code != 0 {
+		t.Fatalf("alloc logs of finished %s before gc exited %d:\n%s", finished, code, out)
+	}
 	allocsDir := filepath.Join(c.dir, "agent-edge-1", "allocs")
 	dirs := func() []string {
 		ents, err := os.ReadDir(allocsDir)
@@ -121,6 +137,9 @@ func TestSystemGCAfterShortBatchJobs(t *testing.T) {
 	}
 	if len(allocs) != 1 || allocs[0].JobID != "keep" || allocs[0].ClientStatus != "running" {
 		t.Fatalf("/v1/allocations after gc: %+v, want keep's running allocation only", allocs)
+	}
+	if out, code := c.cli("alloc", "logs", finished); code == 0 || !strings.Contains(out, "garbage collection removes the allocation") {
+		t.Fatalf("alloc logs of collected %s exited %d, want the GC named:\n%s", finished, code, out)
 	}
 	eventually(t, 30*time.Second, func() error {
 		if got := dirs(); len(got) != 1 || got[0] != allocs[0].ID {

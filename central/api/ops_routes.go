@@ -48,6 +48,9 @@ func (s *server) withCap(capability string, h handlerFunc) handlerFunc {
 //	GET /v1/client/fs/logs/<alloc>?task=web&type=stdout|stderr&follow=true&lines=N&tail=true
 func (s *server) taskLogs(w http.ResponseWriter, r *http.Request) error {
 	a, err := lookupAlloc(r, s.b.State(), r.PathValue("alloc"), acl.CapReadLogs)
+	if errors.Is(err, errNotFound) {
+		return notFound("%v: a finished allocation's logs can be read until central's garbage collection removes the allocation (docs/operations.md#garbage-collection-on-central), and its agent then removes its directory", err)
+	}
 	if err != nil {
 		return err
 	}
