@@ -101,7 +101,7 @@ func (a *Agent) handleLogsTopic(topic string, payload []byte) bool {
 		}
 		req.Follow = false
 	} else {
-		fail("allocation " + req.AllocID + " is not on this node (a finished allocation's logs stay until the agent's GC removes its directory: gc_max_allocs, gc_disk_usage_threshold)")
+		fail("allocation " + req.AllocID + " is not on this node (a finished allocation's logs stay until the agent's GC removes its directory: gc_max_allocs, gc_disk_usage_threshold, or gc_interval after central's garbage collection removed the allocation)")
 		return true
 	}
 	if n >= maxLogStreams {
