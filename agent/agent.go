@@ -552,6 +552,9 @@ func (a *Agent) handleUpdates(us []allocrunner.Update) {
 	if len(cs) == 0 {
 		return
 	}
+	for i := range cs {
+		cs[i].ActionSeq = es[i].rec.ActionSeq // the latest, held changes included (actions.go)
+	}
 	recs, err := a.store.RecordUpdates(cs)
 	if err != nil {
 		a.hold(cs, es, err)

@@ -270,6 +270,8 @@ func (s *Store) RecordUpdate(alloc *protocol.DesiredAlloc, u protocol.AllocUpdat
 type Change struct {
 	Alloc  *protocol.DesiredAlloc
 	Update protocol.AllocUpdate
+	// ActionSeq is kept in the record (AllocRecord.ActionSeq).
+	ActionSeq uint64
 }
 
 // RecordUpdates records each change as RecordUpdate does, in order, in one
@@ -299,7 +301,7 @@ func (s *Store) RecordUpdates(cs []Change) ([]protocol.AllocUpdate, error) {
 			if err := idx.Put([]byte(u.AllocID), seqKey(seq)); err != nil {
 				return err
 			}
-			if err := put(tx.Bucket(bAllocs), []byte(u.AllocID), &AllocRecord{Alloc: *c.Alloc, Client: u}); err != nil {
+			if err := put(tx.Bucket(bAllocs), []byte(u.AllocID), &AllocRecord{Alloc: *c.Alloc, Client: u, ActionSeq: c.ActionSeq}); err != nil {
 				return err
 			}
 			out[i] = u
