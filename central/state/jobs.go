@@ -187,7 +187,8 @@ func (a *applier) stopJob(op *StopJob) error {
 // jobStatus computes a job's status as Nomad does: running while any alloc
 // is non-terminal (system jobs, and periodic or parameterized parents,
 // which never run themselves: until stopped), pending while an eval is
-// open, dead once everything is terminal.
+// open or the latest one left allocations unplaced, dead once everything
+// is terminal.
 func (a *applier) jobStatus(j *jobspec.Job) string {
 	if j.Type == jobspec.JobTypeSystem || j.IsParent() {
 		if j.Stop {
@@ -210,12 +211,26 @@ func (a *applier) jobStatus(j *jobspec.Job) string {
 	if err != nil {
 		panic("BUG: evals scan: " + err.Error())
 	}
+	var latest *structs.Evaluation
 	for raw := eit.Next(); raw != nil; raw = eit.Next() {
 		seen = true
-		switch raw.(*structs.Evaluation).Status {
+		e := raw.(*structs.Evaluation)
+		switch e.Status {
 		case structs.EvalComplete, structs.EvalFailed, "canceled":
 		default:
 			return jobspec.JobStatusPending
+		}
+		if latest == nil || e.CreateIndex > latest.CreateIndex {
+			latest = e
+		}
+	}
+	// Allocations the latest evaluation could not place are still wanted:
+	// Nomad keeps a blocked evaluation for them and calls the job pending.
+	if !j.Stop && latest != nil {
+		for _, n := range latest.QueuedAllocations {
+			if n > 0 {
+				return jobspec.JobStatusPending
+			}
 		}
 	}
 	if seen || j.Stop {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/tether-edge/tether/central/structs"
 	"github.com/tether-edge/tether/jobspec"
 )
 
@@ -204,5 +205,20 @@ func TestParentJobStatusRunningUntilStopped(t *testing.T) {
 				t.Fatalf("stopped parent: %q, want dead", st)
 			}
 		})
+	}
+}
+
+// A job whose latest evaluation left allocations unplaced is pending (as
+// Nomad, which keeps a blocked evaluation for them), not dead.
+func TestUnplaceableJobIsPending(t *testing.T) {
+	h := newHarness(t)
+	h.mustApply(upsertJob(testJob("huge", 1), testEval("e1", "huge")))
+	done := testEval("e1", "huge")
+	done.Status = structs.EvalComplete
+	done.QueuedAllocations = map[string]int{"web": 1}
+	done.FailedTGAllocs = map[string]*structs.AllocMetric{"web": {NodesEvaluated: 1, NodesExhausted: 1}}
+	h.mustApply(Op{UpsertEvals: []*structs.Evaluation{done}})
+	if st := h.store.JobByID("default", "huge").Status; st != jobspec.JobStatusPending {
+		t.Fatalf("job nothing could place: %q, want pending", st)
 	}
 }
