@@ -107,4 +107,6 @@ func TestWebUIInChromium(t *testing.T) {
 		}
 	}
 	t.Logf("screenshots in %s", shots)
+
+	checkUIPagesInChromium(t, c, bin, running, n) // ui_pages_test.go
 }
