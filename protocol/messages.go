@@ -226,8 +226,8 @@ type DesiredAlloc struct {
 	// with a Seq that grows per allocation. An agent applies each action
 	// once: those above the highest Seq it applied (kept in its state
 	// file, so a reboot does not apply them again); the actions present
-	// when it first learns of the allocation are taken as applied. An
-	// agent older than this field refuses it: upgrade agents first.
+	// when it first learns of the allocation are taken as applied. Sent
+	// only for nodes whose hello carries AttrAllocActions.
 	Actions []AllocAction `cbor:"20,keyasint,omitempty"`
 }
 
@@ -236,6 +236,12 @@ const (
 	ActionRestart = "restart"
 	ActionSignal  = "signal"
 )
+
+// AttrAllocActions is the hello attribute by which an agent tells central
+// it applies DesiredAlloc.Actions: central refuses a restart or signal
+// for a node whose agent does not say so (an older agent would refuse the
+// whole desired state).
+const AttrAllocActions = "tether.alloc.actions"
 
 // MaxAllocActions bounds DesiredAlloc.Actions: central keeps the newest.
 const MaxAllocActions = 8

@@ -176,6 +176,9 @@ func (s *server) act(w http.ResponseWriter, r *http.Request, ac structs.AllocAct
 		}
 		return &httpError{code: http.StatusConflict, msg: fmt.Sprintf("node %s of allocation %s is %s: a %s would wait until the node is back; retry then, or replace the allocation elsewhere with `central alloc stop %s`", a.NodeID, shortID(a.ID), status, ac.Kind, shortID(a.ID))}
 	}
+	if n := s.b.State().NodeByID(a.NodeID); n.Attributes[protocol.AttrAllocActions] != "1" {
+		return &httpError{code: http.StatusConflict, msg: fmt.Sprintf("the agent on node %s (version %q) predates alloc restart and signal: upgrade it; `central alloc stop %s` works meanwhile", n.Name, n.Version, shortID(a.ID))}
+	}
 	ac.By = who(r)
 	seq, idx, err := lb.AllocAction(r.Context(), a.ID, ac)
 	if err != nil {
