@@ -214,6 +214,12 @@ func TestAllocRestartSignalStop(t *testing.T) {
 		return nil
 	})
 	readPid(t, filepath.Join(work, "pid-"+next))
+	var repl struct {
+		PreviousAllocation string `json:"previous_allocation"`
+	}
+	if err := c.get("/v1/allocation/"+next, &repl); err != nil || repl.PreviousAllocation != id {
+		t.Fatalf("the replacement's previous allocation is %q (%v), want %s", repl.PreviousAllocation, err, id)
+	}
 	if pidAlive(pid2) {
 		t.Fatalf("the stopped allocation's process %d still runs", pid2)
 	}

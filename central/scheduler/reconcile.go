@@ -112,8 +112,12 @@ func reconcileGeneric(job *jobspec.Job, allocs []*structs.Allocation, nodeByID m
 		var returning, rest []*structs.Allocation // reconnect originals; allocs running as usual
 		var away []slot                           // disconnecting allocs that hold their index
 		var later []followup                      // failed allocs due for a reschedule later
+		stopped := map[int]*structs.Allocation{}  // stopped by an operator, not replaced yet
 		for _, a := range byGroup[tg.Name] {
 			if a.DesiredStatus == protocol.DesiredStop {
+				if a.DesiredDescription == structs.DescStoppedByOperator && !replaced[a.ID] {
+					stopped[a.Index] = a // its replacement names it (alloc stop)
+				}
 				continue
 			}
 			node := nodeOf(a.NodeID)
@@ -248,7 +252,11 @@ func reconcileGeneric(job *jobspec.Job, allocs []*structs.Allocation, nodeByID m
 			if used[idx] {
 				continue
 			}
-			r.place = append(r.place, placeReq{tg: tg, index: idx, previous: reschedule[idx], node: -1})
+			prev := reschedule[idx]
+			if prev == nil {
+				prev = stopped[idx]
+			}
+			r.place = append(r.place, placeReq{tg: tg, index: idx, previous: prev, node: -1})
 			missing--
 		}
 	}

@@ -45,10 +45,16 @@ func (s *sched) reconcileSystem(allocs []*structs.Allocation) *reconcileResult {
 		finished := map[int]*structs.Allocation{}
 		done := map[int]bool{} // sysbatch: nodes where this version already ran
 		for _, a := range allocs {
-			if a.TaskGroup != tg.Name || a.DesiredStatus == protocol.DesiredStop {
+			if a.TaskGroup != tg.Name {
 				continue
 			}
 			i, known := s.nodeByID[a.NodeID]
+			if a.DesiredStatus == protocol.DesiredStop {
+				if known && a.DesiredDescription == structs.DescStoppedByOperator && !replaced[a.ID] && finished[i] == nil {
+					finished[i] = a // alloc stop: its replacement names it
+				}
+				continue
+			}
 			switch {
 			case a.ClientStatus == protocol.AllocComplete || a.ClientStatus == protocol.AllocFailed:
 				if sysbatch && a.JobVersion == s.job.Version {

@@ -84,7 +84,7 @@ func (a *applier) stopAlloc(op *StopAlloc) error {
 		msg = "stopped by " + op.By + " (alloc stop)"
 	}
 	a.stop(&structs.Allocation{
-		ID: old.ID, DesiredStatus: protocol.DesiredStop, DesiredDescription: "alloc stopped by an operator",
+		ID: old.ID, DesiredStatus: protocol.DesiredStop, DesiredDescription: structs.DescStoppedByOperator,
 		Events: []structs.AllocEvent{{Type: "Stopped", Time: op.Now, Message: msg}},
 	}, op.Now)
 	a.upsertEval(op.Eval)

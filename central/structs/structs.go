@@ -179,6 +179,11 @@ type AllocPort struct {
 	To    int    `json:"to,omitempty"`
 }
 
+// DescStoppedByOperator is the desired description of an allocation an
+// operator stopped (alloc stop): its replacement names it as
+// PreviousAllocation.
+const DescStoppedByOperator = "alloc stopped by an operator"
+
 // AllocAction is an operator's restart or signal request on an
 // allocation (protocol.AllocAction, with who asked and when).
 type AllocAction struct {
