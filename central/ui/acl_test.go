@@ -277,3 +277,33 @@ func TestAnonymousUIRevealsNoAllocationIDs(t *testing.T) {
 		}
 	}
 }
+
+// A token with read-job and read-logs in namespace default only gets the
+// log viewer of default's allocations; another namespace's allocation is
+// "not found", by full ID or prefix, as on the allocation page.
+func TestLogsPageLimitedToTokensNamespaces(t *testing.T) {
+	_, srv, mgmt, _ := twoNamespaces(t)
+	rules := "namespace \"default\" {\n  capabilities = [\"read-job\", \"read-logs\"]\n}\n"
+	if code, body := call(t, "PUT", srv.URL+"/v1/acl/policy/default-logs", mgmt, api.PolicyRequest{Rules: rules}); code != 200 {
+		t.Fatalf("policy: %d %s", code, body)
+	}
+	var tok acl.TokenView
+	code, body := call(t, "POST", srv.URL+"/v1/acl/token", mgmt, api.TokenRequest{Name: "default-logs", Policies: []string{"default-logs"}})
+	if code != 200 || json.Unmarshal([]byte(body), &tok) != nil {
+		t.Fatalf("token: %d %s", code, body)
+	}
+	if code, body := call(t, "GET", srv.URL+"/ui/allocations/"+allocWeb0+"/logs", tok.SecretID, nil); code != 200 || !strings.Contains(body, "/v1/client/fs/logs/"+allocWeb0) {
+		t.Errorf("logs page of default's allocation: HTTP %d\n%s", code, body)
+	}
+	for _, id := range []string{allocHidden0, "c0c0"} {
+		code, body := call(t, "GET", srv.URL+"/ui/allocations/"+id+"/logs", tok.SecretID, nil)
+		if code != 404 {
+			t.Errorf("logs page of %s (namespace hidden-ns): HTTP %d, want 404\n%s", id, code, body)
+		}
+		for _, m := range hiddenMarks {
+			if strings.Contains(body, m) && !strings.Contains(id, m) {
+				t.Errorf("logs page of %s shows %q of namespace hidden-ns\n%s", id, m, body)
+			}
+		}
+	}
+}
