@@ -650,10 +650,14 @@ func (a *Agent) heartbeat() {
 			restarts += uint64(max(ts.Restarts, 0))
 		}
 	}
-	a.publish(a.topics.Heartbeat(a.nodeID), 0, false, &protocol.Heartbeat{
+	hb := &protocol.Heartbeat{
 		V: protocol.Version, Seq: a.hbSeq, Time: time.Now().UnixMilli(), Running: running,
 		Outbox: a.store.OutboxLen(), Boot: a.boot,
 		Tasks: tasks, Restarts: restarts, Reconnects: a.connects - min(a.connects, 1),
 		SoCTemp: a.socTemp(),
-	})
+	}
+	if a.gc.centralKept.Load() { // gc.go: central takes the disk fields
+		hb.DiskUsed, hb.DiskAvail, hb.GCRemoved = a.gc.used.Load(), a.gc.avail.Load(), a.gc.removed.Load()
+	}
+	a.publish(a.topics.Heartbeat(a.nodeID), 0, false, hb)
 }

@@ -35,6 +35,9 @@ type allocGC struct {
 	removed, freed atomic.Uint64 // directories removed, bytes they took
 	used, avail    atomic.Uint64 // the data dir's filesystem at the last check
 	fails          atomic.Uint64 // directories that could not be removed
+	// centralKept: the latest desired state carried Kept, so central is
+	// new enough to take the heartbeat's disk and GC fields.
+	centralKept atomic.Bool
 }
 
 // statfs reads the usage of the filesystem holding path.
@@ -142,6 +145,7 @@ func (a *Agent) gcForget(e *allocEntry) {
 // Kept (a central older than the field) or with a partial list says
 // nothing, and the directories wait for gc_max_allocs or the disk check.
 func (a *Agent) noteKept(d *protocol.Desired, now time.Time) {
+	a.gc.centralKept.Store(d.Kept != nil)
 	if a.gc.unlisted == nil {
 		return // restoring: the next desired state (retained) tells
 	}

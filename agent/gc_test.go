@@ -387,6 +387,30 @@ func TestGCCollectedByCentral(t *testing.T) {
 	}
 	waitStatus(t, b, id, "svc", protocol.AllocRunning)
 	marker := markRunning(t, dir, "svc")
+	heartbeats := func() []protocol.Heartbeat {
+		var out []protocol.Heartbeat
+		for _, m := range b.received(topics.Heartbeat(id)) {
+			var hb protocol.Heartbeat
+			if err := protocol.Decode(m, &hb); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, hb)
+		}
+		return out
+	}
+	// No desired state with Kept yet (an older central): heartbeats
+	// carry no disk fields, which it would refuse.
+	eventually(t, 10*time.Second, func() error {
+		if len(heartbeats()) == 0 {
+			return fmt.Errorf("no heartbeat yet")
+		}
+		return nil
+	})
+	for _, hb := range heartbeats() {
+		if hb.DiskUsed != 0 || hb.DiskAvail != 0 || hb.GCRemoved != 0 {
+			t.Fatalf("heartbeat with disk fields before central showed it takes them: %+v", hb)
+		}
+	}
 
 	// Finished and unlisted, but kept by central: they stay.
 	b.publish(topics.Desired(id), withKept(desired(id, 2, svc), &protocol.KeptAllocs{IDs: []string{"b1", "b2", "b3"}}), true)
@@ -399,6 +423,14 @@ func TestGCCollectedByCentral(t *testing.T) {
 	eventually(t, 10*time.Second, func() error {
 		if got := allocDirs(t, dir); !slices.Equal(got, []string{"b2", "svc"}) {
 			return fmt.Errorf("after central collected b1 and b3: directories %v, want b2 and svc", got)
+		}
+		return nil
+	})
+	// The heartbeat now says how full the disk is and what the GC removed.
+	eventually(t, 10*time.Second, func() error {
+		hbs := heartbeats()
+		if hb := hbs[len(hbs)-1]; hb.GCRemoved != 2 || hb.DiskUsed < 10<<30 || hb.DiskAvail == 0 {
+			return fmt.Errorf("latest heartbeat %+v, want 2 removed and the disk", hb)
 		}
 		return nil
 	})

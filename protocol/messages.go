@@ -76,7 +76,8 @@ type Resources struct {
 	Cores    int `cbor:"2,keyasint,omitempty"`
 }
 
-// Heartbeat keeps a node alive at central. Kept well under 64 bytes.
+// Heartbeat keeps a node alive at central. Kept under 64 bytes (96 with
+// the disk fields).
 type Heartbeat struct {
 	V       int    `cbor:"0,keyasint"`
 	Seq     uint64 `cbor:"1,keyasint"`
@@ -91,6 +92,14 @@ type Heartbeat struct {
 	// SoCTemp is the board's SoC temperature in tenths of a degree Celsius
 	// (483 = 48.3 °C), where the board exposes one (added; omitted when 0).
 	SoCTemp int `cbor:"9,keyasint,omitempty"`
+	// The data dir's filesystem at the agent's last GC check (bytes used
+	// and available) and the finished allocations' directories its GC
+	// removed since it started. Sent only once a desired state has shown
+	// central understands them (it carried Kept): an older central
+	// refuses a heartbeat with fields it does not know.
+	DiskUsed  uint64 `cbor:"10,keyasint,omitempty"`
+	DiskAvail uint64 `cbor:"11,keyasint,omitempty"`
+	GCRemoved uint64 `cbor:"12,keyasint,omitempty"`
 }
 
 // Update is a batch of allocation state changes.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -144,6 +145,31 @@ func TestSystemGCAfterShortBatchJobs(t *testing.T) {
 	eventually(t, 30*time.Second, func() error {
 		if got := dirs(); len(got) != 1 || got[0] != allocs[0].ID {
 			return fmt.Errorf("allocation directories after system gc: %v, want only keep's %s", got, allocs[0].ID)
+		}
+		return nil
+	})
+	// The agent's heartbeats bring its disk and its GC's work to /v1/metrics.
+	eventually(t, 30*time.Second, func() error {
+		text, err := getText("http://" + c.http + "/v1/metrics")
+		if err != nil {
+			return err
+		}
+		var removed, used float64 = -1, -1
+		for _, line := range strings.Split(text, "\n") {
+			f := strings.Fields(line)
+			if len(f) != 2 {
+				continue
+			}
+			v, _ := strconv.ParseFloat(f[1], 64)
+			switch {
+			case strings.HasPrefix(f[0], "tether_agent_gc_removed_total{"):
+				removed = v
+			case strings.HasPrefix(f[0], "tether_agent_disk_used_bytes{"):
+				used = v
+			}
+		}
+		if removed != n || used <= 0 {
+			return fmt.Errorf("/v1/metrics: tether_agent_gc_removed_total %v (want %d), tether_agent_disk_used_bytes %v", removed, n, used)
 		}
 		return nil
 	})
