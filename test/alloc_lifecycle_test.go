@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tether-edge/tether/drivers/podman/podmantest"
 )
 
 // lifecycleJob runs one exec task that writes its PID to dir/pid-<alloc>
@@ -227,4 +229,80 @@ func TestAllocRestartSignalStop(t *testing.T) {
 	if out, code := c.cli("alloc", "restart", short); code == 0 || !strings.Contains(out, "not running") {
 		t.Fatalf("alloc restart of a stopped allocation exited %d:\n%s", code, out)
 	}
+}
+
+// alloc signal and restart reach a Podman task: the signal through
+// Podman's kill (the container's sh traps HUP), the restart as a new
+// container start in the same allocation.
+func TestPodmanAllocRestartSignal(t *testing.T) {
+	socket := podmantest.Start(t)
+	image := podmantest.Image(t, socket)
+	c := startCentral(t, clusterOpts{})
+	c.agentEnv = []string{"CONTAINER_HOST=unix://" + socket}
+	c.startAgent("edge-1")
+	c.waitNode("edge-1", "ready", 20*time.Second)
+	job := filepath.Join(t.TempDir(), "pod.hcl")
+	if err := os.WriteFile(job, []byte(fmt.Sprintf(`job "podlife" {
+  datacenters = ["dc1"]
+  group "g" {
+    task "c" {
+      driver = "podman"
+      config {
+        image   = %q
+        command = "sh"
+        args    = ["-c", "echo start >> /local/starts; trap 'echo hup >> /local/hup' HUP; while true; do sleep 0.2; done"]
+      }
+      resources {
+        cpu    = 50
+        memory = 32
+      }
+    }
+  }
+}
+`, image)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := c.cli("job", "submit", job); code != 0 {
+		t.Fatalf("submit exited %d:\n%s", code, out)
+	}
+	as := c.allocs("podlife")
+	if len(as) != 1 {
+		t.Fatalf("allocations: %+v", as)
+	}
+	id := as[0].ID
+	local := filepath.Join(c.dir, "agent-edge-1", "allocs", id, "c", "local")
+	lines := func(name, want string) int {
+		b, _ := os.ReadFile(filepath.Join(local, name))
+		return strings.Count(string(b), want+"\n")
+	}
+	eventually(t, 60*time.Second, func() error {
+		if n := lines("starts", "start"); n != 1 {
+			return fmt.Errorf("%d starts, want 1", n)
+		}
+		return nil
+	})
+
+	if out, code := c.cli("alloc", "signal", "-s", "HUP", id[:8]); code != 0 || !strings.Contains(out, "Signal SIGHUP sent") {
+		t.Fatalf("alloc signal exited %d:\n%s", code, out)
+	}
+	eventually(t, 10*time.Second, func() error {
+		if n := lines("hup", "hup"); n != 1 {
+			return fmt.Errorf("%d hup lines, want 1", n)
+		}
+		return nil
+	})
+
+	if out, code := c.cli("alloc", "restart", id[:8], "c"); code != 0 {
+		t.Fatalf("alloc restart exited %d:\n%s", code, out)
+	}
+	eventually(t, 30*time.Second, func() error {
+		if n := lines("starts", "start"); n != 2 {
+			return fmt.Errorf("%d starts, want 2", n)
+		}
+		as := c.allocs("podlife")
+		if len(as) != 1 || as[0].ID != id || as[0].ClientStatus != "running" || as[0].TaskStates["c"].Restarts != 1 {
+			return fmt.Errorf("allocations after the restart: %+v", as)
+		}
+		return nil
+	})
 }
