@@ -191,6 +191,9 @@ func TestAllocRestartSignalStop(t *testing.T) {
 	if now := readPid(t, filepath.Join(work, "pid-"+id)); now != pid2 {
 		t.Fatalf("the task restarted again after the agent restarted: pid %d, was %d", now, pid2)
 	}
+	if out, code := c.cli("alloc", "status", short); code != 0 || !strings.Contains(out, "Operator Actions:") || !strings.Contains(out, "signal SIGHUP") || !strings.Contains(out, `token "Bootstrap Token"`) {
+		t.Fatalf("alloc status exited %d without the operator actions:\n%s", code, out)
+	}
 	if n := len(get().events("Restart Signaled")); n != 1 {
 		t.Fatalf("%d Restart Signaled events, want 1: %+v", n, get().TaskStates["t"].Events)
 	}

@@ -55,6 +55,23 @@ func (e *env) allocStatus(args []string) int {
 		}
 		table(e.stdout, rows)
 	}
+	if len(a.Actions) > 0 { // alloc restart and signal (lifecycle.go)
+		fmt.Fprintln(e.stdout, "\nOperator Actions:")
+		rows := [][]string{{"Request", "Time", "Action", "Task", "By"}}
+		for i := len(a.Actions) - 1; i >= 0; i-- {
+			ac := a.Actions[i]
+			what := ac.Kind
+			if ac.Signal != "" {
+				what += " " + ac.Signal
+			}
+			task := ac.Task
+			if task == "" {
+				task = "(all)"
+			}
+			rows = append(rows, []string{strconv.FormatUint(ac.Seq, 10), formatUnixNano(ac.Time), what, task, ac.By})
+		}
+		table(e.stdout, rows)
+	}
 	for _, name := range sortedKeys(a.TaskStates) {
 		ts := a.TaskStates[name]
 		if ts == nil {
