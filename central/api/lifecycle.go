@@ -164,6 +164,13 @@ func (s *server) act(w http.ResponseWriter, r *http.Request, ac structs.AllocAct
 	if ac.Task != "" && !tasks[ac.Task] {
 		return notFound("allocation %s has no task %q (tasks: %s)", a.ID, ac.Task, strings.Join(sortedKeys(tasks), ", "))
 	}
+	if !taskRunning(a, ac.Task) {
+		what := "no task of allocation " + shortID(a.ID) + " is running"
+		if ac.Task != "" {
+			what = fmt.Sprintf("task %q of allocation %s is not running", ac.Task, shortID(a.ID))
+		}
+		return &httpError{code: http.StatusConflict, msg: what + " (as its agent last reported): nothing to " + ac.Kind + "; see `central alloc status " + shortID(a.ID) + "`"}
+	}
 	if ac.Kind == protocol.ActionSignal {
 		if err := signalable(a, ac.Task); err != nil {
 			return err
@@ -215,6 +222,17 @@ func allocTasks(a *structs.Allocation) map[string]bool {
 		}
 	}
 	return out
+}
+
+// taskRunning reports whether the named task ("": any task) runs, as the
+// agent last reported: a restart or signal reaches only running tasks.
+func taskRunning(a *structs.Allocation, task string) bool {
+	for name, ts := range a.TaskStates {
+		if ts != nil && ts.State == protocol.TaskRunning && (task == "" || name == task) {
+			return true
+		}
+	}
+	return false
 }
 
 // signalable refuses a signal to a wasm task: a WebAssembly module has no

@@ -62,6 +62,18 @@ func TestAllocRestartSignalRequests(t *testing.T) {
 		}
 	}
 
+	// A task that is not running (as the agent last reported) is refused.
+	b.UpdateAlloc(id, func(a *structs.Allocation) {
+		a.TaskStates = map[string]*structs.TaskState{"server": {State: "pending"}}
+	})
+	r = do(t, srv, "POST", "/v1/client/allocation/"+id+"/restart", map[string]string{"task_name": "server"})
+	if r.code != 409 || !strings.Contains(errorOf(t, r), `task "server" of allocation bbbb0001 is not running`) {
+		t.Fatalf("restart of a pending task: %d %s", r.code, r.body)
+	}
+	b.UpdateAlloc(id, func(a *structs.Allocation) {
+		a.TaskStates = map[string]*structs.TaskState{"server": {State: "running"}}
+	})
+
 	// A node that is not ready: the request would wait for it, refused.
 	cp.Status = structs.NodeDisconnected
 	b.PutNode(&cp)
