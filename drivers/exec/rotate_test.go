@@ -56,7 +56,7 @@ func logUsage(t *testing.T, base string) (rotated, live int64, idx int) {
 // happened (Watch has found the pace of the task).
 func watchBound(t *testing.T, base string, max int64, upTo int) (peak int64) {
 	t.Helper()
-	eventually(t, 90*time.Second, func() error {
+	eventually(t, 90*time.Second+time.Duration(upTo)*time.Second, func() error {
 		rotated, live, idx := logUsage(t, base)
 		if rotated > max*3/2 {
 			t.Fatalf("rotated files hold %d bytes, want at most about %d (max_files 2, max_file_size %d)", rotated, max, max)
@@ -123,16 +123,25 @@ func checkNewest(t *testing.T, dir, base string, max int64, h drivers.Handle) {
 
 // An exec task writing a few MB/s with logs { max_files = 2,
 // max_file_size = 1 } keeps one rotated file of 1 MB and the partial one
-// it writes, and its newest lines are read across them.
+// it writes, and its newest lines are read across them. 8 rotations by
+// default; TETHER_ROTATIONS=500 keeps it writing for minutes (bench/README).
 func TestLogsRotateWhileTaskWrites(t *testing.T) {
+	rotations := 8
+	if v := os.Getenv("TETHER_ROTATIONS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 8 {
+			t.Fatalf("TETHER_ROTATIONS=%q: want a number of rotations, at least 8", v)
+		}
+		rotations = n
+	}
 	dir := t.TempDir()
 	cfg := newTaskIn(t, dir, "a1/chatty", fastWriter)
 	cfg.Config["work_dir"] = dir
 	cfg.Logs = logfile.Policy{MaxFiles: 2, MaxFileSize: 1 << 20}
 	h := start(t, New(testLogger()), cfg)
 	begin := time.Now()
-	peak := watchBound(t, cfg.StdoutPath, 1<<20, 8)
-	t.Logf("8 rotations in %v; at most %d bytes on disk", time.Since(begin).Round(time.Millisecond), peak)
+	peak := watchBound(t, cfg.StdoutPath, 1<<20, rotations)
+	t.Logf("%d rotations in %v; at most %d bytes on disk", rotations, time.Since(begin).Round(time.Millisecond), peak)
 	checkNewest(t, dir, cfg.StdoutPath, 1<<20, h)
 	if idxs, _ := logfile.Indexes(cfg.StdoutPath); len(idxs) > 2 {
 		t.Errorf("files %v after the task exited, want at most 2", idxs)
