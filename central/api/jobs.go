@@ -13,15 +13,7 @@ import (
 
 // GroupSummary counts a task group's allocations by client status; Queued
 // is what the job's latest evaluation could not place yet.
-type GroupSummary struct {
-	Queued   int `json:"queued"`
-	Pending  int `json:"pending"`
-	Running  int `json:"running"`
-	Complete int `json:"complete"`
-	Failed   int `json:"failed"`
-	Lost     int `json:"lost"`
-	Unknown  int `json:"unknown"`
-}
+type GroupSummary = structs.TaskGroupSummary
 
 // JobSummary answers GET /v1/job/<id>/summary.
 type JobSummary struct {
@@ -45,50 +37,14 @@ func namespace(r *http.Request) string {
 
 func (s *server) summarize(job *jobspec.Job) (map[string]*GroupSummary, []*structs.Allocation) {
 	st := s.b.State()
-	sum := make(map[string]*GroupSummary, len(job.TaskGroups))
-	for _, tg := range job.TaskGroups {
-		if tg != nil {
-			sum[tg.Name] = &GroupSummary{}
-		}
-	}
-	group := func(name string) *GroupSummary {
-		g := sum[name]
-		if g == nil {
-			g = &GroupSummary{}
-			sum[name] = g
-		}
-		return g
-	}
 	allocs := st.AllocsByJob(job.Namespace, job.ID)
-	for _, a := range allocs {
-		g := group(a.TaskGroup)
-		switch a.ClientStatus {
-		case "pending":
-			g.Pending++
-		case "running":
-			g.Running++
-		case "complete":
-			g.Complete++
-		case "failed":
-			g.Failed++
-		case "lost":
-			g.Lost++
-		case "unknown":
-			g.Unknown++
-		}
-	}
 	var latest *structs.Evaluation
 	for _, e := range st.EvalsByJob(job.Namespace, job.ID) {
 		if latest == nil || e.CreateIndex > latest.CreateIndex {
 			latest = e
 		}
 	}
-	if latest != nil {
-		for name, n := range latest.QueuedAllocations {
-			group(name).Queued = n
-		}
-	}
-	return sum, allocs
+	return structs.SummarizeGroups(job, allocs, latest), allocs
 }
 
 // withStatus returns job with Status filled in when the store left it

@@ -111,22 +111,8 @@ func placementFailures(w io.Writer, indent string, ev *structs.Evaluation) {
 
 func formatMetric(indent string, m *structs.AllocMetric) string {
 	var b strings.Builder
-	if m.NodesEvaluated == 0 {
-		fmt.Fprintf(&b, "%s* No nodes were eligible for evaluation\n", indent)
-	}
-	for _, dc := range sortedKeys(m.NodesAvailable) {
-		if m.NodesAvailable[dc] == 0 {
-			fmt.Fprintf(&b, "%s* No nodes are available in datacenter %q\n", indent, dc)
-		}
-	}
-	for _, c := range sortedKeys(m.ConstraintFiltered) {
-		fmt.Fprintf(&b, "%s* Constraint %q filtered %d nodes\n", indent, c, m.ConstraintFiltered[c])
-	}
-	if m.NodesExhausted > 0 {
-		fmt.Fprintf(&b, "%s* Resources exhausted on %d nodes\n", indent, m.NodesExhausted)
-	}
-	for _, d := range sortedKeys(m.DimensionExhausted) {
-		fmt.Fprintf(&b, "%s* Dimension %q exhausted on %d nodes\n", indent, d, m.DimensionExhausted[d])
+	for _, r := range m.Reasons() {
+		fmt.Fprintf(&b, "%s* %s\n", indent, r)
 	}
 	return b.String()
 }

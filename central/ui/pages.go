@@ -148,8 +148,8 @@ type jobPage struct {
 // GET /v1/job/<id>/summary does; Queued is what the latest evaluation
 // could not place yet.
 type groupSummary struct {
-	Name                                                      string
-	Queued, Pending, Running, Complete, Failed, Lost, Unknown int
+	Name string
+	structs.TaskGroupSummary
 }
 
 // placementFailure is why the scheduler could not place a task group.
@@ -159,71 +159,13 @@ type placementFailure struct {
 	Reasons []string
 }
 
-// reasons words an AllocMetric as `central job status` does.
-func reasons(m *structs.AllocMetric) []string {
-	var out []string
-	if m.NodesEvaluated == 0 {
-		out = append(out, "No nodes were eligible for evaluation")
-	}
-	for _, dc := range slices.Sorted(maps.Keys(m.NodesAvailable)) {
-		if m.NodesAvailable[dc] == 0 {
-			out = append(out, fmt.Sprintf("No nodes are available in datacenter %q", dc))
-		}
-	}
-	for _, c := range slices.Sorted(maps.Keys(m.ConstraintFiltered)) {
-		out = append(out, fmt.Sprintf("Constraint %q filtered %d nodes", c, m.ConstraintFiltered[c]))
-	}
-	if m.NodesExhausted > 0 {
-		out = append(out, fmt.Sprintf("Resources exhausted on %d nodes", m.NodesExhausted))
-	}
-	for _, d := range slices.Sorted(maps.Keys(m.DimensionExhausted)) {
-		out = append(out, fmt.Sprintf("Dimension %q exhausted on %d nodes", d, m.DimensionExhausted[d]))
-	}
-	return out
-}
-
-// summarize builds the task-group summary of j from its allocations and
-// its latest evaluation.
+// summarize is the task-group summary of j from its allocations and its
+// latest evaluation, sorted by group name.
 func summarize(j *jobspec.Job, allocs []*structs.Allocation, latest *structs.Evaluation) []groupSummary {
-	by := map[string]*groupSummary{}
-	group := func(name string) *groupSummary {
-		g := by[name]
-		if g == nil {
-			g = &groupSummary{Name: name}
-			by[name] = g
-		}
-		return g
-	}
-	for _, tg := range j.TaskGroups {
-		if tg != nil {
-			group(tg.Name)
-		}
-	}
-	for _, a := range allocs {
-		g := group(a.TaskGroup)
-		switch a.ClientStatus {
-		case "pending":
-			g.Pending++
-		case "running":
-			g.Running++
-		case "complete":
-			g.Complete++
-		case "failed":
-			g.Failed++
-		case "lost":
-			g.Lost++
-		case "unknown":
-			g.Unknown++
-		}
-	}
-	if latest != nil {
-		for name, n := range latest.QueuedAllocations {
-			group(name).Queued = n
-		}
-	}
+	by := structs.SummarizeGroups(j, allocs, latest)
 	out := make([]groupSummary, 0, len(by))
-	for _, g := range by {
-		out = append(out, *g)
+	for name, g := range by {
+		out = append(out, groupSummary{Name: name, TaskGroupSummary: *g})
 	}
 	slices.SortFunc(out, func(a, b groupSummary) int { return cmp.Compare(a.Name, b.Name) })
 	return out
@@ -288,7 +230,7 @@ func (u *UI) job(r *http.Request, st Reader) (any, error) {
 			if n == 0 {
 				n = m.CoalescedFailures + 1
 			}
-			p.Failures = append(p.Failures, placementFailure{Group: g, Count: n, Reasons: reasons(m)})
+			p.Failures = append(p.Failures, placementFailure{Group: g, Count: n, Reasons: m.Reasons()})
 		}
 		slices.SortFunc(p.Failures, func(a, b placementFailure) int { return cmp.Compare(a.Group, b.Group) })
 	}
