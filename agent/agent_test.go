@@ -215,8 +215,10 @@ func TestOutboxCompactedWhileBrokerDown(t *testing.T) {
 		t.Fatalf("outbox has %d entries, want 1 (compacted)", n)
 	}
 
+	// The agent reconnects with a backoff that doubles from 1 s up to 30 s:
+	// under load the new broker can miss the early attempts.
 	b2 := startBroker(t, addr)
-	eventually(t, 20*time.Second, func() error {
+	eventually(t, 60*time.Second, func() error {
 		ups := b2.updates(id)
 		if len(ups) == 0 {
 			return fmt.Errorf("no update after reconnect")

@@ -35,9 +35,11 @@ func TestHelloSeqWhenStateFileUnreadable(t *testing.T) {
 	}
 	addr := b.addr
 	b.close()
+	// The agent reconnects with a backoff that doubles from 1 s up to 30 s:
+	// under load the new broker can miss the early attempts.
 	b2 := startBroker(t, addr)
 	var h protocol.Hello
-	eventually(t, 20*time.Second, func() error {
+	eventually(t, 60*time.Second, func() error {
 		hellos := b2.received(topics.Hello(id))
 		if len(hellos) == 0 {
 			return fmt.Errorf("no hello after the reconnect")
