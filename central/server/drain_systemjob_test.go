@@ -23,27 +23,18 @@ func liveAllocsOn(s *Server, jobID, nodeID string) []*structs.Allocation {
 	return out
 }
 
-func systemTestJob(id, typ string) *jobspec.Job {
-	j := testJob(0)
-	j.ID, j.Name, j.Type = id, id, typ
-	j.Canonicalize()
-	return j
-}
-
-// A drain stops a system job's allocation on the node, and the agent
-// reports it over; when the drain is disabled, the job comes back there
-// although the node holds nothing of it any more.
-func TestSystemJobComesBackWhenDrainDisabled(t *testing.T) {
-	s := testServer(t, time.Minute)
-	a := newWireAgent(t, s, "n1")
-	a.hello()
-	waitReady(t, s, "n1")
-	if _, _, err := s.SubmitJob(context.Background(), systemTestJob("agentd", jobspec.JobTypeSystem)); err != nil {
+// drainAndDisable submits j, waits for its one allocation on n1, which a
+// reports running; drains n1, waits for central to stop the allocation,
+// which a reports complete; then disables the drain and returns the
+// evaluations that made.
+func drainAndDisable(t *testing.T, s *Server, a *wireAgent, j *jobspec.Job) []string {
+	t.Helper()
+	if _, _, err := s.SubmitJob(context.Background(), j); err != nil {
 		t.Fatal(err)
 	}
 	var first *structs.Allocation
 	eventually(t, 10*time.Second, func() error {
-		if l := liveAllocsOn(s, "agentd", "n1"); len(l) != 1 {
+		if l := liveAllocsOn(s, j.ID, "n1"); len(l) != 1 {
 			return fmt.Errorf("%d live allocs on n1", len(l))
 		} else {
 			first = l[0]
@@ -71,6 +62,25 @@ func TestSystemJobComesBackWhenDrainDisabled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ids
+}
+
+func systemTestJob(id, typ string) *jobspec.Job {
+	j := testJob(0)
+	j.ID, j.Name, j.Type = id, id, typ
+	j.Canonicalize()
+	return j
+}
+
+// A drain stops a system job's allocation on the node, and the agent
+// reports it over; when the drain is disabled, the job comes back there
+// although the node holds nothing of it any more.
+func TestSystemJobComesBackWhenDrainDisabled(t *testing.T) {
+	s := testServer(t, time.Minute)
+	a := newWireAgent(t, s, "n1")
+	a.hello()
+	waitReady(t, s, "n1")
+	ids := drainAndDisable(t, s, a, systemTestJob("agentd", jobspec.JobTypeSystem))
 	if len(ids) != 1 {
 		t.Errorf("disabling the drain created %d evaluations, want 1 (the system job)", len(ids))
 	}
@@ -134,39 +144,7 @@ func TestServiceJobPlacedWhenDrainDisabled(t *testing.T) {
 	a.hello()
 	waitReady(t, s, "n1")
 	j := testJob(1)
-	if _, _, err := s.SubmitJob(context.Background(), j); err != nil {
-		t.Fatal(err)
-	}
-	var first *structs.Allocation
-	eventually(t, 10*time.Second, func() error {
-		if l := liveAllocsOn(s, j.ID, "n1"); len(l) != 1 {
-			return fmt.Errorf("%d live allocs on n1", len(l))
-		} else {
-			first = l[0]
-		}
-		return nil
-	})
-	a.report(1, first.ID, protocol.AllocRunning)
-	if _, _, err := s.UpdateNode(context.Background(), "n1", false, true); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, 10*time.Second, func() error {
-		if al := s.store.AllocByID(first.ID); al.DesiredStatus != protocol.DesiredStop {
-			return fmt.Errorf("alloc on the draining node: desired %s", al.DesiredStatus)
-		}
-		return nil
-	})
-	a.report(2, first.ID, protocol.AllocComplete)
-	eventually(t, 10*time.Second, func() error {
-		if al := s.store.AllocByID(first.ID); !al.Terminal() {
-			return fmt.Errorf("alloc still %s", al.ClientStatus)
-		}
-		return nil
-	})
-	ids, _, err := s.UpdateNode(context.Background(), "n1", true, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ids := drainAndDisable(t, s, a, j)
 	if len(ids) != 1 {
 		t.Errorf("disabling the drain created %d evaluations, want 1 (the job short of its count)", len(ids))
 	}
