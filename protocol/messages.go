@@ -67,6 +67,30 @@ type Hello struct {
 	// Allocs lists every allocation the agent holds, so central can tell what
 	// survived a reboot or an outage.
 	Allocs []AllocUpdate `cbor:"13,keyasint,omitempty"`
+	// Agent upgrades (upgrade.go), sent only by an agent that central
+	// ordered an upgrade (Desired.Upgrade: central understands them).
+	// UpgradeFailed reports the last upgrade that did not take, until
+	// central orders another one. Reattached says the agent has
+	// re-attached every allocation it held when it started (central
+	// judges an upgraded node healthy by it); the agent sends another
+	// hello once it has, when its first one could not say so yet. Key
+	// 16 is reserved for upgrades.
+	UpgradeFailed *UpgradeFailure `cbor:"14,keyasint,omitempty"`
+	Reattached    bool            `cbor:"15,keyasint,omitempty"`
+	// Reserved is what the agent keeps for itself and the host (its
+	// config's reserved block): central's scheduler subtracts it from
+	// Resources. An older central refuses the field: the agent sends it
+	// only to a central whose desired state carried Metrics, and says
+	// hello again when it learns that.
+	Reserved *Reserved `cbor:"17,keyasint,omitempty"`
+}
+
+// Reserved is what a node keeps out of what it offers (Nomad client's
+// reserved block): CPU in MHz, memory and disk in MB.
+type Reserved struct {
+	CPU      int `cbor:"0,keyasint,omitempty"`
+	MemoryMB int `cbor:"1,keyasint,omitempty"`
+	DiskMB   int `cbor:"2,keyasint,omitempty"`
 }
 
 // Resources are amounts of compute: offered by a node or asked by a task.
@@ -100,7 +124,22 @@ type Heartbeat struct {
 	DiskUsed  uint64 `cbor:"10,keyasint,omitempty"`
 	DiskAvail uint64 `cbor:"11,keyasint,omitempty"`
 	GCRemoved uint64 `cbor:"12,keyasint,omitempty"`
+	// Device metrics, sent only to a central whose desired state carried
+	// Metrics (an older central refuses them); to that central the agent
+	// leaves Boot out (it is in every hello), which pays for them.
+	// CPU is the whole node's busy time since the previous heartbeat in
+	// permille of all its cores (/proc/stat); MemUsedMiB is MemTotal -
+	// MemAvailable (/proc/meminfo; the total is Hello.Resources.MemoryMB);
+	// Load1 is the 1-minute load average ×100 (/proc/loadavg). Keys 16-19
+	// are reserved for device metrics.
+	CPU        int    `cbor:"13,keyasint,omitempty"`
+	MemUsedMiB uint64 `cbor:"14,keyasint,omitempty"`
+	Load1      int    `cbor:"15,keyasint,omitempty"`
 }
+
+// AttrMetrics is the hello attribute by which an agent tells central it
+// understands Desired.Metrics (an older agent refuses the field).
+const AttrMetrics = "tether.metrics"
 
 // Update is a batch of allocation state changes.
 type Update struct {
@@ -178,6 +217,14 @@ type Desired struct {
 	// allocation in neither was garbage-collected by central: its agent
 	// may remove its directory gc_interval later, as Nomad's client does.
 	Kept *KeptAllocs `cbor:"6,keyasint,omitempty"`
+	// Upgrade, sent only to agents whose hello carries AttrUpgrade (an
+	// older agent refuses the field), orders the agent to run another
+	// build (upgrade.go); nil: keep the running one.
+	Upgrade *AgentUpgrade `cbor:"7,keyasint,omitempty"`
+	// Metrics, sent only to agents whose hello carries AttrMetrics (an
+	// older agent refuses the field), says central takes the heartbeat's
+	// device metrics (keys 13-15) and the hello's Reserved.
+	Metrics bool `cbor:"8,keyasint,omitempty"`
 }
 
 // AttrKeptAllocs is the hello attribute by which an agent tells central it
