@@ -50,7 +50,16 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 		defer os.RemoveAll(dir)
 		cfg.DataDir = dir
 	}
-	cfg.Name, cfg.DevMode = "dev", true
+	if cfg.Name == "" {
+		cfg.Name = "dev"
+	}
+	cfg.DevMode = true
+	// Dev mode is one server on a loopback Raft port the OS picks: a
+	// config file's raft address or bootstrap_expect would be ignored.
+	if cfg.RaftAddr != "" || cfg.BootstrapExpect > 1 {
+		fmt.Fprintln(stderr, "Error: central dev runs a single server on a loopback Raft port of its own: remove raft and bootstrap_expect from the config file, or run `central server` for a cluster")
+		return exitUsage
+	}
 	// With ACLs the broker is locked too: per-node logins, anonymous
 	// clients refused (they could publish on any node's topics), and the
 	// local agent enrols with a join token like any other.

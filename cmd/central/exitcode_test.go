@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +13,10 @@ import (
 // cases starts a server.
 func TestExitCodes(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "missing.hcl")
+	raftConf := filepath.Join(t.TempDir(), "raft.hcl")
+	if err := os.WriteFile(raftConf, []byte("raft = \"127.0.0.1:7601\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		args []string
@@ -28,6 +33,7 @@ func TestExitCodes(t *testing.T) {
 		{"dev -job without value", []string{"dev", "-job"}, exitUsage, "flag needs an argument: -job"},
 		{"unknown command", []string{"frobnicate"}, exitUsage, `Unknown command "frobnicate"`},
 		{"no command", nil, exitUsage, "Usage: central"},
+		{"dev with a raft address", []string{"dev", "-config", raftConf}, exitUsage, "remove raft and bootstrap_expect"},
 		{"missing config file", []string{"server", "-config", missing}, exitError, "config file"},
 	}
 	for _, tt := range tests {

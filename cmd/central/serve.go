@@ -130,7 +130,11 @@ func serverFlags(name string, args []string, stderr io.Writer, dev bool, extra .
 		raftMult, raftSnap            int
 	)
 	fs.StringVar(&cfgFile, "config", "", "HCL config file; flags override its keys")
-	fs.StringVar(&fc.Name, "name", "", "server name, unique in the cluster (default: central)")
+	nameDefault := "central"
+	if dev {
+		nameDefault = "dev"
+	}
+	fs.StringVar(&fc.Name, "name", "", "server name, unique in the cluster (default: "+nameDefault+")")
 	fs.StringVar(&fc.DataDir, "data-dir", "", "where Raft keeps its log and snapshots")
 	fs.StringVar(&fc.HTTP, "http", "", "HTTP API address (default 127.0.0.1:7600)")
 	fs.StringVar(&fc.MQTT, "mqtt", "", "embedded MQTT broker address (default 127.0.0.1:1883)")
