@@ -19,6 +19,7 @@ package drivers
 import (
 	"context"
 	"errors"
+	"io"
 	"time"
 
 	"github.com/tether-edge/tether/drivers/logfile"
@@ -77,6 +78,31 @@ type Cleaner interface {
 type Statser interface {
 	Stats() (Usage, error)
 }
+
+// Execer is a Handle that can run another command in its task's context
+// (`central alloc exec`): the task's user, environment, working directory
+// and cgroup (exec), or inside its container (podman). Exec returns the
+// command's exit code when it exits; when ctx ends first, the command is
+// killed and ctx's error returned.
+type Execer interface {
+	Exec(ctx context.Context, opts ExecOptions) (exitCode int, err error)
+}
+
+// ExecOptions is one command to run in a task.
+type ExecOptions struct {
+	Command []string
+	TTY     bool            // run on a pseudo-terminal: Stdout gets all output
+	Size    TermSize        // the terminal's first size (TTY)
+	Resize  <-chan TermSize // later sizes (TTY); nil: none
+	// Stdin is copied to the command; its end (io.EOF) closes the
+	// command's stdin. Nil: the command's stdin is empty.
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer // unused with TTY
+}
+
+// TermSize is a terminal's size in characters.
+type TermSize struct{ Width, Height uint16 }
 
 // Usage is a task's resource usage.
 type Usage struct {
