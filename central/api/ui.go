@@ -23,6 +23,8 @@ func uiPageCheck(page string) check {
 		return func(r *http.Request) error { return allowNS(r, "*", capability) }
 	}
 	switch page {
+	case ui.PageFleet:
+		return nodeCap(acl.Read) // GET /v1/nodes, /v1/node/<id>/stats
 	case ui.PageServers:
 		return agentCap(acl.Read) // GET /v1/agent/members
 	case ui.PageClients:
@@ -78,6 +80,12 @@ func (u uiBackend) LastHeartbeat(nodeID string) time.Time {
 	}
 	return time.Time{}
 }
+
+// NodeStats and LatestStats: the device metrics the leader keeps from
+// heartbeats (none until the backend keeps them).
+func (u uiBackend) NodeStats(nodeID string) []ui.Sample { return nil }
+
+func (u uiBackend) LatestStats(nodeID string) (ui.Sample, bool) { return ui.Sample{}, false }
 
 // tokenView is central's state as one request's token may see it, by the
 // API's own rules (canNS, readableAllocs): nodes with node read; jobs

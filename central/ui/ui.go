@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -21,6 +22,13 @@ import (
 
 // ErrNotFound is returned by page builders for a missing object.
 var ErrNotFound = errors.New("not found")
+
+// ErrBadRequest is returned by page builders for a bad query parameter.
+var ErrBadRequest = errors.New("bad request")
+
+func badParam(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrBadRequest}, args...)...)
+}
 
 //go:embed templates/*.html
 var templateFS embed.FS
@@ -62,6 +70,7 @@ type Member struct {
 // state (the token page renders none but is named too, so that every page
 // goes through Authorize).
 const (
+	PageFleet    = "fleet"
 	PageServers  = "servers"
 	PageClients  = "clients"
 	PageClient   = "client"
@@ -84,6 +93,12 @@ type Backend interface {
 	// LastHeartbeat is when the leader last heard from a node (zero if
 	// unknown, e.g. on a follower).
 	LastHeartbeat(nodeID string) time.Time
+	// NodeStats is a node's device metrics of the last hour, oldest
+	// first, as GET /v1/node/<id>/stats (nil if none).
+	NodeStats(nodeID string) []Sample
+	// LatestStats is a node's newest sample, without copying its hour
+	// (the fleet overview asks it of every node).
+	LatestStats(nodeID string) (Sample, bool)
 }
 
 // liveWait bounds a fragment request's wait for a change.
@@ -112,6 +127,9 @@ func New(b Backend, logger *slog.Logger) *UI {
 	}
 	u := &UI{b: b, log: logger, tmpls: map[string]*template.Template{}, mux: http.NewServeMux()}
 	pages := []page{
+		// The fleet's charts change with each heartbeat, which changes no
+		// table: the live refresh's 10 s wait redraws them.
+		{PageFleet, "Fleet", []string{"nodes"}, u.fleet},
 		{PageServers, "Servers", nil, u.servers},
 		{PageClients, "Clients", []string{"nodes", "allocs"}, u.clients},
 		{PageClient, "Client", []string{"nodes", "allocs"}, u.client},
@@ -124,7 +142,8 @@ func New(b Backend, logger *slog.Logger) *UI {
 	}
 	funcs := template.FuncMap{"ago": ago, "ts": ts, "tsms": func(ms int64) string { return ts(ms * 1e6) }, "short": short, "join": strings.Join, "statusClass": statusClass,
 		"deployClass": deployClass, "max1": func(n int) int { return max(n, 1) },
-		"pathEscape": url.PathEscape} // a dispatched or periodic child's job ID has a slash
+		"pathEscape": url.PathEscape, // a dispatched or periodic child's job ID has a slash
+		"pct":        pct, "celsius": celsius, "bytes": bytesIEC, "nan": math.IsNaN}
 	for _, p := range pages {
 		t := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p.name+".html"))
 		u.tmpls[p.name] = t
@@ -133,7 +152,7 @@ func New(b Backend, logger *slog.Logger) *UI {
 	for _, p := range pages {
 		routes[p.name] = p
 	}
-	u.mux.Handle("GET /ui/{$}", http.RedirectHandler("/ui/jobs", http.StatusFound))
+	u.mux.Handle("GET /ui/{$}", http.RedirectHandler("/ui/fleet", http.StatusFound))
 	for _, rt := range Routes() {
 		p, ok := routes[rt.Page]
 		if !ok {
@@ -144,7 +163,7 @@ func New(b Backend, logger *slog.Logger) *UI {
 	sub, _ := fs.Sub(staticFS, "static")
 	u.mux.Handle("GET /ui/static/", http.StripPrefix("/ui/static/", http.FileServerFS(sub)))
 	u.mux.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "no such page: "+r.URL.Path+" (pages: /ui/jobs, /ui/clients, /ui/servers, /ui/services)", http.StatusNotFound)
+		http.Error(w, "no such page: "+r.URL.Path+" (pages: /ui/fleet, /ui/jobs, /ui/clients, /ui/servers, /ui/services)", http.StatusNotFound)
 	})
 	return u
 }
@@ -155,10 +174,11 @@ func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) { u.mux.ServeHTTP
 type Route struct{ Pattern, Page string }
 
 // Routes returns every page the UI serves (GET only); besides them there
-// are only /ui/ (a redirect to /ui/jobs) and the static assets, which show
+// are only /ui/ (a redirect to /ui/fleet) and the static assets, which show
 // no state.
 func Routes() []Route {
 	return []Route{
+		{"/ui/fleet", PageFleet},
 		{"/ui/servers", PageServers},
 		{"/ui/clients", PageClients},
 		{"/ui/clients/{id}", PageClient},
@@ -198,6 +218,10 @@ func (u *UI) serve(p page) http.Handler {
 		data, err := p.build(r, st)
 		if errors.Is(err, ErrNotFound) {
 			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		}
+		if errors.Is(err, ErrBadRequest) {
+			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
 		if err != nil {

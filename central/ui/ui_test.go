@@ -86,8 +86,8 @@ func TestPages(t *testing.T) {
 		t.Errorf("timeline out of order: Received@%d Started@%d Reconnected@%d", r, s, c)
 	}
 	resp, _ := http.Get(srv.URL + "/ui/")
-	if resp.Request.URL.Path != "/ui/jobs" {
-		t.Errorf("/ui/ went to %s, want /ui/jobs", resp.Request.URL.Path)
+	if resp.Request.URL.Path != "/ui/fleet" {
+		t.Errorf("/ui/ went to %s, want /ui/fleet", resp.Request.URL.Path)
 	}
 	resp.Body.Close()
 }
