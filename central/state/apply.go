@@ -125,7 +125,7 @@ func (s *Store) ApplyDirect(index uint64, c *Command) (res *ApplyResult) {
 }
 
 func (a *applier) apply(op *Op) error {
-	set := aclOps(op) + securityOps(op) + periodicOps(op)
+	set := aclOps(op) + securityOps(op) + periodicOps(op) + otaOps(op)
 	for _, isSet := range []bool{op.UpsertJob != nil, op.StopJob != nil, op.UpsertNode != nil,
 		op.NodeStatus != nil, op.NodeEligibility != nil, op.UpsertEvals != nil,
 		op.ApplyPlan != nil, op.ClientUpdate != nil, op.AllocEvents != nil, op.DeleteService != nil, op.GC != nil,
@@ -147,6 +147,9 @@ func (a *applier) apply(op *Op) error {
 		return err
 	}
 	if ok, err := a.applyPeriodic(op); ok {
+		return err
+	}
+	if ok, err := a.applyOTA(op); ok { // ota.go
 		return err
 	}
 	switch {

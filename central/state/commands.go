@@ -60,6 +60,9 @@ type Op struct {
 	// An operator's restart, signal or stop of one allocation (lifecycle.go).
 	AllocAction *AllocActionOp `json:"alloc_action,omitempty"`
 	StopAlloc   *StopAlloc     `json:"stop_alloc,omitempty"`
+
+	// Agent releases and rollouts (ota.go).
+	OTA *OTAOp `json:"ota,omitempty"`
 }
 
 // UpsertJob registers a job or a new version of it. Eval, if set, is

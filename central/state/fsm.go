@@ -86,6 +86,8 @@ type snapRecord struct {
 	Sec     *SecurityEntry               `json:"sec,omitempty"`
 	PLaunch *PeriodicLaunch              `json:"pl,omitempty"`
 	Deploy  *structs.Deployment          `json:"d,omitempty"`
+	Release *structs.AgentRelease        `json:"ar,omitempty"` // ota.go
+	Rollout *structs.AgentRollout        `json:"ro,omitempty"`
 	End     bool                         `json:"end,omitempty"`
 }
 
@@ -148,6 +150,10 @@ func (s *fsmSnapshot) write(w io.Writer) error {
 				rec.PLaunch = raw.(*PeriodicLaunch)
 			case TableDeployments:
 				rec.Deploy = raw.(*structs.Deployment)
+			case TableAgentReleases:
+				rec.Release = raw.(*structs.AgentRelease)
+			case TableAgentRollouts:
+				rec.Rollout = raw.(*structs.AgentRollout)
 			}
 			if err := enc.Encode(&rec); err != nil {
 				return fmt.Errorf("state: snapshot %s row: %w", table, err)
@@ -234,6 +240,10 @@ func readSnapshot(r io.Reader) (*memdb.MemDB, error) {
 			table, obj = TablePeriodicLaunches, rec.PLaunch
 		case rec.Deploy != nil:
 			table, obj = TableDeployments, rec.Deploy
+		case rec.Release != nil:
+			table, obj = TableAgentReleases, rec.Release
+		case rec.Rollout != nil:
+			table, obj = TableAgentRollouts, rec.Rollout
 		case rec.Alloc != nil:
 			allocs = append(allocs, rec.Alloc) // linked to its job below
 			continue

@@ -21,7 +21,7 @@ const (
 )
 
 // tables lists the tables that have a raft index, in snapshot order.
-var tables = []string{TableJobVersions, TableJobs, TableNodes, TableEvals, TableAllocs, TableServices, TableACLPolicies, TableACLTokens, TableSecurity, TableDeployments}
+var tables = []string{TableJobVersions, TableJobs, TableNodes, TableEvals, TableAllocs, TableServices, TableACLPolicies, TableACLTokens, TableSecurity, TableDeployments, TableAgentReleases, TableAgentRollouts}
 
 // indexEntry is a row of the "index" table: the raft index at which a table
 // last changed.
@@ -141,6 +141,9 @@ func schema() *memdb.DBSchema {
 
 	s.Tables[TableDeployments] = deploymentsSchema() // deployments.go
 	s.Tables[TableAllocs].Indexes["deployment"] = allocDeploymentIndex()
+	for name, t := range otaSchema() { // ota.go
+		s.Tables[name] = t
+	}
 	return s
 }
 
