@@ -218,9 +218,11 @@ func (g *Gateway) options(site int, st Site) *paho.ClientOptions {
 	case site > 0:
 		id = fmt.Sprintf("%s-%d", id, site)
 	}
-	o := paho.NewClientOptions().
-		AddBroker(url).
-		SetClientID(id).
+	o := paho.NewClientOptions()
+	for _, u := range SplitURLs(url) { // a clustered broker: one session, failing over between its nodes
+		o.AddBroker(u)
+	}
+	o.SetClientID(id).
 		SetCleanSession(false).
 		SetAutoReconnect(true).
 		SetConnectRetry(true).

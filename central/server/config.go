@@ -11,6 +11,7 @@ import (
 	"github.com/tether-edge/tether/central/broker"
 
 	"github.com/tether-edge/tether/central/api"
+	"github.com/tether-edge/tether/central/gateway"
 )
 
 // Config configures one central server. It is validated once by New and
@@ -133,10 +134,18 @@ func (c *Config) setDefaults() error {
 	if c.RaftMultiplier < 0 || c.RaftMultiplier > 10 {
 		return fmt.Errorf("server: raft_multiplier = %d: use 1 to 10", c.RaftMultiplier)
 	}
+	for _, b := range c.Brokers {
+		if err := gateway.CheckURLs(b); err != nil {
+			return fmt.Errorf("server: %w", err)
+		}
+	}
 	seen := map[string]bool{}
 	for _, st := range c.Sites {
 		if st.Name == "" || st.Broker == "" {
 			return fmt.Errorf("server: site %q: both the datacenter name and broker are required (site \"dc2\" { broker = \"tcp://...\" })", st.Name)
+		}
+		if err := gateway.CheckURLs(st.Broker); err != nil {
+			return fmt.Errorf("server: site %q: %w", st.Name, err)
 		}
 		if seen[st.Name] {
 			return fmt.Errorf("server: site %q is defined twice: keep one block per datacenter", st.Name)
