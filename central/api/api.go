@@ -145,6 +145,7 @@ func New(b Backend, logger *slog.Logger) http.Handler {
 	route("/v1/node/{id}", get(s.guard(nodeCap(acl.Read), s.getNode)))
 	route("/v1/node/{id}/allocations", get(s.guard(nodeCap(acl.Read), s.nodeAllocs)))
 	s.opsRoutes(route)                                           // drain, eligibility, metrics, logs (ops_routes.go)
+	s.statsRoutes(route)                                         // node history, client and allocation stats (stats.go)
 	route("/v1/allocations", get(s.guard(open, s.listAllocs)))   // filtered by read-job
 	route("/v1/allocation/{id}", get(s.guard(open, s.getAlloc))) // read-job in its namespace
 	route("/v1/evaluation/{id}", get(s.guard(open, s.getEval)))  // read-job in its namespace

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tether-edge/tether/central/api"
+	"github.com/tether-edge/tether/central/nodestats"
 	"github.com/tether-edge/tether/protocol"
 )
 
@@ -20,6 +21,9 @@ type opsStats struct {
 	sum    time.Duration      // their total scheduling time
 	last   time.Duration      // the latest one's
 	max    time.Duration      // the slowest one's
+	// hist is each node's last hour of device metrics (nodestats; it
+	// has its own lock).
+	hist nodestats.History
 }
 
 // agentHB is a node's last heartbeat and when the leader received it.
@@ -39,6 +43,7 @@ func (o *opsStats) heartbeat(nodeID string, hb *protocol.Heartbeat, now time.Tim
 	}
 	o.agents[nodeID] = agentHB{at: now, hb: *hb}
 	o.mu.Unlock()
+	o.hist.Record(nodeID, now, hb)
 }
 
 // scheduled records one evaluation's scheduling time; use as
@@ -165,6 +170,17 @@ func (s *Server) Metrics() []api.Metric {
 				api.Gauge("tether_agent_disk_avail_bytes", "The agent's data dir filesystem: bytes available to it at its last GC check.", float64(a.hb.DiskAvail), "node", id),
 				api.Counter("tether_agent_gc_removed_total", "Finished allocations' directories the agent's GC removed since it started.", float64(a.hb.GCRemoved), "node", id),
 			)
+		}
+		if a.hb.MemUsedMiB > 0 { // agents that send device metrics (protocol.Heartbeat keys 13-15)
+			out = append(out,
+				api.Gauge("tether_agent_cpu_percent", "Busy CPU of all the node's cores between its last two heartbeats.", float64(a.hb.CPU)/10, "node", id),
+				api.Gauge("tether_agent_memory_used_bytes", "Memory in use on the node (MemTotal - MemAvailable) at its last heartbeat.", float64(a.hb.MemUsedMiB<<20), "node", id),
+				api.Gauge("tether_agent_memory_total_bytes", "The node's memory, as its hello gave it.", float64(s.memTotalBytes(id)), "node", id),
+				api.Gauge("tether_agent_load1", "The node's 1-minute load average at its last heartbeat.", float64(a.hb.Load1)/100, "node", id),
+			)
+		}
+		if a.hb.SoCTemp != 0 { // boards with a sensor
+			out = append(out, api.Gauge("tether_agent_temperature_celsius", "The board's SoC temperature at the node's last heartbeat.", float64(a.hb.SoCTemp)/10, "node", id))
 		}
 	}
 	return out

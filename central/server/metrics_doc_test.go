@@ -194,13 +194,15 @@ func metricsServer(t *testing.T) *Server {
 	a, da := placeOne(t, s)
 	a.report(1, da.ID, protocol.AllocRunning)
 	a.publish(a.topics.Heartbeat(a.id), 0, &protocol.Heartbeat{V: protocol.Version, Seq: 1, Time: time.Now().UnixMilli(),
-		Running: 1, Outbox: 2, Tasks: 1, Restarts: 3, Reconnects: 4, DiskUsed: 5 << 30, DiskAvail: 9 << 30, GCRemoved: 6})
+		Running: 1, Outbox: 2, Tasks: 1, Restarts: 3, Reconnects: 4, DiskUsed: 5 << 30, DiskAvail: 9 << 30, GCRemoved: 6,
+		SoCTemp: 483, CPU: 125, MemUsedMiB: 300, Load1: 42})
 	a.c.Publish(a.topics.Up(a.id), 1, false, []byte("not cbor")).Wait()
 	eventually(t, 10*time.Second, func() error {
 		samples, _ := scrape(t, s)
 		for _, want := range []struct{ name, label, value string }{
 			{"tether_agent_outbox", "node", a.id},
 			{"tether_agent_gc_removed_total", "node", a.id},
+			{"tether_agent_temperature_celsius", "node", a.id},
 			{"tether_mqtt_dropped_total", "reason", "malformed"},
 			{"tether_allocs", "client_status", protocol.AllocRunning},
 		} {

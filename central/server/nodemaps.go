@@ -57,6 +57,7 @@ func (l *leader) pruneNodeMaps(now time.Time, live *liveness, rehello map[string
 	l.entries.pruned["liveness"].Add(dropped)
 	l.entries.pruned["outbox"].Add(uint64(ob.prune(known)))
 	l.entries.pruned["heartbeats"].Add(uint64(l.ops.prune(known)))
+	l.entries.pruned["stats_history"].Add(uint64(l.ops.hist.Prune(known)))
 	l.entries.pruned["gateway_sites"].Add(uint64(l.gw.ForgetNodes(known)))
 }
 
@@ -119,7 +120,7 @@ type nodeEntries struct {
 
 func newPruned() map[string]*atomic.Uint64 {
 	m := map[string]*atomic.Uint64{}
-	for _, k := range []string{"liveness", "outbox", "heartbeats", "gateway_sites"} {
+	for _, k := range []string{"liveness", "outbox", "heartbeats", "gateway_sites", "stats_history"} {
 		m[k] = new(atomic.Uint64)
 	}
 	return m
@@ -139,6 +140,7 @@ func (l *leader) entrySizes() map[string]int {
 		"outbox":        int(l.entries.outbox.Load()),
 		"heartbeats":    l.ops.len(),
 		"gateway_sites": l.gw.NodeSites(),
+		"stats_history": l.ops.hist.Len(),
 	}
 }
 

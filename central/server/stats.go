@@ -1,0 +1,79 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/tether-edge/tether/central/api"
+	"github.com/tether-edge/tether/central/nodestats"
+	"github.com/tether-edge/tether/protocol"
+)
+
+// NodeStats returns a node's device metrics of the last hour, from the
+// leader's memory (nodestats): a follower has none, and a new leader
+// starts with none.
+func (s *Server) NodeStats(nodeID string) ([]api.NodeStatsSample, error) {
+	l := s.currentLeader()
+	if l == nil {
+		return nil, fmt.Errorf("%w: this server does not lead the cluster and keeps no node history; ask the leader (central server members)", api.ErrStatsUnavailable)
+	}
+	total := s.memTotalBytes(nodeID)
+	samples := l.ops.hist.Samples(nodeID, time.Now())
+	out := make([]api.NodeStatsSample, len(samples))
+	for i, x := range samples {
+		out[i] = sampleJSON(x, total)
+	}
+	return out, nil
+}
+
+// LatestNodeStats returns what a node's latest heartbeat at this leader
+// carried (nil if none).
+func (s *Server) LatestNodeStats(nodeID string) (*api.NodeStatsSample, error) {
+	l := s.currentLeader()
+	if l == nil {
+		return nil, fmt.Errorf("%w: this server does not lead the cluster and holds no heartbeats; ask the leader (central server members)", api.ErrStatsUnavailable)
+	}
+	l.ops.mu.Lock()
+	a, ok := l.ops.agents[nodeID]
+	l.ops.mu.Unlock()
+	if !ok {
+		return nil, nil
+	}
+	x := sampleJSON(nodestats.FromHeartbeat(a.at, &a.hb), s.memTotalBytes(nodeID))
+	x.Time = a.at.UnixMilli()
+	// The exact bytes, where the sample keeps MiB.
+	x.DiskUsedBytes, x.DiskAvailBytes = a.hb.DiskUsed, a.hb.DiskAvail
+	return &x, nil
+}
+
+// memTotalBytes is the node's memory as its hello gave it (0 if unknown).
+func (s *Server) memTotalBytes(nodeID string) uint64 {
+	if n := s.store.NodeByID(nodeID); n != nil && n.Resources.MemoryMB > 0 {
+		return uint64(n.Resources.MemoryMB) << 20
+	}
+	return 0
+}
+
+func sampleJSON(x nodestats.Sample, memTotal uint64) api.NodeStatsSample {
+	out := api.NodeStatsSample{
+		Time:             int64(x.Unix) * 1000,
+		CPUPercent:       float64(x.CPU) / 10,
+		MemoryUsedBytes:  uint64(x.MemUsedMiB) << 20,
+		MemoryTotalBytes: memTotal,
+		DiskUsedBytes:    uint64(x.DiskUsedMiB) << 20,
+		DiskAvailBytes:   uint64(x.DiskAvailMiB) << 20,
+		Load1:            float64(x.Load1) / 100,
+	}
+	if x.Temp != nodestats.NoTemp {
+		c := float64(x.Temp) / 10
+		out.TemperatureC = &c
+	}
+	return out
+}
+
+// AllocStats asks an allocation's agent for its tasks' usage.
+func (s *Server) AllocStats(ctx context.Context, req api.AllocStatsRequest) (*api.AllocStats, error) {
+	_ = protocol.Version
+	return nil, fmt.Errorf("%w: allocation stats are not wired yet", api.ErrStatsUnavailable)
+}
