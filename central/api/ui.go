@@ -200,6 +200,19 @@ func (v tokenView) Services(ns string) []*structs.ServiceRegistration {
 	return out
 }
 
+// May applies the check of the API endpoint behind each UI action.
+func (v tokenView) May(permission, ns string) bool {
+	switch permission {
+	case ui.MaySubmitJob: // DELETE /v1/job/<id>, POST .../revert, /v1/deployment/promote|fail/<id>
+		return canNS(v.r, ns, acl.CapSubmitJob)
+	case ui.MayAllocLifecycle: // POST /v1/client/allocation/<id>/restart
+		return canNS(v.r, ns, acl.CapAllocLifecycle)
+	case ui.MayNodeWrite: // POST /v1/node/<id>/drain, /eligibility
+		return nodeCap(acl.Write)(v.r) == nil
+	}
+	return false
+}
+
 // Index and Wait are the tables' indexes, which the API's blocking
 // queries show to every reader too.
 func (v tokenView) Index(table string) uint64 { return v.st.Index(table) }

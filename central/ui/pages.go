@@ -70,6 +70,7 @@ type clientPage struct {
 	Attributes    []kv
 	Meta          []kv
 	Allocs        []*structs.Allocation // newest first
+	Actions       []action
 }
 
 type kv struct{ Key, Value string }
@@ -105,7 +106,8 @@ func (u *UI) client(r *http.Request, st Reader) (any, error) {
 	}
 	as := slices.Clone(st.AllocsByNode(n.ID))
 	slices.SortFunc(as, func(a, b *structs.Allocation) int { return cmp.Compare(b.CreateTime, a.CreateTime) })
-	return clientPage{Node: n, LastHeartbeat: u.b.LastHeartbeat(n.ID), Attributes: sortedKV(n.Attributes), Meta: sortedKV(n.Meta), Allocs: as}, nil
+	return clientPage{Node: n, LastHeartbeat: u.b.LastHeartbeat(n.ID), Attributes: sortedKV(n.Attributes), Meta: sortedKV(n.Meta), Allocs: as,
+		Actions: nodeActions(st, n)}, nil
 }
 
 type jobRow struct {
@@ -142,6 +144,9 @@ type jobPage struct {
 	Deployment *structs.Deployment // the active one, else the newest; nil: none
 	Groups     []deployGroup
 	Versions   []*jobspec.Job // newest first
+	Actions    []action       // stop or start
+	// DeployActions are the deployment's promote and fail buttons.
+	DeployActions []action
 }
 
 // groupSummary counts a task group's allocations by client status, as
@@ -242,6 +247,8 @@ func (u *UI) job(r *http.Request, st Reader) (any, error) {
 	}
 	p.Versions = slices.Clone(st.JobVersions(ns, id))
 	slices.SortFunc(p.Versions, func(a, b *jobspec.Job) int { return cmp.Compare(b.Version, a.Version) })
+	p.Actions = jobActions(st, j, p.Versions)
+	p.DeployActions = deploymentActions(st, p.Deployment)
 	return p, nil
 }
 
@@ -261,6 +268,7 @@ type allocPage struct {
 	Alloc    *structs.Allocation
 	Tasks    []taskRow
 	Timeline []timelineEntry
+	Actions  []action
 }
 
 // findAlloc finds the allocation by full ID or unique prefix among those
@@ -284,7 +292,7 @@ func (u *UI) alloc(r *http.Request, st Reader) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := allocPage{Alloc: a}
+	p := allocPage{Alloc: a, Actions: allocActions(st, a)}
 	for _, e := range a.Events {
 		p.Timeline = append(p.Timeline, timelineEntry{Time: e.Time, Source: "central", Type: e.Type, Message: e.Message})
 	}

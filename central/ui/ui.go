@@ -58,6 +58,11 @@ type Reader interface {
 	Services(ns string) []*structs.ServiceRegistration
 	Index(table string) uint64
 	Wait(ctx context.Context, table string, minIndex uint64) uint64
+	// May reports whether the request's token passes the API's check for
+	// permission (a May* name) in namespace ns ("" for node write): the
+	// pages show an action's button only then. The API checks again
+	// when the button calls it.
+	May(permission, ns string) bool
 }
 
 // Member is one server of the cluster.

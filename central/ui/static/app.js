@@ -33,6 +33,8 @@
         var tpl = document.createElement("template");
         tpl.innerHTML = html.trim();
         var next = tpl.content.querySelector("main");
+        // Not under an operator's hand: a confirmation asked, a request sent.
+        while (next && document.querySelector("form.action.confirming, form.action.busy")) { await sleep(500); }
         if (next) { main.replaceWith(next); main = next; }
         badge.className = "live";
         if (next && next.getAttribute("data-index") === idx) { await sleep(1000); }
@@ -106,5 +108,64 @@
     }
   }
 
-  document.addEventListener("DOMContentLoaded", function () { tokenPage(); live(); logs(); });
+  // actions: a form.action's button calls the API (data-method, data-url,
+  // data-body as JSON) with the tab's token; the API checks the token and
+  // refuses what it may not do. With data-confirm the first click asks,
+  // the second sends. The outcome shows in #action-status, outside
+  // <main>, so that the live refresh the change causes keeps it.
+  function actions() {
+    var status = document.getElementById("action-status");
+    function say(text, bad) {
+      if (!status) { return; }
+      status.textContent = text;
+      status.className = "action-status" + (bad ? " bad" : "");
+      status.hidden = false;
+    }
+    function reset(form) {
+      form.classList.remove("confirming");
+      var c = form.querySelector(".confirm");
+      if (c) { c.hidden = true; }
+      form.querySelector("button.do").hidden = false;
+    }
+    document.addEventListener("click", function (ev) {
+      var b = ev.target.closest ? ev.target.closest("form.action button.cancel") : null;
+      if (b) { reset(b.form); }
+    });
+    document.addEventListener("submit", async function (ev) {
+      var form = ev.target;
+      if (!form.matches || !form.matches("form.action")) { return; }
+      ev.preventDefault();
+      if (form.classList.contains("busy")) { return; }
+      if (form.getAttribute("data-confirm") && !form.classList.contains("confirming")) {
+        form.classList.add("confirming");
+        form.querySelector("button.do").hidden = true;
+        form.querySelector(".confirm").hidden = false;
+        return;
+      }
+      form.classList.add("busy");
+      form.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
+      var h = headers();
+      var init = { method: form.getAttribute("data-method"), headers: h, cache: "no-store" };
+      var body = form.getAttribute("data-body");
+      if (body) { h["Content-Type"] = "application/json"; init.body = body; }
+      try {
+        var resp = await fetch(form.getAttribute("data-url"), init);
+        var text = await resp.text();
+        if (resp.ok) {
+          say(form.getAttribute("data-done"), false);
+        } else {
+          var msg = text;
+          try { msg = JSON.parse(text).error || text; } catch (e) {}
+          say("Refused (HTTP " + resp.status + "): " + msg, true);
+        }
+      } catch (e) {
+        say("The request failed: " + e, true);
+      }
+      form.classList.remove("busy");
+      form.querySelectorAll("button").forEach(function (b) { b.disabled = false; });
+      reset(form);
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { tokenPage(); actions(); live(); logs(); });
 })();
