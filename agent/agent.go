@@ -117,9 +117,10 @@ type Agent struct {
 	// pinned is central's signing key from enrolment, which follows key
 	// rotations (verify.go; nil: not enrolled, messages are not verified).
 	pinned *keyPin
-	logs   logStreams  // task log requests (logs.go)
-	gc     allocGC     // finished allocations' directories (gc.go)
-	unrec  heldUpdates // updates the state file could not take yet (diskfull.go)
+	logs   logStreams   // task log requests (logs.go)
+	exec   execSessions // alloc exec sessions (exec.go)
+	gc     allocGC      // finished allocations' directories (gc.go)
+	unrec  heldUpdates  // updates the state file could not take yet (diskfull.go)
 
 	ran       atomic.Bool
 	closeOnce sync.Once

@@ -18,7 +18,8 @@ func (a *Agent) handleSession(ev session.Event) {
 		a.sentUpTo = 0 // resend everything unacknowledged
 		a.publishOnline(true)
 		a.connects++
-		a.sess.Subscribe(map[string]byte{a.topics.Desired(a.nodeID): 1, a.topics.Ack(a.nodeID): 1, a.topics.Logs(a.nodeID): 1})
+		a.sess.Subscribe(map[string]byte{a.topics.Desired(a.nodeID): 1, a.topics.Ack(a.nodeID): 1, a.topics.Logs(a.nodeID): 1,
+			a.topics.Exec(a.nodeID): 1, a.topics.ExecIn(a.nodeID, "+"): 1})
 		a.svcSubs = map[string]bool{}
 		a.subscribeServices()
 		a.hello()
@@ -33,6 +34,9 @@ func (a *Agent) handleSession(ev session.Event) {
 
 func (a *Agent) handleMessage(topic string, payload []byte) {
 	if a.handleLogsTopic(topic, payload) {
+		return
+	}
+	if a.handleExecTopic(topic, payload) { // exec.go
 		return
 	}
 	kind, id, ok := a.topics.Parse(topic)

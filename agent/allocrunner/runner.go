@@ -73,6 +73,7 @@ type Runner struct {
 
 	healthCh chan healthReport
 	actCh    chan protocol.AllocAction // operator actions (actions.go)
+	live     sync.Map                  // task name → its running drivers.Handle (TaskHandle)
 
 	// owned by the Run goroutine
 	stopping bool // Stop was called: the lifecycle coordinator winds down
@@ -115,6 +116,15 @@ func New(cfg Config) *Runner {
 		healthCh: make(chan healthReport),
 		actCh:    make(chan protocol.AllocAction, protocol.MaxAllocActions),
 	}
+}
+
+// TaskHandle returns the handle of the named task while it runs (nil
+// otherwise), for `alloc exec`. Safe from any goroutine.
+func (r *Runner) TaskHandle(name string) drivers.Handle {
+	if h, ok := r.live.Load(name); ok {
+		return h.(drivers.Handle)
+	}
+	return nil
 }
 
 // AllocDir is the allocation's directory.

@@ -142,6 +142,7 @@ func (t *taskRunner) run(ctx context.Context) {
 		}
 		t.saved = nil
 		if err == nil {
+			t.r.live.Store(t.task.Name, h)
 			t.state.State = protocol.TaskRunning
 			if !t.report(ctx, t.event(protocol.EventReattached, "re-attached after agent restart")) {
 				return
@@ -322,12 +323,14 @@ func (t *taskRunner) killTimeout() time.Duration {
 }
 
 func (t *taskRunner) putHandle(h drivers.Handle) {
+	t.r.live.Store(t.task.Name, h)
 	if err := t.r.cfg.Store.PutHandle(t.r.alloc.ID, t.task.Name, h.State()); err != nil {
 		t.log.Error("saving task handle; the task cannot be re-attached after an agent restart", "err", err)
 	}
 }
 
 func (t *taskRunner) deleteHandle() {
+	t.r.live.Delete(t.task.Name)
 	if err := t.r.cfg.Store.DeleteHandle(t.r.alloc.ID, t.task.Name); err != nil {
 		t.log.Warn("deleting task handle", "err", err)
 	}
