@@ -94,6 +94,8 @@ type Config struct {
 	GCDiskUsageThreshold float64
 	// Podman configures the Podman driver (podman.go).
 	Podman Podman
+	// Reserved is what the node keeps out of what it offers (reserved.go).
+	Reserved Reserved
 }
 
 // Default returns the configuration used when nothing is set. Name defaults
@@ -197,6 +199,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, err)
 	}
 	if err := c.Podman.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Reserved.validate(); err != nil {
 		errs = append(errs, err)
 	}
 	keys := make([]string, 0, len(c.Meta))

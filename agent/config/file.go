@@ -20,7 +20,7 @@ var refusedKeys = map[string]string{
 }
 
 // fileKeys are the keys a config file may set, in the order docs list them.
-var fileKeys = []string{"name", "datacenter", "brokers", "data_dir", "join_token", "join_token_file", "central", "topic_prefix", "heartbeat", "meta", "log_level", "advertise", "tls", "artifact_file_paths", "artifact_allow_networks", "gc_interval", "gc_max_allocs", "gc_disk_usage_threshold", "podman"}
+var fileKeys = []string{"name", "datacenter", "brokers", "data_dir", "join_token", "join_token_file", "central", "topic_prefix", "heartbeat", "meta", "log_level", "advertise", "tls", "artifact_file_paths", "artifact_allow_networks", "gc_interval", "gc_max_allocs", "gc_disk_usage_threshold", "podman", "reserved"}
 
 // LoadFile reads the config file at path and applies it over cfg.
 func LoadFile(path string, cfg *Config) error {
@@ -129,8 +129,8 @@ func (p *parser) parse(cfg *Config) error {
 		p.seen[key] = t.line
 		var v value
 		var err error
-		if (key == "meta" || key == "tls" || key == "podman") && p.peek().kind == tokPunct && p.peek().text == "{" {
-			v, err = p.parseValue() // block form: meta { ... }, tls { ... }, podman { ... }
+		if (key == "meta" || key == "tls" || key == "podman" || key == "reserved") && p.peek().kind == tokPunct && p.peek().text == "{" {
+			v, err = p.parseValue() // block form: meta { ... }, tls { ... }, podman { ... }, reserved { ... }
 		} else {
 			if eq := p.next(); eq.kind != tokPunct || eq.text != "=" {
 				return p.errAt(eq.line, "expected '=' after %s, got %s", key, eq)
@@ -248,6 +248,13 @@ func (p *parser) set(cfg *Config, key string, v value) error {
 			return wrong("a block", `podman { default_registry = "docker.io" }`)
 		}
 		if err := setPodman(cfg, v.m); err != nil {
+			return p.errAt(v.line, "%v", err)
+		}
+	case "reserved":
+		if v.m == nil {
+			return wrong("a block", `reserved { cpu = 500, memory = 256, disk = 1024 }`)
+		}
+		if err := setReserved(cfg, v.m); err != nil {
 			return p.errAt(v.line, "%v", err)
 		}
 	case "heartbeat":

@@ -31,6 +31,7 @@ type Flags struct {
 	gcMax      int
 	gcDisk     float64
 	registry   string
+	reserved   Reserved
 }
 
 // RegisterFlags registers every agent flag on fs.
@@ -59,6 +60,9 @@ func RegisterFlags(fs *flag.FlagSet) *Flags {
 	fs.IntVar(&f.gcMax, "gc-max-allocs", d.GCMaxAllocs, "allocations held (running and finished) above which the oldest finished ones' directories are removed")
 	fs.Float64Var(&f.gcDisk, "gc-disk-usage-threshold", d.GCDiskUsageThreshold, "percentage of the data dir's filesystem in use above which finished allocations' directories are removed, oldest first (100: off)")
 	fs.StringVar(&f.registry, "podman-default-registry", d.Podman.DefaultRegistry, "`registry` of a Podman image named without one (redis:7 runs docker.io/library/redis:7); none: Podman's own short-name rules")
+	fs.IntVar(&f.reserved.CPU, "reserved-cpu", 0, "CPU `MHz` kept for the host and the agent: the scheduler places less (reserved { cpu })")
+	fs.IntVar(&f.reserved.MemoryMB, "reserved-memory", 0, "memory `MB` kept for the host and the agent (reserved { memory })")
+	fs.IntVar(&f.reserved.DiskMB, "reserved-disk", 0, "disk `MB` kept for the host and the agent (reserved { disk })")
 	return f
 }
 
@@ -129,6 +133,12 @@ func (f *Flags) LoadEnv(lookup func(string) (string, bool)) (*Config, error) {
 			cfg.GCDiskUsageThreshold = f.gcDisk
 		case "podman-default-registry":
 			cfg.Podman.DefaultRegistry = f.registry
+		case "reserved-cpu":
+			cfg.Reserved.CPU = f.reserved.CPU
+		case "reserved-memory":
+			cfg.Reserved.MemoryMB = f.reserved.MemoryMB
+		case "reserved-disk":
+			cfg.Reserved.DiskMB = f.reserved.DiskMB
 		case "meta":
 			if cfg.Meta == nil {
 				cfg.Meta = map[string]string{}
