@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"time"
 
@@ -82,10 +83,44 @@ func (u uiBackend) LastHeartbeat(nodeID string) time.Time {
 }
 
 // NodeStats and LatestStats: the device metrics the leader keeps from
-// heartbeats (none until the backend keeps them).
-func (u uiBackend) NodeStats(nodeID string) []ui.Sample { return nil }
+// heartbeats, as GET /v1/node/<id>/stats and /v1/client/stats serve them
+// (none on a follower, or from a backend that keeps none).
+func (u uiBackend) NodeStats(nodeID string) []ui.Sample {
+	sb, ok := u.b.(StatsBackend)
+	if !ok {
+		return nil
+	}
+	ss, err := sb.NodeStats(nodeID)
+	if err != nil {
+		return nil
+	}
+	out := make([]ui.Sample, len(ss))
+	for i := range ss {
+		out[i] = uiSample(&ss[i])
+	}
+	return out
+}
 
-func (u uiBackend) LatestStats(nodeID string) (ui.Sample, bool) { return ui.Sample{}, false }
+func (u uiBackend) LatestStats(nodeID string) (ui.Sample, bool) {
+	sb, ok := u.b.(StatsBackend)
+	if !ok {
+		return ui.Sample{}, false
+	}
+	s, err := sb.LatestNodeStats(nodeID)
+	if err != nil || s == nil {
+		return ui.Sample{}, false
+	}
+	return uiSample(s), true
+}
+
+func uiSample(s *NodeStatsSample) ui.Sample {
+	out := ui.Sample{Time: s.Time, CPUPercent: s.CPUPercent, MemoryUsedBytes: s.MemoryUsedBytes, MemoryTotalBytes: s.MemoryTotalBytes,
+		DiskUsedBytes: s.DiskUsedBytes, DiskAvailBytes: s.DiskAvailBytes, TemperatureC: math.NaN(), Load1: s.Load1}
+	if s.TemperatureC != nil {
+		out.TemperatureC = *s.TemperatureC
+	}
+	return out
+}
 
 // tokenView is central's state as one request's token may see it, by the
 // API's own rules (canNS, readableAllocs): nodes with node read; jobs

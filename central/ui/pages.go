@@ -71,6 +71,9 @@ type clientPage struct {
 	Meta          []kv
 	Allocs        []*structs.Allocation // newest first
 	Actions       []action
+	// Stats is its latest device metrics and last hour's charts; nil
+	// when this server has none (no heartbeat yet, or a follower).
+	Stats *nodeCharts
 }
 
 type kv struct{ Key, Value string }
@@ -106,8 +109,13 @@ func (u *UI) client(r *http.Request, st Reader) (any, error) {
 	}
 	as := slices.Clone(st.AllocsByNode(n.ID))
 	slices.SortFunc(as, func(a, b *structs.Allocation) int { return cmp.Compare(b.CreateTime, a.CreateTime) })
-	return clientPage{Node: n, LastHeartbeat: u.b.LastHeartbeat(n.ID), Attributes: sortedKV(n.Attributes), Meta: sortedKV(n.Meta), Allocs: as,
-		Actions: nodeActions(st, n)}, nil
+	p := clientPage{Node: n, LastHeartbeat: u.b.LastHeartbeat(n.ID), Attributes: sortedKV(n.Attributes), Meta: sortedKV(n.Meta), Allocs: as,
+		Actions: nodeActions(st, n)}
+	if latest, ok := u.b.LatestStats(n.ID); ok {
+		c := u.charts(n, latest, time.Now())
+		p.Stats = &c
+	}
+	return p, nil
 }
 
 type jobRow struct {
