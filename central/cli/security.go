@@ -18,7 +18,7 @@ func securityVerbs() map[string]verb {
 		"node join-token list":    {"List join tokens: accessor, description, created, expires, uses", "[options]", (*env).joinTokenList},
 		"node join-token delete":  {"Delete a join token: agents can no longer enrol with it", "[options] ACCESSOR", (*env).joinTokenDelete},
 		"node revoke":             {"Revoke an enrolled node's MQTT login (it is disconnected at once)", "[options] NODE_ID", (*env).nodeRevoke},
-		"mqtt export-auth":        {"Write a Mosquitto password_file and acl_file with central's broker rules", "-dir DIR [options]", (*env).mqttExportAuth},
+		"mqtt export-auth":        {"Write a Mosquitto password_file and acl_file (or, -format nats, a NATS authorization block) with central's broker rules", "-dir DIR [-format mosquitto|nats]", (*env).mqttExportAuth},
 		"operator keyring rotate": {"Make a new signing key active, endorsed by the previous one (which keeps co-signing)", "[options]", (*env).keyringRotate},
 	}
 }
@@ -148,7 +148,8 @@ func (e *env) deleteByID(args []string, path, what, done string) int {
 
 func (e *env) mqttExportAuth(args []string) int {
 	fs := e.flags()
-	dir := fs.String("dir", "", "directory to write password_file and acl_file into")
+	dir := fs.String("dir", "", "directory to write password_file and acl_file (or tether-auth.conf) into")
+	format := fs.String("format", "mosquitto", "mosquitto (password_file, acl_file) or nats (tether-auth.conf, an authorization block for nats-server.conf)")
 	if code, ok := e.parse(fs, args); !ok {
 		return code
 	}
@@ -161,6 +162,25 @@ func (e *env) mqttExportAuth(args []string) int {
 	}
 	ctx, cancel := e.ctx()
 	defer cancel()
+	switch *format {
+	case "mosquitto":
+	case "nats":
+		var out struct {
+			Conf string `json:"conf"`
+		}
+		if _, _, err := e.get(ctx, "/v1/security/nats", nil, &out); err != nil {
+			return e.fail("exporting broker auth", err)
+		}
+		if err := writeFiles(*dir, map[string]string{natsAuthFile: out.Conf}); err != nil {
+			return e.fail("exporting broker auth", err)
+		}
+		fmt.Fprintf(e.stdout, "Wrote %s\nOn every NATS node: include %q in nats-server.conf (outside any block), then reload (nats-server --signal reload) (docs/nats.md)\n",
+			filepath.Join(*dir, natsAuthFile), natsAuthFile)
+		return exitOK
+	default:
+		fmt.Fprintf(e.stderr, "mqtt export-auth: -format %q: use mosquitto or nats\n", *format)
+		return exitUsage
+	}
 	var out struct {
 		PasswordFile string `json:"password_file"`
 		ACLFile      string `json:"acl_file"`
@@ -177,14 +197,21 @@ func (e *env) mqttExportAuth(args []string) int {
 }
 
 func writeAuthFiles(dir, pw, acl string) error {
+	return writeFiles(dir, map[string]string{"password_file": pw, "acl_file": acl})
+}
+
+// natsAuthFile is the file `mqtt export-auth -format nats` writes.
+const natsAuthFile = "tether-auth.conf"
+
+// writeFiles writes each file (name → body) into dir, mode 0600, each
+// replaced at once (written aside, then renamed).
+func writeFiles(dir string, files map[string]string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	for _, f := range []struct {
-		name, body string
-	}{{"password_file", pw}, {"acl_file", acl}} {
-		p := filepath.Join(dir, f.name)
-		if err := os.WriteFile(p+".tmp", []byte(f.body), 0o600); err != nil {
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p+".tmp", []byte(body), 0o600); err != nil {
 			return err
 		}
 		if err := os.Rename(p+".tmp", p); err != nil {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/tether-edge/tether/central/api"
@@ -31,6 +32,7 @@ import (
 //	POST   /v1/security/keyring/rotate     new signing key endorsed by the previous one, which co-signs (operator write);
 //	                                       ?broker_password=true also gives central's broker login a new password
 //	GET    /v1/security/mosquitto          password_file + acl_file for a site's Mosquitto (operator write)
+//	GET    /v1/security/nats               an authorization block for a NATS cluster's nats-server.conf (operator write)
 
 // centralMQTTUser is the MQTT username of central's own broker client.
 const centralMQTTUser = "tether-central"
@@ -72,6 +74,12 @@ type JoinTokenInfo struct {
 type MosquittoAuth struct {
 	PasswordFile string `json:"password_file"`
 	ACLFile      string `json:"acl_file"`
+}
+
+// NATSAuth is GET /v1/security/nats: an authorization block to include in
+// every NATS node's nats-server.conf (docs/nats.md).
+type NATSAuth struct {
+	Conf string `json:"conf"`
 }
 
 // storeAuthority checks broker logins against the replicated state;
@@ -217,6 +225,7 @@ func (s *Server) securityRoutes(mux *http.ServeMux, guard func(bool, http.Handle
 	mux.Handle("DELETE /v1/security/node/{id}", s.leaderOnly(guard(true, s.handleRevokeNode)))
 	mux.Handle("POST /v1/security/keyring/rotate", s.leaderOnly(guard(true, s.handleKeyringRotate)))
 	mux.Handle("GET /v1/security/mosquitto", guard(true, s.handleMosquittoExport))
+	mux.Handle("GET /v1/security/nats", guard(true, s.handleNATSExport))
 }
 
 func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) {
@@ -252,7 +261,12 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	cred := &state.NodeCredential{NodeID: nodeID, Name: req.Name, Username: nodeID, PasswordHash: pwHash, Created: time.Now().UnixMilli()}
+	natsHash, err := broker.NATSHashPassword(pw)
+	if err != nil {
+		writeErr(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	cred := &state.NodeCredential{NodeID: nodeID, Name: req.Name, Username: nodeID, PasswordHash: pwHash, NATSHash: natsHash, Created: time.Now().UnixMilli()}
 	if _, err := s.apply(&state.Command{Ops: []state.Op{{Security: &state.SecurityOp{Enroll: &state.Enroll{TokenHash: hash, Credential: cred, Now: now}}}}}); err != nil {
 		code := http.StatusInternalServerError
 		if errors.Is(err, state.ErrNoJoinToken) || errors.Is(err, state.ErrJoinTokenExpired) {
@@ -522,6 +536,46 @@ func (s *Server) handleMosquittoExport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSONBody(w, &MosquittoAuth{PasswordFile: pw, ACLFile: acl})
+}
+
+// handleNATSExport answers `central mqtt export-auth -format nats`: an
+// authorization block for nats-server.conf with the broker rules.
+func (s *Server) handleNATSExport(w http.ResponseWriter, r *http.Request) {
+	kr := s.store.Keyring()
+	if kr == nil {
+		writeErr(w, http.StatusConflict, "mqtt export-auth: there is no keyring yet (start central with -mqtt-auth or enrol a node first)")
+		return
+	}
+	_, centralPW, err := s.openKeyring(kr) // kek.go
+	if err != nil {
+		writeErr(w, http.StatusServiceUnavailable, "mqtt export-auth: "+err.Error())
+		return
+	}
+	centralHash, err := broker.NATSHashPassword(centralPW)
+	if err != nil {
+		writeErr(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	users := []broker.NATSUser{{Username: kr.CentralUsername, PasswordHash: centralHash}}
+	var old []string
+	for _, c := range s.store.NodeCredentials() {
+		if c.NATSHash == "" {
+			old = append(old, c.NodeID)
+			continue
+		}
+		users = append(users, broker.NATSUser{Username: c.Username, PasswordHash: c.NATSHash, NodeID: c.NodeID})
+	}
+	if len(old) > 0 {
+		writeErr(w, http.StatusConflict, fmt.Sprintf("mqtt export-auth: %d node(s) were enrolled before NATS export existed and have no password NATS can check (%s): revoke them (central node revoke ID) and enrol them again with a join token",
+			len(old), strings.Join(old, ", ")))
+		return
+	}
+	conf, err := broker.NATSAuth(protocol.Topics{Prefix: s.cfg.TopicPrefix}, users)
+	if err != nil {
+		writeErr(w, http.StatusConflict, err.Error())
+		return
+	}
+	writeJSONBody(w, &NATSAuth{Conf: conf})
 }
 
 // startBroker starts the embedded broker, enforcing logins with -mqtt-auth

@@ -156,7 +156,11 @@ type NodeCredential struct {
 	Name         string `json:"name,omitempty"`
 	Username     string `json:"username"`
 	PasswordHash string `json:"password_hash"`
-	Created      int64  `json:"created"` // unix ms
+	// NATSHash is the same password's bcrypt hash, for `central mqtt
+	// export-auth -format nats` (NATS server has no PBKDF2). Empty for
+	// nodes enrolled before it existed.
+	NATSHash string `json:"nats_hash,omitempty"`
+	Created  int64  `json:"created"` // unix ms
 }
 
 // SecurityOp changes the security table; exactly one field is set.
