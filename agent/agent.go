@@ -121,6 +121,8 @@ type Agent struct {
 	exec   execSessions // alloc exec sessions (exec.go)
 	gc     allocGC      // finished allocations' directories (gc.go)
 	unrec  heldUpdates  // updates the state file could not take yet (diskfull.go)
+	// metrics measures the device for heartbeats (metrics.go).
+	metrics hostMetrics
 
 	ran       atomic.Bool
 	closeOnce sync.Once
@@ -493,7 +495,8 @@ func (a *Agent) apply(d *protocol.Desired) {
 	}
 	now := time.Now()
 	a.noteKept(d, now)
-	a.collect(now) // new allocations count toward gc_max_allocs
+	a.noteMetrics(d) // metrics.go
+	a.collect(now)   // new allocations count toward gc_max_allocs
 }
 
 // forget drops a finished allocation central no longer lists. Its last
@@ -660,5 +663,6 @@ func (a *Agent) heartbeat() {
 	if a.gc.centralKept.Load() { // gc.go: central takes the disk fields
 		hb.DiskUsed, hb.DiskAvail, hb.GCRemoved = a.gc.used.Load(), a.gc.avail.Load(), a.gc.removed.Load()
 	}
+	a.addMetrics(hb) // metrics.go: CPU, memory, load, once central takes them
 	a.publish(a.topics.Heartbeat(a.nodeID), 0, false, hb)
 }

@@ -74,6 +74,7 @@ func (a *Agent) helloAttributes() map[string]string {
 	}
 	attrs[protocol.AttrKeptAllocs] = "1"
 	attrs[protocol.AttrAllocActions] = "1" // operator actions (actions.go)
+	attrs[protocol.AttrMetrics] = "1"      // device metrics, reserved (metrics.go)
 	attrs[protocol.AttrExec] = "1"         // alloc exec sessions (exec.go)
 	u, err := a.opts.Statfs(a.cfg.DataDir)
 	if err != nil {

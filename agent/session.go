@@ -158,5 +158,6 @@ func (a *Agent) hello() {
 		Version:      a.opts.Version,
 		Time:         time.Now().UnixMilli(),
 		Allocs:       allocs,
+		Reserved:     a.helloReserved(), // metrics.go
 	})
 }
