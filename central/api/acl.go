@@ -199,6 +199,27 @@ func aclWriteErr(err error) error {
 	return err
 }
 
+// CheckManagement is CheckOperator for what only a management token may
+// do (agent releases and rollouts: they decide what code every device
+// runs).
+func CheckManagement(b Backend, resolver *acl.Resolver, w http.ResponseWriter, r *http.Request) bool {
+	if !b.ACLEnabled() {
+		return true
+	}
+	secret := r.Header.Get(TokenHeader)
+	z := &authz{anon: secret == ""}
+	z.acl, z.token, z.err = resolver.Resolve(b.ACLState(), secret, time.Now())
+	err := management(r.WithContext(context.WithValue(r.Context(), aclCtxKey{}, z)))
+	if err == nil {
+		return true
+	}
+	var he *httpError
+	errors.As(err, &he)
+	closeUnread(w, r) // refused before the body is read: do not wait for it
+	writeError(w, he.code, he.msg)
+	return false
+}
+
 // CheckOperator lets the server guard its own operator endpoints
 // (raft configuration, peers, snapshots) with the same tokens: it answers
 // the request with a 403 and returns false when the token lacks operator

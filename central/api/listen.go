@@ -33,6 +33,9 @@ const (
 	// any handler (or a follower forwarding a write) reads it; endpoints
 	// bound their own bodies further.
 	maxRequestBody = 8 << 20
+	// maxReleaseBody bounds an agent release upload (one binary, with
+	// room over protocol.MaxAgentBinary for nothing else).
+	maxReleaseBody = 64<<20 + 1
 )
 
 func (l HTTPLimits) withDefaults() HTTPLimits {
@@ -77,11 +80,16 @@ func perRequest(l HTTPLimits, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var d time.Duration
 		q := r.URL.Query()
+		release := strings.HasPrefix(r.URL.Path, "/v1/agent/release/") // an agent binary, up or down (central/server/ota.go)
 		if r.URL.Path != "/v1/operator/snapshot" && r.Body != nil {
-			r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
+			limit := int64(maxRequestBody)
+			if release {
+				limit = maxReleaseBody
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 		}
 		switch {
-		case r.URL.Path == "/v1/operator/snapshot":
+		case r.URL.Path == "/v1/operator/snapshot", release:
 			d = longTransfer
 		case q.Get("follow") == "true" && strings.HasPrefix(r.URL.Path, "/v1/client/fs/logs/"):
 			d = -1 // none: the stream extends its write deadline per write (flushWriter)

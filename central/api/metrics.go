@@ -58,8 +58,12 @@ func stateMetrics(st Reader) []Metric {
 	var out []Metric
 	nodes := map[string]int{structs.NodeInitializing: 0, structs.NodeReady: 0, structs.NodeDisconnected: 0, structs.NodeDown: 0}
 	draining, ineligible := 0, 0
+	versions := map[string]int{} // agent version of the nodes not down
 	for _, n := range st.Nodes() {
 		nodes[n.Status]++
+		if n.Status != structs.NodeDown {
+			versions[n.Version]++
+		}
 		if n.Drain {
 			draining++
 		}
@@ -73,6 +77,9 @@ func stateMetrics(st Reader) []Metric {
 	out = append(out,
 		Gauge("tether_nodes_draining", "Nodes being drained.", float64(draining)),
 		Gauge("tether_nodes_ineligible", "Nodes ineligible for new work.", float64(ineligible)))
+	for _, v := range sortedKeys(versions) {
+		out = append(out, Gauge("tether_nodes_agent_version", "Nodes not down, by the agent version of their last hello.", float64(versions[v]), "version", v))
+	}
 
 	client := map[string]int{}
 	for _, s := range []string{protocol.AllocPending, protocol.AllocRunning, protocol.AllocComplete, protocol.AllocFailed, protocol.AllocLost, protocol.AllocUnknown} {

@@ -105,7 +105,7 @@ func startLeader(s *Server) (*leader, error) {
 	for _, r := range s.store.Services("") {
 		l.svcPub.mark(r.ServiceName)
 	}
-	for _, f := range []func(){l.loop, l.batcher, l.evalWorker, l.publish, l.publishServices, l.watchBrokers, l.gcLoop, l.deploymentWatcher, l.delayLoop} {
+	for _, f := range []func(){l.loop, l.batcher, l.evalWorker, l.publish, l.publishServices, l.watchBrokers, l.gcLoop, l.deploymentWatcher, l.delayLoop, l.rolloutLoop} {
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
@@ -215,14 +215,18 @@ func (l *leader) publish() {
 		index := snap.Index("")
 		now := time.Now().UnixNano()
 		for _, id := range nodes {
-			dc, kept := "", false
+			dc, kept, upgrades := "", false, false
 			if n := snap.NodeByID(id); n != nil {
 				dc, kept = n.Datacenter, n.Attributes[protocol.AttrKeptAllocs] == "1"
+				upgrades = n.Attributes[protocol.AttrUpgrade] == "1"
 			}
 			allocs := snap.AllocsByNode(id)
 			d := desired.Build(id, dc, allocs, index, now)
 			if kept {
 				desired.AddKept(d, allocs) // the agent's GC learns what central collected
+			}
+			if upgrades {
+				d.Upgrade = l.s.upgradeOrder(snap, id) // ota.go: the node's rollout order, if any
 			}
 			if err := l.gw.PublishDesiredAt(id, dc, d); err != nil {
 				l.s.log.Warn("publish desired state", "node", id, "err", err)

@@ -286,6 +286,7 @@ func nodeFromHello(h *protocol.Hello, now int64) *structs.Node {
 		Drivers: h.Drivers, Attributes: h.Attributes, Meta: h.Meta,
 		Resources: structs.Resources{CPU: h.Resources.CPU, MemoryMB: h.Resources.MemoryMB, Cores: h.Resources.Cores},
 		Eligible:  true, Version: h.Version, Boot: h.Boot, StatusUpdatedAt: now, LastSeq: h.Seq,
+		UpgradeFailed: upgradeFailure(h.UpgradeFailed), Reattached: h.Reattached, // ota.go
 	}
 }
 

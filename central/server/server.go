@@ -62,7 +62,8 @@ type Server struct {
 	mu     sync.Mutex // guards leader
 	leader *leader    // non-nil while this server leads
 
-	gcStats gcStats // state garbage collection (gc.go)
+	gcStats gcStats   // state garbage collection (gc.go)
+	ota     otaServer // agent release binaries and downloads (ota.go)
 
 	done chan struct{}
 	wg   sync.WaitGroup
@@ -144,6 +145,11 @@ func New(cfg Config, logger *slog.Logger, logOut io.Writer) (*Server, error) {
 	go func() {
 		defer s.wg.Done()
 		s.kekLoop() // kek.go
+	}()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.releaseSync() // ota.go
 	}()
 	ok = true
 	return s, nil

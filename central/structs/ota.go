@@ -90,6 +90,15 @@ type RolloutNode struct {
 	DoneAt      int64  `json:"done_at,omitempty"`    // unix ns
 }
 
+// UpgradeFailure is an agent's report that an upgrade did not take.
+type UpgradeFailure struct {
+	Version    string `json:"version"`
+	Reason     string `json:"reason"`
+	Time       int64  `json:"time"` // unix ms on the agent's clock
+	RolloutID  string `json:"rollout_id,omitempty"`
+	RolledBack bool   `json:"rolled_back,omitempty"`
+}
+
 // RolloutEvent is one thing that happened in a rollout, for the CLI and UI.
 type RolloutEvent struct {
 	Time    int64  `json:"time"` // unix ns

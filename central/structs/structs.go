@@ -35,8 +35,13 @@ type Node struct {
 	Boot              int64             `json:"boot,omitempty"`    // agent start, unix ms
 	StatusUpdatedAt   int64             `json:"status_updated_at"` // unix ns
 	LastSeq           uint64            `json:"last_seq"`          // highest update seq applied
-	CreateIndex       uint64            `json:"create_index"`
-	ModifyIndex       uint64            `json:"modify_index"`
+	// Agent upgrades (ota.go), from the last hello: the last upgrade the
+	// agent reports failed, and whether it has re-attached every
+	// allocation since it started.
+	UpgradeFailed *UpgradeFailure `json:"upgrade_failed,omitempty"`
+	Reattached    bool            `json:"reattached,omitempty"`
+	CreateIndex   uint64          `json:"create_index"`
+	ModifyIndex   uint64          `json:"modify_index"`
 }
 
 // Resources are compute amounts: offered by a node or used by an alloc.
