@@ -120,9 +120,9 @@ type Agent struct {
 	logs   logStreams   // task log requests (logs.go)
 	exec   execSessions // alloc exec sessions (exec.go)
 	gc     allocGC      // finished allocations' directories (gc.go)
-	unrec  heldUpdates  // updates the state file could not take yet (diskfull.go)
 	// metrics measures the device for heartbeats (metrics.go).
 	metrics hostMetrics
+	unrec   heldUpdates // updates the state file could not take yet (diskfull.go)
 
 	ran       atomic.Bool
 	closeOnce sync.Once
@@ -141,6 +141,7 @@ type Agent struct {
 	connects  uint64 // MQTT connections made, the first included
 	runnerCtx context.Context
 	runners   sync.WaitGroup
+	upg       upgrader // over-the-air upgrades (upgrade.go)
 }
 
 // allocEntry is one allocation the agent holds.
@@ -204,6 +205,7 @@ func New(opts Options) (*Agent, error) {
 		allocs:     map[string]*allocEntry{},
 		svc:        svccache.New(st, log.With("component", "svccache")),
 	}
+	a.upgradeInit() // upgrade.go
 	var user, pass string
 	if enr != nil {
 		client, err := enrolClient(cfg) // the key chain comes from central like the enrolment (enroll.go)
@@ -303,6 +305,11 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.stopCutOff(time.Now())
 		case now := <-gcTick.C:
 			a.collect(now)
+		case ev := <-a.upg.events:
+			if p := a.upgradeEvent(ev); p != nil { // upgrade.go
+				a.shutdown(detach)
+				return &UpgradeReady{Plan: *p}
+			}
 		}
 	}
 }
@@ -373,6 +380,7 @@ func (a *Agent) restore() {
 			prev = &p
 		}
 		a.startRunner(e, prev, handles)
+		a.upgradeTrack(rec.Alloc.ID, handles) // upgrade.go
 	}
 	d, err := a.store.Desired()
 	switch {
@@ -497,6 +505,8 @@ func (a *Agent) apply(d *protocol.Desired) {
 	a.noteKept(d, now)
 	a.noteMetrics(d) // metrics.go
 	a.collect(now)   // new allocations count toward gc_max_allocs
+	// An upgrade order (upgrade.go).
+	a.considerUpgrade(d.Upgrade)
 }
 
 // forget drops a finished allocation central no longer lists. Its last
@@ -518,6 +528,7 @@ func (a *Agent) handleRunnerDone(id string) {
 		return
 	}
 	e.runner = nil
+	a.upgradeGone(id) // upgrade.go
 	if e.removed {
 		a.forget(id)
 	}
@@ -571,6 +582,7 @@ func (a *Agent) handleUpdates(us []allocrunner.Update) {
 			a.log.Info("allocation status", "alloc", rec.AllocID, "status", rec.ClientStatus, "seq", rec.Seq)
 		}
 		e.rec.Client = rec
+		a.upgradeSeen(rec) // upgrade.go
 	}
 	a.flush()
 }

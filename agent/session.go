@@ -24,6 +24,7 @@ func (a *Agent) handleSession(ev session.Event) {
 		a.subscribeServices()
 		a.hello()
 		a.flush()
+		a.upgradeCheck() // upgrade.go
 	case session.Lost:
 		a.connected = false
 		a.downSince = time.Now()
@@ -143,7 +144,7 @@ func (a *Agent) hello() {
 		seq = highest
 	}
 	sort.Slice(allocs, func(i, j int) bool { return allocs[i].AllocID < allocs[j].AllocID })
-	a.publish(a.topics.Hello(a.nodeID), 1, false, &protocol.Hello{
+	h := &protocol.Hello{
 		V:            protocol.Version,
 		NodeID:       a.nodeID,
 		Name:         a.cfg.Name,
@@ -158,6 +159,8 @@ func (a *Agent) hello() {
 		Version:      a.opts.Version,
 		Time:         time.Now().UnixMilli(),
 		Allocs:       allocs,
-		Reserved:     a.helloReserved(), // metrics.go
-	})
+	}
+	a.upgradeHello(h)              // upgrade.go
+	h.Reserved = a.helloReserved() // metrics.go
+	a.publish(a.topics.Hello(a.nodeID), 1, false, h)
 }

@@ -10,10 +10,12 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"github.com/tether-edge/tether/agent"
 	"github.com/tether-edge/tether/agent/config"
+	"github.com/tether-edge/tether/agent/upgrade"
 )
 
 // version is set at build time (-ldflags "-X main.version=...").
@@ -37,6 +39,9 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if len(args) == 1 && args[0] == "version" {
 		printVersion(stdout)
 		return 0
+	}
+	if len(args) > 0 && args[0] == "upgrade-watchdog" { // started by an agent upgrading itself (docs/upgrades.md)
+		return upgrade.RunWatchdog(args[1:], stderr)
 	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -70,7 +75,9 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			logger.Warn("-join-token on the command line is visible to every user of this machine (ps, /proc/<pid>/cmdline): use -join-token-file FILE (mode 0600) or the environment variable " + config.EnvJoinToken)
 		}
 	})
-	ds, closeDrivers := buildDrivers(cfg, logger)
+	ds, closeAll := buildDrivers(cfg, logger)
+	var closeOnce sync.Once
+	closeDrivers := func() { closeOnce.Do(closeAll) }
 	defer closeDrivers()
 	a, err := agent.New(agent.Options{
 		Config:  cfg,
@@ -85,11 +92,29 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	ctx, stop := signal.NotifyContext(ctx, stopSignals...)
 	defer stop()
-	if err := a.Run(ctx); err != nil {
+	err = a.Run(ctx)
+	var up *agent.UpgradeReady
+	if errors.As(err, &up) {
+		stop()
+		closeDrivers()
+		return switchAgent(up.Plan, append([]string{name}, args...), logger)
+	}
+	if err != nil {
 		logger.Error("agent stopped", "err", err)
 		return 1
 	}
 	return 0
+}
+
+// switchAgent execs the new agent binary in this process; if it cannot,
+// the previous binary is in place again and the agent execs it (the same
+// version, which reports the failure). It returns only when both fail.
+func switchAgent(p upgrade.Plan, args []string, logger *slog.Logger) int {
+	err := upgrade.Switch(p, args, logger)
+	logger.Error("agent upgrade failed; starting this version again", "version", p.Order.Version, "err", err)
+	err = upgrade.Reexec(args)
+	logger.Error("agent cannot exec itself again after a failed upgrade", "err", err)
+	return 1
 }
 
 func level(s string) slog.Level {
