@@ -41,10 +41,10 @@ func (a *Agent) noteMetrics(d *protocol.Desired) {
 // nothing is reserved or central has not shown it takes the field.
 func (a *Agent) helloReserved() *protocol.Reserved {
 	r := a.cfg.Reserved
-	if !a.metrics.central.Load() || r.CPU == 0 && r.MemoryMB == 0 && r.DiskMB == 0 {
+	if !a.metrics.central.Load() || r.CPU == 0 && r.MemoryMB == 0 {
 		return nil
 	}
-	return &protocol.Reserved{CPU: r.CPU, MemoryMB: r.MemoryMB, DiskMB: r.DiskMB}
+	return &protocol.Reserved{CPU: r.CPU, MemoryMB: r.MemoryMB}
 }
 
 // addMetrics fills a heartbeat's device metrics, for a central that takes

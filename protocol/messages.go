@@ -86,11 +86,10 @@ type Hello struct {
 }
 
 // Reserved is what a node keeps out of what it offers (Nomad client's
-// reserved block): CPU in MHz, memory and disk in MB.
+// reserved block): CPU in MHz, memory in MB.
 type Reserved struct {
 	CPU      int `cbor:"0,keyasint,omitempty"`
 	MemoryMB int `cbor:"1,keyasint,omitempty"`
-	DiskMB   int `cbor:"2,keyasint,omitempty"`
 }
 
 // Resources are amounts of compute: offered by a node or asked by a task.

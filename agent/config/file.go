@@ -252,7 +252,7 @@ func (p *parser) set(cfg *Config, key string, v value) error {
 		}
 	case "reserved":
 		if v.m == nil {
-			return wrong("a block", `reserved { cpu = 500, memory = 256, disk = 1024 }`)
+			return wrong("a block", `reserved { cpu = 500, memory = 256 }`)
 		}
 		if err := setReserved(cfg, v.m); err != nil {
 			return p.errAt(v.line, "%v", err)

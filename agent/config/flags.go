@@ -62,7 +62,6 @@ func RegisterFlags(fs *flag.FlagSet) *Flags {
 	fs.StringVar(&f.registry, "podman-default-registry", d.Podman.DefaultRegistry, "`registry` of a Podman image named without one (redis:7 runs docker.io/library/redis:7); none: Podman's own short-name rules")
 	fs.IntVar(&f.reserved.CPU, "reserved-cpu", 0, "CPU `MHz` kept for the host and the agent: the scheduler places less (reserved { cpu })")
 	fs.IntVar(&f.reserved.MemoryMB, "reserved-memory", 0, "memory `MB` kept for the host and the agent (reserved { memory })")
-	fs.IntVar(&f.reserved.DiskMB, "reserved-disk", 0, "disk `MB` kept for the host and the agent (reserved { disk })")
 	return f
 }
 
@@ -137,8 +136,6 @@ func (f *Flags) LoadEnv(lookup func(string) (string, bool)) (*Config, error) {
 			cfg.Reserved.CPU = f.reserved.CPU
 		case "reserved-memory":
 			cfg.Reserved.MemoryMB = f.reserved.MemoryMB
-		case "reserved-disk":
-			cfg.Reserved.DiskMB = f.reserved.DiskMB
 		case "meta":
 			if cfg.Meta == nil {
 				cfg.Meta = map[string]string{}

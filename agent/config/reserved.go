@@ -9,17 +9,16 @@ import (
 
 // Reserved is the reserved block (Nomad client's): what the node keeps for
 // the host and the agent, subtracted by central's scheduler from what the
-// node offers. CPU in MHz, memory and disk in MB; 0: nothing reserved.
+// node offers. CPU in MHz, memory in MB; 0: nothing reserved.
 type Reserved struct {
 	CPU      int
 	MemoryMB int
-	DiskMB   int
 }
 
 // reservedKeys are the keys of the reserved block.
-var reservedKeys = []string{"cpu", "memory", "disk"}
+var reservedKeys = []string{"cpu", "memory"}
 
-// maxReserved bounds each amount (1 TB of memory or disk, 10 THz of CPU):
+// maxReserved bounds each amount (10 TB of memory, 10 THz of CPU):
 // far above any node, low enough that sums stay exact.
 const maxReserved = 1 << 20 * 10
 
@@ -38,7 +37,7 @@ func setReserved(cfg *Config, m map[string]string) error {
 		case "memory":
 			dst = &cfg.Reserved.MemoryMB
 		case "disk":
-			dst = &cfg.Reserved.DiskMB
+			return fmt.Errorf("reserved { disk } is not supported: central's scheduler does not place by disk (jobs cannot ask for ephemeral_disk); remove the line, and bound the data dir with gc_disk_usage_threshold")
 		case "reserved_ports":
 			return fmt.Errorf("reserved { reserved_ports } is not supported: the scheduler gives each task a port the node's running allocations do not hold; keep host services off the dynamic port range instead, and remove the line")
 		case "cores":
@@ -63,13 +62,10 @@ func reservedUnit(k string) string {
 }
 
 func reservedExample(k string) string {
-	switch k {
-	case "cpu":
+	if k == "cpu" {
 		return "500"
-	case "memory":
-		return "256"
 	}
-	return "1024"
+	return "256"
 }
 
 // validate checks the amounts; errors name the key and the fix.
@@ -77,7 +73,7 @@ func (r Reserved) validate() error {
 	for _, x := range []struct {
 		key string
 		n   int
-	}{{"cpu", r.CPU}, {"memory", r.MemoryMB}, {"disk", r.DiskMB}} {
+	}{{"cpu", r.CPU}, {"memory", r.MemoryMB}} {
 		if x.n < 0 || x.n > maxReserved {
 			return fmt.Errorf("%w: reserved { %s = %d } out of range: use 0 to %d %s, e.g. reserved { %s = %s } (or -reserved-%s)", ErrInvalid, x.key, x.n, maxReserved, reservedUnit(x.key), x.key, reservedExample(x.key), x.key)
 		}

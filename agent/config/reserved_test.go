@@ -8,10 +8,10 @@ import (
 
 func TestReservedBlock(t *testing.T) {
 	cfg := Default()
-	if err := ParseFile("agent.hcl", []byte("reserved {\n  cpu = 500\n  memory = 256\n  disk = 1_024\n}\n"), &cfg); err != nil {
+	if err := ParseFile("agent.hcl", []byte("reserved {\n  cpu = 500\n  memory = 1_024\n}\n"), &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Reserved != (Reserved{CPU: 500, MemoryMB: 256, DiskMB: 1024}) {
+	if cfg.Reserved != (Reserved{CPU: 500, MemoryMB: 1024}) {
 		t.Fatalf("reserved %+v", cfg.Reserved)
 	}
 	if err := cfg.Validate(); err != nil {
@@ -20,7 +20,8 @@ func TestReservedBlock(t *testing.T) {
 	for _, tt := range []struct{ src, want string }{
 		{"reserved { reserved_ports = \"22\" }", "agent.hcl:1: reserved { reserved_ports } is not supported"},
 		{"reserved { cores = 1 }", "reserve CPU in MHz instead"},
-		{"reserved { gpu = 1 }", `unknown key "gpu" in the reserved block (known: cpu, memory, disk)`},
+		{"reserved { gpu = 1 }", `unknown key "gpu" in the reserved block (known: cpu, memory)`},
+		{"reserved { disk = 1024 }", "reserved { disk } is not supported: central's scheduler does not place by disk"},
 		{"reserved { memory = \"lots\" }", `reserved { memory = "lots" }: want a whole number (MB), e.g. reserved { memory = 256 }`},
 		{"reserved = 5", "reserved must be a block"},
 	} {
@@ -40,14 +41,14 @@ func TestReservedBlock(t *testing.T) {
 func TestReservedFlagsOverrideTheFile(t *testing.T) {
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
 	f := RegisterFlags(fs)
-	if err := fs.Parse([]string{"-reserved-memory", "128", "-reserved-cpu", "250", "-reserved-disk", "64"}); err != nil {
+	if err := fs.Parse([]string{"-reserved-memory", "128", "-reserved-cpu", "250"}); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := f.LoadEnv(func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Reserved != (Reserved{CPU: 250, MemoryMB: 128, DiskMB: 64}) {
+	if cfg.Reserved != (Reserved{CPU: 250, MemoryMB: 128}) {
 		t.Fatalf("reserved %+v", cfg.Reserved)
 	}
 }
