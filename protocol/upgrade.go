@@ -22,7 +22,10 @@ import (
 
 // AttrUpgrade is the hello attribute by which an agent tells central it
 // understands Desired.Upgrade and sends Hello.UpgradeFailed and
-// Hello.Reattached.
+// Hello.Reattached. Its value is the agent's build target (one of
+// Targets, e.g. "linux/armv6"): the release central orders it. An agent
+// advertises it only when it can verify a release (it has central's
+// pinned key, from enrolment).
 const AttrUpgrade = "tether.upgrade"
 
 // Agent build targets an upgrade may name ("GOOS/GOARCH", with the ARM
