@@ -40,8 +40,8 @@ const (
 )
 
 // Namespace capabilities. Tether checks list-jobs, read-job, submit-job,
-// dispatch-job, read-logs and alloc-lifecycle; the others are accepted so
-// that Nomad policy files parse.
+// dispatch-job, read-logs, alloc-exec and alloc-lifecycle; the others are
+// accepted so that Nomad policy files parse.
 const (
 	CapDeny                = "deny"
 	CapListJobs            = "list-jobs"

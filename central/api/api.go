@@ -159,6 +159,7 @@ func New(b Backend, logger *slog.Logger) http.Handler {
 	route("/v1/agent/self", get(s.guard(agentCap(acl.Read), s.self)))
 	s.aclRoutes(route)                               // acl_routes.go
 	s.deploymentRoutes(route)                        // deployments.go
+	s.execRoutes(route)                              // alloc exec websocket (exec.go)
 	mux.Handle("/ui/", ui.New(uiBackend{b}, logger)) // web UI (central/ui): each page checks its own ACL (ui.go)
 	// / is the UI, as on Nomad; every other unknown path is an API 404.
 	mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusTemporaryRedirect))

@@ -118,6 +118,7 @@ type Gateway struct {
 
 	received, malformed, published atomic.Uint64
 	extra                          extraCounters // drops by reason, connects (logs.go)
+	exec                           execSlots     // exec sessions by node (exec.go)
 
 	mu       sync.Mutex     // guards nodeSite
 	nodeSite map[string]int // broker a node was last heard through
