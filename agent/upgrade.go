@@ -168,12 +168,11 @@ func (a *Agent) upgradeCheck() {
 	}
 }
 
-// upgradeAttr advertises upgrades (protocol.AttrUpgrade, valued with
-// this agent's target) when the agent can verify a release: it has
-// central's pinned key.
+// upgradeAttr advertises upgrades (protocol.AttrUpgrade) when the agent
+// can verify a release (it has central's pinned key) and knows its target.
 func (a *Agent) upgradeAttr(attrs map[string]string) {
-	if t := upgrade.Target(); a.pinned != nil && t != "" {
-		attrs[protocol.AttrUpgrade] = t
+	if a.pinned != nil && upgrade.Target() != "" {
+		attrs[protocol.AttrUpgrade] = "1"
 	}
 }
 

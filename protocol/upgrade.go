@@ -22,10 +22,9 @@ import (
 
 // AttrUpgrade is the hello attribute by which an agent tells central it
 // understands Desired.Upgrade and sends Hello.UpgradeFailed and
-// Hello.Reattached. Its value is the agent's build target (one of
-// Targets, e.g. "linux/armv6"): the release central orders it. An agent
-// advertises it only when it can verify a release (it has central's
-// pinned key, from enrolment).
+// Hello.Reattached; its value is "1". An agent advertises it only when it
+// can verify a release (it has central's pinned key, from enrolment) and
+// knows its own target.
 const AttrUpgrade = "tether.upgrade"
 
 // Agent build targets an upgrade may name ("GOOS/GOARCH", with the ARM
