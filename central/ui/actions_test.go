@@ -1,12 +1,20 @@
 package ui_test
 
 import (
+	"encoding/json"
 	"html"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/tether-edge/tether/central/acl"
+	"github.com/tether-edge/tether/central/api"
+	"github.com/tether-edge/tether/central/api/apitest"
+	"github.com/tether-edge/tether/central/structs"
+	"github.com/tether-edge/tether/jobspec"
 )
 
 // renderedAction is one action form as a page renders it.
@@ -142,5 +150,110 @@ func TestActionsShownOnlyToTokensThatMay(t *testing.T) {
 	}
 	if n := b.NodeByID("node-0001"); n.Drain || !n.Eligible {
 		t.Errorf("after make eligible: drain %v eligible %v", n.Drain, n.Eligible)
+	}
+}
+
+// deployBackend is apitest's backend whose state also holds deployments.
+type deployBackend struct {
+	*apitest.Backend
+	ds []*structs.Deployment
+}
+
+func (b *deployBackend) State() api.Reader { return deployState{b.Backend, b.ds} }
+
+type deployState struct {
+	api.Reader
+	ds []*structs.Deployment
+}
+
+func (s deployState) DeploymentByID(id string) *structs.Deployment {
+	for _, d := range s.ds {
+		if d.ID == id {
+			return d
+		}
+	}
+	return nil
+}
+
+func (s deployState) DeploymentsByIDPrefix(p string) []*structs.Deployment {
+	var out []*structs.Deployment
+	for _, d := range s.ds {
+		if strings.HasPrefix(d.ID, p) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func (s deployState) Deployments(string) []*structs.Deployment        { return s.ds }
+func (s deployState) AllocsByDeployment(string) []*structs.Allocation { return nil }
+func (s deployState) DeploymentsByJob(ns, jobID string) []*structs.Deployment {
+	var out []*structs.Deployment
+	for _, d := range s.ds {
+		if d.Namespace == ns && d.JobID == jobID {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// The job page shows its active deployment per group (desired, placed,
+// healthy, unhealthy, canaries) with Promote and Fail to a token that may
+// submit jobs, and without them to one that may only read; a finished
+// deployment has no buttons.
+func TestJobPageDeploymentActions(t *testing.T) {
+	b := &deployBackend{Backend: apitest.New()}
+	job := &jobspec.Job{ID: "web", Namespace: "default", Type: "service", Datacenters: []string{"dc1"},
+		TaskGroups: []*jobspec.TaskGroup{{Name: "g", Count: 3, Tasks: []*jobspec.Task{{Name: "server", Driver: "exec"}}}}}
+	if _, _, err := b.SubmitJob(t.Context(), job); err != nil {
+		t.Fatal(err)
+	}
+	d := &structs.Deployment{ID: "d0d0d0d0-0000-4000-8000-000000000001", Namespace: "default", JobID: "web", JobVersion: 0,
+		Status: structs.DeploymentRunning, CreateIndex: 5, TaskGroups: map[string]*structs.DeploymentState{
+			"g": {DesiredTotal: 3, DesiredCanaries: 1, PlacedCanaries: []string{"c1"}, PlacedAllocs: 2, HealthyAllocs: 1, UnhealthyAllocs: 1}}}
+	b.ds = []*structs.Deployment{d}
+	srv := httptest.NewServer(api.New(b, nil))
+	t.Cleanup(srv.Close)
+	b.ACL = true
+	var tok acl.TokenView
+	code, body := call(t, "POST", srv.URL+"/v1/acl/bootstrap", "", map[string]any{})
+	if code != 200 || json.Unmarshal([]byte(body), &tok) != nil {
+		t.Fatalf("bootstrap: %d %s", code, body)
+	}
+	mgmt := tok.SecretID
+	if code, body := call(t, "PUT", srv.URL+"/v1/acl/policy/reader", mgmt, api.PolicyRequest{Rules: "namespace \"default\" {\n  policy = \"read\"\n}\n"}); code != 200 {
+		t.Fatalf("policy: %d %s", code, body)
+	}
+	code, body = call(t, "POST", srv.URL+"/v1/acl/token", mgmt, api.TokenRequest{Name: "reader", Policies: []string{"reader"}})
+	if code != 200 || json.Unmarshal([]byte(body), &tok) != nil {
+		t.Fatalf("token: %d %s", code, body)
+	}
+	reader := tok.SecretID
+
+	_, body = call(t, "GET", srv.URL+"/ui/jobs/web", mgmt, nil)
+	row := regexp.MustCompile(`<tr class="deploy-group">\s*<td>g</td><td>3</td><td>2</td>\s*<td class="ok">1</td><td class="bad">1</td>\s*<td>1 of 1</td>\s*<td>no</td>`)
+	if !strings.Contains(body, "Active deployment") || !row.MatchString(body) {
+		t.Errorf("job page lacks the deployment's group row (desired 3, placed 2, healthy 1, unhealthy 1, canaries 1 of 1, not promoted):\n%s", body)
+	}
+	acts := actionsOn(body)
+	if acts["deployment-promote"].url != "/v1/deployment/promote/"+d.ID || acts["deployment-fail"].url != "/v1/deployment/fail/"+d.ID {
+		t.Errorf("deployment actions %v, want promote and fail of %s", acts, d.ID)
+	}
+	if !strings.Contains(body, `data-confirm="Fail deployment d0d0d0d0?`) {
+		t.Errorf("failing a deployment asks for no confirmation")
+	}
+	_, body = call(t, "GET", srv.URL+"/ui/jobs/web", reader, nil)
+	if !row.MatchString(body) || len(actionsOn(body)) != 0 {
+		t.Errorf("a read-only token: deployment shown %v, actions %v (want the row, no actions)", row.MatchString(body), actionsOn(body))
+	}
+	if code, body := send(t, srv.URL, acts["deployment-fail"], reader, ""); code != http.StatusForbidden {
+		t.Errorf("fail with a read-only token: HTTP %d %s, want 403", code, body)
+	}
+
+	d2 := *d
+	d2.Status = structs.DeploymentSuccessful
+	b.ds = []*structs.Deployment{&d2}
+	if _, body := call(t, "GET", srv.URL+"/ui/jobs/web", mgmt, nil); !strings.Contains(body, "Latest deployment") || len(actionsOn(body)) != 1 {
+		t.Errorf("a finished deployment: actions %v, want only the job's stop", actionsOn(body))
 	}
 }
