@@ -78,6 +78,9 @@ func verbs() map[string]verb {
 	for k, v := range jobFileVerbs() { // validate.go: job validate, job inspect
 		vs[k] = v
 	}
+	for k, v := range agentOTAVerbs() { // agentota.go: agent release, agent rollout
+		vs[k] = v
+	}
 	return vs
 }
 
