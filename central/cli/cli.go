@@ -48,6 +48,9 @@ func verbs() map[string]verb {
 	for k, v := range lifecycleVerbs() { // lifecycle.go: alloc restart, signal, stop
 		vs[k] = v
 	}
+	for k, v := range execVerbs() { // exec.go: alloc exec
+		vs[k] = v
+	}
 	for k, v := range completionVerbs() { // completion.go
 		vs[k] = v
 	}
