@@ -88,12 +88,13 @@ func (s *sched) fit(g *groupCtx, i int, m *structs.AllocMetric) (float64, bool) 
 	n := s.nodes[i]
 	u := s.usageOf(i)
 	util := u.res.Add(g.need)
+	offered := n.Offered() // its resources less its reserved block
 	switch {
-	case util.CPU > n.Resources.CPU:
+	case util.CPU > offered.CPU:
 		return 0, exhaust(m, DimCPU)
-	case util.MemoryMB > n.Resources.MemoryMB:
+	case util.MemoryMB > offered.MemoryMB:
 		return 0, exhaust(m, DimMemory)
-	case g.need.Cores > 0 && util.Cores > n.Resources.Cores:
+	case g.need.Cores > 0 && util.Cores > offered.Cores:
 		return 0, exhaust(m, DimCores)
 	}
 	if dim := s.budgetExhausted(g, i, u); dim != "" {
@@ -107,7 +108,7 @@ func (s *sched) fit(g *groupCtx, i int, m *structs.AllocMetric) (float64, bool) 
 	if g.dynamic > 0 && s.dynamicFree(u, g) < g.dynamic {
 		return 0, exhaust(m, DimDynamicPort)
 	}
-	score := scoreNode(n.Resources, util, int(g.count[i]), g.tg.Count)
+	score := scoreNode(offered, util, int(g.count[i]), g.tg.Count)
 	if s.penalty[i] {
 		score = penalise(score, int(g.count[i]))
 	}

@@ -225,6 +225,7 @@ func (l *leader) publish() {
 			if kept {
 				desired.AddKept(d, allocs) // the agent's GC learns what central collected
 			}
+			d.Metrics = takesMetrics(snap.NodeByID(id)) // stats.go
 			if upgrades {
 				d.Upgrade = l.s.upgradeOrder(snap, id) // ota.go: the node's rollout order, if any
 			}

@@ -287,6 +287,7 @@ func nodeFromHello(h *protocol.Hello, now int64) *structs.Node {
 		Resources: structs.Resources{CPU: h.Resources.CPU, MemoryMB: h.Resources.MemoryMB, Cores: h.Resources.Cores},
 		Eligible:  true, Version: h.Version, Boot: h.Boot, StatusUpdatedAt: now, LastSeq: h.Seq,
 		UpgradeFailed: upgradeFailure(h.UpgradeFailed), Reattached: h.Reattached, // ota.go
+		Reserved: reservedFromHello(h.Reserved), // stats.go
 	}
 }
 

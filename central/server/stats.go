@@ -7,6 +7,7 @@ import (
 
 	"github.com/tether-edge/tether/central/api"
 	"github.com/tether-edge/tether/central/nodestats"
+	"github.com/tether-edge/tether/central/structs"
 	"github.com/tether-edge/tether/protocol"
 )
 
@@ -70,6 +71,21 @@ func sampleJSON(x nodestats.Sample, memTotal uint64) api.NodeStatsSample {
 		out.TemperatureC = &c
 	}
 	return out
+}
+
+// reservedFromHello is a hello's reserved block for the node record (nil
+// when it reserves nothing; negative amounts count as none).
+func reservedFromHello(r *protocol.Reserved) *structs.Reserved {
+	if r == nil || r.CPU <= 0 && r.MemoryMB <= 0 {
+		return nil
+	}
+	return &structs.Reserved{CPU: max(r.CPU, 0), MemoryMB: max(r.MemoryMB, 0)}
+}
+
+// takesMetrics reports whether a node's desired state says central takes
+// device metrics: only for agents that understand the field.
+func takesMetrics(n *structs.Node) bool {
+	return n != nil && n.Attributes[protocol.AttrMetrics] == "1"
 }
 
 // AllocStats asks an allocation's agent for its tasks' usage.

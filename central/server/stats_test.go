@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tether-edge/tether/central/structs"
 	"github.com/tether-edge/tether/protocol"
 )
 
@@ -106,5 +107,38 @@ func TestNodeStatsFromHeartbeats(t *testing.T) {
 	}
 	if code := getJSON(t, s.HTTPURL()+"/v1/client/stats", &latest); code != http.StatusBadRequest {
 		t.Fatalf("no node_id: %d", code)
+	}
+}
+
+// A node whose hello says it understands Desired.Metrics gets it set, and
+// its hello's reserved block is kept on the node; one without the
+// attribute (an older agent would refuse the field) does not get it.
+func TestDesiredMetricsAndReserved(t *testing.T) {
+	s := testServerWith(t, func(c *Config) {})
+	newer, older := newWireAgent(t, s, "n1"), newWireAgent(t, s, "n2")
+	newer.publish(newer.topics.Hello(newer.id), 1, &protocol.Hello{
+		V: protocol.Version, NodeID: newer.id, Name: "node-n1", Datacenter: "dc1", Drivers: []string{"exec"},
+		Attributes: map[string]string{protocol.AttrMetrics: "1"},
+		Resources:  protocol.Resources{CPU: 2000, MemoryMB: 1024},
+		Reserved:   &protocol.Reserved{CPU: 300, MemoryMB: 128},
+	})
+	older.hello()
+	eventually(t, 10*time.Second, func() error {
+		for _, a := range []*wireAgent{newer, older} {
+			if a.currentDesired() == nil {
+				return fmt.Errorf("no desired state for %s yet", a.id)
+			}
+		}
+		return nil
+	})
+	if !newer.currentDesired().Metrics || older.currentDesired().Metrics {
+		t.Fatalf("Desired.Metrics: %v for the agent that understands it, %v for the one that does not", newer.currentDesired().Metrics, older.currentDesired().Metrics)
+	}
+	n := s.store.NodeByID("n1")
+	if n.Reserved == nil || *n.Reserved != (structs.Reserved{CPU: 300, MemoryMB: 128}) || n.Offered() != (structs.Resources{CPU: 1700, MemoryMB: 896}) {
+		t.Fatalf("node reserved %+v, offered %+v", n.Reserved, n.Offered())
+	}
+	if s.store.NodeByID("n2").Reserved != nil {
+		t.Fatal("a node without a reserved block has one")
 	}
 }

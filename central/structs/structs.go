@@ -29,12 +29,15 @@ type Node struct {
 	Attributes        map[string]string `json:"attributes"`
 	Meta              map[string]string `json:"meta,omitempty"`
 	Resources         Resources         `json:"resources"`
-	Drain             bool              `json:"drain"`
-	Eligible          bool              `json:"eligible"` // scheduling eligibility
-	Version           string            `json:"version,omitempty"`
-	Boot              int64             `json:"boot,omitempty"`    // agent start, unix ms
-	StatusUpdatedAt   int64             `json:"status_updated_at"` // unix ns
-	LastSeq           uint64            `json:"last_seq"`          // highest update seq applied
+	// Reserved is what the agent keeps out of Resources (its reserved
+	// block, reserved.go); nil: nothing.
+	Reserved        *Reserved `json:"reserved,omitempty"`
+	Drain           bool      `json:"drain"`
+	Eligible        bool      `json:"eligible"` // scheduling eligibility
+	Version         string    `json:"version,omitempty"`
+	Boot            int64     `json:"boot,omitempty"`    // agent start, unix ms
+	StatusUpdatedAt int64     `json:"status_updated_at"` // unix ns
+	LastSeq         uint64    `json:"last_seq"`          // highest update seq applied
 	// Agent upgrades (ota.go), from the last hello: the last upgrade the
 	// agent reports failed, and whether it has re-attached every
 	// allocation since it started.
