@@ -85,8 +85,9 @@ func (u *UI) fleet(r *http.Request, st Reader) (any, error) {
 	dcCounts := map[string]map[string]int{}
 	counts := map[string]int{}
 	sums := map[string]*[4]float64{} // cpu sum, cpu n, mem sum, mem n
-	var latest []latestOf
-	for _, n := range st.Nodes() {
+	nodes := st.Nodes()
+	latest := make([]latestOf, 0, len(nodes))
+	for _, n := range nodes {
 		p.Total++
 		counts[n.Status]++
 		switch {
@@ -142,7 +143,7 @@ func (u *UI) fleet(r *http.Request, st Reader) (any, error) {
 	slices.SortFunc(p.DCs, func(a, b dcSummary) int { return cmp.Compare(a.Name, b.Name) })
 
 	rank := func(val func(Sample) float64) []latestOf {
-		var ok []latestOf
+		ok := make([]latestOf, 0, len(latest))
 		for _, l := range latest {
 			if !math.IsNaN(val(l.s)) {
 				ok = append(ok, l)

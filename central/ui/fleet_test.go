@@ -135,3 +135,28 @@ func TestClientPageHealth(t *testing.T) {
 		t.Errorf("node-0004 (no heartbeat): \n%s", body)
 	}
 }
+
+// BenchmarkFleetPage10k renders the fleet overview of 10,000 nodes in 20
+// datacenters, each with an hour of samples, and reports the page's size.
+func BenchmarkFleetPage10k(b *testing.B) {
+	sb := &statsBackend{Backend: apitest.New(), hist: map[string][]api.NodeStatsSample{}}
+	now := time.Now()
+	statuses := []string{structs.NodeReady, structs.NodeReady, structs.NodeReady, structs.NodeDisconnected, structs.NodeDown}
+	for i := 0; i < 10_000; i++ {
+		id := fmt.Sprintf("node-%05d", i)
+		sb.PutNode(&structs.Node{ID: id, Name: fmt.Sprintf("edge-%05d", i), Datacenter: fmt.Sprintf("dc%02d", i%20), Status: statuses[i%len(statuses)], Eligible: true})
+		sb.hist[id] = history(now, func(m int) float64 { return float64((i*7 + m*13) % 100) }, deg(40+float64(i%400)/10))
+	}
+	srv := httptest.NewServer(api.New(sb, nil))
+	defer srv.Close()
+	var size int
+	b.ResetTimer()
+	for b.Loop() {
+		code, body := get(b, srv.URL+"/ui/fleet")
+		if code != 200 {
+			b.Fatalf("HTTP %d", code)
+		}
+		size = len(body)
+	}
+	b.ReportMetric(float64(size)/1024, "KiB/page")
+}

@@ -15,7 +15,7 @@ import (
 	"github.com/tether-edge/tether/jobspec"
 )
 
-func get(t *testing.T, url string) (int, string) {
+func get(t testing.TB, url string) (int, string) {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
