@@ -37,7 +37,8 @@ func TestEveryBoardLoadsWithItsTarget(t *testing.T) {
 				t.Errorf("wasm engine %s on %s", b.WasmEngine, b.Target.GOARCH)
 			}
 			unit := string(b.Unit)
-			for _, want := range []string{"Restart=always", "KillMode=process", "Delegate=yes", "ExecStart=/usr/local/bin/agent -config /etc/tether/agent.hcl", "WantedBy=multi-user.target"} {
+			for _, want := range []string{"Restart=always", "KillMode=process", "Delegate=yes", "ExecStart=/usr/local/bin/agent -config /etc/tether/agent.hcl", "WantedBy=multi-user.target",
+				"ReadWritePaths=/usr/local/bin"} { // the agent upgrades its binary in place (docs/upgrades.md)
 				if !strings.Contains(unit, want) {
 					t.Errorf("unit lacks %q", want)
 				}
@@ -87,8 +88,12 @@ func TestRenderedConfigParsesWithAgentConfig(t *testing.T) {
 				strings.Join(cfg.Brokers, " ") != "tcp://site:1883 tcp://backup:1883" || cfg.DataDir != "/var/lib/tether-agent" {
 				t.Fatalf("parsed %+v from\n%s", cfg, out)
 			}
-			if cfg.Meta["board"] != n || cfg.Meta["rack"] != "r1" || cfg.Meta["owner.name"] != "a\tb\nc" || cfg.Meta["board.reserved.memory"] == "" {
+			if cfg.Meta["board"] != n || cfg.Meta["rack"] != "r1" || cfg.Meta["owner.name"] != "a\tb\nc" {
 				t.Fatalf("meta %v", cfg.Meta)
+			}
+			// The board's reserved share takes effect: the scheduler subtracts it.
+			if cfg.Reserved.CPU != b.Reserved.CPUMHz || cfg.Reserved.MemoryMB != b.Reserved.MemoryMB || cfg.Reserved.MemoryMB == 0 {
+				t.Fatalf("reserved %+v, board %+v", cfg.Reserved, b.Reserved)
 			}
 		})
 	}
