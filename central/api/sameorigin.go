@@ -19,8 +19,8 @@ import (
 //     included);
 //   - a body that is not application/json: text/plain, forms and
 //     multipart are what a page may send cross-origin without asking
-//     first. The one binary body, a snapshot restore, is
-//     application/octet-stream.
+//     first. The binary bodies, a snapshot restore and an agent
+//     release, are application/octet-stream.
 //
 // Clients that are not browsers (the CLI, agents, other servers, curl)
 // send neither header, and JSON with its type.
@@ -92,7 +92,7 @@ func badContentType(r *http.Request) string {
 		return "" // no body: nothing to mistype, and the origin checks above apply
 	}
 	want := "application/json"
-	if r.URL.Path == "/v1/operator/snapshot" {
+	if r.URL.Path == "/v1/operator/snapshot" || strings.HasPrefix(r.URL.Path, "/v1/agent/release/") { // an agent binary (central/server/ota.go)
 		want = "application/octet-stream"
 	}
 	ct := r.Header.Get("Content-Type")
