@@ -206,27 +206,20 @@ func TestWatchdogLeavesHealthyAgent(t *testing.T) {
 	}
 }
 
-// Under a supervisor the watchdog leaves the start to it, and starts the
-// agent itself only when none came.
-func TestWatchdogSupervisedWaitsForRestart(t *testing.T) {
+// Under a supervisor the watchdog restores the binary and leaves the
+// start to it (systemd's Restart=always; a systemctl stop stays a stop).
+func TestWatchdogSupervisedLeavesStartToSystemd(t *testing.T) {
 	dead := exec.Command("true")
 	dead.Run()
-	_, path := trial(t, dead.Process.Pid, time.Now().Add(time.Hour))
+	exe, path := trial(t, dead.Process.Pid, time.Now().Add(time.Hour))
 	s, _ := LoadState(path)
 	s.Supervised = true
 	SaveState(path, s)
-	go func() { // the supervisor's restart: the restored agent records itself
-		for {
-			if s, _ := LoadState(path); s != nil && s.Phase == PhaseRolledBack {
-				s.Restarted = 42
-				SaveState(path, s)
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}()
-	w := &watchdog{path: path, log: quiet(), now: time.Now, alive: alive, start: func(*State) error { t.Error("started beside the supervisor"); return nil }}
+	w := &watchdog{path: path, log: quiet(), now: time.Now, alive: alive, start: func(*State) error { t.Error("started beside systemd"); return nil }}
 	if err := w.run(); err != nil {
 		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(exe); string(got) != "old agent" {
+		t.Fatalf("binary %q", got)
 	}
 }

@@ -24,14 +24,12 @@ import (
 // failure (the restored agent reports it), stops the new agent if it
 // still runs (SIGTERM, then SIGKILL after stopWait) and starts the agent
 // again with its arguments; under systemd (State.Supervised) it leaves
-// that to the unit's Restart=always and starts it itself only when no
-// agent started within supervisorWait.
+// that to the unit's Restart=always (and does not fight a systemctl stop).
 
 // Watchdog timings.
 const (
-	pollEvery      = 100 * time.Millisecond
-	stopWait       = 30 * time.Second
-	supervisorWait = 2 * time.Minute
+	pollEvery = 100 * time.Millisecond
+	stopWait  = 30 * time.Second
 )
 
 // RunWatchdog is the upgrade-watchdog subcommand. It returns the exit code.
@@ -123,7 +121,8 @@ func (w *watchdog) rollback(s *State, reason string) error {
 		return rerr
 	}
 	w.stop(s.PID)
-	if s.Supervised && w.waitRestarted(supervisorWait) {
+	if s.Supervised {
+		w.log.Info("previous binary restored; systemd starts the agent again (Restart=always)", "binary", s.Exe)
 		return nil
 	}
 	start := w.start
@@ -152,20 +151,6 @@ func (w *watchdog) stop(pid int) {
 		}
 		time.Sleep(pollEvery)
 	}
-}
-
-// waitRestarted waits for an agent started by the supervisor to record
-// itself in the state file.
-func (w *watchdog) waitRestarted(d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if s, err := LoadState(w.path); err == nil && s != nil && (s.Restarted != 0 || s.Phase != PhaseRolledBack) {
-			return true
-		}
-		time.Sleep(pollEvery)
-	}
-	w.log.Warn("no agent started within the wait for the supervisor; starting it", "waited", d)
-	return false
 }
 
 // startAgent starts the restored agent with its arguments, in a session
