@@ -26,6 +26,8 @@ func uiPageCheck(page string) check {
 	switch page {
 	case ui.PageFleet:
 		return nodeCap(acl.Read) // GET /v1/nodes, /v1/node/<id>/stats
+	case ui.PageRollouts, ui.PageRollout:
+		return operatorCap(acl.Read) // GET /v1/agent/rollouts, /v1/agent/rollout/<id> (central/server/ota.go)
 	case ui.PageServers:
 		return agentCap(acl.Read) // GET /v1/agent/members
 	case ui.PageClients:
@@ -246,6 +248,18 @@ func (v tokenView) May(permission, ns string) bool {
 		return nodeCap(acl.Write)(v.r) == nil
 	}
 	return false
+}
+
+// AgentRollouts: operator read, as GET /v1/agent/rollouts. (A Reader
+// without rollouts shows none.)
+func (v tokenView) AgentRollouts() []*structs.AgentRollout {
+	rr, ok := v.st.(interface {
+		AgentRollouts() []*structs.AgentRollout
+	})
+	if !ok || operatorCap(acl.Read)(v.r) != nil {
+		return nil
+	}
+	return rr.AgentRollouts()
 }
 
 // Index and Wait are the tables' indexes, which the API's blocking

@@ -192,8 +192,8 @@ func span(ms int64) string {
 }
 
 // statusBar draws counts by status as one stacked horizontal bar, each
-// part as wide as its share and coloured by its status class, in order.
-func statusBar(parts []statusCount) template.HTML {
+// part as wide as its share and coloured by its class (classOf), in order.
+func statusBar(parts []statusCount, classOf func(string) string) template.HTML {
 	total := 0
 	for _, p := range parts {
 		total += p.N
@@ -211,7 +211,7 @@ func statusBar(parts []statusCount) template.HTML {
 		}
 		pw := float64(w) * float64(p.N) / float64(total)
 		fmt.Fprintf(&b, `<rect class="%s" x="%s" width="%s" height="%d"><title>%d %s</title></rect>`,
-			template.HTMLEscapeString(statusClass(p.Status)), num(x), num(pw), h, p.N, template.HTMLEscapeString(p.Status))
+			template.HTMLEscapeString(classOf(p.Status)), num(x), num(pw), h, p.N, template.HTMLEscapeString(p.Status))
 		x += pw
 	}
 	b.WriteString(`</svg>`)

@@ -148,7 +148,7 @@ func TestSparkline(t *testing.T) {
 }
 
 func TestStatusBar(t *testing.T) {
-	svg := string(statusBar([]statusCount{{"ready", 3}, {"disconnected", 0}, {"down", 1}}))
+	svg := string(statusBar([]statusCount{{"ready", 3}, {"disconnected", 0}, {"down", 1}}, statusClass))
 	if err := xml.Unmarshal([]byte(svg), new(struct{})); err != nil {
 		t.Fatalf("not well-formed XML: %v\n%s", err, svg)
 	}
@@ -159,7 +159,7 @@ func TestStatusBar(t *testing.T) {
 	if !strings.Contains(svg, `aria-label="3 ready, 1 down"`) {
 		t.Errorf("label: %s", svg)
 	}
-	if got := string(statusBar(nil)); !strings.Contains(got, `class="empty"`) || !strings.Contains(got, "no nodes") {
+	if got := string(statusBar(nil, statusClass)); !strings.Contains(got, `class="empty"`) || !strings.Contains(got, "no nodes") {
 		t.Errorf("empty: %s", got)
 	}
 }

@@ -128,10 +128,10 @@ func (u *UI) fleet(r *http.Request, st Reader) (any, error) {
 		}
 	}
 	p.Statuses = orderedCounts(counts)
-	p.Bar = statusBar(p.Statuses)
+	p.Bar = statusBar(p.Statuses, statusClass)
 	for name, dc := range byDC {
 		dc.Statuses = orderedCounts(dcCounts[name])
-		dc.Bar = statusBar(dc.Statuses)
+		dc.Bar = statusBar(dc.Statuses, statusClass)
 		if s := sums[name]; s[1] > 0 {
 			dc.MeanCPU = s[0] / s[1]
 		}

@@ -63,6 +63,9 @@ type Reader interface {
 	// pages show an action's button only then. The API checks again
 	// when the button calls it.
 	May(permission, ns string) bool
+	// AgentRollouts returns the agent rollouts central keeps, in any
+	// order (none to a token without operator read).
+	AgentRollouts() []*structs.AgentRollout
 }
 
 // Member is one server of the cluster.
@@ -77,6 +80,8 @@ type Member struct {
 const (
 	PageFleet    = "fleet"
 	PageServers  = "servers"
+	PageRollouts = "rollouts"
+	PageRollout  = "rollout"
 	PageClients  = "clients"
 	PageClient   = "client"
 	PageJobs     = "jobs"
@@ -136,6 +141,8 @@ func New(b Backend, logger *slog.Logger) *UI {
 		// table: the live refresh's 10 s wait redraws them.
 		{PageFleet, "Fleet", []string{"nodes"}, u.fleet},
 		{PageServers, "Servers", nil, u.servers},
+		{PageRollouts, "Agent rollouts", []string{"agent_rollouts"}, u.rollouts},
+		{PageRollout, "Agent rollout", []string{"agent_rollouts"}, u.rollout},
 		{PageClients, "Clients", []string{"nodes", "allocs"}, u.clients},
 		{PageClient, "Client", []string{"nodes", "allocs"}, u.client},
 		{PageJobs, "Jobs", []string{"jobs", "allocs"}, u.jobs},
@@ -148,7 +155,8 @@ func New(b Backend, logger *slog.Logger) *UI {
 	funcs := template.FuncMap{"ago": ago, "ts": ts, "tsms": func(ms int64) string { return ts(ms * 1e6) }, "short": short, "join": strings.Join, "statusClass": statusClass,
 		"deployClass": deployClass, "max1": func(n int) int { return max(n, 1) },
 		"pathEscape": url.PathEscape, // a dispatched or periodic child's job ID has a slash
-		"pct":        pct, "celsius": celsius, "bytes": bytesIEC, "nan": math.IsNaN}
+		"pct":        pct, "celsius": celsius, "bytes": bytesIEC, "nan": math.IsNaN,
+		"rolloutClass": rolloutClass, "rolloutNodeClass": rolloutNodeClass}
 	for _, p := range pages {
 		t := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p.name+".html"))
 		u.tmpls[p.name] = t
@@ -185,6 +193,8 @@ func Routes() []Route {
 	return []Route{
 		{"/ui/fleet", PageFleet},
 		{"/ui/servers", PageServers},
+		{"/ui/rollouts", PageRollouts},
+		{"/ui/rollouts/{id}", PageRollout},
 		{"/ui/clients", PageClients},
 		{"/ui/clients/{id}", PageClient},
 		{"/ui/jobs", PageJobs},
