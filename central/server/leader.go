@@ -36,6 +36,7 @@ type leader struct {
 	namesRefused                                  atomic.Uint64 // hellos refused for a name another node holds
 
 	periodic periodicStats // periodic launches (periodic.go)
+	capacity capacityCache // jobs a node joining may serve (capacity.go)
 }
 
 // batchItem is a set of ops to commit, and what to do once committed.

@@ -159,22 +159,6 @@ func (l *leader) nodeHello(h *protocol.Hello, now time.Time) {
 	}})
 }
 
-// evalsForNewCapacity returns evaluations for the jobs that a node joining
-// may serve: every system and sysbatch job, and every job short of its
-// count.
-func (l *leader) evalsForNewCapacity(now int64, nodeID string) []*structs.Evaluation {
-	var evals []*structs.Evaluation
-	for _, job := range l.s.store.Jobs("") {
-		if job.Stop {
-			continue
-		}
-		if jobspec.OnEveryNode(job.Type) || l.jobShort(job) {
-			evals = append(evals, newEval(job.Namespace, job.ID, job.Type, job.Priority, structs.TriggerNodeUpdate, nodeID, now))
-		}
-	}
-	return evals
-}
-
 // jobShort reports whether a job has fewer live allocations than it asks for.
 func (l *leader) jobShort(job *jobspec.Job) bool {
 	if jobspec.RunsToCompletion(job.Type) {
