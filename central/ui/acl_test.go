@@ -145,7 +145,7 @@ func TestNamespaceLimitedTokenSeesOneNamespace(t *testing.T) {
 	}{
 		{"/ui/servers", 200, []string{"server-1"}, nil},
 		{"/ui/fleet", 200, []string{"Datacenters", "2 nodes"}, nil}, // node read; the fleet shows no allocation
-		{"/ui/rollouts", 403, []string{"operator read"}, nil},         // as GET /v1/agent/rollouts
+		{"/ui/rollouts", 403, []string{"operator read"}, nil},       // as GET /v1/agent/rollouts
 		{"/ui/rollouts/r0", 403, []string{"operator read"}, nil},
 		{"/ui/clients", 200, []string{"pi-kitchen", "pi-cellar"}, nil},
 		{"/ui/clients/node-0001", 200, []string{"pi-kitchen", allocWeb0, allocWeb2}, nil}, // default's allocations only
