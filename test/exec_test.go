@@ -1,0 +1,236 @@
+package test
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+)
+
+// execJob runs two exec tasks that sleep; main has EXEC_PROBE in its env.
+func execJob(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "shell.hcl")
+	src := `job "shell" {
+  datacenters = ["dc1"]
+  group "g" {
+    task "main" {
+      driver = "exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "while true; do sleep 1; done"]
+      }
+      env {
+        EXEC_PROBE = "from-the-task"
+      }
+      resources {
+        cpu    = 50
+        memory = 32
+      }
+    }
+    task "side" {
+      driver = "exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "while true; do sleep 1; done"]
+      }
+      resources {
+        cpu    = 50
+        memory = 32
+      }
+    }
+  }
+}
+`
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// ptyCLI is the central CLI running on a pseudo-terminal.
+type ptyCLI struct {
+	cmd  *exec.Cmd
+	ptmx *os.File
+	out  *syncBuffer
+	done chan struct{}
+}
+
+func (c *cluster) cliPTY(token string, args ...string) *ptyCLI {
+	c.t.Helper()
+	cmd := exec.Command(bins.central, args...)
+	cmd.Env = []string{"CENTRAL_ADDR=http://" + c.http, "TERM=xterm", "PATH=" + os.Getenv("PATH")}
+	if token != "" {
+		cmd.Env = append(cmd.Env, "CENTRAL_TOKEN="+token)
+	}
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 30, Cols: 100})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	p := &ptyCLI{cmd: cmd, ptmx: ptmx, out: &syncBuffer{}, done: make(chan struct{})}
+	go func() { _, _ = io.Copy(p.out, ptmx) }()
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	c.t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-p.done
+		ptmx.Close()
+	})
+	return p
+}
+
+func (p *ptyCLI) typeLine(t *testing.T, s string) {
+	t.Helper()
+	if _, err := p.ptmx.Write([]byte(s)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (p *ptyCLI) wait(t *testing.T, timeout time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.done:
+		return p.cmd.ProcessState.ExitCode()
+	case <-time.After(timeout):
+		t.Fatalf("the CLI did not exit; its terminal shows:\n%s", p.out.String())
+		return -1
+	}
+}
+
+// alloc exec end to end, with ACLs on: refused without alloc-exec before
+// anything reaches the agent; -task needed for a group of two; a command
+// without a terminal gets its output and exit code back; with -i -t a
+// shell on a terminal echoes what is typed, sees the task's environment
+// and the CLI exits with the shell's exit code; ~. closes a session; each
+// session is in central's audit log.
+func TestAllocExec(t *testing.T) {
+	c := startCentral(t, clusterOpts{acl: true})
+	out, code := c.cliToken("", "acl", "bootstrap")
+	if code != 0 {
+		t.Fatalf("acl bootstrap exited %d:\n%s", code, out)
+	}
+	c.token = secretID(t, out)
+	policy := filepath.Join(t.TempDir(), "no-exec.hcl")
+	if err := os.WriteFile(policy, []byte("namespace \"*\" {\n  policy = \"read\"\n  capabilities = [\"submit-job\", \"read-logs\", \"alloc-lifecycle\"]\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := c.cli("acl", "policy", "apply", "no-exec", policy); code != 0 {
+		t.Fatalf("acl policy apply exited %d:\n%s", code, out)
+	}
+	out, code = c.cli("acl", "token", "create", "-name", "no-exec", "-policy", "no-exec")
+	if code != 0 {
+		t.Fatalf("acl token create exited %d:\n%s", code, out)
+	}
+	noExec := secretID(t, out)
+
+	agent := c.startAgent("edge-1")
+	c.waitNode("edge-1", "ready", 20*time.Second)
+	if out, code := c.cli("job", "submit", execJob(t)); code != 0 {
+		t.Fatalf("job submit exited %d:\n%s", code, out)
+	}
+	as := c.waitRunning("shell", 1, 30*time.Second)
+	short := as[0].ID[:8]
+
+	// Without alloc-exec: 403, and the agent hears nothing of it.
+	out, code = c.cliToken(noExec, "alloc", "exec", "-i=false", "-task", "main", short, "touch", "/tmp/never")
+	if code == 0 || !strings.Contains(out, "403") || !strings.Contains(out, `"alloc-exec"`) {
+		t.Fatalf("alloc exec with a token lacking alloc-exec exited %d:\n%s", code, out)
+	}
+	if log := agent.out.String(); strings.Contains(log, "exec session") || strings.Contains(log, "exec request") {
+		t.Fatalf("a refused exec reached the agent:\n%s", agent.out.String())
+	}
+
+	// Two tasks: -task is needed.
+	out, code = c.cli("alloc", "exec", "-i=false", short, "true")
+	if code == 0 || !strings.Contains(out, "several tasks (main, side)") || !strings.Contains(out, "-task") {
+		t.Fatalf("alloc exec without -task exited %d:\n%s", code, out)
+	}
+
+	// No terminal: output and exit code.
+	out, code = c.cli("alloc", "exec", "-i=false", "-task", "main", short, "echo", "hi")
+	if code != 0 || out != "hi\n" {
+		t.Fatalf("alloc exec echo hi exited %d: %q", code, out)
+	}
+	out, code = c.cli("alloc", "exec", "-i=false", "-task", "main", short, "sh", "-c", "echo $EXEC_PROBE; echo oops >&2; exit 5")
+	if code != 5 || !strings.Contains(out, "from-the-task\n") || !strings.Contains(out, "oops\n") {
+		t.Fatalf("alloc exec exited %d, want 5:\n%s", code, out)
+	}
+
+	// A shell on a terminal.
+	p := c.cliPTY(c.token, "alloc", "exec", "-i", "-t", "-task", "main", short, "sh")
+	p.typeLine(t, "echo sum=$((40+2)) $EXEC_PROBE; tty\r")
+	eventually(t, 20*time.Second, func() error {
+		if s := p.out.String(); !strings.Contains(s, "sum=42 from-the-task") || !strings.Contains(s, "/dev/pts/") || !strings.Contains(s, "echo sum=$((40+2))") {
+			return fmt.Errorf("terminal shows %q", s)
+		}
+		return nil
+	})
+	p.typeLine(t, "exit 3\r")
+	if code := p.wait(t, 20*time.Second); code != 3 {
+		t.Fatalf("alloc exec -i -t exited %d, want 3; terminal:\n%s", code, p.out.String())
+	}
+
+	// ~. at the start of a line closes the session; the command is killed.
+	p = c.cliPTY(c.token, "alloc", "exec", "-t", "-task", "main", short, "sh", "-c", "echo ready; sleep 600")
+	eventually(t, 20*time.Second, func() error {
+		if !strings.Contains(p.out.String(), "ready") {
+			return fmt.Errorf("terminal shows %q", p.out.String())
+		}
+		return nil
+	})
+	p.typeLine(t, "\r~.")
+	p.wait(t, 20*time.Second)
+	eventually(t, 20*time.Second, func() error {
+		if !strings.Contains(agent.out.String(), "exec session closed by the operator") {
+			return fmt.Errorf("the agent did not end the session")
+		}
+		return nil
+	})
+
+	// The audit log: who, what, how it ended.
+	eventually(t, 10*time.Second, func() error {
+		log := c.central.out.String()
+		for _, want := range []string{"exec session started", "exec session ended", `by="token \"Bootstrap Token\"`, "task=main", "exit_code=3", "tty=true", "bytes_in=", "bytes_out="} {
+			if !strings.Contains(log, want) {
+				return fmt.Errorf("central's log lacks %q", want)
+			}
+		}
+		return nil
+	})
+}
+
+// A wasm task cannot be exec'd into: central says so and what to do.
+func TestAllocExecWasmRefused(t *testing.T) {
+	module := buildWasm(t, "sleep")
+	c := startCentral(t, clusterOpts{})
+	c.startAgent("edge-1")
+	c.waitNode("edge-1", "ready", 20*time.Second)
+	job := filepath.Join(t.TempDir(), "w.hcl")
+	if err := os.WriteFile(job, []byte(fmt.Sprintf(`job "w" {
+  datacenters = ["dc1"]
+  group "g" {
+    task "guest" {
+      driver = "wasm"
+      config {
+        module = %q
+      }
+    }
+  }
+}
+`, module)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := c.cli("job", "submit", job); code != 0 {
+		t.Fatalf("job submit exited %d:\n%s", code, out)
+	}
+	as := c.waitRunning("w", 1, 30*time.Second)
+	out, code := c.cli("alloc", "exec", "-i=false", as[0].ID[:8], "sh")
+	if code == 0 || !strings.Contains(out, "wasm driver, which cannot run other commands") || !strings.Contains(out, "central alloc logs") || !strings.Contains(out, "central alloc restart") {
+		t.Fatalf("alloc exec into a wasm task exited %d:\n%s", code, out)
+	}
+}
