@@ -41,7 +41,14 @@ type fleetPage struct {
 	Hottest     []nodeCharts
 	WithStats   int // nodes that sent device metrics in the last hour
 	WithoutTemp int // of those, nodes whose board reports no temperature
+	// Versions counts nodes by agent version, most common first (at most
+	// maxVersions; the rest are summed in OtherVersions).
+	Versions      []statusCount
+	OtherVersions int
 }
+
+// maxVersions bounds the fleet overview's agent version list.
+const maxVersions = 10
 
 // dcSummary is one datacenter's line.
 type dcSummary struct {
@@ -84,12 +91,18 @@ func (u *UI) fleet(r *http.Request, st Reader) (any, error) {
 	byDC := map[string]*dcSummary{}
 	dcCounts := map[string]map[string]int{}
 	counts := map[string]int{}
+	versions := map[string]int{}
 	sums := map[string]*[4]float64{} // cpu sum, cpu n, mem sum, mem n
 	nodes := st.Nodes()
 	latest := make([]latestOf, 0, len(nodes))
 	for _, n := range nodes {
 		p.Total++
 		counts[n.Status]++
+		v := n.Version
+		if v == "" {
+			v = "not reported"
+		}
+		versions[v]++
 		switch {
 		case n.Drain:
 			p.Draining++
@@ -128,6 +141,16 @@ func (u *UI) fleet(r *http.Request, st Reader) (any, error) {
 		}
 	}
 	p.Statuses = orderedCounts(counts)
+	for v, n := range versions {
+		p.Versions = append(p.Versions, statusCount{v, n})
+	}
+	slices.SortFunc(p.Versions, func(a, b statusCount) int { return cmp.Or(cmp.Compare(b.N, a.N), cmp.Compare(a.Status, b.Status)) })
+	if len(p.Versions) > maxVersions {
+		for _, v := range p.Versions[maxVersions:] {
+			p.OtherVersions += v.N
+		}
+		p.Versions = p.Versions[:maxVersions]
+	}
 	p.Bar = statusBar(p.Statuses, statusClass)
 	for name, dc := range byDC {
 		dc.Statuses = orderedCounts(dcCounts[name])

@@ -53,7 +53,7 @@ func fleetServer(t *testing.T) (*statsBackend, *httptest.Server) {
 		{"pi-kitchen", "home", structs.NodeReady}, {"pi-attic", "home", structs.NodeReady},
 		{"gw-shed", "home", structs.NodeDown}, {"edge-7", "shop", structs.NodeDisconnected}, {"edge-8", "shop", structs.NodeReady},
 	} {
-		b.PutNode(&structs.Node{ID: fmt.Sprintf("node-%04d", i+1), Name: n.name, Datacenter: n.dc, Status: n.status, Eligible: true})
+		b.PutNode(&structs.Node{ID: fmt.Sprintf("node-%04d", i+1), Name: n.name, Datacenter: n.dc, Status: n.status, Eligible: true, Version: []string{"1.0.0", "0.9.1"}[min(i, 1)]})
 	}
 	now := time.Now()
 	b.hist["node-0001"] = history(now, func(i int) float64 { return float64(i) }, deg(51.5))               // busiest: 59%
@@ -81,6 +81,7 @@ func TestFleetPage(t *testing.T) {
 		"3 of 5 nodes sent device metrics in the last hour; 1 of them report no temperature",
 		`<svg class="spark cpu"`, `<svg class="spark temp"`, `<svg class="spark mem"`,
 		"CPU over the last hour: now 59.0%, max 59.0%",
+		`Agent versions: <span class="agent-version" data-version="0.9.1">0.9.1 × 4</span>, <span class="agent-version" data-version="1.0.0">1.0.0 × 1</span>`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("lacks %q", want)
