@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -79,6 +80,9 @@ type Session struct {
 	closeOnce sync.Once
 	closed    chan struct{}
 	limit     sizeLimit // limit.go
+
+	maxReconnect time.Duration // the longest wait before asking again for a refused subscription
+	refusedSubs  atomic.Uint64
 }
 
 // New builds a Session that reports to events. Nothing connects until Connect.
@@ -95,7 +99,7 @@ func New(o Options, events chan<- Event) *Session {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	s := &Session{events: events, log: o.Logger, closed: make(chan struct{})}
+	s := &Session{events: events, log: o.Logger, closed: make(chan struct{}), maxReconnect: o.MaxReconnect}
 	opts := mqtt.NewClientOptions()
 	for _, b := range o.Brokers {
 		opts.AddBroker(b)
@@ -193,18 +197,59 @@ func (s *Session) PublishWait(topic string, qos byte, retained bool, payload []b
 
 // Subscribe subscribes to filters (topic → QoS); messages arrive as events.
 // It does not wait for the broker's answer.
+//
+// Filters the broker refuses (SUBACK 0x80) are asked for again, after 1 s
+// and then twice as long each time up to MaxReconnect, while the connection
+// lasts (the next connection subscribes to everything anyway): a clustered
+// broker refuses subscriptions while it elects new leaders for the streams
+// a dead node led (NATS: "Unable to add JetStream consumer ... timeout"),
+// and without a retry the agent would hear nothing until it reconnects.
 func (s *Session) Subscribe(filters map[string]byte) {
-	tok := s.client.SubscribeMultiple(filters, nil)
-	go func() {
-		select {
-		case <-tok.Done():
-			if err := tok.Error(); err != nil {
-				s.log.Warn("subscribe failed", "err", err)
-			}
-		case <-s.closed:
-		}
-	}()
+	go s.subscribe(filters, time.Second)
 }
+
+func (s *Session) subscribe(filters map[string]byte, wait time.Duration) {
+	tok := s.client.SubscribeMultiple(filters, nil)
+	select {
+	case <-tok.Done():
+	case <-s.closed:
+		return
+	}
+	if err := tok.Error(); err != nil {
+		s.log.Warn("subscribe failed", "err", err)
+		return
+	}
+	refused := map[string]byte{}
+	var names []string
+	if st, ok := tok.(*mqtt.SubscribeToken); ok {
+		for f, code := range st.Result() {
+			if code == subackFailure {
+				refused[f] = filters[f]
+				names = append(names, f)
+			}
+		}
+	}
+	if len(refused) == 0 {
+		return
+	}
+	s.refusedSubs.Add(1)
+	s.log.Warn("the broker refused subscriptions; asking again", "filters", names, "in", wait)
+	select {
+	case <-time.After(wait):
+	case <-s.closed:
+		return
+	}
+	if !s.client.IsConnectionOpen() {
+		return
+	}
+	s.subscribe(refused, min(2*wait, s.maxReconnect))
+}
+
+// subackFailure is the SUBACK return code of a refused subscription.
+const subackFailure = 0x80
+
+// RefusedSubscribes counts the SUBACKs that refused a filter (each retried).
+func (s *Session) RefusedSubscribes() uint64 { return s.refusedSubs.Load() }
 
 // Close disconnects (after up to quiesce for in-flight work) without
 // publishing the will. Events are no longer delivered.

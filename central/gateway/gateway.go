@@ -94,6 +94,10 @@ type Config struct {
 	// Handle receives every well-formed message. It is called from the MQTT
 	// client's goroutine and must not block for long.
 	Handle func(Inbound)
+	// Reconnected, when set, is called (on the MQTT client's goroutine)
+	// each time a broker connection comes back after it was lost: the
+	// broker may have restarted and lost its retained messages.
+	Reconnected func(broker int)
 	// Known, when set, reports whether central knows a node. The broker a
 	// node was heard through is remembered (for routing) on a hello, and
 	// on other messages only from known nodes, so made-up node IDs do not
@@ -240,16 +244,20 @@ func (g *Gateway) options(site int, st Site) *paho.ClientOptions {
 	} else if g.cfg.Username != "" {
 		o.SetUsername(g.cfg.Username).SetPassword(g.cfg.Password)
 	}
+	var connected atomic.Bool // this broker's first connection happened
 	o.SetOnConnectHandler(func(c paho.Client) {
 		g.log.Info("connected to broker", "broker", url)
 		g.extra.connects.Add(1)
+		if connected.Swap(true) && g.cfg.Reconnected != nil {
+			defer g.cfg.Reconnected(site)
+		}
 		filters := map[string]byte{
 			g.topics.AllNodes(protocol.KindHello):  1,
 			g.topics.AllNodes(protocol.KindHB):     0,
 			g.topics.AllNodes(protocol.KindUp):     1,
 			g.topics.AllNodes(protocol.KindOnline): 1,
 		}
-		c.SubscribeMultiple(filters, func(_ paho.Client, m paho.Message) { g.receive(site, m) })
+		go g.subscribe(c, url, filters, func(_ paho.Client, m paho.Message) { g.receive(site, m) }, time.Second) // subscribe.go
 	})
 	o.SetConnectionLostHandler(func(_ paho.Client, err error) {
 		g.log.Warn("lost broker connection; reconnecting", "broker", url, "err", err)

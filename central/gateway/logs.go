@@ -31,6 +31,7 @@ type extraCounters struct {
 	unknownTopic, decode, tooLarge, logsOverflow atomic.Uint64
 	connects                                     atomic.Uint64
 	refusedOut                                   atomic.Uint64 // publishes over the size limit
+	refusedSubs                                  atomic.Uint64 // SUBACKs that refused a filter (subscribe.go)
 }
 
 func (e *extraCounters) drop(why error) {
