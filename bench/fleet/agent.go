@@ -168,6 +168,12 @@ func (a *simAgent) desired(payload []byte) {
 	}
 	a.index = d.Index
 	a.applied.Store(true)
+	if t := a.f.storm.Load(); t != nil && a.waits[t] > 0 {
+		// Back after the storm and holding central's desired state
+		// (re-published once central reconnected to the broker).
+		t.done(time.Now())
+		delete(a.waits, t)
+	}
 	a.f.desired.Add(1)
 	now := time.Now()
 	var ups []protocol.AllocUpdate

@@ -80,6 +80,10 @@ func startLeader(s *Server) (*leader, error) {
 		// Devices that cannot decode CBOR read the JSON mirror.
 		ServiceJSONMirror: s.cfg.ServiceJSONMirror,
 		Known:             func(id string) bool { return s.store.NodeByID(id) != nil },
+		// A broker that restarted lost its retained desired states and
+		// service sets (the embedded broker, or Mosquitto without
+		// persistence): publish them again (bench/fleet's reconnect storm).
+		Reconnected: func(int) { s.republishAll() },
 		Handle: func(m gateway.Inbound) {
 			select {
 			case l.inbound <- m:
