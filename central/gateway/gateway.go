@@ -257,7 +257,7 @@ func (g *Gateway) options(site int, st Site) *paho.ClientOptions {
 			g.topics.AllNodes(protocol.KindUp):     1,
 			g.topics.AllNodes(protocol.KindOnline): 1,
 		}
-		c.SubscribeMultiple(filters, func(_ paho.Client, m paho.Message) { g.receive(site, m) })
+		go g.subscribe(c, url, filters, func(_ paho.Client, m paho.Message) { g.receive(site, m) }, time.Second) // subscribe.go
 	})
 	o.SetConnectionLostHandler(func(_ paho.Client, err error) {
 		g.log.Warn("lost broker connection; reconnecting", "broker", url, "err", err)
