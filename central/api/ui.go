@@ -246,6 +246,8 @@ func (v tokenView) May(permission, ns string) bool {
 		return canNS(v.r, ns, acl.CapAllocLifecycle)
 	case ui.MayNodeWrite: // POST /v1/node/<id>/drain, /eligibility
 		return nodeCap(acl.Write)(v.r) == nil
+	case ui.MayManagement: // POST /v1/agent/rollout/<id>/pause|resume|abort (CheckManagement)
+		return management(v.r) == nil
 	}
 	return false
 }

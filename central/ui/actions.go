@@ -24,6 +24,7 @@ const (
 	MaySubmitJob      = "submit-job"      // stop and start a job, promote or fail its deployment
 	MayAllocLifecycle = "alloc-lifecycle" // restart an allocation
 	MayNodeWrite      = "node-write"      // drain a node, make it eligible
+	MayManagement     = "management"      // pause, resume, abort an agent rollout
 )
 
 // action is one button: the API request it makes.
@@ -123,4 +124,25 @@ func allocActions(st Reader, a *structs.Allocation) []action {
 		Body:    "{}",
 		Confirm: "Restart allocation " + short(a.ID) + "? Its running tasks are stopped and started again in place.",
 		Done:    "Restart of allocation " + short(a.ID) + " sent to its node; its tasks' events show it done."}}
+}
+
+// rolloutActions: pause a running rollout, resume a paused one, abort
+// either (management only, as the API's rollout writes).
+func rolloutActions(st Reader, r *structs.AgentRollout) []action {
+	if !r.Active() || !st.May(MayManagement, "") {
+		return nil
+	}
+	u := "/v1/agent/rollout/" + url.PathEscape(r.ID)
+	var out []action
+	switch r.Status {
+	case structs.RolloutRunning:
+		out = append(out, action{Kind: "rollout-pause", Label: "Pause", Method: "POST", URL: u + "/pause",
+			Done: "Rollout " + short(r.ID) + " paused: no node is ordered; those upgrading are still judged."})
+	case structs.RolloutPaused:
+		out = append(out, action{Kind: "rollout-resume", Label: "Resume", Method: "POST", URL: u + "/resume",
+			Done: "Rollout " + short(r.ID) + " resumed."})
+	}
+	return append(out, action{Kind: "rollout-abort", Label: "Abort rollout", Method: "POST", URL: u + "/abort",
+		Confirm: "Abort rollout " + short(r.ID) + "? No node is ordered any more and the orders of those upgrading are withdrawn; upgraded nodes keep version " + r.Version + ".",
+		Done:    "Rollout " + short(r.ID) + " aborted."})
 }

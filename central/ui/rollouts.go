@@ -37,9 +37,10 @@ type rolloutRow struct {
 
 type rolloutPage struct {
 	rolloutRow
-	Nodes  []rolloutNodeRow // not healthy first, then in order; at most maxRolloutNodes
-	Hidden int              // nodes left out of Nodes
-	Events []structs.RolloutEvent
+	Nodes   []rolloutNodeRow // not healthy first, then in order; at most maxRolloutNodes
+	Hidden  int              // nodes left out of Nodes
+	Events  []structs.RolloutEvent
+	Actions []action
 }
 
 type rolloutNodeRow struct {
@@ -105,7 +106,7 @@ func (u *UI) rollout(r *http.Request, st Reader) (any, error) {
 		return nil, fmt.Errorf("%w: rollout prefix %q matches %d rollouts; give more characters", ErrNotFound, id, len(match))
 	}
 	ro := match[0]
-	p := rolloutPage{rolloutRow: newRolloutRow(ro), Events: slices.Clone(ro.Events)}
+	p := rolloutPage{rolloutRow: newRolloutRow(ro), Events: slices.Clone(ro.Events), Actions: rolloutActions(st, ro)}
 	slices.Reverse(p.Events) // newest first
 	rank := func(s string) int {
 		switch s {

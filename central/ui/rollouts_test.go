@@ -94,6 +94,16 @@ func TestRolloutPages(t *testing.T) {
 	if e1 < 0 || e2 < 0 || e1 > e2 {
 		t.Errorf("events not shown newest first")
 	}
+	acts := actionsOn(body)
+	if acts["rollout-pause"].url != "/v1/agent/rollout/r0000002-bbbb/pause" || acts["rollout-abort"].url != "/v1/agent/rollout/r0000002-bbbb/abort" || len(acts) != 2 {
+		t.Errorf("a running rollout's actions %v, want pause and abort", acts)
+	}
+	if !strings.Contains(body, `data-confirm="Abort rollout r0000002?`) {
+		t.Errorf("aborting asks for no confirmation")
+	}
+	if _, body := get(t, srv.URL+"/ui/rollouts/r0000001"); len(actionsOn(body)) != 0 {
+		t.Errorf("a complete rollout's actions %v, want none", actionsOn(body))
+	}
 	if code, _ := get(t, srv.URL+"/ui/rollouts/r0000"); code != 404 {
 		t.Errorf("ambiguous prefix: HTTP %d, want 404", code)
 	}
