@@ -87,6 +87,9 @@ func (e *env) uploadRelease(path, version, ext string) (*structs.AgentRelease, e
 	}
 	req.ContentLength = st.Size()
 	req.Header.Set("Content-Type", "application/octet-stream")
+	// A refusal (no management token, a follower without a leader) comes
+	// back before the binary is sent.
+	req.Header.Set("Expect", "100-continue")
 	if e.token != "" {
 		req.Header.Set(TokenHeader, e.token)
 	}

@@ -140,6 +140,13 @@ func (s *Server) handleReleaseAdd(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, "release "+version+": "+err.Error())
 		return
 	}
+	// Central signs every release it orders (protocol.SignRelease): a
+	// cluster without a keyring yet (no enrolment, no -mqtt-auth) gets
+	// one now, and signs its desired states from now on.
+	if _, err := s.ensureKeyring(); err != nil {
+		writeErr(w, http.StatusInternalServerError, "release "+version+": central's signing key: "+err.Error())
+		return
+	}
 	rel := &structs.AgentRelease{Version: version, Target: bin.Target, SHA256: sum, Size: size, URL: ext,
 		GoVersion: bin.GoVersion, CreateTime: time.Now().UnixNano()}
 	if ext == "" {
