@@ -167,7 +167,7 @@ func TestAgentReleaseAndRolloutNeedManagement(t *testing.T) {
 	for _, tok := range []string{"", client.SecretID} {
 		for _, c := range []struct {
 			method, path string
-			body        []byte
+			body         []byte
 		}{
 			{"PUT", "/v1/agent/release/2.0.0-test", data},
 			{"DELETE", "/v1/agent/release/2.0.0-test", nil},
