@@ -236,6 +236,15 @@ func TestWebUIFleetAndActions(t *testing.T) {
 		t.Errorf("fleet chart row links to %q, want the node's page", v)
 	}
 
+	// The rollouts page: none yet (a management token has operator read).
+	b.navigate(base + "/rollouts")
+	b.waitPage("/ui/rollouts", 15*time.Second, func(text string) error {
+		if !strings.Contains(text, "No agent rollout yet.") {
+			return fmt.Errorf("rollouts page: %q", text)
+		}
+		return nil
+	})
+
 	// Client page: version and charts.
 	full := apiGet(t, c, "/v1/node/"+n.ID)
 	version, _ := full["version"].(string)
@@ -338,6 +347,20 @@ func TestWebUIFleetAndActions(t *testing.T) {
 			t.Errorf("%s shows a read-only token %s action buttons", page, v)
 		}
 	}
+	b.navigate(base + "/rollouts") // operator read, which the read-only token lacks
+	b.waitPage("/ui/rollouts", 15*time.Second, func(text string) error {
+		if !strings.Contains(text, "Not authorized") || !strings.Contains(text, "operator read") {
+			return fmt.Errorf("rollouts page for a token without operator read: %q", text)
+		}
+		return nil
+	})
+	b.navigate(base + "/jobs/life")
+	b.waitPage("/ui/jobs/life", 15*time.Second, func(text string) error {
+		if !strings.Contains(text, "Job life") {
+			return fmt.Errorf("job page not loaded: %q", text)
+		}
+		return nil
+	})
 	forged, err := b.evalAwait(`fetch("/v1/job/life?namespace=default", {method: "DELETE", headers: {"X-Tether-Token": ` + jsonString(reader) + `}})
 		.then(r => r.text().then(t => r.status + " " + t))`)
 	if err != nil {
