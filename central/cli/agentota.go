@@ -30,6 +30,23 @@ func agentOTAVerbs() map[string]verb {
 	}
 }
 
+// agentVersion is a node's agent version as node status shows it.
+func agentVersion(n *structs.Node) string {
+	if n.Version == "" {
+		return "<unknown>"
+	}
+	return n.Version
+}
+
+// upgradeFailure says why an agent's upgrade did not take.
+func upgradeFailure(f *structs.UpgradeFailure) string {
+	s := f.Reason
+	if f.RolledBack {
+		s += " (the previous agent was put back)"
+	}
+	return s
+}
+
 // uploadWait bounds one binary's upload (up to 64 MiB).
 const uploadWait = 30 * time.Minute
 

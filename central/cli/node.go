@@ -33,9 +33,9 @@ func (e *env) nodeStatus(args []string) int {
 			fmt.Fprintln(e.stdout, "No nodes registered")
 			return exitOK
 		}
-		rows := [][]string{{"ID", "DC", "Name", "Drivers", "Status"}}
+		rows := [][]string{{"ID", "DC", "Name", "Drivers", "Version", "Status"}}
 		for _, n := range nodes {
-			rows = append(rows, []string{e.short(n.ID), n.Datacenter, n.Name, strings.Join(n.Drivers, ","), n.Status})
+			rows = append(rows, []string{e.short(n.ID), n.Datacenter, n.Name, strings.Join(n.Drivers, ","), agentVersion(n), n.Status})
 		}
 		table(e.stdout, rows)
 		return exitOK
@@ -68,10 +68,13 @@ func (e *env) nodeStatus(args []string) int {
 		{"Drain", strconv.FormatBool(n.Drain)},
 		{"Eligibility", eligibility},
 		{"Drivers", strings.Join(n.Drivers, ",")},
-		{"Version", n.Version},
+		{"Version", agentVersion(&n)},
 		{"Resources", fmt.Sprintf("cpu %d MHz, memory %d MB", n.Resources.CPU, n.Resources.MemoryMB)},
 		{"Status Updated", e.ago(n.StatusUpdatedAt)},
 	})
+	if f := n.UpgradeFailed; f != nil { // agentota.go
+		fmt.Fprintf(e.stdout, "\nUpgrade to %s failed: %s\n", f.Version, upgradeFailure(f))
+	}
 	fmt.Fprintln(e.stdout, "\nAttributes")
 	var pairs [][2]string
 	for _, k := range sortedKeys(n.Attributes) {

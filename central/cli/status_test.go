@@ -80,7 +80,7 @@ func TestJobHistory(t *testing.T) {
 func TestNodeStatus(t *testing.T) {
 	c, _ := seedCluster(t)
 	code, out, _ := c.run(t, "node", "status")
-	if code != 0 || out != "ID        DC   Name  Drivers    Status\naaaa1111  dc1  pi-1  exec,wasm  ready\n" {
+	if code != 0 || out != "ID        DC   Name  Drivers    Version    Status\naaaa1111  dc1  pi-1  exec,wasm  <unknown>  ready\n" {
 		t.Errorf("exit %d:\n%q", code, out)
 	}
 	code, out, _ = c.run(t, "node", "status", "aaaa")
