@@ -104,10 +104,13 @@ type ExecOptions struct {
 // TermSize is a terminal's size in characters.
 type TermSize struct{ Width, Height uint16 }
 
-// Usage is a task's resource usage.
+// Usage is a task's resource usage: the memory it holds now and the CPU
+// time it has used since it started (user + system, all its processes).
+// NoCPU says the driver cannot measure CPU time (wasm): CPUSeconds is 0.
 type Usage struct {
 	RSSBytes   uint64
 	CPUSeconds float64
+	NoCPU      bool
 }
 
 // TaskConfig is everything a driver needs to start one task.

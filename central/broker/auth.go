@@ -74,16 +74,17 @@ func CheckPassword(hash, pw string) bool {
 
 // NodeRules are the topics one node's client may use (the same rules are
 // exported for Mosquitto by MosquittoACL): publish its hello, hb, up and
-// online topics and replies to log requests and exec sessions; subscribe
-// to its desired, ack, logs and exec topics and to every service.
+// online topics and replies to log and stats requests and exec sessions;
+// subscribe to its desired, ack, logs, exec and stats topics and to every
+// service.
 type NodeRules struct {
 	Topics protocol.Topics
 	NodeID string
 }
 
 // Publish lists the exact topics the node may publish on; LogsReply
-// (<p>/node/<id>/logs/<request>) and ExecOut (<p>/node/<id>/exec/<session>/out)
-// are allowed besides.
+// (<p>/node/<id>/logs/<request>), StatsReply (<p>/node/<id>/stats/<request>)
+// and ExecOut (<p>/node/<id>/exec/<session>/out) are allowed besides.
 func (r NodeRules) Publish() []string {
 	t := r.Topics
 	return []string{t.Hello(r.NodeID), t.Heartbeat(r.NodeID), t.Up(r.NodeID), t.Online(r.NodeID)}
@@ -93,7 +94,7 @@ func (r NodeRules) Publish() []string {
 // under ServicePrefix are allowed besides.
 func (r NodeRules) Subscribe() []string {
 	t := r.Topics
-	return []string{t.Desired(r.NodeID), t.Ack(r.NodeID), t.Logs(r.NodeID), t.Exec(r.NodeID), t.ExecIn(r.NodeID, "+")}
+	return []string{t.Desired(r.NodeID), t.Ack(r.NodeID), t.Logs(r.NodeID), t.Exec(r.NodeID), t.ExecIn(r.NodeID, "+"), t.Stats(r.NodeID)}
 }
 
 // ServicePrefix is the prefix of the service topics every node may read.
@@ -109,6 +110,9 @@ func (r NodeRules) Allows(topic string, write bool) bool {
 		}
 		if node, req, ok := r.Topics.ParseLogs(topic); ok && node == r.NodeID && req != "" {
 			return true
+		}
+		if node, req, ok := r.Topics.ParseStats(topic); ok && node == r.NodeID && req != "" {
+			return true // replies to its own stats requests (node/<id>/stats/<request>)
 		}
 		// replies of its own exec sessions (node/<id>/exec/<session>/out)
 		node, session, dir, ok := r.Topics.ParseExec(topic)

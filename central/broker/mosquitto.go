@@ -53,6 +53,7 @@ func MosquittoFiles(topics protocol.Topics, users []MosquittoUser) (passwordFile
 			fmt.Fprintf(&acl, "topic write %s\n", t)
 		}
 		fmt.Fprintf(&acl, "topic write %s/+\n", topics.Logs(u.NodeID))
+		fmt.Fprintf(&acl, "topic write %s/+\n", topics.Stats(u.NodeID))
 		fmt.Fprintf(&acl, "topic write %s\n", topics.ExecOut(u.NodeID, "+"))
 		for _, t := range r.Subscribe() {
 			fmt.Fprintf(&acl, "topic read %s\n", t)

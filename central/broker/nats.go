@@ -56,7 +56,7 @@ func NATSSubject(filter string) (string, error) {
 // to: NodeRules, as the acl_file MosquittoFiles writes.
 func NATSNodeFilters(topics protocol.Topics, nodeID string) (pub, sub []string) {
 	r := NodeRules{Topics: topics, NodeID: nodeID}
-	pub = append(r.Publish(), topics.Logs(nodeID)+"/+", topics.ExecOut(nodeID, "+"))
+	pub = append(r.Publish(), topics.Logs(nodeID)+"/+", topics.Stats(nodeID)+"/+", topics.ExecOut(nodeID, "+"))
 	sub = append(r.Subscribe(), r.ServicePrefix()+"#")
 	return pub, sub
 }

@@ -88,8 +88,59 @@ func takesMetrics(n *structs.Node) bool {
 	return n != nil && n.Attributes[protocol.AttrMetrics] == "1"
 }
 
-// AllocStats asks an allocation's agent for its tasks' usage.
+// statsAnswerTimeout bounds the wait for an agent's stats reply (it
+// measures CPU over protocol.StatsWindowMs first).
+const statsAnswerTimeout = 5 * time.Second
+
+// AllocStats asks an allocation's agent for its tasks' usage, over MQTT
+// (protocol/stats.go), from the leader.
 func (s *Server) AllocStats(ctx context.Context, req api.AllocStatsRequest) (*api.AllocStats, error) {
-	_ = protocol.Version
-	return nil, fmt.Errorf("%w: allocation stats are not wired yet", api.ErrStatsUnavailable)
+	l := s.currentLeader()
+	if l == nil {
+		return nil, fmt.Errorf("%w: this server does not lead the cluster; ask the leader (central server members)", api.ErrStatsUnavailable)
+	}
+	n := s.store.NodeByID(req.NodeID)
+	if n == nil {
+		return nil, fmt.Errorf("%w: node %q of allocation %s is not registered", api.ErrStatsUnavailable, req.NodeID, req.AllocID)
+	}
+	if n.Status != structs.NodeReady {
+		return nil, fmt.Errorf("%w: node %s is %s; stats can be read once it is ready again", api.ErrStatsUnavailable, n.Name, n.Status)
+	}
+	ctx, cancel := context.WithTimeout(ctx, statsAnswerTimeout)
+	defer cancel()
+	r, err := l.gw.AskStats(ctx, n.ID, protocol.StatsRequest{ID: structs.GenerateID(), AllocID: req.AllocID, Task: req.Task})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w: the agent on node %s did not answer within %s (an agent older than allocation stats never answers: upgrade it)", api.ErrStatsUnavailable, n.Name, statsAnswerTimeout)
+		}
+		return nil, fmt.Errorf("%w: %v", api.ErrStatsUnavailable, err)
+	}
+	if r.Err != "" {
+		return nil, fmt.Errorf("%w: node %s: %s", api.ErrStatsUnavailable, n.Name, r.Err)
+	}
+	return allocStatsJSON(req, r), nil
+}
+
+// allocStatsJSON converts an agent's reply, summing the tasks that have
+// figures.
+func allocStatsJSON(req api.AllocStatsRequest, r *protocol.StatsReply) *api.AllocStats {
+	out := &api.AllocStats{AllocID: req.AllocID, NodeID: req.NodeID, Time: r.Time, Tasks: map[string]api.TaskStats{}}
+	for _, u := range r.Tasks {
+		var ts api.TaskStats
+		if u.Unavailable != "" {
+			ts.Unavailable = u.Unavailable
+			out.Tasks[u.Name] = ts
+			continue
+		}
+		mem := u.MemBytes
+		ts.MemoryUsedBytes = &mem
+		out.MemoryUsedBytes += mem
+		if !u.NoCPU {
+			pct, secs := float64(u.CPU)/10, float64(u.CPUTimeMs)/1000
+			ts.CPUPercent, ts.CPUTotalSeconds = &pct, &secs
+			out.CPUPercent += pct
+		}
+		out.Tasks[u.Name] = ts
+	}
+	return out
 }

@@ -202,18 +202,50 @@ func (h *handle) Stats() (drivers.Usage, error) {
 		}
 	}
 	if u.RSSBytes == 0 || u.CPUSeconds == 0 {
-		st, err := readProcStat(h.sd.Pid)
+		// No cgroup (or it could not be read): the processes of the
+		// task's process group, as /proc shows them now.
+		rss, ticks, err := groupUsage(h.sd.Pid, h.sd.Pgid)
 		if err != nil {
 			return drivers.Usage{}, fmt.Errorf("exec: stats of task %q: %w", h.taskID, err)
 		}
 		if u.RSSBytes == 0 {
-			u.RSSBytes = uint64(st.RSSPages) * uint64(os.Getpagesize())
+			u.RSSBytes = rss * uint64(os.Getpagesize())
 		}
 		if u.CPUSeconds == 0 {
-			u.CPUSeconds = float64(st.Utime+st.Stime) / clockTicks
+			u.CPUSeconds = float64(ticks) / clockTicks
 		}
 	}
 	return u, nil
+}
+
+// groupUsage sums the resident pages and CPU ticks of the processes in
+// process group pgid (the task's leader pid and whatever it started that
+// stayed in its group). Processes that exit while it reads are skipped;
+// the leader must be readable. The time of children that already exited
+// is not counted (it shows in their parent's cutime only once reaped).
+func groupUsage(pid, pgid int) (rssPages, ticks uint64, err error) {
+	lead, err := readProcStat(pid)
+	if err != nil {
+		return 0, 0, err
+	}
+	rssPages, ticks = uint64(max(lead.RSSPages, 0)), lead.Utime+lead.Stime
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return rssPages, ticks, nil
+	}
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil || p == pid {
+			continue
+		}
+		st, err := readProcStat(p)
+		if err != nil || st.Pgid != pgid || st.State == 'Z' {
+			continue
+		}
+		rssPages += uint64(max(st.RSSPages, 0))
+		ticks += st.Utime + st.Stime
+	}
+	return rssPages, ticks, nil
 }
 
 // clockTicks is USER_HZ, which Linux fixes at 100 for /proc.

@@ -31,6 +31,7 @@ type handle struct {
 	logs    []io.Closer        // stdout/stderr files, closed after exit
 	stderr  io.Writer
 	limit   uint32       // memory limit in pages
+	mem     *memSize     // the guest's memory size, for Stats (memstat.go)
 	ports   map[int]bool // host ports the guest listens on
 
 	stopOnce sync.Once
@@ -169,3 +170,18 @@ const stopSweep = 100 * time.Millisecond
 
 // State implements drivers.Handle.
 func (h *handle) State() drivers.HandleState { return h.state }
+
+var _ drivers.Statser = (*handle)(nil)
+
+// Stats implements drivers.Statser with what wazero allows: the guest's
+// linear memory (its pages × 64 KiB, which is what it holds of the
+// agent's memory besides the compiled code), and no CPU time (a guest runs
+// on the agent's own goroutines; wazero does not account its time).
+func (h *handle) Stats() (drivers.Usage, error) {
+	select {
+	case <-h.done:
+		return drivers.Usage{}, fmt.Errorf("wasm driver: task %q has exited", h.state.TaskID)
+	default:
+	}
+	return drivers.Usage{RSSBytes: h.mem.bytes.Load(), NoCPU: true}, nil
+}

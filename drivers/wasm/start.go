@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/experimental/sock"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
@@ -148,6 +149,8 @@ func (d *Driver) instantiate(ctx, runCtx context.Context, cancel context.CancelF
 		}
 		instCtx = sock.WithConfig(ctx, sc)
 	}
+	mem := &memSize{} // Stats reads the guest's memory size from it (memstat.go)
+	instCtx = experimental.WithMemoryAllocator(instCtx, mem.allocator())
 	mod, err := rt.InstantiateModule(instCtx, compiled, mc)
 	if err != nil {
 		return nil, instantiateError(tc.Module, err, ports, d.listenAddr)
@@ -170,6 +173,7 @@ func (d *Driver) instantiate(ctx, runCtx context.Context, cancel context.CancelF
 		logs:    closers,
 		stderr:  stderr,
 		limit:   limit,
+		mem:     mem,
 		waitCh:  make(chan drivers.ExitResult, 1),
 		done:    make(chan struct{}),
 	}, nil
