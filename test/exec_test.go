@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+
+	"github.com/tether-edge/tether/drivers/podman/podmantest"
 )
 
 // execJob runs two exec tasks that sleep; main has EXEC_PROBE in its env.
@@ -232,5 +234,61 @@ func TestAllocExecWasmRefused(t *testing.T) {
 	out, code := c.cli("alloc", "exec", "-i=false", as[0].ID[:8], "sh")
 	if code == 0 || !strings.Contains(out, "wasm driver, which cannot run other commands") || !strings.Contains(out, "central alloc logs") || !strings.Contains(out, "central alloc restart") {
 		t.Fatalf("alloc exec into a wasm task exited %d:\n%s", code, out)
+	}
+}
+
+// alloc exec into a Podman task: a shell on a terminal inside the
+// container, its exit code; a command without a terminal.
+func TestPodmanAllocExec(t *testing.T) {
+	socket := podmantest.Start(t)
+	image := podmantest.Image(t, socket)
+	c := startCentral(t, clusterOpts{})
+	c.agentEnv = []string{"CONTAINER_HOST=unix://" + socket}
+	c.startAgent("edge-1")
+	c.waitNode("edge-1", "ready", 20*time.Second)
+	job := filepath.Join(t.TempDir(), "pod.hcl")
+	if err := os.WriteFile(job, []byte(fmt.Sprintf(`job "podshell" {
+  datacenters = ["dc1"]
+  group "g" {
+    task "c" {
+      driver = "podman"
+      config {
+        image   = %q
+        command = "sh"
+        args    = ["-c", "while true; do sleep 1; done"]
+      }
+      env {
+        EXEC_PROBE = "in-the-container"
+      }
+      resources {
+        cpu    = 50
+        memory = 32
+      }
+    }
+  }
+}
+`, image)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := c.cli("job", "submit", job); code != 0 {
+		t.Fatalf("submit exited %d:\n%s", code, out)
+	}
+	short := c.waitRunning("podshell", 1, 60*time.Second)[0].ID[:8]
+
+	out, code := c.cli("alloc", "exec", "-i=false", short, "echo", "hi")
+	if code != 0 || out != "hi\n" {
+		t.Fatalf("alloc exec echo hi exited %d: %q", code, out)
+	}
+	p := c.cliPTY("", "alloc", "exec", "-i", "-t", short, "sh")
+	p.typeLine(t, "echo sum=$((40+2)) $EXEC_PROBE\r")
+	eventually(t, 20*time.Second, func() error {
+		if s := p.out.String(); !strings.Contains(s, "sum=42 in-the-container") || !strings.Contains(s, "echo sum=$((40+2))") {
+			return fmt.Errorf("terminal shows %q", s)
+		}
+		return nil
+	})
+	p.typeLine(t, "exit 3\r")
+	if code := p.wait(t, 20*time.Second); code != 3 {
+		t.Fatalf("alloc exec -i -t exited %d, want 3; terminal:\n%s", code, p.out.String())
 	}
 }
