@@ -43,6 +43,18 @@ var (
 	ErrExecUnsupported = errors.New("exec unsupported")
 )
 
+// ExecNotLeaderError is OpenExec's answer on a follower: only the leader
+// holds the broker connections. The API redirects the client (307) to the
+// leader's HTTP address; the CLI follows it once.
+type ExecNotLeaderError struct{ Leader string }
+
+func (e *ExecNotLeaderError) Error() string {
+	if e.Leader == "" {
+		return "exec unavailable: no leader now (an election is under way); retry in a few seconds"
+	}
+	return "exec unavailable: this server does not lead the cluster; the leader is " + e.Leader
+}
+
 // Limits of the exec endpoint.
 const (
 	maxExecFrame = 64 << 10 // bytes of one websocket message from the client
@@ -187,7 +199,15 @@ func (s *server) execAlloc(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	st, err := eb.OpenExec(ctx, req)
+	var nl *ExecNotLeaderError
 	switch {
+	case errors.As(err, &nl) && nl.Leader != "":
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		http.Redirect(w, r, scheme+"://"+nl.Leader+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+		return nil
 	case errors.Is(err, ErrExecUnsupported):
 		return &httpError{code: http.StatusConflict, msg: err.Error()}
 	case err != nil:

@@ -10,12 +10,13 @@ import (
 )
 
 // OpenExec starts an exec session on the allocation's node over MQTT
-// (gateway.OpenExec): only the leader holds the broker connections, so a
-// follower's API relays the websocket to the leader (forward.go).
+// (gateway.OpenExec): only the leader holds the broker connections, so on
+// a follower it answers api.ExecNotLeaderError and the API redirects the
+// client to the leader.
 func (s *Server) OpenExec(ctx context.Context, req api.ExecRequest) (api.ExecStream, error) {
 	l := s.currentLeader()
 	if l == nil {
-		return nil, fmt.Errorf("%w: this server does not lead the cluster; ask the leader (central server members)", api.ErrExecUnavailable)
+		return nil, &api.ExecNotLeaderError{Leader: s.Leader()}
 	}
 	n := s.store.NodeByID(req.NodeID)
 	if n == nil {
