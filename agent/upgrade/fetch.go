@@ -63,6 +63,7 @@ func (f *Fetcher) Fetch(ctx context.Context, u *protocol.AgentUpgrade, pub ed255
 		return Fetched{}, fmt.Errorf("upgrade: create %s: %w", f.Dir, err)
 	}
 	path := f.PartialPath(u)
+	f.prune(path)
 	var got int64
 	var errs []string
 	done := false
@@ -91,6 +92,17 @@ func (f *Fetcher) Fetch(ctx context.Context, u *protocol.AgentUpgrade, pub ed255
 		return Fetched{Bytes: got}, fmt.Errorf("%w: the downloaded binary's SHA-256 is %x, the signed release says %x (tampered with, or a wrong file at the URL)", ErrRefused, sum, u.SHA256)
 	}
 	return Fetched{Path: path, Bytes: got}, nil
+}
+
+// prune removes the downloads of other releases (an order since
+// replaced): only one binary's worth of the data dir goes to upgrades.
+func (f *Fetcher) prune(keep string) {
+	old, _ := filepath.Glob(filepath.Join(f.Dir, "agent-*"))
+	for _, p := range old {
+		if p != keep {
+			os.Remove(p)
+		}
+	}
 }
 
 // fetchFrom downloads url into path up to size bytes, resuming from what

@@ -138,6 +138,19 @@ func TestFetchResumesAfterCut(t *testing.T) {
 	if total != int64(len(body)) || sent != int64(len(body)) {
 		t.Fatalf("received %d bytes in all (server sent %d), want exactly %d", total, sent, len(body))
 	}
+	// Another release's download replaces this one's.
+	other := release(t, binary(10), priv, srv.URL+"/b")
+	other.Version = "1.2.0"
+	other.ReleaseSig, _ = protocol.SignRelease(other.Manifest(), priv)
+	f.Fetch(context.Background(), other, pub)
+	if _, err := os.Stat(second.Path); !os.IsNotExist(err) {
+		t.Fatalf("the earlier release's download was kept: %v", err)
+	}
+	os.Remove(f.PartialPath(other))
+	second, err = f.Fetch(context.Background(), u, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Done: another Fetch downloads nothing.
 	if again, err := f.Fetch(context.Background(), u, pub); err != nil || again.Bytes != 0 {
 		t.Fatalf("complete file fetched again: %d bytes, %v", again.Bytes, err)

@@ -148,6 +148,7 @@ func Switch(p Plan, args []string, log *slog.Logger) error {
 	if err != nil {
 		return fail(err)
 	}
+	os.Remove(p.Binary) // installed: the download's space goes back to the data dir
 	window := time.Duration(p.Order.Window()) * time.Millisecond
 	s := &State{Phase: PhaseTrying, Version: p.Order.Version, From: p.From, RolloutID: p.Order.RolloutID, SHA256: p.Order.SHA256,
 		Exe: exe, Prev: prev, Args: args, Emulator: Emulator(), Deadline: time.Now().Add(window).UnixMilli(),
