@@ -72,6 +72,8 @@ type Config struct {
 	MQTTMaxConns int
 	// DevMode shortens Raft timeouts for a fast single-server start.
 	DevMode bool
+	// EnableDebug serves Go's profiles on /debug/pprof/ (debug.go).
+	EnableDebug bool
 	// HTTPMaxConns bounds the HTTP listener's concurrent connections
 	// (config http_max_conns; default api.DefaultMaxConns). At the limit a
 	// new connection evicts the oldest idle one.

@@ -45,6 +45,7 @@ func (s *Server) handler(apiH http.Handler) http.Handler {
 	mux.Handle("PUT /v1/operator/snapshot", s.leaderOnly(guard(true, s.handleSnapshotRestore)))
 	s.securityRoutes(mux, guard) // security.go
 	s.otaRoutes(mux, guard)      // agent releases and rollouts (ota.go)
+	s.debugRoutes(mux, resolver) // /debug/pprof/ with enable_debug (debug.go)
 	// A forced garbage collection (gc.go): operator write, as Nomad's
 	// management-only `system gc`.
 	mux.Handle("PUT /v1/system/gc", s.leaderOnly(guard(true, s.handleSystemGC)))

@@ -47,6 +47,9 @@ type fileConfig struct {
 
 	// MQTTMaxConns bounds the embedded broker's open connections.
 	MQTTMaxConns int `hcl:"mqtt_max_conns,optional"`
+	// EnableDebug serves /debug/pprof/ (operator write with ACLs on;
+	// loopback clients only with ACLs off), as Nomad's enable_debug.
+	EnableDebug bool `hcl:"enable_debug,optional"`
 
 	// Server is the HA block: server { bootstrap_expect = 3, retry_join = [...] }.
 	Server *serverBlock `hcl:"server,block"`
@@ -158,6 +161,7 @@ func serverFlags(name string, args []string, stderr io.Writer, dev bool, extra .
 	}
 	fs.BoolVar(&fc.ACL, "acl", false, aclHelp)
 	fs.StringVar(&fc.JoinSecret, "join-secret", "", "secret every server shares; required to join this server's cluster (config join_secret; env CENTRAL_JOIN_SECRET)")
+	fs.BoolVar(&fc.EnableDebug, "enable-debug", false, "serve Go's profiles on /debug/pprof/ (operator write with -acl; loopback clients only without)")
 	fs.BoolVar(&fc.MQTTAuth, "mqtt-auth", false, "embedded broker: refuse anonymous clients, enforce per-node topic ACLs; sign desired state (docs/security.md)")
 	fs.StringVar(&tlsFlags.CAFile, "tls-ca-file", "", "PEM CA certificate: turns on TLS with -tls-cert-file/-tls-key-file (config tls { ca_file })")
 	fs.StringVar(&tlsFlags.CertFile, "tls-cert-file", "", "this server's PEM certificate (`central tls cert create -server`)")
@@ -203,6 +207,7 @@ func serverFlags(name string, args []string, stderr io.Writer, dev bool, extra .
 		ServiceJSONMirror: fc.ServiceJSONMirror || file.ServiceJSONMirror,
 		MQTTMaxConns:      file.MQTTMaxConns,
 		HTTPMaxConns:      file.HTTPMaxConns,
+		EnableDebug:       fc.EnableDebug || file.EnableDebug,
 	}
 	if len(brokers) > 0 {
 		cfg.Brokers = brokers
