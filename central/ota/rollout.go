@@ -106,9 +106,11 @@ func Step(r *structs.AgentRollout, view func(nodeID string) NodeView, now int64)
 		upgrading++
 	}
 	// already is a pending node that runs the version already (upgraded
-	// by hand, or by an earlier rollout that was aborted after it).
+	// by hand, or by an earlier rollout that was aborted after it). It was
+	// not ordered, so its agent may not report Reattached (an agent sends
+	// it only after an order): its version is enough.
 	already := func(id string, n *structs.RolloutNode, v NodeView) bool {
-		if v.Ready && v.Version == r.Version && v.Reattached {
+		if v.Ready && v.Version == r.Version {
 			c := *n
 			c.Status, c.DoneAt, c.Description = structs.RolloutNodeHealthy, now, "already on "+r.Version
 			set(id, c, c.Description)

@@ -107,7 +107,8 @@ func (s *Server) Metrics() []api.Metric {
 			api.Counter("tether_mqtt_broker_too_large_total", "Clients the embedded broker disconnected for a packet over its maximum packet size.", float64(bc.TooLarge)),
 		)
 	}
-	out = append(out, s.gcMetrics()...) // gc.go
+	out = append(out, s.gcMetrics()...)  // gc.go
+	out = append(out, s.otaMetrics()...) // agent release downloads (ota.go)
 	l := s.currentLeader()
 	if l == nil {
 		return out
