@@ -31,20 +31,62 @@ type clientRow struct {
 
 type datacenter struct {
 	Name    string
-	Clients []clientRow
+	Clients []clientRow // of this page
 	Counts  map[string]int
+	Total   int // nodes in the datacenter, on every page
 }
 
-// clients counts on each node the live allocations the token may read.
-func (u *UI) clients(_ *http.Request, st Reader) (any, error) {
+// clientsPerPage bounds the client list: a fleet of 10,000 nodes is 40
+// pages.
+const clientsPerPage = 250
+
+// clientsPage is one page of clients, sorted by datacenter and name.
+type clientsPage struct {
+	DCs              []*datacenter
+	Total            int
+	Page, Pages      int // 1-based
+	First, Last      int // 1-based positions of this page's clients
+	HasPrev, HasNext bool
+}
+
+// clients lists the nodes, clientsPerPage at a time (?page=N), grouped by
+// datacenter, with each datacenter's counts over all its nodes; it counts
+// on each listed node the live allocations the token may read.
+func (u *UI) clients(r *http.Request, st Reader) (any, error) {
+	p := clientsPage{Page: 1}
+	if v := r.URL.Query().Get("page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return nil, badParam("page %q: want a page number from 1", v)
+		}
+		p.Page = n
+	}
+	nodes := slices.Clone(st.Nodes())
+	slices.SortFunc(nodes, func(a, b *structs.Node) int {
+		return cmp.Or(cmp.Compare(a.Datacenter, b.Datacenter), cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
+	})
+	p.Total = len(nodes)
+	p.Pages = max(1, (len(nodes)+clientsPerPage-1)/clientsPerPage)
+	if p.Page > p.Pages {
+		return nil, badParam("page %d: there are %d pages of %d clients", p.Page, p.Pages, clientsPerPage)
+	}
+	from, to := (p.Page-1)*clientsPerPage, min(p.Page*clientsPerPage, len(nodes))
+	p.First, p.Last, p.HasPrev, p.HasNext = from+1, to, p.Page > 1, p.Page < p.Pages
 	byDC := map[string]*datacenter{}
-	for _, n := range st.Nodes() {
+	for i, n := range nodes {
 		dc := byDC[n.Datacenter]
 		if dc == nil {
 			dc = &datacenter{Name: n.Datacenter, Counts: map[string]int{}}
 			byDC[n.Datacenter] = dc
 		}
 		dc.Counts[n.Status]++
+		dc.Total++
+		if i < from || i >= to {
+			continue
+		}
+		if len(dc.Clients) == 0 {
+			p.DCs = append(p.DCs, dc) // nodes are sorted by datacenter
+		}
 		live := 0
 		for _, a := range st.AllocsByNode(n.ID) {
 			if !a.Terminal() {
@@ -53,13 +95,7 @@ func (u *UI) clients(_ *http.Request, st Reader) (any, error) {
 		}
 		dc.Clients = append(dc.Clients, clientRow{Node: n, LastHeartbeat: u.b.LastHeartbeat(n.ID), Board: n.Attributes["board.model"], Allocs: live})
 	}
-	var out []*datacenter
-	for _, dc := range byDC {
-		slices.SortFunc(dc.Clients, func(a, b clientRow) int { return cmp.Compare(a.Node.Name, b.Node.Name) })
-		out = append(out, dc)
-	}
-	slices.SortFunc(out, func(a, b *datacenter) int { return cmp.Compare(a.Name, b.Name) })
-	return out, nil
+	return p, nil
 }
 
 // clientPage is one node in full: what it reported at registration, its

@@ -2,10 +2,15 @@ package ui_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/tether-edge/tether/central/api"
+	"github.com/tether-edge/tether/central/api/apitest"
 	"github.com/tether-edge/tether/central/structs"
 	"github.com/tether-edge/tether/jobspec"
 )
@@ -157,6 +162,47 @@ func TestLogsPage(t *testing.T) {
 	for _, path := range []string{"/ui/allocations/alloc-0001/logs?task=nope", "/ui/allocations/alloc-0001/logs?type=stdin"} {
 		if code, _ := get(t, srv.URL+path); code != 404 {
 			t.Errorf("%s: HTTP %d, want 404", path, code)
+		}
+	}
+}
+
+// The client list shows 250 clients a page, sorted by datacenter and
+// name; each datacenter's counts are over all its nodes.
+func TestClientsPaged(t *testing.T) {
+	b := apitest.New()
+	for i := 0; i < 600; i++ {
+		b.PutNode(&structs.Node{ID: fmt.Sprintf("n-%04d", i), Name: fmt.Sprintf("edge-%04d", i), Datacenter: []string{"dc-a", "dc-b"}[i/400], Status: structs.NodeReady, Eligible: true})
+	}
+	srv := httptest.NewServer(api.New(b, nil))
+	t.Cleanup(srv.Close)
+	rows := regexp.MustCompile(`<tr class="client" data-node="n-(\d+)">`)
+	for _, tc := range []struct {
+		page        string
+		first, last string
+		n           int
+		want        []string
+	}{
+		{"", "0000", "0249", 250, []string{"1–250 on page 1 of 3", "Datacenter dc-a <small>400 nodes", `href="/ui/clients?page=2">next`}},
+		{"?page=2", "0250", "0499", 250, []string{"Datacenter dc-a <small>400 nodes", "Datacenter dc-b <small>200 nodes", `href="/ui/clients?page=1">← previous`, `href="/ui/clients?page=3">next`}},
+		{"?page=3", "0500", "0599", 100, []string{"501–600 on page 3 of 3", "Datacenter dc-b"}},
+	} {
+		code, body := get(t, srv.URL+"/ui/clients"+tc.page)
+		got := rows.FindAllStringSubmatch(body, -1)
+		if code != 200 || len(got) != tc.n || got[0][1] != tc.first || got[len(got)-1][1] != tc.last {
+			t.Errorf("page %q: HTTP %d, %d rows from %v to %v, want %d from %s to %s", tc.page, code, len(got), got[0], got[len(got)-1], tc.n, tc.first, tc.last)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(body, w) {
+				t.Errorf("page %q lacks %q", tc.page, w)
+			}
+		}
+	}
+	if _, body := get(t, srv.URL+"/ui/clients?page=3"); strings.Contains(body, "Datacenter dc-a") {
+		t.Errorf("page 3 shows datacenter dc-a, which has no node on it")
+	}
+	for _, bad := range []string{"?page=4", "?page=0", "?page=x"} {
+		if code, _ := get(t, srv.URL+"/ui/clients"+bad); code != 400 {
+			t.Errorf("%s: HTTP %d, want 400", bad, code)
 		}
 	}
 }

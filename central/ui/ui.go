@@ -156,7 +156,7 @@ func New(b Backend, logger *slog.Logger) *UI {
 		"deployClass": deployClass, "max1": func(n int) int { return max(n, 1) },
 		"pathEscape": url.PathEscape, // a dispatched or periodic child's job ID has a slash
 		"pct":        pct, "celsius": celsius, "bytes": bytesIEC, "nan": math.IsNaN,
-		"rolloutClass": rolloutClass, "rolloutNodeClass": rolloutNodeClass}
+		"rolloutClass": rolloutClass, "add": func(d, n int) int { return n + d }, "rolloutNodeClass": rolloutNodeClass}
 	for _, p := range pages {
 		t := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p.name+".html"))
 		u.tmpls[p.name] = t
