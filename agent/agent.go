@@ -118,6 +118,7 @@ type Agent struct {
 	// rotations (verify.go; nil: not enrolled, messages are not verified).
 	pinned *keyPin
 	logs   logStreams   // task log requests (logs.go)
+	stats  statsRequests // allocation stats requests (stats.go)
 	exec   execSessions // alloc exec sessions (exec.go)
 	gc     allocGC      // finished allocations' directories (gc.go)
 	// metrics measures the device for heartbeats (metrics.go).

@@ -19,7 +19,7 @@ func (a *Agent) handleSession(ev session.Event) {
 		a.publishOnline(true)
 		a.connects++
 		a.sess.Subscribe(map[string]byte{a.topics.Desired(a.nodeID): 1, a.topics.Ack(a.nodeID): 1, a.topics.Logs(a.nodeID): 1,
-			a.topics.Exec(a.nodeID): 1, a.topics.ExecIn(a.nodeID, "+"): 1})
+			a.topics.Exec(a.nodeID): 1, a.topics.ExecIn(a.nodeID, "+"): 1, a.topics.Stats(a.nodeID): 1})
 		a.svcSubs = map[string]bool{}
 		a.subscribeServices()
 		a.hello()
@@ -35,6 +35,9 @@ func (a *Agent) handleSession(ev session.Event) {
 
 func (a *Agent) handleMessage(topic string, payload []byte) {
 	if a.handleLogsTopic(topic, payload) {
+		return
+	}
+	if a.handleStatsTopic(topic, payload) { // stats.go
 		return
 	}
 	if a.handleExecTopic(topic, payload) { // exec.go
