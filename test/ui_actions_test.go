@@ -57,7 +57,7 @@ func (c *cdp) waitEval(expr string, timeout time.Duration, check func(string) er
 func (c *cdp) setUIToken(base, secret string) {
 	c.t.Helper()
 	c.navigate(base + "/settings/tokens")
-	c.waitPage("/ui/settings/tokens", 15*time.Second, func(text string) error {
+	c.waitPage("/ui/settings/tokens", 30*time.Second, func(text string) error {
 		if !strings.Contains(text, "token is set") && !strings.Contains(text, "No token set.") {
 			return fmt.Errorf("token page script has not run: %q", text)
 		}
@@ -71,7 +71,7 @@ func (c *cdp) setUIToken(base, secret string) {
 	})()`); err != nil {
 		c.t.Fatalf("submit the token form: %v", err)
 	}
-	c.waitEval(`document.cookie`, 5*time.Second, func(v string) error {
+	c.waitEval(`document.cookie`, 30*time.Second, func(v string) error {
 		if !strings.Contains(v, "tether_token="+secret) {
 			return fmt.Errorf("token cookie not set: %q", v)
 		}
@@ -84,9 +84,10 @@ func (c *cdp) setUIToken(base, secret string) {
 func (c *cdp) act(kind string, confirm bool) string {
 	c.t.Helper()
 	sel := `form.action[data-kind="` + kind + `"]`
-	c.waitEval(`document.querySelector('`+sel+` button.do') ? "yes" : "no"`, 20*time.Second, func(v string) error {
+	// The button, once the page's script handles it.
+	c.waitEval(`document.documentElement.getAttribute("data-actions") === "ready" && document.querySelector('`+sel+` button.do') ? "yes" : "no"`, 20*time.Second, func(v string) error {
 		if v != "yes" {
-			return fmt.Errorf("no %s button on %s yet", kind, sel)
+			return fmt.Errorf("no %s button on %s yet, or the page's script has not run", kind, sel)
 		}
 		return nil
 	})
@@ -101,7 +102,7 @@ func (c *cdp) act(kind string, confirm bool) string {
 		q := c.waitEval(`(function () {
 			var f = document.querySelector('`+sel+`');
 			return f && f.classList.contains("confirming") && !f.querySelector(".confirm").hidden ? f.querySelector(".question").textContent : "";
-		})()`, 5*time.Second, func(v string) error {
+		})()`, 30*time.Second, func(v string) error {
 			if v == "" {
 				return fmt.Errorf("%s asks for no confirmation", kind)
 			}
@@ -199,7 +200,7 @@ func TestWebUIFleetAndActions(t *testing.T) {
 	}
 	b.navigate(base + "/fleet")
 	counts := b.waitEval(`document.querySelector("p.counts") ? JSON.stringify(Object.fromEntries([...document.querySelectorAll("p.counts .count")].map(e => [e.dataset.status, +e.querySelector("strong").textContent]))) : ""`,
-		15*time.Second, func(v string) error {
+		30*time.Second, func(v string) error {
 			if v == "" {
 				return fmt.Errorf("fleet page not loaded")
 			}
@@ -238,7 +239,7 @@ func TestWebUIFleetAndActions(t *testing.T) {
 
 	// The rollouts page: none yet (a management token has operator read).
 	b.navigate(base + "/rollouts")
-	b.waitPage("/ui/rollouts", 15*time.Second, func(text string) error {
+	b.waitPage("/ui/rollouts", 30*time.Second, func(text string) error {
 		if !strings.Contains(text, "No agent rollout yet.") {
 			return fmt.Errorf("rollouts page: %q", text)
 		}
@@ -252,7 +253,7 @@ func TestWebUIFleetAndActions(t *testing.T) {
 		t.Fatalf("the API reports no agent version: %v", full)
 	}
 	b.navigate(base + "/clients/" + n.ID)
-	b.waitPage("/ui/clients/"+n.ID, 15*time.Second, func(text string) error {
+	b.waitPage("/ui/clients/"+n.ID, 30*time.Second, func(text string) error {
 		if !strings.Contains(text, "Agent version\t"+version) && !strings.Contains(text, "Agent version\n"+version) {
 			return fmt.Errorf("client page lacks agent version %s: %q", version, text)
 		}
@@ -337,7 +338,7 @@ func TestWebUIFleetAndActions(t *testing.T) {
 	b.setUIToken(base, reader)
 	for _, page := range []string{"/jobs/life", "/clients/" + n.ID, "/allocations/" + allocID} {
 		b.navigate(base + page)
-		b.waitPage("/ui"+strings.Split(page, "?")[0], 15*time.Second, func(text string) error {
+		b.waitPage("/ui"+strings.Split(page, "?")[0], 30*time.Second, func(text string) error {
 			if strings.Contains(text, "Not authorized") || !strings.Contains(text, "Allocations") && !strings.Contains(text, "Tasks") {
 				return fmt.Errorf("page not shown to the read-only token: %q", text)
 			}
@@ -348,14 +349,14 @@ func TestWebUIFleetAndActions(t *testing.T) {
 		}
 	}
 	b.navigate(base + "/rollouts") // operator read, which the read-only token lacks
-	b.waitPage("/ui/rollouts", 15*time.Second, func(text string) error {
+	b.waitPage("/ui/rollouts", 30*time.Second, func(text string) error {
 		if !strings.Contains(text, "Not authorized") || !strings.Contains(text, "operator read") {
 			return fmt.Errorf("rollouts page for a token without operator read: %q", text)
 		}
 		return nil
 	})
 	b.navigate(base + "/jobs/life")
-	b.waitPage("/ui/jobs/life", 15*time.Second, func(text string) error {
+	b.waitPage("/ui/jobs/life", 30*time.Second, func(text string) error {
 		if !strings.Contains(text, "Job life") {
 			return fmt.Errorf("job page not loaded: %q", text)
 		}

@@ -111,8 +111,9 @@
   // actions: a form.action's button calls the API (data-method, data-url,
   // data-body as JSON) with the tab's token; the API checks the token and
   // refuses what it may not do. With data-confirm the first click asks,
-  // the second sends. The outcome shows in #action-status, outside
-  // <main>, so that the live refresh the change causes keeps it.
+  // the second sends. The buttons are type="button": without this script
+  // they do nothing. The outcome shows in #action-status, outside <main>,
+  // so that the live refresh the change causes keeps it.
   function actions() {
     var status = document.getElementById("action-status");
     function say(text, bad) {
@@ -127,21 +128,7 @@
       if (c) { c.hidden = true; }
       form.querySelector("button.do").hidden = false;
     }
-    document.addEventListener("click", function (ev) {
-      var b = ev.target.closest ? ev.target.closest("form.action button.cancel") : null;
-      if (b) { reset(b.form); }
-    });
-    document.addEventListener("submit", async function (ev) {
-      var form = ev.target;
-      if (!form.matches || !form.matches("form.action")) { return; }
-      ev.preventDefault();
-      if (form.classList.contains("busy")) { return; }
-      if (form.getAttribute("data-confirm") && !form.classList.contains("confirming")) {
-        form.classList.add("confirming");
-        form.querySelector("button.do").hidden = true;
-        form.querySelector(".confirm").hidden = false;
-        return;
-      }
+    async function send(form) {
       form.classList.add("busy");
       form.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
       var h = headers();
@@ -164,7 +151,23 @@
       form.classList.remove("busy");
       form.querySelectorAll("button").forEach(function (b) { b.disabled = false; });
       reset(form);
+    }
+    document.addEventListener("click", function (ev) {
+      var b = ev.target.closest ? ev.target.closest("form.action button") : null;
+      if (!b) { return; }
+      var form = b.form;
+      ev.preventDefault();
+      if (form.classList.contains("busy")) { return; }
+      if (b.classList.contains("cancel")) { reset(form); return; }
+      if (b.classList.contains("do") && form.getAttribute("data-confirm")) {
+        form.classList.add("confirming");
+        b.hidden = true;
+        form.querySelector(".confirm").hidden = false;
+        return;
+      }
+      send(form);
     });
+    document.documentElement.setAttribute("data-actions", "ready");
   }
 
   document.addEventListener("DOMContentLoaded", function () { tokenPage(); actions(); live(); logs(); });
