@@ -68,8 +68,8 @@ func order(t *testing.T, priv ed25519.PrivateKey, version string, body []byte, u
 	return u
 }
 
-// An agent refuses an older version, and a binary whose hash does not
-// match the signed release, before anything runs: it reports why in its
+// An agent refuses an older version, a release for another target, and a
+// binary whose hash does not match the signed release, before anything runs: it reports why in its
 // hello (UpgradeFailed), keeps running, and does not try that order again.
 func TestUpgradeOrdersRefused(t *testing.T) {
 	pub, priv, _ := ed25519.GenerateKey(nil)
@@ -121,6 +121,20 @@ func TestUpgradeOrdersRefused(t *testing.T) {
 		t.Fatal("an older version was downloaded")
 	}
 
+	other := order(t, priv, "1.0.5", good, srv.URL+"/a")
+	for _, tg := range protocol.Targets {
+		if tg != upgrade.Target() {
+			other.Target = tg
+			break
+		}
+	}
+	other.ReleaseSig, _ = protocol.SignRelease(other.Manifest(), priv)
+	send(other)
+	eventually(t, 10*time.Second, lastFailure("1.0.5", "built for"))
+	if hits.Load() != 0 {
+		t.Fatal("a binary for another target was downloaded")
+	}
+
 	tampered := order(t, priv, "1.1.0", good, srv.URL+"/a")
 	send(tampered)
 	eventually(t, 10*time.Second, lastFailure("1.1.0", "SHA-256"))
@@ -131,7 +145,7 @@ func TestUpgradeOrdersRefused(t *testing.T) {
 	n := hits.Load()
 	send(tampered)
 	eventually(t, 10*time.Second, func() error {
-		if r.Counters().Applied < 3 {
+		if r.Counters().Applied < 4 {
 			return fmt.Errorf("applied %d desired states", r.Counters().Applied)
 		}
 		return nil
