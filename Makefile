@@ -11,7 +11,7 @@ FUZZTIME ?= 20s
 FUZZFLAGS ?= -parallel 1
 
 
-.PHONY: build dev demo-edge test test-unit test-e2e cross dist size bench fuzz clean
+.PHONY: build dev demo-edge test test-unit test-e2e cross dist size bench fleet fuzz clean
 
 build:
 	$(BUILD) -o bin/central ./cmd/central
@@ -89,6 +89,17 @@ size: build cross
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./central/scheduler/ ./central/state/ ./central/server/
 	$(GO) run ./bench/e2e -central bin/central -agent bin/agent
+
+# The fleet sweep (docs/scale.md): for the embedded broker and Mosquitto,
+# a 3-server central in separate processes and 1,000 / 5,000 / 10,000
+# simulated agents in another (bench/fleet); results in
+# bench/fleet/results.json, chart docs/scale.svg, table on stdout. About
+# 25 minutes on 2 cores. The open-file limit is raised for 10,000 agents.
+FLEET_AGENTS ?= 1000,5000,10000
+FLEET_BROKERS ?= embedded,mosquitto
+fleet: build
+	ulimit -n 200000 2>/dev/null || ulimit -n $$(ulimit -Hn); \
+	$(GO) run ./bench/fleet -sweep -central-bin bin/central -agents $(FLEET_AGENTS) -brokers $(FLEET_BROKERS)
 
 # Run every fuzz target for FUZZTIME each (docs/fuzzing.md), e.g.
 # make fuzz FUZZTIME=2m.

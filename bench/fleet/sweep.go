@@ -147,7 +147,7 @@ func sweepOne(bin, simBin, dir, kind string, n int, beat, ttl, dur time.Duration
 	for i := range 3 {
 		s := &server{name: fmt.Sprintf("s%d", i+1), http: freePort(), raft: freePort(), mqtt: freePort()}
 		s.args = []string{"server", "-name", s.name, "-data-dir", filepath.Join(dir, s.name), "-http", s.http, "-raft", s.raft,
-			"-bootstrap-expect", "3", "-log-level", "warn", "-heartbeat-ttl", ttl.String()}
+			"-bootstrap-expect", "3", "-log-level", "warn", "-heartbeat-ttl", ttl.String(), "-enable-debug"}
 		if brokerURL != "" {
 			s.args = append(s.args, "-broker", brokerURL)
 		} else {
