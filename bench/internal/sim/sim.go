@@ -198,6 +198,11 @@ type Agent struct {
 	// one than the last), one at a time.
 	OnDesired func(a *Agent, d *protocol.Desired)
 	BadSig    atomic.Uint64
+	// Hello's extras (bench/ota): the agent version, attributes added to
+	// the defaults, and Reattached. Set before Connect.
+	Version    string
+	Attrs      map[string]string
+	Reattached bool
 
 	c      paho.Client
 	seq    atomic.Uint64
@@ -293,7 +298,11 @@ func Running(id string, at time.Time) protocol.AllocUpdate {
 func (a *Agent) hello() {
 	h := &protocol.Hello{V: protocol.Version, NodeID: a.ID, Name: a.ID, Datacenter: "dc1", Drivers: []string{"exec"},
 		Attributes: map[string]string{"kernel.name": "linux", "cpu.arch": "arm"},
-		Resources:  protocol.Resources{CPU: 4000, MemoryMB: 4096}, Boot: 1, Seq: a.seq.Load()}
+		Resources:  protocol.Resources{CPU: 4000, MemoryMB: 4096}, Boot: 1, Seq: a.seq.Load(),
+		Version: a.Version, Reattached: a.Reattached}
+	for k, v := range a.Attrs {
+		h.Attributes[k] = v
+	}
 	a.mu.Lock()
 	h.DesiredIndex = a.index
 	for _, u := range a.allocs {
