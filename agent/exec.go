@@ -186,7 +186,7 @@ func (a *Agent) execRequest(payload []byte) {
 // run commands in it.
 func ExecUnsupported(driver string) string {
 	if driver == "wasm" {
-		return "wasm tasks cannot run other commands: a WebAssembly module has no shell or process to exec into; read its output with `central alloc logs`, restart it with `central alloc restart`, or signal it with `central alloc signal`"
+		return "wasm tasks cannot run other commands: a WebAssembly module has no shell or process to exec into; read its output with `central alloc logs` or restart it with `central alloc restart`"
 	}
 	return fmt.Sprintf("the %s driver cannot run commands in its tasks; use `central alloc logs` or `central alloc restart`", driver)
 }
