@@ -38,6 +38,10 @@
         if (next) { main.replaceWith(next); main = next; }
         badge.className = "live";
         if (next && next.getAttribute("data-index") === idx) { await sleep(1000); }
+        // Pages over the whole fleet refresh at most this often (ms), however
+        // often nodes change.
+        var gap = +(main.getAttribute("data-min-refresh") || 0);
+        if (gap > 0) { await sleep(gap); }
       } catch (e) {
         badge.className = "live off";
         await sleep(5000);
