@@ -12,6 +12,7 @@ import (
 func (e *env) allocStatus(args []string) int {
 	fs := e.flags()
 	e.readFlags(fs)
+	stats := fs.Bool("stats", false, "show each task's CPU and memory, measured by its agent now (with -json: GET /v1/client/allocation/<id>/stats)")
 	if code, ok := e.parse(fs, args); !ok {
 		return code
 	}
@@ -24,6 +25,9 @@ func (e *env) allocStatus(args []string) int {
 	b, _, err := e.get(ctx, "/v1/allocation/"+url.PathEscape(fs.Arg(0)), nil, &a)
 	if err != nil {
 		return e.fail("querying allocation", err)
+	}
+	if e.json && *stats {
+		return e.allocStats(ctx, a.ID) // stats.go
 	}
 	if e.json {
 		return e.printJSON(b)
@@ -45,6 +49,11 @@ func (e *env) allocStatus(args []string) int {
 		{"Modified", e.ago(a.ModifyTime)},
 	}, append(e.deploymentPairs(&a), e.reschedulePairs(ctx, &a)...)...)) // deployhealth.go, reschedule.go
 	e.rescheduleEvents(e.stdout, &a)
+	if *stats {
+		if code := e.allocStats(ctx, a.ID); code != exitOK { // stats.go
+			return code
+		}
+	}
 	if len(a.Events) > 0 {
 		fmt.Fprintln(e.stdout, "\nAllocation Events:")
 		evs := append([]structs.AllocEvent(nil), a.Events...)

@@ -12,10 +12,15 @@ import (
 func (e *env) nodeStatus(args []string) int {
 	fs := e.flags()
 	e.readFlags(fs)
+	stats := fs.Bool("stats", false, "show the node's CPU, memory, disk, temperature and load from its latest heartbeat (with -json: GET /v1/client/stats)")
 	if code, ok := e.parse(fs, args); !ok {
 		return code
 	}
 	if !e.nargs(fs, 0, 1) {
+		return exitUsage
+	}
+	if *stats && fs.NArg() == 0 {
+		fmt.Fprintln(e.stderr, "-stats shows one node: central node status -stats NODE")
 		return exitUsage
 	}
 	ctx, cancel := e.ctx()
@@ -45,6 +50,9 @@ func (e *env) nodeStatus(args []string) int {
 	if err != nil {
 		return e.fail("querying node", err)
 	}
+	if e.json && *stats {
+		return e.nodeStats(ctx, n.ID) // stats.go
+	}
 	if e.json {
 		return e.printJSON(b)
 	}
@@ -70,8 +78,14 @@ func (e *env) nodeStatus(args []string) int {
 		{"Drivers", strings.Join(n.Drivers, ",")},
 		{"Version", agentVersion(&n)},
 		{"Resources", fmt.Sprintf("cpu %d MHz, memory %d MB", n.Resources.CPU, n.Resources.MemoryMB)},
+		{"Reserved", reservedText(n.Reserved)}, // stats.go
 		{"Status Updated", e.ago(n.StatusUpdatedAt)},
 	})
+	if *stats {
+		if code := e.nodeStats(ctx, n.ID); code != exitOK { // stats.go
+			return code
+		}
+	}
 	if f := n.UpgradeFailed; f != nil { // agentota.go
 		fmt.Fprintf(e.stdout, "\nUpgrade to %s failed: %s\n", f.Version, upgradeFailure(f))
 	}
