@@ -230,6 +230,11 @@ func (a *applier) startRollout(r *structs.AgentRollout) error {
 	if r.ID == "" || len(r.ID) > protocol.MaxRolloutID || r.Version == "" || len(r.Nodes) > MaxRolloutNodes || len(r.Order) != len(r.Nodes) {
 		return fmt.Errorf("%w: rollout without an ID or version, or with %d nodes in order for %d (at most %d)", ErrBadCommand, len(r.Order), len(r.Nodes), MaxRolloutNodes)
 	}
+	for _, id := range r.Order {
+		if r.Nodes[id] == nil {
+			return fmt.Errorf("%w: rollout %s orders node %s but has no entry for it", ErrBadCommand, r.ID, id)
+		}
+	}
 	if raw, err := a.txn.First(TableAgentRollouts, "active", "1"); err == nil && raw != nil {
 		return fmt.Errorf("%w (%s, to %s)", ErrRolloutActive, raw.(*structs.AgentRollout).ID, raw.(*structs.AgentRollout).Version)
 	}
