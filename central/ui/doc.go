@@ -1,7 +1,11 @@
-// Package ui is central's web UI, served under /ui/: servers, clients by
-// datacenter, jobs with their allocations, an allocation's tasks and event
-// timeline, services with their instances, and a page to paste an ACL
-// token. Pages are rendered on the server with html/template from the
+// Package ui is central's web UI, served under /ui/: the fleet overview
+// (nodes by status, datacenter and agent version; charts of the busiest
+// and hottest nodes' last hour, drawn as SVG on the server: chart.go),
+// servers, clients by datacenter, a client's health, jobs with their
+// allocations and deployment, an allocation's tasks and event timeline,
+// agent rollouts, services with their instances, and a page to paste an
+// ACL token. Operator actions (actions.go) are buttons whose script calls
+// the HTTP API with the tab's token; the API decides. Pages are rendered on the server with html/template from the
 // state store; a little plain JavaScript keeps them live by asking for the
 // page's <main> again with a blocking query (?fragment=1&index=N), which
 // returns when a table the page shows changes (or after a short wait, so
