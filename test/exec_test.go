@@ -6,13 +6,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/creack/pty"
+	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/tether-edge/tether/drivers/podman/podmantest"
+	"github.com/tether-edge/tether/protocol"
 )
 
 // execJob runs two exec tasks that sleep; main has EXEC_PROBE in its env.
@@ -340,4 +343,122 @@ func TestHAExecThroughAFollower(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// A compromised site broker cannot run a command on a device through the
+// exec topics: the agent is enrolled (central's key pinned), and an
+// attacker with full broker access (the embedded broker is anonymous here)
+// publishes an unsigned request, replays and tampers with a genuine one it
+// captured, and types into a live session. Nothing runs; the agent counts
+// and logs each refusal; the operator's session sees only its own input.
+func TestExecAttacksOnTheBroker(t *testing.T) {
+	c := startCentral(t, clusterOpts{})
+	out, code := c.cli("node", "join-token", "create", "-ttl", "1h")
+	m := regexp.MustCompile(`Join token: (\S+)`).FindStringSubmatch(out)
+	if code != 0 || m == nil {
+		t.Fatalf("join-token create (exit %d): %s", code, out)
+	}
+	agent := c.startAgent("edge", "-join-token", m[1], "-central", "http://"+c.http)
+	n := c.waitNode("edge", "ready", 20*time.Second)
+	if out, code := c.cli("job", "submit", execJob(t)); code != 0 {
+		t.Fatalf("job submit exited %d:\n%s", code, out)
+	}
+	allocID := c.waitRunning("shell", 1, 30*time.Second)[0].ID
+
+	// The attacker listens to the node's exec requests.
+	tp := protocol.Topics{}
+	atk := paho.NewClient(paho.NewClientOptions().AddBroker(c.broker).SetClientID("attacker"))
+	if tok := atk.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect: %v", tok.Error())
+	}
+	defer atk.Disconnect(0)
+	captured := make(chan []byte, 8)
+	if tok := atk.Subscribe(tp.Exec(n.ID), 1, func(_ paho.Client, msg paho.Message) { captured <- append([]byte(nil), msg.Payload()...) }); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
+
+	// A genuine session, captured on the way.
+	if out, code := c.cli("alloc", "exec", "-i=false", "-task", "main", allocID, "true"); code != 0 {
+		t.Fatalf("genuine alloc exec exited %d:\n%s", code, out)
+	}
+	var genuine []byte
+	select {
+	case genuine = <-captured:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the attacker saw no exec request on the broker")
+	}
+	var req protocol.ExecRequest
+	if err := protocol.Decode(genuine, &req); err != nil {
+		t.Fatal(err)
+	}
+
+	marker := filepath.Join(t.TempDir(), "pwned")
+	touch := []string{"sh", "-c", "touch " + marker}
+	unsigned := protocol.ExecRequest{V: protocol.Version, Session: "evil-1", NodeID: n.ID, AllocID: allocID, Task: "main",
+		Command: touch, Expires: time.Now().Add(20 * time.Second).UnixMilli()}
+	tampered := req
+	tampered.Session, tampered.Command = "evil-2", touch
+	for _, msg := range []*protocol.ExecRequest{&unsigned, &tampered} {
+		b, _ := protocol.Encode(msg)
+		atk.Publish(tp.Exec(n.ID), 1, false, b).Wait()
+	}
+	atk.Publish(tp.Exec(n.ID), 1, false, genuine).Wait() // replayed
+	eventually(t, 20*time.Second, func() error {
+		log := agent.out.String()
+		if got := strings.Count(log, "exec request refused: not signed"); got != 2 {
+			return fmt.Errorf("%d requests refused as not signed, want 2", got)
+		}
+		if !strings.Contains(log, "exec request refused: replayed") {
+			return fmt.Errorf("the replay was not refused")
+		}
+		return nil
+	})
+
+	// A live session: the attacker types into it.
+	cmd := exec.Command(bins.central, "alloc", "exec", "-task", "main", allocID, "sh", "-c", `while read l; do echo "in:$l"; done`)
+	cmd.Env = []string{"CENTRAL_ADDR=http://" + c.http, "PATH=" + os.Getenv("PATH")}
+	stdin, _ := cmd.StdinPipe()
+	sess := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = sess, sess
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	var live protocol.ExecRequest
+	select {
+	case b := <-captured:
+		if err := protocol.Decode(b, &live); err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the attacker saw no second exec request")
+	}
+	fmt.Fprintln(stdin, "mine")
+	eventually(t, 20*time.Second, func() error {
+		if !strings.Contains(sess.String(), "in:mine") {
+			return fmt.Errorf("session shows %q", sess.String())
+		}
+		return nil
+	})
+	for seq := uint64(1); seq <= 50; seq += 7 { // guesses at the next number
+		b, _ := protocol.Encode(&protocol.ExecIn{V: protocol.Version, Session: live.Session, Seq: seq, Stdin: []byte("injected; touch " + marker + "\n")})
+		atk.Publish(tp.ExecIn(n.ID, live.Session), 1, false, b).Wait()
+	}
+	eventually(t, 20*time.Second, func() error {
+		if got := strings.Count(agent.out.String(), "exec input frame dropped: not signed"); got != 8 {
+			return fmt.Errorf("%d injected frames dropped, want 8", got)
+		}
+		return nil
+	})
+	fmt.Fprintln(stdin, "mine-again")
+	stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("the operator's session ended with %v:\n%s", err, sess.String())
+	}
+	if s := sess.String(); s != "in:mine\nin:mine-again\n" {
+		t.Fatalf("the operator's session shows %q", s)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("an attacker's command ran on the device")
+	}
 }
