@@ -30,7 +30,8 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
+	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"slices"
@@ -156,19 +157,20 @@ type Result struct {
 	LatN           int     `json:"report_to_state_samples"`
 	FalseDowns     int     `json:"false_downs"` // nodes marked down while their agent beat
 
-	ChurnLeft     int     `json:"churn_left,omitempty"`
-	ChurnBackS    float64 `json:"churn_back_s,omitempty"` // last returned agent's hello acknowledged, after it returned
-	ChurnFalse    int     `json:"churn_false_downs,omitempty"`
-	SystemJobS    float64 `json:"system_job_s"`    // submit → all running (central acknowledged every running report)
-	SystemJobLoad float64 `json:"system_job_load"` // load average then
-	UpdateS       float64 `json:"update_s"`
-	UpdateLoad    float64 `json:"update_load"`
-	StormS        float64 `json:"storm_s"` // broker back → every agent's hello acknowledged
-	StormKind     string  `json:"storm_kind"`
-	StormLoad     float64 `json:"storm_load"`
-	FailoverS     float64 `json:"failover_write_s"` // kill -9 of the leader → a write accepted
-	FailoverDowns int     `json:"failover_downs"`   // nodes marked down by the new leader
-	FailoverLoad  float64 `json:"failover_load"`
+	ChurnLeft        int     `json:"churn_left,omitempty"`
+	ChurnBackS       float64 `json:"churn_back_s,omitempty"` // last returned agent's hello acknowledged, after it returned
+	ChurnFalse       int     `json:"churn_false_downs,omitempty"`
+	SystemJobS       float64 `json:"system_job_s"`    // submit → all running (central acknowledged every running report)
+	SystemJobLoad    float64 `json:"system_job_load"` // load average then
+	UpdateS          float64 `json:"update_s"`
+	UpdateLoad       float64 `json:"update_load"`
+	StormS           float64 `json:"storm_s"` // broker back → every agent's hello acknowledged
+	StormKind        string  `json:"storm_kind"`
+	StormBrokerDownS float64 `json:"storm_broker_down_s"` // restart command → the broker accepting again
+	StormLoad        float64 `json:"storm_load"`
+	FailoverS        float64 `json:"failover_write_s"` // kill -9 of the leader → a write accepted
+	FailoverDowns    int     `json:"failover_downs"`   // nodes marked down by the new leader
+	FailoverLoad     float64 `json:"failover_load"`
 
 	BadSignatures uint64 `json:"bad_signatures"`
 	Rehellos      uint64 `json:"rehellos"`
@@ -491,10 +493,17 @@ func (f *fleet) stormPhase(res *Result) error {
 		res.StormKind = "broker restart"
 		cmd := exec.Command("sh", "-c", f.o.restartBroker)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		restarted := time.Now()
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("restart the broker (%s): %w", f.o.restartBroker, err)
 		}
+		// Timed from the broker accepting connections again: how long
+		// the broker itself takes to stop and start is not central's.
+		if err := waitUntil(2*time.Minute, func() bool { return accepting(f.brokers[0]) }); err != nil {
+			return fmt.Errorf("the broker did not accept connections after its restart: %w", err)
+		}
 		t0 = time.Now()
+		res.StormBrokerDownS = t0.Sub(restarted).Seconds()
 	} else {
 		res.StormKind = "all agents reconnect"
 		var wg sync.WaitGroup
@@ -513,7 +522,8 @@ func (f *fleet) stormPhase(res *Result) error {
 	}
 	res.StormS = time.Unix(0, st.last.Load()).Sub(t0).Seconds()
 	res.StormLoad = loadAvg()
-	fmt.Printf("reconnect storm (%s): %d simulated agents reconnected and their hellos acknowledged in %.2f s (load %.1f)\n", res.StormKind, st.n.Load(), res.StormS, res.StormLoad)
+	fmt.Printf("reconnect storm (%s, broker back after %.1f s): %d simulated agents reconnected and holding central's desired state (hello acknowledged or desired state re-published) %.2f s after the broker accepted connections again (load %.1f)\n",
+		res.StormKind, res.StormBrokerDownS, st.n.Load(), res.StormS, res.StormLoad)
 	return nil
 }
 
@@ -592,4 +602,16 @@ func waitUntil(timeout time.Duration, cond func() bool) error {
 	return nil
 }
 
-var httpClient = &http.Client{Timeout: 30 * time.Second}
+// accepting reports whether a broker URL accepts TCP connections.
+func accepting(broker string) bool {
+	u, err := url.Parse(broker)
+	if err != nil {
+		return false
+	}
+	c, err := net.DialTimeout("tcp", u.Host, time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
