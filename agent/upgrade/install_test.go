@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	goversion "github.com/hashicorp/go-version"
 )
 
 func TestCheckVersion(t *testing.T) {
@@ -221,5 +223,38 @@ func TestWatchdogSupervisedLeavesStartToSystemd(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(exe); string(got) != "old agent" {
 		t.Fatalf("binary %q", got)
+	}
+}
+
+// compareVersions orders versions as hashicorp/go-version does (central
+// uses the library; the agent has its own comparison to keep the
+// library's regexp out of its binary): every pair of a corpus, and every
+// string the agent takes for a version the library takes too.
+func TestCompareVersionsAgreesWithGoVersion(t *testing.T) {
+	corpus := []string{"0", "1", "1.0", "1.0.0", "v1.0.0", "1.0.0.0", "1.0.1", "1.2", "1.2.0", "1.9.3", "1.10.0", "2.0.0",
+		"1.2.0-rc1", "1.2.0-rc.1", "1.2.0-rc.2", "1.2.0-rc.10", "1.2.0-rc", "1.2.0-rc.beta", "1.2.0-alpha", "1.2.0-beta",
+		"1.2.0-1", "1.2.0-01", "1.2.0-2", "1.2.0-rc1+build.5", "1.2.0+meta", "1.2.0--x", "1.2.0-~a", "10.0.0", "0.9.0",
+		"1.0.0-", "1.0.0+", "1..0", ".1", "1.", "dev", "nightly", "1.0.0beta", "v", "", "1.0.0-a..b", "1.0.0-a+b+c",
+		"99999999999999999999.0", "1.0.0-é", " 1.0.0"}
+	for _, a := range corpus {
+		av, aok := parseVersion(a)
+		ga, gerr := goversion.NewVersion(a)
+		if aok && gerr != nil {
+			t.Errorf("%q: the agent takes it for a version, go-version does not (%v)", a, gerr)
+			continue
+		}
+		if !aok {
+			continue
+		}
+		for _, b := range corpus {
+			bv, bok := parseVersion(b)
+			if !bok {
+				continue
+			}
+			gb, _ := goversion.NewVersion(b)
+			if got, want := compareVersions(av, bv), ga.Compare(gb); got != want {
+				t.Errorf("compare(%q, %q) = %d, go-version says %d", a, b, got, want)
+			}
+		}
 	}
 }
