@@ -185,16 +185,16 @@ var execUpgrader = websocket.Upgrader{
 }
 
 func (s *server) execAlloc(w http.ResponseWriter, r *http.Request) error {
-	eb, ok := s.b.(ExecBackend)
-	if !ok {
-		return &httpError{code: http.StatusNotImplemented, msg: "this server cannot run exec sessions"}
-	}
 	req, a, err := s.execTarget(r)
 	if err != nil {
 		return err
 	}
 	if !websocket.IsWebSocketUpgrade(r) {
 		return badRequest("alloc exec is a websocket: send Connection: Upgrade and Upgrade: websocket (the CLI does: central alloc exec)")
+	}
+	eb, ok := s.b.(ExecBackend)
+	if !ok {
+		return &httpError{code: http.StatusNotImplemented, msg: "this server cannot run exec sessions"}
 	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
