@@ -166,6 +166,28 @@ func TestAllocExec(t *testing.T) {
 		t.Fatalf("alloc exec exited %d, want 5:\n%s", code, out)
 	}
 
+	// -job picks the job's running allocation.
+	out, code = c.cli("alloc", "exec", "-job", "-i=false", "-task", "main", "shell", "echo", "via-job")
+	if code != 0 || out != "via-job\n" {
+		t.Fatalf("alloc exec -job exited %d: %q", code, out)
+	}
+
+	// Megabytes each way: chunked, within the credits, nothing lost.
+	began := time.Now()
+	out, code = c.cli("alloc", "exec", "-i=false", "-task", "main", short, "sh", "-c", `head -c 3000000 /dev/zero | tr '\0' x`)
+	if code != 0 || len(out) != 3_000_000 || strings.Trim(out, "x") != "" {
+		t.Fatalf("3 MB of output: exit %d, %d bytes", code, len(out))
+	}
+	t.Logf("3 MB of output in %s (the CLI's start included)", time.Since(began).Round(time.Millisecond))
+	began = time.Now()
+	big := exec.Command(bins.central, "alloc", "exec", "-task", "main", short, "sh", "-c", "wc -c")
+	big.Env = []string{"CENTRAL_ADDR=http://" + c.http, "CENTRAL_TOKEN=" + c.token, "PATH=" + os.Getenv("PATH")}
+	big.Stdin = strings.NewReader(strings.Repeat("y", 2_000_000))
+	if b, err := big.CombinedOutput(); err != nil || strings.TrimSpace(string(b)) != "2000000" {
+		t.Fatalf("2 MB of stdin: %v: %q", err, b)
+	}
+	t.Logf("2 MB of stdin in %s (the CLI's start included)", time.Since(began).Round(time.Millisecond))
+
 	// A shell on a terminal.
 	p := c.cliPTY(c.token, "alloc", "exec", "-i", "-t", "-task", "main", short, "sh")
 	p.typeLine(t, "echo sum=$((40+2)) $EXEC_PROBE; tty\r")
