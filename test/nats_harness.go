@@ -1,6 +1,7 @@
 package test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -158,4 +159,29 @@ func (nc *natsCluster) URLs(first int) []string {
 		out = append(out, nc.nodes[(first+i)%len(nc.nodes)].MQTT())
 	}
 	return out
+}
+
+// mqttClients lists the client IDs of the MQTT clients connected to node n
+// (its monitoring endpoint /connz).
+func (nc *natsCluster) mqttClients(n *natsNode) ([]string, error) {
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/connz?limit=100000", n.monitor))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var connz struct {
+		Connections []struct {
+			MQTTClient string `json:"mqtt_client"`
+		} `json:"connections"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&connz); err != nil {
+		return nil, fmt.Errorf("nats node %s: /connz: %w", n.name, err)
+	}
+	var ids []string
+	for _, c := range connz.Connections {
+		if c.MQTTClient != "" {
+			ids = append(ids, c.MQTTClient)
+		}
+	}
+	return ids, nil
 }

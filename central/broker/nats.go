@@ -13,9 +13,9 @@ import (
 // NATSBcryptCost is the bcrypt cost of the password hashes exported for
 // NATS server, which has no PBKDF2: the lowest, since the passwords are
 // random 192-bit secrets (a slow hash only protects guessable ones) and
-// NATS checks the hash on every CONNECT: a reconnect storm of 10,000 agents
-// costs about 10,000 × 1 ms of broker CPU at cost 4, and 100 times that at
-// bcrypt's default cost.
+// NATS checks the hash on every CONNECT: 2.5 ms at cost 4 and 243 ms at
+// bcrypt's default cost (10) on a loaded 2-core machine, i.e. 25 s or 40
+// minutes of broker CPU for a reconnect storm of 10,000 agents.
 const NATSBcryptCost = bcrypt.MinCost
 
 // NATSHashPassword hashes pw for NATS server's authorization block ($2a$).

@@ -69,6 +69,7 @@ func startLeader(s *Server) (*leader, error) {
 	gw, err := gateway.Connect(cctx, gateway.Config{
 		Username:     mqttUser,
 		Password:     mqttPass,
+		ClientID:     centralClientID(mqttUser, mqttPass),
 		TLS:          s.tls.client, // nil without a tls block
 		SigningKeys:  s.signingKeys,
 		Brokers:      brokers,

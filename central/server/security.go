@@ -2,6 +2,7 @@ package server
 
 import (
 	"crypto/ed25519"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -36,6 +37,21 @@ import (
 
 // centralMQTTUser is the MQTT username of central's own broker client.
 const centralMQTTUser = "tether-central"
+
+// centralClientID is the MQTT client ID of central's gateway with a broker
+// login: the username and a suffix derived from the password, which no
+// node can guess. The embedded broker and Mosquitto tie client IDs to
+// logins; NATS server (2.9) cannot, and a node that connected with
+// central's client ID would take over its session and cut it off from
+// every agent (docs/nats.md). "" (the gateway's default) without a login.
+func centralClientID(user, pw string) string {
+	if user == "" || pw == "" {
+		return ""
+	}
+	m := hmac.New(sha256.New, []byte(pw))
+	m.Write([]byte("tether mqtt client id"))
+	return user + "-" + hex.EncodeToString(m.Sum(nil)[:8])
+}
 
 // EnrollRequest is the body of POST /v1/enroll.
 type EnrollRequest struct {
