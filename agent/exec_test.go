@@ -231,3 +231,33 @@ func TestExecInputAttacks(t *testing.T) {
 		t.Fatalf("output %q (end %+v); want only central's input", out, end)
 	}
 }
+
+// At most maxExecSessions run on a node; the next is refused with a
+// message, and a slot frees when a session ends.
+func TestExecSessionLimit(t *testing.T) {
+	e := startExecAgent(t)
+	for i := range maxExecSessions {
+		e.b.publish(topics.Exec(e.id), e.signed(e.request(fmt.Sprintf("long%d", i), "sleep", "60")), false)
+	}
+	eventually(t, 10*time.Second, func() error {
+		if got := e.a.ExecCounters().Started; got != maxExecSessions {
+			return fmt.Errorf("%d sessions started", got)
+		}
+		return nil
+	})
+	e.b.publish(topics.Exec(e.id), e.signed(e.request("one-too-many", "true")), false)
+	if _, end := e.waitEnd(t, "one-too-many"); !strings.Contains(end.Err, "too many exec sessions") {
+		t.Fatalf("the fifth session: %+v", end)
+	}
+	e.input("long0", protocol.ExecIn{Close: true})
+	eventually(t, 10*time.Second, func() error {
+		e.b.publish(topics.Exec(e.id), e.signed(e.request(fmt.Sprintf("after-%d", time.Now().UnixNano()), "true")), false)
+		if got := e.a.ExecCounters().Started; got <= maxExecSessions {
+			return fmt.Errorf("%d sessions started: no slot freed", got)
+		}
+		return nil
+	})
+	for i := 1; i < maxExecSessions; i++ {
+		e.input(fmt.Sprintf("long%d", i), protocol.ExecIn{Close: true})
+	}
+}
