@@ -112,6 +112,12 @@ func Run(cfg Config) (*Broker, error) {
 	caps := mqtt.NewDefaultServerCapabilities()
 	caps.MaximumPacketSize = 1 << 20 // matches protocol.MaxMessageSize
 	caps.MaximumSessionExpiryInterval = 7 * 24 * 3600
+	// mochi deletes every retained message older than this (default 24 h)
+	// and every inflight one past it: a node's desired state and the
+	// service sets are retained for as long as they hold, which is often
+	// days, and a device that reboots while central is unreachable must
+	// still find them (DESIGN.md). 0: no forced expiry.
+	caps.MaximumMessageExpiryInterval = 0
 	srv := mqtt.New(&mqtt.Options{
 		Logger:       logger,
 		Capabilities: caps,
