@@ -171,7 +171,7 @@ func (a *simAgent) desired(payload []byte) {
 	if t := a.f.storm.Load(); t != nil && a.waits[t] > 0 {
 		// Back after the storm and holding central's desired state
 		// (re-published once central reconnected to the broker).
-		t.done(time.Now())
+		t.done(a.idx, time.Now())
 		delete(a.waits, t)
 	}
 	a.f.desired.Add(1)
@@ -301,7 +301,7 @@ func (a *simAgent) ack(payload []byte) {
 	a.outbox.Store(int64(len(a.pending)))
 	for t, s := range a.waits {
 		if s > 0 && s <= ack.Seq {
-			t.done(now)
+			t.done(a.idx, now)
 			delete(a.waits, t)
 		}
 	}
@@ -350,13 +350,17 @@ type tracker struct {
 	version uint64
 	n       atomic.Int64
 	last    atomic.Int64 // unix ns
+	seen    sync.Map     // agent index → true: each agent counts once
 }
 
 func (t *tracker) matches(da protocol.DesiredAlloc) bool {
 	return t.job != "" && da.JobID == t.job && da.JobVersion >= t.version
 }
 
-func (t *tracker) done(now time.Time) {
+func (t *tracker) done(agent int, now time.Time) {
+	if _, dup := t.seen.LoadOrStore(agent, true); dup {
+		return
+	}
 	t.n.Add(1)
 	for {
 		old := t.last.Load()

@@ -127,16 +127,16 @@ func table(rs []Result) string {
 		return a.Agents - b.Agents
 	})
 	var b strings.Builder
-	b.WriteString("| broker | simulated agents | leader CPU | leader RSS | follower CPU | broker CPU / RSS | report → state p50 / p99 | nodes falsely down | system job → all running | update → all running | reconnect storm | failover: write accepted / nodes down | load | date |\n")
+	b.WriteString("| broker | simulated agents | leader CPU | leader RSS | follower CPU | broker CPU / RSS | report → state p50 / p99 | nodes falsely down | system job → all running (leader CPU) | update → all running (leader CPU) | reconnect storm (leader CPU) | failover: write accepted / nodes down | load | date |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rs {
 		broker := fmt.Sprintf("%.1f %% / %.0f MiB", r.BrokerCPU, r.BrokerRSSMiB)
 		if r.BrokerEmbedded {
 			broker = fmt.Sprintf("%.1f %% / %.0f MiB (the follower that embeds it)", r.BrokerCPU, r.BrokerRSSMiB)
 		}
-		fmt.Fprintf(&b, "| %s | %d | %.1f %% | %.0f MiB | %.1f %% | %s | %.0f / %.0f ms | %d | %.1f s | %.1f s | %.1f s | %.2f s / %d | %.1f–%.1f | %s |\n",
+		fmt.Fprintf(&b, "| %s | %d | %.1f %% | %.0f MiB | %.1f %% | %s | %.0f / %.0f ms | %d | %.1f s (%.1f s) | %.1f s (%.1f s) | %.1f s (%.1f s) | %.2f s / %d | %.1f–%.1f | %s |\n",
 			r.Label, r.Agents, r.LeaderCPU, r.LeaderRSSMiB, r.FollowerCPU, broker, r.LatP50Ms, r.LatP99Ms, r.FalseDowns,
-			r.SystemJobS, r.UpdateS, r.StormS, r.FailoverS, r.FailoverDowns, r.LoadStart, r.LoadEnd, r.Date)
+			r.SystemJobS, r.SystemJobCPU, r.UpdateS, r.UpdateCPU, r.StormS, r.StormCPU, r.FailoverS, r.FailoverDowns, r.LoadStart, r.LoadEnd, r.Date)
 	}
 	return b.String()
 }

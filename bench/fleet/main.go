@@ -157,11 +157,16 @@ type Result struct {
 	LatN           int     `json:"report_to_state_samples"`
 	FalseDowns     int     `json:"false_downs"` // nodes marked down while their agent beat
 
-	ChurnLeft        int     `json:"churn_left,omitempty"`
-	ChurnBackS       float64 `json:"churn_back_s,omitempty"` // last returned agent's hello acknowledged, after it returned
-	ChurnFalse       int     `json:"churn_false_downs,omitempty"`
-	SystemJobS       float64 `json:"system_job_s"`    // submit → all running (central acknowledged every running report)
-	SystemJobLoad    float64 `json:"system_job_load"` // load average then
+	ChurnLeft     int     `json:"churn_left,omitempty"`
+	ChurnBackS    float64 `json:"churn_back_s,omitempty"` // last returned agent's hello acknowledged, after it returned
+	ChurnFalse    int     `json:"churn_false_downs,omitempty"`
+	SystemJobS    float64 `json:"system_job_s"`    // submit → all running (central acknowledged every running report)
+	SystemJobLoad float64 `json:"system_job_load"` // load average then
+	// Leader CPU seconds spent during each phase: the work, which does not
+	// depend on the machine's load as the wall times do.
+	SystemJobCPU     float64 `json:"system_job_leader_cpu_s"`
+	UpdateCPU        float64 `json:"update_leader_cpu_s"`
+	StormCPU         float64 `json:"storm_leader_cpu_s"`
 	UpdateS          float64 `json:"update_s"`
 	UpdateLoad       float64 `json:"update_load"`
 	StormS           float64 `json:"storm_s"` // broker back → every agent's hello acknowledged
@@ -278,7 +283,7 @@ func run(o options) (*Result, error) {
 		}
 	}
 	if o.storm {
-		if err := f.stormPhase(res); err != nil {
+		if err := f.stormPhase(res, procs); err != nil {
 			return res, err
 		}
 	}
@@ -446,6 +451,14 @@ func (f *fleet) jobPhase(res *Result, procs *processes, round int) error {
 	if round == 1 {
 		out = &res.UpdateS
 	}
+	cpu := procs.leaderCPU()
+	defer func() {
+		if round == 0 {
+			res.SystemJobCPU = procs.leaderCPU() - cpu
+		} else {
+			res.UpdateCPU = procs.leaderCPU() - cpu
+		}
+	}()
 	{
 		tr := &tracker{job: "fleet-sys", version: uint64(round)}
 		f.phase.Store(tr)
@@ -467,7 +480,7 @@ func (f *fleet) jobPhase(res *Result, procs *processes, round int) error {
 			res.SystemJobLoad = loadAvg()
 		}
 		running := procs.jobRunning("fleet-sys")
-		fmt.Printf("%s: %.2f s (%d simulated agents; the API counts %d running; load %.1f)\n", what, *out, tr.n.Load(), running, loadAvg())
+		fmt.Printf("%s: %.2f s (%d simulated agents; the API counts %d running; leader CPU %.1f s; load %.1f)\n", what, *out, tr.n.Load(), running, procs.leaderCPU()-cpu, loadAvg())
 	}
 	return nil
 }
@@ -484,7 +497,9 @@ func (f *fleet) upCount() int {
 
 // stormPhase restarts the broker (or drops every connection) and times
 // until every agent's new hello is acknowledged.
-func (f *fleet) stormPhase(res *Result) error {
+func (f *fleet) stormPhase(res *Result, procs *processes) error {
+	cpu := procs.leaderCPU()
+	defer func() { res.StormCPU = procs.leaderCPU() - cpu }()
 	st := &tracker{}
 	f.storm.Store(st)
 	defer f.storm.Store(nil)

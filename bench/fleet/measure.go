@@ -41,6 +41,16 @@ func (p *processes) leader() (string, int) {
 	return "", 0
 }
 
+// leaderCPU is the leader's CPU time so far, in seconds (0 if not local).
+func (p *processes) leaderCPU() float64 {
+	_, pid := p.leader()
+	if pid == 0 {
+		return 0
+	}
+	c, _ := cpuTime(pid)
+	return c.Seconds()
+}
+
 // dropLeader forgets a killed server.
 func (p *processes) dropLeader(url string) {
 	p.centrals = slices.DeleteFunc(slices.Clone(p.centrals), func(c string) bool { return c == url })
