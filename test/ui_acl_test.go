@@ -98,7 +98,7 @@ func startChromiumCDP(t *testing.T, bin string) *cdp {
 }
 
 // call sends one CDP command and returns its result, failing the test on a
-// protocol error or after 10s without an answer.
+// protocol error or after 30 s without an answer (a loaded machine may starve the browser for seconds).
 func (c *cdp) call(method string, params map[string]any) json.RawMessage {
 	c.t.Helper()
 	c.next++
@@ -110,7 +110,7 @@ func (c *cdp) call(method string, params map[string]any) json.RawMessage {
 	if err := c.conn.WriteJSON(map[string]any{"id": id, "method": method, "params": params}); err != nil {
 		c.t.Fatalf("CDP %s: send: %v", method, err)
 	}
-	c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	c.conn.SetReadDeadline(time.Now().Add(30 * time.Second))
 	for {
 		var msg struct {
 			ID     int             `json:"id"`
