@@ -136,6 +136,11 @@ func (f *Fetcher) fetchFrom(ctx context.Context, url, path string, size int64) (
 	if have > 0 {
 		req.Header.Set("Range", "bytes="+strconv.FormatInt(have, 10)+"-")
 	}
+	// Connecting, the answer's headers and every read of the body must
+	// each come within idleTimeout: a slow link is fine, a dead one is not.
+	body := &idleReader{cancel: cancel}
+	body.arm()
+	defer body.stop()
 	resp, err := f.Client.Do(req)
 	if err != nil {
 		return 0, err
@@ -162,9 +167,7 @@ func (f *Fetcher) fetchFrom(ctx context.Context, url, path string, size int64) (
 	if _, err := file.Seek(have, io.SeekStart); err != nil {
 		return 0, err
 	}
-	body := &idleReader{r: resp.Body, cancel: cancel}
-	body.arm()
-	defer body.stop()
+	body.r = resp.Body
 	// One byte more than the release's size tells an oversized answer.
 	n, err := io.Copy(file, io.LimitReader(body, size-have+1))
 	if serr := file.Sync(); err == nil {
