@@ -484,3 +484,24 @@ func TestExecAttacksOnTheBroker(t *testing.T) {
 		t.Fatal("an attacker's command ran on the device")
 	}
 }
+
+// alloc exec over TLS with client certificates: the CLI dials wss:// with
+// its CA and certificate (CENTRAL_CACERT, CENTRAL_CLIENT_CERT).
+func TestAllocExecTLS(t *testing.T) {
+	f := makeTLSFiles(t, t.TempDir())
+	c := startTLSCentral(t, f, "", "-tls-verify-client")
+	c.startAgent("tls-x", f.agentArgs(true)...)
+	c.waitNodeReady("tls-x", 15*time.Second)
+	if out, code := c.cli(c.cliEnv(true), "job", "submit", echoJob(t)); code != 0 {
+		t.Fatalf("job submit exited %d:\n%s", code, out)
+	}
+	c.waitAllocRunning("echo", 15*time.Second)
+	out, code := c.cli(c.cliEnv(true), "alloc", "exec", "-job", "-i=false", "echo", "sh", "-c", "echo over-tls; exit 2")
+	if code != 2 || out != "over-tls\n" {
+		t.Fatalf("alloc exec over TLS exited %d: %q", code, out)
+	}
+	out, code = c.cli(c.cliEnv(false), "alloc", "exec", "-job", "-i=false", "echo", "true")
+	if code == 0 || !strings.Contains(out, "CENTRAL_CLIENT_CERT") {
+		t.Fatalf("alloc exec without the client certificate exited %d:\n%s", code, out)
+	}
+}

@@ -111,7 +111,16 @@ func (e *env) execSession(alloc string, q url.Values, interactive, tty bool, esc
 		u.Scheme = "ws"
 	}
 	d := websocket.Dialer{HandshakeTimeout: 30 * time.Second, Proxy: http.ProxyFromEnvironment}
-	if tr, ok := e.http.Transport.(*http.Transport); ok && tr != nil {
+	switch tr := e.http.Transport.(type) {
+	case *tlsTransport: // the CLI's -ca-cert, -client-cert, -client-key (tls_client.go)
+		tr.once.Do(tr.build)
+		if tr.err != nil {
+			return 0, tr.err
+		}
+		if h, ok := tr.rt.(*http.Transport); ok {
+			d.TLSClientConfig = h.TLSClientConfig
+		}
+	case *http.Transport:
 		d.TLSClientConfig = tr.TLSClientConfig
 	}
 	h := http.Header{}
