@@ -84,6 +84,14 @@ func TestStatsRequest(t *testing.T) {
 	if r.Err != "" || len(r.Tasks) == 0 || r.Tasks[0].Unavailable != "the fake driver does not measure usage" {
 		t.Errorf("fake task: %+v", r)
 	}
+	// At most maxStatsRequests are measured at once: the next is refused
+	// with a message, not queued (a tiny device is not made to measure a
+	// flood).
+	a.stats.active.Store(maxStatsRequests)
+	if r := ask("r4", "svc", ""); r.Err != "too many stats requests on this node; try again in a second" {
+		t.Errorf("over the limit: %+v", r)
+	}
+	a.stats.active.Store(0)
 	// Malformed requests are dropped and counted, never answered.
 	before := a.Counters().Malformed
 	b.publish(topics.Stats(id), []byte{0xa1, 0x00}, false)
