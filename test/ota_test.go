@@ -58,16 +58,9 @@ func buildAgentVersion(t *testing.T, tg otaTarget, version string) string {
 	})
 }
 
-// buildBrokenAgent builds a binary that exits 1 at once but carries the
-// agent's Go build info (its main package is the agent's path), so that
-// central takes it as a release of version.
-func buildBrokenAgent(t *testing.T, tg otaTarget, version string) string {
-	t.Helper()
-	return otaBuild(t, tg, version+"-broken", func(out string) *exec.Cmd {
-		mod := t.TempDir()
-		os.MkdirAll(filepath.Join(mod, "cmd", "agent"), 0o755)
-		os.WriteFile(filepath.Join(mod, "go.mod"), []byte("module github.com/tether-edge/tether\n\ngo 1.22\n"), 0o644)
-		os.WriteFile(filepath.Join(mod, "cmd", "agent", "main.go"), []byte(`package main
+// Programs for buildFakeAgent (main.version is set at build time).
+const (
+	exitsAtOnce = `package main
 
 import "os"
 
@@ -77,7 +70,35 @@ func main() {
 	os.Stderr.WriteString("agent " + version + ": broken on purpose, exiting\n")
 	os.Exit(1)
 }
-`), 0o644)
+`
+	hangs = `package main
+
+import (
+	"os"
+	"time"
+)
+
+var version = "dev"
+
+func main() {
+	os.Stderr.WriteString("agent " + version + ": hangs on purpose, never connects\n")
+	for {
+		time.Sleep(time.Hour)
+	}
+}
+`
+)
+
+// buildFakeAgent builds program (exitsAtOnce, hangs) as a binary that
+// carries the agent's Go build info (its main package is
+// the agent's path), so that central takes it as a release of version.
+func buildFakeAgent(t *testing.T, tg otaTarget, version, program string) string {
+	t.Helper()
+	return otaBuild(t, tg, version+"-fake", func(out string) *exec.Cmd {
+		mod := t.TempDir()
+		os.MkdirAll(filepath.Join(mod, "cmd", "agent"), 0o755)
+		os.WriteFile(filepath.Join(mod, "go.mod"), []byte("module github.com/tether-edge/tether\n\ngo 1.22\n"), 0o644)
+		os.WriteFile(filepath.Join(mod, "cmd", "agent", "main.go"), []byte(program), 0o644)
 		cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X main.version="+version, "-o", out, "./cmd/agent")
 		cmd.Dir = mod
 		cmd.Env = []string{"GOWORK=off", "GOFLAGS=-mod=mod"}
@@ -112,16 +133,24 @@ type otaAgent struct {
 // taskPID is the PID the agent's exec task wrote at its start.
 func (a *otaAgent) taskPID(t *testing.T) int {
 	t.Helper()
+	pid, err := a.readTaskPID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
+}
+
+func (a *otaAgent) readTaskPID() (int, error) {
 	files, _ := filepath.Glob(filepath.Join(a.dataDir, "allocs", "*", "sleep", "local", "pid"))
 	if len(files) != 1 {
-		t.Fatalf("%s: %d task pid files, want 1", a.name, len(files))
+		return 0, fmt.Errorf("%s: %d task pid files, want 1", a.name, len(files))
 	}
 	b, _ := os.ReadFile(files[0])
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil {
-		t.Fatalf("%s: task pid file %q", a.name, b)
+		return 0, fmt.Errorf("%s: task pid file %q", a.name, b)
 	}
-	return pid
+	return pid, nil
 }
 
 func (a *otaAgent) state(t *testing.T) *upgrade.State {
@@ -217,10 +246,10 @@ const otaJob = `job "ota-sleep" {
 `
 
 // runOTA runs the whole scenario with n agents of target tg.
-func runOTA(t *testing.T, tg otaTarget, n int, tamper bool) {
-	const vA, vB, vC, vD = "0.9.0", "1.0.0", "1.1.0", "1.2.0"
+func runOTA(t *testing.T, tg otaTarget, n int, more bool) {
+	const vA, vB, vC, vD, vE = "0.9.0", "1.0.0", "1.1.0", "1.2.0", "1.3.0"
 	binA, binB := buildAgentVersion(t, tg, vA), buildAgentVersion(t, tg, vB)
-	binC := buildBrokenAgent(t, tg, vC)
+	binC := buildFakeAgent(t, tg, vC, exitsAtOnce)
 	c, token := startAuthCentral(t)
 	tokFile := filepath.Join(c.dir, "join-token")
 	os.WriteFile(tokFile, []byte(token), 0o600)
@@ -277,11 +306,8 @@ func runOTA(t *testing.T, tg otaTarget, n int, tamper bool) {
 	taskPIDs, agentPIDs := map[string]int{}, map[string]int{}
 	for name, a := range agents {
 		eventually(t, 30*time.Second, func() error {
-			files, _ := filepath.Glob(filepath.Join(a.dataDir, "allocs", "*", "sleep", "local", "pid"))
-			if len(files) != 1 {
-				return fmt.Errorf("%s: no task pid yet", name)
-			}
-			return nil
+			_, err := a.readTaskPID() // written by the task as it starts
+			return err
 		})
 		taskPIDs[name], agentPIDs[name] = a.taskPID(t), a.p.cmd.Process.Pid
 	}
@@ -404,7 +430,7 @@ func runOTA(t *testing.T, tg otaTarget, n int, tamper bool) {
 			t.Errorf("%s (not the canary) tried %s: failure %+v, downloads %v, exited %v", name, vC, node.UpgradeFailed, tried, a.p.exited())
 		}
 	}
-	if t.Failed() || !tamper {
+	if t.Failed() || !more {
 		return
 	}
 
@@ -454,10 +480,48 @@ func runOTA(t *testing.T, tg otaTarget, n int, tamper bool) {
 	if left, _ := filepath.Glob(filepath.Join(a.dataDir, "upgrade", "agent-"+vD+"-*")); len(left) > 0 {
 		t.Errorf("the tampered download was kept: %v", left)
 	}
+	if t.Failed() {
+		return
+	}
+
+	// A new agent that starts but never becomes healthy (it hangs: no
+	// broker, no state) is stopped and rolled back when the health window
+	// ends.
+	binE := buildFakeAgent(t, tg, vE, hangs)
+	if out, code := c.cli("agent", "release", "add", "-version", vE, binE); code != 0 {
+		t.Fatalf("release add %s exited %d:\n%s", vE, code, out)
+	}
+	const short = 5 * time.Second
+	if out, code := c.cli("agent", "rollout", "start", "-version", vE, "-canary", "1", "-max-parallel", "2", "-health-window", short.String()); code != 0 {
+		t.Fatalf("rollout start %s exited %d:\n%s", vE, code, out)
+	}
+	start = time.Now()
+	ro = rollout("failed", 120*time.Second)
+	for _, rn := range ro.Nodes {
+		if rn.Canary {
+			canary = rn.Name
+		}
+	}
+	eventually(t, short+60*time.Second, func() error {
+		n := nodes()[canary]
+		if n.UpgradeFailed == nil || n.UpgradeFailed.Version != vE || !n.UpgradeFailed.RolledBack || n.Version != vB || n.Status != "ready" {
+			return fmt.Errorf("canary %s: version %q, status %s, upgrade failure %+v", canary, n.Version, n.Status, n.UpgradeFailed)
+		}
+		if !strings.Contains(n.UpgradeFailed.Reason, "health window") {
+			return fmt.Errorf("reason %q", n.UpgradeFailed.Reason)
+		}
+		rolledBack = time.Since(start)
+		return nil
+	})
+	t.Logf("%s: hanging %s rolled back on canary %s after %s (health window %s)", tg.suffix(), vE, canary, rolledBack.Round(time.Millisecond), short)
+	if got := agents[canary].taskPID(t); got != taskPIDs[canary] || !pidAlive(got) {
+		t.Errorf("%s: task PID %d after the rollback, was %d", canary, got, taskPIDs[canary])
+	}
 }
 
 // TestOTARolloutAMD64: six agents on A, rollout to B (same PIDs), to a
-// broken C (the canary rolls back by itself), to a tampered D (refused).
+// broken C (the canary rolls back by itself), to a tampered D (refused),
+// to an E that hangs (rolled back when the health window ends).
 func TestOTARolloutAMD64(t *testing.T) {
 	runOTA(t, otaTarget{goarch: "amd64"}, 6, true)
 }
