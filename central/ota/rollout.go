@@ -155,10 +155,11 @@ func Step(r *structs.AgentRollout, view func(nodeID string) NodeView, now int64)
 				order(id, n, true)
 				inFlight++
 			}
-			if healthy+inFlight > 0 || upgrading > 0 {
+			if inFlight > 0 || upgrading > 0 {
 				return orNil(u) // wait for the canaries
 			}
-			// No node could be a canary: fall through to the end.
+			// No other node can be a canary now (fewer ready nodes than
+			// canaries): the gate is as many as there were.
 		}
 	}
 

@@ -179,6 +179,17 @@ func TestStepOfflineNodesPassedOverThenSkipped(t *testing.T) {
 	}
 }
 
+func TestStepMoreCanariesThanNodes(t *testing.T) {
+	s := newSim(t, 2, ota.RolloutSpec{Version: "2", Canary: 3})
+	for i := 0; i < 5 && s.r.Status == structs.RolloutRunning; i++ {
+		s.step(t)
+		s.upgrade()
+	}
+	if s.r.Status != structs.RolloutComplete || len(s.with(structs.RolloutNodeHealthy)) != 2 {
+		t.Fatalf("status %s %q", s.r.Status, s.r.StatusDescription)
+	}
+}
+
 func TestStepPausedOrdersNothing(t *testing.T) {
 	s := newSim(t, 3, ota.RolloutSpec{Version: "2"})
 	s.r.Status = structs.RolloutPaused
