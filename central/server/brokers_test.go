@@ -1,10 +1,16 @@
 package server
 
 import (
+	"io"
+	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/tether-edge/tether/central/broker"
+	"github.com/tether-edge/tether/central/state"
 )
 
 // TestConfigBrokerURLs: a broker is one URL or the comma-separated nodes
@@ -47,5 +53,42 @@ func TestCentralClientID(t *testing.T) {
 	}
 	if centralClientID("", "") != "" {
 		t.Fatal("without a login, the gateway's default client ID is kept")
+	}
+}
+
+// TestNATSExport: GET /v1/security/nats gives an enrolled node a bcrypt
+// hash of the password it was handed, and refuses, naming it, a node
+// enrolled before nodes had one.
+func TestNATSExport(t *testing.T) {
+	s := authServer(t)
+	base := "http://" + s.HTTPAddr()
+	var jt JoinTokenResponse
+	if code := httpJSON(t, "POST", base+"/v1/security/join-token", nil, &jt); code != http.StatusOK {
+		t.Fatalf("create join token: %d", code)
+	}
+	var enr EnrollResponse
+	if code := httpJSON(t, "POST", base+"/v1/enroll", EnrollRequest{JoinToken: jt.Secret, Name: "pi"}, &enr); code != http.StatusOK {
+		t.Fatalf("enrol: %d", code)
+	}
+	var na NATSAuth
+	if code := httpJSON(t, "GET", base+"/v1/security/nats", nil, &na); code != http.StatusOK {
+		t.Fatalf("export: %d", code)
+	}
+	m := regexp.MustCompile(`user: "` + enr.NodeID + `", password: "([^"]+)"`).FindStringSubmatch(na.Conf)
+	if m == nil || bcrypt.CompareHashAndPassword([]byte(m[1]), []byte(enr.MQTTPassword)) != nil {
+		t.Fatalf("no bcrypt hash of the node's password in:\n%s", na.Conf)
+	}
+	old := &state.NodeCredential{NodeID: "old-node", Username: "old-node", PasswordHash: "$7$101$c2FsdA==$aGFzaA==", Created: 1}
+	if _, err := s.apply(&state.Command{Ops: []state.Op{{Security: &state.SecurityOp{Enroll: &state.Enroll{TokenHash: hashJoinToken(jt.Secret), Credential: old}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(base + "/v1/security/nats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(string(body), "old-node") || !strings.Contains(string(body), "enrol them again") {
+		t.Fatalf("export with a node enrolled before bcrypt hashes: %s %s", resp.Status, body)
 	}
 }
