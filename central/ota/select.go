@@ -111,7 +111,9 @@ func NewRollout(id string, spec RolloutSpec, nodes []*structs.Node, has func(tar
 		Nodes: map[string]*structs.RolloutNode{}, CreateTime: now, ModifyTime: now,
 	}
 	sorted := append([]*structs.Node(nil), nodes...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name || sorted[i].Name == sorted[j].Name && sorted[i].ID < sorted[j].ID })
+	sort.Slice(sorted, func(i, j int) bool {
+		return sorted[i].Name < sorted[j].Name || sorted[i].Name == sorted[j].Name && sorted[i].ID < sorted[j].ID
+	})
 	missing := map[string][]string{} // target → nodes
 	var old []string
 	for _, n := range sorted {
