@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/tether-edge/tether/protocol"
@@ -31,5 +32,22 @@ func TestNodeRulesExec(t *testing.T) {
 		if got := r.Allows(c.topic, c.write); got != c.want {
 			t.Errorf("Allows(%q, write=%v) = %v, want %v", c.topic, c.write, got, c.want)
 		}
+	}
+}
+
+// Mosquitto's acl_file carries the same exec rules.
+func TestMosquittoExecRules(t *testing.T) {
+	tp := protocol.Topics{}
+	_, acl, err := MosquittoFiles(tp, []MosquittoUser{{Username: "n1", NodeID: "n1", PasswordHash: "$7$x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"topic read " + tp.Exec("n1") + "\n", "topic read " + tp.ExecIn("n1", "+") + "\n", "topic write " + tp.ExecOut("n1", "+") + "\n"} {
+		if !strings.Contains(acl, want) {
+			t.Errorf("acl_file lacks %q:\n%s", want, acl)
+		}
+	}
+	if strings.Contains(acl, "topic write "+tp.Exec("n1")+"\n") || strings.Contains(acl, "topic write "+tp.ExecIn("n1", "+")) {
+		t.Errorf("acl_file lets a node write central's exec topics:\n%s", acl)
 	}
 }
