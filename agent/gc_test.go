@@ -279,11 +279,11 @@ func TestGCAfterRestart(t *testing.T) {
 		if got := allocDirs(t, dir); !slices.Equal(got, []string{"b2"}) {
 			return fmt.Errorf("directories %v, want b2 only", got)
 		}
+		if c := a.Counters(); c.GCRemoved != 1 { // counted just after the removal
+			return fmt.Errorf("counters %+v", c)
+		}
 		return nil
 	})
-	if c := a.Counters(); c.GCRemoved != 1 {
-		t.Fatalf("counters %+v", c)
-	}
 }
 
 // A finished task that left a symbolic link to a directory outside its
@@ -322,6 +322,9 @@ func TestGCDoesNotFollowSymlinks(t *testing.T) {
 	eventually(t, 10*time.Second, func() error {
 		if got := allocDirs(t, dir); len(got) != 0 {
 			return fmt.Errorf("directories %v", got)
+		}
+		if c := a.Counters(); c.GCRemoved != 1 { // counted just after the removal
+			return fmt.Errorf("counters %+v", c)
 		}
 		return nil
 	})
