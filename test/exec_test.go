@@ -505,3 +505,19 @@ func TestAllocExecTLS(t *testing.T) {
 		t.Fatalf("alloc exec without the client certificate exited %d:\n%s", code, out)
 	}
 }
+
+// With the embedded broker's per-node logins (-mqtt-auth), an enrolled
+// agent may read its exec topics and write its sessions' output.
+func TestAllocExecWithBrokerAuth(t *testing.T) {
+	c, token := startAuthCentral(t)
+	c.startAgent("edge", "-join-token", token, "-central", "http://"+c.http)
+	c.waitNode("edge", "ready", 20*time.Second)
+	if out, code := c.cli("job", "submit", execJob(t)); code != 0 {
+		t.Fatalf("job submit exited %d:\n%s", code, out)
+	}
+	short := c.waitRunning("shell", 1, 30*time.Second)[0].ID[:8]
+	out, code := c.cli("alloc", "exec", "-i=false", "-task", "side", short, "echo", "authorised")
+	if code != 0 || out != "authorised\n" {
+		t.Fatalf("alloc exec exited %d: %q", code, out)
+	}
+}
