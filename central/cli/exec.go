@@ -32,8 +32,8 @@ func execVerbs() map[string]verb {
 // stdin, -t (default: stdin is a terminal) runs the command on a
 // terminal, -task names the task when the group has several, -job takes
 // a job ID and picks one of its running allocations, -e sets the escape
-// character ("~" by default; "none" disables it): ESC . at the start of a
-// line closes the session. The exit code is the command's.
+// character of a -t session ("~" by default; "none" disables it): ESC . at
+// the start of a line closes the session. The exit code is the command's.
 func (e *env) allocExec(args []string) int {
 	fs := e.flags()
 	stdinTTY := term.IsTerminal(int(os.Stdin.Fd()))
@@ -41,7 +41,7 @@ func (e *env) allocExec(args []string) int {
 	tty := fs.Bool("t", stdinTTY, "run the command on a terminal (default: whether stdin is a terminal)")
 	task := fs.String("task", "", "the task to run in (required when the allocation has several)")
 	byJob := fs.Bool("job", false, "the first argument is a job ID: use one of its running allocations")
-	escape := fs.String("e", "~", `escape character: ESC followed by "." at the start of a line closes the session; "none" disables it`)
+	escape := fs.String("e", "~", `escape character (with -t): ESC followed by "." at the start of a line closes the session; "none" disables it`)
 	if code, ok := e.parse(fs, args); !ok {
 		return code
 	}
@@ -57,6 +57,9 @@ func (e *env) allocExec(args []string) int {
 		esc = (*escape)[0]
 	default:
 		return e.usageFail("with -e", fmt.Errorf("%q: want one character or none", *escape))
+	}
+	if !*tty {
+		esc = 0 // as ssh's: escapes only on a terminal, so piped stdin passes as it is
 	}
 	alloc := fs.Arg(0)
 	if *byJob {
