@@ -372,3 +372,90 @@ func TestAgentRolloutSurvivesLeaderFailover(t *testing.T) {
 		t.Errorf("the node ordered by the old leader was not judged by the new one")
 	}
 }
+
+// TestAgentRolloutPauseAbortAndDownloadGate: a paused rollout orders
+// nobody; abort withdraws the orders given; a server serving its maximum
+// of downloads answers 503 with Retry-After.
+func TestAgentRolloutPauseAbortAndDownloadGate(t *testing.T) {
+	s := testServer(t, 30*time.Second)
+	var agents []*wireAgent
+	for i := range 3 {
+		a := newWireAgent(t, s, fmt.Sprintf("p%d", i))
+		upgradeHello(a, "1.0.0", true, nil)
+		agents = append(agents, a)
+	}
+	eventually(t, 10*time.Second, func() error {
+		if n := len(s.store.Nodes()); n != 3 {
+			return fmt.Errorf("%d nodes", n)
+		}
+		return nil
+	})
+	addRelease(t, s.HTTPAddr(), "", protocol.TargetLinuxARM64, "2.0.0-test")
+	ro := startRollout(t, s.HTTPAddr(), `{"version":"2.0.0-test","max_parallel":"1"}`)
+	eventually(t, 10*time.Second, func() error {
+		if d := agents[0].currentDesired(); d == nil || d.Upgrade == nil {
+			return fmt.Errorf("no order on the first node yet")
+		}
+		return nil
+	})
+	if code, body := otaReq(t, s.HTTPAddr(), "POST", "/v1/agent/rollout/"+ro.ID[:8]+"/pause", "", nil); code != 200 {
+		t.Fatalf("pause: %d %s", code, body)
+	}
+	// The first node comes back healthy; paused, nobody else is ordered.
+	upgradeHello(agents[0], "2.0.0-test", true, nil)
+	eventually(t, 10*time.Second, func() error {
+		if st := s.store.AgentRolloutByID(ro.ID).Nodes[agents[0].id].Status; st != structs.RolloutNodeHealthy {
+			return fmt.Errorf("first node %s", st)
+		}
+		return nil
+	})
+	// The step that judged it healthy would have ordered the next node
+	// in the same update, were the rollout running.
+	if c := s.store.AgentRolloutByID(ro.ID).RolloutCounts(); c[structs.RolloutNodeUpgrading] != 0 {
+		t.Fatalf("a paused rollout ordered a node: %v", c)
+	}
+	if code, body := otaReq(t, s.HTTPAddr(), "POST", "/v1/agent/rollout/latest/resume", "", nil); code != 200 {
+		t.Fatalf("resume: %d %s", code, body)
+	}
+	eventually(t, 10*time.Second, func() error {
+		if d := agents[1].currentDesired(); d == nil || d.Upgrade == nil {
+			return fmt.Errorf("no order on the second node after resume")
+		}
+		return nil
+	})
+	if code, body := otaReq(t, s.HTTPAddr(), "POST", "/v1/agent/rollout/latest/abort", "", nil); code != 200 {
+		t.Fatalf("abort: %d %s", code, body)
+	}
+	eventually(t, 10*time.Second, func() error {
+		if d := agents[1].currentDesired(); d == nil || d.Upgrade != nil {
+			return fmt.Errorf("the second node's order is not withdrawn")
+		}
+		return nil
+	})
+	if r := s.store.AgentRolloutByID(ro.ID); r.Status != structs.RolloutAborted || r.Nodes[agents[1].id].Status != structs.RolloutNodeCancelled {
+		t.Fatalf("after abort: %s, second node %s", r.Status, r.Nodes[agents[1].id].Status)
+	}
+	if code, _ := otaReq(t, s.HTTPAddr(), "POST", "/v1/agent/rollout/latest/resume", "", nil); code != 409 {
+		t.Errorf("resume of an aborted rollout: %d, want 409", code)
+	}
+
+	// The download gate.
+	for range maxDownloads {
+		s.ota.slots <- struct{}{}
+	}
+	req, _ := http.NewRequest("GET", "http://"+s.HTTPAddr()+"/v1/agent/release/2.0.0-test/linux/arm64", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("download over the limit: %s, Retry-After %q", resp.Status, resp.Header.Get("Retry-After"))
+	}
+	for range maxDownloads {
+		<-s.ota.slots
+	}
+	if code, _ := otaReq(t, s.HTTPAddr(), "GET", "/v1/agent/release/2.0.0-test/linux/arm64", "", nil); code != 200 {
+		t.Errorf("download under the limit: %d", code)
+	}
+}
