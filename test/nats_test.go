@@ -493,3 +493,15 @@ func natsConnect(t *testing.T, port int, user, pw string) string {
 	}
 	return strings.TrimSpace(line)
 }
+
+// TestServiceDiscoveryNATS runs the service discovery scenario (a consumer
+// renders a producer's address from the retained service set, with a
+// health check, and keeps rendering with central gone) on a NATS cluster
+// without logins: central on one node, the agents on another, so every
+// message crosses the cluster.
+func TestServiceDiscoveryNATS(t *testing.T) {
+	nc := startNATSCluster(t, "")
+	c := startCentral(t, clusterOpts{broker: nc.nodes[0].MQTT()})
+	c.broker = nc.nodes[1].MQTT() // where startAgent points the agents
+	serviceDiscovery(t, c)
+}
