@@ -139,7 +139,7 @@ func (nc *natsCluster) reload() {
 		if n.proc.exited() {
 			continue
 		}
-		eventually(nc.t, 20*time.Second, func() error {
+		eventually(nc.t, 60*time.Second, func() error {
 			if strings.Count(n.proc.out.String(), done) > before[n] {
 				return nil
 			}
