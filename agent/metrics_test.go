@@ -139,6 +139,7 @@ func TestMetricsOnlyForACentralThatTakesThem(t *testing.T) {
 
 	d := desired(id, 1)
 	d.Metrics = true
+	d.Kept = &protocol.KeptAllocs{} // central takes the disk figures too (gc.go)
 	b.publish(topics.Desired(id), d, true)
 	eventually(t, 10*time.Second, func() error {
 		hs := hellos()
@@ -156,6 +157,9 @@ func TestMetricsOnlyForACentralThatTakesThem(t *testing.T) {
 		hb := hbs[len(hbs)-1]
 		if hb.MemUsedMiB != 600000>>10 || hb.Load1 != 42 || hb.Boot != 0 {
 			return fmt.Errorf("heartbeat %+v: want memory 585 MiB, load 42, no Boot", hb)
+		}
+		if hb.DiskUsedMiB == 0 || hb.DiskUsed != 0 || hb.DiskAvail != 0 {
+			return fmt.Errorf("heartbeat %+v: want the disk in MiB (keys 16-17), not in bytes", hb)
 		}
 		return nil
 	})

@@ -129,11 +129,24 @@ type Heartbeat struct {
 	// CPU is the whole node's busy time since the previous heartbeat in
 	// permille of all its cores (/proc/stat); MemUsedMiB is MemTotal -
 	// MemAvailable (/proc/meminfo; the total is Hello.Resources.MemoryMB);
-	// Load1 is the 1-minute load average ×100 (/proc/loadavg). Keys 16-19
-	// are reserved for device metrics.
-	CPU        int    `cbor:"13,keyasint,omitempty"`
-	MemUsedMiB uint64 `cbor:"14,keyasint,omitempty"`
-	Load1      int    `cbor:"15,keyasint,omitempty"`
+	// Load1 is the 1-minute load average ×100 (/proc/loadavg). To such a
+	// central the data dir's disk goes in MiB (keys 16-17) instead of
+	// bytes (keys 10-11): 4 bytes each instead of 10 on any disk over
+	// 4 GiB. Keys 18-19 are reserved for device metrics.
+	CPU          int    `cbor:"13,keyasint,omitempty"`
+	MemUsedMiB   uint64 `cbor:"14,keyasint,omitempty"`
+	Load1        int    `cbor:"15,keyasint,omitempty"`
+	DiskUsedMiB  uint64 `cbor:"16,keyasint,omitempty"`
+	DiskAvailMiB uint64 `cbor:"17,keyasint,omitempty"`
+}
+
+// Disk returns the data dir's filesystem in bytes, from whichever keys
+// the heartbeat carries (MiB or bytes); 0, 0 when it carries none.
+func (h *Heartbeat) Disk() (used, avail uint64) {
+	if h.DiskUsedMiB > 0 || h.DiskAvailMiB > 0 {
+		return h.DiskUsedMiB << 20, h.DiskAvailMiB << 20
+	}
+	return h.DiskUsed, h.DiskAvail
 }
 
 // AttrMetrics is the hello attribute by which an agent tells central it

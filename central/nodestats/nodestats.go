@@ -42,11 +42,12 @@ type Sample struct {
 // FromHeartbeat converts what a heartbeat carries, clamping out-of-range
 // values (they come from the network).
 func FromHeartbeat(at time.Time, hb *protocol.Heartbeat) Sample {
+	used, avail := hb.Disk()
 	s := Sample{
 		Unix:         uint32(clamp(at.Unix(), 0, math.MaxUint32)),
 		MemUsedMiB:   uint32(min(hb.MemUsedMiB, math.MaxUint32)),
-		DiskUsedMiB:  uint32(min(hb.DiskUsed>>20, math.MaxUint32)),
-		DiskAvailMiB: uint32(min(hb.DiskAvail>>20, math.MaxUint32)),
+		DiskUsedMiB:  uint32(min(used>>20, math.MaxUint32)),
+		DiskAvailMiB: uint32(min(avail>>20, math.MaxUint32)),
 		CPU:          uint16(clamp(int64(hb.CPU), 0, 1000)),
 		Load1:        uint16(clamp(int64(hb.Load1), 0, math.MaxUint16)),
 		Temp:         NoTemp,

@@ -165,10 +165,10 @@ func (s *Server) Metrics() []api.Metric {
 			api.Gauge("tether_agent_outbox", "Updates the agent holds unacknowledged.", float64(a.hb.Outbox), "node", id),
 			api.Counter("tether_agent_mqtt_reconnects_total", "MQTT reconnects since the agent started.", float64(a.hb.Reconnects), "node", id),
 		)
-		if a.hb.DiskUsed+a.hb.DiskAvail > 0 { // agents that send them (protocol.Heartbeat)
+		if used, avail := a.hb.Disk(); used+avail > 0 { // agents that send them (protocol.Heartbeat)
 			out = append(out,
-				api.Gauge("tether_agent_disk_used_bytes", "The agent's data dir filesystem: bytes in use at its last GC check.", float64(a.hb.DiskUsed), "node", id),
-				api.Gauge("tether_agent_disk_avail_bytes", "The agent's data dir filesystem: bytes available to it at its last GC check.", float64(a.hb.DiskAvail), "node", id),
+				api.Gauge("tether_agent_disk_used_bytes", "The agent's data dir filesystem: bytes in use at its last GC check.", float64(used), "node", id),
+				api.Gauge("tether_agent_disk_avail_bytes", "The agent's data dir filesystem: bytes available to it at its last GC check.", float64(avail), "node", id),
 				api.Counter("tether_agent_gc_removed_total", "Finished allocations' directories the agent's GC removed since it started.", float64(a.hb.GCRemoved), "node", id),
 			)
 		}

@@ -43,8 +43,8 @@ func (s *Server) LatestNodeStats(nodeID string) (*api.NodeStatsSample, error) {
 	}
 	x := sampleJSON(nodestats.FromHeartbeat(a.at, &a.hb), s.memTotalBytes(nodeID))
 	x.Time = a.at.UnixMilli()
-	// The exact bytes, where the sample keeps MiB.
-	x.DiskUsedBytes, x.DiskAvailBytes = a.hb.DiskUsed, a.hb.DiskAvail
+	// The bytes the heartbeat gave, where the sample keeps MiB.
+	x.DiskUsedBytes, x.DiskAvailBytes = a.hb.Disk()
 	return &x, nil
 }
 

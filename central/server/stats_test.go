@@ -81,7 +81,8 @@ func TestNodeStatsFromHeartbeats(t *testing.T) {
 	}
 
 	// The same minute: the newest heartbeat replaces the sample.
-	a.publish(a.topics.Heartbeat(a.id), 0, &protocol.Heartbeat{V: protocol.Version, Seq: 2, Time: time.Now().UnixMilli(), CPU: 500, MemUsedMiB: 310, SoCTemp: 483})
+	a.publish(a.topics.Heartbeat(a.id), 0, &protocol.Heartbeat{V: protocol.Version, Seq: 2, Time: time.Now().UnixMilli(), CPU: 500, MemUsedMiB: 310, SoCTemp: 483,
+		DiskUsedMiB: 6 << 10, DiskAvailMiB: 1 << 10})
 	var latest map[string]any
 	eventually(t, 10*time.Second, func() error {
 		if code := getJSON(t, s.HTTPURL()+"/v1/client/stats?node_id=n1", &latest); code != http.StatusOK {
@@ -92,7 +93,7 @@ func TestNodeStatsFromHeartbeats(t *testing.T) {
 		}
 		return nil
 	})
-	if latest["node_id"] != "n1" || latest["temperature_c"] != 48.3 || latest["memory_used_bytes"] != float64(310<<20) {
+	if latest["node_id"] != "n1" || latest["temperature_c"] != 48.3 || latest["memory_used_bytes"] != float64(310<<20) || latest["disk_used_bytes"] != float64(6<<30) {
 		t.Fatalf("client stats %v", latest)
 	}
 	getJSON(t, s.HTTPURL()+"/v1/node/n1/stats", &hist)
