@@ -214,40 +214,21 @@ func (e *env) execSession(alloc string, q url.Values, interactive, tty bool, esc
 // which closes the session.
 func (e *env) pumpStdin(ctx context.Context, cancel context.CancelFunc, in io.Reader, send func(api.ExecFrame) error, esc byte, ws *websocket.Conn) {
 	buf := make([]byte, 16<<10)
-	lineStart, sawEsc := true, false
+	ef := escapeFilter{esc: esc, lineStart: true}
 	for {
 		n, err := in.Read(buf)
 		if n > 0 {
-			data := buf[:n:n]
-			if esc != 0 {
-				var out []byte
-				for _, c := range data {
-					switch {
-					case sawEsc && c == '.':
-						cancel()
-						_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "escape"), time.Now().Add(time.Second))
-						_ = ws.Close()
-						return
-					case sawEsc:
-						sawEsc = false
-						out = append(out, esc)
-						if c == esc { // ESC ESC sends one ESC
-							lineStart = false
-							continue
-						}
-					case lineStart && c == esc:
-						sawEsc = true
-						continue
-					}
-					out = append(out, c)
-					lineStart = c == '\r' || c == '\n'
-				}
-				data = out
-			}
+			data, closed := ef.feed(buf[:n])
 			if len(data) > 0 {
-				if send(api.ExecFrame{Stdin: &api.ExecData{Data: append([]byte(nil), data...)}}) != nil {
+				if send(api.ExecFrame{Stdin: &api.ExecData{Data: data}}) != nil {
 					return
 				}
+			}
+			if closed {
+				cancel()
+				_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "escape"), time.Now().Add(time.Second))
+				_ = ws.Close()
+				return
 			}
 		}
 		if err != nil {
@@ -258,4 +239,42 @@ func (e *env) pumpStdin(ctx context.Context, cancel context.CancelFunc, in io.Re
 			return
 		}
 	}
+}
+
+// escapeFilter finds ssh's escape sequences in typed input: ESC . at the
+// start of a line closes the session, ESC ESC sends one ESC; ESC followed
+// by anything else sends both. esc 0 passes everything.
+type escapeFilter struct {
+	esc       byte
+	lineStart bool // the next byte starts a line
+	sawEsc    bool // an ESC at the start of a line is held
+}
+
+// feed returns what to send of p (a new slice) and whether the session
+// is to be closed (what came before the escape is returned with it).
+func (f *escapeFilter) feed(p []byte) ([]byte, bool) {
+	if f.esc == 0 {
+		return append([]byte(nil), p...), false
+	}
+	out := make([]byte, 0, len(p)+1)
+	for _, c := range p {
+		switch {
+		case f.sawEsc && c == '.':
+			f.sawEsc = false
+			return out, true
+		case f.sawEsc:
+			f.sawEsc = false
+			out = append(out, f.esc)
+			if c == f.esc {
+				f.lineStart = false
+				continue
+			}
+		case f.lineStart && c == f.esc:
+			f.sawEsc = true
+			continue
+		}
+		out = append(out, c)
+		f.lineStart = c == '\r' || c == '\n'
+	}
+	return out, false
 }
