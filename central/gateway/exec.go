@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
@@ -31,10 +32,12 @@ var (
 	ErrExecOverflow = errors.New("gateway: the agent sent more output than it was allowed")
 )
 
-// execSlots counts open sessions by node.
+// execSlots counts open sessions by node, and the sessions ended because
+// their agent overran its credit.
 type execSlots struct {
-	mu     sync.Mutex // guards byNode
-	byNode map[string]int
+	mu       sync.Mutex // guards byNode
+	byNode   map[string]int
+	overflow atomic.Uint64
 }
 
 func (e *execSlots) take(node string) bool {
@@ -156,7 +159,7 @@ func (s *ExecStream) take(m paho.Message) {
 	select {
 	case s.c <- &f:
 	default:
-		s.g.extra.logsOverflow.Add(1)
+		s.g.exec.overflow.Add(1)
 		s.finishLocked(ErrExecOverflow)
 		return
 	}

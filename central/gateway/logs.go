@@ -47,14 +47,16 @@ func (e *extraCounters) drop(why error) {
 
 // Drops returns how many inbound messages were dropped, by reason:
 // unknown_topic, too_large (over protocol.MaxMessageSize), malformed
-// (failed to decode otherwise, or named the wrong node) and logs_overflow
-// (log chunks a slow reader could not take).
+// (failed to decode otherwise, or named the wrong node), logs_overflow
+// (log chunks a slow reader could not take) and exec_overflow (exec
+// sessions ended because their agent sent more than its credit).
 func (g *Gateway) Drops() map[string]uint64 {
 	return map[string]uint64{
 		"unknown_topic": g.extra.unknownTopic.Load(),
 		"malformed":     g.extra.decode.Load(),
 		"too_large":     g.extra.tooLarge.Load(),
 		"logs_overflow": g.extra.logsOverflow.Load(),
+		"exec_overflow": g.exec.overflow.Load(),
 	}
 }
 
