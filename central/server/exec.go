@@ -37,4 +37,5 @@ func (s *Server) OpenExec(ctx context.Context, req api.ExecRequest) (api.ExecStr
 	}
 	return st, nil
 }
+
 var _ api.ExecBackend = (*Server)(nil)
