@@ -295,7 +295,7 @@ func TestBoardBundleIntoRoot(t *testing.T) {
 		t.Error("unit differs from boards/rpi-zero")
 	}
 	cfg := readFile(t, filepath.Join(root, "etc/tether/agent.hcl"))
-	for _, s := range []string{`name       = "pi-07"`, `datacenter = "dc2"`, `brokers    = ["tcp://site:1883"]`, `join_token_file = "/etc/tether/join-token"`, `central    = "http://central.example:7600"`, `"board"                 = "rpi-zero"`} {
+	for _, s := range []string{`name       = "pi-07"`, `datacenter = "dc2"`, `brokers    = ["tcp://site:1883"]`, `join_token_file = "/etc/tether/join-token"`, `central    = "http://central.example:7600"`, `"board" = "rpi-zero"`} {
 		if !strings.Contains(cfg, s) {
 			t.Errorf("agent.hcl lacks %s:\n%s", s, cfg)
 		}
