@@ -469,6 +469,7 @@ func (f *fleet) jobPhase(res *Result, procs *processes, round int) error {
 		err := waitUntil(10*time.Minute, func() bool { return int(tr.n.Load()) >= f.upCount() })
 		f.phase.Store(nil)
 		if err != nil {
+			fmt.Println(f.diagnose(tr))
 			return fmt.Errorf("system job version %d: %d of %d simulated agents running: %w", round, tr.n.Load(), f.upCount(), err)
 		}
 		*out = time.Unix(0, tr.last.Load()).Sub(t0).Seconds()
@@ -483,6 +484,47 @@ func (f *fleet) jobPhase(res *Result, procs *processes, round int) error {
 		fmt.Printf("%s: %.2f s (%d simulated agents; the API counts %d running; leader CPU %.1f s; load %.1f)\n", what, *out, tr.n.Load(), running, procs.leaderCPU()-cpu, loadAvg())
 	}
 	return nil
+}
+
+// diagnose says why agents did not finish a phase.
+func (f *fleet) diagnose(tr *tracker) string {
+	var notDone, disconnected, waiting, pending, noAlloc int
+	for _, a := range f.agents {
+		if _, ok := tr.seen.Load(a.idx); ok || !a.up.Load() {
+			continue
+		}
+		notDone++
+		if !a.connected.Load() {
+			disconnected++
+		}
+		got := make(chan [3]int, 1)
+		a.do(func() {
+			w, has := a.waits[tr]
+			n := 0
+			for _, sa := range a.allocs {
+				if sa.up.JobVersion >= tr.version {
+					n++
+				}
+			}
+			got <- [3]int{boolInt(has && w > 0), len(a.pending), n}
+		})
+		select {
+		case g := <-got:
+			waiting += g[0]
+			pending += min(g[1], 1)
+			noAlloc += boolInt(g[2] == 0)
+		case <-time.After(time.Second):
+		}
+	}
+	return fmt.Sprintf("not done: %d simulated agents (%d disconnected, %d waiting for an ack, %d with unacknowledged updates, %d never got the new allocation)",
+		notDone, disconnected, waiting, pending, noAlloc)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (f *fleet) upCount() int {

@@ -127,7 +127,7 @@ func sweepOne(bin, simBin, dir, kind string, n int, beat, ttl, dur time.Duration
 		addr := freePort()
 		host, port, _ := net.SplitHostPort(addr)
 		mosqConf = filepath.Join(dir, "mosquitto.conf")
-		conf := fmt.Sprintf("listener %s %s\nallow_anonymous true\nmax_connections -1\npersistence false\npid_file %s\nuser root\nlog_dest none\nmax_queued_messages 1000\n",
+		conf := fmt.Sprintf("listener %s %s\nallow_anonymous true\nmax_connections -1\npersistence false\npid_file %s\nuser root\nlog_dest none\nmax_queued_messages 0\n",
 			port, host, filepath.Join(dir, "mosquitto.pid"))
 		if err := os.WriteFile(mosqConf, []byte(conf), 0o644); err != nil {
 			return nil, err
