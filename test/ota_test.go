@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -259,6 +260,7 @@ func runOTA(t *testing.T, tg otaTarget, n int, more bool) {
 		env = append(env, upgrade.EnvEmulator+"="+strings.Join(tg.emu, " "))
 	}
 	agents := map[string]*otaAgent{}
+	var agentNames []string
 	for i := range n {
 		a := &otaAgent{name: fmt.Sprintf("ota-%s-%d", tg.suffix(), i), dataDir: filepath.Join(c.dir, fmt.Sprintf("data-%d", i))}
 		a.exe = filepath.Join(c.dir, fmt.Sprintf("bin-%d", i), "agent")
@@ -280,6 +282,7 @@ func runOTA(t *testing.T, tg otaTarget, n int, more bool) {
 		cmd.Env = append(append(os.Environ(), env...), "AGENT_LOG="+logFile)
 		a.p = startCmd(t, "agent "+a.name, cmd)
 		agents[a.name] = a
+		agentNames = append(agentNames, a.name)
 		t.Cleanup(func() {
 			if t.Failed() {
 				b, _ := os.ReadFile(logFile)
@@ -377,6 +380,14 @@ func runOTA(t *testing.T, tg otaTarget, n int, more bool) {
 		}
 		if s := a.state(t); s == nil || s.Phase != upgrade.PhaseHealthy {
 			t.Errorf("%s: upgrade state %+v, want healthy", name, s)
+		}
+		// One binary downloaded, no more.
+		log, _ := os.ReadFile(filepath.Join(c.dir, name+".log"))
+		m := regexp.MustCompile(`downloaded and verified.*version=` + regexp.QuoteMeta(vB) + ` bytes_downloaded=(\d+)`).FindSubmatch(log)
+		if st, _ := os.Stat(binB); m == nil || string(m[1]) != strconv.FormatInt(st.Size(), 10) {
+			t.Errorf("%s: downloaded %q bytes, the binary has %d", name, m, st.Size())
+		} else if name == agentNames[0] {
+			t.Logf("%s: each agent downloaded %s bytes: the binary once", tg.suffix(), m[1])
 		}
 	}
 	if t.Failed() {
