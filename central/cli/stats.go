@@ -15,6 +15,12 @@ import (
 func (e *env) nodeStats(ctx context.Context, nodeID string) int {
 	var s api.ClientStats
 	b, _, err := e.get(ctx, "/v1/client/stats", url.Values{"node_id": {nodeID}}, &s)
+	if isNotFound(err) && !e.json {
+		// The node exists (it was looked up first): the leader has not
+		// heard its heartbeat yet (a node just registered, a new leader).
+		fmt.Fprintf(e.stdout, "\nHost Resource Utilization: none yet (%v)\n", err)
+		return exitOK
+	}
 	if err != nil {
 		return e.fail("querying node stats", err)
 	}
