@@ -155,6 +155,33 @@ func TestWatchdogRollsBackWhenAgentExits(t *testing.T) {
 	}
 }
 
+// While the agent execs into the new binary from a thread other than its
+// first, /proc shows that thread as a zombie for a moment: a process that
+// looks gone for less than exitGrace is not taken as exited.
+func TestWatchdogIgnoresAMomentaryZombie(t *testing.T) {
+	exe, path := trial(t, os.Getpid(), time.Now().Add(time.Hour))
+	looks := 0
+	momentary := func(pid int) bool {
+		looks++
+		switch {
+		case looks <= 2: // gone for two polls (200 ms), then back
+			return false
+		case looks == 10: // the new agent marks itself healthy
+			s, _ := LoadState(path)
+			s.Phase = PhaseHealthy
+			SaveState(path, s)
+		}
+		return true
+	}
+	w := &watchdog{path: path, log: quiet(), now: time.Now, alive: momentary, start: func(*State) error { t.Error("started again"); return nil }}
+	if err := w.run(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(exe); string(got) != "new agent" {
+		t.Fatalf("binary rolled back over a momentary zombie: %q", got)
+	}
+}
+
 func TestWatchdogRollsBackUnhealthyAgentAndStopsIt(t *testing.T) {
 	agent := exec.Command("sleep", "300")
 	if err := agent.Start(); err != nil {

@@ -30,6 +30,10 @@ import (
 const (
 	pollEvery = 100 * time.Millisecond
 	stopWait  = 30 * time.Second
+	// exitGrace is how long the agent's process must look gone before the
+	// watchdog believes it: while a process execs from a thread other than
+	// its first, that first thread shows as a zombie for a moment.
+	exitGrace = 500 * time.Millisecond
 )
 
 // RunWatchdog is the upgrade-watchdog subcommand. It returns the exit code.
@@ -85,6 +89,7 @@ type watchdog struct {
 }
 
 func (w *watchdog) run() error {
+	var goneSince time.Time // when the agent's process first looked gone
 	for {
 		s, err := LoadState(w.path)
 		if err != nil || s == nil {
@@ -96,7 +101,13 @@ func (w *watchdog) run() error {
 		}
 		window := time.Until(time.UnixMilli(s.Deadline))
 		switch {
-		case !w.alive(s.PID):
+		case w.alive(s.PID):
+			goneSince = time.Time{}
+		case goneSince.IsZero():
+			goneSince = time.Now()
+		}
+		switch {
+		case !goneSince.IsZero() && time.Since(goneSince) >= exitGrace:
 			return w.rollback(s, fmt.Sprintf("the new agent (%s) exited before it was healthy", s.Version))
 		case !w.now().Before(time.UnixMilli(s.Deadline)):
 			return w.rollback(s, fmt.Sprintf("the new agent (%s) was not healthy within the health window (connected to a broker, state read, allocations re-attached)", s.Version))
