@@ -6,9 +6,13 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/tether-edge/tether/central/api"
 	"github.com/tether-edge/tether/central/structs"
 	"github.com/tether-edge/tether/protocol"
 )
@@ -141,5 +145,58 @@ func TestDesiredMetricsAndReserved(t *testing.T) {
 	}
 	if s.store.NodeByID("n2").Reserved != nil {
 		t.Fatal("a node without a reserved block has one")
+	}
+}
+
+// GET /v1/client/allocation/<id>/stats asks the allocation's agent over
+// MQTT: an agent that never answers (older than the request) is a 503 that
+// says so; one that answers gets its figures summed, a wasm-like task's
+// CPU null.
+func TestAllocStatsAskTheAgent(t *testing.T) {
+	s := testServerWith(t, func(c *Config) { c.HeartbeatTTL, c.HeartbeatGrace = time.Minute, -1 })
+	a, da := placeOne(t, s)
+	a.report(1, da.ID, protocol.AllocRunning)
+	eventually(t, 10*time.Second, func() error {
+		if al := s.store.AllocByID(da.ID); al == nil || al.ClientStatus != protocol.AllocRunning {
+			return fmt.Errorf("allocation not running yet")
+		}
+		return nil
+	})
+	get := func() (int, string) {
+		resp, err := http.Get(s.HTTPURL() + "/v1/client/allocation/" + da.ID[:8] + "/stats")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get(); code != http.StatusServiceUnavailable || !strings.Contains(body, "did not answer within 5s (an agent older than allocation stats never answers: upgrade it)") {
+		t.Fatalf("silent agent: %d %s", code, body)
+	}
+	// The agent answers now.
+	a.c.Subscribe(a.topics.Stats(a.id), 1, func(_ paho.Client, m paho.Message) {
+		var req protocol.StatsRequest
+		if err := protocol.Decode(m.Payload(), &req); err != nil || req.AllocID != da.ID {
+			t.Errorf("stats request %+v: %v", req, err)
+			return
+		}
+		a.publish(a.topics.StatsReply(a.id, req.ID), 1, &protocol.StatsReply{V: protocol.Version, ID: req.ID, Time: time.Now().UnixMilli(), Tasks: []protocol.TaskUsage{
+			{Name: "web", CPU: 1250, CPUTimeMs: 4200, MemBytes: 64 << 20},
+			{Name: "guest", MemBytes: 2 << 20, NoCPU: true},
+		}})
+	}).Wait()
+	code, body := get()
+	if code != http.StatusOK {
+		t.Fatalf("answering agent: %d %s", code, body)
+	}
+	var st api.AllocStats
+	if err := json.Unmarshal([]byte(body), &st); err != nil {
+		t.Fatal(err)
+	}
+	web, guest := st.Tasks["web"], st.Tasks["guest"]
+	if st.AllocID != da.ID || st.CPUPercent != 125 || st.MemoryUsedBytes != 66<<20 ||
+		web.CPUPercent == nil || *web.CPUPercent != 125 || *web.CPUTotalSeconds != 4.2 || guest.CPUPercent != nil || *guest.MemoryUsedBytes != 2<<20 {
+		t.Fatalf("stats %s", body)
 	}
 }
