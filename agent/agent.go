@@ -117,10 +117,10 @@ type Agent struct {
 	// pinned is central's signing key from enrolment, which follows key
 	// rotations (verify.go; nil: not enrolled, messages are not verified).
 	pinned *keyPin
-	logs   logStreams   // task log requests (logs.go)
+	logs   logStreams    // task log requests (logs.go)
 	stats  statsRequests // allocation stats requests (stats.go)
-	exec   execSessions // alloc exec sessions (exec.go)
-	gc     allocGC      // finished allocations' directories (gc.go)
+	exec   execSessions  // alloc exec sessions (exec.go)
+	gc     allocGC       // finished allocations' directories (gc.go)
 	// metrics measures the device for heartbeats (metrics.go).
 	metrics hostMetrics
 	unrec   heldUpdates // updates the state file could not take yet (diskfull.go)
