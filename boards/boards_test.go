@@ -37,11 +37,17 @@ func TestEveryBoardLoadsWithItsTarget(t *testing.T) {
 				t.Errorf("wasm engine %s on %s", b.WasmEngine, b.Target.GOARCH)
 			}
 			unit := string(b.Unit)
-			for _, want := range []string{"Restart=always", "KillMode=process", "Delegate=yes", "ExecStart=/usr/local/bin/agent -config /etc/tether/agent.hcl", "WantedBy=multi-user.target",
-				"ReadWritePaths=/usr/local/bin"} { // the agent upgrades its binary in place (docs/upgrades.md)
+			for _, want := range []string{"Restart=always", "KillMode=process", "Delegate=yes", "ExecStart=/usr/local/lib/tether-agent/agent -config /etc/tether/agent.hcl", "WantedBy=multi-user.target",
+				"\nReadWritePaths=/usr/local/lib/tether-agent\n"} { // the agent upgrades its binary in place (docs/upgrades.md)
 				if !strings.Contains(unit, want) {
 					t.Errorf("unit lacks %q", want)
 				}
+			}
+			// Only the agent's own directory is writable under /usr: exec
+			// tasks inherit the sandbox, and must not replace the tools in
+			// /usr/local/bin.
+			if n := strings.Count(unit, "ReadWritePaths="); n != 1 {
+				t.Errorf("unit has %d ReadWritePaths lines, want only the agent's directory", n)
 			}
 			// Options that would break drivers or tasks (devices, cgroups, setuid).
 			for _, bad := range []string{"PrivateDevices", "DevicePolicy", "ProtectControlGroups", "NoNewPrivileges", "ProtectClock", "RestrictAddressFamilies", "ProtectSystem=strict"} {

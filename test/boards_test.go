@@ -248,15 +248,16 @@ func TestBoardBundleIntoRoot(t *testing.T) {
 	bundle := []string{"board", "bundle", "-board", "rpi-zero", "-name", "pi-07", "-datacenter", "dc2",
 		"-broker", "tcp://site:1883", "-join-token", "tok-1", "-agent", agent, "-root", root, "-first-boot", "-central", "http://central.example:7600"}
 	out, code := runCentral(t, bundle...)
-	if code != 0 || !strings.Contains(out, "9 path(s) written, 0 unchanged") {
+	if code != 0 || !strings.Contains(out, "10 path(s) written, 0 unchanged") {
 		t.Fatalf("bundle exited %d:\n%s", code, out)
 	}
 	want := map[string]string{
-		"usr/local/bin/agent":                     "file 755",
-		"etc/tether/agent.hcl":                    "file 600",
-		"etc/tether/join-token":                   "file 600",
-		"etc/systemd/system/tether-agent.service": "file 644",
-		"etc/systemd/system/multi-user.target.wants/tether-agent.service": "link /etc/systemd/system/tether-agent.service",
+		"usr/local/lib/tether-agent/agent":                                    "file 755",
+		"usr/local/bin/agent":                                                 "link ../lib/tether-agent/agent",
+		"etc/tether/agent.hcl":                                                "file 600",
+		"etc/tether/join-token":                                               "file 600",
+		"etc/systemd/system/tether-agent.service":                             "file 644",
+		"etc/systemd/system/multi-user.target.wants/tether-agent.service":     "link /etc/systemd/system/tether-agent.service",
 		"var/lib/tether-agent":                                                "dir 700",
 		"usr/local/lib/tether/firstboot.sh":                                   "file 755",
 		"etc/systemd/system/tether-firstboot.service":                         "file 644",
@@ -288,8 +289,8 @@ func TestBoardBundleIntoRoot(t *testing.T) {
 			t.Errorf("%s: %s, want %s", p, got, want[p])
 		}
 	}
-	if a, b := readFile(t, agent), readFile(t, filepath.Join(root, "usr/local/bin/agent")); a != b {
-		t.Error("usr/local/bin/agent differs from the armv6 agent")
+	if a, b := readFile(t, agent), readFile(t, filepath.Join(root, "usr/local/lib/tether-agent/agent")); a != b {
+		t.Error("usr/local/lib/tether-agent/agent differs from the armv6 agent")
 	}
 	if readFile(t, filepath.Join(root, "etc/systemd/system/tether-agent.service")) != string(b.Unit) {
 		t.Error("unit differs from boards/rpi-zero")
@@ -308,7 +309,7 @@ func TestBoardBundleIntoRoot(t *testing.T) {
 	}
 
 	out, code = runCentral(t, bundle...)
-	if code != 0 || !strings.Contains(out, "0 path(s) written, 9 unchanged") {
+	if code != 0 || !strings.Contains(out, "0 path(s) written, 10 unchanged") {
 		t.Fatalf("second bundle exited %d:\n%s", code, out)
 	}
 
@@ -333,7 +334,10 @@ func TestBoardBundleIntoRoot(t *testing.T) {
 	// systemd-analyze verify needs the ExecStart binary on this machine: verify
 	// a copy of the unit that points into the bundle.
 	sa := requireTool(t, "systemd-analyze")
-	unit := strings.ReplaceAll(string(b.Unit), "ExecStart=/usr/local/bin/agent", "ExecStart="+filepath.Join(root, "usr/local/bin/agent"))
+	unit := strings.ReplaceAll(string(b.Unit), "ExecStart=/usr/local/lib/tether-agent/agent", "ExecStart="+filepath.Join(root, "usr/local/lib/tether-agent/agent"))
+	if unit == string(b.Unit) || !strings.Contains(unit, "\nReadWritePaths=/usr/local/lib/tether-agent\n") {
+		t.Errorf("the unit does not run the bundle's binary with its directory writable:\n%s", b.Unit)
+	}
 	p := filepath.Join(t.TempDir(), "tether-agent.service")
 	os.WriteFile(p, []byte(unit), 0o644)
 	if msg, err := exec.Command(sa, "verify", "--man=no", p).CombinedOutput(); err != nil || strings.Contains(string(msg), "tether-agent.service:") {
@@ -362,7 +366,7 @@ func bundleBoard(t *testing.T, c *cluster, board, agent, token string) string {
 // binary and config, with only the device's absolute paths (data dir,
 // join token file) moved into the bundle, and extra flags.
 func bundleBoot(dir string, extra ...string) []string {
-	return append([]string{filepath.Join(dir, "usr/local/bin/agent"), "-config", filepath.Join(dir, "etc/tether/agent.hcl"),
+	return append([]string{filepath.Join(dir, "usr/local/lib/tether-agent/agent"), "-config", filepath.Join(dir, "etc/tether/agent.hcl"),
 		"-data-dir", filepath.Join(dir, "var/lib/tether-agent"), "-join-token-file", filepath.Join(dir, "etc/tether/join-token")}, extra...)
 }
 

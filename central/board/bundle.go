@@ -25,7 +25,16 @@ var (
 
 // Paths inside the tree, relative to its top.
 const (
-	AgentPath     = "usr/local/bin/agent"
+	// AgentPath is the agent's binary, in a directory of its own: the
+	// unit lets the agent (and so its exec tasks) write only there, where
+	// an upgrade swaps the binary (docs/upgrades.md).
+	AgentPath = "usr/local/lib/tether-agent/agent"
+	AgentDir  = "usr/local/lib/tether-agent"
+	// AgentLink is a convenience link to AgentPath, for `agent -version`
+	// in a shell. It is relative, so it resolves inside a staging dir or a
+	// mounted root as on the device, never to this machine's files.
+	AgentLink     = "usr/local/bin/agent"
+	AgentLinkTo   = "../lib/tether-agent/agent"
 	ConfigPath    = "etc/tether/agent.hcl"
 	TokenPath     = "etc/tether/join-token"
 	CAPath        = "etc/tether/ca.pem"
@@ -146,6 +155,7 @@ func Bundle(o Options) (Report, error) {
 	w := &writer{dir: o.Dir, rep: &rep}
 	w.dirAt(DataDir, 0o700)
 	w.file(AgentPath, agent, 0o755)
+	w.link(AgentLink, AgentLinkTo)
 	if o.JoinToken != "" {
 		w.file(TokenPath, tok, 0o600)
 	}
@@ -394,7 +404,7 @@ func (w *writer) link(rel, target string) {
 // Paths lists the tree's paths for the options, sorted (for callers that
 // check a bundle).
 func Paths(firstBoot, joinToken bool) []string {
-	out := []string{AgentPath, ConfigPath, UnitPath, WantsPath, DataDir + "/"}
+	out := []string{AgentPath, AgentLink, ConfigPath, UnitPath, WantsPath, DataDir + "/"}
 	if joinToken {
 		out = append(out, TokenPath)
 	}

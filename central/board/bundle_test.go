@@ -133,6 +133,19 @@ func checkTree(t *testing.T, root, agent string, firstBoot bool) {
 	if l, err := os.Readlink(filepath.Join(root, WantsPath)); err != nil || l != "/etc/systemd/system/tether-agent.service" {
 		t.Errorf("wants link %q %v", l, err)
 	}
+	// The convenience link resolves inside the tree to the real binary.
+	if l, err := os.Readlink(filepath.Join(root, AgentLink)); err != nil || l != AgentLinkTo {
+		t.Errorf("%s links to %q %v, want %s", AgentLink, l, err, AgentLinkTo)
+	}
+	if real, err := filepath.EvalSymlinks(filepath.Join(root, AgentLink)); err != nil || real != filepath.Join(must2(filepath.EvalSymlinks(root)), AgentPath) {
+		t.Errorf("%s resolves to %q %v", AgentLink, real, err)
+	}
+	// The unit runs the binary where the bundle put it, and lets it write
+	// only its own directory (an upgrade swaps the binary there).
+	unit := string(must(os.ReadFile(filepath.Join(root, UnitPath))))
+	if !strings.Contains(unit, "\nExecStart=/"+AgentPath+" ") || !strings.Contains(unit, "\nReadWritePaths=/"+AgentDir+"\n") || strings.Count(unit, "ReadWritePaths=") != 1 {
+		t.Errorf("unit does not run /%s with ReadWritePaths=/%s alone:\n%s", AgentPath, AgentDir, unit)
+	}
 	if fi, err := os.Stat(filepath.Join(root, DataDir)); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
 		t.Errorf("data dir %v %v", fi, err)
 	}
@@ -159,6 +172,47 @@ func checkTree(t *testing.T, root, agent string, firstBoot bool) {
 		if !strings.Contains(s, "NAME='pi-07'") || !strings.HasPrefix(s, "#!/bin/sh") {
 			t.Errorf("first boot script:\n%s", s)
 		}
+	}
+}
+
+func must2(s string, err error) string {
+	if err != nil {
+		panic("BUG: " + err.Error())
+	}
+	return s
+}
+
+// A root flashed with the old layout (the agent in usr/local/bin, its
+// upgrade's agent.prev beside it, a unit that ran it from there): a new
+// bundle puts the agent in its own directory, replaces the old binary by
+// the link and rewrites the unit; agent.prev is left for the operator.
+func TestBundleOverOldLayout(t *testing.T) {
+	bins := t.TempDir()
+	agent := fakeELF(t, bins, "agent-linux-arm64", emAARCH64, true)
+	root := fakeRoot(t, emAARCH64, true)
+	fakeELF(t, root, "usr/local/bin/agent", emAARCH64, true)
+	fakeELF(t, root, "usr/local/bin/agent.prev", emAARCH64, true)
+	os.MkdirAll(filepath.Join(root, "etc/systemd/system"), 0o755)
+	os.WriteFile(filepath.Join(root, UnitPath), []byte("[Service]\nExecStart=/usr/local/bin/agent -config /etc/tether/agent.hcl\nReadWritePaths=/usr/local/bin\n"), 0o644)
+	o := opts(root, agent)
+	o.Root = true
+	rep, err := Bundle(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	actions := map[string]string{}
+	for _, c := range rep.Changes {
+		actions[c.Path] = c.Action
+	}
+	if actions[AgentLink] != "updated" || actions[UnitPath] != "updated" || actions[AgentPath] != "created" {
+		t.Errorf("changes %+v", rep.Changes)
+	}
+	checkTree(t, root, agent, false)
+	if _, err := os.Stat(filepath.Join(root, "usr/local/bin/agent.prev")); err != nil {
+		t.Errorf("the old agent.prev was touched: %v", err)
+	}
+	if rep, err = Bundle(o); err != nil || rep.Changed() != 0 {
+		t.Fatalf("second run: %v %+v", err, rep.Changes)
 	}
 }
 

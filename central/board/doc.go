@@ -13,7 +13,8 @@
 //
 // Tree written (paths relative to Dir):
 //
-//	usr/local/bin/agent
+//	usr/local/lib/tether-agent/agent                       (the unit's only ReadWritePaths: upgrades swap it there)
+//	usr/local/bin/agent -> ../lib/tether-agent/agent        (convenience link)
 //	etc/tether/agent.hcl                                   (0600: holds the join token)
 //	etc/systemd/system/tether-agent.service
 //	etc/systemd/system/multi-user.target.wants/tether-agent.service -> /etc/systemd/system/tether-agent.service

@@ -31,17 +31,23 @@ func TestBoardBundleCLI(t *testing.T) {
 	args := []string{"board", "bundle", "-board", "x86-gateway", "-name", "gw-1", "-datacenter", "dc2",
 		"-broker", "tcp://site:1883", "-central", "http://central:7600", "-join-token-file", tokFile, "-meta", "rack=r1", "-agent", self, "-out", dir}
 	code, out, errs := runBoard(args...)
-	if code != 0 || !strings.Contains(out, "created   "+filepath.Join(dir, "etc/tether/agent.hcl")) || !strings.Contains(out, "==> board x86-gateway: 6 path(s) written, 0 unchanged") {
+	if code != 0 || !strings.Contains(out, "created   "+filepath.Join(dir, "etc/tether/agent.hcl")) || !strings.Contains(out, "==> board x86-gateway: 7 path(s) written, 0 unchanged") {
 		t.Fatalf("code %d\n%s\n%s", code, out, errs)
 	}
 	code, out, _ = runBoard(args...)
-	if code != 0 || !strings.Contains(out, "0 path(s) written, 6 unchanged") {
+	if code != 0 || !strings.Contains(out, "0 path(s) written, 7 unchanged") {
 		t.Fatalf("second run: code %d\n%s", code, out)
 	}
 	cfg, _ := os.ReadFile(filepath.Join(dir, "etc/tether/agent.hcl"))
 	if !strings.Contains(string(cfg), `"rack" = "r1"`) || !strings.Contains(string(cfg), `datacenter = "dc2"`) ||
 		!strings.Contains(string(cfg), `join_token_file = "/etc/tether/join-token"`) || !strings.Contains(string(cfg), `central    = "http://central:7600"`) || strings.Contains(string(cfg), "tok\n") {
 		t.Fatalf("config:\n%s", cfg)
+	}
+	if !strings.Contains(out, "unchanged "+filepath.Join(dir, "usr/local/lib/tether-agent/agent")) || !strings.Contains(out, "unchanged "+filepath.Join(dir, "usr/local/bin/agent")) {
+		t.Fatalf("the agent's binary and its link are not listed:\n%s", out)
+	}
+	if l, err := os.Readlink(filepath.Join(dir, "usr/local/bin/agent")); err != nil || l != "../lib/tether-agent/agent" {
+		t.Fatalf("usr/local/bin/agent links to %q %v", l, err)
 	}
 	if tok, _ := os.ReadFile(filepath.Join(dir, "etc/tether/join-token")); string(tok) != "tok\n" {
 		t.Fatalf("join token file holds %q", tok)
