@@ -312,9 +312,26 @@ func (w *writer) record(rel, action string) {
 	w.rep.Changes = append(w.rep.Changes, Change{Path: rel, Action: action})
 }
 
+// mkParents makes rel's parent directories. It refuses a parent that is a
+// symbolic link: in an SD card's root, /usr/local/bin -> /opt/bin would
+// lead the write (and the removal of the file it replaces) onto this
+// machine's own /opt/bin.
 func (w *writer) mkParents(rel string) bool {
 	if w.err != nil {
 		return false
+	}
+	cur := w.dir
+	for _, part := range strings.Split(filepath.Dir(filepath.Clean(rel)), string(filepath.Separator)) {
+		if part == "." {
+			continue
+		}
+		cur = filepath.Join(cur, part)
+		fi, err := os.Lstat(cur)
+		if err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			to, _ := os.Readlink(cur)
+			w.err = fmt.Errorf("bundle: %s is a symbolic link (to %s): the bundle does not write through links, which can lead out of %s; make it a directory, or write with -out and copy the tree", cur, to, w.dir)
+			return false
+		}
 	}
 	if err := os.MkdirAll(filepath.Dir(filepath.Join(w.dir, rel)), 0o755); err != nil {
 		w.err = fmt.Errorf("bundle: %w", err)

@@ -216,6 +216,29 @@ func TestBundleOverOldLayout(t *testing.T) {
 	}
 }
 
+// A root whose usr/local/bin is an absolute link would lead the writes
+// (and the removal of an old agent there) onto this machine: refused,
+// and nothing is written through the link.
+func TestBundleRefusesToWriteThroughLink(t *testing.T) {
+	bins := t.TempDir()
+	agent := fakeELF(t, bins, "agent-linux-arm64", emAARCH64, true)
+	root := fakeRoot(t, emAARCH64, true)
+	outside := t.TempDir() // stands for the host's /opt/bin
+	os.MkdirAll(filepath.Join(root, "usr/local"), 0o755)
+	if err := os.Symlink(outside, filepath.Join(root, "usr/local/bin")); err != nil {
+		t.Fatal(err)
+	}
+	o := opts(root, agent)
+	o.Root = true
+	_, err := Bundle(o)
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(root, "usr/local/bin")+" is a symbolic link (to "+outside+")") {
+		t.Fatalf("got %v", err)
+	}
+	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+		t.Fatalf("wrote through the link: %v", ents)
+	}
+}
+
 func must(b []byte, err error) []byte {
 	if err != nil {
 		panic("BUG: " + err.Error())
