@@ -73,7 +73,8 @@ func Restore(exe, prev string) error {
 
 func notWritable(dir string, err error) error {
 	return fmt.Errorf("upgrade: the agent's directory %s is not writable (%v): the agent replaces its own binary there; "+
-		"run it from a directory it may write (under systemd with ProtectSystem, add ReadWritePaths=%s to the unit; see docs/upgrades.md)", dir, err, dir)
+		"run it from a directory of its own that it may write (under systemd with ProtectSystem, add ReadWritePaths= for that directory alone, "+
+		"which exec tasks inherit: the boards' units use /usr/local/lib/tether-agent, re-bundle an older device; see docs/upgrades.md)", dir, err)
 }
 
 func copyFile(src, dst string, mode os.FileMode) error {

@@ -81,6 +81,18 @@ func TestUpgradeThroughLinkWritesBesideRealBinary(t *testing.T) {
 	}
 }
 
+// An agent that cannot write its directory (an old device whose unit has
+// no ReadWritePaths) is told to give the agent a directory of its own, not
+// to open a shared one such as /usr/local/bin to its tasks.
+func TestNotWritableNamesTheAgentsOwnDirectory(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "new")
+	os.WriteFile(src, []byte("x"), 0o600)
+	_, err := Install(src, "/proc/agent-dir-that-cannot-exist/agent", nil)
+	if err == nil || !strings.Contains(err.Error(), "ReadWritePaths= for that directory alone") || !strings.Contains(err.Error(), "/usr/local/lib/tether-agent") {
+		t.Fatalf("got %v", err)
+	}
+}
+
 func copyTestFile(t *testing.T, from, to string) {
 	t.Helper()
 	in, err := os.Open(from)
