@@ -58,8 +58,10 @@ type Options struct {
 	// vanishes without disconnecting.
 	WillTopic   string
 	WillPayload []byte
-	// RetryInterval between attempts of the first connection; reconnects
-	// back off from 1s up to MaxReconnect (default 30s).
+	// RetryInterval between attempts of the first connection; before each
+	// reconnect attempt the session waits a random time under a ceiling
+	// that doubles from ReconnectBase (1s) up to MaxReconnect (default
+	// 30s) (backoff.go).
 	RetryInterval time.Duration
 	MaxReconnect  time.Duration
 	KeepAlive     time.Duration
@@ -69,6 +71,8 @@ type Options struct {
 	// wss://); nil: the system roots and no client certificate.
 	TLS    *tls.Config
 	Logger *slog.Logger
+
+	randN func(int64) int64 // the backoff's random source; nil: math/rand/v2 (tests inject one)
 }
 
 // Session is the agent's MQTT connection.
@@ -82,6 +86,7 @@ type Session struct {
 	limit     sizeLimit // limit.go
 
 	maxReconnect time.Duration // the longest wait before asking again for a refused subscription
+	backoff      *backoff      // the wait before each reconnect attempt
 	refusedSubs  atomic.Uint64
 }
 
@@ -99,7 +104,8 @@ func New(o Options, events chan<- Event) *Session {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	s := &Session{events: events, log: o.Logger, closed: make(chan struct{}), maxReconnect: o.MaxReconnect}
+	s := &Session{events: events, log: o.Logger, closed: make(chan struct{}), maxReconnect: o.MaxReconnect,
+		backoff: newBackoff(ReconnectBase, o.MaxReconnect, o.randN)}
 	opts := mqtt.NewClientOptions()
 	for _, b := range o.Brokers {
 		opts.AddBroker(b)
@@ -110,7 +116,13 @@ func New(o Options, events chan<- Event) *Session {
 		SetAutoReconnect(true).
 		SetConnectRetry(true).
 		SetConnectRetryInterval(o.RetryInterval).
-		SetMaxReconnectInterval(o.MaxReconnect).
+		// paho's own reconnect backoff (1 s doubling, the same for every
+		// client: no jitter) is cut to nothing; the jittered one is waited
+		// in the reconnecting handler, before each attempt.
+		SetMaxReconnectInterval(time.Millisecond).
+		SetReconnectingHandler(func(mqtt.Client, *mqtt.ClientOptions) {
+			s.wait(s.backoff.next(time.Now()))
+		}).
 		SetKeepAlive(o.KeepAlive).
 		SetConnectTimeout(10 * time.Second).
 		SetWriteTimeout(10 * time.Second).
@@ -120,6 +132,7 @@ func New(o Options, events chan<- Event) *Session {
 			s.send(Event{Kind: Message, Topic: m.Topic(), Payload: m.Payload()})
 		}).
 		SetOnConnectHandler(func(mqtt.Client) {
+			s.backoff.connected(time.Now())
 			s.log.Info("connected to broker")
 			s.send(Event{Kind: Connected})
 		}).
