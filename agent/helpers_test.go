@@ -72,19 +72,21 @@ func startBroker(t testing.TB, addr string) *testBroker {
 	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.AddListener(listeners.NewNet("tcp", ln)); err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Serve(); err != nil {
-		t.Fatal(err)
-	}
 	b := &testBroker{t: t, addr: ln.Addr().String(), srv: srv}
+	// Record before serving: an agent reconnecting to a restarted broker
+	// says hello as soon as it is let in.
 	err = srv.Subscribe(protocol.DefaultPrefix+"/#", 1, func(_ *mqtt.Client, _ packets.Subscription, pk packets.Packet) {
 		b.mu.Lock()
 		b.msgs = append(b.msgs, message{pk.TopicName, append([]byte(nil), pk.Payload...)})
 		b.mu.Unlock()
 	})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.AddListener(listeners.NewNet("tcp", ln)); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Serve(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.close)

@@ -36,7 +36,7 @@ type handle struct {
 
 	stopOnce sync.Once
 	waitCh   chan drivers.ExitResult // buffered 1; run sends once then closes
-	done     chan struct{}           // closed when run has finished
+	done     chan struct{}           // closed when run has finished, before Wait's result
 }
 
 var _ drivers.Handle = (*handle)(nil)
@@ -44,7 +44,6 @@ var _ drivers.Handle = (*handle)(nil)
 // run calls the guest's entrypoint and reports how it ended. It owns the
 // runtime and closes it (and the log files) when the guest returns.
 func (h *handle) run(ctx context.Context, fn api.Function) {
-	defer close(h.done)
 	_, err := fn.Call(ctx)
 	res := h.result(err)
 	if !h.isStopped() && res.ExitCode == exitTrapped && !res.OOMKilled {
@@ -59,6 +58,8 @@ func (h *handle) run(ctx context.Context, fn api.Function) {
 		_ = c.Close()
 	}
 	h.cancel()
+	// done before the result: whoever saw Wait fire finds the task exited.
+	close(h.done)
 	h.waitCh <- res
 	close(h.waitCh)
 }
