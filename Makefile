@@ -42,7 +42,7 @@ test: build
 	$(GO) vet ./...
 	$(GO) mod tidy -diff
 	@rm -f $(EXCEPTIONS) $(DOCBLOCKS)
-	@TETHER_TEST_EXCEPTIONS=$(EXCEPTIONS) TETHER_DOC_BLOCKS=$(DOCBLOCKS) $(GO) test -race -count=1 -timeout 15m ./...; rc=$$?; \
+	@TETHER_TEST_EXCEPTIONS=$(EXCEPTIONS) TETHER_DOC_BLOCKS=$(DOCBLOCKS) $(GO) test -race -count=1 -timeout 30m ./...; rc=$$?; \
 	  [ ! -f $(DOCBLOCKS) ] || cat $(DOCBLOCKS); \
 	  n=0; [ -f $(EXCEPTIONS) ] && n=$$(wc -l < $(EXCEPTIONS)); \
 	  echo "== $$n explicit host exception(s) (internal/testhost.Known)"; \
@@ -53,7 +53,7 @@ test-unit:
 	$(GO) test -race -count=1 -short ./...
 
 test-e2e: build
-	$(GO) test -count=1 -v -timeout 15m ./test/...
+	$(GO) test -count=1 -v -timeout 30m ./test/...
 
 # Agents for every board (boards/*/board.json): armv6 (Pi Zero/1), armv7
 # (Pi 2/3), arm64 (Pi 4/5, arm64 gateways), amd64 (x86 gateways). Static,
