@@ -217,6 +217,14 @@ func TestNewRolloutRefuses(t *testing.T) {
 	if err != nil || len(r.Order) != 1 {
 		t.Fatalf("constraint: %v %v", r, err)
 	}
+	// An older version is refused before any agent is ordered (the agents
+	// would refuse it) unless the rollout allows a downgrade.
+	if _, err := ota.NewRollout("r", ota.RolloutSpec{Version: "0.9", Datacenters: []string{"dc1"}}, nodes, amd, 0); err == nil || !strings.Contains(err.Error(), "a runs 1") || !strings.Contains(err.Error(), "-allow-downgrade") {
+		t.Errorf("downgrade without -allow-downgrade: %v", err)
+	}
+	if r, err := ota.NewRollout("r", ota.RolloutSpec{Version: "0.9", Datacenters: []string{"dc1"}, AllowDowngrade: true}, nodes, amd, 0); err != nil || len(r.Order) != 1 {
+		t.Errorf("downgrade with -allow-downgrade: %v %v", r, err)
+	}
 	for _, spec := range []ota.RolloutSpec{
 		{Version: "2", Constraints: []string{"attr.cpu.arch ~ amd64"}},
 		{Version: "2", MaxParallel: "0"},

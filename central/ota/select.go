@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tether-edge/tether/agent/upgrade"
 	"github.com/tether-edge/tether/central/scheduler"
 	"github.com/tether-edge/tether/central/structs"
 	"github.com/tether-edge/tether/jobspec"
@@ -115,7 +116,7 @@ func NewRollout(id string, spec RolloutSpec, nodes []*structs.Node, has func(tar
 		return sorted[i].Name < sorted[j].Name || sorted[i].Name == sorted[j].Name && sorted[i].ID < sorted[j].ID
 	})
 	missing := map[string][]string{} // target → nodes
-	var old []string
+	var old, newer []string
 	for _, n := range sorted {
 		if n.Status == structs.NodeDown || n.Version == spec.Version {
 			continue
@@ -137,6 +138,12 @@ func NewRollout(id string, spec RolloutSpec, nodes []*structs.Node, has func(tar
 			old = append(old, n.Name)
 			continue
 		}
+		// The agents' own rule: they refuse an older version unless the
+		// order allows a downgrade, which would fail the rollout at once.
+		if err := upgrade.CheckVersion(n.Version, spec.Version, spec.AllowDowngrade); err != nil {
+			newer = append(newer, n.Name+" runs "+n.Version)
+			continue
+		}
 		t := NodeTarget(n)
 		if t == "" || !has(t) {
 			missing[t] = append(missing[t], n.Name)
@@ -144,6 +151,9 @@ func NewRollout(id string, spec RolloutSpec, nodes []*structs.Node, has func(tar
 		}
 		r.Order = append(r.Order, n.ID)
 		r.Nodes[n.ID] = &structs.RolloutNode{Name: n.Name, Target: t, FromVersion: n.Version, Status: structs.RolloutNodePending}
+	}
+	if len(newer) > 0 {
+		return nil, fmt.Errorf("version %s is older than (or cannot be compared with) what %d selected node(s) run (%s): start the rollout with -allow-downgrade to install it anyway, or leave those nodes out with -datacenter or -constraint", spec.Version, len(newer), list(newer))
 	}
 	if len(missing) > 0 {
 		var parts []string
