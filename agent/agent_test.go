@@ -215,8 +215,9 @@ func TestOutboxCompactedWhileBrokerDown(t *testing.T) {
 		t.Fatalf("outbox has %d entries, want 1 (compacted)", n)
 	}
 
-	// The agent reconnects with a backoff that doubles from 1 s up to 30 s:
-	// under load the new broker can miss the early attempts.
+	// The agent waits a random time under a ceiling that doubles from 1 s
+	// up to 30 s before each reconnect: under load the new broker can miss
+	// the early attempts.
 	b2 := startBroker(t, addr)
 	eventually(t, 60*time.Second, func() error {
 		ups := b2.updates(id)

@@ -40,8 +40,9 @@ func TestHealthVerdictThroughOutageAndRestart(t *testing.T) {
 		t.Fatalf("verdict %+v, want healthy for d1", verdict)
 	}
 
-	// The agent reconnects with a backoff that doubles from 1 s up to 30 s:
-	// under load the new broker can miss the early attempts.
+	// The agent waits a random time under a ceiling that doubles from 1 s
+	// up to 30 s before each reconnect: under load the new broker can miss
+	// the early attempts.
 	b2 := startBroker(t, addr)
 	eventually(t, 60*time.Second, func() error {
 		for _, u := range b2.updates(id) {

@@ -35,8 +35,9 @@ func TestHelloSeqWhenStateFileUnreadable(t *testing.T) {
 	}
 	addr := b.addr
 	b.close()
-	// The agent reconnects with a backoff that doubles from 1 s up to 30 s:
-	// under load the new broker can miss the early attempts.
+	// The agent waits a random time under a ceiling that doubles from 1 s
+	// up to 30 s before each reconnect: under load the new broker can miss
+	// the early attempts.
 	b2 := startBroker(t, addr)
 	var h protocol.Hello
 	eventually(t, 60*time.Second, func() error {
