@@ -537,18 +537,15 @@ func TestOTARolloutAMD64(t *testing.T) {
 	runOTA(t, otaTarget{goarch: "amd64"}, 6, true)
 }
 
-// TestOTARolloutARMUnderQemu: the same on arm64 and armv6 agents under
-// qemu-user (TETHER_AGENT_EMULATOR: the re-exec and the watchdog go
+// TestOTARolloutARMUnderQemu: the same on 6 arm64 and 6 armv6 agents
+// under qemu-user (TETHER_AGENT_EMULATOR: the re-exec and the watchdog go
 // through qemu, this host having no binfmt_misc).
 func TestOTARolloutARMUnderQemu(t *testing.T) {
 	for _, tg := range []otaTarget{
 		{goarch: "arm64", emu: []string{requireTool(t, "qemu-aarch64-static", "qemu-aarch64")}},
 		{goarch: "arm", goarm: "6", emu: []string{requireTool(t, "qemu-arm-static", "qemu-arm"), "-cpu", "arm1176"}},
 	} {
-		t.Run(tg.suffix(), func(t *testing.T) { runOTA(t, tg, otaQemuAgents, false) })
+		t.Run(tg.suffix(), func(t *testing.T) { runOTA(t, tg, 6, false) })
 	}
 }
 
-// otaQemuAgents is the agent count under qemu (each emulated agent costs
-// a whole core while it starts).
-const otaQemuAgents = 3
