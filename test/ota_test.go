@@ -548,4 +548,3 @@ func TestOTARolloutARMUnderQemu(t *testing.T) {
 		t.Run(tg.suffix(), func(t *testing.T) { runOTA(t, tg, 6, false) })
 	}
 }
-
