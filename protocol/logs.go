@@ -58,12 +58,18 @@ func (t Topics) LogsReply(nodeID, reqID string) string {
 // ParseLogs recognises a log request topic (reqID "") or a reply topic and
 // returns its node id and request id.
 func (t Topics) ParseLogs(topic string) (nodeID, reqID string, ok bool) {
+	return t.parseRequestTopic(topic, KindLogs)
+}
+
+// parseRequestTopic recognises <p>/node/<id>/<k> (reqID "") and
+// <p>/node/<id>/<k>/<request id>, the topics of the request/reply families.
+func (t Topics) parseRequestTopic(topic string, k Kind) (nodeID, reqID string, ok bool) {
 	rest, found := strings.CutPrefix(topic, t.prefix()+"/node/")
 	if !found {
 		return "", "", false
 	}
 	parts := strings.Split(rest, "/")
-	if len(parts) < 2 || len(parts) > 3 || parts[1] != string(KindLogs) || !ValidID(parts[0]) {
+	if len(parts) < 2 || len(parts) > 3 || parts[1] != string(k) || !ValidID(parts[0]) {
 		return "", "", false
 	}
 	if len(parts) == 3 {

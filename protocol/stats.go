@@ -1,7 +1,5 @@
 package protocol
 
-import "strings"
-
 // An allocation's resource usage is measured on request. Central publishes
 // a StatsRequest on <p>/node/<id>/stats (QoS 1, not retained); the agent
 // answers with one StatsReply on <p>/node/<id>/stats/<request id> (QoS 1),
@@ -66,19 +64,5 @@ func (t Topics) StatsReply(nodeID, reqID string) string {
 // ParseStats recognises a stats request topic (reqID "") or a reply topic
 // and returns its node id and request id.
 func (t Topics) ParseStats(topic string) (nodeID, reqID string, ok bool) {
-	rest, found := strings.CutPrefix(topic, t.prefix()+"/node/")
-	if !found {
-		return "", "", false
-	}
-	parts := strings.Split(rest, "/")
-	if len(parts) < 2 || len(parts) > 3 || parts[1] != string(KindStats) || !ValidID(parts[0]) {
-		return "", "", false
-	}
-	if len(parts) == 3 {
-		if !ValidID(parts[2]) {
-			return "", "", false
-		}
-		return parts[0], parts[2], true
-	}
-	return parts[0], "", true
+	return t.parseRequestTopic(topic, KindStats)
 }

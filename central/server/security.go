@@ -526,15 +526,26 @@ func (s *Server) republishAll() {
 	}
 }
 
-func (s *Server) handleMosquittoExport(w http.ResponseWriter, r *http.Request) {
-	kr := s.store.Keyring()
+// exportKeyring is the keyring and central's broker password for an
+// export-auth answer; it has answered the request with the error when ok
+// is false.
+func (s *Server) exportKeyring(w http.ResponseWriter) (kr *state.Keyring, centralPW string, ok bool) {
+	kr = s.store.Keyring()
 	if kr == nil {
 		writeErr(w, http.StatusConflict, "mqtt export-auth: there is no keyring yet (start central with -mqtt-auth or enrol a node first)")
-		return
+		return nil, "", false
 	}
 	_, centralPW, err := s.openKeyring(kr) // kek.go
 	if err != nil {
 		writeErr(w, http.StatusServiceUnavailable, "mqtt export-auth: "+err.Error())
+		return nil, "", false
+	}
+	return kr, centralPW, true
+}
+
+func (s *Server) handleMosquittoExport(w http.ResponseWriter, r *http.Request) {
+	kr, centralPW, ok := s.exportKeyring(w)
+	if !ok {
 		return
 	}
 	centralHash, err := broker.HashPassword(centralPW)
@@ -557,14 +568,8 @@ func (s *Server) handleMosquittoExport(w http.ResponseWriter, r *http.Request) {
 // handleNATSExport answers `central mqtt export-auth -format nats`: an
 // authorization block for nats-server.conf with the broker rules.
 func (s *Server) handleNATSExport(w http.ResponseWriter, r *http.Request) {
-	kr := s.store.Keyring()
-	if kr == nil {
-		writeErr(w, http.StatusConflict, "mqtt export-auth: there is no keyring yet (start central with -mqtt-auth or enrol a node first)")
-		return
-	}
-	_, centralPW, err := s.openKeyring(kr) // kek.go
-	if err != nil {
-		writeErr(w, http.StatusServiceUnavailable, "mqtt export-auth: "+err.Error())
+	kr, centralPW, ok := s.exportKeyring(w)
+	if !ok {
 		return
 	}
 	centralHash, err := broker.NATSHashPassword(centralPW)
