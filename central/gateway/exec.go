@@ -100,12 +100,7 @@ func (g *Gateway) OpenExec(ctx context.Context, nodeID string, req protocol.Exec
 	if !g.exec.take(nodeID) {
 		return nil, fmt.Errorf("%w (at most %d at once)", ErrExecBusy, MaxExecPerNode)
 	}
-	g.mu.Lock()
-	site, known := g.nodeSite[nodeID]
-	g.mu.Unlock()
-	if !known || site >= len(g.clients) {
-		site = 0
-	}
+	site := g.heardThrough(nodeID)
 	req.V, req.NodeID = protocol.Version, nodeID
 	req.Expires = time.Now().Add(protocol.ExecRequestTTL * time.Second).UnixMilli()
 	if err := protocol.SignExecRequest(&req, g.signingKeys()...); err != nil {

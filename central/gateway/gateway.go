@@ -373,6 +373,19 @@ func (g *Gateway) publishNode(nodeID, dc, topic string, qos byte, retain bool, b
 	return errors.Join(errs...)
 }
 
+// heardThrough is the index of the broker a node was last heard through
+// (the first broker when it has not been heard yet): where a request
+// to it and the subscription to its reply go.
+func (g *Gateway) heardThrough(nodeID string) int {
+	g.mu.Lock()
+	site, known := g.nodeSite[nodeID]
+	g.mu.Unlock()
+	if !known || site >= len(g.clients) {
+		return 0
+	}
+	return site
+}
+
 // route picks the brokers a message to a node goes to: the one it was last
 // heard through (with MirrorShared, every shared broker if that is one);
 // else its datacenter's site and the shared brokers; else every broker.

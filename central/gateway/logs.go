@@ -76,12 +76,7 @@ func (g *Gateway) OpenLogs(ctx context.Context, nodeID string, req protocol.Logs
 	if len(g.clients) == 0 {
 		return nil, ErrNotConnected
 	}
-	g.mu.Lock()
-	site, known := g.nodeSite[nodeID]
-	g.mu.Unlock()
-	if !known || site >= len(g.clients) {
-		site = 0
-	}
+	site := g.heardThrough(nodeID)
 	c := g.clients[site]
 	req.V = protocol.Version
 	ch := make(chan *protocol.LogsChunk, 256)

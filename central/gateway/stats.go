@@ -17,12 +17,7 @@ func (g *Gateway) AskStats(ctx context.Context, nodeID string, req protocol.Stat
 	if len(g.clients) == 0 {
 		return nil, ErrNotConnected
 	}
-	g.mu.Lock()
-	site, known := g.nodeSite[nodeID]
-	g.mu.Unlock()
-	if !known || site >= len(g.clients) {
-		site = 0
-	}
+	site := g.heardThrough(nodeID)
 	c := g.clients[site]
 	req.V = protocol.Version
 	replies := make(chan *protocol.StatsReply, 1)
