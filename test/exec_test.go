@@ -321,43 +321,7 @@ func TestPodmanAllocExec(t *testing.T) {
 // alloc exec through a follower: it redirects to the leader, which holds
 // the broker connection; the CLI follows.
 func TestHAExecThroughAFollower(t *testing.T) {
-	h := startHA(t, 3, nil)
-	leader := h.waitLeader(20 * time.Second)
-	h.startAgent("edge", "dc1", "tcp://"+leader.mqtt)
-	h.waitNodes(30*time.Second, "edge")
-	if err := h.submit(leader, `job "sh" {
-  datacenters = ["dc1"]
-  group "g" {
-    task "t" {
-      driver = "exec"
-      config {
-        command = "/bin/sh"
-        args    = ["-c", "exec sleep 300"]
-      }
-    }
-  }
-}`); err != nil {
-		t.Fatal(err)
-	}
-	var id string
-	eventually(t, 30*time.Second, func() error {
-		var as []alloc
-		if err := h.get("/v1/job/sh/allocations", &as); err != nil {
-			return err
-		}
-		if len(as) != 1 || as[0].ClientStatus != "running" {
-			return fmt.Errorf("allocations: %+v", as)
-		}
-		id = as[0].ID
-		return nil
-	})
-	var follower *haServer
-	for _, s := range h.live() {
-		if s != leader {
-			follower = s
-			break
-		}
-	}
+	h, follower, id := execAllocBehindFollower(t, "sh", `exec sleep 300`)
 	eventually(t, 20*time.Second, func() error {
 		out, code := h.cli(follower, "alloc", "exec", "-i=false", id, "sh", "-c", "echo through-$((1+1)); exit 4")
 		if code != 4 || out != "through-2\n" {

@@ -594,32 +594,33 @@ func TestHAEmbeddedBrokers(t *testing.T) {
 	h.waitNodes(10*time.Second, "edge")
 }
 
-// Task logs come through the leader's broker connection; `alloc logs`
-// against a follower is relayed to the leader and streamed back, -f
-// included, instead of a 503.
-func TestHALogsThroughAFollower(t *testing.T) {
+// execAllocBehindFollower starts a 3-server cluster with one agent on the
+// leader's broker, runs job (one exec task running script with /bin/sh)
+// and returns the cluster, a follower and the job's running allocation.
+func execAllocBehindFollower(t *testing.T, job, script string) (*haCluster, *haServer, string) {
+	t.Helper()
 	h := startHA(t, 3, nil)
 	leader := h.waitLeader(20 * time.Second)
 	h.startAgent("edge", "dc1", "tcp://"+leader.mqtt)
 	h.waitNodes(30*time.Second, "edge")
-	if err := h.submit(leader, `job "talk" {
+	if err := h.submit(leader, fmt.Sprintf(`job %q {
   datacenters = ["dc1"]
   group "g" {
     task "t" {
       driver = "exec"
       config {
         command = "/bin/sh"
-        args    = ["-c", "echo hello-through-a-follower; exec sleep 300"]
+        args    = ["-c", %q]
       }
     }
   }
-}`); err != nil {
+}`, job, script)); err != nil {
 		t.Fatal(err)
 	}
 	var id string
 	eventually(t, 30*time.Second, func() error {
 		var as []alloc
-		if err := h.get("/v1/job/talk/allocations", &as); err != nil {
+		if err := h.get("/v1/job/"+job+"/allocations", &as); err != nil {
 			return err
 		}
 		if len(as) != 1 || as[0].ClientStatus != "running" {
@@ -628,13 +629,20 @@ func TestHALogsThroughAFollower(t *testing.T) {
 		id = as[0].ID
 		return nil
 	})
-	var follower *haServer
 	for _, s := range h.live() {
 		if s != leader {
-			follower = s
-			break
+			return h, s, id
 		}
 	}
+	t.Fatal("no follower")
+	return nil, nil, ""
+}
+
+// Task logs come through the leader's broker connection; `alloc logs`
+// against a follower is relayed to the leader and streamed back, -f
+// included, instead of a 503.
+func TestHALogsThroughAFollower(t *testing.T) {
+	h, follower, id := execAllocBehindFollower(t, "talk", `echo hello-through-a-follower; exec sleep 300`)
 	eventually(t, 20*time.Second, func() error {
 		out, code := h.cli(follower, "alloc", "logs", id)
 		if code != 0 || !strings.Contains(out, "hello-through-a-follower") {

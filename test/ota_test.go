@@ -76,16 +76,18 @@ func main() {
 
 import (
 	"os"
-	"time"
+	"os/signal"
+	"syscall"
 )
 
 var version = "dev"
 
 func main() {
 	os.Stderr.WriteString("agent " + version + ": hangs on purpose, never connects\n")
-	for {
-		time.Sleep(time.Hour)
-	}
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	<-stop // until the watchdog stops it
+	os.Exit(1)
 }
 `
 )
