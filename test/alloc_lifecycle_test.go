@@ -8,8 +8,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/tether-edge/tether/drivers/podman/podmantest"
 )
 
 // lifecycleJob runs one exec task that writes its PID to dir/pid-<alloc>
@@ -238,12 +236,7 @@ func TestAllocRestartSignalStop(t *testing.T) {
 // Podman's kill (the container's sh traps HUP), the restart as a new
 // container start in the same allocation.
 func TestPodmanAllocRestartSignal(t *testing.T) {
-	socket := podmantest.Start(t)
-	image := podmantest.Image(t, socket)
-	c := startCentral(t, clusterOpts{})
-	c.agentEnv = []string{"CONTAINER_HOST=unix://" + socket}
-	c.startAgent("edge-1")
-	c.waitNode("edge-1", "ready", 20*time.Second)
+	c, _, image := startPodmanEdge(t)
 	job := filepath.Join(t.TempDir(), "pod.hcl")
 	if err := os.WriteFile(job, []byte(fmt.Sprintf(`job "podlife" {
   datacenters = ["dc1"]

@@ -14,7 +14,6 @@ import (
 	"github.com/creack/pty"
 	paho "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/tether-edge/tether/drivers/podman/podmantest"
 	"github.com/tether-edge/tether/protocol"
 )
 
@@ -265,12 +264,7 @@ func TestAllocExecWasmRefused(t *testing.T) {
 // alloc exec into a Podman task: a shell on a terminal inside the
 // container, its exit code; a command without a terminal.
 func TestPodmanAllocExec(t *testing.T) {
-	socket := podmantest.Start(t)
-	image := podmantest.Image(t, socket)
-	c := startCentral(t, clusterOpts{})
-	c.agentEnv = []string{"CONTAINER_HOST=unix://" + socket}
-	c.startAgent("edge-1")
-	c.waitNode("edge-1", "ready", 20*time.Second)
+	c, _, image := startPodmanEdge(t)
 	job := filepath.Join(t.TempDir(), "pod.hcl")
 	if err := os.WriteFile(job, []byte(fmt.Sprintf(`job "podshell" {
   datacenters = ["dc1"]

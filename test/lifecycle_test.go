@@ -10,8 +10,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/tether-edge/tether/drivers/podman/podmantest"
 )
 
 // lifeTask is a task's state as GET /v1/allocation/<id> shows it.
@@ -337,12 +335,7 @@ func TestLifecycleWasmPrestart(t *testing.T) {
 
 // The same with Podman containers.
 func TestLifecyclePodmanPrestart(t *testing.T) {
-	socket := podmantest.Start(t)
-	image := podmantest.Image(t, socket)
-	c := startCentral(t, clusterOpts{})
-	c.agentEnv = []string{"CONTAINER_HOST=unix://" + socket}
-	c.startAgent("edge-1")
-	c.waitNode("edge-1", "ready", 20*time.Second)
+	c, _, image := startPodmanEdge(t)
 	job := lifeJob(t, "podlife", fmt.Sprintf(`job "podlife" {
   datacenters = ["dc1"]
   group "g" {

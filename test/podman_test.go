@@ -17,12 +17,7 @@ import (
 // group port (the page comes from a template), survives an agent restart
 // without being restarted, and is removed when its job stops.
 func TestPodmanServiceEndToEnd(t *testing.T) {
-	socket := podmantest.Start(t)
-	image := podmantest.Image(t, socket)
-	c := startCentral(t, clusterOpts{})
-	c.agentEnv = []string{"CONTAINER_HOST=unix://" + socket}
-	c.startAgent("edge-1")
-	c.waitNode("edge-1", "ready", 20*time.Second)
+	c, socket, image := startPodmanEdge(t)
 	eventually(t, 10*time.Second, func() error {
 		var nodes []struct {
 			Drivers []string `json:"drivers"`
@@ -130,12 +125,7 @@ func TestPodmanServiceEndToEnd(t *testing.T) {
 // A container that keeps failing is restarted by the restart policy, then
 // the allocation fails.
 func TestPodmanRestartPolicy(t *testing.T) {
-	socket := podmantest.Start(t)
-	image := podmantest.Image(t, socket)
-	c := startCentral(t, clusterOpts{})
-	c.agentEnv = []string{"CONTAINER_HOST=unix://" + socket}
-	c.startAgent("edge-1")
-	c.waitNode("edge-1", "ready", 20*time.Second)
+	c, _, image := startPodmanEdge(t)
 	job := filepath.Join(t.TempDir(), "fail.hcl")
 	os.WriteFile(job, []byte(fmt.Sprintf(`job "podfail" {
   datacenters = ["dc1"]
@@ -167,4 +157,18 @@ func TestPodmanRestartPolicy(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// startPodmanEdge starts a real Podman service, central and one agent
+// ("edge-1", ready) using that Podman, and returns them with Podman's
+// socket and the name of the test image imported into Podman.
+func startPodmanEdge(t *testing.T) (c *cluster, socket, image string) {
+	t.Helper()
+	socket = podmantest.Start(t)
+	image = podmantest.Image(t, socket)
+	c = startCentral(t, clusterOpts{})
+	c.agentEnv = []string{"CONTAINER_HOST=unix://" + socket}
+	c.startAgent("edge-1")
+	c.waitNode("edge-1", "ready", 20*time.Second)
+	return c, socket, image
 }
