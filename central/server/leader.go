@@ -22,7 +22,7 @@ type leader struct {
 	gw     *gateway.Gateway
 	wg     sync.WaitGroup
 
-	inbound chan gateway.Inbound
+	inbound *inbox // what the gateway read, for the loop (inbox.go)
 	batch   chan batchItem
 	evals   *evalQueue
 	delayed *delayedEvals // evaluations waiting for their WaitUntil (reschedule.go)
@@ -49,7 +49,7 @@ func startLeader(s *Server) (*leader, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &leader{
 		s: s, ctx: ctx, cancel: cancel,
-		inbound: make(chan gateway.Inbound, 4096),
+		inbound: newInbox(inboxLimit),
 		batch:   make(chan batchItem, 4096),
 		evals:   newEvalQueue(),
 		delayed: newDelayedEvals(),
@@ -75,9 +75,14 @@ func startLeader(s *Server) (*leader, error) {
 		Brokers:      brokers,
 		Sites:        gatewaySites(s.cfg.Sites),
 		MirrorShared: mirror,
-		ConnectWait:  2 * time.Second,
-		Prefix:       s.cfg.TopicPrefix,
-		Logger:       s.log,
+		// Once one broker is up, the others get a quarter second: a dead
+		// server's embedded broker never answers, and waiting 2 s for it
+		// was most of a failover's time with 10,000 simulated agents
+		// (docs/scale.md). A broker that connects later gets what was
+		// published meanwhile (the client queues it) and its subscriptions.
+		ConnectWait: 250 * time.Millisecond,
+		Prefix:      s.cfg.TopicPrefix,
+		Logger:      s.log,
 		// Devices that cannot decode CBOR read the JSON mirror.
 		ServiceJSONMirror: s.cfg.ServiceJSONMirror,
 		Known:             func(id string) bool { return s.store.NodeByID(id) != nil },
@@ -85,10 +90,11 @@ func startLeader(s *Server) (*leader, error) {
 		// service sets (the embedded broker, or Mosquitto without
 		// persistence): publish them again (bench/fleet's reconnect storm).
 		Reconnected: func(int) { s.republishAll() },
+		// Never blocks: the message is acknowledged to the broker as soon
+		// as it is queued (inbox.go).
 		Handle: func(m gateway.Inbound) {
-			select {
-			case l.inbound <- m:
-			case <-ctx.Done():
+			if !l.inbound.put(m) {
+				l.inboxFull(m)
 			}
 		},
 	})
@@ -146,6 +152,7 @@ func (l *leader) stats() map[string]uint64 {
 		"hellos": l.hellos.Load(), "heartbeats": l.heartbeats.Load(), "updates": l.updates.Load(),
 		"nodes_down": l.nodesDown.Load(), "plans": l.plans.Load(), "evals_queued": uint64(l.evals.len()),
 		"evals_delayed": uint64(l.delayed.len()),
+		"inbox_waiting": uint64(l.inbound.len()), "inbox_peak": l.inbound.peak.Load(), "inbox_dropped": l.inbound.dropped.Load(),
 	}
 }
 

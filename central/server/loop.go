@@ -37,19 +37,22 @@ func (l *leader) loop() {
 		select {
 		case <-l.ctx.Done():
 			return
-		case m := <-l.inbound:
-			l.handle(m, live, rehello)
-			if !live.tracked(m.NodeID) && l.s.store.NodeByID(m.NodeID) == nil {
-				continue // a node we do not know leaves nothing behind
-			}
-			if m.Kind == protocol.KindUp && m.Update != nil && l.firstUpdateGap(ob, m) {
-				l.askRehello(m.NodeID)
-			}
-			if m.Kind == protocol.KindUp || m.Kind == protocol.KindHello {
-				ob.sawUpdate(m.NodeID, time.Now())
-			}
-			if m.Kind == protocol.KindHB && m.Heartbeat != nil && ob.check(m.NodeID, m.Heartbeat.Outbox, time.Now(), l.s.cfg.HeartbeatTTL) {
-				l.askRehello(m.NodeID)
+		case <-l.inbound.ready:
+			// A bounded batch, so the ticker below still runs in a storm.
+			for _, m := range l.inbound.take(256) {
+				l.handle(m, live, rehello)
+				if !live.tracked(m.NodeID) && l.s.store.NodeByID(m.NodeID) == nil {
+					continue // a node we do not know leaves nothing behind
+				}
+				if m.Kind == protocol.KindUp && m.Update != nil && l.firstUpdateGap(ob, m) {
+					l.askRehello(m.NodeID)
+				}
+				if m.Kind == protocol.KindUp || m.Kind == protocol.KindHello {
+					ob.sawUpdate(m.NodeID, time.Now())
+				}
+				if m.Kind == protocol.KindHB && m.Heartbeat != nil && ob.check(m.NodeID, m.Heartbeat.Outbox, time.Now(), l.s.cfg.HeartbeatTTL) {
+					l.askRehello(m.NodeID)
+				}
 			}
 		case now := <-tick.C:
 			for _, id := range live.expired(now) {
