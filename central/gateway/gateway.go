@@ -96,7 +96,10 @@ type Config struct {
 	Handle func(Inbound)
 	// Reconnected, when set, is called (on the MQTT client's goroutine)
 	// each time a broker connection comes back after it was lost: the
-	// broker may have restarted and lost its retained messages.
+	// broker may have restarted and lost its retained messages. It is
+	// also called for a first connection that came after retained
+	// messages were withheld from that broker (publish). It must publish
+	// every desired state and service set again.
 	Reconnected func(broker int)
 	// Known, when set, reports whether central knows a node. The broker a
 	// node was heard through is remembered (for routing) on a hello, and
@@ -118,7 +121,11 @@ type Gateway struct {
 	topics  protocol.Topics
 	sites   []Site        // one per client, in order
 	clients []paho.Client // fixed after Connect
-	log     *slog.Logger
+	// withheld[i]: a retained message was not handed to client i while
+	// its connection was down (publish); its next connection calls
+	// Reconnected.
+	withheld []atomic.Bool
+	log      *slog.Logger
 
 	received, malformed, published atomic.Uint64
 	extra                          extraCounters // drops by reason, connects (logs.go)
@@ -155,6 +162,7 @@ func Connect(ctx context.Context, cfg Config) (*Gateway, error) {
 	}
 	g.sites = append(g.sites, cfg.Sites...)
 	toks := make([]paho.Token, len(g.sites))
+	g.withheld = make([]atomic.Bool, len(g.sites))
 	for i, st := range g.sites {
 		c := paho.NewClient(g.options(i, st))
 		toks[i] = c.Connect()
@@ -248,7 +256,8 @@ func (g *Gateway) options(site int, st Site) *paho.ClientOptions {
 	o.SetOnConnectHandler(func(c paho.Client) {
 		g.log.Info("connected to broker", "broker", url)
 		g.extra.connects.Add(1)
-		if connected.Swap(true) && g.cfg.Reconnected != nil {
+		again := connected.Swap(true)
+		if withheld := g.withheld[site].Swap(false); (again || withheld) && g.cfg.Reconnected != nil {
 			defer g.cfg.Reconnected(site)
 		}
 		filters := map[string]byte{
@@ -425,8 +434,9 @@ func (g *Gateway) route(nodeID, dc string) []int {
 }
 
 // publish hands a message to the client. QoS 1 messages published while the
-// connection is down are queued by the client and sent on reconnect, so this
-// does not wait for the broker's acknowledgement.
+// connection is down are queued by the client and sent on reconnect (except
+// retained ones, which the reconnect publishes again), so this does not wait
+// for the broker's acknowledgement.
 //
 // A message too large for the broker is refused here: the embedded broker
 // disconnects a client that sends a packet over its maximum packet size
@@ -438,6 +448,24 @@ func (g *Gateway) publish(c paho.Client, topic string, qos byte, retain bool, b 
 		g.log.Error("refused to publish a message too large for the broker", "topic", topic, "bytes", len(b))
 		return fmt.Errorf("gateway: publish %s: %w: %d bytes with the topic and MQTT header (limit %d); make the job's templates or environment smaller",
 			topic, protocol.ErrTooLarge, n, protocol.MaxMessageSize)
+	}
+	if retain && len(b) > 0 && !c.IsConnectionOpen() && c.IsConnected() { // down, and reconnecting (not closed)
+		// Withheld, not queued: the next connection publishes every
+		// desired state and service set again (Reconnected), so queuing
+		// each change in the client's memory for a site broker that may
+		// be away for days would only grow and be sent twice. A clear
+		// (empty payload) is queued: nothing would send it again.
+		for i, cl := range g.clients {
+			if cl == c {
+				g.withheld[i].Store(true)
+			}
+		}
+		if !c.IsConnectionOpen() {
+			g.extra.withheld.Add(1)
+			return nil
+		}
+		// Connected meanwhile: its OnConnect may have looked before the
+		// mark, so send this one now.
 	}
 	tok := c.Publish(topic, qos, retain, b)
 	g.published.Add(1)

@@ -32,6 +32,7 @@ type extraCounters struct {
 	connects                                     atomic.Uint64
 	refusedOut                                   atomic.Uint64 // publishes over the size limit
 	refusedSubs                                  atomic.Uint64 // SUBACKs that refused a filter (subscribe.go)
+	withheld                                     atomic.Uint64 // retained messages not queued for a broker that was down (gateway.go)
 }
 
 func (e *extraCounters) drop(why error) {
@@ -63,6 +64,10 @@ func (g *Gateway) Drops() map[string]uint64 {
 // RefusedPublishes returns how many messages the gateway refused to
 // publish because they were over the broker's size limit.
 func (g *Gateway) RefusedPublishes() uint64 { return g.extra.refusedOut.Load() }
+
+// Withheld returns how many retained messages were not queued for a broker
+// whose connection was down; its next connection publishes them again.
+func (g *Gateway) Withheld() uint64 { return g.extra.withheld.Load() }
 
 // Connects returns how many times the gateway connected to a broker
 // (first connections included): more than the number of brokers means

@@ -89,7 +89,7 @@ func startLeader(s *Server) (*leader, error) {
 		// A broker that restarted lost its retained desired states and
 		// service sets (the embedded broker, or Mosquitto without
 		// persistence): publish them again (bench/fleet's reconnect storm).
-		Reconnected: func(int) { s.republishAll() },
+		Reconnected: func(int) { l.republishAll() },
 		// Never blocks: the message is acknowledged to the broker as soon
 		// as it is queued (inbox.go).
 		Handle: func(m gateway.Inbound) {

@@ -119,6 +119,7 @@ func (s *Server) Metrics() []api.Metric {
 		api.Counter("tether_mqtt_messages_in_total", "MQTT messages received from agents.", float64(gw.Received)),
 		api.Counter("tether_mqtt_messages_out_total", "MQTT messages published to agents.", float64(gw.Published)),
 		api.Counter("tether_mqtt_publish_refused_total", "Messages to agents refused for being over the broker's size limit.", float64(l.gw.RefusedPublishes())),
+		api.Counter("tether_mqtt_withheld_total", "Retained messages (desired states, service sets) not queued for a broker whose connection was down; its next connection publishes them all again.", float64(l.gw.Withheld())),
 	)
 	drops := l.gw.Drops()
 	for _, k := range sortedKeys(drops) {

@@ -508,10 +508,17 @@ func (s *Server) rotateCentralPassword(kr *state.Keyring) error {
 // rotated key on the first desired state, and then take each service's
 // next set whatever its index (agent/verify.go).
 func (s *Server) republishAll() {
-	l := s.currentLeader()
-	if l == nil {
-		return
+	if l := s.currentLeader(); l != nil {
+		l.republishAll()
 	}
+}
+
+// republishAll marks every node's desired state and every service set for
+// publishing. The gateway calls it when a broker connects again, or late
+// after retained messages were withheld from it: before this leader is the
+// server's current one, so not through currentLeader.
+func (l *leader) republishAll() {
+	s := l.s
 	var ids []string
 	for _, n := range s.store.Nodes() {
 		ids = append(ids, n.ID)
