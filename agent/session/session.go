@@ -124,6 +124,12 @@ func New(o Options, events chan<- Event) *Session {
 			s.wait(s.backoff.next(time.Now()))
 		}).
 		SetKeepAlive(o.KeepAlive).
+		// MQTT 3.1.1 only: paho otherwise answers any refused handshake
+		// by trying MQTT 3.1 at once on the same broker (twice the
+		// handshakes on a broker that is refusing because it is busy, as
+		// a NATS cluster electing stream leaders does), and keeps 3.1 for
+		// good if that one is accepted.
+		SetProtocolVersion(4).
 		SetConnectTimeout(10 * time.Second).
 		SetWriteTimeout(10 * time.Second).
 		SetOrderMatters(true).

@@ -242,6 +242,7 @@ func (g *Gateway) options(site int, st Site) *paho.ClientOptions {
 		SetConnectRetryInterval(time.Second).
 		SetMaxReconnectInterval(10 * time.Second).
 		SetKeepAlive(30 * time.Second).
+		SetProtocolVersion(4). // no fallback to MQTT 3.1 after a refused handshake (agent/session says why)
 		SetOrderMatters(true).
 		SetMessageChannelDepth(4096)
 	if g.cfg.TLS != nil {
