@@ -131,9 +131,13 @@ type Agent struct {
 	// owned by the Run goroutine
 	allocs       map[string]*allocEntry
 	desiredIndex uint64
-	connected    bool
-	sentUpTo     uint64          // highest outbox seq published on this connection
-	svcSubs      map[string]bool // svc/<name> subscribed on this connection
+	// echo: the latest desired state carried Echo, so heartbeats report
+	// desiredIndex (Heartbeat.Applied) and central re-sends a state they
+	// show was missed.
+	echo      bool
+	connected bool
+	sentUpTo  uint64          // highest outbox seq published on this connection
+	svcSubs   map[string]bool // svc/<name> subscribed on this connection
 	// repinned is poked when a new signing key is pinned: service sets
 	// are then subscribed again, their indexes no longer ordering them.
 	repinned  chan struct{}
@@ -505,7 +509,8 @@ func (a *Agent) apply(d *protocol.Desired) {
 	now := time.Now()
 	a.noteKept(d, now)
 	a.noteMetrics(d) // metrics.go
-	a.collect(now)   // new allocations count toward gc_max_allocs
+	a.echo = d.Echo
+	a.collect(now) // new allocations count toward gc_max_allocs
 	// An upgrade order (upgrade.go).
 	a.considerUpgrade(d.Upgrade)
 }
@@ -677,5 +682,8 @@ func (a *Agent) heartbeat() {
 		hb.DiskUsed, hb.DiskAvail, hb.GCRemoved = a.gc.used.Load(), a.gc.avail.Load(), a.gc.removed.Load()
 	}
 	a.addMetrics(hb) // metrics.go: CPU, memory, load, once central takes them
+	if a.echo {
+		hb.Applied = a.desiredIndex
+	}
 	a.publish(a.topics.Heartbeat(a.nodeID), 0, false, hb)
 }

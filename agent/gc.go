@@ -76,6 +76,7 @@ func (a *Agent) helloAttributes() map[string]string {
 	attrs[protocol.AttrAllocActions] = "1" // operator actions (actions.go)
 	attrs[protocol.AttrMetrics] = "1"      // device metrics, reserved (metrics.go)
 	attrs[protocol.AttrExec] = "1"         // alloc exec sessions (exec.go)
+	attrs[protocol.AttrEcho] = "1"         // Heartbeat.Applied (agent.go)
 	a.upgradeAttr(attrs)                   // over-the-air upgrades (upgrade.go)
 	u, err := a.opts.Statfs(a.cfg.DataDir)
 	if err != nil {

@@ -138,6 +138,13 @@ type Heartbeat struct {
 	Load1        int    `cbor:"15,keyasint,omitempty"`
 	DiskUsedMiB  uint64 `cbor:"16,keyasint,omitempty"`
 	DiskAvailMiB uint64 `cbor:"17,keyasint,omitempty"`
+	// Applied is the index of the last desired state the agent applied,
+	// sent only to a central whose desired state carried Echo (an older
+	// central refuses it). Central re-sends a desired state a node's
+	// heartbeats show it never got: a broker that lost or never delivered
+	// a retained message (seen with NATS's MQTT under load) no longer
+	// leaves a node on an old state until the next change.
+	Applied uint64 `cbor:"20,keyasint,omitempty"`
 }
 
 // Disk returns the data dir's filesystem in bytes, from whichever keys
@@ -152,6 +159,10 @@ func (h *Heartbeat) Disk() (used, avail uint64) {
 // AttrMetrics is the hello attribute by which an agent tells central it
 // understands Desired.Metrics (an older agent refuses the field).
 const AttrMetrics = "tether.metrics"
+
+// AttrEcho is the hello attribute by which an agent tells central it
+// understands Desired.Echo, and then reports Heartbeat.Applied.
+const AttrEcho = "tether.echo"
 
 // Update is a batch of allocation state changes.
 type Update struct {
@@ -237,6 +248,9 @@ type Desired struct {
 	// older agent refuses the field), says central takes the heartbeat's
 	// device metrics (keys 13-15) and the hello's Reserved.
 	Metrics bool `cbor:"8,keyasint,omitempty"`
+	// Echo, sent only to agents whose hello carries AttrEcho (an older
+	// agent refuses the field), says central takes Heartbeat.Applied.
+	Echo bool `cbor:"9,keyasint,omitempty"`
 }
 
 // AttrKeptAllocs is the hello attribute by which an agent tells central it

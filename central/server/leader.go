@@ -37,6 +37,7 @@ type leader struct {
 
 	periodic periodicStats // periodic launches (periodic.go)
 	capacity capacityCache // jobs a node joining may serve (capacity.go)
+	sent     *desiredSent  // desired states published, for nodes that echo (echo.go)
 }
 
 // batchItem is a set of ops to commit, and what to do once committed.
@@ -55,6 +56,7 @@ func startLeader(s *Server) (*leader, error) {
 		delayed: newDelayedEvals(),
 		pub:     newPublisher(),
 		svcPub:  newPublisher(),
+		sent:    newDesiredSent(),
 	}
 	l.entries.pruned = newPruned()
 	cctx, ccancel := context.WithTimeout(ctx, 30*time.Second)
@@ -239,11 +241,14 @@ func (l *leader) publish() {
 				desired.AddKept(d, allocs) // the agent's GC learns what central collected
 			}
 			d.Metrics = takesMetrics(snap.NodeByID(id)) // stats.go
+			d.Echo = takesEcho(snap.NodeByID(id))       // echo.go
 			if upgrades {
 				d.Upgrade = l.s.upgradeOrder(snap, id) // ota.go: the node's rollout order, if any
 			}
 			if err := l.gw.PublishDesiredAt(id, dc, d); err != nil {
 				l.s.log.Warn("publish desired state", "node", id, "err", err)
+			} else if d.Echo {
+				l.sent.published(id, index, time.Now())
 			}
 		}
 	}

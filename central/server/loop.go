@@ -83,6 +83,9 @@ func (l *leader) handle(m gateway.Inbound, live *liveness, rehello map[string]ti
 		l.nodeHello(m.Hello, now)
 	case protocol.KindHB:
 		l.heartbeats.Add(1)
+		if l.sent.missed(m.NodeID, m.Heartbeat.Applied, now, l.s.cfg.HeartbeatTTL) {
+			l.pub.mark(m.NodeID) // echo.go: it never got the last desired state
+		}
 		if live.tracked(m.NodeID) {
 			l.ops.heartbeat(m.NodeID, m.Heartbeat, now)
 			live.touch(m.NodeID, now)

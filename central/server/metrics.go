@@ -136,6 +136,7 @@ func (s *Server) Metrics() []api.Metric {
 		api.Gauge("tether_evals_delayed", "Follow-up evaluations waiting for their time (reschedule delays).", float64(st["evals_delayed"])),
 		api.Gauge("tether_leader_inbox_waiting", "Agent messages read from the brokers and waiting for the leader loop.", float64(st["inbox_waiting"])),
 		api.Gauge("tether_leader_inbox_peak", "Most agent messages waiting for the leader loop at once.", float64(st["inbox_peak"])),
+		api.Counter("tether_desired_resent_total", "Desired states published again to a node whose heartbeats showed it never got the last one.", float64(l.sent.resent.Load())),
 		api.Counter("tether_leader_inbox_dropped_total", "Agent messages dropped because the leader loop's inbox was full.", float64(st["inbox_dropped"])),
 	)
 	out = append(out, api.Counter("tether_node_registrations_refused_total", "Hellos refused because another node that is not down holds the node's name.", float64(l.namesRefused.Load())))

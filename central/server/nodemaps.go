@@ -59,6 +59,7 @@ func (l *leader) pruneNodeMaps(now time.Time, live *liveness, rehello map[string
 	l.entries.pruned["heartbeats"].Add(uint64(l.ops.prune(known)))
 	l.entries.pruned["stats_history"].Add(uint64(l.ops.hist.Prune(known)))
 	l.entries.pruned["gateway_sites"].Add(uint64(l.gw.ForgetNodes(known)))
+	l.entries.pruned["desired_sent"].Add(uint64(l.sent.prune(known)))
 }
 
 // prune drops the nodes for which keep is false and returns how many.
@@ -120,7 +121,7 @@ type nodeEntries struct {
 
 func newPruned() map[string]*atomic.Uint64 {
 	m := map[string]*atomic.Uint64{}
-	for _, k := range []string{"liveness", "outbox", "heartbeats", "gateway_sites", "stats_history"} {
+	for _, k := range []string{"liveness", "outbox", "heartbeats", "gateway_sites", "stats_history", "desired_sent"} {
 		m[k] = new(atomic.Uint64)
 	}
 	return m
@@ -141,6 +142,7 @@ func (l *leader) entrySizes() map[string]int {
 		"heartbeats":    l.ops.len(),
 		"gateway_sites": l.gw.NodeSites(),
 		"stats_history": l.ops.hist.Len(),
+		"desired_sent":  l.sent.len(),
 	}
 }
 

@@ -1,0 +1,61 @@
+package agent
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/tether-edge/tether/drivers/fake"
+	"github.com/tether-edge/tether/protocol"
+)
+
+// TestHeartbeatReportsAppliedToACentralThatEchoes checks that the agent
+// says in its hello that it can report the desired state it applied, and
+// puts it in its heartbeats only once a desired state carried Echo (an
+// older central refuses the field).
+func TestHeartbeatReportsAppliedToACentralThatEchoes(t *testing.T) {
+	b := startBroker(t, "127.0.0.1:0")
+	a := startAgent(t, t.TempDir(), b.url(), fake.New())
+	id := a.NodeID()
+	heartbeats := func() []protocol.Heartbeat {
+		var out []protocol.Heartbeat
+		for _, m := range b.received(topics.Heartbeat(id)) {
+			var hb protocol.Heartbeat
+			if err := protocol.Decode(m, &hb); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, hb)
+		}
+		return out
+	}
+	b.publish(topics.Desired(id), desired(id, 5), true)
+	eventually(t, 10*time.Second, func() error {
+		var h protocol.Hello
+		hs := b.received(topics.Hello(id))
+		if len(hs) == 0 {
+			return fmt.Errorf("no hello")
+		}
+		if err := protocol.Decode(hs[0], &h); err != nil || h.Attributes[protocol.AttrEcho] != "1" {
+			return fmt.Errorf("hello attribute %q, %v", h.Attributes[protocol.AttrEcho], err)
+		}
+		if n := len(heartbeats()); a.Counters().Applied != 1 || n < 3 {
+			return fmt.Errorf("%d desired states applied, %d heartbeats", a.Counters().Applied, n)
+		}
+		return nil
+	})
+	for _, hb := range heartbeats() {
+		if hb.Applied != 0 {
+			t.Fatalf("heartbeat reports Applied %d to a central that did not echo", hb.Applied)
+		}
+	}
+	d := desired(id, 7)
+	d.Echo = true
+	b.publish(topics.Desired(id), d, true)
+	eventually(t, 10*time.Second, func() error {
+		hbs := heartbeats()
+		if got := hbs[len(hbs)-1].Applied; got != 7 {
+			return fmt.Errorf("last heartbeat reports Applied %d, want 7", got)
+		}
+		return nil
+	})
+}

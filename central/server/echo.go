@@ -1,0 +1,88 @@
+package server
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tether-edge/tether/central/structs"
+	"github.com/tether-edge/tether/protocol"
+)
+
+// desiredSent remembers, for each node that reports which desired state it
+// applied (Heartbeat.Applied), the index of the desired state last
+// published to it and when, so that the loop can tell a node that never
+// got it and publish it again. A retained QoS 1 message is not lost by a
+// broker that keeps its promises, but brokers do lose them: the embedded
+// broker drops past its in-flight cap, and a NATS cluster under load
+// delivered no retained desired state to 2 of 1,000 simulated agents that
+// subscribed while it was busy (docs/nats.md); before, such a node stayed
+// on its old state until the next change.
+type desiredSent struct {
+	mu     sync.Mutex
+	m      map[string]sentDesired
+	resent atomic.Uint64 // desired states published again for a node that missed one
+}
+
+type sentDesired struct {
+	index  uint64
+	at     time.Time // last published
+	resent time.Time // last published again because missed
+}
+
+func newDesiredSent() *desiredSent { return &desiredSent{m: map[string]sentDesired{}} }
+
+// published notes that node id was sent the desired state of index.
+func (d *desiredSent) published(id string, index uint64, at time.Time) {
+	d.mu.Lock()
+	e := d.m[id]
+	e.index, e.at = index, at
+	d.m[id] = e
+	d.mu.Unlock()
+}
+
+// missed reports whether a node whose heartbeat says it applied the
+// desired state of index applied missed the last one published to it:
+// that one is newer and went out more than wait ago (time enough to
+// arrive), and none was published again for it within wait. A true answer
+// counts as a re-send.
+func (d *desiredSent) missed(id string, applied uint64, now time.Time, wait time.Duration) bool {
+	if applied == 0 { // an agent that does not report it
+		return false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	e, ok := d.m[id]
+	if !ok || applied >= e.index || now.Sub(e.at) < wait || now.Sub(e.resent) < wait {
+		return false
+	}
+	e.resent = now
+	d.m[id] = e
+	d.resent.Add(1)
+	return true
+}
+
+// prune drops the nodes for which keep is false and returns how many.
+func (d *desiredSent) prune(keep func(string) bool) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for id := range d.m {
+		if !keep(id) {
+			delete(d.m, id)
+			n++
+		}
+	}
+	return n
+}
+
+func (d *desiredSent) len() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.m)
+}
+
+// takesEcho reports whether a node's agent understands Desired.Echo.
+func takesEcho(n *structs.Node) bool {
+	return n != nil && n.Attributes[protocol.AttrEcho] == "1"
+}
