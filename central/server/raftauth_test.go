@@ -309,12 +309,7 @@ func authCluster(t testing.TB, n int, mod func(*Config)) []*Server {
 	t.Helper()
 	addrs := make([]string, n)
 	for i := range addrs {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addrs[i] = l.Addr().String()
-		l.Close()
+		addrs[i] = freeAddr(t)
 	}
 	var out []*Server
 	for i := range n {
