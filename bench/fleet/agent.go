@@ -49,6 +49,8 @@ type simAgent struct {
 	outbox     atomic.Int64
 	hbSeq      atomic.Uint64
 	reconnects atomic.Uint64
+	echo       atomic.Bool   // central takes Heartbeat.Applied
+	appliedIdx atomic.Uint64 // index, for the heartbeat
 }
 
 type simAlloc struct {
@@ -168,6 +170,8 @@ func (a *simAgent) desired(payload []byte) {
 	}
 	a.index = d.Index
 	a.applied.Store(true)
+	a.appliedIdx.Store(d.Index)
+	a.echo.Store(d.Echo)
 	if t := a.f.storm.Load(); t != nil && a.waits[t] > 0 {
 		// Back after the storm and holding central's desired state
 		// (re-published once central reconnected to the broker).
@@ -194,6 +198,7 @@ func (a *simAgent) desired(payload []byte) {
 			}
 			a.allocs[da.ID] = sa
 			a.running.Add(1)
+			a.f.allocStarts.Add(1)
 			ups = append(ups, sa.up)
 			if t := a.f.phase.Load(); t != nil && t.matches(da) {
 				a.waits[t] = 0 // the seq is known once sent, below
@@ -218,6 +223,7 @@ func (a *simAgent) stopped(sa *simAlloc, now time.Time) protocol.AllocUpdate {
 	sa.up.Time = now.UnixMilli()
 	sa.up.TaskStates = taskStates(sa.tasks, protocol.TaskDead, now, 0)
 	a.running.Add(-1)
+	a.f.allocStops.Add(1)
 	return sa.up
 }
 
@@ -331,6 +337,9 @@ func (a *simAgent) beat() {
 	hb := &protocol.Heartbeat{V: protocol.Version, Seq: a.hbSeq.Add(1), Time: time.Now().UnixMilli(),
 		Running: int(a.running.Load()), Tasks: int(a.running.Load()), Outbox: int(a.outbox.Load()),
 		Boot: a.boot, Restarts: a.restarts.Load(), Reconnects: a.reconnects.Load() - min(a.reconnects.Load(), 1)}
+	if a.echo.Load() {
+		hb.Applied = a.appliedIdx.Load()
+	}
 	a.f.beats.Add(1)
 	a.publish(a.f.topics.Heartbeat(a.id), 0, false, hb)
 }

@@ -24,7 +24,7 @@ var panels = []panel{
 	{"leader failover → writes accepted", "s", 3, func(r Result) float64 { return r.FailoverS }},
 }
 
-var colours = map[string]string{"embedded": "#1f77b4", "mosquitto": "#d62728"}
+var colours = map[string]string{"embedded": "#1f77b4", "mosquitto": "#d62728", "nats": "#2ca02c"}
 
 // chart draws every panel against N, from the results.
 func chart(rs []Result) string {
@@ -134,9 +134,15 @@ func table(rs []Result) string {
 		if r.BrokerEmbedded {
 			broker = fmt.Sprintf("%.1f %% / %.0f MiB (the follower that embeds it)", r.BrokerCPU, r.BrokerRSSMiB)
 		}
-		fmt.Fprintf(&b, "| %s | %d | %.1f %% | %.0f MiB | %.1f %% | %s | %.0f / %.0f ms | %d | %.1f s (%.1f s) | %.1f s (%.1f s) | %.1f s (%.1f s) | %.2f s / %d | %.1f–%.1f | %s |\n",
+		storm := fmt.Sprintf("%.1f s (%.1f s)", r.StormS, r.StormCPU)
+		if r.NodeLossMoved > 0 {
+			broker = fmt.Sprintf("%.1f %% / %.0f MiB (one of 3 nodes)", r.BrokerCPU, r.BrokerRSSMiB)
+			storm = fmt.Sprintf("one of 3 nodes killed: %d agents moved in %.1f s, %d allocations restarted, %d nodes down; update after it %.1f s",
+				r.NodeLossMoved, r.NodeLossS, r.NodeLossRestarts, r.NodeLossDowns, r.NodeLossUpdateS)
+		}
+		fmt.Fprintf(&b, "| %s | %d | %.1f %% | %.0f MiB | %.1f %% | %s | %.0f / %.0f ms | %d | %.1f s (%.1f s) | %.1f s (%.1f s) | %s | %.2f s / %d | %.1f–%.1f | %s |\n",
 			r.Label, r.Agents, r.LeaderCPU, r.LeaderRSSMiB, r.FollowerCPU, broker, r.LatP50Ms, r.LatP99Ms, r.FalseDowns,
-			r.SystemJobS, r.SystemJobCPU, r.UpdateS, r.UpdateCPU, r.StormS, r.StormCPU, r.FailoverS, r.FailoverDowns, r.LoadStart, r.LoadEnd, r.Date)
+			r.SystemJobS, r.SystemJobCPU, r.UpdateS, r.UpdateCPU, storm, r.FailoverS, r.FailoverDowns, r.LoadStart, r.LoadEnd, r.Date)
 	}
 	return b.String()
 }

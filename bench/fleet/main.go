@@ -16,7 +16,8 @@
 // churn (-churn) → a system job on every node (submit → all running) → an
 // update of it rolled over every node → a reconnect storm of all agents
 // (-restart-broker CMD restarts the broker; without it every agent drops
-// its connection and reconnects at once) → leader failover (-failover:
+// its connection and reconnects at once; -kill-broker CMD instead kills
+// one node of a clustered broker under load) → leader failover (-failover:
 // kill -9 of the leader found on this machine). It ends with one line
 // starting "fleet:". `-sweep` runs the standard sweep (sweep.go): a
 // 3-server central in separate processes, embedded broker and Mosquitto,
@@ -62,6 +63,7 @@ type options struct {
 	churnAway         time.Duration
 	job               bool
 	restartBroker     string
+	killBroker        string
 	storm             bool
 	failover          bool
 	jsonOut           string
@@ -86,6 +88,7 @@ func main() {
 	flag.BoolVar(&o.job, "job", true, "run the system job and its update")
 	flag.StringVar(&o.restartBroker, "restart-broker", "", "shell command that restarts the broker, for the reconnect storm (returns once it is started again)")
 	flag.BoolVar(&o.storm, "storm", true, "run the reconnect storm")
+	flag.StringVar(&o.killBroker, "kill-broker", "", "shell command that kills one node of a clustered broker (NATS); replaces the reconnect storm with the node-loss phase")
 	flag.BoolVar(&o.failover, "failover", false, "kill -9 the leader (a process on this machine) and time the failover")
 	flag.StringVar(&o.jsonOut, "json", "", "write the results as JSON to this file")
 	flag.StringVar(&o.label, "label", "", "label of this run in the results (e.g. the broker kind)")
@@ -126,6 +129,7 @@ type fleet struct {
 	stopBeat chan struct{}
 
 	connects, lost, malformed, badSig, stale, desired, flaps, rehellos, hellos, beats atomic.Uint64
+	allocStarts, allocStops                                                           atomic.Uint64 // allocations started and stopped by desired states
 }
 
 // Result is one run's figures (the sweep's results file holds a list).
@@ -173,9 +177,19 @@ type Result struct {
 	StormKind        string  `json:"storm_kind"`
 	StormBrokerDownS float64 `json:"storm_broker_down_s"` // restart command → the broker accepting again
 	StormLoad        float64 `json:"storm_load"`
-	FailoverS        float64 `json:"failover_write_s"` // kill -9 of the leader → a write accepted
-	FailoverDowns    int     `json:"failover_downs"`   // nodes marked down by the new leader
+	InboxPeak        uint64  `json:"leader_inbox_peak"`    // most agent messages waiting for the leader loop (storm)
+	InboxDropped     uint64  `json:"leader_inbox_dropped"` // dropped for a full inbox
+	FailoverS        float64 `json:"failover_write_s"`     // kill -9 of the leader → a write accepted
+	FailoverDowns    int     `json:"failover_downs"`       // nodes marked down by the new leader
 	FailoverLoad     float64 `json:"failover_load"`
+
+	// Node loss (-kill-broker): one node of a clustered broker killed
+	// under load. Moved: agents that were connected to it.
+	NodeLossMoved    int     `json:"node_loss_moved,omitempty"`
+	NodeLossS        float64 `json:"node_loss_s,omitempty"` // kill → every moved agent's new hello acknowledged
+	NodeLossRestarts int     `json:"node_loss_restarts"`    // allocations stopped or started meanwhile
+	NodeLossDowns    int     `json:"node_loss_downs"`       // nodes marked down or not ready, TTL later
+	NodeLossUpdateS  float64 `json:"node_loss_update_s,omitempty"`
 
 	BadSignatures uint64 `json:"bad_signatures"`
 	Rehellos      uint64 `json:"rehellos"`
@@ -282,7 +296,11 @@ func run(o options) (*Result, error) {
 			return res, err
 		}
 	}
-	if o.storm {
+	if o.killBroker != "" {
+		if err := f.nodeLossPhase(res, procs); err != nil {
+			return res, err
+		}
+	} else if o.storm {
 		if err := f.stormPhase(res, procs); err != nil {
 			return res, err
 		}
@@ -310,7 +328,7 @@ func fingerprint() map[string]string {
 		"cpu.totalcompute": "7200", "memory.totalbytes": "4294967296", "unique.hostname": "pi",
 		"unique.network.ip-address": "10.0.0.10", "driver.exec": "1", "driver.wasm": "1",
 		"unique.storage.volume": "/dev/mmcblk0p2", "storage.bytestotal": "31000000000", "storage.bytesfree": "20000000000",
-		protocol.AttrKeptAllocs: "1", protocol.AttrAllocActions: "1",
+		protocol.AttrKeptAllocs: "1", protocol.AttrAllocActions: "1", protocol.AttrEcho: "1",
 	}
 }
 
@@ -447,18 +465,15 @@ const systemJob = `job "fleet-sys" {
 // new env, every allocation replaced), timed from submit until central has
 // acknowledged every agent's running report of the new version.
 func (f *fleet) jobPhase(res *Result, procs *processes, round int) error {
-	out := &res.SystemJobS
-	if round == 1 {
-		out = &res.UpdateS
+	out, outCPU := &res.SystemJobS, &res.SystemJobCPU
+	switch round {
+	case 1:
+		out, outCPU = &res.UpdateS, &res.UpdateCPU
+	case 2: // after a broker node was lost: the leader's CPU is not kept
+		out, outCPU = &res.NodeLossUpdateS, new(float64)
 	}
 	cpu := procs.leaderCPU()
-	defer func() {
-		if round == 0 {
-			res.SystemJobCPU = procs.leaderCPU() - cpu
-		} else {
-			res.UpdateCPU = procs.leaderCPU() - cpu
-		}
-	}()
+	defer func() { *outCPU = procs.leaderCPU() - cpu }()
 	{
 		tr := &tracker{job: "fleet-sys", version: uint64(round)}
 		f.phase.Store(tr)
@@ -474,11 +489,14 @@ func (f *fleet) jobPhase(res *Result, procs *processes, round int) error {
 		}
 		*out = time.Unix(0, tr.last.Load()).Sub(t0).Seconds()
 		what := "system job on every node: submit → all running"
-		if round == 1 {
+		switch round {
+		case 0:
+			res.SystemJobLoad = loadAvg()
+		case 1:
 			what = "update rolled over every node (all at once): submit → all running"
 			res.UpdateLoad = loadAvg()
-		} else {
-			res.SystemJobLoad = loadAvg()
+		default:
+			what = "update after the broker node was lost (every desired state still delivered): submit → all running"
 		}
 		running := procs.jobRunning("fleet-sys")
 		fmt.Printf("%s: %.2f s (%d simulated agents; the API counts %d running; leader CPU %.1f s; load %.1f)\n", what, *out, tr.n.Load(), running, procs.leaderCPU()-cpu, loadAvg())
@@ -579,8 +597,73 @@ func (f *fleet) stormPhase(res *Result, procs *processes) error {
 	}
 	res.StormS = time.Unix(0, st.last.Load()).Sub(t0).Seconds()
 	res.StormLoad = loadAvg()
-	fmt.Printf("reconnect storm (%s, broker back after %.1f s): %d simulated agents reconnected and holding central's desired state (hello acknowledged or desired state re-published) %.2f s after the broker accepted connections again (load %.1f)\n",
-		res.StormKind, res.StormBrokerDownS, st.n.Load(), res.StormS, res.StormLoad)
+	stats := procs.leaderStats()
+	res.InboxPeak, res.InboxDropped = stats["inbox_peak"], stats["inbox_dropped"]
+	fmt.Printf("reconnect storm (%s, broker back after %.1f s): %d simulated agents reconnected and holding central's desired state (hello acknowledged or desired state re-published) %.2f s after the broker accepted connections again (load %.1f); the leader's inbox held at most %d messages, dropped %d\n",
+		res.StormKind, res.StormBrokerDownS, st.n.Load(), res.StormS, res.StormLoad, res.InboxPeak, res.InboxDropped)
+	return nil
+}
+
+// nodeLossPhase kills one node of a clustered broker (-kill-broker) with
+// the fleet on it, and measures what a clustered broker promises: every
+// agent that was on that node moves to another (its new hello
+// acknowledged), no allocation is stopped or started, no node is marked
+// down, and a job update afterwards still reaches every node.
+func (f *fleet) nodeLossPhase(res *Result, procs *processes) error {
+	res.StormKind = "one broker node killed"
+	downs0 := procs.nodesDown()
+	starts0, stops0 := f.allocStarts.Load(), f.allocStops.Load()
+	reconn0 := make([]uint64, len(f.agents))
+	for i, a := range f.agents {
+		reconn0[i] = a.reconnects.Load()
+	}
+	st := &tracker{}
+	f.storm.Store(st)
+	t0 := time.Now()
+	cmd := exec.Command("sh", "-c", f.o.killBroker)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		f.storm.Store(nil)
+		return fmt.Errorf("kill a broker node (%s): %w", f.o.killBroker, err)
+	}
+	// An agent moved when it lost its connection: it counts as back once
+	// connected again with its new hello acknowledged.
+	moved := func() (n int, all bool) {
+		all = true
+		for i, a := range f.agents {
+			if !a.connected.Load() {
+				all = false
+				n++
+			} else if a.reconnects.Load() > reconn0[i] {
+				n++
+			}
+		}
+		return n, all
+	}
+	err := waitUntil(5*time.Minute, func() bool {
+		n, all := moved()
+		return n > 0 && all && int(st.n.Load()) >= n
+	})
+	f.storm.Store(nil)
+	n, _ := moved()
+	if err != nil {
+		return fmt.Errorf("broker node lost: %d simulated agents moved, %d of them back: %w", n, st.n.Load(), err)
+	}
+	res.NodeLossMoved = n
+	res.NodeLossS = time.Unix(0, st.last.Load()).Sub(t0).Seconds()
+	res.StormLoad = loadAvg()
+	fmt.Printf("broker node lost: %d simulated agents were on it; all moved to another node and had their new hello acknowledged %.2f s after the kill (load %.1f); watching %s for nodes marked down\n",
+		n, res.NodeLossS, res.StormLoad, f.o.ttl+5*time.Second)
+	deadline := time.Now().Add(f.o.ttl + 5*time.Second)
+	for time.Now().Before(deadline) {
+		time.Sleep(time.Second)
+	}
+	res.NodeLossRestarts = int(f.allocStarts.Load() - starts0 + f.allocStops.Load() - stops0)
+	res.NodeLossDowns = max(int(procs.nodesDown()-downs0), procs.notReady(func(string) bool { return true }))
+	fmt.Printf("broker node lost: %d allocations stopped or started, %d nodes marked down or not ready\n", res.NodeLossRestarts, res.NodeLossDowns)
+	if f.o.job {
+		return f.jobPhase(res, procs, 2)
+	}
 	return nil
 }
 

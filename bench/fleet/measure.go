@@ -75,12 +75,17 @@ type self struct {
 
 // nodesDown is the leader's count of nodes it marked down.
 func (p *processes) nodesDown() uint64 {
+	return p.leaderStats()["nodes_down"]
+}
+
+// leaderStats are the leader's counters (GET /v1/agent/self), or none.
+func (p *processes) leaderStats() map[string]uint64 {
 	l, _ := p.leader()
 	var s self
 	if l == "" || sim.GetJSON(l+"/v1/agent/self", &s) != nil {
-		return 0
+		return nil
 	}
-	return s.Stats["nodes_down"]
+	return s.Stats
 }
 
 // notReady counts the nodes, among those for which count says so, that

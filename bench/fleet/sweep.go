@@ -26,7 +26,7 @@ func sweepMain(args []string) int {
 	fs := flag.NewFlagSet("fleet -sweep", flag.ContinueOnError)
 	bin := fs.String("central-bin", "bin/central", "central binary")
 	ns := fs.String("agents", "1000,5000,10000", "simulated agents per run, comma-separated")
-	kinds := fs.String("brokers", "embedded,mosquitto", "broker kinds, comma-separated: embedded (a follower's embedded broker holds every agent), mosquitto")
+	kinds := fs.String("brokers", "embedded,mosquitto", "broker kinds, comma-separated: embedded (a follower's embedded broker holds every agent), mosquitto, nats (a 3-node NATS cluster; one node is killed instead of the broker restart)")
 	beat := fs.Duration("heartbeat", 15*time.Second, "agents' heartbeat interval")
 	ttl := fs.Duration("heartbeat-ttl", 25*time.Second, "central's -heartbeat-ttl (grace 5s on top); the boards' advice for a 15s heartbeat")
 	dur := fs.Duration("duration", 60*time.Second, "steady-state window")
@@ -34,6 +34,8 @@ func sweepMain(args []string) int {
 	flap := fs.Float64("flap", 0.01, "task flaps per agent per minute")
 	results := fs.String("results", "bench/fleet/results.json", "results file (runs of the same label and N are replaced)")
 	svg := fs.String("svg", "docs/scale.svg", "chart written from the results file")
+	rate := fs.Int("connect-rate", 500, "new agent connections per second at start")
+	natsConsumers := fs.Int("nats-consumer-replicas", 0, "nats: mqtt consumer_replicas (0: NATS's default, the streams' 3; 1: each subscription's consumer on one node)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -59,7 +61,7 @@ func sweepMain(args []string) int {
 				return 2
 			}
 			fmt.Printf("\n== %s broker, %d simulated agents ==\n", kind, n)
-			r, err := sweepOne(*bin, simBin, filepath.Join(dir, fmt.Sprintf("%s-%d", kind, n)), kind, n, *beat, *ttl, *dur, *churn, *flap)
+			r, err := sweepOne(*bin, simBin, filepath.Join(dir, fmt.Sprintf("%s-%d", kind, n)), kind, n, *beat, *ttl, *dur, *churn, *flap, *rate, *natsConsumers)
 			if err != nil {
 				fmt.Fprintln(os.Stderr, "fleet sweep:", err)
 				rc = 1
@@ -111,12 +113,14 @@ type server struct {
 func freePort() string { return sim.FreeAddr() }
 
 // sweepOne runs one configuration end to end.
-func sweepOne(bin, simBin, dir, kind string, n int, beat, ttl, dur time.Duration, churn, flap float64) (*Result, error) {
+func sweepOne(bin, simBin, dir, kind string, n int, beat, ttl, dur time.Duration, churn, flap float64, rate, natsConsumers int) (*Result, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	bin, _ = filepath.Abs(bin)
 	var brokerURL, mosqConf string
+	var agentBrokers []string // the simulator's -broker values: brokerURL unless a cluster
+	grace := 5 * time.Second  // central's default heartbeat grace
 	var cleanup []func()
 	defer func() {
 		for i := len(cleanup) - 1; i >= 0; i-- {
@@ -140,14 +144,22 @@ func sweepOne(bin, simBin, dir, kind string, n int, beat, ttl, dur time.Duration
 		if err := waitPort(addr); err != nil {
 			return nil, fmt.Errorf("mosquitto: %w", err)
 		}
+	} else if kind == "nats" {
+		urls, stop, err := startNATS(dir, natsConsumers)
+		cleanup = append(cleanup, stop)
+		if err != nil {
+			return nil, err
+		}
+		brokerURL, agentBrokers = strings.Join(urls, ","), urls
+		grace = 60 * time.Second // docs/nats.md: while the cluster elects stream leaders
 	} else if kind != "embedded" {
-		return nil, fmt.Errorf("broker kind %q: use embedded or mosquitto", kind)
+		return nil, fmt.Errorf("broker kind %q: use embedded, mosquitto or nats", kind)
 	}
 	var servers []*server
 	for i := range 3 {
 		s := &server{name: fmt.Sprintf("s%d", i+1), http: freePort(), raft: freePort(), mqtt: freePort()}
 		s.args = []string{"server", "-name", s.name, "-data-dir", filepath.Join(dir, s.name), "-http", s.http, "-raft", s.raft,
-			"-bootstrap-expect", "3", "-log-level", "warn", "-heartbeat-ttl", ttl.String(), "-enable-debug"}
+			"-bootstrap-expect", "3", "-log-level", "warn", "-heartbeat-ttl", ttl.String(), "-heartbeat-grace", grace.String(), "-enable-debug"}
 		if brokerURL != "" {
 			s.args = append(s.args, "-broker", brokerURL)
 		} else {
@@ -188,10 +200,17 @@ func sweepOne(bin, simBin, dir, kind string, n int, beat, ttl, dur time.Duration
 		return nil, fmt.Errorf("the 3 servers agreed on no leader: %w", err)
 	}
 	restart := filepath.Join(dir, "restart-broker.sh")
+	storm := "-restart-broker"
 	var script string
-	if kind == "mosquitto" {
+	switch kind {
+	case "nats":
+		// Node n1, the first of central's list: central and a third of
+		// the agents are on it.
+		storm = "-kill-broker"
+		script = fmt.Sprintf("#!/bin/sh\nkill -KILL $(cat %s/nats-n1.pid)\n", dir)
+	case "mosquitto":
 		script = fmt.Sprintf("#!/bin/sh\npid=$(cat %[1]s/mosquitto.pid)\nkill -TERM $pid\nwhile kill -0 $pid 2>/dev/null; do sleep 0.05; done\nmosquitto -c %[2]s -d\n", dir, mosqConf)
-	} else {
+	default:
 		// The agents' broker is a follower's embedded broker: restarting
 		// the broker is restarting that server.
 		for _, s := range servers {
@@ -203,13 +222,19 @@ func sweepOne(bin, simBin, dir, kind string, n int, beat, ttl, dur time.Duration
 			}
 		}
 	}
+	if agentBrokers == nil {
+		agentBrokers = []string{brokerURL}
+	}
 	if err := os.WriteFile(restart, []byte(script), 0o755); err != nil {
 		return nil, err
 	}
 	out := filepath.Join(dir, "result.json")
-	args := []string{"-agents", strconv.Itoa(n), "-heartbeat", beat.String(), "-duration", dur.String(), "-broker", brokerURL,
-		"-ttl", (ttl + 5*time.Second).String(), "-restart-broker", restart, "-failover", "-json", out, "-label", kind,
-		"-churn", strconv.FormatFloat(churn, 'f', -1, 64), "-flap", strconv.FormatFloat(flap, 'f', -1, 64)}
+	args := []string{"-agents", strconv.Itoa(n), "-heartbeat", beat.String(), "-duration", dur.String(),
+		"-ttl", (ttl + grace).String(), storm, restart, "-failover", "-json", out, "-label", kind,
+		"-churn", strconv.FormatFloat(churn, 'f', -1, 64), "-flap", strconv.FormatFloat(flap, 'f', -1, 64), "-connect-rate", strconv.Itoa(rate)}
+	for _, b := range agentBrokers {
+		args = append(args, "-broker", b)
+	}
 	for _, s := range servers {
 		args = append(args, "-central", "http://"+s.http)
 	}
@@ -293,4 +318,73 @@ func mergeResult(rs []Result, r Result) []Result {
 		}
 	}
 	return append(rs, r)
+}
+
+// startNATS starts a 3-node NATS cluster with JetStream and its MQTT
+// listener (the configuration docs/nats.md gives, without logins) and
+// returns the nodes' MQTT URLs, n1 first, and what stops them.
+// consumers > 0 sets mqtt consumer_replicas, with the consumers in memory.
+func startNATS(dir string, consumers int) ([]string, func(), error) {
+	bin, err := exec.LookPath("nats-server")
+	if err != nil {
+		return nil, func() {}, fmt.Errorf("nats broker kind: %w (Debian's nats-server package)", err)
+	}
+	type node struct{ name, client, route, mqtt, monitor string }
+	var nodes []node
+	var routes []string
+	for i := range 3 {
+		nd := node{name: fmt.Sprintf("n%d", i+1), client: freePort(), route: freePort(), mqtt: freePort(), monitor: freePort()}
+		nodes = append(nodes, nd)
+		routes = append(routes, "nats-route://"+nd.route)
+	}
+	var pids []string
+	stop := func() {
+		for _, p := range pids {
+			killPidFile(p)
+		}
+	}
+	var urls []string
+	for _, nd := range nodes {
+		conf := filepath.Join(dir, "nats-"+nd.name+".conf")
+		extra := ""
+		if consumers > 0 {
+			extra = fmt.Sprintf("  consumer_replicas: %d\n  consumer_memory_storage: true\n", consumers)
+		}
+		text := fmt.Sprintf("server_name: %s\nlisten: %s\nhttp: %s\nmax_connections: 100000\njetstream { store_dir: %q }\ncluster {\n  name: tether\n  listen: %s\n  routes: [%s]\n}\nmqtt {\n  listen: %s\n  stream_replicas: 3\n%s}\n",
+			nd.name, nd.client, nd.monitor, filepath.Join(dir, "js-"+nd.name), nd.route, strings.Join(routes, ", "), nd.mqtt, extra)
+		if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+			return nil, stop, err
+		}
+		logf, err := os.Create(filepath.Join(dir, "nats-"+nd.name+".log"))
+		if err != nil {
+			return nil, stop, err
+		}
+		cmd := exec.Command(bin, "-c", conf)
+		cmd.Stdout, cmd.Stderr = logf, logf
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := cmd.Start(); err != nil {
+			return nil, stop, fmt.Errorf("start nats %s: %w", nd.name, err)
+		}
+		go cmd.Wait()
+		pidFile := filepath.Join(dir, "nats-"+nd.name+".pid")
+		pids = append(pids, pidFile)
+		if err := os.WriteFile(pidFile, []byte(strconv.Itoa(cmd.Process.Pid)), 0o644); err != nil {
+			return nil, stop, err
+		}
+		urls = append(urls, "tcp://"+nd.mqtt)
+	}
+	for _, nd := range nodes {
+		if err := sim.WaitFor(60*time.Second, func() bool {
+			var health struct {
+				Status string `json:"status"`
+			}
+			return sim.GetJSON("http://"+nd.monitor+"/healthz", &health) == nil && health.Status == "ok"
+		}); err != nil {
+			return nil, stop, fmt.Errorf("nats %s not healthy: %w", nd.name, err)
+		}
+		if err := waitPort(nd.mqtt); err != nil {
+			return nil, stop, fmt.Errorf("nats %s MQTT listener: %w", nd.name, err)
+		}
+	}
+	return urls, stop, nil
 }
