@@ -46,10 +46,12 @@ func (d *desiredSent) published(id string, index uint64, at time.Time) {
 // that one is newer and went out more than wait ago (time enough to
 // arrive), and none was published again for it within wait. A true answer
 // counts as a re-send.
+//
+// Only nodes whose hello carried AttrEcho have an entry. Such an agent
+// leaves Applied out (0) until it has applied a desired state carrying
+// Echo, which every state this central sends it carries: 0 a TTL after one
+// was published means it got none, the case seen with NATS.
 func (d *desiredSent) missed(id string, applied uint64, now time.Time, wait time.Duration) bool {
-	if applied == 0 { // an agent that does not report it
-		return false
-	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	e, ok := d.m[id]

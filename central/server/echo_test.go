@@ -21,12 +21,12 @@ func TestDesiredSentMissed(t *testing.T) {
 		at      time.Duration
 		want    bool
 	}{
-		{0, 20 * time.Second, false},  // an agent that does not report it
 		{50, 20 * time.Second, false}, // has it
-		{49, 5 * time.Second, false},  // may still be on its way
+		{0, 5 * time.Second, false},   // the first one may still be on its way
+		{49, 5 * time.Second, false},  // so may this one
 		{49, 11 * time.Second, true},  // missed: send again
 		{49, 15 * time.Second, false}, // just sent again
-		{49, 22 * time.Second, true},  // missed that one too
+		{0, 22 * time.Second, true},   // never got any: missed that one too
 	} {
 		if got := d.missed("n1", c.applied, t0.Add(c.at), wait); got != c.want {
 			t.Errorf("applied %d at +%v: missed = %v, want %v", c.applied, c.at, got, c.want)
@@ -106,4 +106,20 @@ func TestMissedDesiredIsSentAgain(t *testing.T) {
 	if n := s.currentLeader().sent.resent.Load(); n != 1 {
 		t.Fatalf("resent = %d, want 1", n)
 	}
+	// A node whose heartbeats carry no Applied never applied a state
+	// with Echo, though every one sent to it carried it: sent again too.
+	b := newWireAgent(t, s, "n2")
+	b.publish(b.topics.Hello("n2"), 1, &protocol.Hello{
+		V: protocol.Version, NodeID: "n2", Name: "node-n2", Datacenter: "dc1", Drivers: []string{"exec"},
+		Attributes: map[string]string{"kernel.name": "linux", protocol.AttrEcho: "1"},
+		Resources:  protocol.Resources{CPU: 2000, MemoryMB: 1024},
+	})
+	eventually(t, 10*time.Second, func() error {
+		seq++
+		b.publish(b.topics.Heartbeat("n2"), 0, &protocol.Heartbeat{V: protocol.Version, Seq: seq, Time: time.Now().UnixMilli()})
+		if n := s.currentLeader().sent.resent.Load(); n != 2 {
+			return fmt.Errorf("resent = %d, want 2", n)
+		}
+		return nil
+	})
 }
