@@ -125,9 +125,16 @@ func TestAgentReleaseReplicatesAndResumes(t *testing.T) {
 		t.Errorf("unknown release: %d", code)
 	}
 	// Deleting it removes it everywhere.
-	if code, body := otaReq(t, follower.HTTPAddr(), "DELETE", "/v1/agent/release/2.0.0-test", "", nil); code != 200 {
-		t.Fatalf("delete: %d %s", code, body)
-	}
+	eventually(t, 10*time.Second, func() error {
+		code, body := otaReq(t, follower.HTTPAddr(), "DELETE", "/v1/agent/release/2.0.0-test", "", nil)
+		if code == http.StatusServiceUnavailable { // leadership changing on a loaded machine: the API says retry
+			return fmt.Errorf("delete: %d %s", code, body)
+		}
+		if code != 200 {
+			t.Fatalf("delete: %d %s", code, body)
+		}
+		return nil
+	})
 	eventually(t, 10*time.Second, func() error {
 		for _, s := range servers {
 			if s.store.AgentRelease("2.0.0-test", protocol.TargetLinuxARMv6) != nil {
