@@ -101,6 +101,10 @@ type Config struct {
 	// messages were withheld from that broker (publish). It must publish
 	// every desired state and service set again.
 	Reconnected func(broker int)
+	// DesiredAcked, when set, is called (on one goroutine of the gateway's,
+	// in publishing order) once every broker a desired state went to has
+	// acknowledged it: from then on its delivery is the broker's.
+	DesiredAcked func(nodeID string, index uint64)
 	// Known, when set, reports whether central knows a node. The broker a
 	// node was heard through is remembered (for routing) on a hello, and
 	// on other messages only from known nodes, so made-up node IDs do not
@@ -133,6 +137,17 @@ type Gateway struct {
 
 	mu       sync.Mutex     // guards nodeSite
 	nodeSite map[string]int // broker a node was last heard through
+
+	acks      chan pendingAck // desired states waiting for the brokers' acks (DesiredAcked)
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+// pendingAck is a desired state published, and the brokers' tokens for it.
+type pendingAck struct {
+	node  string
+	index uint64
+	toks  []paho.Token
 }
 
 // Connect connects to every broker and subscribes to the node topics. It
@@ -152,6 +167,7 @@ func Connect(ctx context.Context, cfg Config) (*Gateway, error) {
 		cfg.Handle = func(Inbound) {}
 	}
 	g := &Gateway{
+		closed:   make(chan struct{}),
 		cfg:      cfg,
 		topics:   protocol.Topics{Prefix: cfg.Prefix},
 		log:      cfg.Logger.With("component", "gateway"),
@@ -172,7 +188,35 @@ func Connect(ctx context.Context, cfg Config) (*Gateway, error) {
 		g.Close()
 		return nil, err
 	}
+	if cfg.DesiredAcked != nil {
+		g.acks = make(chan pendingAck, 8192)
+		go g.ackLoop()
+	}
 	return g, nil
+}
+
+// ackLoop waits for each desired state's acknowledgements, in publishing
+// order, and reports it acknowledged.
+func (g *Gateway) ackLoop() {
+	for {
+		select {
+		case a := <-g.acks:
+			ok := true
+			for _, t := range a.toks {
+				select {
+				case <-t.Done():
+					ok = ok && t.Error() == nil
+				case <-g.closed:
+					return
+				}
+			}
+			if ok {
+				g.cfg.DesiredAcked(a.node, a.index)
+			}
+		case <-g.closed:
+			return
+		}
+	}
 }
 
 // waitConnected waits for every first connection, or with ConnectWait for
@@ -343,7 +387,7 @@ func (g *Gateway) PublishDesired(nodeID string, d *protocol.Desired) error {
 	if err != nil {
 		return fmt.Errorf("gateway: encode desired for %s: %w", nodeID, err)
 	}
-	return g.publishNode(nodeID, "", g.topics.Desired(nodeID), 1, true, b)
+	return g.publishDesired(nodeID, "", d.Index, b)
 }
 
 // PublishDesiredAt is PublishDesired for a node of datacenter dc: until the
@@ -358,7 +402,31 @@ func (g *Gateway) PublishDesiredAt(nodeID, dc string, d *protocol.Desired) error
 	if err != nil {
 		return fmt.Errorf("gateway: encode desired for %s: %w", nodeID, err)
 	}
-	return g.publishNode(nodeID, dc, g.topics.Desired(nodeID), 1, true, b)
+	return g.publishDesired(nodeID, dc, d.Index, b)
+}
+
+// publishDesired publishes a node's encoded desired state and, with
+// DesiredAcked set, queues it for the acknowledgements (waiting while
+// 8,192 are outstanding).
+func (g *Gateway) publishDesired(nodeID, dc string, index uint64, b []byte) error {
+	topic := g.topics.Desired(nodeID)
+	a := pendingAck{node: nodeID, index: index}
+	var errs []error
+	for _, i := range g.route(nodeID, dc) {
+		tok, err := g.publishTok(g.clients[i], topic, 1, true, b)
+		errs = append(errs, err)
+		if tok != nil {
+			a.toks = append(a.toks, tok)
+		}
+	}
+	if err := errors.Join(errs...); err != nil || g.acks == nil || len(a.toks) == 0 {
+		return err // withheld everywhere: the reconnect publishes it again
+	}
+	select {
+	case g.acks <- a:
+	case <-g.closed:
+	}
+	return nil
 }
 
 // PublishAck acknowledges a node's updates up to seq.
@@ -444,10 +512,17 @@ func (g *Gateway) route(nodeID, dc string) []int {
 // (protocol.MaxMessageSize), and central's persistent session would resend
 // it after every reconnect, cutting central off from its agents for good.
 func (g *Gateway) publish(c paho.Client, topic string, qos byte, retain bool, b []byte) error {
+	_, err := g.publishTok(c, topic, qos, retain, b)
+	return err
+}
+
+// publishTok is publish, also returning the client's token for a message
+// handed to it (nil when refused or withheld).
+func (g *Gateway) publishTok(c paho.Client, topic string, qos byte, retain bool, b []byte) (paho.Token, error) {
 	if n := len(b) + len(topic) + packetOverhead; n > protocol.MaxMessageSize {
 		g.extra.refusedOut.Add(1)
 		g.log.Error("refused to publish a message too large for the broker", "topic", topic, "bytes", len(b))
-		return fmt.Errorf("gateway: publish %s: %w: %d bytes with the topic and MQTT header (limit %d); make the job's templates or environment smaller",
+		return nil, fmt.Errorf("gateway: publish %s: %w: %d bytes with the topic and MQTT header (limit %d); make the job's templates or environment smaller",
 			topic, protocol.ErrTooLarge, n, protocol.MaxMessageSize)
 	}
 	if retain && len(b) > 0 && !c.IsConnectionOpen() && c.IsConnected() { // down, and reconnecting (not closed)
@@ -463,7 +538,7 @@ func (g *Gateway) publish(c paho.Client, topic string, qos byte, retain bool, b 
 		}
 		if !c.IsConnectionOpen() {
 			g.extra.withheld.Add(1)
-			return nil
+			return nil, nil
 		}
 		// Connected meanwhile: its OnConnect may have looked before the
 		// mark, so send this one now.
@@ -477,11 +552,11 @@ func (g *Gateway) publish(c paho.Client, topic string, qos byte, retain bool, b 
 	select {
 	case <-tok.Done():
 		if err := tok.Error(); err != nil {
-			return fmt.Errorf("gateway: publish %s: %w", topic, err)
+			return nil, fmt.Errorf("gateway: publish %s: %w", topic, err)
 		}
 	default:
 	}
-	return nil
+	return tok, nil
 }
 
 // ForgetNodes drops the broker remembered for every node for which keep
@@ -527,6 +602,7 @@ func (g *Gateway) Connected() bool {
 
 // Close disconnects from every broker.
 func (g *Gateway) Close() {
+	g.closeOnce.Do(func() { close(g.closed) })
 	for _, c := range g.clients {
 		c.Disconnect(250)
 	}

@@ -11,8 +11,8 @@ import (
 
 // desiredSent remembers, for each node that reports which desired state it
 // applied (Heartbeat.Applied), the index of the desired state last
-// published to it and when, so that the loop can tell a node that never
-// got it and publish it again. A retained QoS 1 message is not lost by a
+// published to it and when its brokers acknowledged it, so that the loop
+// can tell a node that never got it and publish it again. A retained QoS 1 message is not lost by a
 // broker that keeps its promises, but brokers do lose them: the embedded
 // broker drops past its in-flight cap, and a NATS cluster under load
 // delivered no retained desired state to 2 of 1,000 simulated agents that
@@ -26,13 +26,14 @@ type desiredSent struct {
 
 type sentDesired struct {
 	index  uint64
-	at     time.Time // last published
+	at     time.Time // last acknowledged by the brokers
 	resent time.Time // last published again because missed
 }
 
 func newDesiredSent() *desiredSent { return &desiredSent{m: map[string]sentDesired{}} }
 
-// published notes that node id was sent the desired state of index.
+// published notes that the brokers acknowledged the desired state of index
+// for node id (gateway.Config.DesiredAcked).
 func (d *desiredSent) published(id string, index uint64, at time.Time) {
 	d.mu.Lock()
 	e := d.m[id]

@@ -88,6 +88,14 @@ func startLeader(s *Server) (*leader, error) {
 		// Devices that cannot decode CBOR read the JSON mirror.
 		ServiceJSONMirror: s.cfg.ServiceJSONMirror,
 		Known:             func(id string) bool { return s.store.NodeByID(id) != nil },
+		// Timed from the broker's ack, not from handing it over: a broker
+		// still working through a backlog is not losing anything, and a
+		// re-send would only lengthen the backlog (echo.go).
+		DesiredAcked: func(id string, index uint64) {
+			if takesEcho(s.store.NodeByID(id)) {
+				l.sent.published(id, index, time.Now())
+			}
+		},
 		// A broker that restarted lost its retained desired states and
 		// service sets (the embedded broker, or Mosquitto without
 		// persistence): publish them again (bench/fleet's reconnect storm).
@@ -247,8 +255,6 @@ func (l *leader) publish() {
 			}
 			if err := l.gw.PublishDesiredAt(id, dc, d); err != nil {
 				l.s.log.Warn("publish desired state", "node", id, "err", err)
-			} else if d.Echo {
-				l.sent.published(id, index, time.Now())
 			}
 		}
 	}
