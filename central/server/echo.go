@@ -18,16 +18,28 @@ import (
 // delivered no retained desired state to 2 of 1,000 simulated agents that
 // subscribed while it was busy (docs/nats.md); before, such a node stayed
 // on its old state until the next change.
+//
+// A broker that acknowledged a message may still take long to deliver it
+// (a NATS cluster working through a backlog took minutes with 1,000
+// simulated agents), and every re-send adds to that backlog. So each node
+// waits twice as long before each further re-send (up to 64 TTLs), and
+// the fleet gets at most resendsPerSecond re-sends a second.
 type desiredSent struct {
 	mu     sync.Mutex
 	m      map[string]sentDesired
+	second time.Time     // the second the budget below is for
+	spent  int           // re-sends in that second
 	resent atomic.Uint64 // desired states published again for a node that missed one
 }
+
+// resendsPerSecond bounds the re-sends of the whole fleet.
+const resendsPerSecond = 10
 
 type sentDesired struct {
 	index  uint64
 	at     time.Time // last acknowledged by the brokers
 	resent time.Time // last published again because missed
+	misses int       // re-sends since the node last caught up
 }
 
 func newDesiredSent() *desiredSent { return &desiredSent{m: map[string]sentDesired{}} }
@@ -56,10 +68,29 @@ func (d *desiredSent) missed(id string, applied uint64, now time.Time, wait time
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	e, ok := d.m[id]
-	if !ok || applied >= e.index || now.Sub(e.at) < wait || now.Sub(e.resent) < wait {
+	if !ok {
 		return false
 	}
+	if applied >= e.index {
+		if e.misses > 0 {
+			e.misses = 0
+			d.m[id] = e
+		}
+		return false
+	}
+	backoff := wait << min(e.misses, 6)
+	if now.Sub(e.at) < wait || now.Sub(e.resent) < backoff {
+		return false
+	}
+	if sec := now.Truncate(time.Second); !sec.Equal(d.second) {
+		d.second, d.spent = sec, 0
+	}
+	if d.spent >= resendsPerSecond {
+		return false // a later heartbeat asks again
+	}
+	d.spent++
 	e.resent = now
+	e.misses++
 	d.m[id] = e
 	d.resent.Add(1)
 	return true

@@ -26,7 +26,12 @@ func TestDesiredSentMissed(t *testing.T) {
 		{49, 5 * time.Second, false},  // so may this one
 		{49, 11 * time.Second, true},  // missed: send again
 		{49, 15 * time.Second, false}, // just sent again
-		{0, 22 * time.Second, true},   // never got any: missed that one too
+		{0, 22 * time.Second, false},  // never got any, but the second re-send waits twice as long
+		{0, 32 * time.Second, true},   // now
+		{0, 50 * time.Second, false},  // the third waits four times as long
+		{0, 73 * time.Second, true},
+		{50, 80 * time.Second, false}, // caught up: the waits start again
+		{49, 91 * time.Second, true},
 	} {
 		if got := d.missed("n1", c.applied, t0.Add(c.at), wait); got != c.want {
 			t.Errorf("applied %d at +%v: missed = %v, want %v", c.applied, c.at, got, c.want)
@@ -35,10 +40,23 @@ func TestDesiredSentMissed(t *testing.T) {
 	if d.missed("n2", 1, t0.Add(time.Hour), wait) {
 		t.Error("a node never published to counted as missed")
 	}
-	if n := d.resent.Load(); n != 2 {
-		t.Errorf("resent = %d, want 2", n)
+	if n := d.resent.Load(); n != 4 {
+		t.Errorf("resent = %d, want 4", n)
 	}
-	if n := d.prune(func(id string) bool { return id != "n1" }); n != 1 || d.len() != 0 {
+	// The fleet's budget: resendsPerSecond a second.
+	for i := range 20 {
+		d.published(fmt.Sprint("b", i), 10, t0)
+	}
+	n := 0
+	for i := range 20 {
+		if d.missed(fmt.Sprint("b", i), 1, t0.Add(time.Hour), wait) {
+			n++
+		}
+	}
+	if n != resendsPerSecond {
+		t.Errorf("%d re-sends in one second, want %d", n, resendsPerSecond)
+	}
+	if n := d.prune(func(id string) bool { return id != "n1" }); n != 1 || d.len() != 20 {
 		t.Errorf("prune dropped %d, left %d", n, d.len())
 	}
 }
