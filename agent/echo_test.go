@@ -17,17 +17,7 @@ func TestHeartbeatReportsAppliedToACentralThatEchoes(t *testing.T) {
 	b := startBroker(t, "127.0.0.1:0")
 	a := startAgent(t, t.TempDir(), b.url(), fake.New())
 	id := a.NodeID()
-	heartbeats := func() []protocol.Heartbeat {
-		var out []protocol.Heartbeat
-		for _, m := range b.received(topics.Heartbeat(id)) {
-			var hb protocol.Heartbeat
-			if err := protocol.Decode(m, &hb); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, hb)
-		}
-		return out
-	}
+	heartbeats := func() []protocol.Heartbeat { return b.heartbeats(t, id) }
 	b.publish(topics.Desired(id), desired(id, 5), true)
 	eventually(t, 10*time.Second, func() error {
 		var h protocol.Hello

@@ -390,17 +390,7 @@ func TestGCCollectedByCentral(t *testing.T) {
 	}
 	waitStatus(t, b, id, "svc", protocol.AllocRunning)
 	marker := markRunning(t, dir, "svc")
-	heartbeats := func() []protocol.Heartbeat {
-		var out []protocol.Heartbeat
-		for _, m := range b.received(topics.Heartbeat(id)) {
-			var hb protocol.Heartbeat
-			if err := protocol.Decode(m, &hb); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, hb)
-		}
-		return out
-	}
+	heartbeats := func() []protocol.Heartbeat { return b.heartbeats(t, id) }
 	// No desired state with Kept yet (an older central): heartbeats
 	// carry no disk fields, which it would refuse.
 	eventually(t, 10*time.Second, func() error {

@@ -112,6 +112,20 @@ func (b *testBroker) publish(topic string, msg any, retain bool) {
 }
 
 // received returns the payloads of messages on topic so far.
+// heartbeats decodes every heartbeat the broker received from node id.
+func (b *testBroker) heartbeats(t testing.TB, id string) []protocol.Heartbeat {
+	t.Helper()
+	var out []protocol.Heartbeat
+	for _, m := range b.received(topics.Heartbeat(id)) {
+		var hb protocol.Heartbeat
+		if err := protocol.Decode(m, &hb); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, hb)
+	}
+	return out
+}
+
 func (b *testBroker) received(topic string) [][]byte {
 	b.mu.Lock()
 	defer b.mu.Unlock()

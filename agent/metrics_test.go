@@ -111,17 +111,7 @@ func TestMetricsOnlyForACentralThatTakesThem(t *testing.T) {
 		}
 		return out
 	}
-	heartbeats := func() []protocol.Heartbeat {
-		var out []protocol.Heartbeat
-		for _, m := range b.received(topics.Heartbeat(id)) {
-			var hb protocol.Heartbeat
-			if err := protocol.Decode(m, &hb); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, hb)
-		}
-		return out
-	}
+	heartbeats := func() []protocol.Heartbeat { return b.heartbeats(t, id) }
 	eventually(t, 10*time.Second, func() error {
 		if len(heartbeats()) < 3 || len(hellos()) == 0 {
 			return fmt.Errorf("%d heartbeats, %d hellos", len(heartbeats()), len(hellos()))
