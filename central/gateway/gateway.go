@@ -103,7 +103,8 @@ type Config struct {
 	Reconnected func(broker int)
 	// DesiredAcked, when set, is called (on one goroutine of the gateway's,
 	// in publishing order) once every broker a desired state went to has
-	// acknowledged it: from then on its delivery is the broker's.
+	// acknowledged it, within a minute: from then on its delivery is the
+	// broker's.
 	DesiredAcked func(nodeID string, index uint64)
 	// Known, when set, reports whether central knows a node. The broker a
 	// node was heard through is remembered (for routing) on a hello, and
@@ -195,17 +196,30 @@ func Connect(ctx context.Context, cfg Config) (*Gateway, error) {
 	return g, nil
 }
 
+// ackWait bounds the wait for one desired state's acknowledgements: a
+// message handed to a connection that then died for good (a server that
+// will not come back) never gets one, and must not hold up the others.
+const ackWait = time.Minute
+
 // ackLoop waits for each desired state's acknowledgements, in publishing
-// order, and reports it acknowledged.
+// order, and reports it acknowledged. One not acknowledged within ackWait
+// is not reported (the node is then not sent it again if it missed it).
 func (g *Gateway) ackLoop() {
+	timer := time.NewTimer(ackWait)
+	defer timer.Stop()
 	for {
 		select {
 		case a := <-g.acks:
+			timer.Reset(ackWait)
 			ok := true
+		wait:
 			for _, t := range a.toks {
 				select {
 				case <-t.Done():
 					ok = ok && t.Error() == nil
+				case <-timer.C:
+					ok = false
+					break wait
 				case <-g.closed:
 					return
 				}
@@ -406,8 +420,9 @@ func (g *Gateway) PublishDesiredAt(nodeID, dc string, d *protocol.Desired) error
 }
 
 // publishDesired publishes a node's encoded desired state and, with
-// DesiredAcked set, queues it for the acknowledgements (waiting while
-// 8,192 are outstanding).
+// DesiredAcked set, queues it for the acknowledgements: never waiting, so
+// a broker slow to acknowledge cannot hold up publishing; past 8,192
+// outstanding it is not tracked.
 func (g *Gateway) publishDesired(nodeID, dc string, index uint64, b []byte) error {
 	topic := g.topics.Desired(nodeID)
 	a := pendingAck{node: nodeID, index: index}
@@ -424,7 +439,7 @@ func (g *Gateway) publishDesired(nodeID, dc string, index uint64, b []byte) erro
 	}
 	select {
 	case g.acks <- a:
-	case <-g.closed:
+	default:
 	}
 	return nil
 }

@@ -3,10 +3,12 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -123,4 +125,48 @@ func TestRetainedWithheldWhileBrokerDown(t *testing.T) {
 	if n := calls.Load(); n != 1 {
 		t.Fatalf("Reconnected called %d times, want 1", n)
 	}
+}
+
+// TestDesiredAckedAfterBrokerAck checks that DesiredAcked reports each
+// desired state once the broker has acknowledged it, in publishing order,
+// and nothing for one withheld from a broker that is down.
+func TestDesiredAckedAfterBrokerAck(t *testing.T) {
+	b := startBroker(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0") // a second broker that never answers
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := l.Addr().String()
+	l.Close()
+	var mu sync.Mutex
+	var got []string
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	g, err := Connect(ctx, Config{Brokers: []string{b.URL(), "tcp://" + down}, ConnectWait: 100 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		DesiredAcked: func(node string, index uint64) {
+			mu.Lock()
+			got = append(got, fmt.Sprintf("%s@%d", node, index))
+			mu.Unlock()
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	g.mu.Lock()
+	g.nodeSite["n1"], g.nodeSite["n2"] = 0, 1 // n1 heard through the broker that is up, n2 through the one that is down
+	g.mu.Unlock()
+	for i, node := range []string{"n1", "n2", "n1"} {
+		if err := g.PublishDesired(node, &protocol.Desired{V: protocol.Version, NodeID: node, Index: uint64(i + 1)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 10*time.Second, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if fmt.Sprint(got) != "[n1@1 n1@3]" {
+			return fmt.Errorf("acknowledged %v, want [n1@1 n1@3]", got)
+		}
+		return nil
+	})
 }
