@@ -17,16 +17,15 @@ func TestHeartbeatReportsAppliedToACentralThatEchoes(t *testing.T) {
 	b := startBroker(t, "127.0.0.1:0")
 	a := startAgent(t, t.TempDir(), b.url(), fake.New())
 	id := a.NodeID()
-	heartbeats := func() []protocol.Heartbeat { return b.heartbeats(t, id) }
+	heartbeats := func() []protocol.Heartbeat { return receivedAs[protocol.Heartbeat](t, b, topics.Heartbeat(id)) }
 	b.publish(topics.Desired(id), desired(id, 5), true)
 	eventually(t, 10*time.Second, func() error {
-		var h protocol.Hello
-		hs := b.received(topics.Hello(id))
+		hs := receivedAs[protocol.Hello](t, b, topics.Hello(id))
 		if len(hs) == 0 {
 			return fmt.Errorf("no hello")
 		}
-		if err := protocol.Decode(hs[0], &h); err != nil || h.Attributes[protocol.AttrEcho] != "1" {
-			return fmt.Errorf("hello attribute %q, %v", h.Attributes[protocol.AttrEcho], err)
+		if got := hs[0].Attributes[protocol.AttrEcho]; got != "1" {
+			return fmt.Errorf("hello attribute %s = %q, want 1", protocol.AttrEcho, got)
 		}
 		if n := len(heartbeats()); a.Counters().Applied != 1 || n < 3 {
 			return fmt.Errorf("%d desired states applied, %d heartbeats", a.Counters().Applied, n)

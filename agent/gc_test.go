@@ -390,7 +390,7 @@ func TestGCCollectedByCentral(t *testing.T) {
 	}
 	waitStatus(t, b, id, "svc", protocol.AllocRunning)
 	marker := markRunning(t, dir, "svc")
-	heartbeats := func() []protocol.Heartbeat { return b.heartbeats(t, id) }
+	heartbeats := func() []protocol.Heartbeat { return receivedAs[protocol.Heartbeat](t, b, topics.Heartbeat(id)) }
 	// No desired state with Kept yet (an older central): heartbeats
 	// carry no disk fields, which it would refuse.
 	eventually(t, 10*time.Second, func() error {

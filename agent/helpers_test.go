@@ -111,21 +111,21 @@ func (b *testBroker) publish(topic string, msg any, retain bool) {
 	}
 }
 
-// received returns the payloads of messages on topic so far.
-// heartbeats decodes every heartbeat the broker received from node id.
-func (b *testBroker) heartbeats(t testing.TB, id string) []protocol.Heartbeat {
+// receivedAs decodes every message the broker received on topic so far.
+func receivedAs[T any](t testing.TB, b *testBroker, topic string) []T {
 	t.Helper()
-	var out []protocol.Heartbeat
-	for _, m := range b.received(topics.Heartbeat(id)) {
-		var hb protocol.Heartbeat
-		if err := protocol.Decode(m, &hb); err != nil {
+	var out []T
+	for _, m := range b.received(topic) {
+		var v T
+		if err := protocol.Decode(m, &v); err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, hb)
+		out = append(out, v)
 	}
 	return out
 }
 
+// received returns the payloads of messages on topic so far.
 func (b *testBroker) received(topic string) [][]byte {
 	b.mu.Lock()
 	defer b.mu.Unlock()

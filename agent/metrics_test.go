@@ -100,18 +100,8 @@ func TestMetricsOnlyForACentralThatTakesThem(t *testing.T) {
 		}
 	})
 	id := a.NodeID()
-	hellos := func() []protocol.Hello {
-		var out []protocol.Hello
-		for _, m := range b.received(topics.Hello(id)) {
-			var h protocol.Hello
-			if err := protocol.Decode(m, &h); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, h)
-		}
-		return out
-	}
-	heartbeats := func() []protocol.Heartbeat { return b.heartbeats(t, id) }
+	hellos := func() []protocol.Hello { return receivedAs[protocol.Hello](t, b, topics.Hello(id)) }
+	heartbeats := func() []protocol.Heartbeat { return receivedAs[protocol.Heartbeat](t, b, topics.Heartbeat(id)) }
 	eventually(t, 10*time.Second, func() error {
 		if len(heartbeats()) < 3 || len(hellos()) == 0 {
 			return fmt.Errorf("%d heartbeats, %d hellos", len(heartbeats()), len(hellos()))

@@ -12,12 +12,12 @@ import (
 // desiredSent remembers, for each node that reports which desired state it
 // applied (Heartbeat.Applied), the index of the desired state last
 // published to it and when its brokers acknowledged it, so that the loop
-// can tell a node that never got it and publish it again. A retained QoS 1 message is not lost by a
-// broker that keeps its promises, but brokers do lose them: the embedded
-// broker drops past its in-flight cap, and a NATS cluster under load
-// delivered no retained desired state to 2 of 1,000 simulated agents that
-// subscribed while it was busy (docs/nats.md); before, such a node stayed
-// on its old state until the next change.
+// can tell a node that never got it and publish it again. A retained QoS 1
+// message is not lost by a broker that keeps its promises, but brokers do
+// lose them: the embedded broker drops past its in-flight cap, and a NATS
+// cluster under load delivered no retained desired state to 2 of 1,000
+// simulated agents that subscribed while it was busy (docs/nats.md);
+// before, such a node stayed on its old state until the next change.
 //
 // A broker that acknowledged a message may still take long to deliver it
 // (a NATS cluster working through a backlog took minutes with 1,000

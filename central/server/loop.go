@@ -38,21 +38,8 @@ func (l *leader) loop() {
 		case <-l.ctx.Done():
 			return
 		case <-l.inbound.ready:
-			// A bounded batch, so the ticker below still runs in a storm.
-			for _, m := range l.inbound.take(256) {
-				l.handle(m, live, rehello)
-				if !live.tracked(m.NodeID) && l.s.store.NodeByID(m.NodeID) == nil {
-					continue // a node we do not know leaves nothing behind
-				}
-				if m.Kind == protocol.KindUp && m.Update != nil && l.firstUpdateGap(ob, m) {
-					l.askRehello(m.NodeID)
-				}
-				if m.Kind == protocol.KindUp || m.Kind == protocol.KindHello {
-					ob.sawUpdate(m.NodeID, time.Now())
-				}
-				if m.Kind == protocol.KindHB && m.Heartbeat != nil && ob.check(m.NodeID, m.Heartbeat.Outbox, time.Now(), l.s.cfg.HeartbeatTTL) {
-					l.askRehello(m.NodeID)
-				}
+			for _, m := range l.inbound.take(256) { // a bounded batch, so the ticker below still runs in a storm
+				l.inboundMsg(m, live, rehello, ob)
 			}
 		case now := <-tick.C:
 			for _, id := range live.expired(now) {
@@ -67,6 +54,23 @@ func (l *leader) loop() {
 			}
 			l.entries.record(live, rehello, ob)
 		}
+	}
+}
+
+// inboundMsg handles one agent message and watches the node's outbox.
+func (l *leader) inboundMsg(m gateway.Inbound, live *liveness, rehello map[string]time.Time, ob *outboxWatch) {
+	l.handle(m, live, rehello)
+	if !live.tracked(m.NodeID) && l.s.store.NodeByID(m.NodeID) == nil {
+		return // a node we do not know leaves nothing behind
+	}
+	if m.Kind == protocol.KindUp && m.Update != nil && l.firstUpdateGap(ob, m) {
+		l.askRehello(m.NodeID)
+	}
+	if m.Kind == protocol.KindUp || m.Kind == protocol.KindHello {
+		ob.sawUpdate(m.NodeID, time.Now())
+	}
+	if m.Kind == protocol.KindHB && m.Heartbeat != nil && ob.check(m.NodeID, m.Heartbeat.Outbox, time.Now(), l.s.cfg.HeartbeatTTL) {
+		l.askRehello(m.NodeID)
 	}
 }
 
